@@ -1,0 +1,2 @@
+//! loadgen: load generator and sink for ringhook (issue 4).
+fn main() {}

@@ -1,0 +1,193 @@
+//! The API's HTTP/1.1 server side: reading requests and writing responses.
+//!
+//! Requests are parsed with `httparse` in two phases: first whether the head
+//! is complete (incomplete vs. invalid), then the body by `content-length`.
+//! Bounds: the head is at most `HEAD_MAX_BYTES`, the body at most the
+//! configured `max_body_bytes`; anything larger is answered with an error and
+//! the connection is closed, so a client cannot make the server buffer more.
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+
+/// Largest request head (request line and headers).
+pub const HEAD_MAX_BYTES: usize = 16 * 1024;
+/// Most headers parsed per request.
+pub const HEADERS_MAX: usize = 64;
+
+/// One parsed API request.
+#[derive(Debug, Default)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub body: Vec<u8>,
+    pub keep_alive: bool,
+}
+
+/// One API response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// Why no request could be read; `Reply` ones get an answer before closing.
+#[derive(Debug)]
+pub enum ReadError {
+    Closed,
+    Reply(Response),
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        409 => "Conflict",
+        411 => "Length Required",
+        413 => "Payload Too Large",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// A JSON error body `{"code": ..., "detail": ...}`.
+pub fn error(status: u16, code: &str, detail: impl Into<serde_json::Value>) -> Response {
+    let body = serde_json::json!({ "code": code, "detail": detail.into() });
+    Response {
+        status,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}
+
+/// Reads one request from `stream`, keeping leftover bytes in `buf`.
+pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    max_body_bytes: usize,
+) -> Result<Request, ReadError> {
+    let mut chunk = [0u8; 8192];
+    let (mut req, head_len, body_len) = loop {
+        let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(head_len)) => {
+                let mut req = Request {
+                    method: parsed.method.unwrap_or("").to_string(),
+                    keep_alive: parsed.version == Some(1),
+                    ..Default::default()
+                };
+                let target = parsed.path.unwrap_or("/");
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                req.path = path.to_string();
+                req.query = query.to_string();
+                let mut body_len = 0usize;
+                for h in parsed.headers.iter() {
+                    let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+                    if h.name.eq_ignore_ascii_case("content-length") {
+                        body_len = value.parse().map_err(|_| {
+                            ReadError::Reply(error(400, "bad_request", "invalid content-length"))
+                        })?;
+                    } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                        return Err(ReadError::Reply(error(
+                            411,
+                            "length_required",
+                            "chunked request bodies are not supported; send content-length",
+                        )));
+                    } else if h.name.eq_ignore_ascii_case("authorization") {
+                        req.authorization = Some(value.to_string());
+                    } else if h.name.eq_ignore_ascii_case("idempotency-key") {
+                        req.idempotency_key = Some(value.to_string());
+                    } else if h.name.eq_ignore_ascii_case("connection") {
+                        if value.eq_ignore_ascii_case("close") {
+                            req.keep_alive = false;
+                        } else if value.eq_ignore_ascii_case("keep-alive") {
+                            req.keep_alive = true;
+                        }
+                    }
+                }
+                if body_len > max_body_bytes {
+                    return Err(ReadError::Reply(error(
+                        413,
+                        "payload_too_large",
+                        format!("request body is {body_len} bytes; the limit is {max_body_bytes}"),
+                    )));
+                }
+                break (req, head_len, body_len);
+            }
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > HEAD_MAX_BYTES {
+                    return Err(ReadError::Reply(error(
+                        431,
+                        "header_too_large",
+                        format!("request head exceeds {HEAD_MAX_BYTES} bytes"),
+                    )));
+                }
+            }
+            Err(e) => {
+                return Err(ReadError::Reply(error(
+                    400,
+                    "bad_request",
+                    format!("malformed HTTP request: {e}"),
+                )))
+            }
+        }
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|_| ReadError::Closed)?;
+        if n == 0 {
+            return Err(ReadError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    while buf.len() < head_len + body_len {
+        let n = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|_| ReadError::Closed)?;
+        if n == 0 {
+            return Err(ReadError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    req.body = buf[head_len..head_len + body_len].to_vec();
+    buf.drain(..head_len + body_len);
+    Ok(req)
+}
+
+/// Writes a response; `keep_alive = false` adds `connection: close`.
+pub async fn write_response<S: futures_lite::AsyncWrite + Unpin>(
+    stream: &mut S,
+    resp: &Response,
+    keep_alive: bool,
+) -> std::io::Result<()> {
+    let mut out = Vec::with_capacity(128 + resp.body.len());
+    out.extend_from_slice(
+        format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
+            resp.status,
+            reason(resp.status),
+            resp.body.len(),
+            if keep_alive {
+                ""
+            } else {
+                "connection: close\r\n"
+            }
+        )
+        .as_bytes(),
+    );
+    out.extend_from_slice(&resp.body);
+    stream.write_all(&out).await?;
+    stream.flush().await
+}

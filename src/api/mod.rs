@@ -1,0 +1,92 @@
+//! The HTTP API in the Svix `/api/v1` dialect, served by shard 0.
+//!
+//! `http` reads requests and writes responses, `routes` maps paths to
+//! handlers, `views` renders records as Svix-shaped JSON. The API changes the
+//! catalog only through the catalog journal (append, sync, then swap the
+//! snapshot), and accepts messages only through `shard::ingest::submit`, the
+//! same path the Unix-socket ingest uses.
+
+pub mod http;
+pub mod routes;
+pub mod views;
+
+use crate::shard::state::Shard;
+use std::rc::Rc;
+
+/// Most concurrent API connections; further ones are closed at accept.
+pub const CONNECTIONS_MAX: usize = 1024;
+
+/// Accepts API connections until the engine stops.
+pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
+    let open = Rc::new(std::cell::Cell::new(0usize));
+    while !shard.shared.is_stopping() {
+        let Ok(stream) = listener.accept().await else {
+            continue;
+        };
+        if open.get() >= CONNECTIONS_MAX {
+            drop(stream);
+            continue;
+        }
+        open.set(open.get() + 1);
+        let shard = shard.clone();
+        let open = open.clone();
+        glommio::spawn_local(async move {
+            connection(&shard, stream).await;
+            open.set(open.get() - 1);
+        })
+        .detach();
+    }
+}
+
+async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
+    let mut buf = Vec::new();
+    let max_body = shard.shared.config.max_body_bytes;
+    loop {
+        match http::read_request(&mut stream, &mut buf, max_body).await {
+            Ok(req) => {
+                let keep_alive = req.keep_alive;
+                let resp = routes::handle(shard, req).await;
+                if http::write_response(&mut stream, &resp, keep_alive)
+                    .await
+                    .is_err()
+                    || !keep_alive
+                {
+                    return;
+                }
+            }
+            Err(http::ReadError::Closed) => return,
+            Err(http::ReadError::Reply(resp)) => {
+                let _ = http::write_response(&mut stream, &resp, false).await;
+                linger(&mut stream).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Most bytes read and discarded after an error reply.
+const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// After answering a request we refuse to read (too large, malformed), read
+/// and discard what the client is still sending for a bounded time, so that
+/// closing with unread data does not reset the connection and destroy the
+/// error response before the client reads it.
+async fn linger(stream: &mut glommio::net::TcpStream) {
+    use futures_lite::AsyncReadExt;
+    let _ = stream.shutdown(std::net::Shutdown::Write).await;
+    let drain = async {
+        let mut buf = [0u8; 16 * 1024];
+        let mut total = 0;
+        while total < LINGER_MAX_BYTES {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    };
+    futures_lite::future::or(
+        drain,
+        glommio::timer::sleep(std::time::Duration::from_secs(2)),
+    )
+    .await;
+}

@@ -1,0 +1,82 @@
+//! Svix-shaped JSON views of catalog records and messages.
+//!
+//! Both spellings Svix has used are emitted (`filterTypes`/`eventTypes`,
+//! `rateLimit`/`throttleRate`) so old and new SDKs read the same objects.
+
+use crate::records::{AppRecord, EndpointRecord, EventTypeRecord};
+use crate::shard::Message;
+use crate::time::rfc3339;
+use serde_json::{json, Value};
+
+fn object(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| json!({}))
+}
+
+pub fn app(a: &AppRecord) -> Value {
+    json!({
+        "id": a.id,
+        "uid": a.uid,
+        "name": a.name,
+        "rateLimit": a.rate_limit,
+        "metadata": object(&a.metadata),
+        "createdAt": rfc3339(a.created_ms),
+        "updatedAt": rfc3339(a.updated_ms),
+    })
+}
+
+pub fn endpoint(e: &EndpointRecord) -> Value {
+    let types = (!e.event_types.is_empty()).then_some(&e.event_types);
+    let channels = (!e.channels.is_empty()).then_some(&e.channels);
+    let headers: serde_json::Map<String, Value> = e
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), Value::String(h.value.clone())))
+        .collect();
+    json!({
+        "id": e.id,
+        "uid": e.uid,
+        "url": e.url,
+        "description": e.description,
+        "version": 1,
+        "disabled": e.disabled,
+        "filterTypes": types,
+        "eventTypes": types,
+        "channels": channels,
+        "rateLimit": e.rate_limit,
+        "throttleRate": e.rate_limit,
+        "metadata": object(&e.metadata),
+        "method": e.method,
+        "headers": headers,
+        "extraJson": if e.extra_json.is_empty() { Value::Null } else { object(&e.extra_json) },
+        "createdAt": rfc3339(e.created_ms),
+        "updatedAt": rfc3339(e.updated_ms),
+    })
+}
+
+pub fn event_type(t: &EventTypeRecord) -> Value {
+    json!({
+        "name": t.name,
+        "description": t.description,
+        "archived": t.archived,
+        "schemas": null,
+        "createdAt": rfc3339(t.created_ms),
+        "updatedAt": rfc3339(t.updated_ms),
+    })
+}
+
+pub fn message(m: &Message) -> Value {
+    let payload = serde_json::from_slice::<Value>(&m.payload).unwrap_or(Value::Null);
+    json!({
+        "id": m.id,
+        "eventType": m.event_type,
+        "eventId": m.event_id,
+        "payload": payload,
+        "channels": (!m.channels.is_empty()).then_some(&m.channels),
+        "timestamp": rfc3339(m.created_ms),
+    })
+}
+
+/// A page of a listing in Svix's `{data, iterator, prevIterator, done}` shape.
+pub fn page(data: Vec<Value>, iterator: Option<String>, prev: Option<String>, done: bool) -> Value {
+    json!({ "data": data, "iterator": iterator, "prevIterator": prev, "done": done })
+}

@@ -1,0 +1,245 @@
+//! The catalog: applications, endpoints and event types, as immutable snapshots.
+//!
+//! Shards read the catalog on every message, so it is a plain value that is
+//! cloned, changed and swapped whole (`arc_swap::ArcSwap<Catalog>`): readers
+//! never lock. Every change is journaled in the catalog journal first; on start
+//! the catalog is rebuilt by replaying that journal through [`Catalog::apply`].
+//!
+//! # Invariants
+//! - every endpoint's `app_id` names an application in `apps`;
+//! - `app_uids` and `endpoint_uids` map to entities that exist;
+//! - `app_endpoints[app]` lists exactly the endpoints of `app`, sorted by id.
+
+use crate::records::{self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// One immutable version of the catalog.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    apps: BTreeMap<String, Arc<AppRecord>>,
+    app_uids: HashMap<String, String>,
+    endpoints: HashMap<String, Arc<EndpointRecord>>,
+    endpoint_uids: HashMap<(String, String), String>,
+    app_endpoints: HashMap<String, Vec<String>>,
+    event_types: BTreeMap<String, Arc<EventTypeRecord>>,
+}
+
+impl Catalog {
+    /// Applies one catalog journal record.
+    pub fn apply(&mut self, kind: u8, body: &[u8]) -> Result<(), RecordError> {
+        match Kind::from_u8(kind) {
+            Some(Kind::AppPut) => self.put_app(records::decode_app(body)?),
+            Some(Kind::AppDelete) => self.delete_app(&records::decode_delete(body)?.id),
+            Some(Kind::EndpointPut) => self.put_endpoint(records::decode_endpoint(body)?),
+            Some(Kind::EndpointDelete) => self.delete_endpoint(&records::decode_delete(body)?.id),
+            Some(Kind::EventTypePut) => {
+                let et = records::decode_event_type(body)?;
+                self.event_types.insert(et.name.clone(), Arc::new(et));
+            }
+            _ => return Err(RecordError::UnknownKind(kind)),
+        }
+        Ok(())
+    }
+
+    pub fn put_app(&mut self, app: AppRecord) {
+        if let Some(old) = self.apps.get(&app.id) {
+            if let Some(uid) = &old.uid {
+                self.app_uids.remove(uid);
+            }
+        }
+        if let Some(uid) = &app.uid {
+            self.app_uids.insert(uid.clone(), app.id.clone());
+        }
+        self.apps.insert(app.id.clone(), Arc::new(app));
+    }
+
+    pub fn delete_app(&mut self, id: &str) {
+        let Some(app) = self.apps.remove(id) else {
+            return;
+        };
+        if let Some(uid) = &app.uid {
+            self.app_uids.remove(uid);
+        }
+        for ep in self.app_endpoints.remove(id).unwrap_or_default() {
+            if let Some(e) = self.endpoints.remove(&ep) {
+                if let Some(uid) = &e.uid {
+                    self.endpoint_uids.remove(&(e.app_id.clone(), uid.clone()));
+                }
+            }
+        }
+    }
+
+    pub fn put_endpoint(&mut self, ep: EndpointRecord) {
+        if let Some(old) = self.endpoints.get(&ep.id) {
+            if let Some(uid) = &old.uid {
+                self.endpoint_uids
+                    .remove(&(old.app_id.clone(), uid.clone()));
+            }
+        }
+        if let Some(uid) = &ep.uid {
+            self.endpoint_uids
+                .insert((ep.app_id.clone(), uid.clone()), ep.id.clone());
+        }
+        let list = self.app_endpoints.entry(ep.app_id.clone()).or_default();
+        if let Err(pos) = list.binary_search(&ep.id) {
+            list.insert(pos, ep.id.clone());
+        }
+        self.endpoints.insert(ep.id.clone(), Arc::new(ep));
+    }
+
+    pub fn delete_endpoint(&mut self, id: &str) {
+        let Some(ep) = self.endpoints.remove(id) else {
+            return;
+        };
+        if let Some(uid) = &ep.uid {
+            self.endpoint_uids.remove(&(ep.app_id.clone(), uid.clone()));
+        }
+        if let Some(list) = self.app_endpoints.get_mut(&ep.app_id) {
+            list.retain(|e| e != id);
+        }
+    }
+
+    /// An application by id or uid.
+    pub fn app(&self, id_or_uid: &str) -> Option<&Arc<AppRecord>> {
+        self.apps.get(id_or_uid).or_else(|| {
+            self.app_uids
+                .get(id_or_uid)
+                .and_then(|id| self.apps.get(id))
+        })
+    }
+
+    /// Applications in id order (creation order).
+    pub fn apps(&self) -> impl DoubleEndedIterator<Item = &Arc<AppRecord>> {
+        self.apps.values()
+    }
+
+    /// An endpoint of `app_id` by id or uid.
+    pub fn endpoint(&self, app_id: &str, id_or_uid: &str) -> Option<&Arc<EndpointRecord>> {
+        let by_id = self.endpoints.get(id_or_uid).filter(|e| e.app_id == app_id);
+        by_id.or_else(|| {
+            self.endpoint_uids
+                .get(&(app_id.to_string(), id_or_uid.to_string()))
+                .and_then(|id| self.endpoints.get(id))
+        })
+    }
+
+    /// An endpoint by id alone (delivery path).
+    pub fn endpoint_by_id(&self, id: &str) -> Option<&Arc<EndpointRecord>> {
+        self.endpoints.get(id)
+    }
+
+    /// The endpoints of an application, in id order.
+    pub fn endpoints_of<'a>(
+        &'a self,
+        app_id: &str,
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<EndpointRecord>> + 'a {
+        self.app_endpoints
+            .get(app_id)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|id| self.endpoints.get(id))
+    }
+
+    pub fn event_type(&self, name: &str) -> Option<&Arc<EventTypeRecord>> {
+        self.event_types.get(name)
+    }
+
+    pub fn event_types(&self) -> impl DoubleEndedIterator<Item = &Arc<EventTypeRecord>> {
+        self.event_types.values()
+    }
+
+    /// The endpoints that receive a message: enabled, subscribed to its event
+    /// type (an empty filter takes all), and sharing a channel with it when the
+    /// endpoint lists channels.
+    pub fn fan_out(&self, app_id: &str, event_type: &str, channels: &[String]) -> Vec<String> {
+        self.endpoints_of(app_id)
+            .filter(|ep| matches(ep, event_type, channels))
+            .map(|ep| ep.id.clone())
+            .collect()
+    }
+}
+
+/// Whether an endpoint takes a message of this event type and channels.
+pub fn matches(ep: &EndpointRecord, event_type: &str, channels: &[String]) -> bool {
+    !ep.disabled
+        && (ep.event_types.is_empty() || ep.event_types.iter().any(|t| t == event_type))
+        && (ep.channels.is_empty() || ep.channels.iter().any(|c| channels.contains(c)))
+}
+
+/// Checks an event type or channel name: `[a-zA-Z0-9\-_.]`, 1 to 256 bytes.
+pub fn valid_event_type(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 256
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(id: &str, uid: Option<&str>) -> AppRecord {
+        AppRecord {
+            id: id.into(),
+            uid: uid.map(Into::into),
+            name: id.into(),
+            metadata: "{}".into(),
+            rate_limit: None,
+            created_ms: 1,
+            updated_ms: 1,
+        }
+    }
+
+    fn ep(id: &str, app: &str, types: &[&str], channels: &[&str]) -> EndpointRecord {
+        EndpointRecord {
+            id: id.into(),
+            app_id: app.into(),
+            uid: None,
+            url: "http://127.0.0.1:1/".into(),
+            description: String::new(),
+            disabled: false,
+            event_types: types.iter().map(|s| s.to_string()).collect(),
+            channels: channels.iter().map(|s| s.to_string()).collect(),
+            headers: vec![],
+            method: "POST".into(),
+            extra_json: String::new(),
+            secrets: vec![],
+            rate_limit: None,
+            metadata: "{}".into(),
+            created_ms: 1,
+            updated_ms: 1,
+        }
+    }
+
+    #[test]
+    fn fan_out_filters_by_type_channel_and_disabled() {
+        let mut c = Catalog::default();
+        c.put_app(app("app_1", Some("acme")));
+        c.put_endpoint(ep("ep_a", "app_1", &[], &[]));
+        c.put_endpoint(ep("ep_b", "app_1", &["invoice.paid"], &[]));
+        c.put_endpoint(ep("ep_c", "app_1", &[], &["eu"]));
+        let mut d = ep("ep_d", "app_1", &[], &[]);
+        d.disabled = true;
+        c.put_endpoint(d);
+        assert_eq!(c.fan_out("app_1", "invoice.paid", &[]), ["ep_a", "ep_b"]);
+        assert_eq!(
+            c.fan_out("app_1", "user.created", &["eu".into()]),
+            ["ep_a", "ep_c"]
+        );
+        assert_eq!(c.app("acme").map(|a| a.id.as_str()), Some("app_1"));
+        c.delete_app("app_1");
+        assert!(c.endpoint_by_id("ep_a").is_none());
+        assert!(c.app("acme").is_none());
+    }
+
+    #[test]
+    fn records_replay_through_apply() {
+        let mut c = Catalog::default();
+        let body = records::encode(&app("app_9", None)).expect("encodes");
+        c.apply(Kind::AppPut as u8, &body).expect("applies");
+        assert!(c.app("app_9").is_some());
+        assert!(c.apply(99, &body).is_err());
+    }
+}

@@ -1,0 +1,177 @@
+//! Engine configuration: the embedded defaults, an optional TOML file, and overrides.
+//!
+//! Precedence is defaults < `--config` file < `RINGHOOK_*` variables and flags.
+//! The defaults live in `default.toml` so that `ringhook serve` works with no
+//! flags and the file documents every key.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The embedded default configuration.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+/// How appends become durable before they are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Acknowledge only after the record is synced (msync) to disk.
+    Sync,
+    /// Acknowledge at once; sync every `batch_sync_interval_ms`.
+    Batch,
+    /// Never sync; the page cache alone holds the data (benchmarks only).
+    None,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "sync" => Ok(Self::Sync),
+            "batch" => Ok(Self::Batch),
+            "none" => Ok(Self::None),
+            other => Err(ConfigError::Invalid(format!(
+                "durability must be sync, batch or none, not {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config is not valid TOML: {0}")]
+    Toml(String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The whole engine configuration. Field docs are in `default.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub http_addr: String,
+    pub socket: PathBuf,
+    pub shards: usize,
+    pub cpus: Vec<usize>,
+    pub durability: Durability,
+    pub batch_sync_interval_ms: u64,
+    pub retry_schedule: Vec<String>,
+    pub retry_jitter_percent: u64,
+    pub allow_private_targets: bool,
+    pub api_token: String,
+    pub max_body_bytes: usize,
+    pub segment_bytes: u64,
+    pub max_in_flight_per_endpoint: usize,
+    pub max_idle_connections_per_endpoint: usize,
+    pub connect_timeout_ms: u64,
+    pub request_timeout_ms: u64,
+    pub response_keep_bytes: usize,
+    pub shard_channel_capacity: usize,
+    pub max_ready_per_shard: usize,
+    pub idempotency_window_ms: u64,
+}
+
+impl Config {
+    /// Loads the defaults, merged with `file` when given.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut base: toml::Table = DEFAULT_TOML
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let user: toml::Table = text
+                .parse()
+                .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+            for (k, v) in user {
+                if !base.contains_key(&k) {
+                    return Err(ConfigError::Invalid(format!("unknown key {k:?}")));
+                }
+                base.insert(k, v);
+            }
+        }
+        let config: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        Ok(config)
+    }
+
+    /// Checks cross-field rules and fills derived defaults (shard count, socket path).
+    pub fn finish(mut self) -> Result<Config, ConfigError> {
+        if self.shards == 0 {
+            self.shards = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+        }
+        if self.shards > 256 {
+            return Err(ConfigError::Invalid("at most 256 shards".into()));
+        }
+        if self.socket.as_os_str().is_empty() {
+            self.socket = self.data_dir.join("ingest.sock");
+        }
+        self.retry_schedule_ms()?;
+        if self.segment_bytes < 64 * 1024 {
+            return Err(ConfigError::Invalid(
+                "segment_bytes must be at least 64 KiB".into(),
+            ));
+        }
+        if self.max_in_flight_per_endpoint == 0 || self.shard_channel_capacity == 0 {
+            return Err(ConfigError::Invalid("capacities must be positive".into()));
+        }
+        Ok(self)
+    }
+
+    /// The retry schedule in milliseconds; entry `i` is the delay before attempt `i`.
+    pub fn retry_schedule_ms(&self) -> Result<Vec<u64>, ConfigError> {
+        if self.retry_schedule.is_empty() || self.retry_schedule.len() > 64 {
+            return Err(ConfigError::Invalid(
+                "retry_schedule needs 1 to 64 entries".into(),
+            ));
+        }
+        self.retry_schedule
+            .iter()
+            .map(|s| {
+                crate::time::parse_duration_ms(s).ok_or_else(|| {
+                    ConfigError::Invalid(format!("bad duration {s:?} in retry_schedule"))
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_load() {
+        let c = Config::load(None)
+            .and_then(Config::finish)
+            .expect("defaults are valid");
+        assert_eq!(c.http_addr, "127.0.0.1:8040");
+        assert_eq!(c.durability, Durability::Sync);
+        assert_eq!(c.retry_schedule_ms().expect("valid")[1], 5_000);
+        assert!(c.shards >= 1);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "nonsense = 1\n").expect("write");
+        assert!(matches!(
+            Config::load(Some(&path)),
+            Err(ConfigError::Invalid(_))
+        ));
+        std::fs::write(&path, "shards = 3\n").expect("write");
+        assert_eq!(Config::load(Some(&path)).expect("loads").shards, 3);
+    }
+}

@@ -1,0 +1,92 @@
+//! Resource identifiers: prefixed, time-sortable, unique (KSUID-style).
+//!
+//! An id is `<prefix>_<27 base62 chars>` encoding 20 bytes: a 6-byte big-endian
+//! millisecond timestamp, a 4-byte per-process sequence and 10 random bytes.
+//! Fixed-width base62 of a big-endian number preserves byte order, so ids sort
+//! by creation time as strings, which the API's newest-first listings rely on.
+
+use rand::RngCore;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Length of the base62 part: 62^27 > 2^160.
+pub const ENCODED_LEN: usize = 27;
+
+static SEQUENCE: AtomicU32 = AtomicU32::new(0);
+
+/// Mints a new id with the given prefix (`app`, `ep`, `msg`, `atmpt`, ...).
+pub fn new_id(prefix: &str) -> String {
+    new_id_at(prefix, crate::time::now_ms())
+}
+
+/// Mints an id for a given creation time (milliseconds since the Unix epoch).
+pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
+    let mut raw = [0u8; 20];
+    raw[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
+    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    raw[6..10].copy_from_slice(&seq.to_be_bytes());
+    rand::thread_rng().fill_bytes(&mut raw[10..]);
+    let mut out = String::with_capacity(prefix.len() + 1 + ENCODED_LEN);
+    out.push_str(prefix);
+    out.push('_');
+    out.push_str(&encode_base62(&raw));
+    out
+}
+
+/// Fixed-width base62 encoding of 20 big-endian bytes.
+fn encode_base62(raw: &[u8; 20]) -> String {
+    // Repeated division of the 160-bit number by 62, limb by limb.
+    let mut limbs = [0u32; 5];
+    for (i, limb) in limbs.iter_mut().enumerate() {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&raw[i * 4..i * 4 + 4]);
+        *limb = u32::from_be_bytes(b);
+    }
+    let mut digits = [b'0'; ENCODED_LEN];
+    for slot in digits.iter_mut().rev() {
+        let mut rem: u64 = 0;
+        for limb in limbs.iter_mut() {
+            let cur = (rem << 32) | u64::from(*limb);
+            *limb = (cur / 62) as u32;
+            rem = cur % 62;
+        }
+        *slot = ALPHABET[rem as usize];
+    }
+    digits.iter().map(|&b| b as char).collect()
+}
+
+/// True when `s` looks like an id of this prefix (used to tell ids from uids).
+pub fn has_prefix(s: &str, prefix: &str) -> bool {
+    s.len() == prefix.len() + 1 + ENCODED_LEN
+        && s.starts_with(prefix)
+        && s.as_bytes()[prefix.len()] == b'_'
+        && s[prefix.len() + 1..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_prefixed_unique_and_sorted_by_time() {
+        let a = new_id_at("msg", 1_000);
+        let b = new_id_at("msg", 2_000);
+        let c = new_id_at("msg", 2_000);
+        assert!(a < b, "{a} < {b}");
+        assert_ne!(b, c);
+        assert!(has_prefix(&a, "msg"));
+        assert!(!has_prefix(&a, "app"));
+        assert_eq!(a.len(), 4 + ENCODED_LEN);
+    }
+
+    #[test]
+    fn base62_is_fixed_width_and_order_preserving() {
+        let zero = encode_base62(&[0u8; 20]);
+        let max = encode_base62(&[0xff; 20]);
+        assert_eq!(zero.len(), ENCODED_LEN);
+        assert_eq!(max.len(), ENCODED_LEN);
+        assert!(zero < max);
+    }
+}

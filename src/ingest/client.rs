@@ -1,0 +1,227 @@
+//! Blocking ingest client (std only): writes BATCH frames to the server's Unix socket and
+//! matches ACK frames to them by request id, with up to MAX_IN_FLIGHT batches pipelined.
+//!
+//! The server may acknowledge batches in any order; an ACK that arrives while the client
+//! waits for another batch is kept and handed out by the next `recv_ack`.
+
+use super::frame::{
+    decode_server_frame, encode_batch, BatchEncodeError, ErrorCode, Event, EventResult, FrameError,
+    ServerDecoded, MAX_FRAME_BYTES,
+};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Most batches sent but not yet acknowledged; bounds the pending and early-ack lists.
+pub const MAX_IN_FLIGHT: usize = 256;
+/// Bytes asked of each read when the next frame's size is not yet known.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+/// Capacity each buffer keeps between calls; a larger one (after a huge batch) is shrunk.
+const RETAINED_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Errors of the ingest client. Any error other than `Encode`, `TooManyInFlight`,
+/// `NothingInFlight` or a read timeout leaves the connection unusable (`Broken` thereafter),
+/// because the client can no longer tell where the byte stream stands.
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("ingest socket I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("batch cannot be encoded: {0}")]
+    Encode(#[from] BatchEncodeError),
+    #[error("server sent an invalid frame: {0}")]
+    Protocol(#[from] FrameError),
+    #[error("server reported error {}: {message}", code.0)]
+    Server { code: ErrorCode, message: String },
+    #[error("server closed the connection")]
+    Closed,
+    #[error("server acknowledged request {request_id}, which is not in flight")]
+    UnexpectedAck { request_id: u64 },
+    #[error("ack for request {request_id} has {got} results for {sent} events")]
+    AckMismatch {
+        request_id: u64,
+        sent: usize,
+        got: usize,
+    },
+    #[error("{MAX_IN_FLIGHT} batches are already awaiting acknowledgement")]
+    TooManyInFlight,
+    #[error("no batch is awaiting acknowledgement")]
+    NothingInFlight,
+    #[error("connection is unusable after an earlier error")]
+    Broken,
+}
+
+/// A connection to the ingest socket. Buffers are reused across calls.
+#[derive(Debug)]
+pub struct IngestClient {
+    stream: UnixStream,
+    write_buf: Vec<u8>,
+    /// Received bytes live in `read_buf[read_start..read_end]`; the rest is spare room.
+    read_buf: Vec<u8>,
+    read_start: usize,
+    read_end: usize,
+    next_request_id: u64,
+    /// Request id and event count of each batch sent but not yet acknowledged.
+    in_flight: Vec<(u64, usize)>,
+    /// ACKs that arrived while `send_batch` waited for a different one.
+    early_acks: Vec<(u64, Vec<EventResult>)>,
+    broken: bool,
+}
+
+impl IngestClient {
+    /// Connects to the server's socket at `path`.
+    pub fn connect(path: &Path) -> Result<IngestClient, ClientError> {
+        Ok(Self::from_stream(UnixStream::connect(path)?))
+    }
+
+    /// Wraps an already connected stream (for socket pairs, or sockets set up elsewhere).
+    pub fn from_stream(stream: UnixStream) -> IngestClient {
+        IngestClient {
+            stream,
+            write_buf: Vec::new(),
+            read_buf: Vec::new(),
+            read_start: 0,
+            read_end: 0,
+            next_request_id: 1,
+            in_flight: Vec::new(),
+            early_acks: Vec::new(),
+            broken: false,
+        }
+    }
+
+    /// Bounds each socket read and write; `None` waits forever. After a read timeout the
+    /// batch stays in flight and its ACK can still be collected with `recv_ack`.
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        self.stream.set_read_timeout(timeout)?;
+        Ok(self.stream.set_write_timeout(timeout)?)
+    }
+
+    /// Batches sent whose ACK has not been returned yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len() + self.early_acks.len()
+    }
+
+    /// Sends one batch and waits for its ACK; results are in event order.
+    pub fn send_batch(&mut self, events: &[Event]) -> Result<Vec<EventResult>, ClientError> {
+        let request_id = self.send_batch_nowait(events)?;
+        loop {
+            let (acked, results) = self.read_ack()?;
+            if acked == request_id {
+                return Ok(results);
+            }
+            self.early_acks.push((acked, results));
+        }
+    }
+
+    /// Sends one batch without waiting; returns the request id its ACK will carry.
+    pub fn send_batch_nowait(&mut self, events: &[Event]) -> Result<u64, ClientError> {
+        if self.broken {
+            return Err(ClientError::Broken);
+        }
+        if self.in_flight() >= MAX_IN_FLIGHT {
+            return Err(ClientError::TooManyInFlight);
+        }
+        let request_id = self.next_request_id;
+        self.write_buf.clear();
+        encode_batch(&mut self.write_buf, request_id, events)?;
+        // A failed write may have sent part of the frame, after which framing is lost.
+        let written = self.stream.write_all(&self.write_buf);
+        self.broken = written.is_err();
+        written?;
+        shrink(&mut self.write_buf, 0);
+        self.next_request_id = request_id.wrapping_add(1);
+        self.in_flight.push((request_id, events.len()));
+        Ok(request_id)
+    }
+
+    /// Waits for the next ACK of any batch in flight: (request id, results in event order).
+    pub fn recv_ack(&mut self) -> Result<(u64, Vec<EventResult>), ClientError> {
+        if self.broken {
+            return Err(ClientError::Broken);
+        }
+        if !self.early_acks.is_empty() {
+            return Ok(self.early_acks.remove(0));
+        }
+        if self.in_flight.is_empty() {
+            return Err(ClientError::NothingInFlight);
+        }
+        self.read_ack()
+    }
+
+    /// Reads frames until an ACK arrives, checks it against the batches in flight, and marks
+    /// the connection broken on any failure but a read timeout.
+    fn read_ack(&mut self) -> Result<(u64, Vec<EventResult>), ClientError> {
+        let outcome = self.read_ack_inner();
+        let timed_out = matches!(&outcome, Err(ClientError::Io(e))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
+        self.broken = outcome.is_err() && !timed_out;
+        outcome
+    }
+
+    fn read_ack_inner(&mut self) -> Result<(u64, Vec<EventResult>), ClientError> {
+        loop {
+            let unread = self.read_buf.get(self.read_start..self.read_end);
+            match decode_server_frame(unread.unwrap_or(&[]))? {
+                ServerDecoded::Incomplete { needed_bytes } => self.fill(needed_bytes)?,
+                ServerDecoded::Error { code, message, .. } => {
+                    return Err(ClientError::Server { code, message })
+                }
+                ServerDecoded::Ack {
+                    request_id,
+                    results,
+                    consumed,
+                } => {
+                    self.read_start += consumed;
+                    let slot = self.in_flight.iter().position(|(id, _)| *id == request_id);
+                    let slot = slot.ok_or(ClientError::UnexpectedAck { request_id })?;
+                    let (_, sent) = self.in_flight.remove(slot);
+                    if results.len() != sent {
+                        let got = results.len();
+                        return Err(ClientError::AckMismatch {
+                            request_id,
+                            sent,
+                            got,
+                        });
+                    }
+                    return Ok((request_id, results));
+                }
+            }
+        }
+    }
+
+    /// Reads at least one more byte from the socket into the read buffer.
+    ///
+    /// Unread bytes are first moved to the front, so the buffer never holds more than one
+    /// incomplete frame (at most MAX_FRAME_BYTES + 4) plus READ_CHUNK_BYTES of room.
+    fn fill(&mut self, needed: usize) -> Result<(), ClientError> {
+        self.read_buf.copy_within(self.read_start..self.read_end, 0);
+        self.read_end -= self.read_start;
+        self.read_start = 0;
+        shrink(&mut self.read_buf, self.read_end);
+        let want = needed.clamp(READ_CHUNK_BYTES, MAX_FRAME_BYTES + 4);
+        if self.read_buf.len() < self.read_end + want {
+            self.read_buf.resize(self.read_end + want, 0);
+        }
+        let room = self.read_buf.get_mut(self.read_end..).unwrap_or(&mut []);
+        let n = loop {
+            match self.stream.read(room) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        if n == 0 {
+            return Err(ClientError::Closed);
+        }
+        self.read_end += n;
+        Ok(())
+    }
+}
+
+/// Gives back memory after an unusually large frame, keeping the first `keep` bytes.
+fn shrink(buf: &mut Vec<u8>, keep: usize) {
+    if buf.capacity() > RETAINED_BUFFER_BYTES && keep <= RETAINED_BUFFER_BYTES {
+        buf.truncate(keep);
+        buf.shrink_to(RETAINED_BUFFER_BYTES);
+    }
+}

@@ -1,0 +1,157 @@
+//! The ingest Unix socket server: decodes batches, submits them, writes acks.
+//!
+//! One task per connection, one batch at a time per connection (a producer
+//! keeps several connections or pipelines frames; pipelined frames wait in
+//! the read buffer). The ack for a batch is written only after every accepted
+//! event of it is durable, because [`ingest::submit`] returns only then.
+//! A structurally broken frame gets an ERROR frame and the connection is
+//! closed; a bad event inside a sound frame is rejected alone.
+//!
+//! Bounds: at most `CONNECTIONS_MAX` connections; a connection buffers at most
+//! one frame (`MAX_FRAME_BYTES`) plus one read chunk.
+
+use super::frame::{self, Decoded, EventResult, EventStatus};
+use crate::catalog::valid_event_type;
+use crate::shard::state::Shard;
+use crate::shard::{ingest, IngestError, NewMessage};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::{UnixListener, UnixStream};
+use std::rc::Rc;
+
+/// Most concurrent ingest connections.
+pub const CONNECTIONS_MAX: usize = 256;
+/// Bytes read per read call.
+const READ_CHUNK_BYTES: usize = 256 * 1024;
+
+/// Accepts ingest connections until the engine stops.
+pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
+    let open = Rc::new(std::cell::Cell::new(0usize));
+    while !shard.shared.is_stopping() {
+        let Ok(stream) = listener.accept().await else {
+            continue;
+        };
+        if open.get() >= CONNECTIONS_MAX {
+            continue;
+        }
+        open.set(open.get() + 1);
+        let (shard, open) = (shard.clone(), open.clone());
+        glommio::spawn_local(async move {
+            connection(&shard, stream).await;
+            open.set(open.get() - 1);
+        })
+        .detach();
+    }
+}
+
+/// What to do with one decoded event before submission.
+enum Slot {
+    Submit,
+    Rejected(EventStatus),
+}
+
+async fn connection(shard: &Rc<Shard>, mut stream: UnixStream) {
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut out = Vec::with_capacity(4096);
+    loop {
+        loop {
+            let (request_id, slots, news, consumed) = match frame::decode_frame(&buf) {
+                Ok(Decoded::Incomplete { .. }) => break,
+                Ok(Decoded::Batch { frame, consumed }) => {
+                    let (slots, news) = prepare(shard, frame.events);
+                    (frame.request_id, slots, news, consumed)
+                }
+                Err(e) => {
+                    out.clear();
+                    frame::encode_error(&mut out, e.error_code(), &e.to_string());
+                    let _ = stream.write_all(&out).await;
+                    return;
+                }
+            };
+            buf.drain(..consumed);
+            let mut accepted = ingest::submit(shard, news).await.into_iter();
+            let results: Vec<EventResult> = slots
+                .into_iter()
+                .map(|slot| match slot {
+                    Slot::Rejected(status) => EventResult::Rejected(status),
+                    Slot::Submit => match accepted.next() {
+                        Some(Ok(msg)) => EventResult::Accepted {
+                            msg_id: msg.id.clone(),
+                        },
+                        Some(Err(e)) => EventResult::Rejected(status_of(&e)),
+                        None => EventResult::Rejected(EventStatus::Overloaded),
+                    },
+                })
+                .collect();
+            out.clear();
+            if frame::encode_ack(&mut out, request_id, &results).is_err() {
+                return;
+            }
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn status_of(e: &IngestError) -> EventStatus {
+    match e {
+        IngestError::UnknownApp => EventStatus::UnknownApplication,
+        IngestError::Duplicate(_) => EventStatus::DuplicateEventId,
+        IngestError::Invalid(_) => EventStatus::InvalidPayload,
+        IngestError::Unavailable | IngestError::Journal(_) => EventStatus::Overloaded,
+    }
+}
+
+/// Validates events and resolves applications; returns one slot per event and
+/// the messages to submit, in order.
+fn prepare(
+    shard: &Shard,
+    events: Vec<Result<frame::EventRef<'_>, frame::EventError>>,
+) -> (Vec<Slot>, Vec<NewMessage>) {
+    let catalog = shard.shared.catalog.load();
+    let max_payload = shard.shared.config.max_body_bytes;
+    let mut slots = Vec::with_capacity(events.len());
+    let mut news = Vec::with_capacity(events.len());
+    for ev in events {
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                slots.push(Slot::Rejected(e.status()));
+                continue;
+            }
+        };
+        let Some(app) = catalog.app(ev.app) else {
+            slots.push(Slot::Rejected(EventStatus::UnknownApplication));
+            continue;
+        };
+        let fields_ok = valid_event_type(ev.event_type)
+            && ev.event_id.is_none_or(|e| !e.is_empty() && e.len() <= 256)
+            && ev.channels.len() <= 10
+            && ev.channels.iter().all(|c| valid_event_type(c));
+        if !fields_ok {
+            slots.push(Slot::Rejected(EventStatus::InvalidField));
+            continue;
+        }
+        let is_object = ev.payload.len() <= max_payload
+            && ev.payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+            && serde_json::from_slice::<serde::de::IgnoredAny>(ev.payload).is_ok();
+        if !is_object {
+            slots.push(Slot::Rejected(EventStatus::InvalidPayload));
+            continue;
+        }
+        slots.push(Slot::Submit);
+        news.push(NewMessage {
+            app_id: app.id.clone(),
+            event_type: ev.event_type.to_string(),
+            event_id: ev.event_id.map(str::to_string),
+            channels: ev.channels.iter().map(|c| c.to_string()).collect(),
+            payload: ev.payload.to_vec(),
+        });
+    }
+    (slots, news)
+}

@@ -1,0 +1,154 @@
+//! The per-shard write-ahead journal: the engine's ground truth on disk.
+//!
+//! A journal is a directory of fixed-size, preallocated, memory-mapped segment
+//! files holding opaque, CRC-protected record bodies tagged with a `kind`.
+//! Appends are plain memory copies into the mapping; durability comes from
+//! group commit (`take_sync_job` / `SyncJob::run` / `complete_sync`), which
+//! lets the blocking msync run on another thread while the shard keeps
+//! appending. Recovery (`Journal::open`) and offline verification (`check`)
+//! share one scanner so they always agree. The byte layout and the recovery
+//! decision table are documented in `docs/journal-format.md`.
+
+mod check;
+mod error;
+mod format;
+mod recovery;
+mod scan;
+mod segment;
+mod sync;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use check::{check, CheckReport};
+pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
+pub use format::{max_body_bytes, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+pub use sync::SyncJob;
+pub use writer::Journal;
+
+/// Tunables fixed when a journal is opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalConfig {
+    /// Size of every segment file; a positive multiple of 4096. Existing
+    /// segments must have been created with the same size.
+    pub segment_bytes: u64,
+    /// Truncate the log at the first corruption instead of refusing to open
+    /// (the `--repair` flag). Records after that point are lost.
+    pub repair: bool,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 64 * 1024 * 1024,
+            repair: false,
+        }
+    }
+}
+
+/// A position in the log: the number of log bytes before it, counting every
+/// earlier segment in full, so positions compare correctly across segments.
+///
+/// `(seq - 1) * segment_bytes + offset_in_segment`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Lsn(pub u64);
+
+impl fmt::Display for Lsn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One valid record as seen by the recovery visitor.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct RecordRef<'a> {
+    pub kind: u8,
+    /// The caller's body schema version (`append` writes 0).
+    pub version: u8,
+    /// The body, borrowed from the mapping and 16-byte aligned so that rkyv
+    /// can access it in place.
+    pub body: &'a [u8],
+    pub segment_seq: u64,
+    /// Offset of the record header within its segment file.
+    pub offset: u64,
+    /// Lsn at the end of this record, comparable with `Journal::durable_lsn`.
+    pub lsn: Lsn,
+}
+
+/// A partially written record at the end of the newest segment that
+/// recovery removed (or, in `check`, would remove).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    pub path: PathBuf,
+    /// Offset of the torn record (the new end of the log) within the segment.
+    pub offset: u64,
+    /// How many bytes starting at `offset` were zeroed.
+    pub bytes_discarded: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for TornTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "torn tail in {} at offset {}: {} ({} bytes)",
+            self.path.display(),
+            self.offset,
+            self.reason,
+            self.bytes_discarded
+        )
+    }
+}
+
+/// A problem that recovery will not fix on its own, because valid data may
+/// follow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Corruption {
+    pub path: PathBuf,
+    pub offset: u64,
+    pub reason: String,
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "journal corruption in {} at offset {}: {}",
+            self.path.display(),
+            self.offset,
+            self.reason
+        )
+    }
+}
+
+/// What `JournalConfig::repair` threw away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Repair {
+    /// The corruption the log was truncated at.
+    pub corruption: Corruption,
+    /// Bytes zeroed in the segment that now ends the log.
+    pub bytes_discarded: u64,
+    /// Whole segment files deleted (the corrupt one, if its header was bad,
+    /// and every later one).
+    pub segments_removed: Vec<PathBuf>,
+}
+
+/// What `Journal::open` found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// Segments in the log after recovery.
+    pub segments: usize,
+    /// Valid records handed to the visitor.
+    pub records: u64,
+    /// Where the writer will append next.
+    pub end_lsn: Lsn,
+    pub torn_tail: Option<TornTail>,
+    pub repaired: Option<Repair>,
+    /// The newest segment was entirely zero (a crash right after creating
+    /// it) and got a fresh header.
+    pub reinitialized: Option<PathBuf>,
+}

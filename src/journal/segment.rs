@@ -1,0 +1,301 @@
+//! File-system side of segments: naming, listing, creating, mapping, locking.
+//!
+//! Keeping every syscall in one file makes the durability protocol easy to
+//! audit: a segment is created at full size with its blocks reserved, its
+//! header is written and flushed, the file is fsynced, and only then is the
+//! directory fsynced so the new name survives a crash.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::ptr;
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use super::error::JournalIoError;
+use super::format::{
+    encode_segment_header, parse_segment_name, segment_path, SEGMENT_HEADER_BYTES,
+};
+
+/// Name of the lock file that keeps a second writer out of the directory.
+pub const LOCK_FILE_NAME: &str = "journal.lock";
+
+/// A segment file found in the directory.
+#[derive(Clone, Debug)]
+pub struct SegmentFile {
+    pub seq: u64,
+    pub path: PathBuf,
+}
+
+/// Lists segment files in log order.
+pub fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalIoError> {
+    let entries = fs::read_dir(dir).map_err(|e| JournalIoError::new("read directory", dir, e))?;
+    let mut segments = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| JournalIoError::new("read directory", dir, e))?;
+        let name = entry.file_name();
+        if let Some(seq) = name.to_str().and_then(parse_segment_name) {
+            segments.push(SegmentFile {
+                seq,
+                path: entry.path(),
+            });
+        }
+    }
+    segments.sort_by_key(|s| s.seq);
+    Ok(segments)
+}
+
+/// Takes an exclusive advisory lock on the directory.
+///
+/// Returns `Ok(None)` when another `Journal` (in this or another process)
+/// holds it: two writers appending into the same mapping would interleave
+/// records and destroy the log. The lock lives as long as the returned file.
+pub fn lock_dir(dir: &Path) -> Result<Option<File>, JournalIoError> {
+    let path = dir.join(LOCK_FILE_NAME);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| JournalIoError::new("open lock file", &path, e))?;
+    // SAFETY: flock only reads the descriptor, which `file` keeps open.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        return Ok(Some(file));
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(None)
+    } else {
+        Err(JournalIoError::new("lock", &path, err))
+    }
+}
+
+/// Makes directory entry changes (created or deleted segments) durable.
+pub fn sync_dir(dir: &Path) -> Result<(), JournalIoError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| JournalIoError::new("fsync directory", dir, e))
+}
+
+/// Opens an existing segment for reading and writing.
+pub fn open_rw(path: &Path) -> Result<File, JournalIoError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| JournalIoError::new("open segment", path, e))
+}
+
+/// Reads up to `len` bytes from the start of `file`; a short file yields fewer.
+pub fn read_prefix(file: &File, path: &Path, len: usize) -> Result<Vec<u8>, JournalIoError> {
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut buf[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(JournalIoError::new("read segment", path, e)),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
+}
+
+/// Grows `file` to `segment_bytes` (zero-filled) and reserves its blocks.
+///
+/// Reserving matters because the writer stores through a shared mapping: on a
+/// sparse file a full disk would surface as SIGBUS inside `append` instead of
+/// as an error here.
+pub fn extend_and_reserve(
+    file: &File,
+    path: &Path,
+    segment_bytes: u64,
+) -> Result<(), JournalIoError> {
+    file.set_len(segment_bytes)
+        .map_err(|e| JournalIoError::new("extend segment", path, e))?;
+    let len = libc::off_t::try_from(segment_bytes).map_err(|_| {
+        JournalIoError::new(
+            "reserve segment blocks",
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "segment too large for off_t"),
+        )
+    })?;
+    // SAFETY: posix_fallocate only reads the descriptor, which `file` keeps open.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    // posix_fallocate returns the error number instead of setting errno.
+    // Filesystems that cannot reserve blocks at all still work, only without
+    // the early ENOSPC, so "not supported" is not treated as a failure.
+    if rc != 0 && rc != libc::EOPNOTSUPP && rc != libc::EINVAL {
+        return Err(JournalIoError::new(
+            "reserve segment blocks",
+            path,
+            io::Error::from_raw_os_error(rc),
+        ));
+    }
+    Ok(())
+}
+
+/// A segment mapped read-write for its whole length.
+#[derive(Clone, Debug)]
+pub struct MappedSegment {
+    pub seq: u64,
+    pub path: Arc<Path>,
+    pub map: Arc<MmapRaw>,
+}
+
+impl MappedSegment {
+    /// Maps `file`, which must already be exactly `segment_bytes` long.
+    pub fn map(
+        file: &File,
+        path: &Path,
+        seq: u64,
+        segment_bytes: u64,
+    ) -> Result<Self, JournalIoError> {
+        let len = usize::try_from(segment_bytes).map_err(|_| {
+            JournalIoError::new(
+                "map segment",
+                path,
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "segment larger than address space",
+                ),
+            )
+        })?;
+        let map = MmapOptions::new()
+            .len(len)
+            .map_raw(file)
+            .map_err(|e| JournalIoError::new("map segment", path, e))?;
+        Ok(Self {
+            seq,
+            path: Arc::from(path),
+            map: Arc::new(map),
+        })
+    }
+
+    pub fn len_bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// Borrows the mapped bytes for reading.
+    ///
+    /// # Safety
+    /// No write through `write_at`/`zero` may happen while the slice is alive,
+    /// and no other process may modify the file (the directory lock keeps out
+    /// other journals).
+    pub unsafe fn bytes(&self) -> &[u8] {
+        // SAFETY: the mapping is valid for `len` bytes for as long as `self.map`
+        // lives; the caller guarantees no concurrent writes.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr(), self.map.len()) }
+    }
+
+    /// Copies `src` into the mapping at `offset`.
+    ///
+    /// Goes through a raw pointer rather than a `&mut [u8]` because sync jobs on
+    /// other threads hold the same mapping; they never form references to it,
+    /// they only hand page ranges to msync, so no Rust-level aliasing exists.
+    pub fn write_at(&self, offset: u64, src: &[u8]) {
+        let end = offset
+            .checked_add(src.len() as u64)
+            .filter(|&end| end <= self.len_bytes());
+        assert!(
+            end.is_some(),
+            "journal write past the end of its segment mapping"
+        );
+        // SAFETY: the range was bounds-checked above, the mapping outlives the
+        // call, and `src` cannot point into the mapping because callers only
+        // pass caller-owned buffers.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                src.as_ptr(),
+                self.map.as_mut_ptr().add(offset as usize),
+                src.len(),
+            );
+        }
+    }
+
+    /// Zeroes `offset..end` of the mapping.
+    pub fn zero(&self, offset: u64, end: u64) {
+        assert!(
+            offset <= end && end <= self.len_bytes(),
+            "journal zeroing outside its segment mapping"
+        );
+        // SAFETY: the range was bounds-checked above and the mapping outlives the call.
+        unsafe {
+            ptr::write_bytes(
+                self.map.as_mut_ptr().add(offset as usize),
+                0,
+                (end - offset) as usize,
+            );
+        }
+    }
+
+    /// Blocks until `offset..end` is on stable storage.
+    pub fn flush(&self, offset: u64, end: u64) -> Result<(), JournalIoError> {
+        if end <= offset {
+            return Ok(());
+        }
+        self.map
+            .flush_range(offset as usize, (end - offset) as usize)
+            .map_err(|e| JournalIoError::new("msync", &*self.path, e))
+    }
+
+    /// Writes a fresh header for this segment and makes it durable.
+    pub fn write_header(&self, file: &File) -> Result<(), JournalIoError> {
+        let header = encode_segment_header(self.seq, self.len_bytes());
+        self.write_at(0, &header);
+        self.flush(0, SEGMENT_HEADER_BYTES)?;
+        // The msync above covers the bytes; fsync also persists the size and
+        // block reservation from `extend_and_reserve`.
+        file.sync_all()
+            .map_err(|e| JournalIoError::new("fsync segment", &*self.path, e))
+    }
+}
+
+/// Creates segment `seq` at full size with a durable header and directory entry.
+///
+/// On failure the half-created file is removed so that a retried roll does
+/// not trip over it.
+pub fn create_segment(
+    dir: &Path,
+    seq: u64,
+    segment_bytes: u64,
+) -> Result<MappedSegment, JournalIoError> {
+    let path = segment_path(dir, seq);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| JournalIoError::new("create segment", &path, e))?;
+    let initialised = extend_and_reserve(&file, &path, segment_bytes)
+        .and_then(|()| MappedSegment::map(&file, &path, seq, segment_bytes))
+        .and_then(|segment| segment.write_header(&file).map(|()| segment));
+    match initialised {
+        Ok(segment) => {
+            sync_dir(dir)?;
+            Ok(segment)
+        }
+        Err(e) => {
+            // Best effort: the original error is the one worth reporting.
+            let _ = fs::remove_file(&path);
+            Err(e)
+        }
+    }
+}
+
+/// Deletes segment files (used by repair), then makes the deletion durable.
+pub fn remove_segments(dir: &Path, paths: &[PathBuf]) -> Result<(), JournalIoError> {
+    for path in paths {
+        fs::remove_file(path).map_err(|e| JournalIoError::new("remove segment", path, e))?;
+    }
+    if !paths.is_empty() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}

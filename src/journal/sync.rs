@@ -1,0 +1,52 @@
+//! Group-commit jobs: the msync half of a sync, detached from the writer.
+//!
+//! A `SyncJob` owns `Arc`s of the mappings it flushes, so it is `Send +
+//! 'static` and can run on a blocking thread while the shard keeps appending.
+//! It never reads or writes the mapped bytes; it only asks the kernel to
+//! write back a byte range, which is why it can share the mapping with the
+//! writer without any locking.
+
+use super::error::SyncError;
+use super::segment::MappedSegment;
+use super::Lsn;
+
+/// A byte range of one segment that was written but not yet handed to a job.
+#[derive(Debug)]
+pub(super) struct SyncRange {
+    pub segment: MappedSegment,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Makes every byte written before it was taken durable.
+///
+/// Ranges are in log order; a job taken after a segment roll holds the tail of
+/// the old segment and the head of the new one.
+#[derive(Debug)]
+#[must_use = "a sync job does nothing until it is run"]
+pub struct SyncJob {
+    pub(super) ranges: Vec<SyncRange>,
+    pub(super) lsn: Lsn,
+}
+
+impl SyncJob {
+    /// Blocks until the job's ranges are on stable storage; returns the Lsn
+    /// to pass to `Journal::complete_sync`.
+    pub fn run(self) -> Result<Lsn, SyncError> {
+        for range in &self.ranges {
+            range.segment.flush(range.start, range.end)?;
+        }
+        Ok(self.lsn)
+    }
+
+    /// The Lsn that is durable once this job has run.
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
+}
+
+/// Compile-time proof that jobs can move to another thread.
+const _: fn() = || {
+    fn assert_send_static<T: Send + 'static>() {}
+    assert_send_static::<SyncJob>();
+};

@@ -1,0 +1,234 @@
+//! The `Journal` handle: appending records, rolling segments, group commit.
+//!
+//! The common append path is a bounds check and two memory copies into the
+//! active segment's mapping, with no syscall. Durability is tracked as two
+//! watermarks (`written_lsn`, `durable_lsn`) plus the queue of jobs handed out
+//! but not yet completed, so jobs may finish in any order without the durable
+//! watermark ever passing bytes that are not yet synced.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::mem;
+use std::path::{Path, PathBuf};
+
+use super::error::{AppendError, SyncError};
+use super::format::{
+    encode_record_header, max_body_bytes, record_footprint_bytes, seal_record_header,
+    segment_base_lsn, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+};
+use super::segment::{create_segment, MappedSegment};
+use super::sync::{SyncJob, SyncRange};
+use super::Lsn;
+
+/// A job handed out by `take_sync_job`, waiting for `complete_sync`.
+#[derive(Debug)]
+struct PendingSync {
+    lsn: Lsn,
+    done: bool,
+}
+
+/// Single-writer handle on one journal directory.
+///
+/// Dropping it does not sync: durability is whatever `durable_lsn` said.
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    segment_bytes: u64,
+    /// Held only for its advisory lock on the directory.
+    _lock: File,
+    active: MappedSegment,
+    /// Lsn of byte 0 of the active segment.
+    active_base_lsn: u64,
+    /// Where the next record header goes in the active segment.
+    write_offset: u64,
+    /// Bytes of the active segment below this offset belong to a job already
+    /// handed out (or were durable at open).
+    handed_offset: u64,
+    /// Unsynced tails of segments rolled away from since the last job.
+    rolled: Vec<SyncRange>,
+    in_flight: VecDeque<PendingSync>,
+    durable: Lsn,
+}
+
+impl Journal {
+    /// Builds the handle after recovery; everything up to `write_offset` of
+    /// `active` is durable at this point. `active_base_lsn` must be
+    /// `segment_base_lsn(active.seq, segment_bytes)`, already validated.
+    pub(super) fn resume(
+        dir: PathBuf,
+        segment_bytes: u64,
+        lock: File,
+        active: MappedSegment,
+        active_base_lsn: u64,
+        write_offset: u64,
+    ) -> Self {
+        let mut journal = Self {
+            dir,
+            segment_bytes,
+            _lock: lock,
+            active,
+            active_base_lsn,
+            write_offset,
+            handed_offset: write_offset,
+            rolled: Vec::new(),
+            in_flight: VecDeque::new(),
+            durable: Lsn(0),
+        };
+        journal.durable = journal.written_lsn();
+        journal
+    }
+
+    /// Appends a record with body schema version 0; see `append_versioned`.
+    pub fn append(&mut self, kind: u8, body: &[u8]) -> Result<Lsn, AppendError> {
+        self.append_versioned(kind, 0, body)
+    }
+
+    /// Copies one record into the mapping, rolling to a new segment first when
+    /// it does not fit in the rest of the current one. Returns the Lsn at the
+    /// end of the record; it is durable once `durable_lsn` reaches it.
+    pub fn append_versioned(
+        &mut self,
+        kind: u8,
+        version: u8,
+        body: &[u8],
+    ) -> Result<Lsn, AppendError> {
+        let body_bytes = body.len() as u64;
+        let max = max_body_bytes(self.segment_bytes);
+        let too_large = AppendError::RecordTooLarge {
+            body_bytes,
+            max_body_bytes: max,
+        };
+        if body_bytes > max {
+            return Err(too_large);
+        }
+        let body_len = u32::try_from(body.len()).map_err(|_| too_large)?;
+        let footprint = record_footprint_bytes(body_bytes);
+        if self.write_offset + footprint > self.segment_bytes {
+            self.roll()?;
+        }
+        let mut header = encode_record_header(kind, version, body_len);
+        seal_record_header(&mut header, body);
+        let at = self.write_offset;
+        // Everything from `handed_offset` on is owned by the writer alone: jobs
+        // only cover ranges below it, so these copies never race with an msync
+        // of the same bytes. (An msync of a neighbouring range may write back a
+        // page we are filling; that only persists extra, not-yet-acknowledged
+        // bytes, which recovery treats as a torn tail.)
+        self.active.write_at(at, &header);
+        self.active.write_at(at + RECORD_HEADER_BYTES, body);
+        // Recovery guarantees zeros after the end of data, so the padding is
+        // already zero; writing it anyway keeps the record self-contained.
+        self.active
+            .zero(at + RECORD_HEADER_BYTES + body_bytes, at + footprint);
+        self.write_offset = at + footprint;
+        Ok(self.written_lsn())
+    }
+
+    /// Closes the active segment and starts the next one.
+    ///
+    /// The old segment's unsynced tail moves to `rolled`, so the next job
+    /// still covers it; its mapping stays alive through that `Arc`.
+    fn roll(&mut self) -> Result<(), AppendError> {
+        let next_seq = self.active.seq.checked_add(1).ok_or(AppendError::LogFull)?;
+        let next_base_lsn =
+            segment_base_lsn(next_seq, self.segment_bytes).ok_or(AppendError::LogFull)?;
+        let next =
+            create_segment(&self.dir, next_seq, self.segment_bytes).map_err(AppendError::Roll)?;
+        let old = mem::replace(&mut self.active, next);
+        self.active_base_lsn = next_base_lsn;
+        if self.handed_offset < self.write_offset {
+            self.rolled.push(SyncRange {
+                segment: old,
+                start: self.handed_offset,
+                end: self.write_offset,
+            });
+        }
+        // The new segment's header was made durable when it was created.
+        self.write_offset = SEGMENT_HEADER_BYTES;
+        self.handed_offset = SEGMENT_HEADER_BYTES;
+        Ok(())
+    }
+
+    /// Lsn at the end of the last appended record.
+    pub fn written_lsn(&self) -> Lsn {
+        self.lsn_at(self.write_offset)
+    }
+
+    /// Every record whose Lsn is at or below this is on stable storage.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.durable
+    }
+
+    fn lsn_at(&self, offset: u64) -> Lsn {
+        // Open and roll only accept sequence numbers whose whole segment has
+        // representable Lsns, so this addition cannot overflow.
+        Lsn(self.active_base_lsn + offset)
+    }
+
+    /// Hands out a job covering every byte written since the previous job was
+    /// taken, possibly spanning segments. Returns `None` when there is none,
+    /// i.e. all written bytes are durable or covered by jobs still running.
+    pub fn take_sync_job(&mut self) -> Option<SyncJob> {
+        let mut ranges = mem::take(&mut self.rolled);
+        if self.handed_offset < self.write_offset {
+            ranges.push(SyncRange {
+                segment: self.active.clone(),
+                start: self.handed_offset,
+                end: self.write_offset,
+            });
+            self.handed_offset = self.write_offset;
+        }
+        if ranges.is_empty() {
+            return None;
+        }
+        let lsn = self.written_lsn();
+        self.in_flight.push_back(PendingSync { lsn, done: false });
+        Some(SyncJob { ranges, lsn })
+    }
+
+    /// Records that the job with Lsn `durable` ran successfully.
+    ///
+    /// `durable_lsn` advances only past jobs whose predecessors have all
+    /// completed too, so out-of-order completion is safe. A job that failed
+    /// is never completed, which pins `durable_lsn` below it for good: after
+    /// a failed msync the data may be gone, and the shard must not
+    /// acknowledge anything later. Unknown Lsns are ignored.
+    pub fn complete_sync(&mut self, durable: Lsn) {
+        if let Some(pending) = self.in_flight.iter_mut().find(|p| p.lsn == durable) {
+            pending.done = true;
+        }
+        while let Some(front) = self.in_flight.front() {
+            if !front.done {
+                break;
+            }
+            self.durable = self.durable.max(front.lsn);
+            self.in_flight.pop_front();
+        }
+    }
+
+    /// Blocking group commit on the calling thread. Returns `durable_lsn`
+    /// afterwards, which is below `written_lsn` only while a job taken
+    /// earlier is still running elsewhere (or has failed).
+    pub fn sync(&mut self) -> Result<Lsn, SyncError> {
+        if let Some(job) = self.take_sync_job() {
+            let lsn = job.run()?;
+            self.complete_sync(lsn);
+        }
+        Ok(self.durable)
+    }
+
+    /// The journal directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Size of every segment file in this journal.
+    pub fn segment_bytes(&self) -> u64 {
+        self.segment_bytes
+    }
+
+    /// Sequence number of the segment currently appended to.
+    pub fn active_segment_seq(&self) -> u64 {
+        self.active.seq
+    }
+}

@@ -1,0 +1,236 @@
+//! The `ringhook` binary: command-line parsing and the edges of the engine.
+//!
+//! `serve` runs the engine, `token create` mints an API token, `journal check`
+//! verifies a data directory offline. Errors become `anyhow` only here.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ringhook::config::{Config, Durability};
+use std::path::{Path, PathBuf};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(
+    name = "ringhook",
+    version,
+    about = "A durable, thread-per-core webhook delivery engine",
+    args_override_self = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the engine (works with no flags on the embedded default config).
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Inspect journals.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// A TOML file overriding the embedded defaults.
+    #[arg(long, env = "RINGHOOK_CONFIG")]
+    config: Option<PathBuf>,
+    #[arg(long, env = "RINGHOOK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// HOST:PORT of the HTTP API (default 127.0.0.1:8040).
+    #[arg(long, env = "RINGHOOK_HTTP_ADDR")]
+    http_addr: Option<String>,
+    /// Path of the ingest Unix socket (default <data-dir>/ingest.sock).
+    #[arg(long, env = "RINGHOOK_SOCKET")]
+    socket: Option<PathBuf>,
+    /// Number of shards (default: one per CPU).
+    #[arg(long, env = "RINGHOOK_SHARDS")]
+    shards: Option<usize>,
+    /// Cores to pin shards to, e.g. 0,1 (unpinned if absent).
+    #[arg(long, env = "RINGHOOK_CPUS", value_delimiter = ',')]
+    cpus: Option<Vec<usize>>,
+    /// sync (default), batch or none.
+    #[arg(long, env = "RINGHOOK_DURABILITY")]
+    durability: Option<Durability>,
+    /// Delays before each attempt, e.g. 0s,5s,5m,30m,2h,5h,10h,10h.
+    #[arg(long, env = "RINGHOOK_RETRY_SCHEDULE", value_delimiter = ',')]
+    retry_schedule: Option<Vec<String>>,
+    /// Permit endpoint URLs on loopback, private and link-local addresses.
+    #[arg(long, env = "RINGHOOK_ALLOW_PRIVATE_TARGETS")]
+    allow_private_targets: bool,
+    /// Journal segment size in bytes (a multiple of 4096; default 64 MiB).
+    #[arg(long, env = "RINGHOOK_SEGMENT_BYTES")]
+    segment_bytes: Option<u64>,
+    /// Truncate the journal at a corrupt record instead of refusing to start.
+    #[arg(long)]
+    repair: bool,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Mint a new API token, store it in <data-dir>/api-tokens and print it.
+    Create {
+        #[arg(long, env = "RINGHOOK_DATA_DIR", default_value = "ringhook-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Verify every journal of a data directory without changing it.
+    Check {
+        #[arg(long, env = "RINGHOOK_DATA_DIR", default_value = "ringhook-data")]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token {
+            command: TokenCommand::Create { data_dir },
+        } => {
+            let token = mint_token(&data_dir)?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Journal {
+            command: JournalCommand::Check { data_dir },
+        } => journal_check(&data_dir),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(args.config.as_deref())?;
+    if let Some(v) = args.data_dir {
+        config.data_dir = v;
+    }
+    if let Some(v) = args.http_addr {
+        config.http_addr = v;
+    }
+    if let Some(v) = args.socket {
+        config.socket = v;
+    }
+    if let Some(v) = args.shards {
+        config.shards = v;
+    }
+    if let Some(v) = args.cpus {
+        config.cpus = v;
+    }
+    if let Some(v) = args.durability {
+        config.durability = v;
+    }
+    if let Some(v) = args.retry_schedule {
+        config.retry_schedule = v;
+    }
+    if let Some(v) = args.segment_bytes {
+        config.segment_bytes = v;
+    }
+    if args.allow_private_targets {
+        config.allow_private_targets = true;
+    }
+    let config = config.finish()?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let tokens = load_tokens(&config)?;
+    ringhook::shard::run(config, tokens, args.repair)?;
+    Ok(())
+}
+
+const TOKENS_FILE: &str = "api-tokens";
+
+/// Tokens from the config, `RINGHOOK_API_TOKEN` and `<data-dir>/api-tokens`;
+/// if there are none, mints one so the API is never open.
+fn load_tokens(config: &Config) -> anyhow::Result<Vec<String>> {
+    let mut tokens = Vec::new();
+    if !config.api_token.is_empty() {
+        tokens.push(config.api_token.clone());
+    }
+    if let Ok(t) = std::env::var("RINGHOOK_API_TOKEN") {
+        if !t.trim().is_empty() {
+            tokens.push(t.trim().to_string());
+        }
+    }
+    let path = config.data_dir.join(TOKENS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => tokens.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+    if tokens.is_empty() {
+        let token = mint_token(&config.data_dir)?;
+        eprintln!(
+            "ringhook: no API token configured; created one in {}:\n  {token}",
+            path.display()
+        );
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+/// Appends a new random token to `<data-dir>/api-tokens` (mode 0600).
+fn mint_token(data_dir: &Path) -> anyhow::Result<String> {
+    use rand::RngCore;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = format!(
+        "rh_{}",
+        raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let path = data_dir.join(TOKENS_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    writeln!(f, "{token}").with_context(|| format!("writing {}", path.display()))?;
+    f.sync_all()?;
+    Ok(token)
+}
+
+fn journal_check(data_dir: &Path) -> anyhow::Result<()> {
+    let mut dirs = vec![ringhook::recovery::catalog_dir(data_dir)];
+    let mut shards: Vec<_> = std::fs::read_dir(data_dir)
+        .with_context(|| format!("reading {}", data_dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("shard-"))
+        })
+        .collect();
+    shards.sort();
+    dirs.extend(shards);
+    let mut bad = false;
+    for dir in dirs.iter().filter(|d| d.exists()) {
+        let report =
+            ringhook::journal::check(dir).with_context(|| format!("checking {}", dir.display()))?;
+        println!("{}: {report}", dir.display());
+        bad |= report.corruption.is_some();
+    }
+    if bad {
+        anyhow::bail!("journal corruption found");
+    }
+    Ok(())
+}

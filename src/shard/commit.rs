@@ -1,0 +1,127 @@
+//! Group commit: one msync covers every record appended since the last one.
+//!
+//! Appends copy into the journal mapping on the shard thread. A single flusher
+//! task per shard takes a `SyncJob` for everything written so far, runs the
+//! blocking msync on glommio's blocking pool (so the shard keeps appending
+//! meanwhile), then completes every waiter whose record the job covered. At
+//! 100,000 records/s and ~200 µs per sync, each sync covers 20+ records.
+//!
+//! # Invariants
+//! - a waiter is completed only once `durable_lsn >= lsn`;
+//! - a failed sync is fatal: the process aborts, because acknowledged data
+//!   might not be on disk and continuing would break the durability contract.
+
+use super::notify::Notify;
+use crate::config::Durability;
+use crate::journal::{AppendError, Journal, Lsn};
+use futures_channel::oneshot;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// The shard's journal with its group-commit state.
+pub struct Commit {
+    journal: RefCell<Journal>,
+    waiters: RefCell<VecDeque<(Lsn, oneshot::Sender<()>)>>,
+    kick: Notify,
+    mode: Durability,
+    batch_interval: Duration,
+}
+
+impl Commit {
+    pub fn new(journal: Journal, mode: Durability, batch_interval_ms: u64) -> Commit {
+        Commit {
+            journal: RefCell::new(journal),
+            waiters: RefCell::new(VecDeque::new()),
+            kick: Notify::default(),
+            mode,
+            batch_interval: Duration::from_millis(batch_interval_ms.max(1)),
+        }
+    }
+
+    /// Appends one record; it is not durable until [`Commit::durable`] says so.
+    pub fn append(&self, kind: u8, body: &[u8]) -> Result<Lsn, AppendError> {
+        self.journal
+            .borrow_mut()
+            .append_versioned(kind, crate::records::RECORD_VERSION, body)
+    }
+
+    pub fn written_lsn(&self) -> Lsn {
+        self.journal.borrow().written_lsn()
+    }
+
+    /// Waits until `lsn` is durable per the configured mode: in `sync` mode
+    /// until a sync covers it, in `batch` and `none` at once.
+    pub async fn durable(&self, lsn: Lsn) {
+        if self.mode != Durability::Sync || self.journal.borrow().durable_lsn() >= lsn {
+            return;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.borrow_mut().push_back((lsn, tx));
+        self.kick.notify();
+        // The sender is only dropped after completion or at shutdown.
+        let _ = rx.await;
+    }
+
+    /// The flusher loop; runs until the shard stops.
+    pub async fn flusher(&self, stopping: impl Fn() -> bool) {
+        while !stopping() {
+            match self.mode {
+                Durability::Sync => {
+                    futures_lite::future::or(
+                        self.kick.wait(),
+                        glommio::timer::sleep(Duration::from_millis(50)),
+                    )
+                    .await
+                }
+                Durability::Batch => glommio::timer::sleep(self.batch_interval).await,
+                Durability::None => {
+                    glommio::timer::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            }
+            self.sync_once().await;
+        }
+    }
+
+    /// Runs one group commit if anything is unsynced, then completes every
+    /// waiter the durable position now covers.
+    pub async fn sync_once(&self) {
+        let job = self.journal.borrow_mut().take_sync_job();
+        if let Some(job) = job {
+            match glommio::executor().spawn_blocking(move || job.run()).await {
+                Ok(lsn) => self.journal.borrow_mut().complete_sync(lsn),
+                Err(e) => {
+                    eprintln!(
+                        "ringhook: journal sync failed, aborting to protect acknowledged data: {e}"
+                    );
+                    std::process::abort();
+                }
+            }
+        }
+        let durable = self.journal.borrow().durable_lsn();
+        let mut waiters = self.waiters.borrow_mut();
+        // Waiters register in call order, which need not be Lsn order, so
+        // every one is checked rather than only the front.
+        let mut i = 0;
+        while i < waiters.len() {
+            if waiters[i].0 <= durable {
+                if let Some((_, tx)) = waiters.swap_remove_back(i) {
+                    let _ = tx.send(());
+                }
+            } else {
+                i += 1;
+            }
+        }
+        if !waiters.is_empty() {
+            self.kick.notify();
+        }
+    }
+
+    /// A final blocking sync at shutdown, whatever the mode.
+    pub fn sync_blocking(&self) {
+        if let Err(e) = self.journal.borrow_mut().sync() {
+            eprintln!("ringhook: final journal sync failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,466 @@
+//! Delivery: per-endpoint ready queues, workers, attempts and retry decisions.
+//!
+//! Each endpoint the shard owns has a ready queue and at most
+//! `max_in_flight_per_endpoint` workers. A worker is a task that pops handles
+//! off the queue and runs one HTTP attempt at a time over a pooled keep-alive
+//! connection, reusing its request and read buffers across attempts. Waiting
+//! retries are not tasks: they are handles in the shard's timer wheel.
+//!
+//! # Invariants
+//! - `in_flight` counts live workers of the queue and never exceeds the cap;
+//! - an attempt's record is appended before the delivery is freed or re-armed.
+
+use super::conn::{key_of, Conn};
+use super::guard::Target;
+use super::state::Shard;
+use super::{Message, Pending};
+use crate::http_wire::{encode_request, Progress, Response, ResponseParser};
+use crate::records::{self, AttemptRecord, EndpointRecord, Kind, Outcome};
+use crate::signing;
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Header names the engine owns; endpoint headers cannot override them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+];
+/// Bytes read from a connection per read call.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Longest honoured `Retry-After`.
+const RETRY_AFTER_MAX_MS: u64 = 3_600_000;
+
+/// One endpoint's queue and pool on its owner shard.
+#[derive(Default)]
+pub struct EndpointQueue {
+    pub ready: VecDeque<usize>,
+    pub in_flight: usize,
+    pub idle: Vec<Conn>,
+}
+
+/// Takes deliveries for endpoints this shard owns.
+pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
+    let now = crate::time::now_ms();
+    let mut armed = false;
+    for p in batch {
+        let due = p.due_ms;
+        let handle = shard.deliveries.borrow_mut().insert(p);
+        if due <= now {
+            enqueue(shard, handle);
+        } else {
+            shard.wheel.borrow_mut().insert(due, handle as u32);
+            armed = true;
+        }
+    }
+    if armed {
+        shard.timer_kick.notify();
+    }
+}
+
+/// Puts a delivery on its endpoint's ready queue, starting a worker if allowed.
+pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
+    let Some(endpoint_id) = shard
+        .deliveries
+        .borrow()
+        .get(handle)
+        .map(|p| p.endpoint_id.clone())
+    else {
+        return;
+    };
+    let cap = shard.shared.config.max_in_flight_per_endpoint;
+    let start = {
+        let mut queues = shard.queues.borrow_mut();
+        let q = queues.entry(endpoint_id.clone()).or_default();
+        q.ready.push_back(handle);
+        if q.in_flight < cap {
+            q.in_flight += 1;
+            true
+        } else {
+            false
+        }
+    };
+    if start {
+        glommio::spawn_local(worker(shard.clone(), endpoint_id)).detach();
+    }
+}
+
+/// Buffers one worker reuses across attempts.
+struct Worker {
+    request: Vec<u8>,
+    read: Vec<u8>,
+    unparsed: Vec<u8>,
+    conn: Option<Conn>,
+}
+
+async fn worker(shard: Rc<Shard>, endpoint_id: String) {
+    let mut w = Worker {
+        request: Vec::with_capacity(4096),
+        read: vec![0; READ_CHUNK_BYTES],
+        unparsed: Vec::new(),
+        conn: None,
+    };
+    loop {
+        if shard.shared.is_stopping() {
+            break;
+        }
+        let next = {
+            let mut queues = shard.queues.borrow_mut();
+            let Some(q) = queues.get_mut(&endpoint_id) else {
+                break;
+            };
+            if w.conn.is_none() {
+                w.conn = q.idle.pop();
+            }
+            q.ready.pop_front()
+        };
+        let Some(handle) = next else {
+            break;
+        };
+        attempt(&shard, handle, &mut w).await;
+    }
+    let mut queues = shard.queues.borrow_mut();
+    if let Some(q) = queues.get_mut(&endpoint_id) {
+        q.in_flight -= 1;
+        if let Some(conn) = w.conn.take() {
+            if q.idle.len() < shard.shared.config.max_idle_connections_per_endpoint {
+                q.idle.push(conn);
+            }
+        }
+    }
+}
+
+/// Runs one attempt of the delivery at `handle` and records its outcome.
+async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
+    let Some((msg, endpoint_id, attempt_no)) = shard
+        .deliveries
+        .borrow()
+        .get(handle)
+        .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))
+    else {
+        return;
+    };
+    let endpoint = shard
+        .shared
+        .catalog
+        .load()
+        .endpoint_by_id(&endpoint_id)
+        .filter(|e| !e.disabled)
+        .cloned();
+    let at_ms = crate::time::now_ms();
+    let Some(endpoint) = endpoint else {
+        let note = b"endpoint deleted or disabled".to_vec();
+        record(
+            shard,
+            handle,
+            &msg,
+            &endpoint_id,
+            attempt_no,
+            at_ms,
+            0,
+            0,
+            Outcome::Cancelled,
+            0,
+            note,
+        );
+        return;
+    };
+    let started = Instant::now();
+    let result = send(shard, &endpoint, &msg, w).await;
+    let duration_us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+    shard
+        .shared
+        .counters
+        .attempts
+        .fetch_add(1, Ordering::Relaxed);
+    let (status, body, retry_after) = match result {
+        Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
+        Err(e) => (0, e.into_bytes(), None),
+    };
+    if (200..300).contains(&status) {
+        shard
+            .shared
+            .counters
+            .deliveries_succeeded
+            .fetch_add(1, Ordering::Relaxed);
+        record(
+            shard,
+            handle,
+            &msg,
+            &endpoint_id,
+            attempt_no,
+            at_ms,
+            status,
+            duration_us,
+            Outcome::Succeeded,
+            0,
+            body,
+        );
+        return;
+    }
+    shard
+        .shared
+        .counters
+        .attempts_failed
+        .fetch_add(1, Ordering::Relaxed);
+    let schedule = &shard.shared.retry_schedule_ms;
+    let next_no = attempt_no + 1;
+    match schedule.get(next_no as usize) {
+        Some(&delay) => {
+            let mut delay = jitter(delay, shard.shared.config.retry_jitter_percent);
+            if let Some(secs) = retry_after {
+                delay = delay.max(secs.saturating_mul(1000).min(RETRY_AFTER_MAX_MS));
+            }
+            let due = crate::time::now_ms() + delay;
+            record(
+                shard,
+                handle,
+                &msg,
+                &endpoint_id,
+                attempt_no,
+                at_ms,
+                status,
+                duration_us,
+                Outcome::Retrying,
+                due,
+                body,
+            );
+        }
+        None => {
+            shard
+                .shared
+                .counters
+                .deliveries_failed
+                .fetch_add(1, Ordering::Relaxed);
+            record(
+                shard,
+                handle,
+                &msg,
+                &endpoint_id,
+                attempt_no,
+                at_ms,
+                status,
+                duration_us,
+                Outcome::Failed,
+                0,
+                body,
+            );
+        }
+    }
+}
+
+/// Applies ±`percent` jitter to a delay.
+fn jitter(delay_ms: u64, percent: u64) -> u64 {
+    if delay_ms == 0 || percent == 0 {
+        return delay_ms;
+    }
+    use rand::Rng;
+    let span = delay_ms * percent.min(100) / 100;
+    let low = delay_ms - span;
+    rand::thread_rng().gen_range(low..=delay_ms + span)
+}
+
+/// Appends the attempt record, then frees or re-arms the delivery.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    shard: &Rc<Shard>,
+    handle: usize,
+    msg: &Arc<Message>,
+    endpoint_id: &str,
+    attempt_no: u32,
+    at_ms: u64,
+    status_code: u16,
+    duration_us: u32,
+    outcome: Outcome,
+    next_attempt_ms: u64,
+    mut response: Vec<u8>,
+) {
+    response.truncate(shard.shared.config.response_keep_bytes);
+    let rec = AttemptRecord {
+        id: crate::ids::new_id_at("atmpt", at_ms),
+        msg_id: msg.id.clone(),
+        endpoint_id: endpoint_id.to_string(),
+        app_id: msg.app_id.clone(),
+        attempt_no,
+        at_ms,
+        status_code,
+        duration_us,
+        outcome: outcome as u8,
+        next_attempt_ms,
+        response,
+    };
+    // An attempt record that cannot be written only costs a duplicate attempt
+    // after a restart (the delivery is still pending in the journal).
+    if let Ok(body) = records::encode(&rec) {
+        if let Err(e) = shard.commit.append(Kind::Attempt as u8, &body) {
+            eprintln!("ringhook: shard {}: cannot journal attempt: {e}", shard.id);
+        }
+    }
+    if outcome.is_final() {
+        shard.deliveries.borrow_mut().try_remove(handle);
+        return;
+    }
+    if let Some(p) = shard.deliveries.borrow_mut().get_mut(handle) {
+        p.attempt_no = attempt_no + 1;
+        p.due_ms = next_attempt_ms;
+    }
+    shard
+        .wheel
+        .borrow_mut()
+        .insert(next_attempt_ms, handle as u32);
+    shard.timer_kick.notify();
+}
+
+/// The delivered body: the payload, with the endpoint's extra JSON merged in.
+fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow<'a, [u8]> {
+    if endpoint.extra_json.is_empty() {
+        return std::borrow::Cow::Borrowed(&msg.payload);
+    }
+    let merged = serde_json::from_slice::<serde_json::Value>(&msg.payload)
+        .ok()
+        .zip(serde_json::from_str::<serde_json::Value>(&endpoint.extra_json).ok())
+        .and_then(|(mut body, extra)| {
+            let (Some(obj), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra)
+            else {
+                return None;
+            };
+            for (k, v) in extra {
+                obj.insert(k, v);
+            }
+            serde_json::to_vec(&body).ok()
+        });
+    match merged {
+        Some(b) => std::borrow::Cow::Owned(b),
+        None => std::borrow::Cow::Borrowed(&msg.payload),
+    }
+}
+
+/// Signs, encodes and sends one request; returns the parsed response.
+async fn send(
+    shard: &Rc<Shard>,
+    endpoint: &EndpointRecord,
+    msg: &Message,
+    w: &mut Worker,
+) -> Result<Response, String> {
+    let config = &shard.shared.config;
+    let target = Target::parse(&endpoint.url).map_err(|e| e.to_string())?;
+    let body = body_for(endpoint, msg);
+    let now = crate::time::now_ms();
+    let timestamp_s = now / 1000;
+    let keys: Vec<&[u8]> = endpoint
+        .secrets
+        .iter()
+        .filter(|k| k.expires_ms == 0 || k.expires_ms > now)
+        .map(|k| k.key.as_slice())
+        .collect();
+    let signature = signing::signature_header(&keys, &msg.id, timestamp_s, &body);
+    let ts = timestamp_s.to_string();
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("content-type", "application/json"),
+        ("user-agent", "ringhook/0.1"),
+        ("webhook-id", &msg.id),
+        ("webhook-timestamp", &ts),
+        ("webhook-signature", &signature),
+    ];
+    for h in &endpoint.headers {
+        let name = h.name.to_ascii_lowercase();
+        if !name.starts_with("webhook-") && !RESERVED_HEADERS.contains(&name.as_str()) {
+            headers.push((&h.name, &h.value));
+        }
+    }
+    encode_request(
+        &mut w.request,
+        &endpoint.method,
+        &target.authority,
+        &target.path_and_query,
+        &headers,
+        &body,
+    )
+    .map_err(|e| e.to_string())?;
+    let total = Duration::from_millis(config.request_timeout_ms);
+    let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
+    let allow_private = config.allow_private_targets;
+    let keep = config.response_keep_bytes;
+    let exchange = async {
+        let key = key_of(&target);
+        // A pooled connection may have been closed by the peer while idle; if
+        // it fails before any response byte, retry once on a fresh one.
+        for fresh in [false, true] {
+            let reused = !fresh && w.conn.as_ref().is_some_and(|c| c.key == key);
+            if !reused {
+                let c = Conn::connect(&target, allow_private, connect_timeout)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                w.conn = Some(c);
+            }
+            match exchange_once(w, keep).await {
+                Ok(r) => return Ok(r),
+                Err((got_bytes, e)) => {
+                    w.conn = None;
+                    if !reused || got_bytes {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Err("connection failed".to_string())
+    };
+    let timeout = async {
+        glommio::timer::sleep(total).await;
+        Err(format!("timed out after {} ms", total.as_millis()))
+    };
+    let result = futures_lite::future::or(exchange, timeout).await;
+    if result.is_err() {
+        w.conn = None;
+    }
+    result
+}
+
+/// Writes the encoded request and reads one response on `w.conn`.
+/// On error, says whether any response byte had arrived.
+async fn exchange_once(w: &mut Worker, keep: usize) -> Result<Response, (bool, String)> {
+    let Some(conn) = w.conn.as_mut() else {
+        return Err((false, "no connection".into()));
+    };
+    conn.write_all(&w.request)
+        .await
+        .map_err(|e| (false, format!("write failed: {e}")))?;
+    let mut parser = ResponseParser::new(keep);
+    w.unparsed.clear();
+    let mut got = false;
+    loop {
+        let n = conn
+            .read(&mut w.read)
+            .await
+            .map_err(|e| (got, format!("read failed: {e}")))?;
+        if n == 0 {
+            let r = parser
+                .finish_eof()
+                .map_err(|e| (got, format!("connection closed: {e}")))?;
+            w.conn = None;
+            return Ok(r);
+        }
+        got = true;
+        w.unparsed.extend_from_slice(&w.read[..n]);
+        match parser
+            .feed(&w.unparsed)
+            .map_err(|e| (true, format!("bad response: {e}")))?
+        {
+            Progress::NeedMore { consumed } => {
+                w.unparsed.drain(..consumed);
+            }
+            Progress::Done { response, .. } => {
+                if !response.keep_alive {
+                    w.conn = None;
+                }
+                return Ok(response);
+            }
+        }
+    }
+}

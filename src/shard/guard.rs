@@ -1,0 +1,187 @@
+//! The SSRF guard: which target addresses endpoints may reach.
+//!
+//! An endpoint URL is checked when it is created and again on every connect,
+//! against the addresses its host resolves to at that moment, so a DNS record
+//! that later points at an internal address (rebinding) is still refused.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// True for addresses an endpoint may not reach unless the operator allows
+/// private targets: loopback, private, link-local (incl. cloud metadata
+/// 169.254.169.254), CGNAT, unspecified, broadcast, multicast, and IPv6
+/// unique-local/link-local, including IPv4-mapped forms.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_private_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private_v4(v4);
+            }
+            is_private_v6(v6)
+        }
+    }
+}
+
+fn is_private_v4(ip: Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        || o[0] >= 240
+}
+
+fn is_private_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (s[0] & 0xfe00) == 0xfc00
+        || (s[0] & 0xffc0) == 0xfe80
+}
+
+/// A parsed delivery target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub tls: bool,
+    pub host: String,
+    pub port: u16,
+    /// The `host` header value (host, plus `:port` when not the default).
+    pub authority: String,
+    pub path_and_query: String,
+}
+
+/// Why an endpoint URL is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetError {
+    #[error("url is not valid: {0}")]
+    Parse(String),
+    #[error("url scheme must be http or https")]
+    Scheme,
+    #[error("url must have a host")]
+    NoHost,
+    #[error("url must not carry credentials")]
+    Credentials,
+    #[error("url resolves to a private, loopback or link-local address ({0}); refused")]
+    Private(IpAddr),
+    #[error("cannot resolve host {0}")]
+    Resolve(String),
+}
+
+impl Target {
+    /// Parses and checks the static parts of an endpoint URL.
+    pub fn parse(url: &str) -> Result<Target, TargetError> {
+        let u = url::Url::parse(url).map_err(|e| TargetError::Parse(e.to_string()))?;
+        let tls = match u.scheme() {
+            "http" => false,
+            "https" => true,
+            _ => return Err(TargetError::Scheme),
+        };
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err(TargetError::Credentials);
+        }
+        let host = match u.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => a.to_string(),
+            None => return Err(TargetError::NoHost),
+        };
+        let port = u.port_or_known_default().ok_or(TargetError::Scheme)?;
+        let authority = match (u.port(), u.host_str()) {
+            (Some(p), Some(h)) => format!("{h}:{p}"),
+            (None, Some(h)) => h.to_string(),
+            _ => return Err(TargetError::NoHost),
+        };
+        let mut path_and_query = u.path().to_string();
+        if let Some(q) = u.query() {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
+        }
+        Ok(Target {
+            tls,
+            host,
+            port,
+            authority,
+            path_and_query,
+        })
+    }
+
+    /// Resolves the host (blocking: call off the shard thread) and keeps only
+    /// permitted addresses; an empty answer is an error naming the first refusal.
+    pub fn resolve(&self, allow_private: bool) -> Result<Vec<std::net::SocketAddr>, TargetError> {
+        use std::net::ToSocketAddrs;
+        let addrs: Vec<_> = (self.host.as_str(), self.port)
+            .to_socket_addrs()
+            .map_err(|_| TargetError::Resolve(self.host.clone()))?
+            .collect();
+        let mut refused = None;
+        let allowed: Vec<_> = addrs
+            .into_iter()
+            .filter(|a| {
+                let ok = allow_private || !is_private(a.ip());
+                if !ok && refused.is_none() {
+                    refused = Some(a.ip());
+                }
+                ok
+            })
+            .collect();
+        match (allowed.is_empty(), refused) {
+            (true, Some(ip)) => Err(TargetError::Private(ip)),
+            (true, None) => Err(TargetError::Resolve(self.host.clone())),
+            _ => Ok(allowed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges_are_refused() {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
+            assert!(is_private(ip.parse().expect("ip")), "{ip}");
+        }
+        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+            assert!(!is_private(ip.parse().expect("ip")), "{ip}");
+        }
+    }
+
+    #[test]
+    fn targets_parse() {
+        let t = Target::parse("http://127.0.0.1:9000/hook?x=1").expect("valid");
+        assert_eq!(
+            (t.port, t.authority.as_str(), t.path_and_query.as_str()),
+            (9000, "127.0.0.1:9000", "/hook?x=1")
+        );
+        assert_eq!(Target::parse("ftp://x/"), Err(TargetError::Scheme));
+        assert_eq!(
+            Target::parse("http://u:p@x/"),
+            Err(TargetError::Credentials)
+        );
+        assert!(matches!(
+            Target::parse("http://127.0.0.1:1/").and_then(|t| t.resolve(false)),
+            Err(TargetError::Private(_))
+        ));
+        assert!(Target::parse("http://127.0.0.1:1/")
+            .and_then(|t| t.resolve(true))
+            .is_ok());
+    }
+}

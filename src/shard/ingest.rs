@@ -1,0 +1,178 @@
+//! Accepting messages: routing to the home shard, dedup, journaling, fan-out.
+//!
+//! A batch may name applications homed on several shards; [`submit`] splits it,
+//! sends each part to its home shard, and reassembles the answers in order.
+//! On the home shard, [`accept_local`] appends one `Message` record per
+//! accepted message, waits once for group commit to cover the last of them,
+//! and only then hands deliveries to the endpoints' owner shards: an
+//! acknowledged message is always in the journal before any attempt is made.
+
+use super::state::Shard;
+use super::{
+    delivery, shard_of, IngestError, IngestResult, Message, NewMessage, Pending, ShardMsg,
+};
+use crate::ids;
+use crate::records::{self, Kind, MessageRecord};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// Accepts a batch from any shard's listener; results are in input order.
+pub async fn submit(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
+    let n = shard.count;
+    if n == 1 {
+        return accept_local(shard, events).await;
+    }
+    let total = events.len();
+    let mut parts: Vec<(Vec<usize>, Vec<NewMessage>)> = (0..n).map(|_| (vec![], vec![])).collect();
+    for (i, e) in events.into_iter().enumerate() {
+        let home = shard_of(&e.app_id, n);
+        parts[home].0.push(i);
+        parts[home].1.push(e);
+    }
+    let mut results: Vec<IngestResult> = vec![Err(IngestError::Unavailable); total];
+    let mut local = None;
+    let mut waits = Vec::new();
+    for (home, (idx, evs)) in parts.into_iter().enumerate() {
+        if evs.is_empty() {
+            continue;
+        }
+        if home == shard.id {
+            local = Some((idx, evs));
+            continue;
+        }
+        let Some(senders) = &shard.senders else {
+            continue;
+        };
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let msg = ShardMsg::Ingest {
+            events: evs,
+            reply: tx,
+        };
+        if senders.send_to(home, msg).await.is_ok() {
+            waits.push((idx, rx));
+        }
+    }
+    if let Some((idx, evs)) = local {
+        for (i, r) in idx.into_iter().zip(accept_local(shard, evs).await) {
+            results[i] = r;
+        }
+    }
+    for (idx, rx) in waits {
+        if let Ok(answer) = rx.await {
+            for (i, r) in idx.into_iter().zip(answer) {
+                results[i] = r;
+            }
+        }
+    }
+    results
+}
+
+/// Accepts messages of applications homed on this shard.
+pub async fn accept_local(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
+    if shard.shared.is_stopping() {
+        return vec![Err(IngestError::Unavailable); events.len()];
+    }
+    let catalog = shard.shared.catalog.load();
+    let now = crate::time::now_ms();
+    let window = shard.shared.config.idempotency_window_ms;
+    let mut results = Vec::with_capacity(events.len());
+    let mut fan = Vec::new();
+    let mut last_lsn = None;
+    for ev in events {
+        if catalog.app(&ev.app_id).is_none() {
+            results.push(Err(IngestError::UnknownApp));
+            continue;
+        }
+        if let Some(eid) = &ev.event_id {
+            let dedup = shard.dedup.borrow();
+            if let Some((mid, at)) = dedup.get(&(ev.app_id.clone(), eid.clone())) {
+                if now.saturating_sub(*at) < window {
+                    results.push(Err(IngestError::Duplicate(mid.clone())));
+                    continue;
+                }
+            }
+        }
+        let destinations = catalog.fan_out(&ev.app_id, &ev.event_type, &ev.channels);
+        let rec = MessageRecord {
+            id: ids::new_id_at("msg", now),
+            app_id: ev.app_id,
+            event_type: ev.event_type,
+            event_id: ev.event_id,
+            channels: ev.channels,
+            payload: ev.payload,
+            created_ms: now,
+            destinations,
+        };
+        let appended = records::encode(&rec)
+            .map_err(|e| IngestError::Journal(e.to_string()))
+            .and_then(|body| {
+                shard
+                    .commit
+                    .append(Kind::Message as u8, &body)
+                    .map_err(|e| IngestError::Journal(e.to_string()))
+            });
+        match appended {
+            Ok(lsn) => last_lsn = Some(lsn),
+            Err(e) => {
+                results.push(Err(e));
+                continue;
+            }
+        }
+        if let Some(eid) = &rec.event_id {
+            shard
+                .dedup
+                .borrow_mut()
+                .insert((rec.app_id.clone(), eid.clone()), (rec.id.clone(), now));
+        }
+        let msg = Arc::new(Message {
+            id: rec.id,
+            app_id: rec.app_id,
+            event_type: rec.event_type,
+            event_id: rec.event_id,
+            channels: rec.channels,
+            payload: rec.payload.into_boxed_slice(),
+            created_ms: rec.created_ms,
+        });
+        fan.push((msg.clone(), rec.destinations));
+        results.push(Ok(msg));
+    }
+    if let Some(lsn) = last_lsn {
+        shard.commit.durable(lsn).await;
+    }
+    shard
+        .shared
+        .counters
+        .messages_ingested
+        .fetch_add(fan.len() as u64, Ordering::Relaxed);
+    fan_out(shard, fan).await;
+    results
+}
+
+/// Hands the deliveries of durable messages to their owner shards.
+pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<(Arc<Message>, Vec<String>)>) {
+    let n = shard.count;
+    let mut per: Vec<Vec<Pending>> = (0..n).map(|_| Vec::new()).collect();
+    for (msg, dests) in fan {
+        for endpoint_id in dests {
+            per[shard_of(&endpoint_id, n)].push(Pending {
+                msg: msg.clone(),
+                endpoint_id,
+                attempt_no: 0,
+                due_ms: 0,
+            });
+        }
+    }
+    for (owner, batch) in per.into_iter().enumerate() {
+        if batch.is_empty() {
+            continue;
+        }
+        if owner == shard.id {
+            delivery::accept(shard, batch);
+        } else if let Some(senders) = &shard.senders {
+            // A closed channel only happens at shutdown; the deliveries stay
+            // pending in the journal and are recovered on the next start.
+            let _ = senders.send_to(owner, ShardMsg::Deliver(batch)).await;
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Shards: one pinned glommio executor per core, each owning a subset of endpoints.
+//!
+//! This is the only module that touches glommio's executor. A shard owns its
+//! journal (via [`commit::Commit`]), the deliveries of the endpoints it owns,
+//! their ready queues and keep-alive pools, and a timer wheel of retries.
+//! Shards talk only through bounded glommio channel-mesh queues carrying
+//! [`ShardMsg`]; the catalog is read through a lock-free `ArcSwap` snapshot.
+//!
+//! Ownership: an application's *home* shard (where its messages are journaled
+//! and its `eventId`s deduplicated) is `hash(app_id) % N`; an endpoint's *owner*
+//! shard (which delivers to it) is `hash(endpoint_id) % N`, with a stable
+//! FNV-1a hash so that restarts with the same N agree.
+
+pub mod commit;
+pub mod conn;
+pub mod delivery;
+pub mod engine;
+pub mod guard;
+pub mod ingest;
+pub mod notify;
+pub mod state;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use arc_swap::ArcSwap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use engine::{run, EngineError};
+
+/// Stable 64-bit FNV-1a, used for shard placement.
+pub fn stable_hash(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// The shard that owns `id` among `shards`.
+pub fn shard_of(id: &str, shards: usize) -> usize {
+    (stable_hash(id) % shards.max(1) as u64) as usize
+}
+
+/// A message accepted into the engine, shared by all its deliveries.
+#[derive(Debug)]
+pub struct Message {
+    pub id: String,
+    pub app_id: String,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Vec<String>,
+    pub payload: Box<[u8]>,
+    pub created_ms: u64,
+}
+
+/// One (message, endpoint) delivery waiting for its next attempt.
+#[derive(Debug)]
+pub struct Pending {
+    pub msg: Arc<Message>,
+    pub endpoint_id: String,
+    /// The number of the next attempt (0 for the first).
+    pub attempt_no: u32,
+    pub due_ms: u64,
+}
+
+/// A message a producer wants accepted; `app_id` is already resolved.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub app_id: String,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Vec<String>,
+    pub payload: Vec<u8>,
+}
+
+/// Why one message of a batch was not accepted.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum IngestError {
+    #[error("unknown application")]
+    UnknownApp,
+    #[error("duplicate eventId; first accepted as {0}")]
+    Duplicate(String),
+    #[error("invalid message: {0}")]
+    Invalid(String),
+    #[error("engine is shutting down or overloaded")]
+    Unavailable,
+    #[error("journal append failed: {0}")]
+    Journal(String),
+}
+
+/// The result for one message of a batch.
+pub type IngestResult = Result<Arc<Message>, IngestError>;
+
+/// What shards send each other.
+pub enum ShardMsg {
+    /// Accept messages of applications homed on the receiving shard.
+    Ingest {
+        events: Vec<NewMessage>,
+        reply: futures_channel::oneshot::Sender<Vec<IngestResult>>,
+    },
+    /// Deliveries for endpoints owned by the receiving shard.
+    Deliver(Vec<Pending>),
+}
+
+/// Engine-wide state shared by every shard (read-mostly, lock-free).
+pub struct Shared {
+    pub config: Config,
+    pub retry_schedule_ms: Vec<u64>,
+    pub catalog: ArcSwap<Catalog>,
+    pub tokens: Vec<String>,
+    pub stopping: AtomicBool,
+    pub counters: Counters,
+}
+
+impl Shared {
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+}
+
+/// Engine-wide counters (relaxed atomics, bumped once per batch or attempt).
+#[derive(Default)]
+pub struct Counters {
+    pub messages_ingested: AtomicU64,
+    pub attempts: AtomicU64,
+    pub deliveries_succeeded: AtomicU64,
+    pub deliveries_failed: AtomicU64,
+    pub attempts_failed: AtomicU64,
+}

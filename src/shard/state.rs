@@ -1,0 +1,47 @@
+//! The per-shard state: everything one executor owns, behind `Rc`/`RefCell`.
+//!
+//! Nothing here is `Send`; other shards reach this state only by sending a
+//! [`ShardMsg`](super::ShardMsg) over the channel mesh.
+
+use super::commit::Commit;
+use super::delivery::EndpointQueue;
+use super::notify::Notify;
+use super::{Pending, ShardMsg, Shared};
+use crate::journal::Journal;
+use crate::wheel::TimerWheel;
+use glommio::channels::channel_mesh::Senders;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One shard's state.
+///
+/// # Invariants
+/// - every handle in the timer wheel or a ready queue indexes a live entry of
+///   `deliveries`, and appears in exactly one of them (or is being attempted);
+/// - `dedup` holds the `eventId`s of applications homed on this shard only.
+pub struct Shard {
+    pub id: usize,
+    pub count: usize,
+    pub shared: Arc<Shared>,
+    pub commit: Commit,
+    /// (app id, eventId) → (message id, accepted at ms).
+    pub dedup: RefCell<HashMap<(String, String), (String, u64)>>,
+    pub deliveries: RefCell<slab::Slab<Pending>>,
+    pub wheel: RefCell<TimerWheel>,
+    pub queues: RefCell<HashMap<String, EndpointQueue>>,
+    pub senders: Option<Senders<ShardMsg>>,
+    /// The catalog journal; only shard 0 (which serves the API) has it.
+    pub catalog_journal: Option<RefCell<Journal>>,
+    pub timer_kick: Notify,
+}
+
+impl Shard {
+    /// Drops `eventId` entries older than the idempotency window.
+    pub fn prune_dedup(&self, now_ms: u64) {
+        let window = self.shared.config.idempotency_window_ms;
+        self.dedup
+            .borrow_mut()
+            .retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
+    }
+}

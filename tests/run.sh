@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The one test command: sets up what the tests need, then runs every test.
+# Creates .venv with the reference Python clients (standardwebhooks, svix)
+# on first use, then runs the whole workspace's tests, benches included
+# (criterion benches run once each with tiny inputs under `cargo test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import standardwebhooks, svix' 2>/dev/null; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
+fi
+export RINGHOOK_TEST_PYTHON="$PWD/.venv/bin/python"
+cargo test --workspace --all-targets "$@"
