@@ -14,6 +14,8 @@ fn raw(addr: &str, bytes: &[u8]) -> String {
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
     let _ = s.write_all(bytes);
+    // Half-close: the server sees EOF after the request, like a client that is done.
+    let _ = s.shutdown(std::net::Shutdown::Write);
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     String::from_utf8_lossy(&out).into_owned()
@@ -56,7 +58,7 @@ fn bad_requests_get_clear_errors_and_nothing_accepted_is_lost() {
     // Invalid JSON and invalid fields.
     let resp = raw(
         &engine.http,
-        format!("POST /api/v1/app HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {}\r\ncontent-length: 5\r\n\r\n{{nop", common::TOKEN).as_bytes(),
+        format!("POST /api/v1/app HTTP/1.1\r\nhost: x\r\nconnection: close\r\nauthorization: Bearer {}\r\ncontent-length: 5\r\n\r\n{{nop}}", common::TOKEN).as_bytes(),
     );
     assert!(
         resp.starts_with("HTTP/1.1 400") && resp.contains("invalid_json"),

@@ -81,6 +81,13 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
         let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(head_len)) if head_len > HEAD_MAX_BYTES => {
+                return Err(ReadError::Reply(error(
+                    431,
+                    "header_too_large",
+                    format!("request head exceeds {HEAD_MAX_BYTES} bytes"),
+                )));
+            }
             Ok(httparse::Status::Complete(head_len)) => {
                 let mut req = Request {
                     method: parsed.method.unwrap_or("").to_string(),
