@@ -225,3 +225,231 @@ fn shrink(buf: &mut Vec<u8>, keep: usize) {
         buf.shrink_to(RETAINED_BUFFER_BYTES);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::frame::{decode_frame, encode_ack, encode_error, BatchRef, Decoded};
+    use crate::ingest::frame::{EventError, EventRef, EventStatus, MAX_EVENTS_PER_BATCH};
+    use std::os::unix::net::UnixListener;
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread::{self, JoinHandle};
+
+    /// How the test server answers.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        /// Ack each batch at once.
+        InOrder,
+        /// Hold acks and send each pair in reverse order.
+        ReversePairs,
+    }
+
+    /// A fresh socket path in the temp dir, unique per process and per call.
+    fn socket_path() -> PathBuf {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        std::env::temp_dir().join(format!("ringhook-ingest-{}-{n}.sock", std::process::id()))
+    }
+
+    /// The test server's verdicts: per-event errors and app "unknown" are rejected, event type
+    /// "boom" makes it send an ERROR frame, everything else gets a message id.
+    fn answer(batch: &BatchRef<'_>) -> Option<Vec<EventResult>> {
+        let verdict = |(i, event): (usize, &Result<EventRef<'_>, EventError>)| match event {
+            Err(e) => Some(EventResult::Rejected(e.status())),
+            Ok(e) if e.event_type == "boom" => None,
+            Ok(e) if e.app == "unknown" => {
+                Some(EventResult::Rejected(EventStatus::UnknownApplication))
+            }
+            Ok(_) => Some(EventResult::Accepted {
+                msg_id: format!("msg_{}_{i}", batch.request_id),
+            }),
+        };
+        batch.events.iter().enumerate().map(verdict).collect()
+    }
+
+    /// Accepts one connection and serves it with `decode_frame` and `encode_ack` until EOF.
+    fn serve(mode: Mode) -> (PathBuf, JoinHandle<()>) {
+        let path = socket_path();
+        let listener = UnixListener::bind(&path).expect("bind test socket");
+        let handle = thread::spawn(move || {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let (mut buf, mut chunk, mut held) = (Vec::new(), vec![0u8; 8192], Vec::new());
+            loop {
+                let mut out = Vec::new();
+                let mut used = 0;
+                let fatal = loop {
+                    match decode_frame(buf.get(used..).unwrap_or(&[])) {
+                        Ok(Decoded::Incomplete { .. }) => break false,
+                        Ok(Decoded::Batch { frame, consumed }) => {
+                            used += consumed;
+                            let Some(results) = answer(&frame) else {
+                                encode_error(&mut out, ErrorCode::MALFORMED_BATCH, "boom");
+                                break true;
+                            };
+                            let mut ack = Vec::new();
+                            encode_ack(&mut ack, frame.request_id, &results).expect("valid ack");
+                            held.push(ack);
+                            if mode == Mode::InOrder || held.len() == 2 {
+                                held.drain(..).rev().for_each(|a| out.extend_from_slice(&a));
+                            }
+                        }
+                        Err(e) => {
+                            encode_error(&mut out, e.error_code(), &e.to_string());
+                            break true;
+                        }
+                    }
+                };
+                buf.drain(..used);
+                if stream.write_all(&out).is_err() || fatal {
+                    return;
+                }
+                match stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(chunk.get(..n).unwrap_or(&[])),
+                }
+            }
+        });
+        (path, handle)
+    }
+
+    fn event(app: &str, event_type: &str, payload_len: usize) -> Event {
+        let mut payload = vec![b' '; payload_len];
+        payload.extend_from_slice(b"{}");
+        Event {
+            app: app.into(),
+            event_type: event_type.into(),
+            event_id: None,
+            channels: vec!["orders".into()],
+            payload,
+        }
+    }
+
+    fn finish(client: IngestClient, path: PathBuf, server: JoinHandle<()>) {
+        drop(client);
+        server.join().expect("server thread");
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn send_batch_round_trip_and_buffer_reuse() {
+        let (path, server) = serve(Mode::InOrder);
+        let mut client = IngestClient::connect(&path).expect("connect");
+        let events = [event("app_1", "a.b", 0), event("unknown", "a.b", 0)];
+        let results = client.send_batch(&events).expect("first batch");
+        let accepted = EventResult::Accepted {
+            msg_id: "msg_1_0".into(),
+        };
+        let unknown = EventResult::Rejected(EventStatus::UnknownApplication);
+        assert_eq!(results, vec![accepted, unknown]);
+        // A batch of several MiB needs many partial reads and writes on the server side.
+        let big: Vec<Event> = (0..5_000).map(|_| event("app_1", "t", 1_000)).collect();
+        let results = client.send_batch(&big).expect("big batch");
+        assert_eq!(results.len(), 5_000);
+        assert_eq!(
+            results[4_999],
+            EventResult::Accepted {
+                msg_id: "msg_2_4999".into()
+            }
+        );
+        assert_eq!(client.send_batch(&[]).expect("empty batch"), vec![]);
+        assert!(matches!(
+            client.recv_ack(),
+            Err(ClientError::NothingInFlight)
+        ));
+        finish(client, path, server);
+    }
+
+    #[test]
+    fn pipelined_batches_match_acks_out_of_order() {
+        let (path, server) = serve(Mode::ReversePairs);
+        let mut client = IngestClient::connect(&path).expect("connect");
+        let one = [event("app", "t", 0)];
+        let first = client.send_batch_nowait(&one).expect("send 1");
+        let second = client.send_batch_nowait(&[event("app", "t", 0), event("app", "t", 0)]);
+        let second = second.expect("send 2");
+        assert_eq!(client.in_flight(), 2);
+        let (id, results) = client.recv_ack().expect("ack");
+        assert_eq!((id, results.len()), (second, 2));
+        assert_eq!(client.recv_ack().expect("ack").0, first);
+        // The server reverses pairs, so batch 4's ack overtakes batch 3's, which stays
+        // in flight for recv_ack.
+        let third = client.send_batch_nowait(&one).expect("send 3");
+        let fourth = client.send_batch(&one).expect("send 4");
+        assert_eq!(
+            fourth,
+            vec![EventResult::Accepted {
+                msg_id: "msg_4_0".into()
+            }]
+        );
+        assert_eq!(client.in_flight(), 1);
+        assert_eq!(client.recv_ack().expect("early ack").0, third);
+        finish(client, path, server);
+    }
+
+    /// An in-order server acks the older batch while send_batch waits for the newer one.
+    #[test]
+    fn early_ack_is_kept_for_recv_ack() {
+        let (path, server) = serve(Mode::InOrder);
+        let mut client = IngestClient::connect(&path).expect("connect");
+        let one = [event("app", "t", 0)];
+        let first = client.send_batch_nowait(&one).expect("send 1");
+        assert_eq!(client.send_batch(&one).expect("send 2").len(), 1);
+        assert_eq!(client.recv_ack().expect("kept ack").0, first);
+        finish(client, path, server);
+    }
+
+    #[test]
+    fn server_error_frame_breaks_the_connection() {
+        let (path, server) = serve(Mode::InOrder);
+        let mut client = IngestClient::connect(&path).expect("connect");
+        match client.send_batch(&[event("app", "boom", 0)]) {
+            Err(ClientError::Server { code, message }) => {
+                assert_eq!(
+                    (code, message.as_str()),
+                    (ErrorCode::MALFORMED_BATCH, "boom")
+                );
+            }
+            other => panic!("expected a server error, got {other:?}"),
+        }
+        let again = client.send_batch(&[event("app", "t", 0)]);
+        assert!(matches!(again, Err(ClientError::Broken)));
+        finish(client, path, server);
+    }
+
+    #[test]
+    fn local_errors_keep_the_connection_usable() {
+        let (path, server) = serve(Mode::InOrder);
+        let mut client = IngestClient::connect(&path).expect("connect");
+        let too_many = vec![event("a", "t", 0); MAX_EVENTS_PER_BATCH + 1];
+        let err = client.send_batch(&too_many);
+        assert!(matches!(
+            err,
+            Err(ClientError::Encode(BatchEncodeError::TooManyEvents { .. }))
+        ));
+        assert_eq!(
+            client
+                .send_batch(&[event("a", "t", 0)])
+                .expect("still usable")
+                .len(),
+            1
+        );
+        finish(client, path, server);
+        let missing = IngestClient::connect(&socket_path());
+        assert!(matches!(missing, Err(ClientError::Io(_))));
+    }
+
+    #[test]
+    fn peer_close_is_reported() {
+        let (a, b) = UnixStream::pair().expect("socket pair");
+        let mut client = IngestClient::from_stream(a);
+        drop(b);
+        let err = client.send_batch(&[event("a", "t", 0)]);
+        assert!(
+            matches!(err, Err(ClientError::Closed | ClientError::Io(_))),
+            "{err:?}"
+        );
+    }
+}

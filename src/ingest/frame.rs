@@ -214,6 +214,11 @@ pub enum AckEncodeError {
 }
 
 /// Decodes the client frame (which must be a BATCH) at the front of `buf`, borrowing from it.
+///
+/// Memory: an event is at least 11 bytes on the wire and about 100 bytes decoded (plus 16
+/// per channel of at least 2 bytes), so the result is bounded near ten times the frame
+/// size, i.e. about 160 MiB for a maximal frame; a server should bound how many frames it
+/// decodes at once.
 pub fn decode_frame(buf: &[u8]) -> Result<Decoded<'_>, FrameError> {
     let (body, consumed) = match split_frame(buf, &[FRAME_BATCH])? {
         Split::Incomplete(needed_bytes) => return Ok(Decoded::Incomplete { needed_bytes }),
