@@ -73,7 +73,7 @@ pub struct Config {
     pub request_timeout_ms: u64,
     pub response_keep_bytes: usize,
     pub shard_channel_capacity: usize,
-    pub max_ready_per_shard: usize,
+    pub max_pending_per_shard: usize,
     pub idempotency_window_ms: u64,
 }
 

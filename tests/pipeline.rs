@@ -244,3 +244,61 @@ fn duplicate_event_id_is_refused_within_the_window_across_restarts() {
     });
     assert_eq!(sink.ids().iter().filter(|i| **i == first_id).count(), 1);
 }
+
+#[test]
+fn timeouts_redirects_and_retry_after_are_honoured() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ringhook.toml");
+    std::fs::write(
+        &config,
+        "request_timeout_ms = 300\nconnect_timeout_ms = 300\nretry_jitter_percent = 0\n",
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let engine = Engine::start(
+        dir.path(),
+        &["--config", &config, "--retry-schedule", "0s,20ms,20ms"],
+    );
+    let sink = Sink::with_policy(Arc::new(|r, nth| match (r.path.as_str(), nth) {
+        // The sink is slow once: the engine must give up at 300 ms and retry.
+        ("/slow", 0) => {
+            std::thread::sleep(Duration::from_secs(2));
+            204
+        }
+        ("/redirect", 0) => 302,
+        ("/busy", 0) => 429,
+        _ => 204,
+    }));
+    let app = engine.create_app("edge");
+    for path in ["/slow", "/redirect", "/busy"] {
+        engine.create_endpoint(
+            &app,
+            json!({ "url": sink.url(path), "filterTypes": [path.trim_start_matches('/')] }),
+        );
+    }
+    for t in ["slow", "redirect", "busy"] {
+        engine.send(&app, t, json!({}));
+    }
+    let attempts = |path: &str| {
+        sink.all()
+            .into_iter()
+            .filter(|(r, _)| r.path == path)
+            .collect::<Vec<_>>()
+    };
+    wait_for("two attempts at each endpoint", DEADLINE, || {
+        ["/slow", "/redirect", "/busy"]
+            .iter()
+            .all(|p| attempts(p).len() >= 2)
+            .then_some(())
+    });
+    let redirect: Vec<u16> = attempts("/redirect").iter().map(|(_, s)| *s).collect();
+    assert_eq!(redirect, vec![302, 204], "3xx is a failure, not followed");
+    let busy = attempts("/busy");
+    let gap = busy[1].0.at.duration_since(busy[0].0.at);
+    assert!(
+        gap >= Duration::from_millis(900),
+        "Retry-After: 1 was honoured (waited {gap:?})"
+    );
+    let slow = attempts("/slow");
+    assert_eq!(slow[0].0.webhook_id(), slow[1].0.webhook_id());
+}

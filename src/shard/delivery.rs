@@ -52,6 +52,7 @@ pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
     for p in batch {
         let due = p.due_ms;
         let handle = shard.deliveries.borrow_mut().insert(p);
+        shard.shared.pending[shard.id].fetch_add(1, Ordering::Relaxed);
         if due <= now {
             enqueue(shard, handle);
         } else {
@@ -303,7 +304,9 @@ fn record(
         }
     }
     if outcome.is_final() {
-        shard.deliveries.borrow_mut().try_remove(handle);
+        if shard.deliveries.borrow_mut().try_remove(handle).is_some() {
+            shard.shared.pending[shard.id].fetch_sub(1, Ordering::Relaxed);
+        }
         return;
     }
     if let Some(p) = shard.deliveries.borrow_mut().get_mut(handle) {

@@ -134,6 +134,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         tokens,
         stopping: AtomicBool::new(false),
         counters: Default::default(),
+        pending: (0..config.shards).map(|_| Default::default()).collect(),
         config,
     });
     let mesh =

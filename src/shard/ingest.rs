@@ -70,7 +70,7 @@ pub async fn submit(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestRes
 
 /// Accepts messages of applications homed on this shard.
 pub async fn accept_local(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
-    if shard.shared.is_stopping() {
+    if shard.shared.is_stopping() || shard.shared.is_overloaded() {
         return vec![Err(IngestError::Unavailable); events.len()];
     }
     let catalog = shard.shared.catalog.load();

@@ -112,11 +112,21 @@ pub struct Shared {
     pub tokens: Vec<String>,
     pub stopping: AtomicBool,
     pub counters: Counters,
+    /// Pending deliveries per shard, published for ingest's back-pressure check.
+    pub pending: Vec<AtomicU64>,
 }
 
 impl Shared {
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// True while some shard holds `max_pending_per_shard` deliveries.
+    pub fn is_overloaded(&self) -> bool {
+        let max = self.config.max_pending_per_shard as u64;
+        self.pending
+            .iter()
+            .any(|p| p.load(Ordering::Relaxed) >= max)
     }
 }
 

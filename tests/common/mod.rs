@@ -226,6 +226,7 @@ pub struct Received {
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    pub at: Instant,
 }
 
 impl Received {
@@ -407,6 +408,7 @@ fn serve_conn(
             path,
             headers,
             body,
+            at: Instant::now(),
         };
         let nth = {
             let mut c = counts.lock().expect("lock");
@@ -419,7 +421,13 @@ fn serve_conn(
         if (200..300).contains(&status) {
             received.lock().expect("lock").push(req);
         }
-        let resp = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
+        // 429s ask for a one-second pause, to exercise Retry-After.
+        let extra = if status == 429 {
+            "retry-after: 1\r\n"
+        } else {
+            ""
+        };
+        let resp = format!("HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok");
         if writer.write_all(resp.as_bytes()).is_err() {
             return;
         }
