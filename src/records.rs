@@ -184,18 +184,43 @@ pub struct AttemptRecord {
     pub response: Vec<u8>,
 }
 
-/// Encodes a record body with rkyv.
-pub fn encode<T>(value: &T) -> Result<rkyv::util::AlignedVec, RecordError>
-where
+/// A record body type the journal can hold (rkyv-serializable).
+pub trait Body:
+    for<'a> rkyv::Serialize<
+    rkyv::api::high::HighSerializer<
+        rkyv::util::AlignedVec,
+        rkyv::ser::allocator::ArenaHandle<'a>,
+        rkyv::rancor::Error,
+    >,
+>
+{
+}
+
+impl<T> Body for T where
     T: for<'a> rkyv::Serialize<
         rkyv::api::high::HighSerializer<
             rkyv::util::AlignedVec,
             rkyv::ser::allocator::ArenaHandle<'a>,
             rkyv::rancor::Error,
         >,
-    >,
+    >
 {
-    rkyv::to_bytes::<rkyv::rancor::Error>(value).map_err(|e| RecordError::Encode(e.to_string()))
+}
+
+/// Encodes a record body with rkyv into a new buffer.
+pub fn encode<T: Body>(value: &T) -> Result<rkyv::util::AlignedVec, RecordError> {
+    encode_into(value, rkyv::util::AlignedVec::new())
+}
+
+/// Encodes a record body into `buf` (cleared first), reusing its capacity; the
+/// hot paths keep one such buffer per shard so encoding does not allocate.
+pub fn encode_into<T: Body>(
+    value: &T,
+    mut buf: rkyv::util::AlignedVec,
+) -> Result<rkyv::util::AlignedVec, RecordError> {
+    buf.clear();
+    rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(value, buf)
+        .map_err(|e| RecordError::Encode(e.to_string()))
 }
 
 macro_rules! decoder {

@@ -53,8 +53,8 @@ pub fn sign_into(out: &mut String, key: &[u8], msg_id: &str, timestamp_s: u64, b
     };
     mac.update(msg_id.as_bytes());
     mac.update(b".");
-    let mut ts = itoa_buf(timestamp_s);
-    mac.update(ts.as_bytes());
+    let mut digits = [0u8; 20];
+    mac.update(decimal(timestamp_s, &mut digits));
     mac.update(b".");
     mac.update(body);
     let tag = mac.finalize().into_bytes();
@@ -63,7 +63,6 @@ pub fn sign_into(out: &mut String, key: &[u8], msg_id: &str, timestamp_s: u64, b
     }
     out.push_str("v1,");
     B64.encode_string(tag, out);
-    ts.clear();
 }
 
 /// The full header value for one or more keys (all keys sign during a rotation).
@@ -75,8 +74,17 @@ pub fn signature_header(keys: &[&[u8]], msg_id: &str, timestamp_s: u64, body: &[
     out
 }
 
-fn itoa_buf(n: u64) -> String {
-    n.to_string()
+/// Writes `n` in decimal into the end of `buf` and returns the digits.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 use super::notify::Notify;
 use crate::config::Durability;
 use crate::journal::{AppendError, Journal, Lsn};
+use crate::records::{self, Kind};
 use futures_channel::oneshot;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -26,6 +27,17 @@ pub struct Commit {
     kick: Notify,
     mode: Durability,
     batch_interval: Duration,
+    /// Reused encoding buffer for record bodies.
+    scratch: RefCell<rkyv::util::AlignedVec>,
+}
+
+/// Why a record could not be appended.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error(transparent)]
+    Encode(#[from] records::RecordError),
+    #[error(transparent)]
+    Append(#[from] AppendError),
 }
 
 impl Commit {
@@ -36,10 +48,25 @@ impl Commit {
             kick: Notify::default(),
             mode,
             batch_interval: Duration::from_millis(batch_interval_ms.max(1)),
+            scratch: RefCell::new(rkyv::util::AlignedVec::new()),
         }
     }
 
-    /// Appends one record; it is not durable until [`Commit::durable`] says so.
+    /// Encodes and appends one record through the shard's reused scratch
+    /// buffer; it is not durable until [`Commit::durable`] says so.
+    pub fn append_record<T: records::Body>(
+        &self,
+        kind: Kind,
+        value: &T,
+    ) -> Result<Lsn, CommitError> {
+        let buf = std::mem::take(&mut *self.scratch.borrow_mut());
+        let buf = records::encode_into(value, buf)?;
+        let result = self.append(kind as u8, &buf);
+        *self.scratch.borrow_mut() = buf;
+        Ok(result?)
+    }
+
+    /// Appends one encoded record.
     pub fn append(&self, kind: u8, body: &[u8]) -> Result<Lsn, AppendError> {
         self.journal
             .borrow_mut()

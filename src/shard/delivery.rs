@@ -15,7 +15,7 @@ use super::guard::Target;
 use super::state::Shard;
 use super::{Message, Pending};
 use crate::http_wire::{encode_request, Progress, Response, ResponseParser};
-use crate::records::{self, AttemptRecord, EndpointRecord, Kind, Outcome};
+use crate::records::{AttemptRecord, EndpointRecord, Kind, Outcome};
 use crate::signing;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -92,12 +92,30 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
     }
 }
 
-/// Buffers one worker reuses across attempts.
+/// Buffers and caches one worker reuses across attempts.
 struct Worker {
     request: Vec<u8>,
     read: Vec<u8>,
     unparsed: Vec<u8>,
+    signature: String,
+    timestamp: String,
     conn: Option<Conn>,
+    /// The parsed URL of the endpoint version it was parsed from; catalog
+    /// snapshots share unchanged endpoints, so pointer equality detects edits.
+    target: Option<(Arc<EndpointRecord>, Rc<Target>)>,
+}
+
+impl Worker {
+    fn target(&mut self, endpoint: &Arc<EndpointRecord>) -> Result<Rc<Target>, String> {
+        if let Some((ep, t)) = &self.target {
+            if Arc::ptr_eq(ep, endpoint) {
+                return Ok(t.clone());
+            }
+        }
+        let t = Rc::new(Target::parse(&endpoint.url).map_err(|e| e.to_string())?);
+        self.target = Some((endpoint.clone(), t.clone()));
+        Ok(t)
+    }
 }
 
 async fn worker(shard: Rc<Shard>, endpoint_id: String) {
@@ -105,7 +123,10 @@ async fn worker(shard: Rc<Shard>, endpoint_id: String) {
         request: Vec::with_capacity(4096),
         read: vec![0; READ_CHUNK_BYTES],
         unparsed: Vec::new(),
+        signature: String::with_capacity(128),
+        timestamp: String::with_capacity(16),
         conn: None,
+        target: None,
     };
     loop {
         if shard.shared.is_stopping() {
@@ -298,10 +319,8 @@ fn record(
     };
     // An attempt record that cannot be written only costs a duplicate attempt
     // after a restart (the delivery is still pending in the journal).
-    if let Ok(body) = records::encode(&rec) {
-        if let Err(e) = shard.commit.append(Kind::Attempt as u8, &body) {
-            eprintln!("ringhook: shard {}: cannot journal attempt: {e}", shard.id);
-        }
+    if let Err(e) = shard.commit.append_record(Kind::Attempt, &rec) {
+        eprintln!("ringhook: shard {}: cannot journal attempt: {e}", shard.id);
     }
     if outcome.is_final() {
         if shard.deliveries.borrow_mut().try_remove(handle).is_some() {
@@ -347,33 +366,45 @@ fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow
 /// Signs, encodes and sends one request; returns the parsed response.
 async fn send(
     shard: &Rc<Shard>,
-    endpoint: &EndpointRecord,
+    endpoint: &Arc<EndpointRecord>,
     msg: &Message,
     w: &mut Worker,
 ) -> Result<Response, String> {
     let config = &shard.shared.config;
-    let target = Target::parse(&endpoint.url).map_err(|e| e.to_string())?;
+    let target = w.target(endpoint)?;
     let body = body_for(endpoint, msg);
     let now = crate::time::now_ms();
     let timestamp_s = now / 1000;
-    let keys: Vec<&[u8]> = endpoint
+    w.signature.clear();
+    for k in endpoint
         .secrets
         .iter()
         .filter(|k| k.expires_ms == 0 || k.expires_ms > now)
-        .map(|k| k.key.as_slice())
-        .collect();
-    let signature = signing::signature_header(&keys, &msg.id, timestamp_s, &body);
-    let ts = timestamp_s.to_string();
-    let mut headers: Vec<(&str, &str)> = vec![
+    {
+        signing::sign_into(&mut w.signature, &k.key, &msg.id, timestamp_s, &body);
+    }
+    w.timestamp.clear();
+    {
+        use std::fmt::Write;
+        let _ = write!(w.timestamp, "{timestamp_s}");
+    }
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(5 + endpoint.headers.len());
+    headers.extend_from_slice(&[
         ("content-type", "application/json"),
         ("user-agent", "ringhook/0.1"),
         ("webhook-id", &msg.id),
-        ("webhook-timestamp", &ts),
-        ("webhook-signature", &signature),
-    ];
+        ("webhook-timestamp", &w.timestamp),
+        ("webhook-signature", &w.signature),
+    ]);
     for h in &endpoint.headers {
-        let name = h.name.to_ascii_lowercase();
-        if !name.starts_with("webhook-") && !RESERVED_HEADERS.contains(&name.as_str()) {
+        let owned = h
+            .name
+            .get(..8)
+            .is_some_and(|p| p.eq_ignore_ascii_case("webhook-"))
+            || RESERVED_HEADERS
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&h.name));
+        if !owned {
             headers.push((&h.name, &h.value));
         }
     }
@@ -386,6 +417,7 @@ async fn send(
         &body,
     )
     .map_err(|e| e.to_string())?;
+    drop(headers);
     let total = Duration::from_millis(config.request_timeout_ms);
     let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
     let allow_private = config.allow_private_targets;

@@ -12,7 +12,7 @@ use super::{
     delivery, shard_of, IngestError, IngestResult, Message, NewMessage, Pending, ShardMsg,
 };
 use crate::ids;
-use crate::records::{self, Kind, MessageRecord};
+use crate::records::{Kind, MessageRecord};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -104,14 +104,10 @@ pub async fn accept_local(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<Ing
             created_ms: now,
             destinations,
         };
-        let appended = records::encode(&rec)
-            .map_err(|e| IngestError::Journal(e.to_string()))
-            .and_then(|body| {
-                shard
-                    .commit
-                    .append(Kind::Message as u8, &body)
-                    .map_err(|e| IngestError::Journal(e.to_string()))
-            });
+        let appended = shard
+            .commit
+            .append_record(Kind::Message, &rec)
+            .map_err(|e| IngestError::Journal(e.to_string()));
         match appended {
             Ok(lsn) => last_lsn = Some(lsn),
             Err(e) => {
