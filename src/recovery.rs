@@ -12,6 +12,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::journal::{Journal, JournalConfig, OpenError};
 use crate::records::{self, Kind, Outcome, RecordError};
+use crate::shard::state::DedupEntry;
 use crate::shard::{shard_of, Message, Pending};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub struct Recovered {
     /// Pending deliveries per owner shard.
     pub pending: Vec<Vec<Pending>>,
     /// (app, eventId) → (message id, accepted ms), per home shard.
-    pub dedup: Vec<Vec<((String, String), (String, u64))>>,
+    pub dedup: Vec<Vec<DedupEntry>>,
     pub stats: RecoveryStats,
 }
 

@@ -6,7 +6,11 @@
 //! snapshot), and accepts messages only through `shard::ingest::submit`, the
 //! same path the Unix-socket ingest uses.
 
+pub mod apps;
+pub mod endpoints;
 pub mod http;
+pub mod messages;
+pub mod params;
 pub mod routes;
 pub mod views;
 

@@ -14,6 +14,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// One `eventId` window entry: (app id, eventId) → (message id, accepted at ms).
+pub type DedupEntry = ((String, String), (String, u64));
+
 /// One shard's state.
 ///
 /// # Invariants

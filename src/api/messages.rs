@@ -1,0 +1,80 @@
+//! Message handlers: create.
+
+use super::http::{error, Request, Response};
+use super::params::*;
+use super::views;
+use crate::catalog::valid_event_type;
+use crate::shard::state::Shard;
+use crate::shard::{ingest, IngestError, NewMessage};
+use std::rc::Rc;
+
+/// The body of `POST /app/{app}/msg`; `payload` keeps the producer's bytes.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageIn {
+    event_type: String,
+    #[serde(default)]
+    event_id: Option<String>,
+    payload: Box<serde_json::value::RawValue>,
+    #[serde(default)]
+    channels: Option<Vec<String>>,
+}
+
+pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Result<Response> {
+    let app = find_app(shard, app)?;
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.body) {
+        return Err(error(
+            400,
+            "invalid_json",
+            format!("request body is not valid JSON: {e}"),
+        ));
+    }
+    let m: MessageIn =
+        serde_json::from_slice(&req.body).map_err(|e| invalid("body", e.to_string()))?;
+    if !valid_event_type(&m.event_type) {
+        return Err(invalid(
+            "eventType",
+            "must match ^[a-zA-Z0-9\\-_.]+$, at most 256 bytes",
+        ));
+    }
+    if m.event_id
+        .as_ref()
+        .is_some_and(|e| e.is_empty() || e.len() > 256)
+    {
+        return Err(invalid("eventId", "must be 1 to 256 bytes"));
+    }
+    if !m.payload.get().trim_start().starts_with('{') {
+        return Err(invalid("payload", "must be a JSON object"));
+    }
+    let channels = m.channels.unwrap_or_default();
+    if channels.len() > 10 || channels.iter().any(|c| !valid_event_type(c)) {
+        return Err(invalid(
+            "channels",
+            "at most 10 channels matching ^[a-zA-Z0-9\\-_.]+$",
+        ));
+    }
+    let new = NewMessage {
+        app_id: app.id.clone(),
+        event_type: m.event_type,
+        event_id: m.event_id,
+        channels,
+        payload: m.payload.get().as_bytes().to_vec(),
+    };
+    let mut results = ingest::submit(shard, vec![new]).await;
+    match results.pop() {
+        Some(Ok(msg)) => Ok(ok(202, views::message(&msg))),
+        Some(Err(IngestError::Duplicate(id))) => Err(error(
+            409,
+            "conflict",
+            format!("a message with this eventId was accepted in the last 24 hours as {id}"),
+        )),
+        Some(Err(IngestError::UnknownApp)) => Err(not_found("application")),
+        Some(Err(IngestError::Invalid(e))) => Err(invalid("payload", e)),
+        Some(Err(IngestError::Unavailable)) | None => Err(error(
+            503,
+            "unavailable",
+            "the engine is shutting down or overloaded; retry",
+        )),
+        Some(Err(IngestError::Journal(e))) => Err(error(500, "internal", e)),
+    }
+}

@@ -1,0 +1,220 @@
+//! Request helpers shared by the handlers: JSON fields, paging, lookups, errors.
+//!
+//! Field helpers turn a wrong type or size into a 422 in Svix's shape, so
+//! every handler reports bad input the same way.
+
+use super::http::{error, Request, Response};
+use super::views;
+use crate::ids;
+use crate::records::{self, AppRecord, EndpointRecord, Kind};
+use crate::shard::state::Shard;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+/// A handler's failure, already rendered.
+pub type Result<T> = std::result::Result<T, Response>;
+
+pub fn ok(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+    }
+}
+
+pub fn not_found(what: &str) -> Response {
+    error(404, "not_found", format!("{what} not found"))
+}
+
+/// A 422 in Svix's shape: `detail` lists `{loc, msg, type}`.
+pub fn invalid(field: &str, msg: impl Into<String>) -> Response {
+    error(
+        422,
+        "validation_error",
+        json!([{ "loc": ["body", field], "msg": msg.into(), "type": "value_error" }]),
+    )
+}
+
+/// Appends a catalog record, syncs it, then publishes the new snapshot.
+pub fn commit_catalog(shard: &Shard, kind: Kind, body: &[u8]) -> Result<()> {
+    let internal = |e: String| error(500, "internal", e);
+    let journal = shard
+        .catalog_journal
+        .as_ref()
+        .ok_or_else(|| internal("catalog journal is not on this shard".into()))?;
+    {
+        let mut j = journal.borrow_mut();
+        j.append_versioned(kind as u8, records::RECORD_VERSION, body)
+            .map_err(|e| internal(e.to_string()))?;
+        // Catalog changes are rare; a blocking sync here keeps the order of
+        // catalog records and snapshot swaps trivially the same.
+        j.sync().map_err(|e| internal(e.to_string()))?;
+    }
+    let mut next = (**shard.shared.catalog.load()).clone();
+    next.apply(kind as u8, body)
+        .map_err(|e| internal(e.to_string()))?;
+    shard.shared.catalog.store(Arc::new(next));
+    Ok(())
+}
+
+pub fn json_object(req: &Request) -> Result<Map<String, Value>> {
+    match serde_json::from_slice::<Value>(&req.body) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(error(
+            400,
+            "invalid_json",
+            "request body must be a JSON object",
+        )),
+        Err(e) => Err(error(
+            400,
+            "invalid_json",
+            format!("request body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+pub fn opt_str(obj: &Map<String, Value>, key: &str, max_len: usize) -> Result<Option<String>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= max_len => Ok(Some(s.clone())),
+        Some(Value::String(_)) => Err(invalid(key, format!("at most {max_len} bytes"))),
+        Some(_) => Err(invalid(key, "must be a string")),
+    }
+}
+
+pub fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(invalid(key, "must be a boolean")),
+    }
+}
+
+pub fn opt_u32(obj: &Map<String, Value>, keys: &[&str]) -> Result<Option<u32>> {
+    for key in keys {
+        match obj.get(*key) {
+            None | Some(Value::Null) => continue,
+            Some(v) => {
+                return v
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .map(Some)
+                    .ok_or_else(|| invalid(key, "must be a non-negative integer"))
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub fn opt_list(obj: &Map<String, Value>, keys: &[&str]) -> Result<Option<Vec<String>>> {
+    for key in keys {
+        match obj.get(*key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(items)) => {
+                if items.len() > 1000 {
+                    return Err(invalid(key, "at most 1000 entries"));
+                }
+                return items
+                    .iter()
+                    .map(|v| match v.as_str() {
+                        Some(s) if !s.is_empty() && s.len() <= 256 => Ok(s.to_string()),
+                        _ => Err(invalid(
+                            key,
+                            "entries must be non-empty strings of at most 256 bytes",
+                        )),
+                    })
+                    .collect::<Result<Vec<_>>>()
+                    .map(Some);
+            }
+            Some(_) => return Err(invalid(key, "must be a list of strings")),
+        }
+    }
+    Ok(None)
+}
+
+pub fn metadata(obj: &Map<String, Value>) -> Result<String> {
+    match obj.get("metadata") {
+        None | Some(Value::Null) => Ok("{}".into()),
+        Some(v @ Value::Object(m)) if m.values().all(Value::is_string) => Ok(v.to_string()),
+        Some(_) => Err(invalid("metadata", "must be an object of strings")),
+    }
+}
+
+pub fn valid_uid(uid: &str) -> bool {
+    !uid.is_empty()
+        && uid.len() <= 256
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && !ids::has_prefix(uid, "app")
+        && !ids::has_prefix(uid, "ep")
+}
+
+/// Reads `limit` (default 50, at most 250) and `iterator` from the query.
+pub fn paging(req: &Request) -> Result<(usize, Option<String>)> {
+    let mut limit = 50usize;
+    let mut iterator = None;
+    for (k, v) in url::form_urlencoded::parse(req.query.as_bytes()) {
+        match k.as_ref() {
+            "limit" => {
+                limit = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|l| (1..=250).contains(l))
+                    .ok_or_else(|| {
+                        error(
+                            422,
+                            "validation_error",
+                            json!([{ "loc": ["query", "limit"], "msg": "limit must be between 1 and 250", "type": "value_error" }]),
+                        )
+                    })?
+            }
+            "iterator" if !v.is_empty() => iterator = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    Ok((limit, iterator))
+}
+
+pub fn query_flag(req: &Request, name: &str) -> bool {
+    url::form_urlencoded::parse(req.query.as_bytes()).any(|(k, v)| k == name && v == "true")
+}
+
+/// Pages over items sorted by id ascending, after `iterator`.
+pub fn paginate<T>(
+    items: Vec<(String, T)>,
+    limit: usize,
+    iterator: Option<String>,
+    view: impl Fn(&T) -> Value,
+) -> Value {
+    let start = match &iterator {
+        Some(it) => items.partition_point(|(id, _)| id.as_str() <= it.as_str()),
+        None => 0,
+    };
+    let rest = &items[start..];
+    let page: Vec<Value> = rest.iter().take(limit).map(|(_, t)| view(t)).collect();
+    let done = rest.len() <= limit;
+    let last = rest.iter().take(limit).last().map(|(id, _)| id.clone());
+    let first = rest.first().map(|(id, _)| id.clone());
+    views::page(page, last.or(iterator), first, done)
+}
+
+pub fn find_app(shard: &Shard, app: &str) -> Result<Arc<AppRecord>> {
+    shard
+        .shared
+        .catalog
+        .load()
+        .app(app)
+        .cloned()
+        .ok_or_else(|| not_found("application"))
+}
+
+pub fn find_endpoint(shard: &Shard, app: &str, ep: &str) -> Result<Arc<EndpointRecord>> {
+    let app = find_app(shard, app)?;
+    shard
+        .shared
+        .catalog
+        .load()
+        .endpoint(&app.id, ep)
+        .cloned()
+        .ok_or_else(|| not_found("endpoint"))
+}
