@@ -420,7 +420,7 @@ mod tests {
         assert_eq!(step(&mut wheel, 999), [1, 2]);
         assert_eq!(wheel.now_ms(), 1_000);
         assert_eq!(wheel.next_wake_ms(), Some(1_001));
-        assert_eq!(step(&mut wheel, 1_000), []);
+        assert_eq!(step(&mut wheel, 1_000), [0u32; 0]);
         assert_eq!(step(&mut wheel, 1_001), [3]);
         assert_eq!((wheel.is_empty(), wheel.next_wake_ms()), (true, None));
     }
@@ -435,17 +435,17 @@ mod tests {
         wheel.insert(u64::MAX, 3);
         wheel.insert(beyond_ms, 4);
         assert!(wheel.next_wake_ms() <= Some(retry_ms));
-        assert_eq!(step(&mut wheel, retry_ms - 1), []);
+        assert_eq!(step(&mut wheel, retry_ms - 1), [0u32; 0]);
         assert_eq!(wheel.next_wake_ms(), Some(retry_ms));
         assert_eq!(step(&mut wheel, retry_ms), [1]);
         assert_eq!(wheel.cancel(retry), None);
         assert!(wheel.next_wake_ms() <= Some(beyond_ms));
-        assert_eq!(step(&mut wheel, beyond_ms - 1), []);
+        assert_eq!(step(&mut wheel, beyond_ms - 1), [0u32; 0]);
         assert_eq!(step(&mut wheel, beyond_ms), [4]);
-        assert_eq!(step(&mut wheel, u64::MAX / 2 - 1), []);
+        assert_eq!(step(&mut wheel, u64::MAX / 2 - 1), [0u32; 0]);
         assert!(wheel.next_wake_ms() <= Some(u64::MAX / 2));
         assert_eq!(step(&mut wheel, u64::MAX / 2), [2]);
-        assert_eq!(step(&mut wheel, u64::MAX - 1), []);
+        assert_eq!(step(&mut wheel, u64::MAX - 1), [0u32; 0]);
         assert_eq!(step(&mut wheel, u64::MAX), [3]);
         assert!(wheel.is_empty());
     }
