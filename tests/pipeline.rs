@@ -213,7 +213,8 @@ fn exhausted_retries_stop() {
 #[test]
 fn duplicate_event_id_is_refused_within_the_window_across_restarts() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut engine = Engine::start(dir.path(), &["--shards", "2"]);
+    // Pinned shards (--cpus), as an operator would run them.
+    let mut engine = Engine::start(dir.path(), &["--shards", "2", "--cpus", "0,1"]);
     let sink = Sink::start();
     let app = engine.create_app("dedup");
     engine.create_endpoint(&app, json!({ "url": sink.url("/d") }));
