@@ -56,6 +56,20 @@ fn producer(
 
 #[test]
 fn kill_9_under_ingest_loses_nothing_acknowledged() {
+    interrupted_under_ingest_loses_nothing_acknowledged(Stop::Kill9);
+}
+
+#[test]
+fn sigterm_under_ingest_drains_and_loses_nothing_acknowledged() {
+    interrupted_under_ingest_loses_nothing_acknowledged(Stop::Term);
+}
+
+enum Stop {
+    Kill9,
+    Term,
+}
+
+fn interrupted_under_ingest_loses_nothing_acknowledged(how: Stop) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut engine = Engine::start(dir.path(), &["--shards", "2"]);
     let sink = Sink::start();
@@ -87,7 +101,10 @@ fn kill_9_under_ingest_loses_nothing_acknowledged() {
     wait_for("3000 acknowledged", DEADLINE, || {
         (acked.lock().expect("lock").len() >= 3000).then_some(())
     });
-    engine.kill9();
+    match how {
+        Stop::Kill9 => engine.kill9(),
+        Stop::Term => assert!(engine.stop(), "SIGTERM under load exits cleanly"),
+    }
     stop.store(true, Ordering::Relaxed);
     for p in producers {
         let _ = p.join();
@@ -134,7 +151,7 @@ fn kill_9_under_ingest_loses_nothing_acknowledged() {
     }
     let duplicates: usize = seen.values().map(|n| n - 1).sum();
     eprintln!(
-        "crash test: {} acknowledged before kill -9, {} deliveries before the kill, {} in total, {} delivered twice",
+        "interruption test: {} acknowledged before the stop, {} deliveries before the kill, {} in total, {} delivered twice",
         acked.len(),
         delivered_before,
         got.len(),

@@ -189,6 +189,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     senders,
                     catalog_journal: catalog_journal.map(RefCell::new),
                     timer_kick: Default::default(),
+                    ingest_in_flight: Default::default(),
                     shared,
                 });
                 if let Some(mut receivers) = receivers {
@@ -222,6 +223,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                 delivery::accept(&shard, pending);
                 let _ = ready.send(Ok(i));
                 timer_loop(&shard).await;
+                drain(&shard).await;
                 shard.commit.sync_blocking();
                 if let Some(j) = &shard.catalog_journal {
                     let _ = j.borrow_mut().sync();
@@ -301,6 +303,20 @@ async fn receive(
                 .detach();
             }
         }
+    }
+}
+
+/// Longest a stopping shard waits for accepted-but-unacknowledged batches.
+const DRAIN_MAX: Duration = Duration::from_secs(5);
+
+/// Lets batches that were already being accepted finish: their records are
+/// synced and their producers answered, so a clean stop never leaves a
+/// producer without an answer for work the journal already holds.
+async fn drain(shard: &Rc<Shard>) {
+    let deadline = std::time::Instant::now() + DRAIN_MAX;
+    while shard.ingest_in_flight.get() > 0 && std::time::Instant::now() < deadline {
+        shard.commit.sync_once().await;
+        glommio::timer::sleep(Duration::from_millis(1)).await;
     }
 }
 

@@ -73,6 +73,14 @@ pub async fn accept_local(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<Ing
     if shard.shared.is_stopping() || shard.shared.is_overloaded() {
         return vec![Err(IngestError::Unavailable); events.len()];
     }
+    shard.ingest_in_flight.set(shard.ingest_in_flight.get() + 1);
+    let results = accept_batch(shard, events).await;
+    shard.ingest_in_flight.set(shard.ingest_in_flight.get() - 1);
+    results
+}
+
+/// The body of [`accept_local`], between its in-flight accounting.
+async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
     let catalog = shard.shared.catalog.load();
     let now = crate::time::now_ms();
     let window = shard.shared.config.idempotency_window_ms;

@@ -37,6 +37,9 @@ pub struct Shard {
     /// The catalog journal; only shard 0 (which serves the API) has it.
     pub catalog_journal: Option<RefCell<Journal>>,
     pub timer_kick: Notify,
+    /// Batches inside `accept_local` (appended, not yet answered); a stopping
+    /// shard waits for them to finish.
+    pub ingest_in_flight: std::cell::Cell<usize>,
 }
 
 impl Shard {
