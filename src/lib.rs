@@ -11,6 +11,7 @@
 //! - [`shard`]: the glommio executors: ingest, fan-out, delivery, retries.
 //! - [`wheel`]: the per-shard hierarchical timer wheel of retries.
 //! - [`http_wire`]: HTTP/1.1 request encoding and response parsing for delivery.
+//! - [`metrics`]: per-shard counters and histograms, Prometheus text.
 //! - [`signing`]: Standard Webhooks signatures.
 //! - [`ids`], [`time`]: identifiers and clocks.
 
@@ -21,6 +22,7 @@ pub mod http_wire;
 pub mod ids;
 pub mod ingest;
 pub mod journal;
+pub mod metrics;
 pub mod records;
 pub mod recovery;
 pub mod shard;

@@ -30,6 +30,8 @@ pub struct Request {
 pub struct Response {
     pub status: u16,
     pub body: Vec<u8>,
+    /// `None` means `application/json`.
+    pub content_type: Option<&'static str>,
 }
 
 /// Why no request could be read; `Reply` ones get an answer before closing.
@@ -67,6 +69,7 @@ pub fn error(status: u16, code: &str, detail: impl Into<serde_json::Value>) -> R
     Response {
         status,
         body: serde_json::to_vec(&body).unwrap_or_default(),
+        content_type: None,
     }
 }
 
@@ -182,9 +185,10 @@ pub async fn write_response<S: futures_lite::AsyncWrite + Unpin>(
     let mut out = Vec::with_capacity(128 + resp.body.len());
     out.extend_from_slice(
         format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{}\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n{}\r\n",
             resp.status,
             reason(resp.status),
+            resp.content_type.unwrap_or("application/json"),
             resp.body.len(),
             if keep_alive {
                 ""

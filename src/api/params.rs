@@ -18,6 +18,7 @@ pub fn ok(status: u16, body: Value) -> Response {
     Response {
         status,
         body: serde_json::to_vec(&body).unwrap_or_default(),
+        content_type: None,
     }
 }
 

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 #[derive(Clone, Copy, Debug)]
 enum Route {
     Health,
+    Metrics,
     Apps,
     App,
     Endpoints,
@@ -32,6 +33,7 @@ fn router() -> &'static matchit::Router<Route> {
         let mut r = matchit::Router::new();
         let routes = [
             ("/api/v1/health", Route::Health),
+            ("/metrics", Route::Metrics),
             ("/api/v1/app", Route::Apps),
             ("/api/v1/app/{app}", Route::App),
             ("/api/v1/app/{app}/endpoint", Route::Endpoints),
@@ -85,6 +87,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         return Response {
             status: 204,
             body: Vec::new(),
+            content_type: None,
         };
     }
     if !authorized(shard, &req) {
@@ -95,6 +98,11 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         );
     }
     let result = match (route, req.method.as_str()) {
+        (Route::Metrics, "GET") => Ok(Response {
+            status: 200,
+            body: crate::metrics::render(&shard.shared.metrics).into_bytes(),
+            content_type: Some("text/plain; version=0.0.4"),
+        }),
         (Route::Apps, "GET") => list_apps(shard, &req),
         (Route::Apps, "POST") => create_app(shard, &req),
         (Route::App, "GET") => get_app(shard, &app),

@@ -16,7 +16,7 @@ use crate::config::Durability;
 use crate::journal::{AppendError, Journal, Lsn};
 use crate::records::{self, Kind};
 use futures_channel::oneshot;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -29,6 +29,10 @@ pub struct Commit {
     batch_interval: Duration,
     /// Reused encoding buffer for record bodies.
     scratch: RefCell<rkyv::util::AlignedVec>,
+    /// Bytes appended, syncs run and their latency, for metrics.
+    appended_bytes: Cell<u64>,
+    syncs: Cell<u64>,
+    sync_us: RefCell<hdrhistogram::Histogram<u64>>,
 }
 
 /// Why a record could not be appended.
@@ -49,6 +53,9 @@ impl Commit {
             mode,
             batch_interval: Duration::from_millis(batch_interval_ms.max(1)),
             scratch: RefCell::new(rkyv::util::AlignedVec::new()),
+            appended_bytes: Cell::new(0),
+            syncs: Cell::new(0),
+            sync_us: RefCell::new(crate::metrics::latency_histogram()),
         }
     }
 
@@ -68,9 +75,21 @@ impl Commit {
 
     /// Appends one encoded record.
     pub fn append(&self, kind: u8, body: &[u8]) -> Result<Lsn, AppendError> {
-        self.journal
-            .borrow_mut()
-            .append_versioned(kind, crate::records::RECORD_VERSION, body)
+        let mut journal = self.journal.borrow_mut();
+        let before = journal.written_lsn();
+        let lsn = journal.append_versioned(kind, crate::records::RECORD_VERSION, body)?;
+        // Lsns count bytes, so the difference is the record's footprint
+        // (plus the unused tail of a segment after a roll).
+        self.appended_bytes
+            .set(self.appended_bytes.get() + (lsn.0 - before.0));
+        Ok(lsn)
+    }
+
+    /// Copies the journal's counters into a metrics snapshot.
+    pub fn fill_stats(&self, stats: &mut crate::metrics::ShardStats) {
+        stats.journal_bytes = self.appended_bytes.get();
+        stats.journal_syncs = self.syncs.get();
+        stats.sync_us = self.sync_us.borrow().clone();
     }
 
     pub fn written_lsn(&self) -> Lsn {
@@ -116,8 +135,16 @@ impl Commit {
     pub async fn sync_once(&self) {
         let job = self.journal.borrow_mut().take_sync_job();
         if let Some(job) = job {
+            let started = std::time::Instant::now();
             match glommio::executor().spawn_blocking(move || job.run()).await {
-                Ok(lsn) => self.journal.borrow_mut().complete_sync(lsn),
+                Ok(lsn) => {
+                    self.journal.borrow_mut().complete_sync(lsn);
+                    self.syncs.set(self.syncs.get() + 1);
+                    crate::metrics::record_us(
+                        &mut self.sync_us.borrow_mut(),
+                        started.elapsed().as_micros() as u64,
+                    );
+                }
                 Err(e) => {
                     eprintln!(
                         "ringhook: journal sync failed, aborting to protect acknowledged data: {e}"

@@ -178,6 +178,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
     let at_ms = crate::time::now_ms();
     let Some(endpoint) = endpoint else {
         let note = b"endpoint deleted or disabled".to_vec();
+        shard.stats.borrow_mut().deliveries_cancelled += 1;
         record(
             shard,
             handle,
@@ -196,21 +197,22 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
     let started = Instant::now();
     let result = send(shard, &endpoint, &msg, w).await;
     let duration_us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-    shard
-        .shared
-        .counters
-        .attempts
-        .fetch_add(1, Ordering::Relaxed);
+    {
+        let mut stats = shard.stats.borrow_mut();
+        stats.attempts += 1;
+        crate::metrics::record_us(&mut stats.attempt_us, u64::from(duration_us));
+    }
     let (status, body, retry_after) = match result {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => (0, e.into_bytes(), None),
     };
     if (200..300).contains(&status) {
-        shard
-            .shared
-            .counters
-            .deliveries_succeeded
-            .fetch_add(1, Ordering::Relaxed);
+        {
+            let mut stats = shard.stats.borrow_mut();
+            stats.deliveries_succeeded += 1;
+            let e2e_ms = crate::time::now_ms().saturating_sub(msg.created_ms);
+            crate::metrics::record_us(&mut stats.e2e_us, e2e_ms.saturating_mul(1000));
+        }
         record(
             shard,
             handle,
@@ -226,11 +228,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         );
         return;
     }
-    shard
-        .shared
-        .counters
-        .attempts_failed
-        .fetch_add(1, Ordering::Relaxed);
+    shard.stats.borrow_mut().attempts_failed += 1;
     let schedule = &shard.shared.retry_schedule_ms;
     let next_no = attempt_no + 1;
     match schedule.get(next_no as usize) {
@@ -255,11 +253,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
             );
         }
         None => {
-            shard
-                .shared
-                .counters
-                .deliveries_failed
-                .fetch_add(1, Ordering::Relaxed);
+            shard.stats.borrow_mut().deliveries_failed += 1;
             record(
                 shard,
                 handle,

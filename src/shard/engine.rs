@@ -133,7 +133,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         catalog: ArcSwap::from_pointee(catalog),
         tokens,
         stopping: AtomicBool::new(false),
-        counters: Default::default(),
+        metrics: crate::metrics::Published::new(config.shards),
         pending: (0..config.shards).map(|_| Default::default()).collect(),
         config,
     });
@@ -190,6 +190,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     catalog_journal: catalog_journal.map(RefCell::new),
                     timer_kick: Default::default(),
                     ingest_in_flight: Default::default(),
+                    stats: Default::default(),
                     shared,
                 });
                 if let Some(mut receivers) = receivers {
@@ -224,6 +225,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                 let _ = ready.send(Ok(i));
                 timer_loop(&shard).await;
                 drain(&shard).await;
+                shard.publish_metrics();
                 shard.commit.sync_blocking();
                 if let Some(j) = &shard.catalog_journal {
                     let _ = j.borrow_mut().sync();
@@ -324,11 +326,18 @@ async fn drain(shard: &Rc<Shard>) {
 async fn timer_loop(shard: &Rc<Shard>) {
     let mut expired = Vec::new();
     let mut last_prune_ms = 0;
+    let mut last_publish_ms = 0;
     while !shard.shared.is_stopping() {
         let now = crate::time::now_ms();
         shard.wheel.borrow_mut().advance(now, &mut expired);
         for handle in expired.drain(..) {
             delivery::enqueue(shard, handle as usize);
+        }
+        if now.saturating_sub(last_publish_ms)
+            >= crate::metrics::PUBLISH_INTERVAL.as_millis() as u64
+        {
+            shard.publish_metrics();
+            last_publish_ms = now;
         }
         if now.saturating_sub(last_prune_ms) > 60_000 {
             shard.prune_dedup(now);

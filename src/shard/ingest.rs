@@ -14,7 +14,6 @@ use super::{
 use crate::ids;
 use crate::records::{Kind, MessageRecord};
 use std::rc::Rc;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Accepts a batch from any shard's listener; results are in input order.
@@ -144,11 +143,7 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
     if let Some(lsn) = last_lsn {
         shard.commit.durable(lsn).await;
     }
-    shard
-        .shared
-        .counters
-        .messages_ingested
-        .fetch_add(fan.len() as u64, Ordering::Relaxed);
+    shard.stats.borrow_mut().messages_ingested += fan.len() as u64;
     fan_out(shard, fan).await;
     results
 }

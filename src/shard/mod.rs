@@ -111,7 +111,8 @@ pub struct Shared {
     pub catalog: ArcSwap<Catalog>,
     pub tokens: Vec<String>,
     pub stopping: AtomicBool,
-    pub counters: Counters,
+    /// Each shard's latest published metrics snapshot.
+    pub metrics: crate::metrics::Published,
     /// Pending deliveries per shard, published for ingest's back-pressure check.
     pub pending: Vec<AtomicU64>,
 }
@@ -128,14 +129,4 @@ impl Shared {
             .iter()
             .any(|p| p.load(Ordering::Relaxed) >= max)
     }
-}
-
-/// Engine-wide counters (relaxed atomics, bumped once per batch or attempt).
-#[derive(Default)]
-pub struct Counters {
-    pub messages_ingested: AtomicU64,
-    pub attempts: AtomicU64,
-    pub deliveries_succeeded: AtomicU64,
-    pub deliveries_failed: AtomicU64,
-    pub attempts_failed: AtomicU64,
 }

@@ -40,9 +40,27 @@ pub struct Shard {
     /// Batches inside `accept_local` (appended, not yet answered); a stopping
     /// shard waits for them to finish.
     pub ingest_in_flight: std::cell::Cell<usize>,
+    /// This shard's counters and histograms, published periodically.
+    pub stats: RefCell<crate::metrics::ShardStats>,
 }
 
 impl Shard {
+    /// Publishes this shard's metrics snapshot for `GET /metrics`.
+    pub fn publish_metrics(&self) {
+        let mut stats = self.stats.borrow().clone();
+        self.commit.fill_stats(&mut stats);
+        let queues = self.queues.borrow();
+        let snapshot = crate::metrics::Snapshot {
+            stats,
+            pending_deliveries: self.deliveries.borrow().len() as u64,
+            retries_pending: self.wheel.borrow().len() as u64,
+            ready_queued: queues.values().map(|q| q.ready.len() as u64).sum(),
+            in_flight: queues.values().map(|q| q.in_flight as u64).sum(),
+            endpoints: queues.len() as u64,
+        };
+        self.shared.metrics.publish(self.id, snapshot);
+    }
+
     /// Drops `eventId` entries older than the idempotency window.
     pub fn prune_dedup(&self, now_ms: u64) {
         let window = self.shared.config.idempotency_window_ms;

@@ -1,0 +1,321 @@
+//! Metrics: per-shard counters and latency histograms, rendered as Prometheus text.
+//!
+//! Shards never share a counter: each keeps plain numbers and hdrhistograms in
+//! its own [`ShardStats`] (no atomics, no locks on the hot path) and publishes
+//! a [`Snapshot`] every `PUBLISH_INTERVAL` into its slot of [`Published`],
+//! an `ArcSwap` per shard. `GET /metrics` reads the slots and renders them
+//! per shard and in total, so a scrape sees values at most one interval old.
+
+use arc_swap::ArcSwap;
+use hdrhistogram::Histogram;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often shards publish their snapshot.
+pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
+/// Largest latency recorded (one hour, in microseconds); larger values saturate.
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// A latency histogram in microseconds with 2 significant digits (~20 KiB).
+pub fn latency_histogram() -> Histogram<u64> {
+    // hdrhistogram only fails for invalid bounds, and these are constants.
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 2).expect("constant histogram bounds are valid")
+}
+
+/// Records `us` into `h`, saturating at the histogram's range.
+pub fn record_us(h: &mut Histogram<u64>, us: u64) {
+    let _ = h.record(us.clamp(1, LATENCY_MAX_US));
+}
+
+/// What one shard counts, owned by the shard thread.
+#[derive(Clone)]
+pub struct ShardStats {
+    pub messages_ingested: u64,
+    pub attempts: u64,
+    pub attempts_failed: u64,
+    pub deliveries_succeeded: u64,
+    pub deliveries_failed: u64,
+    pub deliveries_cancelled: u64,
+    pub journal_bytes: u64,
+    pub journal_syncs: u64,
+    /// Attempt duration (request written → response parsed).
+    pub attempt_us: Histogram<u64>,
+    /// Message accepted → successful delivery.
+    pub e2e_us: Histogram<u64>,
+    /// One group-commit msync.
+    pub sync_us: Histogram<u64>,
+}
+
+impl Default for ShardStats {
+    fn default() -> Self {
+        ShardStats {
+            messages_ingested: 0,
+            attempts: 0,
+            attempts_failed: 0,
+            deliveries_succeeded: 0,
+            deliveries_failed: 0,
+            deliveries_cancelled: 0,
+            journal_bytes: 0,
+            journal_syncs: 0,
+            attempt_us: latency_histogram(),
+            e2e_us: latency_histogram(),
+            sync_us: latency_histogram(),
+        }
+    }
+}
+
+/// A shard's published state.
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    pub stats: ShardStats,
+    pub pending_deliveries: u64,
+    pub retries_pending: u64,
+    pub ready_queued: u64,
+    pub in_flight: u64,
+    pub endpoints: u64,
+}
+
+/// One published snapshot slot per shard.
+pub struct Published {
+    slots: Vec<ArcSwap<Snapshot>>,
+}
+
+impl Published {
+    pub fn new(shards: usize) -> Published {
+        Published {
+            slots: (0..shards)
+                .map(|_| ArcSwap::from_pointee(Snapshot::default()))
+                .collect(),
+        }
+    }
+
+    pub fn publish(&self, shard: usize, snapshot: Snapshot) {
+        if let Some(slot) = self.slots.get(shard) {
+            slot.store(Arc::new(snapshot));
+        }
+    }
+
+    pub fn snapshots(&self) -> Vec<Arc<Snapshot>> {
+        self.slots.iter().map(|s| s.load_full()).collect()
+    }
+}
+
+/// A metric's name, help text and how to read it from a snapshot.
+type Metric<T> = (&'static str, &'static str, fn(&Snapshot) -> T);
+/// How to find a histogram in a snapshot.
+type HistogramOf = fn(&Snapshot) -> &Histogram<u64>;
+
+/// Renders every shard's snapshot and the totals in Prometheus text format.
+pub fn render(published: &Published) -> String {
+    let snaps = published.snapshots();
+    let mut total = Snapshot::default();
+    for s in &snaps {
+        let t = &mut total.stats;
+        t.messages_ingested += s.stats.messages_ingested;
+        t.attempts += s.stats.attempts;
+        t.attempts_failed += s.stats.attempts_failed;
+        t.deliveries_succeeded += s.stats.deliveries_succeeded;
+        t.deliveries_failed += s.stats.deliveries_failed;
+        t.deliveries_cancelled += s.stats.deliveries_cancelled;
+        t.journal_bytes += s.stats.journal_bytes;
+        t.journal_syncs += s.stats.journal_syncs;
+        let _ = t.attempt_us.add(&s.stats.attempt_us);
+        let _ = t.e2e_us.add(&s.stats.e2e_us);
+        let _ = t.sync_us.add(&s.stats.sync_us);
+        total.pending_deliveries += s.pending_deliveries;
+        total.retries_pending += s.retries_pending;
+        total.ready_queued += s.ready_queued;
+        total.in_flight += s.in_flight;
+        total.endpoints += s.endpoints;
+    }
+    let mut out = String::with_capacity(8192);
+    let all: Vec<(Option<usize>, &Snapshot)> = snaps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (Some(i), s.as_ref()))
+        .chain(std::iter::once((None, &total)))
+        .collect();
+    let counters: [Metric<u64>; 6] = [
+        (
+            "ringhook_messages_ingested_total",
+            "Messages accepted (durable and acknowledged).",
+            |s| s.stats.messages_ingested,
+        ),
+        ("ringhook_attempts_total", "HTTP attempts made.", |s| {
+            s.stats.attempts
+        }),
+        (
+            "ringhook_attempts_failed_total",
+            "Attempts that did not get a 2xx.",
+            |s| s.stats.attempts_failed,
+        ),
+        (
+            "ringhook_journal_bytes_total",
+            "Bytes appended to the journal.",
+            |s| s.stats.journal_bytes,
+        ),
+        (
+            "ringhook_journal_syncs_total",
+            "Group commits (msync calls).",
+            |s| s.stats.journal_syncs,
+        ),
+        (
+            "ringhook_endpoints_active",
+            "Endpoints with a queue on the shard.",
+            |s| s.endpoints,
+        ),
+    ];
+    for (name, help, get) in counters {
+        header(
+            &mut out,
+            name,
+            help,
+            if name.ends_with("_total") {
+                "counter"
+            } else {
+                "gauge"
+            },
+        );
+        for (shard, s) in &all {
+            line(&mut out, name, *shard, None, get(s) as f64);
+        }
+    }
+    header(
+        &mut out,
+        "ringhook_deliveries_total",
+        "Deliveries ended, by outcome.",
+        "counter",
+    );
+    for (shard, s) in &all {
+        for (outcome, v) in [
+            ("succeeded", s.stats.deliveries_succeeded),
+            ("failed", s.stats.deliveries_failed),
+            ("cancelled", s.stats.deliveries_cancelled),
+        ] {
+            line(
+                &mut out,
+                "ringhook_deliveries_total",
+                *shard,
+                Some(("outcome", outcome)),
+                v as f64,
+            );
+        }
+    }
+    let gauges: [Metric<u64>; 4] = [
+        (
+            "ringhook_deliveries_pending",
+            "Deliveries not yet ended (queued, in flight or waiting).",
+            |s| s.pending_deliveries,
+        ),
+        (
+            "ringhook_retries_pending",
+            "Deliveries waiting in the timer wheel.",
+            |s| s.retries_pending,
+        ),
+        (
+            "ringhook_ready_queue_depth",
+            "Deliveries queued for a free worker, all endpoints.",
+            |s| s.ready_queued,
+        ),
+        (
+            "ringhook_in_flight_requests",
+            "HTTP requests in flight.",
+            |s| s.in_flight,
+        ),
+    ];
+    for (name, help, get) in gauges {
+        header(&mut out, name, help, "gauge");
+        for (shard, s) in &all {
+            line(&mut out, name, *shard, None, get(s) as f64);
+        }
+    }
+    let summaries: [(&str, &str, HistogramOf); 3] = [
+        (
+            "ringhook_attempt_latency_seconds",
+            "HTTP attempt duration.",
+            |s| &s.stats.attempt_us,
+        ),
+        (
+            "ringhook_e2e_latency_seconds",
+            "Message accepted to successful delivery.",
+            |s| &s.stats.e2e_us,
+        ),
+        (
+            "ringhook_journal_sync_latency_seconds",
+            "Duration of one group commit.",
+            |s| &s.stats.sync_us,
+        ),
+    ];
+    for (name, help, get) in summaries {
+        header(&mut out, name, help, "summary");
+        for (shard, s) in &all {
+            let h = get(s);
+            for q in [0.5, 0.9, 0.99, 0.999] {
+                let v = if h.is_empty() {
+                    0.0
+                } else {
+                    h.value_at_quantile(q) as f64 / 1e6
+                };
+                let qs = q.to_string();
+                line(&mut out, name, *shard, Some(("quantile", &qs)), v);
+            }
+            line(
+                &mut out,
+                &format!("{name}_count"),
+                *shard,
+                None,
+                h.len() as f64,
+            );
+        }
+    }
+    out
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn line(out: &mut String, name: &str, shard: Option<usize>, extra: Option<(&str, &str)>, v: f64) {
+    let mut labels = Vec::new();
+    if let Some(s) = shard {
+        labels.push(format!("shard=\"{s}\""));
+    }
+    if let Some((k, val)) = extra {
+        labels.push(format!("{k}=\"{val}\""));
+    }
+    if labels.is_empty() {
+        let _ = writeln!(out, "{name} {v}");
+    } else {
+        let _ = writeln!(out, "{name}{{{}}} {v}", labels.join(","));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_per_shard_and_total() {
+        let p = Published::new(2);
+        let mut s = Snapshot::default();
+        s.stats.messages_ingested = 3;
+        record_us(&mut s.stats.e2e_us, 1500);
+        p.publish(0, s.clone());
+        p.publish(1, s);
+        let text = render(&p);
+        assert!(
+            text.contains("ringhook_messages_ingested_total{shard=\"0\"} 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringhook_messages_ingested_total 6"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringhook_e2e_latency_seconds_count 2"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ringhook_deliveries_total counter"));
+    }
+}

@@ -1,0 +1,68 @@
+//! `GET /metrics`: Prometheus text per shard and in total, behind the token.
+
+mod common;
+
+use common::{wait_for, Engine, Sink};
+use serde_json::json;
+use std::time::Duration;
+
+fn scrape(engine: &Engine) -> String {
+    ureq::get(&format!("http://{}/metrics", engine.http))
+        .set("authorization", &format!("Bearer {}", common::TOKEN))
+        .timeout(Duration::from_secs(5))
+        .call()
+        .expect("scrape")
+        .into_string()
+        .expect("text")
+}
+
+/// The value of an exact series line, e.g. `name{labels}`.
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn metrics_count_ingest_and_deliveries_per_shard_and_in_total() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "2"]);
+    let sink = Sink::start();
+    let app = engine.create_app("metrics");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/m") }));
+    for i in 0..5 {
+        engine.send(&app, "m.x", json!({ "i": i }));
+    }
+    wait_for("deliveries", Duration::from_secs(30), || {
+        (sink.count() >= 5).then_some(())
+    });
+    let text = wait_for(
+        "metrics to show five deliveries",
+        Duration::from_secs(30),
+        || {
+            let t = scrape(&engine);
+            (value(&t, "ringhook_deliveries_total{outcome=\"succeeded\"}") == Some(5.0))
+                .then_some(t)
+        },
+    );
+    assert_eq!(value(&text, "ringhook_messages_ingested_total"), Some(5.0));
+    assert_eq!(value(&text, "ringhook_attempts_total"), Some(5.0));
+    assert!(value(&text, "ringhook_messages_ingested_total{shard=\"0\"}").is_some());
+    assert!(value(&text, "ringhook_messages_ingested_total{shard=\"1\"}").is_some());
+    assert!(value(&text, "ringhook_journal_bytes_total").is_some_and(|b| b > 0.0));
+    assert!(value(&text, "ringhook_journal_syncs_total").is_some_and(|n| n >= 1.0));
+    assert_eq!(
+        value(&text, "ringhook_e2e_latency_seconds_count"),
+        Some(5.0)
+    );
+    assert!(text.contains("# TYPE ringhook_attempt_latency_seconds summary"));
+
+    let resp = ureq::get(&format!("http://{}/metrics", engine.http)).call();
+    assert!(
+        matches!(resp, Err(ureq::Error::Status(401, _))),
+        "metrics need the token"
+    );
+}
