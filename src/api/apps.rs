@@ -12,18 +12,6 @@ use crate::records::{AppRecord, DeleteRecord, Kind};
 use crate::shard::state::Shard;
 use serde_json::{Map, Value};
 
-/// How a body is applied to a record.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mode {
-    /// A new record: absent fields take their defaults.
-    Create,
-    /// PUT on an existing record: absent Svix fields take their defaults
-    /// (the uid is kept: it is how the record was addressed).
-    Replace,
-    /// PATCH: absent fields are kept, a present `null` clears.
-    Patch,
-}
-
 pub fn list_apps(shard: &Shard, req: &Request) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
     let catalog = shard.shared.catalog.load();

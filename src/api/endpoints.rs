@@ -6,7 +6,6 @@
 //! (`secret`, `headers`, `method`, `extraJson`) are kept on PUT unless given,
 //! so a Svix SDK's upsert does not silently reset ringhook's extensions.
 
-use super::apps::Mode;
 use super::headers::parse_headers;
 use super::http::{error, Request, Response};
 use super::params::*;

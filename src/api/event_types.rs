@@ -7,7 +7,6 @@
 //! and not stored. Event types are a registry for clients: messages are not
 //! checked against it.
 
-use super::apps::Mode;
 use super::http::{error, Request, Response};
 use super::params::*;
 use super::views;

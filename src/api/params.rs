@@ -265,3 +265,15 @@ pub fn json_object_or_empty(req: &Request) -> Result<Map<String, Value>> {
     }
     json_object(req)
 }
+
+/// How a body is applied to a record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// A new record: absent fields take their defaults.
+    Create,
+    /// PUT on an existing record: absent Svix fields take their defaults
+    /// (the uid is kept: it is how the record was addressed).
+    Replace,
+    /// PATCH: absent fields are kept, a present `null` clears.
+    Patch,
+}
