@@ -37,6 +37,9 @@ impl Catalog {
                 let et = records::decode_event_type(body)?;
                 self.event_types.insert(et.name.clone(), Arc::new(et));
             }
+            Some(Kind::EventTypeDelete) => {
+                self.event_types.remove(&records::decode_delete(body)?.id);
+            }
             _ => return Err(RecordError::UnknownKind(kind)),
         }
         Ok(())

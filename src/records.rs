@@ -18,6 +18,8 @@ pub enum Kind {
     EndpointPut = 3,
     EndpointDelete = 4,
     EventTypePut = 5,
+    /// Removal of an event type (`DELETE ...?expunge=true`); the id is its name.
+    EventTypeDelete = 6,
     Message = 16,
     Attempt = 17,
 }
@@ -30,6 +32,7 @@ impl Kind {
             3 => Kind::EndpointPut,
             4 => Kind::EndpointDelete,
             5 => Kind::EventTypePut,
+            6 => Kind::EventTypeDelete,
             16 => Kind::Message,
             17 => Kind::Attempt,
             _ => return None,

@@ -1,14 +1,27 @@
-//! Endpoint handlers: create, list, get, secret; the endpoint URL check.
+//! Endpoint handlers: create, list, get, upsert (PUT), patch, delete, secret
+//! and secret rotation; the endpoint URL check.
+//!
+//! As for applications, one body reader ([`endpoint_from_body`]) serves
+//! create, replace and patch. Fields Svix's own upsert does not carry
+//! (`secret`, `headers`, `method`, `extraJson`) are kept on PUT unless given,
+//! so a Svix SDK's upsert does not silently reset ringhook's extensions.
 
+use super::headers::parse_headers;
 use super::http::{error, Request, Response};
 use super::params::*;
 use super::views;
-use crate::records::{self, EndpointRecord, HeaderPair, Kind, SecretKey};
+use crate::records::{DeleteRecord, EndpointRecord, Kind, SecretKey};
 use crate::shard::guard::{is_private, Target};
 use crate::shard::state::Shard;
 use crate::{ids, signing};
 use serde_json::{json, Map, Value};
 use std::rc::Rc;
+
+/// Most signing keys an endpoint holds: the current one plus rotated-out
+/// keys still in their grace period (the soonest-expiring are dropped first).
+pub const SECRETS_MAX: usize = 8;
+/// Longest grace period a rotation may ask for (`gracePeriodSeconds`).
+pub const GRACE_MAX_SECS: u32 = 7 * 24 * 3600;
 
 pub fn list_endpoints(shard: &Shard, req: &Request, app: &str) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
@@ -60,92 +73,294 @@ pub async fn check_url(shard: &Shard, url: &str) -> Result<()> {
     }
 }
 
-pub fn headers(obj: &Map<String, Value>) -> Result<Vec<HeaderPair>> {
-    let Some(v) = obj.get("headers").filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
+/// Applies a body to `rec` according to `mode` (the URL is checked by the caller).
+fn endpoint_from_body(
+    obj: &Map<String, Value>,
+    mut rec: EndpointRecord,
+    mode: Mode,
+) -> Result<EndpointRecord> {
+    let take = |keys: &[&str]| mode != Mode::Patch || has(obj, keys);
+    if take(&["url"]) {
+        rec.url = opt_str(obj, "url", 4096)?.ok_or_else(|| invalid("url", "required"))?;
+    }
+    if has(obj, &["uid"]) {
+        rec.uid = opt_str(obj, "uid", 256)?;
+        if let Some(uid) = &rec.uid {
+            check_uid(uid)?;
+        }
+    }
+    if take(&["description"]) {
+        rec.description = opt_str(obj, "description", 4096)?.unwrap_or_default();
+    }
+    if take(&["disabled"]) {
+        rec.disabled = opt_bool(obj, "disabled")?.unwrap_or(false);
+    }
+    if take(&["filterTypes", "eventTypes"]) {
+        rec.event_types = opt_list(obj, &["filterTypes", "eventTypes"])?.unwrap_or_default();
+    }
+    if take(&["channels"]) {
+        rec.channels = opt_list(obj, &["channels"])?.unwrap_or_default();
+    }
+    if take(&["rateLimit", "throttleRate"]) {
+        rec.rate_limit = opt_u32(obj, &["rateLimit", "throttleRate"])?;
+    }
+    if take(&["metadata"]) {
+        rec.metadata = metadata(obj)?;
+    }
+    if has(obj, &["headers"]) {
+        rec.headers = match obj.get("headers") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => parse_headers(v, "headers")?,
+        };
+    }
+    if has(obj, &["method"]) {
+        rec.method = match opt_str(obj, "method", 16)?.map(|m| m.to_ascii_uppercase()) {
+            None => "POST".to_string(),
+            Some(m) if ["POST", "PUT", "PATCH"].contains(&m.as_str()) => m,
+            Some(_) => return Err(invalid("method", "must be POST, PUT or PATCH")),
+        };
+    }
+    if has(obj, &["extraJson"]) {
+        rec.extra_json = match obj.get("extraJson") {
+            None | Some(Value::Null) => String::new(),
+            Some(v @ Value::Object(_)) => v.to_string(),
+            Some(_) => return Err(invalid("extraJson", "must be an object")),
+        };
+    }
+    if mode == Mode::Create {
+        if let Some(s) = opt_str(obj, "secret", 256)? {
+            let key = signing::parse_secret(&s).map_err(|e| invalid("secret", e.to_string()))?;
+            rec.secrets = vec![SecretKey { key, expires_ms: 0 }];
+        }
+    }
+    Ok(rec)
+}
+
+/// Refuses a uid another endpoint of the same application uses.
+fn check_uid_free(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
+    let catalog = shard.shared.catalog.load();
+    match rec
+        .uid
+        .as_deref()
+        .and_then(|uid| catalog.endpoint(&rec.app_id, uid))
+    {
+        Some(other) if other.id != rec.id => Err(error(
+            409,
+            "conflict",
+            format!(
+                "an endpoint with uid {} exists",
+                rec.uid.as_deref().unwrap_or("")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn commit_endpoint(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
+    check_uid_free(shard, rec)?;
+    commit_catalog(shard, Kind::EndpointPut, &encode(rec)?)
+}
+
+/// Creates an endpoint of `app_id` from a body, with `uid` unless the body names one.
+async fn new_endpoint(
+    shard: &Shard,
+    obj: &Map<String, Value>,
+    app_id: &str,
+    uid: Option<String>,
+) -> Result<EndpointRecord> {
+    let now = crate::time::now_ms();
+    let base = EndpointRecord {
+        id: ids::new_id_at("ep", now),
+        app_id: app_id.to_string(),
+        uid,
+        url: String::new(),
+        description: String::new(),
+        disabled: false,
+        event_types: Vec::new(),
+        channels: Vec::new(),
+        headers: Vec::new(),
+        method: "POST".into(),
+        extra_json: String::new(),
+        secrets: vec![SecretKey {
+            key: signing::generate_key(),
+            expires_ms: 0,
+        }],
+        rate_limit: None,
+        metadata: "{}".into(),
+        created_ms: now,
+        updated_ms: now,
     };
-    let Value::Object(map) = v else {
-        return Err(invalid("headers", "must be an object of strings"));
-    };
-    map.iter()
-        .map(|(name, value)| {
-            let value = value
-                .as_str()
-                .ok_or_else(|| invalid("headers", "values must be strings"))?;
-            let name_ok = !name.is_empty()
-                && name.len() <= 256
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !name_ok
-                || value.len() > 4096
-                || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
-            {
-                return Err(invalid("headers", format!("invalid header {name:?}")));
-            }
-            Ok(HeaderPair {
-                name: name.clone(),
-                value: value.to_string(),
-            })
-        })
-        .collect()
+    let rec = endpoint_from_body(obj, base, Mode::Create)?;
+    check_url(shard, &rec.url).await?;
+    commit_endpoint(shard, &rec)?;
+    Ok(rec)
 }
 
 pub async fn create_endpoint(shard: &Rc<Shard>, req: &Request, app: &str) -> Result<Response> {
     let app = find_app(shard, app)?;
     let obj = json_object(req)?;
-    let url = opt_str(&obj, "url", 4096)?.ok_or_else(|| invalid("url", "required"))?;
-    check_url(shard, &url).await?;
-    let uid = opt_str(&obj, "uid", 256)?;
-    if let Some(uid) = &uid {
-        if !valid_uid(uid) {
-            return Err(invalid(
-                "uid",
-                "must match ^[a-zA-Z0-9\\-_.]+$ and not look like an id",
-            ));
+    let rec = new_endpoint(shard, &obj, &app.id, None).await?;
+    Ok(ok(201, views::endpoint(&rec)))
+}
+
+/// Replaces or patches an existing endpoint, keeping its id, secrets and
+/// creation time and bumping `updatedAt`.
+async fn change_endpoint(
+    shard: &Shard,
+    obj: &Map<String, Value>,
+    existing: &EndpointRecord,
+    mode: Mode,
+) -> Result<EndpointRecord> {
+    let mut rec = endpoint_from_body(obj, existing.clone(), mode)?;
+    if rec.url != existing.url {
+        check_url(shard, &rec.url).await?;
+    }
+    rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
+    commit_endpoint(shard, &rec)?;
+    Ok(rec)
+}
+
+/// `PUT /app/{app}/endpoint/{ep}`: replaces the endpoint, or creates it with uid `{ep}`.
+pub async fn upsert_endpoint(
+    shard: &Rc<Shard>,
+    req: &Request,
+    app: &str,
+    ep: &str,
+) -> Result<Response> {
+    let app = find_app(shard, app)?;
+    let obj = json_object(req)?;
+    let existing = shard.shared.catalog.load().endpoint(&app.id, ep).cloned();
+    match existing {
+        Some(existing) => {
+            let rec = change_endpoint(shard, &obj, &existing, Mode::Replace).await?;
+            Ok(ok(200, views::endpoint(&rec)))
         }
-        if shard.shared.catalog.load().endpoint(&app.id, uid).is_some() {
-            return Err(error(
-                409,
-                "conflict",
-                format!("an endpoint with uid {uid} exists"),
-            ));
+        None => {
+            if !valid_uid(ep) {
+                return Err(not_found("endpoint"));
+            }
+            if opt_str(&obj, "uid", 256)?.is_some_and(|u| u != ep) {
+                return Err(invalid("uid", "must equal the uid in the path"));
+            }
+            let rec = new_endpoint(shard, &obj, &app.id, Some(ep.to_string())).await?;
+            Ok(ok(201, views::endpoint(&rec)))
         }
     }
-    let key = match opt_str(&obj, "secret", 256)? {
-        Some(s) => signing::parse_secret(&s).map_err(|e| invalid("secret", e.to_string()))?,
+}
+
+/// `PATCH /app/{app}/endpoint/{ep}`: changes only the fields the body names.
+pub async fn patch_endpoint(
+    shard: &Rc<Shard>,
+    req: &Request,
+    app: &str,
+    ep: &str,
+) -> Result<Response> {
+    let existing = find_endpoint(shard, app, ep)?;
+    let obj = json_object(req)?;
+    let rec = change_endpoint(shard, &obj, &existing, Mode::Patch).await?;
+    Ok(ok(200, views::endpoint(&rec)))
+}
+
+/// `DELETE /app/{app}/endpoint/{ep}`: its pending deliveries end as `Cancelled`.
+pub fn delete_endpoint(shard: &Shard, app: &str, ep: &str) -> Result<Response> {
+    let existing = find_endpoint(shard, app, ep)?;
+    let rec = DeleteRecord {
+        id: existing.id.clone(),
+        at_ms: crate::time::now_ms(),
+    };
+    commit_catalog(shard, Kind::EndpointDelete, &encode(&rec)?)?;
+    Ok(no_content())
+}
+
+/// `POST /app/{app}/endpoint/{ep}/secret/rotate`: a new current key (given
+/// as `key` or generated); the old one co-signs until its grace period ends.
+///
+/// Answers 200 with `{"key": new}`: the Svix SDK (2.9.1) parses a JSON body
+/// from this call, so an empty 204 would make it fail.
+pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Result<Response> {
+    let existing = find_endpoint(shard, app, ep)?;
+    let obj = json_object_or_empty(req)?;
+    let key = match opt_str(&obj, "key", 256)? {
+        Some(s) => signing::parse_secret(&s).map_err(|e| invalid("key", e.to_string()))?,
         None => signing::generate_key(),
     };
-    let method = match opt_str(&obj, "method", 16)?.map(|m| m.to_ascii_uppercase()) {
-        None => "POST".to_string(),
-        Some(m) if ["POST", "PUT", "PATCH"].contains(&m.as_str()) => m,
-        Some(_) => return Err(invalid("method", "must be POST, PUT or PATCH")),
-    };
-    let extra_json = match obj.get("extraJson") {
-        None | Some(Value::Null) => String::new(),
-        Some(v @ Value::Object(_)) => v.to_string(),
-        Some(_) => return Err(invalid("extraJson", "must be an object")),
+    let grace_ms = match opt_u32(&obj, &["gracePeriodSeconds"])? {
+        Some(s) if s > GRACE_MAX_SECS => {
+            return Err(invalid(
+                "gracePeriodSeconds",
+                format!("at most {GRACE_MAX_SECS}"),
+            ))
+        }
+        Some(s) => u64::from(s) * 1000,
+        None => shard.shared.config.secret_rotation_grace_ms,
     };
     let now = crate::time::now_ms();
-    let rec = EndpointRecord {
-        id: ids::new_id_at("ep", now),
-        app_id: app.id.clone(),
-        uid,
-        url,
-        description: opt_str(&obj, "description", 4096)?.unwrap_or_default(),
-        disabled: opt_bool(&obj, "disabled")?.unwrap_or(false),
-        event_types: opt_list(&obj, &["filterTypes", "eventTypes"])?.unwrap_or_default(),
-        channels: opt_list(&obj, &["channels"])?.unwrap_or_default(),
-        headers: headers(&obj)?,
-        method,
-        extra_json,
-        secrets: vec![SecretKey { key, expires_ms: 0 }],
-        rate_limit: opt_u32(&obj, &["rateLimit", "throttleRate"])?,
-        metadata: metadata(&obj)?,
-        created_ms: now,
-        updated_ms: now,
-    };
-    let body = records::encode(&rec).map_err(|e| error(500, "internal", e.to_string()))?;
-    commit_catalog(shard, Kind::EndpointPut, &body)?;
-    Ok(ok(201, views::endpoint(&rec)))
+    let mut rec = (*existing).clone();
+    rec.secrets = rotated(&rec.secrets, key, now, grace_ms);
+    rec.updated_ms = now.max(rec.created_ms);
+    commit_endpoint(shard, &rec)?;
+    let formatted = rec
+        .secrets
+        .iter()
+        .find(|k| k.expires_ms == 0)
+        .map(|k| signing::format_secret(&k.key))
+        .unwrap_or_default();
+    Ok(ok(200, json!({ "key": formatted })))
+}
+
+/// The key list after a rotation at `now`: keys whose grace has passed are
+/// pruned, the current key expires at `now + grace_ms` (or goes at once when
+/// the grace is zero), `key` becomes current, and at most [`SECRETS_MAX`]
+/// keys remain.
+pub fn rotated(old: &[SecretKey], key: Vec<u8>, now: u64, grace_ms: u64) -> Vec<SecretKey> {
+    let mut keys: Vec<SecretKey> = old
+        .iter()
+        .filter(|k| k.expires_ms == 0 || k.expires_ms > now)
+        .map(|k| SecretKey {
+            key: k.key.clone(),
+            expires_ms: if k.expires_ms == 0 {
+                now.saturating_add(grace_ms)
+            } else {
+                k.expires_ms
+            },
+        })
+        .filter(|k| k.expires_ms > now)
+        .collect();
+    // Keep the latest-expiring old keys when over the bound.
+    keys.sort_by_key(|k| std::cmp::Reverse(k.expires_ms));
+    keys.truncate(SECRETS_MAX - 1);
+    keys.push(SecretKey { key, expires_ms: 0 });
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(b: u8, expires_ms: u64) -> SecretKey {
+        SecretKey {
+            key: vec![b; 24],
+            expires_ms,
+        }
+    }
+
+    #[test]
+    fn rotation_expires_current_prunes_old_and_bounds() {
+        let keys = rotated(&[k(1, 0)], vec![2; 24], 1000, 500);
+        assert_eq!(keys, vec![k(1, 1500), k(2, 0)]);
+        // At 1600 the first key's grace has passed: it is pruned.
+        let keys = rotated(&keys, vec![3; 24], 1600, 500);
+        assert_eq!(keys, vec![k(2, 2100), k(3, 0)]);
+        // A zero grace drops the current key at once.
+        assert_eq!(
+            rotated(&keys, vec![4; 24], 1700, 0),
+            vec![k(2, 2100), k(4, 0)]
+        );
+        let mut many = vec![k(0, 0)];
+        for i in 1..20u8 {
+            many = rotated(&many, vec![i; 24], u64::from(i), 1_000_000);
+        }
+        assert_eq!(many.len(), SECRETS_MAX);
+        assert_eq!(many.iter().filter(|k| k.expires_ms == 0).count(), 1);
+    }
 }

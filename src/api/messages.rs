@@ -1,4 +1,8 @@
 //! Message handlers: create.
+//!
+//! A message may carry an inline `application` (`{name, uid, ...}`): when
+//! `{app}` names no application, one is created with uid `{app}` from that
+//! object before the message is accepted, as Svix does.
 
 use super::http::{error, Request, Response};
 use super::params::*;
@@ -18,10 +22,12 @@ struct MessageIn {
     payload: Box<serde_json::value::RawValue>,
     #[serde(default)]
     channels: Option<Vec<String>>,
+    #[serde(default)]
+    application: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Result<Response> {
-    let app = find_app(shard, app)?;
+    let found = find_app(shard, app);
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.body) {
         return Err(error(
             400,
@@ -53,6 +59,13 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
             "at most 10 channels matching ^[a-zA-Z0-9\\-_.]+$",
         ));
     }
+    let app = match (found, &m.application) {
+        (Ok(found), _) => found,
+        (Err(_), Some(inline)) if valid_uid(app) => {
+            inline_app(shard, inline, app).map(std::sync::Arc::new)?
+        }
+        (Err(e), _) => return Err(e),
+    };
     let new = NewMessage {
         app_id: app.id.clone(),
         event_type: m.event_type,
@@ -77,4 +90,19 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
         )),
         Some(Err(IngestError::Journal(e))) => Err(error(500, "internal", e)),
     }
+}
+
+/// Creates the application a message names inline; its uid is the path's.
+fn inline_app(
+    shard: &Shard,
+    inline: &serde_json::Map<String, serde_json::Value>,
+    uid: &str,
+) -> Result<crate::records::AppRecord> {
+    if opt_str(inline, "uid", 256)?.is_some_and(|u| u != uid) {
+        return Err(invalid(
+            "application",
+            "application.uid must equal the application in the path",
+        ));
+    }
+    super::apps::new_app(shard, inline, Some(uid.to_string()))
 }

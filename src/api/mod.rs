@@ -8,7 +8,10 @@
 
 pub mod apps;
 pub mod endpoints;
+pub mod event_types;
+pub mod headers;
 pub mod http;
+pub mod idempotency;
 pub mod messages;
 pub mod params;
 pub mod routes;

@@ -219,3 +219,63 @@ pub fn find_endpoint(shard: &Shard, app: &str, ep: &str) -> Result<Arc<EndpointR
         .cloned()
         .ok_or_else(|| not_found("endpoint"))
 }
+
+/// Whether any of `keys` is in the body; a present `null` counts, because in
+/// a PATCH it clears the field while an absent key keeps it.
+pub fn has(obj: &Map<String, Value>, keys: &[&str]) -> bool {
+    keys.iter().any(|k| obj.contains_key(*k))
+}
+
+/// Encodes a catalog record, turning the (unexpected) failure into a 500.
+pub fn encode<T: records::Body>(rec: &T) -> Result<rkyv::util::AlignedVec> {
+    records::encode(rec).map_err(|e| error(500, "internal", e.to_string()))
+}
+
+/// Checks a `uid` given in a body (or a path used as one).
+pub fn check_uid(uid: &str) -> Result<()> {
+    if valid_uid(uid) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "uid",
+            "must match ^[a-zA-Z0-9\\-_.]+$ and not look like an id",
+        ))
+    }
+}
+
+/// The value of a query parameter, if given.
+pub fn query_value(req: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// An empty 204 answer (deletes, header changes).
+pub fn no_content() -> Response {
+    Response {
+        status: 204,
+        body: Vec::new(),
+        content_type: None,
+    }
+}
+
+/// The body as a JSON object; an empty body reads as `{}` (for routes whose
+/// every field is optional).
+pub fn json_object_or_empty(req: &Request) -> Result<Map<String, Value>> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    json_object(req)
+}
+
+/// How a body is applied to a record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// A new record: absent fields take their defaults.
+    Create,
+    /// PUT on an existing record: absent Svix fields take their defaults
+    /// (the uid is kept: it is how the record was addressed).
+    Replace,
+    /// PATCH: absent fields are kept, a present `null` clears.
+    Patch,
+}

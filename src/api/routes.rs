@@ -1,6 +1,8 @@
 //! Routes of the HTTP API: the path table, authentication and dispatch.
 //!
-//! Handlers live in `apps`, `endpoints` and `messages`. Every handler returns a [`Response`]; failures are JSON `{code, detail}`
+//! Handlers live in `apps`, `endpoints`, `headers`, `event_types` and
+//! `messages`. A POST with an `idempotency-key` header goes through
+//! `idempotency` first. Every handler returns a [`Response`]; failures are JSON `{code, detail}`
 //! with stable codes: `authentication_failed` (401), `not_found` (404),
 //! `method_not_allowed` (405), `conflict` (409), `bad_request` / `invalid_json`
 //! (400), `validation_error` (422, with `detail` a list of `{loc, msg, type}`),
@@ -8,7 +10,10 @@
 
 use super::apps::*;
 use super::endpoints::*;
+use super::event_types::*;
+use super::headers::*;
 use super::http::{error, Request, Response};
+use super::idempotency;
 use super::messages::*;
 use super::params::not_found;
 use crate::shard::state::Shard;
@@ -24,6 +29,10 @@ enum Route {
     Endpoints,
     Endpoint,
     EndpointSecret,
+    EndpointSecretRotate,
+    EndpointHeaders,
+    EventTypes,
+    EventType,
     Messages,
 }
 
@@ -42,6 +51,16 @@ fn router() -> &'static matchit::Router<Route> {
                 "/api/v1/app/{app}/endpoint/{ep}/secret",
                 Route::EndpointSecret,
             ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/secret/rotate",
+                Route::EndpointSecretRotate,
+            ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/headers",
+                Route::EndpointHeaders,
+            ),
+            ("/api/v1/event-type", Route::EventTypes),
+            ("/api/v1/event-type/{name}", Route::EventType),
             ("/api/v1/app/{app}/msg", Route::Messages),
         ];
         for (path, route) in routes {
@@ -57,18 +76,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(shard: &Shard, req: &Request) -> bool {
-    let Some(token) = req.authorization.as_deref().and_then(|h| {
+/// The request's bearer token when it is one of the configured tokens.
+fn authorized<'r>(shard: &Shard, req: &'r Request) -> Option<&'r str> {
+    let token = req.authorization.as_deref().and_then(|h| {
         h.strip_prefix("Bearer ")
             .or_else(|| h.strip_prefix("bearer "))
-    }) else {
-        return false;
-    };
+    })?;
+    let token = token.trim();
     shard
         .shared
         .tokens
         .iter()
-        .any(|t| constant_time_eq(t.as_bytes(), token.trim().as_bytes()))
+        .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
+        .then_some(token)
 }
 
 /// Dispatches one request.
@@ -90,27 +110,74 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
             content_type: None,
         };
     }
-    if !authorized(shard, &req) {
+    let Some(token) = authorized(shard, &req) else {
         return error(
             401,
             "authentication_failed",
             "missing or invalid bearer token",
         );
+    };
+    let guard = match (req.method.as_str(), req.idempotency_key.as_deref()) {
+        ("POST", Some(key)) => match idempotency::begin(token, path, key) {
+            idempotency::Begin::Run(g) => Some(g),
+            idempotency::Begin::Answer(resp) => return resp,
+        },
+        _ => None,
+    };
+    let resp = dispatch(
+        shard,
+        &req,
+        route,
+        &app,
+        &ep,
+        m.params.get("name").unwrap_or(""),
+    )
+    .await;
+    if let Some(g) = guard {
+        g.finish(&resp);
     }
+    resp
+}
+
+/// Runs the handler of a route and method.
+async fn dispatch(
+    shard: &Rc<Shard>,
+    req: &Request,
+    route: Route,
+    app: &str,
+    ep: &str,
+    name: &str,
+) -> Response {
     let result = match (route, req.method.as_str()) {
         (Route::Metrics, "GET") => Ok(Response {
             status: 200,
             body: crate::metrics::render(&shard.shared.metrics).into_bytes(),
             content_type: Some("text/plain; version=0.0.4"),
         }),
-        (Route::Apps, "GET") => list_apps(shard, &req),
-        (Route::Apps, "POST") => create_app(shard, &req),
-        (Route::App, "GET") => get_app(shard, &app),
-        (Route::Endpoints, "GET") => list_endpoints(shard, &req, &app),
-        (Route::Endpoints, "POST") => create_endpoint(shard, &req, &app).await,
-        (Route::Endpoint, "GET") => get_endpoint(shard, &app, &ep),
-        (Route::EndpointSecret, "GET") => get_secret(shard, &app, &ep),
-        (Route::Messages, "POST") => create_message(shard, &req, &app).await,
+        (Route::Apps, "GET") => list_apps(shard, req),
+        (Route::Apps, "POST") => create_app(shard, req),
+        (Route::App, "GET") => get_app(shard, app),
+        (Route::App, "PUT") => upsert_app(shard, req, app),
+        (Route::App, "PATCH") => patch_app(shard, req, app),
+        (Route::App, "DELETE") => delete_app(shard, app),
+        (Route::Endpoints, "GET") => list_endpoints(shard, req, app),
+        (Route::Endpoints, "POST") => create_endpoint(shard, req, app).await,
+        (Route::Endpoint, "GET") => get_endpoint(shard, app, ep),
+        (Route::Endpoint, "PUT") => upsert_endpoint(shard, req, app, ep).await,
+        (Route::Endpoint, "PATCH") => patch_endpoint(shard, req, app, ep).await,
+        (Route::Endpoint, "DELETE") => delete_endpoint(shard, app, ep),
+        (Route::EndpointSecret, "GET") => get_secret(shard, app, ep),
+        (Route::EndpointSecretRotate, "POST") => rotate_secret(shard, req, app, ep),
+        (Route::EndpointHeaders, "GET") => get_headers(shard, app, ep),
+        (Route::EndpointHeaders, "PUT") => put_headers(shard, req, app, ep),
+        (Route::EndpointHeaders, "PATCH") => patch_headers(shard, req, app, ep),
+        (Route::EventTypes, "GET") => list_event_types(shard, req),
+        (Route::EventTypes, "POST") => create_event_type(shard, req),
+        (Route::EventType, "GET") => get_event_type(shard, name),
+        (Route::EventType, "PUT") => upsert_event_type(shard, req, name),
+        (Route::EventType, "PATCH") => patch_event_type(shard, req, name),
+        (Route::EventType, "DELETE") => delete_event_type(shard, req, name),
+        (Route::Messages, "POST") => create_message(shard, req, app).await,
         _ => Err(error(
             405,
             "method_not_allowed",

@@ -1,0 +1,159 @@
+//! Event type handlers: create, list, get, upsert (PUT), patch, delete.
+//!
+//! An event type is keyed by its name. `DELETE` archives (an `EventTypePut`
+//! with `archived: true`, as Svix does); `?expunge=true` removes it
+//! (`EventTypeDelete`). Creating an archived type again unarchives it.
+//! Svix's `schemas`, `deprecated`, `groupName` and `featureFlags` are accepted
+//! and not stored. Event types are a registry for clients: messages are not
+//! checked against it.
+
+use super::http::{error, Request, Response};
+use super::params::*;
+use super::views;
+use crate::catalog::valid_event_type;
+use crate::records::{DeleteRecord, EventTypeRecord, Kind};
+use crate::shard::state::Shard;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+fn find(shard: &Shard, name: &str) -> Result<Arc<EventTypeRecord>> {
+    shard
+        .shared
+        .catalog
+        .load()
+        .event_type(name)
+        .cloned()
+        .ok_or_else(|| not_found("event type"))
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if valid_event_type(name) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "name",
+            "must match ^[a-zA-Z0-9\\-_.]+$, at most 256 bytes",
+        ))
+    }
+}
+
+/// Applies a body to `rec` according to `mode`.
+fn from_body(
+    obj: &Map<String, Value>,
+    mut rec: EventTypeRecord,
+    mode: Mode,
+) -> Result<EventTypeRecord> {
+    let take = |key: &str| mode != Mode::Patch || has(obj, &[key]);
+    if take("description") {
+        rec.description = opt_str(obj, "description", 4096)?.unwrap_or_default();
+    }
+    if take("archived") {
+        rec.archived = opt_bool(obj, "archived")?.unwrap_or(false);
+    }
+    Ok(rec)
+}
+
+fn fresh(name: &str) -> EventTypeRecord {
+    let now = crate::time::now_ms();
+    EventTypeRecord {
+        name: name.to_string(),
+        description: String::new(),
+        archived: false,
+        created_ms: now,
+        updated_ms: now,
+    }
+}
+
+fn commit(shard: &Shard, rec: &EventTypeRecord) -> Result<()> {
+    commit_catalog(shard, Kind::EventTypePut, &encode(rec)?)
+}
+
+/// `GET /event-type`: by name; archived ones only with `include_archived=true`.
+pub fn list_event_types(shard: &Shard, req: &Request) -> Result<Response> {
+    let (limit, iterator) = paging(req)?;
+    let archived = query_flag(req, "include_archived");
+    let catalog = shard.shared.catalog.load();
+    let items: Vec<_> = catalog
+        .event_types()
+        .filter(|t| archived || !t.archived)
+        .map(|t| (t.name.clone(), t.clone()))
+        .collect();
+    Ok(ok(
+        200,
+        paginate(items, limit, iterator, |t| views::event_type(t)),
+    ))
+}
+
+/// `POST /event-type`: 201; 409 if it exists and is not archived.
+pub fn create_event_type(shard: &Shard, req: &Request) -> Result<Response> {
+    let obj = json_object(req)?;
+    let name = opt_str(&obj, "name", 256)?.ok_or_else(|| invalid("name", "required"))?;
+    check_name(&name)?;
+    let base = match shard.shared.catalog.load().event_type(&name) {
+        Some(t) if !t.archived => {
+            return Err(error(409, "conflict", format!("event type {name} exists")))
+        }
+        Some(t) => {
+            let mut t = (**t).clone();
+            t.updated_ms = crate::time::now_ms().max(t.created_ms);
+            t
+        }
+        None => fresh(&name),
+    };
+    let rec = from_body(&obj, base, Mode::Replace)?;
+    commit(shard, &rec)?;
+    Ok(ok(201, views::event_type(&rec)))
+}
+
+pub fn get_event_type(shard: &Shard, name: &str) -> Result<Response> {
+    Ok(ok(200, views::event_type(&*find(shard, name)?)))
+}
+
+/// `PUT /event-type/{name}`: 200 replacing it, or 201 creating it.
+pub fn upsert_event_type(shard: &Shard, req: &Request, name: &str) -> Result<Response> {
+    let obj = json_object(req)?;
+    let existing = shard.shared.catalog.load().event_type(name).cloned();
+    let (base, status) = match existing {
+        Some(t) => {
+            let mut t = (*t).clone();
+            t.updated_ms = crate::time::now_ms().max(t.created_ms);
+            (t, 200)
+        }
+        None => {
+            check_name(name)?;
+            (fresh(name), 201)
+        }
+    };
+    let rec = from_body(&obj, base, Mode::Replace)?;
+    commit(shard, &rec)?;
+    Ok(ok(status, views::event_type(&rec)))
+}
+
+/// `PATCH /event-type/{name}`: changes only `description` / `archived` when given.
+pub fn patch_event_type(shard: &Shard, req: &Request, name: &str) -> Result<Response> {
+    let existing = find(shard, name)?;
+    let obj = json_object(req)?;
+    let mut rec = from_body(&obj, (*existing).clone(), Mode::Patch)?;
+    rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
+    commit(shard, &rec)?;
+    Ok(ok(200, views::event_type(&rec)))
+}
+
+/// `DELETE /event-type/{name}`: archives it, or removes it with `?expunge=true`.
+pub fn delete_event_type(shard: &Shard, req: &Request, name: &str) -> Result<Response> {
+    let existing = find(shard, name)?;
+    let now = crate::time::now_ms();
+    if query_flag(req, "expunge") {
+        let rec = DeleteRecord {
+            id: existing.name.clone(),
+            at_ms: now,
+        };
+        commit_catalog(shard, Kind::EventTypeDelete, &encode(&rec)?)?;
+    } else {
+        let mut rec = (*existing).clone();
+        rec.archived = true;
+        rec.updated_ms = now.max(rec.created_ms);
+        commit(shard, &rec)?;
+    }
+    Ok(no_content())
+}

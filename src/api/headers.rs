@@ -1,0 +1,177 @@
+//! Custom endpoint headers: their validation and the `/endpoint/{ep}/headers`
+//! routes in Svix's shape.
+//!
+//! Header names the engine writes itself (`webhook-*` and the ones in
+//! `shard::delivery::RESERVED_HEADERS`) are refused with a 422 rather than
+//! silently dropped at delivery, so a caller learns at once that they cannot
+//! be overridden. Credentials-like headers are "sensitive": stored and sent,
+//! but redacted from `GET .../headers` and listed in `sensitive` instead.
+
+use super::http::{Request, Response};
+use super::params::*;
+use crate::records::{HeaderPair, Kind};
+use crate::shard::delivery::RESERVED_HEADERS;
+use crate::shard::state::Shard;
+use serde_json::{json, Map, Value};
+
+/// Most custom headers per endpoint.
+pub const HEADERS_MAX: usize = 64;
+/// Longest header value.
+const VALUE_MAX_BYTES: usize = 4096;
+/// Headers whose values `GET .../headers` does not reveal.
+const SENSITIVE: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-api-key",
+];
+
+/// Whether the engine owns this header name (it cannot be set per endpoint).
+pub fn is_reserved(name: &str) -> bool {
+    name.get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("webhook-"))
+        || RESERVED_HEADERS
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// Checks one header; `field` names the body field in the 422.
+fn check(field: &str, name: &str, value: &str) -> Result<()> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 256
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !name_ok
+        || value.len() > VALUE_MAX_BYTES
+        || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+    {
+        return Err(invalid(field, format!("invalid header {name:?}")));
+    }
+    if is_reserved(name) {
+        return Err(invalid(
+            field,
+            format!("header {name:?} is set by the engine and cannot be overridden"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a `{name: value}` object of headers.
+pub fn parse_headers(v: &Value, field: &str) -> Result<Vec<HeaderPair>> {
+    let Value::Object(map) = v else {
+        return Err(invalid(field, "must be an object of strings"));
+    };
+    if map.len() > HEADERS_MAX {
+        return Err(invalid(field, format!("at most {HEADERS_MAX} headers")));
+    }
+    map.iter()
+        .map(|(name, value)| {
+            let value = value
+                .as_str()
+                .ok_or_else(|| invalid(field, "values must be strings"))?;
+            check(field, name, value)?;
+            Ok(HeaderPair {
+                name: name.clone(),
+                value: value.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn is_sensitive(name: &str) -> bool {
+    SENSITIVE.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+/// `GET .../headers`: `{"headers": {...}, "sensitive": [...]}`.
+pub fn get_headers(shard: &Shard, app: &str, ep: &str) -> Result<Response> {
+    let ep = find_endpoint(shard, app, ep)?;
+    let mut headers = Map::new();
+    let mut sensitive = Vec::new();
+    for h in &ep.headers {
+        if is_sensitive(&h.name) {
+            sensitive.push(h.name.clone());
+        } else {
+            headers.insert(h.name.clone(), Value::String(h.value.clone()));
+        }
+    }
+    Ok(ok(
+        200,
+        json!({ "headers": headers, "sensitive": sensitive }),
+    ))
+}
+
+fn save(shard: &Shard, app: &str, ep: &str, headers: Vec<HeaderPair>) -> Result<Response> {
+    let existing = find_endpoint(shard, app, ep)?;
+    let mut rec = (*existing).clone();
+    rec.headers = headers;
+    rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
+    commit_catalog(shard, Kind::EndpointPut, &encode(&rec)?)?;
+    Ok(no_content())
+}
+
+/// `PUT .../headers` with `{"headers": {...}}`: replaces every custom header.
+pub fn put_headers(shard: &Shard, req: &Request, app: &str, ep: &str) -> Result<Response> {
+    find_endpoint(shard, app, ep)?;
+    let obj = json_object(req)?;
+    let v = obj
+        .get("headers")
+        .ok_or_else(|| invalid("headers", "required"))?;
+    save(shard, app, ep, parse_headers(v, "headers")?)
+}
+
+/// `PATCH .../headers` with `{"headers": {...}, "deleteHeaders": [...]}`:
+/// sets the given headers (names match case-insensitively), removes those
+/// whose value is `null` and those listed in `deleteHeaders`.
+pub fn patch_headers(shard: &Shard, req: &Request, app: &str, ep: &str) -> Result<Response> {
+    let existing = find_endpoint(shard, app, ep)?;
+    let obj = json_object(req)?;
+    let mut headers = existing.headers.clone();
+    let remove = |headers: &mut Vec<HeaderPair>, name: &str| {
+        headers.retain(|h| !h.name.eq_ignore_ascii_case(name));
+    };
+    if let Some(names) = opt_list(&obj, &["deleteHeaders"])? {
+        for name in names {
+            remove(&mut headers, &name);
+        }
+    }
+    match obj.get("headers") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(map)) => {
+            for (name, value) in map {
+                match value {
+                    Value::Null => remove(&mut headers, name),
+                    Value::String(value) => {
+                        check("headers", name, value)?;
+                        remove(&mut headers, name);
+                        headers.push(HeaderPair {
+                            name: name.clone(),
+                            value: value.clone(),
+                        });
+                    }
+                    _ => return Err(invalid("headers", "values must be strings or null")),
+                }
+            }
+        }
+        Some(_) => return Err(invalid("headers", "must be an object")),
+    }
+    if headers.len() > HEADERS_MAX {
+        return Err(invalid("headers", format!("at most {HEADERS_MAX} headers")));
+    }
+    save(shard, app, ep, headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_owned_names_are_reserved() {
+        for name in ["webhook-id", "Webhook-Signature", "Host", "content-length"] {
+            assert!(is_reserved(name), "{name}");
+        }
+        for name in ["x-team", "authorization", "webhook"] {
+            assert!(!is_reserved(name), "{name}");
+        }
+    }
+}
