@@ -2,6 +2,8 @@
 //!
 //! Both spellings Svix has used are emitted (`filterTypes`/`eventTypes`,
 //! `rateLimit`/`throttleRate`) so old and new SDKs read the same objects.
+//! Fields the official SDKs require in a response (such as an event type's
+//! `deprecated`) are always present, or the SDK refuses the whole object.
 
 use crate::records::{AppRecord, EndpointRecord, EventTypeRecord};
 use crate::shard::Message;
@@ -18,6 +20,7 @@ pub fn app(a: &AppRecord) -> Value {
         "uid": a.uid,
         "name": a.name,
         "rateLimit": a.rate_limit,
+        "throttleRate": a.rate_limit,
         "metadata": object(&a.metadata),
         "createdAt": rfc3339(a.created_ms),
         "updatedAt": rfc3339(a.updated_ms),
@@ -58,6 +61,7 @@ pub fn event_type(t: &EventTypeRecord) -> Value {
         "name": t.name,
         "description": t.description,
         "archived": t.archived,
+        "deprecated": false,
         "schemas": null,
         "createdAt": rfc3339(t.created_ms),
         "updatedAt": rfc3339(t.updated_ms),
