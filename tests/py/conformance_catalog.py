@@ -306,10 +306,12 @@ def _custom_header(c: Ctx) -> None:
 @check("endpoint_headers_get")
 def _headers_get(c: Ctx) -> None:
     app = c.app("headers get")
-    ep, _ = c.endpoint(app.id, headers={"x-one": "1"})
+    ep, _ = c.endpoint(app.id, headers={"x-one": "1", "Authorization": "Bearer hidden"})
     out = c.svix.endpoint.get_headers(app.id, ep.id)
-    expect(out.headers == {"x-one": "1"}, f"headers round-trip: {out.headers}")
-    expect(isinstance(out.sensitive, list), "sensitive is a list")
+    # As in Svix, credentials-bearing headers are redacted: named in
+    # `sensitive`, their values never returned.
+    expect(out.headers == {"x-one": "1"}, f"headers round-trip, minus sensitive ones: {out.headers}")
+    expect([h.lower() for h in out.sensitive] == ["authorization"], f"sensitive names the redacted: {out.sensitive}")
 
 
 @check("endpoint_headers_update")
@@ -358,6 +360,7 @@ def _send_example(c: Ctx) -> None:
     expect(msg.event_type == "svix.ping", f"the example has the asked type: {msg.event_type}")
     d = c.sink.wait_msg(path, msg.id)[0]
     c.verify(secret, d)
+    expect(d.json() == {"success": True}, f"the ping payload is Svix's: {d.body!r}")
 
 
 # ---------------------------------------------------------------------------
