@@ -44,6 +44,8 @@ const EXPECTED_MISSING: &[&str] = &[
     // Listings: `prevIterator` is the first id, not Svix's `-{id}` that pages
     // backwards when passed as `iterator`.
     "pagination_prev_iterator",
+    // Listings: the `order` query parameter is ignored (always oldest first).
+    "list_order",
     // Endpoints.
     "endpoint_update",
     "endpoint_patch",

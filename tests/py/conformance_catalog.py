@@ -27,6 +27,7 @@ from svix.api import (
     EventTypeListOptions,
     EventTypePatch,
     EventTypeUpsertIn,
+    Ordering,
 )
 from svix.exceptions import HttpError, HTTPValidationError
 
@@ -218,6 +219,16 @@ def _prev_iterator(c: Ctx) -> None:
         [e.id for e in back.data] == [e.id for e in first.data],
         f"prevIterator of page 2 leads back to page 1: {[e.id for e in back.data]} vs {[e.id for e in first.data]}",
     )
+
+
+@check("list_order")
+def _list_order(c: Ctx) -> None:
+    app = c.app("order")
+    ids = [c.endpoint(app.id)[0].id for _ in range(3)]
+    asc = c.svix.endpoint.list(app.id, EndpointListOptions(order=Ordering.ASCENDING))
+    desc = c.svix.endpoint.list(app.id, EndpointListOptions(order=Ordering.DESCENDING))
+    expect([e.id for e in asc.data] == ids, f"order=ascending is oldest first: {[e.id for e in asc.data]}")
+    expect([e.id for e in desc.data] == ids[::-1], f"order=descending is newest first: {[e.id for e in desc.data]}")
 
 
 @check("endpoint_update")
