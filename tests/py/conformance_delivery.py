@@ -112,9 +112,11 @@ def _message_list(c: Ctx) -> None:
     a = c.send(app.id, "type.a")
     b = c.send(app.id, "type.b")
     other = c.send(app.id, "type.c")
-    listed = c.svix.message.list(app.id)
-    got = {m.id for m in listed.data}
-    expect(got == {a.id, b.id, other.id}, f"all messages listed: {got}")
+    want = {a.id, b.id, other.id}
+    # A listing may trail the 202 by a moment; it must catch up by the deadline.
+    wait_for("all three messages listed", lambda: {m.id for m in c.svix.message.list(app.id).data} == want)
+    got = {m.id for m in c.svix.message.list(app.id).data}
+    expect(got == want, f"all messages listed, and nothing else: {got}")
     # The SDK sends a list filter comma-joined: `event_types=type.a,type.b`.
     some = c.svix.message.list(app.id, MessageListOptions(event_types=["type.a", "type.b"]))
     got = {m.id for m in some.data}
@@ -125,6 +127,7 @@ def _message_list(c: Ctx) -> None:
 def _message_pagination(c: Ctx) -> None:
     app = c.app("msg pages")
     ids = [c.send(app.id).id for _ in range(5)]
+    wait_for("all five messages listed", lambda: len(c.svix.message.list(app.id).data) == 5)
     pages = c.paginate("messages", lambda it: c.svix.message.list(app.id, MessageListOptions(iterator=it, limit=2)), 2)
     got = [m.id for page in pages for m in page]
     expect(len(pages) == 3, f"5 messages at limit 2 are 3 pages, got {len(pages)}")
