@@ -16,7 +16,12 @@ pub fn list_apps(shard: &Shard, req: &Request) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
     let catalog = shard.shared.catalog.load();
     let items: Vec<_> = catalog.apps().map(|a| (a.id.clone(), a.clone())).collect();
-    Ok(ok(200, paginate(items, limit, iterator, |a| views::app(a))))
+    Ok(ok(
+        200,
+        paginate(items, limit, iterator, order(req, Order::Ascending)?, |a| {
+            views::app(a)
+        }),
+    ))
 }
 
 /// Applies a body to `rec` according to `mode`.

@@ -33,7 +33,9 @@ pub fn list_endpoints(shard: &Shard, req: &Request, app: &str) -> Result<Respons
         .collect();
     Ok(ok(
         200,
-        paginate(items, limit, iterator, |e| views::endpoint(e)),
+        paginate(items, limit, iterator, order(req, Order::Ascending)?, |e| {
+            views::endpoint(e)
+        }),
     ))
 }
 

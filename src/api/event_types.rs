@@ -80,7 +80,9 @@ pub fn list_event_types(shard: &Shard, req: &Request) -> Result<Response> {
         .collect();
     Ok(ok(
         200,
-        paginate(items, limit, iterator, |t| views::event_type(t)),
+        paginate(items, limit, iterator, order(req, Order::Ascending)?, |t| {
+            views::event_type(t)
+        }),
     ))
 }
 

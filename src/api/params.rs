@@ -180,23 +180,71 @@ pub fn query_flag(req: &Request, name: &str) -> bool {
     url::form_urlencoded::parse(req.query.as_bytes()).any(|(k, v)| k == name && v == "true")
 }
 
-/// Pages over items sorted by id ascending, after `iterator`.
+/// The order of a listing (`?order=ascending|descending`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+/// Reads `?order=`, defaulting to `default`; other values are a 422.
+pub fn order(req: &Request, default: Order) -> Result<Order> {
+    for (k, v) in url::form_urlencoded::parse(req.query.as_bytes()) {
+        if k == "order" {
+            return match v.as_ref() {
+                "ascending" => Ok(Order::Ascending),
+                "descending" => Ok(Order::Descending),
+                _ => Err(error(
+                    422,
+                    "validation_error",
+                    json!([{ "loc": ["query", "order"], "msg": "order must be ascending or descending", "type": "value_error" }]),
+                )),
+            };
+        }
+    }
+    Ok(default)
+}
+
+/// Pages over `items` (sorted by id ascending) in `order`, Svix style: a
+/// plain `iterator` continues after that id; `-{id}` (a page's
+/// `prevIterator`) pages backwards to the items just before that id.
 pub fn paginate<T>(
-    items: Vec<(String, T)>,
+    mut items: Vec<(String, T)>,
     limit: usize,
     iterator: Option<String>,
+    order: Order,
     view: impl Fn(&T) -> Value,
 ) -> Value {
-    let start = match &iterator {
-        Some(it) => items.partition_point(|(id, _)| id.as_str() <= it.as_str()),
-        None => 0,
+    if order == Order::Descending {
+        items.reverse();
+    }
+    // Whether `id` comes strictly before `it` in the listing's order.
+    let before = |id: &str, it: &str| match order {
+        Order::Ascending => id < it,
+        Order::Descending => id > it,
     };
-    let rest = &items[start..];
-    let page: Vec<Value> = rest.iter().take(limit).map(|(_, t)| view(t)).collect();
-    let done = rest.len() <= limit;
-    let last = rest.iter().take(limit).last().map(|(id, _)| id.clone());
-    let first = rest.first().map(|(id, _)| id.clone());
-    views::page(page, last.or(iterator), first, done)
+    let (start, end, done) = match iterator.as_deref() {
+        Some(it) if it.starts_with('-') => {
+            let it = &it[1..];
+            let end = items.partition_point(|(id, _)| before(id, it));
+            let start = end.saturating_sub(limit);
+            (start, end, start == 0)
+        }
+        Some(it) => {
+            let start = items.partition_point(|(id, _)| before(id, it) || id == it);
+            let end = (start + limit).min(items.len());
+            (start, end, end == items.len())
+        }
+        None => {
+            let end = limit.min(items.len());
+            (0, end, end == items.len())
+        }
+    };
+    let slice = &items[start..end];
+    let data: Vec<Value> = slice.iter().map(|(_, t)| view(t)).collect();
+    let next = slice.last().map(|(id, _)| id.clone()).or(iterator);
+    let prev = slice.first().map(|(id, _)| format!("-{id}"));
+    views::page(data, next, prev, done)
 }
 
 pub fn find_app(shard: &Shard, app: &str) -> Result<Arc<AppRecord>> {

@@ -4,6 +4,8 @@
 //! `rateLimit`/`throttleRate`) so old and new SDKs read the same objects.
 //! Event types are not deprecated or schema-carrying here: `deprecated` is
 //! always false and `schemas` null (the record stores neither).
+//! Fields the official SDKs require in a response (such as an event type's
+//! `deprecated`) are always present, or the SDK refuses the whole object.
 
 use crate::records::{AppRecord, EndpointRecord, EventTypeRecord};
 use crate::shard::Message;
