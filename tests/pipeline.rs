@@ -299,3 +299,25 @@ fn timeouts_redirects_and_retry_after_are_honoured() {
     let slow = attempts("/slow");
     assert_eq!(slow[0].0.webhook_id(), slow[1].0.webhook_id());
 }
+
+#[test]
+fn throttle_rate_paces_an_endpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    let sink = Sink::start();
+    let app = engine.create_app("throttle");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/slow"), "throttleRate": 5 }));
+    for i in 0..15 {
+        engine.send(&app, "t.x", json!({ "i": i }));
+    }
+    wait_for("15 deliveries", DEADLINE, || {
+        (sink.count() >= 15).then_some(())
+    });
+    let got = sink.received();
+    let span = got[14].at.duration_since(got[0].at);
+    // A burst of 5, then one every 200 ms: the last ten need at least ~2 s.
+    assert!(
+        span >= Duration::from_millis(1600),
+        "15 deliveries at 5/s took only {span:?}"
+    );
+}

@@ -43,6 +43,8 @@ pub struct EndpointQueue {
     pub ready: VecDeque<usize>,
     pub in_flight: usize,
     pub idle: Vec<Conn>,
+    /// Paces attempts when the endpoint has a throttle rate.
+    pub bucket: super::throttle::TokenBucket,
 }
 
 /// Takes deliveries for endpoints this shard owns.
@@ -132,11 +134,24 @@ async fn worker(shard: Rc<Shard>, endpoint_id: String) {
         if shard.shared.is_stopping() {
             break;
         }
+        let rate = shard
+            .shared
+            .catalog
+            .load()
+            .endpoint_by_id(&endpoint_id)
+            .and_then(|e| e.rate_limit);
         let next = {
             let mut queues = shard.queues.borrow_mut();
             let Some(q) = queues.get_mut(&endpoint_id) else {
                 break;
             };
+            if let (Some(rate), false) = (rate, q.ready.is_empty()) {
+                if let Some(wait_ms) = q.bucket.take(rate, crate::time::now_ms()) {
+                    drop(queues);
+                    glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
+                    continue;
+                }
+            }
             if w.conn.is_none() {
                 w.conn = q.idle.pop();
             }

@@ -19,6 +19,7 @@ pub mod guard;
 pub mod ingest;
 pub mod notify;
 pub mod state;
+pub mod throttle;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
