@@ -140,18 +140,24 @@ async fn worker(shard: Rc<Shard>, endpoint_id: String) {
             .load()
             .endpoint_by_id(&endpoint_id)
             .and_then(|e| e.rate_limit);
+        let throttled = {
+            let mut queues = shard.queues.borrow_mut();
+            match (queues.get_mut(&endpoint_id), rate) {
+                (Some(q), Some(rate)) if !q.ready.is_empty() => {
+                    q.bucket.take(rate, crate::time::now_ms())
+                }
+                _ => None,
+            }
+        };
+        if let Some(wait_ms) = throttled {
+            glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
+            continue;
+        }
         let next = {
             let mut queues = shard.queues.borrow_mut();
             let Some(q) = queues.get_mut(&endpoint_id) else {
                 break;
             };
-            if let (Some(rate), false) = (rate, q.ready.is_empty()) {
-                if let Some(wait_ms) = q.bucket.take(rate, crate::time::now_ms()) {
-                    drop(queues);
-                    glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
-                    continue;
-                }
-            }
             if w.conn.is_none() {
                 w.conn = q.idle.pop();
             }
