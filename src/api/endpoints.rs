@@ -67,8 +67,7 @@ pub async fn check_url(shard: &Shard, url: &str) -> Result<()> {
             format!("{ip} is a private, loopback or link-local address; refused (see allow_private_targets)"),
         )),
         Ok(_) => Ok(()),
-        Err(_) => glommio::executor()
-            .spawn_blocking(move || target.resolve(allow))
+        Err(_) => crate::shard::resolver::resolve(&target, allow)
             .await
             .map(|_| ())
             .map_err(|e| invalid("url", e.to_string())),
@@ -159,6 +158,11 @@ fn check_uid_free(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
 }
 
 fn commit_endpoint(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
+    // Checked here, after any await, so an application deleted meanwhile
+    // cannot get an endpoint back.
+    if shard.shared.catalog.load().app(&rec.app_id).is_none() {
+        return Err(not_found("application"));
+    }
     check_uid_free(shard, rec)?;
     commit_catalog(shard, Kind::EndpointPut, &encode(rec)?)
 }
@@ -210,12 +214,27 @@ pub async fn create_endpoint(shard: &Rc<Shard>, req: &Request, app: &str) -> Res
 async fn change_endpoint(
     shard: &Shard,
     obj: &Map<String, Value>,
-    existing: &EndpointRecord,
+    existing: &std::sync::Arc<EndpointRecord>,
     mode: Mode,
 ) -> Result<EndpointRecord> {
-    let mut rec = endpoint_from_body(obj, existing.clone(), mode)?;
+    let mut rec = endpoint_from_body(obj, (**existing).clone(), mode)?;
     if rec.url != existing.url {
         check_url(shard, &rec.url).await?;
+        // The URL check awaited DNS: if the endpoint was deleted, rotated or
+        // changed meanwhile, writing `rec` would undo that change.
+        let current = shard
+            .shared
+            .catalog
+            .load()
+            .endpoint_by_id(&existing.id)
+            .cloned();
+        if !current.is_some_and(|c| std::sync::Arc::ptr_eq(&c, existing)) {
+            return Err(error(
+                409,
+                "conflict",
+                "the endpoint changed while this request ran; retry",
+            ));
+        }
     }
     rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
     commit_endpoint(shard, &rec)?;

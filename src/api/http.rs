@@ -102,12 +102,25 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
                 req.path = path.to_string();
                 req.query = query.to_string();
                 let mut body_len = 0usize;
+                let mut seen_length: Option<usize> = None;
                 for h in parsed.headers.iter() {
                     let value = std::str::from_utf8(h.value).unwrap_or("").trim();
                     if h.name.eq_ignore_ascii_case("content-length") {
-                        body_len = value.parse().map_err(|_| {
+                        // Digits only (`parse` would take "+5"), and a second
+                        // header must agree: a proxy in front that reads the
+                        // other value would frame requests differently.
+                        let bad = || {
                             ReadError::Reply(error(400, "bad_request", "invalid content-length"))
-                        })?;
+                        };
+                        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+                            return Err(bad());
+                        }
+                        let len: usize = value.parse().map_err(|_| bad())?;
+                        if seen_length.is_some_and(|l| l != len) {
+                            return Err(bad());
+                        }
+                        seen_length = Some(len);
+                        body_len = len;
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
                         return Err(ReadError::Reply(error(
                             411,

@@ -22,12 +22,17 @@ use std::rc::Rc;
 
 /// Most concurrent API connections; further ones are closed at accept.
 pub const CONNECTIONS_MAX: usize = 1024;
+/// Longest wait for one whole request (including keep-alive idle time).
+pub const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Accepts API connections until the engine stops.
 pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
     while !shard.shared.is_stopping() {
         let Ok(stream) = listener.accept().await else {
+            // Out of descriptors or a transient error: back off rather than
+            // spin, and let connections close meanwhile.
+            glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
         if open.get() >= CONNECTIONS_MAX {
@@ -49,7 +54,15 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
     let mut buf = Vec::new();
     let max_body = shard.shared.config.max_body_bytes;
     loop {
-        match http::read_request(&mut stream, &mut buf, max_body).await {
+        // A connection that sends nothing (or too slowly) for
+        // REQUEST_READ_TIMEOUT is closed, so slow clients cannot hold all
+        // CONNECTIONS_MAX slots.
+        let read = http::read_request(&mut stream, &mut buf, max_body);
+        let timeout = async {
+            glommio::timer::sleep(REQUEST_READ_TIMEOUT).await;
+            Err(http::ReadError::Closed)
+        };
+        match futures_lite::future::or(read, timeout).await {
             Ok(req) => {
                 let keep_alive = req.keep_alive;
                 let resp = routes::handle(shard, req).await;

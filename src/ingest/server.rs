@@ -28,6 +28,9 @@ pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
     while !shard.shared.is_stopping() {
         let Ok(stream) = listener.accept().await else {
+            // Out of descriptors or a transient error: back off rather than
+            // spin, and let connections close meanwhile.
+            glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
         if open.get() >= CONNECTIONS_MAX {

@@ -75,12 +75,7 @@ impl Conn {
                 }
                 vec![SocketAddr::new(ip, target.port)]
             }
-            Err(_) => {
-                let t = target.clone();
-                glommio::executor()
-                    .spawn_blocking(move || t.resolve(allow_private))
-                    .await?
-            }
+            Err(_) => super::resolver::resolve(target, allow_private).await?,
         };
         let mut last = None;
         for addr in addrs {

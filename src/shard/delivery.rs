@@ -42,7 +42,8 @@ const RETRY_AFTER_MAX_MS: u64 = 3_600_000;
 pub struct EndpointQueue {
     pub ready: VecDeque<usize>,
     pub in_flight: usize,
-    pub idle: Vec<Conn>,
+    /// Idle keep-alive connections with the time they went idle.
+    pub idle: Vec<(Conn, u64)>,
     /// Paces attempts when the endpoint has a throttle rate.
     pub bucket: super::throttle::TokenBucket,
 }
@@ -92,6 +93,21 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
     if start {
         glommio::spawn_local(worker(shard.clone(), endpoint_id)).detach();
     }
+}
+
+/// How long an idle keep-alive connection is kept.
+pub const IDLE_CONNECTION_MS: u64 = 15_000;
+
+/// Closes connections idle for longer than `IDLE_CONNECTION_MS` and forgets
+/// endpoints with nothing queued, in flight or pooled, so neither descriptors
+/// nor queue entries (of deleted endpoints, say) pile up. Called about once a
+/// second from the shard's timer loop.
+pub fn sweep(shard: &Shard, now_ms: u64) {
+    shard.queues.borrow_mut().retain(|_, q| {
+        q.idle
+            .retain(|(_, since)| now_ms.saturating_sub(*since) < IDLE_CONNECTION_MS);
+        !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty())
+    });
 }
 
 /// Buffers and caches one worker reuses across attempts.
@@ -159,7 +175,7 @@ async fn worker(shard: Rc<Shard>, endpoint_id: String) {
                 break;
             };
             if w.conn.is_none() {
-                w.conn = q.idle.pop();
+                w.conn = q.idle.pop().map(|(c, _)| c);
             }
             q.ready.pop_front()
         };
@@ -173,7 +189,7 @@ async fn worker(shard: Rc<Shard>, endpoint_id: String) {
         q.in_flight -= 1;
         if let Some(conn) = w.conn.take() {
             if q.idle.len() < shard.shared.config.max_idle_connections_per_endpoint {
-                q.idle.push(conn);
+                q.idle.push((conn, crate::time::now_ms()));
             }
         }
     }
@@ -194,26 +210,41 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         .catalog
         .load()
         .endpoint_by_id(&endpoint_id)
-        .filter(|e| !e.disabled)
         .cloned();
     let at_ms = crate::time::now_ms();
-    let Some(endpoint) = endpoint else {
-        let note = b"endpoint deleted or disabled".to_vec();
-        shard.stats.borrow_mut().deliveries_cancelled += 1;
-        record(
-            shard,
-            handle,
-            &msg,
-            &endpoint_id,
-            attempt_no,
-            at_ms,
-            0,
-            0,
-            Outcome::Cancelled,
-            0,
-            note,
-        );
-        return;
+    // A deleted endpoint's deliveries are cancelled. A disabled endpoint's
+    // end as failed without an attempt, so that "recover" can send them once
+    // it is enabled again (messages sent while it was disabled never had a
+    // delivery to it at all).
+    let endpoint = match endpoint {
+        Some(e) if !e.disabled => e,
+        other => {
+            let (outcome, note) = match other {
+                None => (Outcome::Cancelled, &b"endpoint deleted"[..]),
+                Some(_) => (Outcome::Failed, &b"endpoint disabled"[..]),
+            };
+            {
+                let mut stats = shard.stats.borrow_mut();
+                match outcome {
+                    Outcome::Cancelled => stats.deliveries_cancelled += 1,
+                    _ => stats.deliveries_failed += 1,
+                }
+            }
+            record(
+                shard,
+                handle,
+                &msg,
+                &endpoint_id,
+                attempt_no,
+                at_ms,
+                0,
+                0,
+                outcome,
+                0,
+                note.to_vec(),
+            );
+            return;
+        }
     };
     let started = Instant::now();
     let result = send(shard, &endpoint, &msg, w).await;
@@ -505,8 +536,10 @@ async fn exchange_once(w: &mut Worker, keep: usize) -> Result<Response, (bool, S
             Progress::NeedMore { consumed } => {
                 w.unparsed.drain(..consumed);
             }
-            Progress::Done { response, .. } => {
-                if !response.keep_alive {
+            Progress::Done { response, consumed } => {
+                // Bytes after the response would be read as the start of the
+                // next one: a peer that sends them loses its connection.
+                if !response.keep_alive || consumed != w.unparsed.len() {
                     w.conn = None;
                 }
                 return Ok(response);

@@ -70,6 +70,23 @@ impl DirLock {
     }
 }
 
+/// Raises the open-file limit to its hard maximum: every endpoint may keep
+/// `max_idle_connections_per_endpoint` connections, and the default soft
+/// limit (often 1024) would run out long before memory does.
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid, owned struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 /// Removes a socket file left by a crashed engine; refuses a live one.
 fn clear_stale_socket(path: &Path) -> Result<(), EngineError> {
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -88,6 +105,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| EngineError::DataDir(data_dir.display().to_string(), e))?;
     let _lock = DirLock::acquire(&data_dir)?;
+    raise_fd_limit();
     let retry_schedule_ms = config
         .retry_schedule_ms()
         .map_err(|e| EngineError::Config(e.to_string()))?;
@@ -327,6 +345,7 @@ async fn timer_loop(shard: &Rc<Shard>) {
     let mut expired = Vec::new();
     let mut last_prune_ms = 0;
     let mut last_publish_ms = 0;
+    let mut last_sweep_ms = 0;
     while !shard.shared.is_stopping() {
         let now = crate::time::now_ms();
         shard.wheel.borrow_mut().advance(now, &mut expired);
@@ -338,6 +357,10 @@ async fn timer_loop(shard: &Rc<Shard>) {
         {
             shard.publish_metrics();
             last_publish_ms = now;
+        }
+        if now.saturating_sub(last_sweep_ms) >= 1_000 {
+            delivery::sweep(shard, now);
+            last_sweep_ms = now;
         }
         if now.saturating_sub(last_prune_ms) > 60_000 {
             shard.prune_dedup(now);

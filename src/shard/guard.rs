@@ -38,11 +38,28 @@ fn is_private_v4(ip: Ipv4Addr) -> bool {
 
 fn is_private_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    // Forms that carry an IPv4 address reach that address through a
+    // gateway, so they are judged by it: NAT64 (64:ff9b::/96), 6to4
+    // (2002::/16) and IPv4-compatible (::/96).
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return is_private_v4(v4(s[6], s[7]));
+    }
+    if s[0] == 0x2002 {
+        return is_private_v4(v4(s[1], s[2]));
+    }
+    if s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        return is_private_v4(v4(s[6], s[7]));
+    }
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00
-        || (s[0] & 0xffc0) == 0xfe80
+        || (s[0] & 0xfe00) == 0xfc00 // unique local
+        || (s[0] & 0xffc0) == 0xfe80 // link local
+        || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64
+        || (s[0] == 0x2001 && s[1] == 0) // Teredo: tunnels to anywhere
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
 }
 
 /// A parsed delivery target.
@@ -119,6 +136,15 @@ impl Target {
             .to_socket_addrs()
             .map_err(|_| TargetError::Resolve(self.host.clone()))?
             .collect();
+        self.permitted(addrs, allow_private)
+    }
+
+    /// Keeps only the addresses the SSRF policy permits.
+    pub fn permitted(
+        &self,
+        addrs: Vec<std::net::SocketAddr>,
+        allow_private: bool,
+    ) -> Result<Vec<std::net::SocketAddr>, TargetError> {
         let mut refused = None;
         let allowed: Vec<_> = addrs
             .into_iter()
@@ -156,10 +182,23 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "::a00:1",
+            "2001:0:1::1",
+            "fec0::1",
+            "2001:db8::1",
         ] {
             assert!(is_private(ip.parse().expect("ip")), "{ip}");
         }
-        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "2606:2800:220:1::1",
+            "8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(!is_private(ip.parse().expect("ip")), "{ip}");
         }
     }

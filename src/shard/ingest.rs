@@ -86,6 +86,7 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
     let mut results = Vec::with_capacity(events.len());
     let mut fan = Vec::new();
     let mut last_lsn = None;
+    let mut saw_duplicate = false;
     for ev in events {
         if catalog.app(&ev.app_id).is_none() {
             results.push(Err(IngestError::UnknownApp));
@@ -95,6 +96,7 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
             let dedup = shard.dedup.borrow();
             if let Some((mid, at)) = dedup.get(&(ev.app_id.clone(), eid.clone())) {
                 if now.saturating_sub(*at) < window {
+                    saw_duplicate = true;
                     results.push(Err(IngestError::Duplicate(mid.clone())));
                     continue;
                 }
@@ -139,6 +141,12 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
         });
         fan.push((msg.clone(), rec.destinations));
         results.push(Ok(msg));
+    }
+    // A duplicate's original may still be waiting for its group commit (a
+    // producer retrying after a timeout); "already accepted" must not be
+    // said before it is durable, so wait for everything written so far.
+    if saw_duplicate {
+        last_lsn = Some(shard.commit.written_lsn());
     }
     if let Some(lsn) = last_lsn {
         shard.commit.durable(lsn).await;

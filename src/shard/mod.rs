@@ -18,6 +18,7 @@ pub mod engine;
 pub mod guard;
 pub mod ingest;
 pub mod notify;
+pub mod resolver;
 pub mod state;
 pub mod throttle;
 
