@@ -7,8 +7,11 @@
 //! same path the Unix-socket ingest uses.
 
 pub mod apps;
+pub mod attempts;
 pub mod endpoints;
 pub mod http;
+pub mod listing;
+pub mod manual;
 pub mod messages;
 pub mod params;
 pub mod routes;

@@ -13,7 +13,7 @@
 
 use super::notify::Notify;
 use crate::config::Durability;
-use crate::journal::{AppendError, Journal, Lsn};
+use crate::journal::{AppendError, Journal, Lsn, Position};
 use crate::records::{self, Kind};
 use futures_channel::oneshot;
 use std::cell::RefCell;
@@ -59,9 +59,22 @@ impl Commit {
         kind: Kind,
         value: &T,
     ) -> Result<Lsn, CommitError> {
+        self.append_record_at(kind, value).map(|(lsn, _)| lsn)
+    }
+
+    /// Like `append_record`, also returning where the record starts (for the
+    /// read path's indexes).
+    pub fn append_record_at<T: records::Body>(
+        &self,
+        kind: Kind,
+        value: &T,
+    ) -> Result<(Lsn, Position), CommitError> {
         let buf = std::mem::take(&mut *self.scratch.borrow_mut());
         let buf = records::encode_into(value, buf)?;
-        let result = self.append(kind as u8, &buf);
+        let result =
+            self.journal
+                .borrow_mut()
+                .append_at(kind as u8, crate::records::RECORD_VERSION, &buf);
         *self.scratch.borrow_mut() = buf;
         Ok(result?)
     }

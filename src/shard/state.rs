@@ -5,7 +5,9 @@
 
 use super::commit::Commit;
 use super::delivery::EndpointQueue;
+use super::index::Index;
 use super::notify::Notify;
+use super::tasks::Tasks;
 use super::{Pending, ShardMsg, Shared};
 use crate::journal::Journal;
 use crate::wheel::TimerWheel;
@@ -37,6 +39,10 @@ pub struct Shard {
     /// The catalog journal; only shard 0 (which serves the API) has it.
     pub catalog_journal: Option<RefCell<Journal>>,
     pub timer_kick: Notify,
+    /// Read-path indexes of this shard's messages, deliveries and attempts.
+    pub index: RefCell<Index>,
+    /// Background tasks (`recover`); only shard 0, which serves the API, uses it.
+    pub tasks: RefCell<Tasks>,
 }
 
 impl Shard {
