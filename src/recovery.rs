@@ -286,7 +286,7 @@ fn build_indexes(
         indexes[shard_of(&msg.app_id, n)].add_message(home);
         let meta = msg.meta(Vec::new());
         for ep in destinations {
-            indexes[shard_of(ep, n)].delivery_pending(ep, &meta);
+            indexes[shard_of(ep, n)].delivery_pending(ep, &meta, 0);
         }
         metas.insert(&msg.id, meta);
     }
@@ -307,7 +307,9 @@ fn build_indexes(
             .drain(..)
             .map(|r| (r.at_ms, Event::Resend(r))),
     );
-    timeline.sort_by_key(|(at, _)| *at);
+    // A resend and its first attempt can share a millisecond; the resend
+    // comes first so that attempt counts as manual.
+    timeline.sort_by_key(|(at, e)| (*at, matches!(e, Event::Attempt(..))));
     for (_, event) in timeline {
         match event {
             Event::Resend(r) => {

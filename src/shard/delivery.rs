@@ -64,7 +64,7 @@ pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
         shard
             .index
             .borrow_mut()
-            .delivery_pending(&p.endpoint_id, &meta);
+            .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
         let due = p.due_ms;
         let handle = shard.deliveries.borrow_mut().insert(p);
         shard.shared.pending[shard.id].fetch_add(1, Ordering::Relaxed);

@@ -290,21 +290,23 @@ impl Index {
         }
     }
 
-    /// A delivery handed to this (owner) shard: known deliveries become
-    /// pending again (a resend), new ones are added.
-    pub fn delivery_pending(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>) {
+    /// A delivery handed to this (owner) shard, next attempted at `due_ms`
+    /// (0: now): known deliveries become pending again (a resend, or a
+    /// recovered delivery at start), new ones are added.
+    pub fn delivery_pending(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>, due_ms: u64) {
+        let next = (due_ms > 0).then_some(due_ms);
         let per_ep = self.deliveries.entry(endpoint_id.to_string()).or_default();
         per_ep
             .entry(msg.id.clone())
             .and_modify(|d| {
                 d.status = Status::Pending;
-                d.next_attempt_ms = None;
+                d.next_attempt_ms = next;
             })
             .or_insert_with(|| Delivery {
                 msg: msg.clone(),
                 endpoint_id: endpoint_id.to_string(),
                 status: Status::Pending,
-                next_attempt_ms: None,
+                next_attempt_ms: next,
                 manual_from_ms: 0,
                 attempts: VecDeque::new(),
             });
@@ -315,7 +317,7 @@ impl Index {
 
     /// A manual delivery requested at `at_ms`; its attempts are manual.
     pub fn resend(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>, at_ms: u64) {
-        self.delivery_pending(endpoint_id, msg);
+        self.delivery_pending(endpoint_id, msg, 0);
         if let Some(d) = self.delivery_mut(endpoint_id, &msg.id) {
             if d.manual_from_ms == 0 {
                 d.manual_from_ms = at_ms.max(1);
@@ -524,7 +526,7 @@ mod tests {
         for i in 0..5u64 {
             let m = meta(&format!("msg_{i}"), 1000 + i * 10, "a");
             ix.add_message(m.clone());
-            ix.delivery_pending("ep", &m);
+            ix.delivery_pending("ep", &m, 0);
         }
         let all = PageReq {
             limit: 50,
