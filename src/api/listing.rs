@@ -30,15 +30,6 @@ pub struct ListQuery {
     pub endpoint_id: Option<String>,
 }
 
-impl Default for PageReq {
-    fn default() -> Self {
-        PageReq {
-            limit: 50,
-            iterator: None,
-        }
-    }
-}
-
 fn query_invalid(field: &str, msg: &str) -> Response {
     error(
         422,

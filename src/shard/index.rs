@@ -170,6 +170,16 @@ pub struct PageReq {
     pub iterator: Option<String>,
 }
 
+impl Default for PageReq {
+    /// Svix's default page size.
+    fn default() -> Self {
+        PageReq {
+            limit: 50,
+            iterator: None,
+        }
+    }
+}
+
 /// One page, newest first, in Svix's iterator terms.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
