@@ -585,3 +585,59 @@ fn pending_deliveries_show_their_next_attempt_across_restarts() {
         "after kill -9"
     );
 }
+
+#[test]
+fn the_svix_python_sdk_parses_every_read_path_response() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "2"]);
+    let sink = Sink::start();
+    let app = engine.create_app("sdk");
+    let ep = engine.create_endpoint(&app, json!({ "url": sink.url("/sdk") }))["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let first = engine.send(&app, "sdk.one", json!({ "a": 1 }));
+    let last = engine.send(&app, "sdk.two", json!({ "b": 2 }));
+    wait_for("both delivered and indexed", DEADLINE, || {
+        let s = get(&engine, &format!("/api/v1/app/{app}/endpoint/{ep}/stats"));
+        (s["success"] == json!(2)).then_some(())
+    });
+    let out = std::process::Command::new(common::python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/svix_reads.py"
+        ))
+        .args([
+            &format!("http://{}", engine.http),
+            common::TOKEN,
+            &app,
+            &ep,
+            &last,
+        ])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "svix SDK script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(v["msgs"], json!([last, first]));
+    assert_eq!(v["msgs_done"], json!(true));
+    assert_eq!(v["payload"], json!({ "b": 2 }));
+    assert_eq!(v["get"], json!(last));
+    assert_eq!(v["attempt_statuses"], json!([0]));
+    assert_eq!(v["by_msg"], json!(1));
+    assert_eq!(v["one_trigger"], json!(0));
+    assert_eq!(v["dest_status"], json!(["success"]));
+    assert_eq!(v["attempted_messages"], json!(2));
+    assert_eq!(v["stats"], json!({ "success": 2, "fail": 0 }));
+    assert_eq!(v["task"], json!("endpoint.recover"));
+    assert_eq!(v["task_status"], json!("finished"));
+    assert_eq!(v["tasks_listed"], json!(true));
+    assert_eq!(v["example_type"], json!("sdk.example"));
+    // The SDK's resend was delivered again under the same webhook-id.
+    wait_for("the resend", DEADLINE, || {
+        (sink.ids().iter().filter(|i| **i == last).count() == 2).then_some(())
+    });
+}
