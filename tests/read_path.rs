@@ -19,6 +19,27 @@ fn get(engine: &Engine, path: &str) -> Value {
     v
 }
 
+/// Restarts the engine on its data directory. Its old API port is free again
+/// after the previous process exited, but a concurrent test's outgoing
+/// connection may take it as an ephemeral port meanwhile; then a fresh port
+/// is used.
+fn restart(engine: &mut Engine) {
+    for _ in 0..5 {
+        match engine.spawn() {
+            Ok(()) => return,
+            Err(e) if e.contains("Address already in use") => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .and_then(|l| l.local_addr())
+                    .expect("free port")
+                    .port();
+                engine.http = format!("127.0.0.1:{port}");
+            }
+            Err(e) => panic!("engine did not restart: {e}"),
+        }
+    }
+    panic!("engine did not restart: no free port");
+}
+
 fn ids(page: &Value) -> Vec<String> {
     page["data"]
         .as_array()
@@ -319,14 +340,14 @@ fn listings_filter_paginate_and_survive_restarts() {
     let probe = [sent[0].clone(), sent[12].clone(), sent[24].clone()];
     let before = snapshot(&engine, &app, &eps, &probe);
     assert!(engine.stop(), "clean stop");
-    engine.spawn().expect("restarts");
+    restart(&mut engine);
     assert_eq!(
         snapshot(&engine, &app, &eps, &probe),
         before,
         "after SIGTERM"
     );
     engine.kill9();
-    engine.spawn().expect("restarts");
+    restart(&mut engine);
     assert_eq!(
         snapshot(&engine, &app, &eps, &probe),
         before,
@@ -497,7 +518,7 @@ fn resend_recover_and_send_example() {
     });
     let before = snapshot(&engine, &app, std::slice::from_ref(&ep), &sent);
     engine.kill9();
-    engine.spawn().expect("restarts");
+    restart(&mut engine);
     assert_eq!(
         snapshot(&engine, &app, std::slice::from_ref(&ep), &sent),
         before
@@ -561,7 +582,7 @@ fn pending_deliveries_show_their_next_attempt_across_restarts() {
         std::slice::from_ref(&msg),
     );
     assert!(engine.stop(), "clean stop");
-    engine.spawn().expect("restarts");
+    restart(&mut engine);
     assert_eq!(
         snapshot(
             &engine,
@@ -573,7 +594,7 @@ fn pending_deliveries_show_their_next_attempt_across_restarts() {
         "after SIGTERM"
     );
     engine.kill9();
-    engine.spawn().expect("restarts");
+    restart(&mut engine);
     assert_eq!(
         snapshot(
             &engine,

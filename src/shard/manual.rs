@@ -49,47 +49,69 @@ pub async fn resend(
     meta: Arc<MsgMeta>,
     endpoint_id: String,
 ) -> Result<(), ManualError> {
+    resend_all(shard, vec![meta], &endpoint_id).await
+}
+
+/// Journals one `Resend` record per message, waits once for all of them to
+/// be durable, then starts the deliveries.
+async fn resend_all(
+    shard: &Rc<Shard>,
+    metas: Vec<Arc<MsgMeta>>,
+    endpoint_id: &str,
+) -> Result<(), ManualError> {
     if shard.shared.is_stopping() || shard.shared.is_overloaded() {
         return Err(ManualError::Unavailable);
     }
-    let m = read_message(shard, meta.loc)?;
     let now = crate::time::now_ms();
-    let rec = ResendRecord {
-        msg_id: m.id.clone(),
-        app_id: m.app_id.clone(),
-        endpoint_id: endpoint_id.clone(),
-        at_ms: now,
-        msg_journal: meta.loc.journal,
-        msg_segment: meta.loc.pos.segment_seq,
-        msg_offset: meta.loc.pos.offset,
-    };
-    let lsn = shard
-        .commit
-        .append_record(Kind::Resend, &rec)
-        .map_err(|e| ManualError::Journal(e.to_string()))?;
-    shard.commit.durable(lsn).await;
-    let msg = Arc::new(Message {
-        id: m.id,
-        app_id: m.app_id,
-        event_type: m.event_type,
-        event_id: m.event_id,
-        channels: m.channels,
-        payload: m.payload.into_boxed_slice(),
-        created_ms: m.created_ms,
-        loc: meta.loc,
-    });
-    shard.index.borrow_mut().resend(&endpoint_id, &meta, now);
-    delivery::accept(
-        shard,
-        vec![Pending {
+    let mut started = Vec::with_capacity(metas.len());
+    let mut last_lsn = None;
+    for meta in metas {
+        let m = read_message(shard, meta.loc)?;
+        let rec = ResendRecord {
+            msg_id: m.id.clone(),
+            app_id: m.app_id.clone(),
+            endpoint_id: endpoint_id.to_string(),
+            at_ms: now,
+            msg_journal: meta.loc.journal,
+            msg_segment: meta.loc.pos.segment_seq,
+            msg_offset: meta.loc.pos.offset,
+        };
+        let lsn = shard
+            .commit
+            .append_record(Kind::Resend, &rec)
+            .map_err(|e| ManualError::Journal(e.to_string()))?;
+        last_lsn = Some(lsn);
+        let msg = Arc::new(Message {
+            id: m.id,
+            app_id: m.app_id,
+            event_type: m.event_type,
+            event_id: m.event_id,
+            channels: m.channels,
+            payload: m.payload.into_boxed_slice(),
+            created_ms: m.created_ms,
+            loc: meta.loc,
+        });
+        started.push((meta, msg));
+    }
+    if let Some(lsn) = last_lsn {
+        shard.commit.durable(lsn).await;
+    }
+    let mut batch = Vec::with_capacity(started.len());
+    for (meta, msg) in started {
+        shard.index.borrow_mut().resend(endpoint_id, &meta, now);
+        batch.push(Pending {
             msg,
-            endpoint_id,
+            endpoint_id: endpoint_id.to_string(),
             attempt_no: 0,
             due_ms: 0,
-        }],
-    );
+        });
+    }
+    delivery::accept(shard, batch);
     Ok(())
 }
+
+/// Most messages one recover task journals under a single sync.
+const RECOVER_BATCH: usize = 256;
 
 /// Resends every message whose delivery to `endpoint_id` ended failed and
 /// which was created in `since_ms..until_ms`; returns how many.
@@ -104,17 +126,22 @@ pub async fn recover(
         .borrow()
         .failed_since(&endpoint_id, since_ms, until_ms);
     let mut count = 0;
-    for meta in failed {
-        // Another request may have resent it meanwhile.
-        let still_failed = shard
-            .index
-            .borrow()
-            .delivery(&endpoint_id, &meta.id)
-            .is_some_and(|d| d.status == Status::Fail);
-        if still_failed {
-            resend(shard, meta, endpoint_id.clone()).await?;
-            count += 1;
-        }
+    for chunk in failed.chunks(RECOVER_BATCH) {
+        // Another request may have resent some meanwhile.
+        let still_failed: Vec<Arc<MsgMeta>> = {
+            let index = shard.index.borrow();
+            chunk
+                .iter()
+                .filter(|m| {
+                    index
+                        .delivery(&endpoint_id, &m.id)
+                        .is_some_and(|d| d.status == Status::Fail)
+                })
+                .cloned()
+                .collect()
+        };
+        count += still_failed.len() as u64;
+        resend_all(shard, still_failed, &endpoint_id).await?;
     }
     Ok(count)
 }
