@@ -24,8 +24,13 @@ fn get(engine: &Engine, path: &str) -> Value {
 /// connection may take it as an ephemeral port meanwhile; then a fresh port
 /// is used.
 fn restart(engine: &mut Engine) {
+    restart_with(engine, &[]);
+}
+
+/// `restart` with extra flags (e.g. another shard count).
+fn restart_with(engine: &mut Engine, more: &[&str]) {
     for _ in 0..5 {
-        match engine.spawn() {
+        match engine.spawn_with(more) {
             Ok(()) => return,
             Err(e) if e.contains("Address already in use") => {
                 let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -353,6 +358,16 @@ fn listings_filter_paginate_and_survive_restarts() {
         before,
         "after kill -9"
     );
+    // And with the indexes re-homed to another shard count.
+    for shards in ["3", "1"] {
+        assert!(engine.stop(), "clean stop");
+        restart_with(&mut engine, &["--shards", shards]);
+        assert_eq!(
+            snapshot(&engine, &app, &eps, &probe),
+            before,
+            "with {shards} shards"
+        );
+    }
 }
 
 #[test]

@@ -365,7 +365,10 @@ fn index_attempt(
     outcome: Outcome,
 ) {
     let mut index = shard.index.borrow_mut();
-    let Some(meta) = index.delivery(&rec.endpoint_id, &msg.id).map(|d| d.msg) else {
+    let Some(meta) = index
+        .delivery(&rec.endpoint_id, &msg.id)
+        .map(|d| d.msg.clone())
+    else {
         return;
     };
     let entry = AttemptEntry {

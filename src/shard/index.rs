@@ -371,8 +371,8 @@ impl Index {
         }
     }
 
-    pub fn delivery(&self, endpoint_id: &str, msg_id: &str) -> Option<Delivery> {
-        self.deliveries.get(endpoint_id)?.get(msg_id).cloned()
+    pub fn delivery(&self, endpoint_id: &str, msg_id: &str) -> Option<&Delivery> {
+        self.deliveries.get(endpoint_id)?.get(msg_id)
     }
 
     /// Every delivery of `msg_id` on this shard.
