@@ -400,3 +400,39 @@ fn visit(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryState;
+
+    #[test]
+    fn a_resend_starts_a_new_generation_whatever_the_record_order() {
+        // Final attempt at 10, resend at 20: pending again, from attempt 0.
+        let st = DeliveryState {
+            resend_ms: Some(20),
+            final_ms: Some(10),
+            retrying: Some((5, 1, 500)),
+        };
+        assert!(!st.ended());
+        assert_eq!(st.next(), (0, 0));
+        // The resend's own attempt failed and is retrying: its schedule counts.
+        let st = DeliveryState {
+            retrying: Some((25, 1, 900)),
+            ..st
+        };
+        assert_eq!(st.next(), (1, 900));
+        // ...and once it ends, the delivery has ended.
+        let st = DeliveryState {
+            final_ms: Some(30),
+            ..st
+        };
+        assert!(st.ended());
+        // Without resends, any final attempt ends the delivery.
+        let plain = DeliveryState {
+            resend_ms: None,
+            final_ms: Some(1),
+            retrying: None,
+        };
+        assert!(plain.ended());
+    }
+}

@@ -2,7 +2,7 @@
 //! position in the journal, never their payloads.
 //!
 //! Each shard keeps, for the applications it is home to, the messages it
-//! journaled (by application, newest first, and by id), and for the endpoints
+//! journaled (per application, keyed by time-sortable id), and for the endpoints
 //! it owns, one `Delivery` per (endpoint, message) with its current status
 //! and the attempts made (by endpoint, newest first). Entries hold metadata
 //! used by filters plus a [`Loc`] naming the journal record; bodies (payloads,
@@ -257,8 +257,6 @@ pub struct Index {
     cap: usize,
     /// Home shard: application id → message id → message.
     messages: HashMap<String, BTreeMap<String, Arc<MsgMeta>>>,
-    /// Home shard: message id → application id.
-    message_app: HashMap<String, String>,
     /// Owner shard: endpoint id → message id → delivery.
     deliveries: HashMap<String, BTreeMap<String, Delivery>>,
     /// Owner shard: endpoint id → attempt id → attempt.
@@ -271,7 +269,6 @@ impl Index {
             retention_ms,
             cap: cap.max(1),
             messages: HashMap::new(),
-            message_app: HashMap::new(),
             deliveries: HashMap::new(),
             attempts: HashMap::new(),
         }
@@ -280,12 +277,9 @@ impl Index {
     /// Indexes a message journaled on this (home) shard.
     pub fn add_message(&mut self, m: Arc<MsgMeta>) {
         let per_app = self.messages.entry(m.app_id.clone()).or_default();
-        self.message_app.insert(m.id.clone(), m.app_id.clone());
         per_app.insert(m.id.clone(), m);
         while per_app.len() > self.cap {
-            if let Some((id, _)) = per_app.pop_first() {
-                self.message_app.remove(&id);
-            }
+            per_app.pop_first();
         }
     }
 
@@ -463,14 +457,7 @@ impl Index {
         let cutoff = now_ms.saturating_sub(self.retention_ms);
         let cap = self.cap;
         for per_app in self.messages.values_mut() {
-            while per_app
-                .first_key_value()
-                .is_some_and(|(_, m)| m.created_ms < cutoff)
-            {
-                if let Some((id, _)) = per_app.pop_first() {
-                    self.message_app.remove(&id);
-                }
-            }
+            trim(per_app, cap, cutoff, |m| m.created_ms);
         }
         self.messages.retain(|_, m| !m.is_empty());
         for per_ep in self.deliveries.values_mut() {
@@ -558,6 +545,6 @@ mod tests {
             1
         );
         assert_eq!(ix.stats("ep")[Status::Pending as usize], 1);
-        assert!(ix.message_app.len() == 1);
+        assert!(ix.message("app", "msg_4").is_some());
     }
 }
