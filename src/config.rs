@@ -76,6 +76,8 @@ pub struct Config {
     pub max_pending_per_shard: usize,
     pub idempotency_window_ms: u64,
     pub secret_rotation_grace_ms: u64,
+    pub retention_ms: u64,
+    pub index_max_per_key: usize,
 }
 
 impl Config {

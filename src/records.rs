@@ -22,6 +22,7 @@ pub enum Kind {
     EventTypeDelete = 6,
     Message = 16,
     Attempt = 17,
+    Resend = 18,
 }
 
 impl Kind {
@@ -35,6 +36,7 @@ impl Kind {
             6 => Kind::EventTypeDelete,
             16 => Kind::Message,
             17 => Kind::Attempt,
+            18 => Kind::Resend,
             _ => return None,
         })
     }
@@ -187,6 +189,22 @@ pub struct AttemptRecord {
     pub response: Vec<u8>,
 }
 
+/// A manually requested delivery of an existing message to one endpoint
+/// (`resend`, or a `recover` task); journaled by the endpoint's owner shard
+/// before the delivery starts, so a crash cannot lose it. Attempts of that
+/// (message, endpoint) made at or after `at_ms` are manual (`triggerType` 1).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ResendRecord {
+    pub msg_id: String,
+    pub app_id: String,
+    pub endpoint_id: String,
+    pub at_ms: u64,
+    /// Where the message record is: shard journal number, segment, offset.
+    pub msg_journal: u32,
+    pub msg_segment: u64,
+    pub msg_offset: u64,
+}
+
 /// A record body type the journal can hold (rkyv-serializable).
 pub trait Body:
     for<'a> rkyv::Serialize<
@@ -244,6 +262,7 @@ decoder!(decode_event_type, EventTypeRecord, Kind::EventTypePut);
 decoder!(decode_delete, DeleteRecord, Kind::AppDelete);
 decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_attempt, AttemptRecord, Kind::Attempt);
+decoder!(decode_resend, ResendRecord, Kind::Resend);
 
 #[cfg(test)]
 mod tests {

@@ -10,8 +10,10 @@
 
 use crate::catalog::Catalog;
 use crate::config::Config;
+use crate::journal::Position;
 use crate::journal::{Journal, JournalConfig, OpenError};
-use crate::records::{self, Kind, Outcome, RecordError};
+use crate::records::{self, Kind, Outcome, RecordError, ResendRecord};
+use crate::shard::index::{AttemptEntry, Index, Loc, MsgMeta};
 use crate::shard::state::DedupEntry;
 use crate::shard::{shard_of, Message, Pending};
 use std::collections::HashMap;
@@ -42,6 +44,8 @@ pub struct Recovered {
     pub pending: Vec<Vec<Pending>>,
     /// (app, eventId) → (message id, accepted ms), per home shard.
     pub dedup: Vec<Vec<DedupEntry>>,
+    /// Read-path indexes, per shard.
+    pub indexes: Vec<Index>,
     pub stats: RecoveryStats,
 }
 
@@ -55,12 +59,43 @@ pub struct RecoveryStats {
     pub torn_tails: Vec<String>,
 }
 
-/// The last known state of one delivery.
+/// What the journals say about one delivery. A `Resend` record starts a new
+/// generation: only attempts at or after the latest resend count, whatever
+/// order the journals are read in.
 #[derive(Default, Clone, Copy)]
 struct DeliveryState {
-    ended: bool,
-    next_attempt_no: u32,
-    due_ms: u64,
+    /// Latest `Resend` of this (message, endpoint).
+    resend_ms: Option<u64>,
+    /// Latest final attempt.
+    final_ms: Option<u64>,
+    /// Latest retrying attempt: (at_ms, next attempt number, due).
+    retrying: Option<(u64, u32, u64)>,
+}
+
+impl DeliveryState {
+    fn generation_ms(&self) -> u64 {
+        self.resend_ms.unwrap_or(0)
+    }
+
+    fn ended(&self) -> bool {
+        self.final_ms.is_some_and(|f| f >= self.generation_ms())
+    }
+
+    /// (next attempt number, due) of the current generation.
+    fn next(&self) -> (u32, u64) {
+        match self.retrying {
+            Some((at, no, due)) if at >= self.generation_ms() => (no, due),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// Records the index needs, gathered during the scan and applied in time
+/// order once every journal is read.
+#[derive(Default)]
+struct IndexEvents {
+    attempts: Vec<(records::AttemptRecord, Loc)>,
+    resends: Vec<ResendRecord>,
 }
 
 /// The directory of shard `i`'s journal.
@@ -127,6 +162,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
 
     let mut messages: HashMap<String, (Arc<Message>, Vec<String>)> = HashMap::new();
     let mut states: HashMap<(String, String), DeliveryState> = HashMap::new();
+    let mut events = IndexEvents::default();
     let mut shard_ids = existing_shards(data_dir)?;
     for i in 0..n {
         if !shard_ids.contains(&i) {
@@ -142,7 +178,14 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
             if first_err.is_some() {
                 return;
             }
-            if let Err(e) = visit(r.kind, r.body, &mut messages, &mut states) {
+            let loc = Loc {
+                journal: i as u32,
+                pos: Position {
+                    segment_seq: r.segment_seq,
+                    offset: r.offset,
+                },
+            };
+            if let Err(e) = visit(r.kind, r.body, loc, &mut messages, &mut states, &mut events) {
                 first_err = Some(e);
             }
         })?;
@@ -163,7 +206,21 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     let mut pending: Vec<Vec<Pending>> = (0..n).map(|_| Vec::new()).collect();
     let mut dedup: Vec<Vec<_>> = (0..n).map(|_| Vec::new()).collect();
     stats.messages = messages.len() as u64;
-    for (msg, destinations) in messages.into_values() {
+    // A resend may name an endpoint outside the original fan-out.
+    let mut resent: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &events.resends {
+        resent
+            .entry(r.msg_id.clone())
+            .or_default()
+            .push(r.endpoint_id.clone());
+    }
+    let indexes = build_indexes(config, &messages, events, now);
+    for (msg, mut destinations) in messages.into_values() {
+        for ep in resent.remove(&msg.id).unwrap_or_default() {
+            if !destinations.contains(&ep) {
+                destinations.push(ep);
+            }
+        }
         if let Some(eid) = &msg.event_id {
             if now.saturating_sub(msg.created_ms) < config.idempotency_window_ms {
                 dedup[shard_of(&msg.app_id, n)].push((
@@ -177,15 +234,16 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
                 .get(&(msg.id.clone(), endpoint_id.clone()))
                 .copied()
                 .unwrap_or_default();
-            if st.ended {
+            if st.ended() {
                 continue;
             }
+            let (attempt_no, due_ms) = st.next();
             stats.pending += 1;
             pending[shard_of(&endpoint_id, n)].push(Pending {
                 msg: msg.clone(),
                 endpoint_id,
-                attempt_no: st.next_attempt_no,
-                due_ms: st.due_ms,
+                attempt_no,
+                due_ms,
             });
         }
     }
@@ -197,16 +255,104 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         journals,
         pending,
         dedup,
+        indexes,
         stats,
     })
+}
+
+/// Builds every shard's read-path index: messages on their home shard,
+/// deliveries and attempts on the endpoint's owner shard, then applies
+/// attempts and resends in time order so each delivery ends in its latest
+/// status.
+fn build_indexes(
+    config: &Config,
+    messages: &HashMap<String, (Arc<Message>, Vec<String>)>,
+    mut events: IndexEvents,
+    now_ms: u64,
+) -> Vec<Index> {
+    let n = config.shards;
+    let mut indexes: Vec<Index> = (0..n)
+        .map(|_| Index::new(config.retention_ms, config.index_max_per_key))
+        .collect();
+    let cutoff = now_ms.saturating_sub(config.retention_ms);
+    let mut metas: HashMap<&str, Arc<MsgMeta>> = HashMap::new();
+    let mut sorted: Vec<&(Arc<Message>, Vec<String>)> = messages
+        .values()
+        .filter(|(m, _)| m.created_ms >= cutoff)
+        .collect();
+    sorted.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+    for (msg, destinations) in sorted {
+        let home = msg.meta(destinations.clone());
+        indexes[shard_of(&msg.app_id, n)].add_message(home);
+        let meta = msg.meta(Vec::new());
+        for ep in destinations {
+            indexes[shard_of(ep, n)].delivery_pending(ep, &meta, 0);
+        }
+        metas.insert(&msg.id, meta);
+    }
+    enum Event {
+        Attempt(records::AttemptRecord, Loc),
+        Resend(ResendRecord),
+    }
+    let mut timeline: Vec<(u64, Event)> = Vec::new();
+    timeline.extend(
+        events
+            .attempts
+            .drain(..)
+            .map(|(a, loc)| (a.at_ms, Event::Attempt(a, loc))),
+    );
+    timeline.extend(
+        events
+            .resends
+            .drain(..)
+            .map(|r| (r.at_ms, Event::Resend(r))),
+    );
+    // A resend and its first attempt can share a millisecond; the resend
+    // comes first so that attempt counts as manual.
+    timeline.sort_by_key(|(at, e)| (*at, matches!(e, Event::Attempt(..))));
+    for (_, event) in timeline {
+        match event {
+            Event::Resend(r) => {
+                if let Some(meta) = metas.get(r.msg_id.as_str()) {
+                    indexes[shard_of(&r.endpoint_id, n)].resend(&r.endpoint_id, meta, r.at_ms);
+                }
+            }
+            Event::Attempt(a, loc) => {
+                let (Some(meta), Some(outcome)) =
+                    (metas.get(a.msg_id.as_str()), Outcome::from_u8(a.outcome))
+                else {
+                    continue;
+                };
+                let index = &mut indexes[shard_of(&a.endpoint_id, n)];
+                let entry = AttemptEntry {
+                    manual: index.is_manual(&a.endpoint_id, &a.msg_id, a.at_ms),
+                    id: a.id,
+                    msg: meta.clone(),
+                    endpoint_id: a.endpoint_id,
+                    status_code: a.status_code,
+                    outcome,
+                    at_ms: a.at_ms,
+                    duration_us: a.duration_us,
+                    loc,
+                };
+                index.add_attempt(entry, a.next_attempt_ms);
+            }
+        }
+    }
+    for index in &mut indexes {
+        index.prune(now_ms);
+    }
+    indexes
 }
 
 /// Folds one shard-journal record into the recovery maps.
 fn visit(
     kind: u8,
     body: &[u8],
+    loc: Loc,
     messages: &mut HashMap<String, (Arc<Message>, Vec<String>)>,
     states: &mut HashMap<(String, String), DeliveryState>,
+    events: &mut IndexEvents,
 ) -> Result<(), RecordError> {
     match Kind::from_u8(kind) {
         Some(Kind::Message) => {
@@ -219,6 +365,7 @@ fn visit(
                 channels: m.channels,
                 payload: m.payload.into_boxed_slice(),
                 created_ms: m.created_ms,
+                loc,
             });
             messages.insert(m.id, (msg, m.destinations));
         }
@@ -228,15 +375,64 @@ fn visit(
                 kind,
                 reason: format!("unknown outcome {}", a.outcome),
             })?;
-            let st = states.entry((a.msg_id, a.endpoint_id)).or_default();
+            let st = states
+                .entry((a.msg_id.clone(), a.endpoint_id.clone()))
+                .or_default();
             if outcome.is_final() {
-                st.ended = true;
-            } else if a.attempt_no + 1 >= st.next_attempt_no {
-                st.next_attempt_no = a.attempt_no + 1;
-                st.due_ms = a.next_attempt_ms;
+                st.final_ms = st.final_ms.max(Some(a.at_ms));
+            } else if st.retrying.is_none_or(|(at, _, _)| a.at_ms >= at) {
+                st.retrying = Some((a.at_ms, a.attempt_no + 1, a.next_attempt_ms));
             }
+            // The index needs the attempt's metadata, not its response text.
+            let mut a = a;
+            a.response = Vec::new();
+            events.attempts.push((a, loc));
+        }
+        Some(Kind::Resend) => {
+            let r = records::decode_resend(body)?;
+            let st = states
+                .entry((r.msg_id.clone(), r.endpoint_id.clone()))
+                .or_default();
+            st.resend_ms = st.resend_ms.max(Some(r.at_ms));
+            events.resends.push(r);
         }
         _ => return Err(RecordError::UnknownKind(kind)),
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryState;
+
+    #[test]
+    fn a_resend_starts_a_new_generation_whatever_the_record_order() {
+        // Final attempt at 10, resend at 20: pending again, from attempt 0.
+        let st = DeliveryState {
+            resend_ms: Some(20),
+            final_ms: Some(10),
+            retrying: Some((5, 1, 500)),
+        };
+        assert!(!st.ended());
+        assert_eq!(st.next(), (0, 0));
+        // The resend's own attempt failed and is retrying: its schedule counts.
+        let st = DeliveryState {
+            retrying: Some((25, 1, 900)),
+            ..st
+        };
+        assert_eq!(st.next(), (1, 900));
+        // ...and once it ends, the delivery has ended.
+        let st = DeliveryState {
+            final_ms: Some(30),
+            ..st
+        };
+        assert!(st.ended());
+        // Without resends, any final attempt ends the delivery.
+        let plain = DeliveryState {
+            resend_ms: None,
+            final_ms: Some(1),
+            retrying: None,
+        };
+        assert!(plain.ended());
+    }
 }

@@ -1,4 +1,5 @@
-//! Message handlers: create.
+//! Message handlers: create, list, get (the listings read the home shard's
+//! index and the journal, see `listing`).
 //!
 //! A message may carry an inline `application` (`{name, uid, ...}`): when
 //! `{app}` names no application, one is created with uid `{app}` from that
@@ -105,4 +106,39 @@ fn inline_app(
         ));
     }
     super::apps::new_app(shard, inline, Some(uid.to_string()))
+}
+
+/// `GET /app/{app}/msg`: newest first; filters `channel`, `before`, `after`,
+/// `event_types`; payloads (read from the journal) only `with_content`.
+pub async fn list_messages(shard: &Rc<Shard>, req: &Request, app: &str) -> Result<Response> {
+    let q = super::listing::list_query(req)?;
+    let app = find_app(shard, app)?;
+    let (id, filter, page) = (app.id.clone(), q.filter.clone(), q.page.clone());
+    let page = super::listing::on_home(shard, &app.id, move |s| {
+        s.index.borrow().list_messages(&id, &filter, &page)
+    })
+    .await?;
+    let with_content = q.with_content.unwrap_or(true);
+    Ok(ok(
+        200,
+        super::listing::page_view(&page, |m| {
+            super::listing::message_view(shard, m, with_content)
+        })?,
+    ))
+}
+
+/// `GET /app/{app}/msg/{msg}` by id (or by `eventId` within the dedup window).
+pub async fn get_message(
+    shard: &Rc<Shard>,
+    req: &Request,
+    app: &str,
+    msg: &str,
+) -> Result<Response> {
+    let q = super::listing::list_query(req)?;
+    let app = find_app(shard, app)?;
+    let m = super::listing::find_message(shard, &app.id, msg).await?;
+    Ok(ok(
+        200,
+        super::listing::message_view(shard, &m, q.with_content.unwrap_or(true))?,
+    ))
 }

@@ -7,11 +7,14 @@
 //! same path the Unix-socket ingest uses.
 
 pub mod apps;
+pub mod attempts;
 pub mod endpoints;
 pub mod event_types;
 pub mod headers;
 pub mod http;
 pub mod idempotency;
+pub mod listing;
+pub mod manual;
 pub mod messages;
 pub mod params;
 pub mod routes;

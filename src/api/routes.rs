@@ -1,8 +1,9 @@
 //! Routes of the HTTP API: the path table, authentication and dispatch.
 //!
-//! Handlers live in `apps`, `endpoints`, `headers`, `event_types` and
-//! `messages`. A POST with an `idempotency-key` header goes through
-//! `idempotency` first. Every handler returns a [`Response`]; failures are JSON `{code, detail}`
+//! Handlers live in `apps`, `endpoints`, `headers`, `event_types`,
+//! `messages`, `attempts` and `manual`. A POST with an `idempotency-key`
+//! header goes through `idempotency` first. Every handler returns a
+//! [`Response`]; failures are JSON `{code, detail}`
 //! with stable codes: `authentication_failed` (401), `not_found` (404),
 //! `method_not_allowed` (405), `conflict` (409), `bad_request` / `invalid_json`
 //! (400), `validation_error` (422, with `detail` a list of `{loc, msg, type}`),
@@ -16,6 +17,7 @@ use super::http::{error, Request, Response};
 use super::idempotency;
 use super::messages::*;
 use super::params::not_found;
+use super::{attempts, manual};
 use crate::shard::state::Shard;
 use std::rc::Rc;
 use std::sync::OnceLock;
@@ -34,6 +36,18 @@ enum Route {
     EventTypes,
     EventType,
     Messages,
+    Message,
+    MessageAttempt,
+    MessageEndpoints,
+    Resend,
+    AttemptsByEndpoint,
+    AttemptsByMsg,
+    EndpointMessages,
+    EndpointRecover,
+    EndpointSendExample,
+    EndpointStats,
+    BackgroundTasks,
+    BackgroundTask,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -62,6 +76,42 @@ fn router() -> &'static matchit::Router<Route> {
             ("/api/v1/event-type", Route::EventTypes),
             ("/api/v1/event-type/{name}", Route::EventType),
             ("/api/v1/app/{app}/msg", Route::Messages),
+            ("/api/v1/app/{app}/msg/{msg}", Route::Message),
+            (
+                "/api/v1/app/{app}/msg/{msg}/attempt/{attempt}",
+                Route::MessageAttempt,
+            ),
+            (
+                "/api/v1/app/{app}/msg/{msg}/endpoint",
+                Route::MessageEndpoints,
+            ),
+            (
+                "/api/v1/app/{app}/msg/{msg}/endpoint/{ep}/resend",
+                Route::Resend,
+            ),
+            (
+                "/api/v1/app/{app}/attempt/endpoint/{ep}",
+                Route::AttemptsByEndpoint,
+            ),
+            ("/api/v1/app/{app}/attempt/msg/{msg}", Route::AttemptsByMsg),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/msg",
+                Route::EndpointMessages,
+            ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/recover",
+                Route::EndpointRecover,
+            ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/send-example",
+                Route::EndpointSendExample,
+            ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/stats",
+                Route::EndpointStats,
+            ),
+            ("/api/v1/background-task", Route::BackgroundTasks),
+            ("/api/v1/background-task/{task}", Route::BackgroundTask),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -101,8 +151,6 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         return not_found("route");
     };
     let route = *m.value;
-    let app = m.params.get("app").unwrap_or("").to_string();
-    let ep = m.params.get("ep").unwrap_or("").to_string();
     if let Route::Health = route {
         return Response {
             status: 204,
@@ -124,30 +172,34 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         },
         _ => None,
     };
-    let resp = dispatch(
-        shard,
-        &req,
-        route,
-        &app,
-        &ep,
-        m.params.get("name").unwrap_or(""),
-    )
-    .await;
+    let params = Params {
+        app: m.params.get("app").unwrap_or(""),
+        ep: m.params.get("ep").unwrap_or(""),
+        msg: m.params.get("msg").unwrap_or(""),
+        attempt: m.params.get("attempt").unwrap_or(""),
+        task: m.params.get("task").unwrap_or(""),
+        name: m.params.get("name").unwrap_or(""),
+    };
+    let resp = dispatch(shard, &req, route, &params).await;
     if let Some(g) = guard {
         g.finish(&resp);
     }
     resp
 }
 
+/// The path parameters of a matched route (empty when the route has none).
+struct Params<'a> {
+    app: &'a str,
+    ep: &'a str,
+    msg: &'a str,
+    attempt: &'a str,
+    task: &'a str,
+    name: &'a str,
+}
+
 /// Runs the handler of a route and method.
-async fn dispatch(
-    shard: &Rc<Shard>,
-    req: &Request,
-    route: Route,
-    app: &str,
-    ep: &str,
-    name: &str,
-) -> Response {
+async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>) -> Response {
+    let (app, ep) = (p.app, p.ep);
     let result = match (route, req.method.as_str()) {
         (Route::Metrics, "GET") => Ok(Response {
             status: 200,
@@ -173,11 +225,30 @@ async fn dispatch(
         (Route::EndpointHeaders, "PATCH") => patch_headers(shard, req, app, ep),
         (Route::EventTypes, "GET") => list_event_types(shard, req),
         (Route::EventTypes, "POST") => create_event_type(shard, req),
-        (Route::EventType, "GET") => get_event_type(shard, name),
-        (Route::EventType, "PUT") => upsert_event_type(shard, req, name),
-        (Route::EventType, "PATCH") => patch_event_type(shard, req, name),
-        (Route::EventType, "DELETE") => delete_event_type(shard, req, name),
+        (Route::EventType, "GET") => get_event_type(shard, p.name),
+        (Route::EventType, "PUT") => upsert_event_type(shard, req, p.name),
+        (Route::EventType, "PATCH") => patch_event_type(shard, req, p.name),
+        (Route::EventType, "DELETE") => delete_event_type(shard, req, p.name),
         (Route::Messages, "POST") => create_message(shard, req, app).await,
+        (Route::Messages, "GET") => list_messages(shard, req, app).await,
+        (Route::Message, "GET") => get_message(shard, req, app, p.msg).await,
+        (Route::MessageAttempt, "GET") => {
+            attempts::get_attempt(shard, req, app, p.msg, p.attempt).await
+        }
+        (Route::MessageEndpoints, "GET") => {
+            attempts::list_msg_endpoints(shard, req, app, p.msg).await
+        }
+        (Route::Resend, "POST") => manual::resend(shard, app, p.msg, ep).await,
+        (Route::AttemptsByEndpoint, "GET") => attempts::list_by_endpoint(shard, req, app, ep).await,
+        (Route::AttemptsByMsg, "GET") => attempts::list_by_msg(shard, req, app, p.msg).await,
+        (Route::EndpointMessages, "GET") => {
+            attempts::list_endpoint_messages(shard, req, app, ep).await
+        }
+        (Route::EndpointRecover, "POST") => manual::recover(shard, req, app, ep).await,
+        (Route::EndpointSendExample, "POST") => manual::send_example(shard, req, app, ep).await,
+        (Route::EndpointStats, "GET") => attempts::endpoint_stats(shard, app, ep).await,
+        (Route::BackgroundTasks, "GET") => manual::list_tasks(shard, req),
+        (Route::BackgroundTask, "GET") => manual::get_task(shard, p.task),
         _ => Err(error(
             405,
             "method_not_allowed",

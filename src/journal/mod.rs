@@ -6,12 +6,14 @@
 //! group commit (`take_sync_job` / `SyncJob::run` / `complete_sync`), which
 //! lets the blocking msync run on another thread while the shard keeps
 //! appending. Recovery (`Journal::open`) and offline verification (`check`)
-//! share one scanner so they always agree. The byte layout and the recovery
+//! share one scanner so they always agree. `read_record` / `Journal::read_at`
+//! fetch one record back by position (CRC re-checked) for the read path. The byte layout and the recovery
 //! decision table are documented in `docs/journal-format.md`.
 
 mod check;
 mod error;
 mod format;
+mod read;
 mod recovery;
 mod scan;
 mod segment;
@@ -27,6 +29,7 @@ use std::path::PathBuf;
 pub use check::{check, CheckReport};
 pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
 pub use format::{max_body_bytes, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+pub use read::{read_record, OwnedRecord, Position, ReadError};
 pub use sync::SyncJob;
 pub use writer::Journal;
 

@@ -16,6 +16,7 @@ use super::format::{
     encode_record_header, max_body_bytes, record_footprint_bytes, seal_record_header,
     segment_base_lsn, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
+use super::read::{read_record, OwnedRecord, Position, ReadError};
 use super::segment::{create_segment, MappedSegment};
 use super::sync::{SyncJob, SyncRange};
 use super::Lsn;
@@ -92,6 +93,17 @@ impl Journal {
         version: u8,
         body: &[u8],
     ) -> Result<Lsn, AppendError> {
+        self.append_at(kind, version, body).map(|(lsn, _)| lsn)
+    }
+
+    /// Like `append_versioned`, also returning where the record starts, so
+    /// the caller can index it and read it back with `read_at`.
+    pub fn append_at(
+        &mut self,
+        kind: u8,
+        version: u8,
+        body: &[u8],
+    ) -> Result<(Lsn, Position), AppendError> {
         let body_bytes = body.len() as u64;
         let max = max_body_bytes(self.segment_bytes);
         let too_large = AppendError::RecordTooLarge {
@@ -121,7 +133,16 @@ impl Journal {
         self.active
             .zero(at + RECORD_HEADER_BYTES + body_bytes, at + footprint);
         self.write_offset = at + footprint;
-        Ok(self.written_lsn())
+        let position = Position {
+            segment_seq: self.active.seq,
+            offset: at,
+        };
+        Ok((self.written_lsn(), position))
+    }
+
+    /// Reads back the record at `pos` of this journal, re-checking its CRC.
+    pub fn read_at(&self, pos: Position) -> Result<OwnedRecord, ReadError> {
+        read_record(&self.dir, self.segment_bytes, pos)
     }
 
     /// Closes the active segment and starts the next one.

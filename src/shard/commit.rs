@@ -13,7 +13,7 @@
 
 use super::notify::Notify;
 use crate::config::Durability;
-use crate::journal::{AppendError, Journal, Lsn};
+use crate::journal::{AppendError, Journal, Lsn, Position};
 use crate::records::{self, Kind};
 use futures_channel::oneshot;
 use std::cell::{Cell, RefCell};
@@ -66,23 +66,38 @@ impl Commit {
         kind: Kind,
         value: &T,
     ) -> Result<Lsn, CommitError> {
+        self.append_record_at(kind, value).map(|(lsn, _)| lsn)
+    }
+
+    /// Like `append_record`, also returning where the record starts (for the
+    /// read path's indexes).
+    pub fn append_record_at<T: records::Body>(
+        &self,
+        kind: Kind,
+        value: &T,
+    ) -> Result<(Lsn, Position), CommitError> {
         let buf = std::mem::take(&mut *self.scratch.borrow_mut());
         let buf = records::encode_into(value, buf)?;
-        let result = self.append(kind as u8, &buf);
+        let result = self.append_at(kind as u8, &buf);
         *self.scratch.borrow_mut() = buf;
         Ok(result?)
     }
 
     /// Appends one encoded record.
     pub fn append(&self, kind: u8, body: &[u8]) -> Result<Lsn, AppendError> {
+        self.append_at(kind, body).map(|(lsn, _)| lsn)
+    }
+
+    /// Appends one encoded record; returns its end Lsn and start position.
+    fn append_at(&self, kind: u8, body: &[u8]) -> Result<(Lsn, Position), AppendError> {
         let mut journal = self.journal.borrow_mut();
         let before = journal.written_lsn();
-        let lsn = journal.append_versioned(kind, crate::records::RECORD_VERSION, body)?;
+        let (lsn, pos) = journal.append_at(kind, crate::records::RECORD_VERSION, body)?;
         // Lsns count bytes, so the difference is the record's footprint
         // (plus the unused tail of a segment after a roll).
         self.appended_bytes
             .set(self.appended_bytes.get() + (lsn.0 - before.0));
-        Ok(lsn)
+        Ok((lsn, pos))
     }
 
     /// Copies the journal's counters into a metrics snapshot.

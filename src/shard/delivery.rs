@@ -12,6 +12,7 @@
 
 use super::conn::{key_of, Conn};
 use super::guard::Target;
+use super::index::{AttemptEntry, Loc, MsgMeta};
 use super::state::Shard;
 use super::{Message, Pending};
 use crate::http_wire::{encode_request, Progress, Response, ResponseParser};
@@ -52,7 +53,21 @@ pub struct EndpointQueue {
 pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
     let now = crate::time::now_ms();
     let mut armed = false;
+    let mut last: Option<(Arc<Message>, Arc<MsgMeta>)> = None;
     for p in batch {
+        // Consecutive deliveries of one message share its index entry.
+        let meta = match &last {
+            Some((m, meta)) if Arc::ptr_eq(m, &p.msg) => meta.clone(),
+            _ => {
+                let meta = p.msg.meta(Vec::new());
+                last = Some((p.msg.clone(), meta.clone()));
+                meta
+            }
+        };
+        shard
+            .index
+            .borrow_mut()
+            .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
         let due = p.due_ms;
         let handle = shard.deliveries.borrow_mut().insert(p);
         shard.shared.pending[shard.id].fetch_add(1, Ordering::Relaxed);
@@ -246,6 +261,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
             return;
         }
     };
+    shard.index.borrow_mut().set_sending(&endpoint_id, &msg.id);
     let started = Instant::now();
     let result = send(shard, &endpoint, &msg, w).await;
     let duration_us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
@@ -365,8 +381,9 @@ fn record(
     };
     // An attempt record that cannot be written only costs a duplicate attempt
     // after a restart (the delivery is still pending in the journal).
-    if let Err(e) = shard.commit.append_record(Kind::Attempt, &rec) {
-        eprintln!("ringhook: shard {}: cannot journal attempt: {e}", shard.id);
+    match shard.commit.append_record_at(Kind::Attempt, &rec) {
+        Ok((_, pos)) => index_attempt(shard, msg, rec, pos, outcome),
+        Err(e) => eprintln!("ringhook: shard {}: cannot journal attempt: {e}", shard.id),
     }
     if outcome.is_final() {
         if shard.deliveries.borrow_mut().try_remove(handle).is_some() {
@@ -383,6 +400,38 @@ fn record(
         .borrow_mut()
         .insert(next_attempt_ms, handle as u32);
     shard.timer_kick.notify();
+}
+
+/// Adds a journaled attempt to the shard's read-path index.
+fn index_attempt(
+    shard: &Shard,
+    msg: &Message,
+    rec: AttemptRecord,
+    pos: crate::journal::Position,
+    outcome: Outcome,
+) {
+    let mut index = shard.index.borrow_mut();
+    let Some(meta) = index
+        .delivery(&rec.endpoint_id, &msg.id)
+        .map(|d| d.msg.clone())
+    else {
+        return;
+    };
+    let entry = AttemptEntry {
+        manual: index.is_manual(&rec.endpoint_id, &msg.id, rec.at_ms),
+        id: rec.id,
+        msg: meta,
+        endpoint_id: rec.endpoint_id,
+        status_code: rec.status_code,
+        outcome,
+        at_ms: rec.at_ms,
+        duration_us: rec.duration_us,
+        loc: Loc {
+            journal: shard.id as u32,
+            pos,
+        },
+    };
+    index.add_attempt(entry, rec.next_attempt_ms);
 }
 
 /// The delivered body: the payload, with the endpoint's extra JSON merged in.

@@ -142,6 +142,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         journals,
         pending,
         dedup,
+        indexes,
         ..
     } = recovered;
     let n = config.shards;
@@ -163,7 +164,12 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
     let mut api_fd = Some(api_listener.into_raw_fd());
     let mut catalog_journal = Some(catalog_journal);
     let mut handles = Vec::with_capacity(n);
-    for (i, ((journal, pending), dedup)) in journals.into_iter().zip(pending).zip(dedup).enumerate()
+    for (i, (((journal, pending), dedup), index)) in journals
+        .into_iter()
+        .zip(pending)
+        .zip(dedup)
+        .zip(indexes)
+        .enumerate()
     {
         let placement = match shared.config.cpus.get(i) {
             Some(&cpu) => Placement::Fixed(cpu),
@@ -209,6 +215,8 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     timer_kick: Default::default(),
                     ingest_in_flight: Default::default(),
                     stats: Default::default(),
+                    index: RefCell::new(index),
+                    tasks: RefCell::new(Default::default()),
                     shared,
                 });
                 if let Some(mut receivers) = receivers {
@@ -314,6 +322,7 @@ async fn receive(
     while let Some(msg) = rx.recv().await {
         match msg {
             ShardMsg::Deliver(batch) => delivery::accept(&shard, batch),
+            ShardMsg::Query(run) => run(&shard),
             ShardMsg::Ingest { events, reply } => {
                 let s = shard.clone();
                 glommio::spawn_local(async move {
@@ -340,7 +349,8 @@ async fn drain(shard: &Rc<Shard>) {
     }
 }
 
-/// Fires due retries until the engine stops; prunes old eventIds now and then.
+/// Fires due retries until the engine stops; prunes old eventIds and
+/// read-path index entries now and then.
 async fn timer_loop(shard: &Rc<Shard>) {
     let mut expired = Vec::new();
     let mut last_prune_ms = 0;
@@ -364,6 +374,7 @@ async fn timer_loop(shard: &Rc<Shard>) {
         }
         if now.saturating_sub(last_prune_ms) > 60_000 {
             shard.prune_dedup(now);
+            shard.index.borrow_mut().prune(now);
             last_prune_ms = now;
         }
         let wait_ms = match shard.wheel.borrow().next_wake_ms() {

@@ -7,6 +7,7 @@
 //! and only then hands deliveries to the endpoints' owner shards: an
 //! acknowledged message is always in the journal before any attempt is made.
 
+use super::index::Loc;
 use super::state::Shard;
 use super::{
     delivery, shard_of, IngestError, IngestResult, Message, NewMessage, Pending, ShardMsg,
@@ -69,17 +70,31 @@ pub async fn submit(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestRes
 
 /// Accepts messages of applications homed on this shard.
 pub async fn accept_local(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
+    accept_local_to(shard, events, None).await
+}
+
+/// Like `accept_local`; with `only`, each message goes to that endpoint
+/// alone instead of the catalog's fan-out (`send-example`).
+pub async fn accept_local_to(
+    shard: &Rc<Shard>,
+    events: Vec<NewMessage>,
+    only: Option<&str>,
+) -> Vec<IngestResult> {
     if shard.shared.is_stopping() || shard.shared.is_overloaded() {
         return vec![Err(IngestError::Unavailable); events.len()];
     }
     shard.ingest_in_flight.set(shard.ingest_in_flight.get() + 1);
-    let results = accept_batch(shard, events).await;
+    let results = accept_batch(shard, events, only).await;
     shard.ingest_in_flight.set(shard.ingest_in_flight.get() - 1);
     results
 }
 
-/// The body of [`accept_local`], between its in-flight accounting.
-async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
+/// The body of [`accept_local_to`], between its in-flight accounting.
+async fn accept_batch(
+    shard: &Rc<Shard>,
+    events: Vec<NewMessage>,
+    only: Option<&str>,
+) -> Vec<IngestResult> {
     let catalog = shard.shared.catalog.load();
     let now = crate::time::now_ms();
     let window = shard.shared.config.idempotency_window_ms;
@@ -102,7 +117,10 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
                 }
             }
         }
-        let destinations = catalog.fan_out(&ev.app_id, &ev.event_type, &ev.channels);
+        let destinations = match only {
+            Some(ep) => vec![ep.to_string()],
+            None => catalog.fan_out(&ev.app_id, &ev.event_type, &ev.channels),
+        };
         let rec = MessageRecord {
             id: ids::new_id_at("msg", now),
             app_id: ev.app_id,
@@ -115,15 +133,21 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
         };
         let appended = shard
             .commit
-            .append_record(Kind::Message, &rec)
+            .append_record_at(Kind::Message, &rec)
             .map_err(|e| IngestError::Journal(e.to_string()));
-        match appended {
-            Ok(lsn) => last_lsn = Some(lsn),
+        let loc = match appended {
+            Ok((lsn, pos)) => {
+                last_lsn = Some(lsn);
+                Loc {
+                    journal: shard.id as u32,
+                    pos,
+                }
+            }
             Err(e) => {
                 results.push(Err(e));
                 continue;
             }
-        }
+        };
         if let Some(eid) = &rec.event_id {
             shard
                 .dedup
@@ -138,7 +162,12 @@ async fn accept_batch(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestR
             channels: rec.channels,
             payload: rec.payload.into_boxed_slice(),
             created_ms: rec.created_ms,
+            loc,
         });
+        shard
+            .index
+            .borrow_mut()
+            .add_message(msg.meta(rec.destinations.clone()));
         fan.push((msg.clone(), rec.destinations));
         results.push(Ok(msg));
     }

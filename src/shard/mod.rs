@@ -16,10 +16,14 @@ pub mod conn;
 pub mod delivery;
 pub mod engine;
 pub mod guard;
+pub mod index;
 pub mod ingest;
+pub mod manual;
 pub mod notify;
+pub mod query;
 pub mod resolver;
 pub mod state;
+pub mod tasks;
 pub mod throttle;
 
 use crate::catalog::Catalog;
@@ -55,6 +59,24 @@ pub struct Message {
     pub channels: Vec<String>,
     pub payload: Box<[u8]>,
     pub created_ms: u64,
+    /// Where its `Message` record is, for the read path's indexes.
+    pub loc: index::Loc,
+}
+
+impl Message {
+    /// The index entry of this message (`destinations` only on the home shard).
+    pub fn meta(&self, destinations: Vec<String>) -> Arc<index::MsgMeta> {
+        Arc::new(index::MsgMeta {
+            id: self.id.clone(),
+            app_id: self.app_id.clone(),
+            event_type: self.event_type.clone(),
+            event_id: self.event_id.clone(),
+            channels: self.channels.clone(),
+            created_ms: self.created_ms,
+            loc: self.loc,
+            destinations,
+        })
+    }
 }
 
 /// One (message, endpoint) delivery waiting for its next attempt.
@@ -95,6 +117,9 @@ pub enum IngestError {
 /// The result for one message of a batch.
 pub type IngestResult = Result<Arc<Message>, IngestError>;
 
+/// A closure run on another shard by `ShardMsg::Query`.
+pub type QueryFn = Box<dyn FnOnce(&std::rc::Rc<state::Shard>) + Send>;
+
 /// What shards send each other.
 pub enum ShardMsg {
     /// Accept messages of applications homed on the receiving shard.
@@ -104,6 +129,10 @@ pub enum ShardMsg {
     },
     /// Deliveries for endpoints owned by the receiving shard.
     Deliver(Vec<Pending>),
+    /// A read (or a manual delivery) run on the receiving shard's state; the
+    /// closure answers through its own oneshot and never blocks (see
+    /// `query::on`). The read path's indexes are reached only this way.
+    Query(QueryFn),
 }
 
 /// Engine-wide state shared by every shard (read-mostly, lock-free).

@@ -5,7 +5,9 @@
 
 use super::commit::Commit;
 use super::delivery::EndpointQueue;
+use super::index::Index;
 use super::notify::Notify;
+use super::tasks::Tasks;
 use super::{Pending, ShardMsg, Shared};
 use crate::journal::Journal;
 use crate::wheel::TimerWheel;
@@ -42,6 +44,10 @@ pub struct Shard {
     pub ingest_in_flight: std::cell::Cell<usize>,
     /// This shard's counters and histograms, published periodically.
     pub stats: RefCell<crate::metrics::ShardStats>,
+    /// Read-path indexes of this shard's messages, deliveries and attempts.
+    pub index: RefCell<Index>,
+    /// Background tasks (`recover`); only shard 0, which serves the API, uses it.
+    pub tasks: RefCell<Tasks>,
 }
 
 impl Shard {

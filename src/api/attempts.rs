@@ -1,0 +1,211 @@
+//! Read-path handlers for deliveries: attempts by endpoint and by message,
+//! one attempt, messages of an endpoint and destinations of a message (each
+//! with its delivery status and next attempt), and endpoint statistics.
+//!
+//! Attempts and deliveries are indexed on the endpoint's owner shard; those
+//! of one message may be spread over every shard, so per-message reads ask
+//! all shards and merge the answers.
+
+use super::http::Response;
+use super::listing::*;
+use super::params::*;
+use crate::shard::index::{page_of, AttemptEntry, Delivery, Status};
+use crate::shard::query;
+use crate::shard::state::Shard;
+use crate::time::rfc3339;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// `GET /app/{app}/attempt/endpoint/{ep}`
+pub async fn list_by_endpoint(
+    shard: &Rc<Shard>,
+    req: &super::http::Request,
+    app: &str,
+    ep: &str,
+) -> Result<Response> {
+    let q = list_query(req)?;
+    let ep = find_endpoint(shard, app, ep)?;
+    let (id, filter, page) = (ep.id.clone(), q.filter.clone(), q.page.clone());
+    let page = on_owner(shard, &ep.id, move |s| {
+        s.index.borrow().list_endpoint_attempts(&id, &filter, &page)
+    })
+    .await?;
+    Ok(ok(
+        200,
+        page_view(&page, |a| {
+            attempt_view(shard, a, q.with_msg, q.expanded_statuses)
+        })?,
+    ))
+}
+
+/// Every attempt of a message, from every shard, by attempt id.
+async fn attempts_of(shard: &Rc<Shard>, msg_id: &str) -> BTreeMap<String, AttemptEntry> {
+    let id = msg_id.to_string();
+    query::on_all(shard, move |s| s.index.borrow().attempts_of(&id))
+        .await
+        .into_iter()
+        .flatten()
+        .map(|a| (a.id.clone(), a))
+        .collect()
+}
+
+/// `GET /app/{app}/attempt/msg/{msg}`
+pub async fn list_by_msg(
+    shard: &Rc<Shard>,
+    req: &super::http::Request,
+    app: &str,
+    msg: &str,
+) -> Result<Response> {
+    let q = list_query(req)?;
+    let app = find_app(shard, app)?;
+    let msg = find_message(shard, &app.id, msg).await?;
+    let all = attempts_of(shard, &msg.id).await;
+    let catalog = shard.shared.catalog.load();
+    let endpoint = match &q.endpoint_id {
+        Some(e) => Some(
+            catalog
+                .endpoint(&app.id, e)
+                .map(|e| e.id.clone())
+                .ok_or_else(|| not_found("endpoint"))?,
+        ),
+        None => None,
+    };
+    let page = page_of(
+        &all,
+        &q.page,
+        |a| {
+            endpoint.as_ref().is_none_or(|e| *e == a.endpoint_id)
+                && q.filter
+                    .status
+                    .is_none_or(|s| s == Status::of_attempt(a.outcome) as u8)
+                && q.filter
+                    .status_code_class
+                    .is_none_or(|c| match a.status_code {
+                        0 => c == 0,
+                        code => code / 100 * 100 == c,
+                    })
+                && q.filter.before_ms.is_none_or(|b| a.at_ms < b)
+                && q.filter.after_ms.is_none_or(|x| a.at_ms > x)
+        },
+        AttemptEntry::clone,
+    );
+    Ok(ok(
+        200,
+        page_view(&page, |a| {
+            attempt_view(shard, a, false, q.expanded_statuses)
+        })?,
+    ))
+}
+
+/// `GET /app/{app}/msg/{msg}/attempt/{attempt}`
+pub async fn get_attempt(
+    shard: &Rc<Shard>,
+    req: &super::http::Request,
+    app: &str,
+    msg: &str,
+    attempt: &str,
+) -> Result<Response> {
+    let q = list_query(req)?;
+    let app = find_app(shard, app)?;
+    let msg = find_message(shard, &app.id, msg).await?;
+    let all = attempts_of(shard, &msg.id).await;
+    let a = all.get(attempt).ok_or_else(|| not_found("attempt"))?;
+    Ok(ok(200, attempt_view(shard, a, false, q.expanded_statuses)?))
+}
+
+/// `GET /app/{app}/endpoint/{ep}/msg`
+pub async fn list_endpoint_messages(
+    shard: &Rc<Shard>,
+    req: &super::http::Request,
+    app: &str,
+    ep: &str,
+) -> Result<Response> {
+    let q = list_query(req)?;
+    let ep = find_endpoint(shard, app, ep)?;
+    let (id, filter, page) = (ep.id.clone(), q.filter.clone(), q.page.clone());
+    let page = on_owner(shard, &ep.id, move |s| {
+        s.index.borrow().list_endpoint_messages(&id, &filter, &page)
+    })
+    .await?;
+    let with_content = q.with_content.unwrap_or(true);
+    Ok(ok(
+        200,
+        page_view(&page, |d| {
+            endpoint_message_view(shard, d, with_content, q.expanded_statuses)
+        })?,
+    ))
+}
+
+/// `GET /app/{app}/msg/{msg}/endpoint`
+pub async fn list_msg_endpoints(
+    shard: &Rc<Shard>,
+    req: &super::http::Request,
+    app: &str,
+    msg: &str,
+) -> Result<Response> {
+    let q = list_query(req)?;
+    let app = find_app(shard, app)?;
+    let msg = find_message(shard, &app.id, msg).await?;
+    let id = msg.id.clone();
+    let all: BTreeMap<String, Delivery> =
+        query::on_all(shard, move |s| s.index.borrow().deliveries_of(&id))
+            .await
+            .into_iter()
+            .flatten()
+            .map(|d| (d.endpoint_id.clone(), d))
+            .collect();
+    let catalog = shard.shared.catalog.load();
+    // Endpoints deleted since are left out: their fields are gone.
+    let page = page_of(
+        &all,
+        &q.page,
+        |d| catalog.endpoint_by_id(&d.endpoint_id).is_some(),
+        Delivery::clone,
+    );
+    Ok(ok(
+        200,
+        page_view(&page, |d| {
+            let Some(e) = catalog.endpoint_by_id(&d.endpoint_id) else {
+                return Ok(json!(null));
+            };
+            let status = status_of(d.status, q.expanded_statuses);
+            let types = (!e.event_types.is_empty()).then_some(&e.event_types);
+            Ok(json!({
+                "id": e.id,
+                "uid": e.uid,
+                "url": e.url,
+                "description": e.description,
+                "disabled": e.disabled,
+                "rateLimit": e.rate_limit,
+                "throttleRate": e.rate_limit,
+                "eventTypes": types,
+                "filterTypes": types,
+                "channels": (!e.channels.is_empty()).then_some(&e.channels),
+                "createdAt": rfc3339(e.created_ms),
+                "updatedAt": rfc3339(e.updated_ms),
+                "status": status as u8,
+                "statusText": status.text(),
+                "nextAttempt": d.next_attempt_ms.map(rfc3339),
+            }))
+        })?,
+    ))
+}
+
+/// `GET /app/{app}/endpoint/{ep}/stats`: deliveries of the endpoint by
+/// status, over the index's retention period.
+pub async fn endpoint_stats(shard: &Rc<Shard>, app: &str, ep: &str) -> Result<Response> {
+    let ep = find_endpoint(shard, app, ep)?;
+    let id = ep.id.clone();
+    let c = on_owner(shard, &ep.id, move |s| s.index.borrow().stats(&id)).await?;
+    Ok(ok(
+        200,
+        json!({
+            "success": c[Status::Success as usize],
+            "pending": c[Status::Pending as usize],
+            "sending": c[Status::Sending as usize],
+            "fail": c[Status::Fail as usize],
+            "canceled": c[Status::Canceled as usize],
+        }),
+    ))
+}

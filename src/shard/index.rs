@@ -1,0 +1,550 @@
+//! Bounded in-memory indexes of the read path: messages and attempts by
+//! position in the journal, never their payloads.
+//!
+//! Each shard keeps, for the applications it is home to, the messages it
+//! journaled (per application, keyed by time-sortable id), and for the endpoints
+//! it owns, one `Delivery` per (endpoint, message) with its current status
+//! and the attempts made (by endpoint, newest first). Entries hold metadata
+//! used by filters plus a [`Loc`] naming the journal record; bodies (payloads,
+//! response texts) are read back from the journal on demand
+//! (`journal::read_record`, which re-checks the CRC).
+//!
+//! # Bounds
+//! Every map keyed by application or endpoint holds at most
+//! `index_max_per_key` entries (oldest dropped first on insert) and entries
+//! older than `retention_ms` are pruned from the shard's timer loop. Ids are
+//! time-sortable, so "oldest" is simply the first key of each `BTreeMap`.
+//!
+//! The indexes are rebuilt at start by `recovery` from the same records, so a
+//! listing after a restart shows what it showed before.
+
+use crate::journal::Position;
+use crate::records::Outcome;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound;
+use std::sync::Arc;
+
+/// Most attempt ids remembered per delivery (a retry schedule has at most 64
+/// entries; manual resends add more).
+pub const ATTEMPTS_PER_DELIVERY_MAX: usize = 256;
+
+/// Where a record lives: the shard journal (`shard-<journal>`) and position.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Loc {
+    pub journal: u32,
+    pub pos: Position,
+}
+
+/// What listings need to know about a message without reading it.
+#[derive(Debug, Clone)]
+pub struct MsgMeta {
+    pub id: String,
+    pub app_id: String,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Vec<String>,
+    pub created_ms: u64,
+    pub loc: Loc,
+    /// The fan-out fixed at acceptance (home shard only; empty elsewhere).
+    pub destinations: Vec<String>,
+}
+
+/// Svix's `MessageStatus` of a delivery or an attempt.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Status {
+    Success = 0,
+    Pending = 1,
+    Fail = 2,
+    Sending = 3,
+    Canceled = 4,
+}
+
+impl Status {
+    pub fn text(self) -> &'static str {
+        match self {
+            Status::Success => "success",
+            Status::Pending => "pending",
+            Status::Fail => "fail",
+            Status::Sending => "sending",
+            Status::Canceled => "canceled",
+        }
+    }
+
+    /// The status an attempt with this outcome shows.
+    pub fn of_attempt(outcome: Outcome) -> Status {
+        match outcome {
+            Outcome::Succeeded => Status::Success,
+            Outcome::Retrying | Outcome::Failed => Status::Fail,
+            Outcome::Cancelled => Status::Canceled,
+        }
+    }
+
+    /// The status a delivery shows after an attempt with this outcome.
+    pub fn of_delivery(outcome: Outcome) -> Status {
+        match outcome {
+            Outcome::Succeeded => Status::Success,
+            Outcome::Retrying => Status::Pending,
+            Outcome::Failed => Status::Fail,
+            Outcome::Cancelled => Status::Canceled,
+        }
+    }
+}
+
+/// One (message, endpoint) delivery on the endpoint's owner shard.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub msg: Arc<MsgMeta>,
+    pub endpoint_id: String,
+    pub status: Status,
+    /// When the next attempt is due, if one is scheduled.
+    pub next_attempt_ms: Option<u64>,
+    /// Attempts made at or after this time were manual (a resend); 0: none.
+    pub manual_from_ms: u64,
+    /// Ids of its attempts, oldest first (bounded).
+    pub attempts: VecDeque<String>,
+}
+
+/// One attempt on the endpoint's owner shard.
+#[derive(Debug, Clone)]
+pub struct AttemptEntry {
+    pub id: String,
+    pub msg: Arc<MsgMeta>,
+    pub endpoint_id: String,
+    pub status_code: u16,
+    pub outcome: Outcome,
+    pub at_ms: u64,
+    pub duration_us: u32,
+    pub manual: bool,
+    /// The attempt record (its `response` text is read from there).
+    pub loc: Loc,
+}
+
+/// Filters shared by the listings; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub before_ms: Option<u64>,
+    pub after_ms: Option<u64>,
+    pub event_types: Vec<String>,
+    pub channel: Option<String>,
+    pub status: Option<u8>,
+    pub status_code_class: Option<u16>,
+}
+
+impl Filter {
+    pub fn message(&self, m: &MsgMeta) -> bool {
+        self.before_ms.is_none_or(|b| m.created_ms < b)
+            && self.after_ms.is_none_or(|a| m.created_ms > a)
+            && (self.event_types.is_empty() || self.event_types.contains(&m.event_type))
+            && self.channel.as_ref().is_none_or(|c| m.channels.contains(c))
+    }
+
+    fn delivery(&self, d: &Delivery) -> bool {
+        self.message(&d.msg) && self.status.is_none_or(|s| s == d.status as u8)
+    }
+
+    fn attempt(&self, a: &AttemptEntry) -> bool {
+        let class = match a.status_code {
+            0 => 0,
+            c => c / 100 * 100,
+        };
+        self.before_ms.is_none_or(|b| a.at_ms < b)
+            && self.after_ms.is_none_or(|x| a.at_ms > x)
+            && (self.event_types.is_empty() || self.event_types.contains(&a.msg.event_type))
+            && self
+                .channel
+                .as_ref()
+                .is_none_or(|c| a.msg.channels.contains(c))
+            && self
+                .status
+                .is_none_or(|s| s == Status::of_attempt(a.outcome) as u8)
+            && self.status_code_class.is_none_or(|c| c == class)
+    }
+}
+
+/// Which page of a newest-first listing to return.
+#[derive(Debug, Clone)]
+pub struct PageReq {
+    pub limit: usize,
+    /// An id: continue with older entries. `-<id>`: the newer page before it.
+    pub iterator: Option<String>,
+}
+
+impl Default for PageReq {
+    /// Svix's default page size.
+    fn default() -> Self {
+        PageReq {
+            limit: 50,
+            iterator: None,
+        }
+    }
+}
+
+/// One page, newest first, in Svix's iterator terms.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub iterator: Option<String>,
+    pub prev_iterator: Option<String>,
+    pub done: bool,
+}
+
+/// Pages over `map` (keys are time-sortable ids) newest first.
+pub fn page_of<V, T>(
+    map: &BTreeMap<String, V>,
+    req: &PageReq,
+    keep: impl Fn(&V) -> bool,
+    out: impl Fn(&V) -> T,
+) -> Page<T> {
+    let limit = req.limit.max(1);
+    let mut picked: Vec<(&String, &V)>;
+    let backwards = req.iterator.as_deref().and_then(|i| i.strip_prefix('-'));
+    let more;
+    if let Some(from) = backwards {
+        picked = map
+            .range::<str, _>((Bound::Excluded(from), Bound::Unbounded))
+            .filter(|(_, v)| keep(v))
+            .take(limit + 1)
+            .collect();
+        more = picked.len() > limit;
+        picked.truncate(limit);
+        picked.reverse();
+    } else {
+        let upper = match req.iterator.as_deref() {
+            Some(i) => Bound::Excluded(i),
+            None => Bound::Unbounded,
+        };
+        picked = map
+            .range::<str, _>((Bound::Unbounded, upper))
+            .rev()
+            .filter(|(_, v)| keep(v))
+            .take(limit + 1)
+            .collect();
+        more = picked.len() > limit;
+        picked.truncate(limit);
+    }
+    let iterator = picked
+        .last()
+        .map(|(k, _)| (*k).clone())
+        .or_else(|| req.iterator.clone());
+    let prev_iterator = picked.first().map(|(k, _)| format!("-{k}"));
+    Page {
+        items: picked.iter().map(|(_, v)| out(v)).collect(),
+        iterator,
+        prev_iterator,
+        // Going backwards, older entries always remain after this page.
+        done: backwards.is_none() && !more,
+    }
+}
+
+/// Drops the oldest entries beyond `cap` and those created before `cutoff_ms`.
+fn trim<V>(map: &mut BTreeMap<String, V>, cap: usize, cutoff_ms: u64, time: impl Fn(&V) -> u64) {
+    while map.len() > cap {
+        map.pop_first();
+    }
+    while map
+        .first_key_value()
+        .is_some_and(|(_, v)| time(v) < cutoff_ms)
+    {
+        map.pop_first();
+    }
+}
+
+/// One shard's read-path indexes.
+#[derive(Debug)]
+pub struct Index {
+    retention_ms: u64,
+    cap: usize,
+    /// Home shard: application id → message id → message.
+    messages: HashMap<String, BTreeMap<String, Arc<MsgMeta>>>,
+    /// Owner shard: endpoint id → message id → delivery.
+    deliveries: HashMap<String, BTreeMap<String, Delivery>>,
+    /// Owner shard: endpoint id → attempt id → attempt.
+    attempts: HashMap<String, BTreeMap<String, AttemptEntry>>,
+}
+
+impl Index {
+    pub fn new(retention_ms: u64, cap: usize) -> Index {
+        Index {
+            retention_ms,
+            cap: cap.max(1),
+            messages: HashMap::new(),
+            deliveries: HashMap::new(),
+            attempts: HashMap::new(),
+        }
+    }
+
+    /// Indexes a message journaled on this (home) shard.
+    pub fn add_message(&mut self, m: Arc<MsgMeta>) {
+        let per_app = self.messages.entry(m.app_id.clone()).or_default();
+        per_app.insert(m.id.clone(), m);
+        while per_app.len() > self.cap {
+            per_app.pop_first();
+        }
+    }
+
+    pub fn message(&self, app_id: &str, msg_id: &str) -> Option<Arc<MsgMeta>> {
+        self.messages.get(app_id)?.get(msg_id).cloned()
+    }
+
+    pub fn list_messages(&self, app_id: &str, f: &Filter, req: &PageReq) -> Page<Arc<MsgMeta>> {
+        match self.messages.get(app_id) {
+            Some(map) => page_of(map, req, |m| f.message(m), Arc::clone),
+            None => page_of(&BTreeMap::new(), req, |_: &Arc<MsgMeta>| true, Arc::clone),
+        }
+    }
+
+    /// A delivery handed to this (owner) shard, next attempted at `due_ms`
+    /// (0: now): known deliveries become pending again (a resend, or a
+    /// recovered delivery at start), new ones are added.
+    pub fn delivery_pending(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>, due_ms: u64) {
+        let next = (due_ms > 0).then_some(due_ms);
+        let per_ep = self.deliveries.entry(endpoint_id.to_string()).or_default();
+        per_ep
+            .entry(msg.id.clone())
+            .and_modify(|d| {
+                d.status = Status::Pending;
+                d.next_attempt_ms = next;
+            })
+            .or_insert_with(|| Delivery {
+                msg: msg.clone(),
+                endpoint_id: endpoint_id.to_string(),
+                status: Status::Pending,
+                next_attempt_ms: next,
+                manual_from_ms: 0,
+                attempts: VecDeque::new(),
+            });
+        while per_ep.len() > self.cap {
+            per_ep.pop_first();
+        }
+    }
+
+    /// A manual delivery requested at `at_ms`; its attempts are manual.
+    pub fn resend(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>, at_ms: u64) {
+        self.delivery_pending(endpoint_id, msg, 0);
+        if let Some(d) = self.delivery_mut(endpoint_id, &msg.id) {
+            if d.manual_from_ms == 0 {
+                d.manual_from_ms = at_ms.max(1);
+            }
+        }
+    }
+
+    fn delivery_mut(&mut self, endpoint_id: &str, msg_id: &str) -> Option<&mut Delivery> {
+        self.deliveries.get_mut(endpoint_id)?.get_mut(msg_id)
+    }
+
+    /// An attempt of this delivery is under way.
+    pub fn set_sending(&mut self, endpoint_id: &str, msg_id: &str) {
+        if let Some(d) = self.delivery_mut(endpoint_id, msg_id) {
+            d.status = Status::Sending;
+        }
+    }
+
+    /// True when an attempt at `at_ms` of this delivery is manual.
+    pub fn is_manual(&self, endpoint_id: &str, msg_id: &str, at_ms: u64) -> bool {
+        self.deliveries
+            .get(endpoint_id)
+            .and_then(|m| m.get(msg_id))
+            .is_some_and(|d| d.manual_from_ms != 0 && at_ms >= d.manual_from_ms)
+    }
+
+    /// Indexes an attempt and moves its delivery to the attempt's outcome.
+    pub fn add_attempt(&mut self, a: AttemptEntry, next_attempt_ms: u64) {
+        if let Some(d) = self.delivery_mut(&a.endpoint_id, &a.msg.id) {
+            d.status = Status::of_delivery(a.outcome);
+            d.next_attempt_ms = (a.outcome == Outcome::Retrying).then_some(next_attempt_ms);
+            d.attempts.push_back(a.id.clone());
+            if d.attempts.len() > ATTEMPTS_PER_DELIVERY_MAX {
+                d.attempts.pop_front();
+            }
+        }
+        let per_ep = self.attempts.entry(a.endpoint_id.clone()).or_default();
+        per_ep.insert(a.id.clone(), a);
+        while per_ep.len() > self.cap {
+            per_ep.pop_first();
+        }
+    }
+
+    pub fn delivery(&self, endpoint_id: &str, msg_id: &str) -> Option<&Delivery> {
+        self.deliveries.get(endpoint_id)?.get(msg_id)
+    }
+
+    /// Every delivery of `msg_id` on this shard.
+    pub fn deliveries_of(&self, msg_id: &str) -> Vec<Delivery> {
+        self.deliveries
+            .values()
+            .filter_map(|m| m.get(msg_id).cloned())
+            .collect()
+    }
+
+    /// Every attempt of `msg_id` on this shard.
+    pub fn attempts_of(&self, msg_id: &str) -> Vec<AttemptEntry> {
+        let mut out = Vec::new();
+        for d in self.deliveries.values().filter_map(|m| m.get(msg_id)) {
+            if let Some(per_ep) = self.attempts.get(&d.endpoint_id) {
+                out.extend(d.attempts.iter().filter_map(|id| per_ep.get(id).cloned()));
+            }
+        }
+        out
+    }
+
+    pub fn list_endpoint_messages(
+        &self,
+        endpoint_id: &str,
+        f: &Filter,
+        req: &PageReq,
+    ) -> Page<Delivery> {
+        match self.deliveries.get(endpoint_id) {
+            Some(map) => page_of(map, req, |d| f.delivery(d), Delivery::clone),
+            None => page_of(&BTreeMap::new(), req, |_: &Delivery| true, Delivery::clone),
+        }
+    }
+
+    pub fn list_endpoint_attempts(
+        &self,
+        endpoint_id: &str,
+        f: &Filter,
+        req: &PageReq,
+    ) -> Page<AttemptEntry> {
+        match self.attempts.get(endpoint_id) {
+            Some(map) => page_of(map, req, |a| f.attempt(a), AttemptEntry::clone),
+            None => page_of(
+                &BTreeMap::new(),
+                req,
+                |_: &AttemptEntry| true,
+                AttemptEntry::clone,
+            ),
+        }
+    }
+
+    /// Deliveries of an endpoint by status, indexed by `Status as usize`.
+    pub fn stats(&self, endpoint_id: &str) -> [u64; 5] {
+        let mut counts = [0u64; 5];
+        for d in self
+            .deliveries
+            .get(endpoint_id)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            counts[d.status as usize] += 1;
+        }
+        counts
+    }
+
+    /// Messages whose delivery to `endpoint_id` ended failed, created in
+    /// `since_ms..until_ms`.
+    pub fn failed_since(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+        until_ms: u64,
+    ) -> Vec<Arc<MsgMeta>> {
+        self.deliveries
+            .get(endpoint_id)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|d| {
+                d.status == Status::Fail
+                    && d.msg.created_ms >= since_ms
+                    && d.msg.created_ms < until_ms
+            })
+            .map(|d| d.msg.clone())
+            .collect()
+    }
+
+    /// Drops entries older than the retention period.
+    pub fn prune(&mut self, now_ms: u64) {
+        let cutoff = now_ms.saturating_sub(self.retention_ms);
+        let cap = self.cap;
+        for per_app in self.messages.values_mut() {
+            trim(per_app, cap, cutoff, |m| m.created_ms);
+        }
+        self.messages.retain(|_, m| !m.is_empty());
+        for per_ep in self.deliveries.values_mut() {
+            trim(per_ep, cap, cutoff, |d| d.msg.created_ms);
+        }
+        self.deliveries.retain(|_, m| !m.is_empty());
+        for per_ep in self.attempts.values_mut() {
+            trim(per_ep, cap, cutoff, |a| a.at_ms);
+        }
+        self.attempts.retain(|_, m| !m.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str, ms: u64, et: &str) -> Arc<MsgMeta> {
+        Arc::new(MsgMeta {
+            id: id.into(),
+            app_id: "app".into(),
+            event_type: et.into(),
+            event_id: None,
+            channels: vec![],
+            created_ms: ms,
+            loc: Loc {
+                journal: 0,
+                pos: Position {
+                    segment_seq: 1,
+                    offset: 64,
+                },
+            },
+            destinations: vec![],
+        })
+    }
+
+    #[test]
+    fn pages_newest_first_forward_and_back() {
+        let mut ix = Index::new(1_000_000, 100);
+        for i in 0..7u64 {
+            ix.add_message(meta(&format!("msg_{i}"), 10 + i, "a"));
+        }
+        let req = |it: Option<String>| PageReq {
+            limit: 3,
+            iterator: it,
+        };
+        let p1 = ix.list_messages("app", &Filter::default(), &req(None));
+        let ids = |p: &Page<Arc<MsgMeta>>| p.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&p1), ["msg_6", "msg_5", "msg_4"]);
+        assert!(!p1.done);
+        let p2 = ix.list_messages("app", &Filter::default(), &req(p1.iterator.clone()));
+        assert_eq!(ids(&p2), ["msg_3", "msg_2", "msg_1"]);
+        let p3 = ix.list_messages("app", &Filter::default(), &req(p2.iterator.clone()));
+        assert_eq!(ids(&p3), ["msg_0"]);
+        assert!(p3.done);
+        let back = ix.list_messages("app", &Filter::default(), &req(p2.prev_iterator.clone()));
+        assert_eq!(ids(&back), ids(&p1));
+    }
+
+    #[test]
+    fn cap_and_retention_bound_every_map() {
+        let mut ix = Index::new(100, 3);
+        for i in 0..5u64 {
+            let m = meta(&format!("msg_{i}"), 1000 + i * 10, "a");
+            ix.add_message(m.clone());
+            ix.delivery_pending("ep", &m, 0);
+        }
+        let all = PageReq {
+            limit: 50,
+            iterator: None,
+        };
+        assert_eq!(
+            ix.list_messages("app", &Filter::default(), &all)
+                .items
+                .len(),
+            3
+        );
+        assert!(ix.message("app", "msg_0").is_none());
+        assert_eq!(ix.stats("ep")[Status::Pending as usize], 3);
+        ix.prune(1000 + 135);
+        assert_eq!(
+            ix.list_messages("app", &Filter::default(), &all)
+                .items
+                .len(),
+            1
+        );
+        assert_eq!(ix.stats("ep")[Status::Pending as usize], 1);
+        assert!(ix.message("app", "msg_4").is_some());
+    }
+}

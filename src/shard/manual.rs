@@ -1,0 +1,147 @@
+//! Manually requested deliveries: `resend` of one message to one endpoint,
+//! and `recover` (resend every failed delivery of an endpoint since a time).
+//!
+//! Both run on the endpoint's owner shard. The message body is read back from
+//! the journal (the index holds only its position), a `Resend` record is
+//! appended and made durable, and only then does the delivery start, so an
+//! acknowledged resend survives a crash: recovery turns the record into a
+//! pending delivery again. Attempts made after the record are manual
+//! (`triggerType` 1).
+
+use super::index::{Loc, MsgMeta, Status};
+use super::state::Shard;
+use super::{delivery, Message, Pending};
+use crate::journal::read_record;
+use crate::records::{self, Kind, ResendRecord};
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// Why a manual delivery was not started.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ManualError {
+    #[error("engine is shutting down or overloaded")]
+    Unavailable,
+    #[error("cannot read the message from the journal: {0}")]
+    Read(String),
+    #[error("journal append failed: {0}")]
+    Journal(String),
+}
+
+/// Reads a message record back from journal `loc` names.
+pub fn read_message(shard: &Shard, loc: Loc) -> Result<records::MessageRecord, ManualError> {
+    let config = &shard.shared.config;
+    let dir = crate::recovery::shard_dir(&config.data_dir, loc.journal as usize);
+    let rec = read_record(&dir, config.segment_bytes, loc.pos)
+        .map_err(|e| ManualError::Read(e.to_string()))?;
+    if rec.kind != Kind::Message as u8 {
+        return Err(ManualError::Read(format!(
+            "record at {:?} is of kind {}, not a message",
+            loc.pos, rec.kind
+        )));
+    }
+    records::decode_message(&rec.body).map_err(|e| ManualError::Read(e.to_string()))
+}
+
+/// Starts a manual delivery of `meta` to `endpoint_id` (owned by this shard)
+/// once its `Resend` record is durable.
+pub async fn resend(
+    shard: &Rc<Shard>,
+    meta: Arc<MsgMeta>,
+    endpoint_id: String,
+) -> Result<(), ManualError> {
+    resend_all(shard, vec![meta], &endpoint_id).await
+}
+
+/// Journals one `Resend` record per message, waits once for all of them to
+/// be durable, then starts the deliveries.
+async fn resend_all(
+    shard: &Rc<Shard>,
+    metas: Vec<Arc<MsgMeta>>,
+    endpoint_id: &str,
+) -> Result<(), ManualError> {
+    if shard.shared.is_stopping() || shard.shared.is_overloaded() {
+        return Err(ManualError::Unavailable);
+    }
+    let now = crate::time::now_ms();
+    let mut started = Vec::with_capacity(metas.len());
+    let mut last_lsn = None;
+    for meta in metas {
+        let m = read_message(shard, meta.loc)?;
+        let rec = ResendRecord {
+            msg_id: m.id.clone(),
+            app_id: m.app_id.clone(),
+            endpoint_id: endpoint_id.to_string(),
+            at_ms: now,
+            msg_journal: meta.loc.journal,
+            msg_segment: meta.loc.pos.segment_seq,
+            msg_offset: meta.loc.pos.offset,
+        };
+        let lsn = shard
+            .commit
+            .append_record(Kind::Resend, &rec)
+            .map_err(|e| ManualError::Journal(e.to_string()))?;
+        last_lsn = Some(lsn);
+        let msg = Arc::new(Message {
+            id: m.id,
+            app_id: m.app_id,
+            event_type: m.event_type,
+            event_id: m.event_id,
+            channels: m.channels,
+            payload: m.payload.into_boxed_slice(),
+            created_ms: m.created_ms,
+            loc: meta.loc,
+        });
+        started.push((meta, msg));
+    }
+    if let Some(lsn) = last_lsn {
+        shard.commit.durable(lsn).await;
+    }
+    let mut batch = Vec::with_capacity(started.len());
+    for (meta, msg) in started {
+        shard.index.borrow_mut().resend(endpoint_id, &meta, now);
+        batch.push(Pending {
+            msg,
+            endpoint_id: endpoint_id.to_string(),
+            attempt_no: 0,
+            due_ms: 0,
+        });
+    }
+    delivery::accept(shard, batch);
+    Ok(())
+}
+
+/// Most messages one recover task journals under a single sync.
+const RECOVER_BATCH: usize = 256;
+
+/// Resends every message whose delivery to `endpoint_id` ended failed and
+/// which was created in `since_ms..until_ms`; returns how many.
+pub async fn recover(
+    shard: &Rc<Shard>,
+    endpoint_id: String,
+    since_ms: u64,
+    until_ms: u64,
+) -> Result<u64, ManualError> {
+    let failed = shard
+        .index
+        .borrow()
+        .failed_since(&endpoint_id, since_ms, until_ms);
+    let mut count = 0;
+    for chunk in failed.chunks(RECOVER_BATCH) {
+        // Another request may have resent some meanwhile.
+        let still_failed: Vec<Arc<MsgMeta>> = {
+            let index = shard.index.borrow();
+            chunk
+                .iter()
+                .filter(|m| {
+                    index
+                        .delivery(&endpoint_id, &m.id)
+                        .is_some_and(|d| d.status == Status::Fail)
+                })
+                .cloned()
+                .collect()
+        };
+        count += still_failed.len() as u64;
+        resend_all(shard, still_failed, &endpoint_id).await?;
+    }
+    Ok(count)
+}
