@@ -75,6 +75,7 @@ pub struct Config {
     pub shard_channel_capacity: usize,
     pub max_pending_per_shard: usize,
     pub idempotency_window_ms: u64,
+    pub max_event_ids_per_shard: usize,
     pub secret_rotation_grace_ms: u64,
     pub retention_ms: u64,
     pub index_max_per_key: usize,

@@ -136,7 +136,7 @@ pub async fn find_message(shard: &Rc<Shard>, app_id: &str, msg: &str) -> Result<
         let index = s.index.borrow();
         index.message(&app, &msg).or_else(|| {
             let dedup = s.dedup.borrow();
-            let (id, _) = dedup.get(&(app.clone(), msg))?;
+            let id = dedup.get(&app, &msg, crate::time::now_ms())?;
             index.message(&app, id)
         })
     })

@@ -206,7 +206,16 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     id: i,
                     count: n,
                     commit: Commit::new(journal, mode, interval),
-                    dedup: RefCell::new(dedup.into_iter().collect()),
+                    dedup: RefCell::new({
+                        let mut ids = super::event_ids::EventIds::new(
+                            shared.config.idempotency_window_ms,
+                            shared.config.max_event_ids_per_shard,
+                        );
+                        for ((app, eid), (msg, at)) in dedup {
+                            ids.insert(&app, &eid, &msg, at);
+                        }
+                        ids
+                    }),
                     deliveries: RefCell::new(slab::Slab::new()),
                     wheel: RefCell::new(TimerWheel::new(crate::time::now_ms())),
                     queues: RefCell::new(Default::default()),

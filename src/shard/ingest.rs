@@ -97,7 +97,6 @@ async fn accept_batch(
 ) -> Vec<IngestResult> {
     let catalog = shard.shared.catalog.load();
     let now = crate::time::now_ms();
-    let window = shard.shared.config.idempotency_window_ms;
     let mut results = Vec::with_capacity(events.len());
     let mut fan = Vec::new();
     let mut last_lsn = None;
@@ -109,12 +108,10 @@ async fn accept_batch(
         }
         if let Some(eid) = &ev.event_id {
             let dedup = shard.dedup.borrow();
-            if let Some((mid, at)) = dedup.get(&(ev.app_id.clone(), eid.clone())) {
-                if now.saturating_sub(*at) < window {
-                    saw_duplicate = true;
-                    results.push(Err(IngestError::Duplicate(mid.clone())));
-                    continue;
-                }
+            if let Some(mid) = dedup.get(&ev.app_id, eid, now) {
+                saw_duplicate = true;
+                results.push(Err(IngestError::Duplicate(mid.to_string())));
+                continue;
             }
         }
         let destinations = match only {
@@ -152,7 +149,7 @@ async fn accept_batch(
             shard
                 .dedup
                 .borrow_mut()
-                .insert((rec.app_id.clone(), eid.clone()), (rec.id.clone(), now));
+                .insert(&rec.app_id, eid, &rec.id, now);
         }
         let msg = Arc::new(Message {
             id: rec.id,

@@ -15,6 +15,7 @@ pub mod commit;
 pub mod conn;
 pub mod delivery;
 pub mod engine;
+pub mod event_ids;
 pub mod guard;
 pub mod index;
 pub mod ingest;

@@ -30,8 +30,8 @@ pub struct Shard {
     pub count: usize,
     pub shared: Arc<Shared>,
     pub commit: Commit,
-    /// (app id, eventId) → (message id, accepted at ms).
-    pub dedup: RefCell<HashMap<(String, String), (String, u64)>>,
+    /// The `eventId` window of the applications homed here.
+    pub dedup: RefCell<super::event_ids::EventIds>,
     pub deliveries: RefCell<slab::Slab<Pending>>,
     pub wheel: RefCell<TimerWheel>,
     pub queues: RefCell<HashMap<String, EndpointQueue>>,
@@ -67,11 +67,8 @@ impl Shard {
         self.shared.metrics.publish(self.id, snapshot);
     }
 
-    /// Drops `eventId` entries older than the idempotency window.
+    /// Drops a bounded number of expired `eventId` entries.
     pub fn prune_dedup(&self, now_ms: u64) {
-        let window = self.shared.config.idempotency_window_ms;
-        self.dedup
-            .borrow_mut()
-            .retain(|_, (_, at)| now_ms.saturating_sub(*at) < window);
+        self.dedup.borrow_mut().expire(now_ms, 10_000);
     }
 }

@@ -1,0 +1,134 @@
+//! The `eventId` window: which producer idempotency keys a shard has seen.
+//!
+//! A home shard refuses a message whose (application, `eventId`) it accepted
+//! within `idempotency_window_ms` (24 h). At 100,000 messages/s that window
+//! could hold billions of keys, so it has two bounds: entries expire after the
+//! window, and at most `max_event_ids_per_shard` are kept, the oldest evicted
+//! first (the window is then shorter than 24 h for the oldest keys; a stated
+//! trade-off, visible in `docs/ARCHITECTURE.md`). Keys are stored as a 128-bit
+//! hash of the pair rather than the strings, and expiry pops from the front of
+//! an insertion-ordered queue a little at every insert, so no pass over the
+//! whole map ever stalls the shard.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hasher;
+
+/// A 128-bit digest of (application id, eventId): two independent 64-bit
+/// hashes, so a false "duplicate" needs a collision of both (~2^-128 per pair).
+fn key(app_id: &str, event_id: &str) -> u128 {
+    let mut fnv: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut sip = std::collections::hash_map::DefaultHasher::new();
+    for part in [app_id.as_bytes(), b"\0", event_id.as_bytes()] {
+        for b in part {
+            fnv ^= u64::from(*b);
+            fnv = fnv.wrapping_mul(0x0100_0000_01b3);
+        }
+        sip.write(part);
+    }
+    (u128::from(fnv) << 64) | u128::from(sip.finish())
+}
+
+/// The shard's `eventId` window.
+///
+/// # Invariants
+/// - every key in `map` is in `order` exactly once, with the same `at_ms`;
+/// - `map.len() <= max`.
+#[derive(Debug)]
+pub struct EventIds {
+    map: HashMap<u128, (Box<str>, u64)>,
+    order: VecDeque<(u64, u128)>,
+    window_ms: u64,
+    max: usize,
+}
+
+impl EventIds {
+    pub fn new(window_ms: u64, max: usize) -> EventIds {
+        EventIds {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            window_ms,
+            max: max.max(1),
+        }
+    }
+
+    /// The message id first accepted with this key, if still in the window.
+    pub fn get(&self, app_id: &str, event_id: &str, now_ms: u64) -> Option<&str> {
+        self.map
+            .get(&key(app_id, event_id))
+            .filter(|(_, at)| now_ms.saturating_sub(*at) < self.window_ms)
+            .map(|(id, _)| &**id)
+    }
+
+    /// Remembers a key accepted at `at_ms` as `msg_id`.
+    pub fn insert(&mut self, app_id: &str, event_id: &str, msg_id: &str, at_ms: u64) {
+        let k = key(app_id, event_id);
+        if self.map.insert(k, (msg_id.into(), at_ms)).is_none() {
+            self.order.push_back((at_ms, k));
+        }
+        // Bounded work per insert: expire up to a few old entries.
+        self.expire(at_ms, 4);
+        while self.map.len() > self.max {
+            self.pop_front();
+        }
+    }
+
+    /// Drops up to `budget` expired entries from the front.
+    pub fn expire(&mut self, now_ms: u64, budget: usize) {
+        for _ in 0..budget {
+            match self.order.front() {
+                Some((at, _)) if now_ms.saturating_sub(*at) >= self.window_ms => self.pop_front(),
+                _ => return,
+            }
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((at, k)) = self.order.pop_front() {
+            // A re-inserted key keeps its first queue slot; remove it only
+            // if the map still holds that same insertion.
+            if self.map.get(&k).is_some_and(|(_, a)| *a == at) {
+                self.map.remove(&k);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_within_the_window_and_forgets_after() {
+        let mut ids = EventIds::new(1_000, 100);
+        ids.insert("app_1", "e1", "msg_a", 10);
+        assert_eq!(ids.get("app_1", "e1", 500), Some("msg_a"));
+        assert_eq!(ids.get("app_2", "e1", 500), None, "scoped per application");
+        assert_eq!(ids.get("app_1", "e1", 1_010), None, "expired");
+        ids.insert("app_1", "e2", "msg_b", 2_000);
+        assert_eq!(ids.len(), 1, "the expired entry was dropped on insert");
+    }
+
+    #[test]
+    fn the_oldest_are_evicted_at_the_cap() {
+        let mut ids = EventIds::new(u64::MAX, 3);
+        for (i, e) in ["a", "b", "c", "d"].iter().enumerate() {
+            ids.insert("app", e, &format!("msg_{e}"), i as u64);
+        }
+        assert_eq!(ids.len(), 3);
+        assert_eq!(ids.get("app", "a", 10), None);
+        assert_eq!(ids.get("app", "d", 10), Some("msg_d"));
+    }
+
+    #[test]
+    fn the_app_and_event_id_boundary_is_unambiguous() {
+        assert_ne!(key("ab", "c"), key("a", "bc"));
+    }
+}
