@@ -78,6 +78,7 @@ pub struct Config {
     pub max_event_ids_per_shard: usize,
     pub secret_rotation_grace_ms: u64,
     pub retention_ms: u64,
+    pub compaction_interval_ms: u64,
     pub index_max_per_key: usize,
 }
 
@@ -125,6 +126,18 @@ impl Config {
         if self.segment_bytes < 64 * 1024 {
             return Err(ConfigError::Invalid(
                 "segment_bytes must be at least 64 KiB".into(),
+            ));
+        }
+        if self.retention_ms < self.idempotency_window_ms {
+            // Recovery rebuilds the eventId window from message records, so
+            // they must outlive it.
+            return Err(ConfigError::Invalid(
+                "retention_ms must be at least idempotency_window_ms".into(),
+            ));
+        }
+        if self.compaction_interval_ms == 0 {
+            return Err(ConfigError::Invalid(
+                "compaction_interval_ms must be positive".into(),
             ));
         }
         if self.max_in_flight_per_endpoint == 0 || self.shard_channel_capacity == 0 {

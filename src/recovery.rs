@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::journal::Position;
 use crate::journal::{Journal, JournalConfig, OpenError};
 use crate::records::{self, Kind, Outcome, RecordError, ResendRecord};
+use crate::shard::compaction::{Retired, SegmentTimes};
 use crate::shard::index::{AttemptEntry, Index, Loc, MsgMeta};
 use crate::shard::state::DedupEntry;
 use crate::shard::{shard_of, Message, Pending};
@@ -46,6 +47,10 @@ pub struct Recovered {
     pub dedup: Vec<Vec<DedupEntry>>,
     /// Read-path indexes, per shard.
     pub indexes: Vec<Index>,
+    /// Newest record time per segment, per shard `0..N`.
+    pub segment_times: Vec<SegmentTimes>,
+    /// Journals of shards `>= N` (after `--shards` went down).
+    pub retired: Vec<Retired>,
     pub stats: RecoveryStats,
 }
 
@@ -171,9 +176,12 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     }
     shard_ids.sort_unstable();
     let mut journals: Vec<Option<Journal>> = (0..n).map(|_| None).collect();
+    let mut segment_times: Vec<SegmentTimes> = (0..n).map(|_| SegmentTimes::new()).collect();
+    let mut retired = Vec::new();
     for i in shard_ids {
         let dir = shard_dir(data_dir, i);
         let mut first_err = None;
+        let mut times = SegmentTimes::new();
         let (journal, report) = Journal::open(&dir, jc.clone(), |r| {
             if first_err.is_some() {
                 return;
@@ -185,8 +193,12 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
                     offset: r.offset,
                 },
             };
-            if let Err(e) = visit(r.kind, r.body, loc, &mut messages, &mut states, &mut events) {
-                first_err = Some(e);
+            match visit(r.kind, r.body, loc, &mut messages, &mut states, &mut events) {
+                Ok(at_ms) => {
+                    let newest = times.entry(r.segment_seq).or_insert(at_ms);
+                    *newest = (*newest).max(at_ms);
+                }
+                Err(e) => first_err = Some(e),
             }
         })?;
         if let Some(source) = first_err {
@@ -199,6 +211,9 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         }
         if i < n {
             journals[i] = Some(journal);
+            segment_times[i] = times;
+        } else {
+            retired.push(Retired { dir, times });
         }
     }
 
@@ -256,6 +271,8 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         pending,
         dedup,
         indexes,
+        segment_times,
+        retired,
         stats,
     })
 }
@@ -353,10 +370,12 @@ fn visit(
     messages: &mut HashMap<String, (Arc<Message>, Vec<String>)>,
     states: &mut HashMap<(String, String), DeliveryState>,
     events: &mut IndexEvents,
-) -> Result<(), RecordError> {
+) -> Result<u64, RecordError> {
+    let at_ms;
     match Kind::from_u8(kind) {
         Some(Kind::Message) => {
             let m = records::decode_message(body)?;
+            at_ms = m.created_ms;
             let msg = Arc::new(Message {
                 id: m.id.clone(),
                 app_id: m.app_id,
@@ -371,6 +390,7 @@ fn visit(
         }
         Some(Kind::Attempt) => {
             let a = records::decode_attempt(body)?;
+            at_ms = a.at_ms;
             let outcome = Outcome::from_u8(a.outcome).ok_or(RecordError::Invalid {
                 kind,
                 reason: format!("unknown outcome {}", a.outcome),
@@ -390,6 +410,7 @@ fn visit(
         }
         Some(Kind::Resend) => {
             let r = records::decode_resend(body)?;
+            at_ms = r.at_ms;
             let st = states
                 .entry((r.msg_id.clone(), r.endpoint_id.clone()))
                 .or_default();
@@ -398,7 +419,7 @@ fn visit(
         }
         _ => return Err(RecordError::UnknownKind(kind)),
     }
-    Ok(())
+    Ok(at_ms)
 }
 
 #[cfg(test)]

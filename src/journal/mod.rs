@@ -31,7 +31,7 @@ pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
 pub use format::{max_body_bytes, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES};
 pub use read::{read_record, OwnedRecord, Position, ReadError};
 pub use sync::SyncJob;
-pub use writer::Journal;
+pub use writer::{remove_segments_before, Journal};
 
 /// Tunables fixed when a journal is opened.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,13 +11,13 @@ use std::fs::File;
 use std::mem;
 use std::path::{Path, PathBuf};
 
-use super::error::{AppendError, SyncError};
+use super::error::{AppendError, JournalIoError, SyncError};
 use super::format::{
     encode_record_header, max_body_bytes, record_footprint_bytes, seal_record_header,
     segment_base_lsn, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use super::read::{read_record, OwnedRecord, Position, ReadError};
-use super::segment::{create_segment, MappedSegment};
+use super::segment::{create_segment, list_segments, remove_segments, MappedSegment};
 use super::sync::{SyncJob, SyncRange};
 use super::Lsn;
 
@@ -252,4 +252,26 @@ impl Journal {
     pub fn active_segment_seq(&self) -> u64 {
         self.active.seq
     }
+
+    /// Deletes the segments older than `before_seq`, never the active one
+    /// (compaction; see [`remove_segments_before`]).
+    pub fn remove_segments_before(&mut self, before_seq: u64) -> Result<usize, JournalIoError> {
+        remove_segments_before(&self.dir, before_seq.min(self.active.seq))
+    }
+}
+
+/// Deletes every segment of `dir` with a sequence number below `before_seq`
+/// and makes the deletion durable; returns how many were removed.
+///
+/// Only a prefix of the log goes, so the log stays gap-free: recovery accepts
+/// a log that starts at any sequence number. A segment still mapped by a sync
+/// job is only unlinked; the mapping stays valid until the job drops it.
+pub fn remove_segments_before(dir: &Path, before_seq: u64) -> Result<usize, JournalIoError> {
+    let victims: Vec<PathBuf> = list_segments(dir)?
+        .into_iter()
+        .filter(|s| s.seq < before_seq)
+        .map(|s| s.path)
+        .collect();
+    remove_segments(dir, &victims)?;
+    Ok(victims.len())
 }

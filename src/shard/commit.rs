@@ -31,6 +31,8 @@ pub struct Commit {
     scratch: RefCell<rkyv::util::AlignedVec>,
     /// Bytes appended, syncs run and their latency, for metrics.
     appended_bytes: Cell<u64>,
+    /// Newest record time per segment, for compaction.
+    segment_times: RefCell<super::compaction::SegmentTimes>,
     syncs: Cell<u64>,
     sync_us: RefCell<hdrhistogram::Histogram<u64>>,
 }
@@ -54,6 +56,7 @@ impl Commit {
             batch_interval: Duration::from_millis(batch_interval_ms.max(1)),
             scratch: RefCell::new(rkyv::util::AlignedVec::new()),
             appended_bytes: Cell::new(0),
+            segment_times: RefCell::new(Default::default()),
             syncs: Cell::new(0),
             sync_us: RefCell::new(crate::metrics::latency_histogram()),
         }
@@ -93,11 +96,34 @@ impl Commit {
         let mut journal = self.journal.borrow_mut();
         let before = journal.written_lsn();
         let (lsn, pos) = journal.append_at(kind, crate::records::RECORD_VERSION, body)?;
+        let now = crate::time::now_ms();
+        let mut times = self.segment_times.borrow_mut();
+        let newest = times.entry(pos.segment_seq).or_insert(now);
+        *newest = (*newest).max(now);
         // Lsns count bytes, so the difference is the record's footprint
         // (plus the unused tail of a segment after a roll).
         self.appended_bytes
             .set(self.appended_bytes.get() + (lsn.0 - before.0));
         Ok((lsn, pos))
+    }
+
+    /// Seeds the segment times found by recovery.
+    pub fn set_segment_times(&self, times: super::compaction::SegmentTimes) {
+        *self.segment_times.borrow_mut() = times;
+    }
+
+    /// Deletes the segments before the one `keep_from(times, active_seq)`
+    /// names (never the active one).
+    pub fn compact(
+        &self,
+        keep_from: impl FnOnce(&super::compaction::SegmentTimes, u64) -> u64,
+    ) -> Result<usize, crate::journal::JournalIoError> {
+        let mut journal = self.journal.borrow_mut();
+        let mut times = self.segment_times.borrow_mut();
+        let keep = keep_from(&times, journal.active_segment_seq());
+        let removed = journal.remove_segments_before(keep)?;
+        *times = times.split_off(&keep);
+        Ok(removed)
     }
 
     /// Copies the journal's counters into a metrics snapshot.

@@ -18,7 +18,7 @@ use std::cell::RefCell;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -143,8 +143,11 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         pending,
         dedup,
         indexes,
+        segment_times,
+        retired,
         ..
     } = recovered;
+    let mut retired = Some(retired);
     let n = config.shards;
     let socket_path = config.socket.clone();
     let shared = Arc::new(Shared {
@@ -154,6 +157,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         stopping: AtomicBool::new(false),
         metrics: crate::metrics::Published::new(config.shards),
         pending: (0..config.shards).map(|_| Default::default()).collect(),
+        oldest_pending_ms: (0..config.shards).map(|_| AtomicU64::new(0)).collect(),
         config,
     });
     let mesh =
@@ -164,11 +168,12 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
     let mut api_fd = Some(api_listener.into_raw_fd());
     let mut catalog_journal = Some(catalog_journal);
     let mut handles = Vec::with_capacity(n);
-    for (i, (((journal, pending), dedup), index)) in journals
+    for (i, ((((journal, pending), dedup), index), times)) in journals
         .into_iter()
         .zip(pending)
         .zip(dedup)
         .zip(indexes)
+        .zip(segment_times)
         .enumerate()
     {
         let placement = match shared.config.cpus.get(i) {
@@ -181,6 +186,11 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         let exited = exited.clone();
         let api_fd = if i == 0 { api_fd.take() } else { None };
         let catalog_journal = if i == 0 { catalog_journal.take() } else { None };
+        let retired = if i == 0 {
+            retired.take().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let socket_path = socket_path.clone();
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("ringhook-shard-{i}"))
@@ -205,7 +215,11 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                 let shard = Rc::new(Shard {
                     id: i,
                     count: n,
-                    commit: Commit::new(journal, mode, interval),
+                    commit: {
+                        let commit = Commit::new(journal, mode, interval);
+                        commit.set_segment_times(times);
+                        commit
+                    },
                     dedup: RefCell::new({
                         let mut ids = super::event_ids::EventIds::new(
                             shared.config.idempotency_window_ms,
@@ -223,6 +237,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     catalog_journal: catalog_journal.map(RefCell::new),
                     timer_kick: Default::default(),
                     ingest_in_flight: Default::default(),
+                    retired: RefCell::new(retired),
                     stats: Default::default(),
                     index: RefCell::new(index),
                     tasks: RefCell::new(Default::default()),
@@ -365,6 +380,7 @@ async fn timer_loop(shard: &Rc<Shard>) {
     let mut last_prune_ms = 0;
     let mut last_publish_ms = 0;
     let mut last_sweep_ms = 0;
+    let mut last_compaction_ms = 0;
     while !shard.shared.is_stopping() {
         let now = crate::time::now_ms();
         shard.wheel.borrow_mut().advance(now, &mut expired);
@@ -380,6 +396,14 @@ async fn timer_loop(shard: &Rc<Shard>) {
         if now.saturating_sub(last_sweep_ms) >= 1_000 {
             delivery::sweep(shard, now);
             last_sweep_ms = now;
+        }
+        if now.saturating_sub(last_compaction_ms) >= shard.shared.config.compaction_interval_ms {
+            super::compaction::publish_oldest_pending(shard);
+            // The first tick only publishes: other shards' values are not in yet.
+            if last_compaction_ms != 0 {
+                super::compaction::compact(shard, now);
+            }
+            last_compaction_ms = now;
         }
         if now.saturating_sub(last_prune_ms) > 60_000 {
             shard.prune_dedup(now);

@@ -12,6 +12,7 @@
 //! FNV-1a hash so that restarts with the same N agree.
 
 pub mod commit;
+pub mod compaction;
 pub mod conn;
 pub mod delivery;
 pub mod engine;
@@ -147,6 +148,9 @@ pub struct Shared {
     pub metrics: crate::metrics::Published,
     /// Pending deliveries per shard, published for ingest's back-pressure check.
     pub pending: Vec<AtomicU64>,
+    /// Oldest pending message time per shard (`u64::MAX` if none), published
+    /// each compaction tick.
+    pub oldest_pending_ms: Vec<AtomicU64>,
 }
 
 impl Shared {

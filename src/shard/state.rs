@@ -42,6 +42,8 @@ pub struct Shard {
     /// Batches inside `accept_local` (appended, not yet answered); a stopping
     /// shard waits for them to finish.
     pub ingest_in_flight: std::cell::Cell<usize>,
+    /// Journals of shards that no longer exist; only shard 0 compacts them.
+    pub retired: RefCell<Vec<super::compaction::Retired>>,
     /// This shard's counters and histograms, published periodically.
     pub stats: RefCell<crate::metrics::ShardStats>,
     /// Read-path indexes of this shard's messages, deliveries and attempts.

@@ -1,0 +1,122 @@
+//! Compaction: old segments are deleted once past retention, but never one
+//! that a pending delivery still needs after a restart.
+
+mod common;
+
+use common::{wait_for, Engine, Sink};
+use serde_json::json;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+fn segment_seqs(dir: &Path) -> Vec<u64> {
+    let mut seqs: Vec<u64> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().into_string().ok()?;
+                    u64::from_str_radix(name.strip_suffix(".seg")?, 16).ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    seqs.sort_unstable();
+    seqs
+}
+
+#[test]
+fn old_segments_go_but_pending_deliveries_keep_theirs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ringhook.toml");
+    std::fs::write(
+        &config,
+        "retention_ms = 1000\nidempotency_window_ms = 1000\ncompaction_interval_ms = 100\nsegment_bytes = 65536\n",
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let open = Arc::new(AtomicBool::new(false));
+    let gate = open.clone();
+    let sink = Sink::with_policy(Arc::new(move |r, _| {
+        if r.path == "/held" && !gate.load(Ordering::Relaxed) {
+            503
+        } else {
+            204
+        }
+    }));
+    let schedule = format!("0s,{}", vec!["200ms"; 60].join(","));
+    let mut engine = Engine::start(
+        dir.path(),
+        &[
+            "--config",
+            &config,
+            "--shards",
+            "1",
+            "--retry-schedule",
+            &schedule,
+            "--segment-bytes",
+            "65536",
+        ],
+    );
+    let app = engine.create_app("compaction");
+    engine.create_endpoint(
+        &app,
+        json!({ "url": sink.url("/bulk"), "filterTypes": ["bulk"] }),
+    );
+    engine.create_endpoint(
+        &app,
+        json!({ "url": sink.url("/held"), "filterTypes": ["held"] }),
+    );
+    let pad = "x".repeat(3000);
+    let mut bulk = Vec::new();
+    for i in 0..60 {
+        bulk.push(engine.send(&app, "bulk", json!({ "i": i, "pad": pad })));
+    }
+    let held: Vec<String> = (0..5)
+        .map(|i| engine.send(&app, "held", json!({ "held": i })))
+        .collect();
+    for i in 60..120 {
+        bulk.push(engine.send(&app, "bulk", json!({ "i": i, "pad": pad })));
+    }
+    wait_for("bulk deliveries", DEADLINE, || {
+        (sink.received().iter().filter(|r| r.path == "/bulk").count() >= 120).then_some(())
+    });
+
+    // The segments before the held messages go; theirs and later stay.
+    let shard_dir = engine.data_dir.join("shard-0");
+    let before = segment_seqs(&shard_dir);
+    assert!(
+        before.last().is_some_and(|s| *s >= 5),
+        "the test needs many segments: {before:?}"
+    );
+    let after = wait_for("old segments deleted", DEADLINE, || {
+        let now = segment_seqs(&shard_dir);
+        (now.first().is_some_and(|s| *s > 1)).then_some(now)
+    });
+    assert!(
+        after.len() >= 2,
+        "the held messages' segments stay: {after:?}"
+    );
+
+    // After a crash, the held deliveries are recovered from what is left.
+    engine.kill9();
+    let check = Command::new(env!("CARGO_BIN_EXE_ringhook"))
+        .args(["journal", "check", "--data-dir"])
+        .arg(&engine.data_dir)
+        .output()
+        .expect("journal check");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    open.store(true, Ordering::Relaxed);
+    engine.spawn().expect("restart after compaction");
+    wait_for("held messages delivered after restart", DEADLINE, || {
+        let got = sink.ids();
+        held.iter().all(|id| got.contains(id)).then_some(())
+    });
+}
