@@ -79,6 +79,7 @@ pub struct Config {
     pub secret_rotation_grace_ms: u64,
     pub retention_ms: u64,
     pub compaction_interval_ms: u64,
+    pub auto_disable_after_ms: u64,
     pub index_max_per_key: usize,
 }
 

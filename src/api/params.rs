@@ -35,38 +35,12 @@ pub fn invalid(field: &str, msg: impl Into<String>) -> Response {
     )
 }
 
-/// Appends a catalog record, syncs it, then publishes the new snapshot.
+/// Appends a catalog record, syncs it, then publishes the new snapshot
+/// (see [`Shard::commit_catalog`]); failures become a 500.
 pub fn commit_catalog(shard: &Shard, kind: Kind, body: &[u8]) -> Result<()> {
-    let internal = |e: String| error(500, "internal", e);
-    let journal = shard
-        .catalog_journal
-        .as_ref()
-        .ok_or_else(|| internal("catalog journal is not on this shard".into()))?;
-    // Apply to a copy first: a record the catalog cannot apply never reaches
-    // the journal, so replay at start always reproduces the live catalog.
-    let mut next = (**shard.shared.catalog.load()).clone();
-    next.apply(kind as u8, body)
-        .map_err(|e| internal(e.to_string()))?;
-    {
-        let mut j = journal.borrow_mut();
-        j.append_versioned(kind as u8, records::RECORD_VERSION, body)
-            .map_err(|e| internal(e.to_string()))?;
-        // Catalog changes are rare; a blocking sync here keeps the order of
-        // catalog records and snapshot swaps trivially the same. A failed
-        // sync is fatal, as for shard journals: the record is in the mapping
-        // and would be replayed at the next start, so answering 500 and going
-        // on would let the live catalog and the journal disagree.
-        let written = j.written_lsn();
-        match j.sync() {
-            Ok(durable) if durable >= written => {}
-            Ok(_) | Err(_) => {
-                eprintln!("ringhook: catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
-                std::process::abort();
-            }
-        }
-    }
-    shard.shared.catalog.store(Arc::new(next));
-    Ok(())
+    shard
+        .commit_catalog(kind, body)
+        .map_err(|e| error(500, "internal", e.to_string()))
 }
 
 pub fn json_object(req: &Request) -> Result<Map<String, Value>> {

@@ -118,6 +118,11 @@ pub const IDLE_CONNECTION_MS: u64 = 15_000;
 /// nor queue entries (of deleted endpoints, say) pile up. Called about once a
 /// second from the shard's timer loop.
 pub fn sweep(shard: &Shard, now_ms: u64) {
+    let catalog = shard.shared.catalog.load();
+    shard
+        .failing_since
+        .borrow_mut()
+        .retain(|id, _| catalog.endpoint_by_id(id).is_some());
     shard.queues.borrow_mut().retain(|_, q| {
         q.idle
             .retain(|(_, since)| now_ms.saturating_sub(*since) < IDLE_CONNECTION_MS);
@@ -274,6 +279,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => (0, e.into_bytes(), None),
     };
+    let gone = note_health(shard, &endpoint_id, status);
     if (200..300).contains(&status) {
         {
             let mut stats = shard.stats.borrow_mut();
@@ -299,7 +305,13 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
     shard.stats.borrow_mut().attempts_failed += 1;
     let schedule = &shard.shared.retry_schedule_ms;
     let next_no = attempt_no + 1;
-    match schedule.get(next_no as usize) {
+    // 410 Gone: the receiver says the endpoint is gone for good; no retry.
+    let next_delay = if gone {
+        None
+    } else {
+        schedule.get(next_no as usize)
+    };
+    match next_delay {
         Some(&delay) => {
             let mut delay = jitter(delay, shard.shared.config.retry_jitter_percent);
             if let Some(secs) = retry_after {
@@ -337,6 +349,38 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
             );
         }
     }
+}
+
+/// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
+/// 410 Gone or when it has failed without a success for
+/// `auto_disable_after_ms`. Returns whether the answer was 410.
+fn note_health(shard: &Rc<Shard>, endpoint_id: &str, status: u16) -> bool {
+    let now = crate::time::now_ms();
+    if (200..300).contains(&status) {
+        shard.failing_since.borrow_mut().remove(endpoint_id);
+        return false;
+    }
+    let after = shard.shared.config.auto_disable_after_ms;
+    let since = *shard
+        .failing_since
+        .borrow_mut()
+        .entry(endpoint_id.to_string())
+        .or_insert(now);
+    let reason = if status == 410 {
+        "it answered 410 Gone".to_string()
+    } else if after > 0 && now.saturating_sub(since) >= after {
+        format!("every attempt failed for {} ms", now - since)
+    } else {
+        return false;
+    };
+    // A new streak starts after the disable, so it is requested once.
+    shard.failing_since.borrow_mut().remove(endpoint_id);
+    let (s, id) = (shard.clone(), endpoint_id.to_string());
+    glommio::spawn_local(async move {
+        super::query::on(&s, 0, move |s0| s0.disable_endpoint(&id, &reason)).await;
+    })
+    .detach();
+    status == 410
 }
 
 /// Applies ±`percent` jitter to a delay.

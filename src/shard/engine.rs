@@ -238,6 +238,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     timer_kick: Default::default(),
                     ingest_in_flight: Default::default(),
                     retired: RefCell::new(retired),
+                    failing_since: Default::default(),
                     stats: Default::default(),
                     index: RefCell::new(index),
                     tasks: RefCell::new(Default::default()),

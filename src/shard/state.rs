@@ -42,6 +42,9 @@ pub struct Shard {
     /// Batches inside `accept_local` (appended, not yet answered); a stopping
     /// shard waits for them to finish.
     pub ingest_in_flight: std::cell::Cell<usize>,
+    /// Endpoint id → start of its current failure streak (auto-disable);
+    /// entries go on success, on disable, or when the endpoint is deleted.
+    pub failing_since: RefCell<HashMap<String, u64>>,
     /// Journals of shards that no longer exist; only shard 0 compacts them.
     pub retired: RefCell<Vec<super::compaction::Retired>>,
     /// This shard's counters and histograms, published periodically.
@@ -52,7 +55,87 @@ pub struct Shard {
     pub tasks: RefCell<Tasks>,
 }
 
+/// Why a catalog change could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogWriteError {
+    #[error("the catalog journal is not on this shard")]
+    NotHere,
+    #[error(transparent)]
+    Record(#[from] crate::records::RecordError),
+    #[error(transparent)]
+    Append(#[from] crate::journal::AppendError),
+}
+
 impl Shard {
+    /// Appends a catalog record, syncs it, then publishes the new snapshot.
+    /// Only shard 0 holds the catalog journal.
+    pub fn commit_catalog(
+        &self,
+        kind: crate::records::Kind,
+        body: &[u8],
+    ) -> Result<(), CatalogWriteError> {
+        let journal = self
+            .catalog_journal
+            .as_ref()
+            .ok_or(CatalogWriteError::NotHere)?;
+        // Apply to a copy first: a record the catalog cannot apply never
+        // reaches the journal, so replay at start reproduces the live catalog.
+        let mut next = (**self.shared.catalog.load()).clone();
+        next.apply(kind as u8, body)?;
+        {
+            let mut j = journal.borrow_mut();
+            j.append_versioned(kind as u8, crate::records::RECORD_VERSION, body)?;
+            // Catalog changes are rare; a blocking sync here keeps the order
+            // of catalog records and snapshot swaps trivially the same. A
+            // failed sync is fatal, as for shard journals: the record is in
+            // the mapping and would be replayed at the next start, so going
+            // on would let the live catalog and the journal disagree.
+            let written = j.written_lsn();
+            match j.sync() {
+                Ok(durable) if durable >= written => {}
+                Ok(_) | Err(_) => {
+                    eprintln!("ringhook: catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
+                    std::process::abort();
+                }
+            }
+        }
+        self.shared.catalog.store(std::sync::Arc::new(next));
+        Ok(())
+    }
+
+    /// Disables an endpoint (auto-disable, 410 Gone); only on shard 0.
+    /// Returns whether it changed anything.
+    pub fn disable_endpoint(&self, endpoint_id: &str, reason: &str) -> bool {
+        let Some(ep) = self
+            .shared
+            .catalog
+            .load()
+            .endpoint_by_id(endpoint_id)
+            .cloned()
+        else {
+            return false;
+        };
+        if ep.disabled {
+            return false;
+        }
+        let mut rec = (*ep).clone();
+        rec.disabled = true;
+        rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
+        let result = crate::records::encode(&rec)
+            .map_err(CatalogWriteError::from)
+            .and_then(|body| self.commit_catalog(crate::records::Kind::EndpointPut, &body));
+        match result {
+            Ok(()) => {
+                eprintln!("ringhook: endpoint {endpoint_id} disabled: {reason}");
+                true
+            }
+            Err(e) => {
+                eprintln!("ringhook: cannot disable endpoint {endpoint_id}: {e}");
+                false
+            }
+        }
+    }
+
     /// Publishes this shard's metrics snapshot for `GET /metrics`.
     pub fn publish_metrics(&self) {
         let mut stats = self.stats.borrow().clone();
