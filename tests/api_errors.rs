@@ -164,3 +164,21 @@ fn private_targets_are_refused_unless_allowed() {
         assert_eq!(v["detail"][0]["loc"], json!(["body", "url"]));
     }
 }
+
+#[test]
+fn tokens_minted_by_the_cli_are_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
+        .args(["token", "create", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .expect("token create");
+    assert!(out.status.success());
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(token.starts_with("rh_") && token.len() > 20, "{token}");
+    let engine = Engine::start(dir.path(), &[]);
+    let (s, _) = engine.api_with_token("GET", "/api/v1/app", None, Some(&token));
+    assert_eq!(s, 200, "the minted token works");
+    let (s, _) = engine.api_with_token("GET", "/api/v1/app", None, Some("rh_not_minted"));
+    assert_eq!(s, 401);
+}
