@@ -250,19 +250,16 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
                     _ => stats.deliveries_failed += 1,
                 }
             }
-            record(
-                shard,
-                handle,
-                &msg,
-                &endpoint_id,
+            let done = Done {
                 attempt_no,
                 at_ms,
-                0,
-                0,
+                status_code: 0,
+                duration_us: 0,
                 outcome,
-                0,
-                note.to_vec(),
-            );
+                next_attempt_ms: 0,
+                response: note.to_vec(),
+            };
+            record(shard, handle, &msg, &endpoint_id, done);
             return;
         }
     };
@@ -280,75 +277,43 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         Err(e) => (0, e.into_bytes(), None),
     };
     let gone = note_health(shard, &endpoint_id, status);
-    if (200..300).contains(&status) {
-        {
-            let mut stats = shard.stats.borrow_mut();
-            stats.deliveries_succeeded += 1;
-            let e2e_ms = crate::time::now_ms().saturating_sub(msg.created_ms);
-            crate::metrics::record_us(&mut stats.e2e_us, e2e_ms.saturating_mul(1000));
-        }
-        record(
-            shard,
-            handle,
-            &msg,
-            &endpoint_id,
-            attempt_no,
-            at_ms,
-            status,
-            duration_us,
-            Outcome::Succeeded,
-            0,
-            body,
-        );
-        return;
-    }
-    shard.stats.borrow_mut().attempts_failed += 1;
-    let schedule = &shard.shared.retry_schedule_ms;
-    let next_no = attempt_no + 1;
-    // 410 Gone: the receiver says the endpoint is gone for good; no retry.
-    let next_delay = if gone {
-        None
+    let (outcome, next_attempt_ms) = if (200..300).contains(&status) {
+        let mut stats = shard.stats.borrow_mut();
+        stats.deliveries_succeeded += 1;
+        let e2e_ms = crate::time::now_ms().saturating_sub(msg.created_ms);
+        crate::metrics::record_us(&mut stats.e2e_us, e2e_ms.saturating_mul(1000));
+        (Outcome::Succeeded, 0)
     } else {
-        schedule.get(next_no as usize)
-    };
-    match next_delay {
-        Some(&delay) => {
-            let mut delay = jitter(delay, shard.shared.config.retry_jitter_percent);
-            if let Some(secs) = retry_after {
-                delay = delay.max(secs.saturating_mul(1000).min(RETRY_AFTER_MAX_MS));
+        shard.stats.borrow_mut().attempts_failed += 1;
+        // 410 Gone: the receiver says the endpoint is gone for good; no retry.
+        let next_delay = match gone {
+            true => None,
+            false => shard.shared.retry_schedule_ms.get(attempt_no as usize + 1),
+        };
+        match next_delay {
+            Some(&delay) => {
+                let mut delay = jitter(delay, shard.shared.config.retry_jitter_percent);
+                if let Some(secs) = retry_after {
+                    delay = delay.max(secs.saturating_mul(1000).min(RETRY_AFTER_MAX_MS));
+                }
+                (Outcome::Retrying, crate::time::now_ms() + delay)
             }
-            let due = crate::time::now_ms() + delay;
-            record(
-                shard,
-                handle,
-                &msg,
-                &endpoint_id,
-                attempt_no,
-                at_ms,
-                status,
-                duration_us,
-                Outcome::Retrying,
-                due,
-                body,
-            );
+            None => {
+                shard.stats.borrow_mut().deliveries_failed += 1;
+                (Outcome::Failed, 0)
+            }
         }
-        None => {
-            shard.stats.borrow_mut().deliveries_failed += 1;
-            record(
-                shard,
-                handle,
-                &msg,
-                &endpoint_id,
-                attempt_no,
-                at_ms,
-                status,
-                duration_us,
-                Outcome::Failed,
-                0,
-                body,
-            );
-        }
-    }
+    };
+    let done = Done {
+        attempt_no,
+        at_ms,
+        status_code: status,
+        duration_us,
+        outcome,
+        next_attempt_ms,
+        response: body,
+    };
+    record(shard, handle, &msg, &endpoint_id, done);
 }
 
 /// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
@@ -394,21 +359,30 @@ fn jitter(delay_ms: u64, percent: u64) -> u64 {
     rand::thread_rng().gen_range(low..=delay_ms + span)
 }
 
-/// Appends the attempt record, then frees or re-arms the delivery.
-#[allow(clippy::too_many_arguments)]
-fn record(
-    shard: &Rc<Shard>,
-    handle: usize,
-    msg: &Arc<Message>,
-    endpoint_id: &str,
+/// What one attempt (or a decision without one) came to.
+struct Done {
     attempt_no: u32,
     at_ms: u64,
+    /// HTTP status, 0 when no response arrived.
     status_code: u16,
     duration_us: u32,
     outcome: Outcome,
     next_attempt_ms: u64,
-    mut response: Vec<u8>,
-) {
+    /// The kept start of the response body, or the error text.
+    response: Vec<u8>,
+}
+
+/// Appends the attempt record, then frees or re-arms the delivery.
+fn record(shard: &Rc<Shard>, handle: usize, msg: &Arc<Message>, endpoint_id: &str, done: Done) {
+    let Done {
+        attempt_no,
+        at_ms,
+        status_code,
+        duration_us,
+        outcome,
+        next_attempt_ms,
+        mut response,
+    } = done;
     response.truncate(shard.shared.config.response_keep_bytes);
     let rec = AttemptRecord {
         id: crate::ids::new_id_at("atmpt", at_ms),
