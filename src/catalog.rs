@@ -21,6 +21,9 @@ pub struct Catalog {
     app_uids: HashMap<String, String>,
     endpoints: HashMap<String, Arc<EndpointRecord>>,
     endpoint_uids: HashMap<(String, String), String>,
+    /// One shared copy of each endpoint id, for the many pending deliveries
+    /// that name it.
+    endpoint_names: HashMap<String, Arc<str>>,
     app_endpoints: HashMap<String, Vec<String>>,
     event_types: BTreeMap<String, Arc<EventTypeRecord>>,
 }
@@ -65,6 +68,7 @@ impl Catalog {
             self.app_uids.remove(uid);
         }
         for ep in self.app_endpoints.remove(id).unwrap_or_default() {
+            self.endpoint_names.remove(&ep);
             if let Some(e) = self.endpoints.remove(&ep) {
                 if let Some(uid) = &e.uid {
                     self.endpoint_uids.remove(&(e.app_id.clone(), uid.clone()));
@@ -74,6 +78,9 @@ impl Catalog {
     }
 
     pub fn put_endpoint(&mut self, ep: EndpointRecord) {
+        self.endpoint_names
+            .entry(ep.id.clone())
+            .or_insert_with(|| Arc::from(ep.id.as_str()));
         if let Some(old) = self.endpoints.get(&ep.id) {
             if let Some(uid) = &old.uid {
                 self.endpoint_uids
@@ -92,6 +99,7 @@ impl Catalog {
     }
 
     pub fn delete_endpoint(&mut self, id: &str) {
+        self.endpoint_names.remove(id);
         let Some(ep) = self.endpoints.remove(id) else {
             return;
         };
@@ -125,6 +133,14 @@ impl Catalog {
                 .get(&(app_id.to_string(), id_or_uid.to_string()))
                 .and_then(|id| self.endpoints.get(id))
         })
+    }
+
+    /// The shared copy of an endpoint id (a new one if it is not in the catalog).
+    pub fn endpoint_name(&self, id: &str) -> Arc<str> {
+        self.endpoint_names
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(id))
     }
 
     /// An endpoint by id alone (delivery path).

@@ -16,7 +16,7 @@ use crate::records::{self, Kind, Outcome, RecordError, ResendRecord};
 use crate::shard::compaction::{Retired, SegmentTimes};
 use crate::shard::index::{AttemptEntry, Index, Loc, MsgMeta};
 use crate::shard::state::DedupEntry;
-use crate::shard::{shard_of, Message, Pending};
+use crate::shard::{shard_of, Message, MsgRef, Pending};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -254,9 +254,14 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
             }
             let (attempt_no, due_ms) = st.next();
             stats.pending += 1;
+            // Recovered deliveries are cold: their attempts read the
+            // message back from the journal, so recovery keeps no payload.
             pending[shard_of(&endpoint_id, n)].push(Pending {
-                msg: msg.clone(),
-                endpoint_id,
+                msg: MsgRef::Cold {
+                    loc: msg.loc,
+                    created_ms: msg.created_ms,
+                },
+                endpoint_id: catalog.endpoint_name(&endpoint_id),
                 attempt_no,
                 due_ms,
             });
@@ -382,7 +387,8 @@ fn visit(
                 event_type: m.event_type,
                 event_id: m.event_id,
                 channels: m.channels,
-                payload: m.payload.into_boxed_slice(),
+                // Not kept: recovered deliveries read it back when they run.
+                payload: Box::new([]),
                 created_ms: m.created_ms,
                 loc,
             });

@@ -119,4 +119,14 @@ fn old_segments_go_but_pending_deliveries_keep_theirs() {
         let got = sink.ids();
         held.iter().all(|id| got.contains(id)).then_some(())
     });
+    // Recovered deliveries read their payload back from the journal.
+    let bodies: Vec<serde_json::Value> = sink
+        .received()
+        .iter()
+        .filter(|r| r.path == "/held")
+        .map(|r| r.json())
+        .collect();
+    for i in 0..5 {
+        assert!(bodies.contains(&json!({ "held": i })), "payload {i} intact: {bodies:?}");
+    }
 }

@@ -59,7 +59,7 @@ pub fn publish_oldest_pending(shard: &Shard) {
         .deliveries
         .borrow()
         .iter()
-        .map(|(_, p)| p.msg.created_ms)
+        .map(|(_, p)| p.msg.created_ms())
         .min()
         .unwrap_or(u64::MAX);
     shard.shared.oldest_pending_ms[shard.id].store(oldest, Ordering::Relaxed);

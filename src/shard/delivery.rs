@@ -14,7 +14,7 @@ use super::conn::{key_of, Conn};
 use super::guard::Target;
 use super::index::{AttemptEntry, Loc, MsgMeta};
 use super::state::Shard;
-use super::{Message, Pending};
+use super::{Message, MsgRef, Pending};
 use crate::http_wire::{encode_request, Progress, Response, ResponseParser};
 use crate::records::{AttemptRecord, EndpointRecord, Kind, Outcome};
 use crate::signing;
@@ -35,6 +35,8 @@ pub const RESERVED_HEADERS: &[&str] = &[
 ];
 /// Bytes read from a connection per read call.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// A retry due at least this far ahead drops its in-memory message.
+const COLD_AFTER_MS: u64 = 1_000;
 /// Longest honoured `Retry-After`.
 const RETRY_AFTER_MAX_MS: u64 = 3_600_000;
 
@@ -55,19 +57,23 @@ pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
     let mut armed = false;
     let mut last: Option<(Arc<Message>, Arc<MsgMeta>)> = None;
     for p in batch {
-        // Consecutive deliveries of one message share its index entry.
-        let meta = match &last {
-            Some((m, meta)) if Arc::ptr_eq(m, &p.msg) => meta.clone(),
-            _ => {
-                let meta = p.msg.meta(Vec::new());
-                last = Some((p.msg.clone(), meta.clone()));
-                meta
-            }
-        };
-        shard
-            .index
-            .borrow_mut()
-            .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
+        // Fresh deliveries enter the index here (recovered, cold ones were
+        // indexed by recovery). Consecutive deliveries of one message share
+        // its index entry.
+        if let MsgRef::Hot(m) = &p.msg {
+            let meta = match &last {
+                Some((lm, meta)) if Arc::ptr_eq(lm, m) => meta.clone(),
+                _ => {
+                    let meta = m.meta(Vec::new());
+                    last = Some((m.clone(), meta.clone()));
+                    meta
+                }
+            };
+            shard
+                .index
+                .borrow_mut()
+                .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
+        }
         let due = p.due_ms;
         let handle = shard.deliveries.borrow_mut().insert(p);
         shard.shared.pending[shard.id].fetch_add(1, Ordering::Relaxed);
@@ -156,7 +162,7 @@ impl Worker {
     }
 }
 
-async fn worker(shard: Rc<Shard>, endpoint_id: String) {
+async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
     let mut w = Worker {
         request: Vec::with_capacity(4096),
         read: vec![0; READ_CHUNK_BYTES],
@@ -224,6 +230,34 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))
     else {
         return;
+    };
+    let msg = match msg {
+        MsgRef::Hot(m) => m,
+        MsgRef::Cold { loc, .. } => match super::manual::read_message(shard, loc) {
+            Ok(m) => Arc::new(Message {
+                id: m.id,
+                app_id: m.app_id,
+                event_type: m.event_type,
+                event_id: m.event_id,
+                channels: m.channels,
+                payload: m.payload.into_boxed_slice(),
+                created_ms: m.created_ms,
+                loc,
+            }),
+            Err(e) => {
+                // Compaction never deletes a record a pending delivery
+                // needs, so this is damage: report it and drop the delivery
+                // rather than retry forever.
+                eprintln!(
+                    "ringhook: shard {}: delivery to {endpoint_id} dropped: its message record is unreadable: {e}",
+                    shard.id
+                );
+                if shard.deliveries.borrow_mut().try_remove(handle).is_some() {
+                    shard.shared.pending[shard.id].fetch_sub(1, Ordering::Relaxed);
+                }
+                return;
+            }
+        },
     };
     let endpoint = shard
         .shared
@@ -412,6 +446,11 @@ fn record(shard: &Rc<Shard>, handle: usize, msg: &Arc<Message>, endpoint_id: &st
     if let Some(p) = shard.deliveries.borrow_mut().get_mut(handle) {
         p.attempt_no = attempt_no + 1;
         p.due_ms = next_attempt_ms;
+        // A delivery that will wait a while lets go of the message: its next
+        // attempt reads it back from the journal (see `MsgRef`).
+        if next_attempt_ms.saturating_sub(crate::time::now_ms()) >= COLD_AFTER_MS {
+            p.msg = p.msg.cold();
+        }
     }
     shard
         .wheel

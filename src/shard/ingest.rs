@@ -10,7 +10,7 @@
 use super::index::Loc;
 use super::state::Shard;
 use super::{
-    delivery, shard_of, IngestError, IngestResult, Message, NewMessage, Pending, ShardMsg,
+    delivery, shard_of, IngestError, IngestResult, Message, MsgRef, NewMessage, Pending, ShardMsg,
 };
 use crate::ids;
 use crate::records::{Kind, MessageRecord};
@@ -185,17 +185,19 @@ async fn accept_batch(
 /// Hands the deliveries of durable messages to their owner shards.
 pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<(Arc<Message>, Vec<String>)>) {
     let n = shard.count;
+    let catalog = shard.shared.catalog.load();
     let mut per: Vec<Vec<Pending>> = (0..n).map(|_| Vec::new()).collect();
     for (msg, dests) in fan {
         for endpoint_id in dests {
             per[shard_of(&endpoint_id, n)].push(Pending {
-                msg: msg.clone(),
-                endpoint_id,
+                msg: MsgRef::Hot(msg.clone()),
+                endpoint_id: catalog.endpoint_name(&endpoint_id),
                 attempt_no: 0,
                 due_ms: 0,
             });
         }
     }
+    drop(catalog);
     for (owner, batch) in per.into_iter().enumerate() {
         if batch.is_empty() {
             continue;

@@ -100,8 +100,8 @@ async fn resend_all(
     for (meta, msg) in started {
         shard.index.borrow_mut().resend(endpoint_id, &meta, now);
         batch.push(Pending {
-            msg,
-            endpoint_id: endpoint_id.to_string(),
+            msg: super::MsgRef::Hot(msg),
+            endpoint_id: shard.shared.catalog.load().endpoint_name(endpoint_id),
             attempt_no: 0,
             due_ms: 0,
         });

@@ -81,11 +81,45 @@ impl Message {
     }
 }
 
+/// The message a pending delivery is for.
+///
+/// Fresh deliveries share the accepted message in memory. A delivery that
+/// waits for a retry (or was recovered at start) keeps only where the
+/// message's record is and when it was created; its attempt reads the record
+/// back from the journal. Millions of waiting retries then cost a few dozen
+/// bytes each instead of their payloads and metadata.
+#[derive(Debug, Clone)]
+pub enum MsgRef {
+    Hot(Arc<Message>),
+    Cold { loc: index::Loc, created_ms: u64 },
+}
+
+impl MsgRef {
+    pub fn created_ms(&self) -> u64 {
+        match self {
+            MsgRef::Hot(m) => m.created_ms,
+            MsgRef::Cold { created_ms, .. } => *created_ms,
+        }
+    }
+
+    /// The cold form of this reference.
+    pub fn cold(&self) -> MsgRef {
+        match self {
+            MsgRef::Hot(m) => MsgRef::Cold {
+                loc: m.loc,
+                created_ms: m.created_ms,
+            },
+            cold => cold.clone(),
+        }
+    }
+}
+
 /// One (message, endpoint) delivery waiting for its next attempt.
 #[derive(Debug)]
 pub struct Pending {
-    pub msg: Arc<Message>,
-    pub endpoint_id: String,
+    pub msg: MsgRef,
+    /// Shared by every pending delivery to the endpoint (interned).
+    pub endpoint_id: Arc<str>,
     /// The number of the next attempt (0 for the first).
     pub attempt_no: u32,
     pub due_ms: u64,

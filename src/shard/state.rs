@@ -34,7 +34,7 @@ pub struct Shard {
     pub dedup: RefCell<super::event_ids::EventIds>,
     pub deliveries: RefCell<slab::Slab<Pending>>,
     pub wheel: RefCell<TimerWheel>,
-    pub queues: RefCell<HashMap<String, EndpointQueue>>,
+    pub queues: RefCell<HashMap<std::sync::Arc<str>, EndpointQueue>>,
     pub senders: Option<Senders<ShardMsg>>,
     /// The catalog journal; only shard 0 (which serves the API) has it.
     pub catalog_journal: Option<RefCell<Journal>>,
