@@ -127,6 +127,9 @@ fn old_segments_go_but_pending_deliveries_keep_theirs() {
         .map(|r| r.json())
         .collect();
     for i in 0..5 {
-        assert!(bodies.contains(&json!({ "held": i })), "payload {i} intact: {bodies:?}");
+        assert!(
+            bodies.contains(&json!({ "held": i })),
+            "payload {i} intact: {bodies:?}"
+        );
     }
 }

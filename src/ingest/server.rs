@@ -1,8 +1,8 @@
 //! The ingest Unix socket server: decodes batches, submits them, writes acks.
 //!
-//! One task per connection, one batch at a time per connection (a producer
-//! keeps several connections or pipelines frames; pipelined frames wait in
-//! the read buffer). The ack for a batch is written only after every accepted
+//! One reader task per connection starts a task per batch (at most
+//! `IN_FLIGHT_BATCHES_MAX` at once), and a writer task sends the acks.
+//! The ack for a batch is written only after every accepted
 //! event of it is durable, because [`ingest::submit`] returns only then.
 //! A structurally broken frame gets an ERROR frame and the connection is
 //! closed; a bad event inside a sound frame is rejected alone.
@@ -52,10 +52,32 @@ enum Slot {
     Rejected(EventStatus),
 }
 
-async fn connection(shard: &Rc<Shard>, mut stream: UnixStream) {
+/// Batches one connection may have in flight (accepted, not yet acknowledged).
+pub const IN_FLIGHT_BATCHES_MAX: usize = 16;
+
+/// Reads frames and starts a task per batch, up to `IN_FLIGHT_BATCHES_MAX`,
+/// so a producer that pipelines batches fills each group commit with several
+/// of them. Acks go out through a writer task as batches become durable,
+/// possibly out of order (producers match them by `request_id`).
+async fn connection(shard: &Rc<Shard>, stream: UnixStream) {
+    // Split halves let one task read while another writes acks; the halves
+    // share the stream through a two-party lock that never waits here, as
+    // each half is used by one task at a time.
+    let (mut stream, mut writer) = futures_util::io::AsyncReadExt::split(stream);
+    let (ack_tx, ack_rx) =
+        glommio::channels::local_channel::new_bounded::<Vec<u8>>(IN_FLIGHT_BATCHES_MAX);
+    let ack_tx = Rc::new(ack_tx);
+    glommio::spawn_local(async move {
+        while let Some(bytes) = ack_rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    })
+    .detach();
+    let permits = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_BATCHES_MAX as u64));
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; READ_CHUNK_BYTES];
-    let mut out = Vec::with_capacity(4096);
     loop {
         loop {
             let (request_id, slots, news, consumed) = match frame::decode_frame(&buf) {
@@ -65,40 +87,57 @@ async fn connection(shard: &Rc<Shard>, mut stream: UnixStream) {
                     (frame.request_id, slots, news, consumed)
                 }
                 Err(e) => {
-                    out.clear();
+                    let mut out = Vec::new();
                     frame::encode_error(&mut out, e.error_code(), &e.to_string());
-                    let _ = stream.write_all(&out).await;
+                    let _ = ack_tx.send(out).await;
                     return;
                 }
             };
             buf.drain(..consumed);
-            let mut accepted = ingest::submit(shard, news).await.into_iter();
-            let results: Vec<EventResult> = slots
-                .into_iter()
-                .map(|slot| match slot {
-                    Slot::Rejected(status) => EventResult::Rejected(status),
-                    Slot::Submit => match accepted.next() {
-                        Some(Ok(msg)) => EventResult::Accepted {
-                            msg_id: msg.id.clone(),
-                        },
-                        Some(Err(e)) => EventResult::Rejected(status_of(&e)),
-                        None => EventResult::Rejected(EventStatus::Overloaded),
-                    },
-                })
-                .collect();
-            out.clear();
-            if frame::encode_ack(&mut out, request_id, &results).is_err() {
+            let Ok(permit) = permits.acquire_static_permit(1).await else {
                 return;
-            }
-            if stream.write_all(&out).await.is_err() {
-                return;
-            }
+            };
+            let (shard, ack_tx) = (shard.clone(), ack_tx.clone());
+            glommio::spawn_local(async move {
+                let out = acknowledge(&shard, request_id, slots, news).await;
+                let _ = ack_tx.send(out).await;
+                drop(permit);
+            })
+            .detach();
         }
         match stream.read(&mut chunk).await {
             Ok(0) | Err(_) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
+}
+
+/// Submits a batch and encodes its ack (empty if it cannot be encoded).
+async fn acknowledge(
+    shard: &Rc<Shard>,
+    request_id: u64,
+    slots: Vec<Slot>,
+    news: Vec<NewMessage>,
+) -> Vec<u8> {
+    let mut accepted = ingest::submit(shard, news).await.into_iter();
+    let results: Vec<EventResult> = slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Rejected(status) => EventResult::Rejected(status),
+            Slot::Submit => match accepted.next() {
+                Some(Ok(msg)) => EventResult::Accepted {
+                    msg_id: msg.id.clone(),
+                },
+                Some(Err(e)) => EventResult::Rejected(status_of(&e)),
+                None => EventResult::Rejected(EventStatus::Overloaded),
+            },
+        })
+        .collect();
+    let mut out = Vec::with_capacity(16 + results.len() * 34);
+    if frame::encode_ack(&mut out, request_id, &results).is_err() {
+        out.clear();
+    }
+    out
 }
 
 fn status_of(e: &IngestError) -> EventStatus {
