@@ -26,6 +26,7 @@ const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// Accepts ingest connections until the engine stops.
 pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
+    let bytes = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_BYTES_MAX));
     while !shard.shared.is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
@@ -37,9 +38,9 @@ pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
             continue;
         }
         open.set(open.get() + 1);
-        let (shard, open) = (shard.clone(), open.clone());
+        let (shard, open, bytes) = (shard.clone(), open.clone(), bytes.clone());
         glommio::spawn_local(async move {
-            connection(&shard, stream).await;
+            connection(&shard, stream, bytes).await;
             open.set(open.get() - 1);
         })
         .detach();
@@ -54,12 +55,15 @@ enum Slot {
 
 /// Batches one connection may have in flight (accepted, not yet acknowledged).
 pub const IN_FLIGHT_BATCHES_MAX: usize = 16;
+/// Frame bytes in flight over all connections; a batch waits for its share
+/// before it is started, so memory stays bounded however many producers push.
+pub const IN_FLIGHT_BYTES_MAX: u64 = 256 * 1024 * 1024;
 
 /// Reads frames and starts a task per batch, up to `IN_FLIGHT_BATCHES_MAX`,
 /// so a producer that pipelines batches fills each group commit with several
 /// of them. Acks go out through a writer task as batches become durable,
 /// possibly out of order (producers match them by `request_id`).
-async fn connection(shard: &Rc<Shard>, stream: UnixStream) {
+async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sync::Semaphore>) {
     // Split halves let one task read while another writes acks; the halves
     // share the stream through a two-party lock that never waits here, as
     // each half is used by one task at a time.
@@ -97,11 +101,15 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream) {
             let Ok(permit) = permits.acquire_static_permit(1).await else {
                 return;
             };
+            let share = (consumed as u64).min(IN_FLIGHT_BYTES_MAX);
+            let Ok(byte_permit) = bytes.acquire_static_permit(share).await else {
+                return;
+            };
             let (shard, ack_tx) = (shard.clone(), ack_tx.clone());
             glommio::spawn_local(async move {
                 let out = acknowledge(&shard, request_id, slots, news).await;
                 let _ = ack_tx.send(out).await;
-                drop(permit);
+                drop((permit, byte_permit));
             })
             .detach();
         }
