@@ -321,3 +321,64 @@ fn throttle_rate_paces_an_endpoint() {
         "15 deliveries at 5/s took only {span:?}"
     );
 }
+
+#[test]
+fn every_durability_mode_delivers_and_survives_a_clean_restart() {
+    for mode in ["sync", "batch", "none"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut engine = Engine::start(
+            dir.path(),
+            &["--durability", mode, "--retry-schedule", "0s,1s"],
+        );
+        let sink = Sink::with_policy(Arc::new(|_, nth| if nth == 0 { 503 } else { 204 }));
+        let app = engine.create_app(mode);
+        engine.create_endpoint(&app, json!({ "url": sink.url("/d") }));
+        let ids: Vec<String> = (0..5)
+            .map(|i| engine.send(&app, "d.x", json!({ "i": i })))
+            .collect();
+        // Stop while the first attempts failed and retries wait (1 s): the
+        // clean stop syncs whatever the mode, so they all come back.
+        wait_for("first attempts", DEADLINE, || {
+            (sink.all().len() >= 5).then_some(())
+        });
+        assert!(engine.stop(), "{mode}: clean stop");
+        engine.spawn().expect("restart");
+        wait_for("all delivered after restart", DEADLINE, || {
+            let got = sink.ids();
+            ids.iter().all(|id| got.contains(id)).then_some(())
+        });
+    }
+}
+
+#[test]
+fn in_flight_requests_per_endpoint_are_capped() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ringhook.toml");
+    std::fs::write(&config, "max_in_flight_per_endpoint = 2\n").expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let engine = Engine::start(dir.path(), &["--config", &config]);
+    let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, p) = (now.clone(), peak.clone());
+    let sink = Sink::with_policy(Arc::new(move |_, _| {
+        let c = n.fetch_add(1, Ordering::SeqCst) + 1;
+        p.fetch_max(c, Ordering::SeqCst);
+        // A slow receiver, so requests would pile up without the cap.
+        std::thread::sleep(Duration::from_millis(50));
+        n.fetch_sub(1, Ordering::SeqCst);
+        204
+    }));
+    let app = engine.create_app("cap");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/slow") }));
+    for i in 0..12 {
+        engine.send(&app, "c.x", json!({ "i": i }));
+    }
+    wait_for("12 deliveries", DEADLINE, || {
+        (sink.count() >= 12).then_some(())
+    });
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&peak),
+        "at most 2 requests in flight, saw {peak}"
+    );
+}
