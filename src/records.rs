@@ -23,6 +23,7 @@ pub enum Kind {
     Message = 16,
     Attempt = 17,
     Resend = 18,
+    IdempotentAnswer = 19,
 }
 
 impl Kind {
@@ -37,6 +38,7 @@ impl Kind {
             16 => Kind::Message,
             17 => Kind::Attempt,
             18 => Kind::Resend,
+            19 => Kind::IdempotentAnswer,
             _ => return None,
         })
     }
@@ -205,6 +207,17 @@ pub struct ResendRecord {
     pub msg_offset: u64,
 }
 
+/// A 2xx API answer stored for an `idempotency-key` (shard 0's journal), so
+/// replays survive a restart for their 12 hours.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IdempotentAnswerRecord {
+    /// SHA-256 of (token, path, key).
+    pub key: Vec<u8>,
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub at_ms: u64,
+}
+
 /// A record body type the journal can hold (rkyv-serializable).
 pub trait Body:
     for<'a> rkyv::Serialize<
@@ -263,6 +276,11 @@ decoder!(decode_delete, DeleteRecord, Kind::AppDelete);
 decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_attempt, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);
+decoder!(
+    decode_answer,
+    IdempotentAnswerRecord,
+    Kind::IdempotentAnswer
+);
 
 #[cfg(test)]
 mod tests {

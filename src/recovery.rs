@@ -51,6 +51,8 @@ pub struct Recovered {
     pub segment_times: Vec<SegmentTimes>,
     /// Journals of shards `>= N` (after `--shards` went down).
     pub retired: Vec<Retired>,
+    /// Stored `idempotency-key` answers, oldest first (shard 0 replays them).
+    pub answers: Vec<records::IdempotentAnswerRecord>,
     pub stats: RecoveryStats,
 }
 
@@ -101,6 +103,7 @@ impl DeliveryState {
 struct IndexEvents {
     attempts: Vec<(records::AttemptRecord, Loc)>,
     resends: Vec<ResendRecord>,
+    answers: Vec<records::IdempotentAnswerRecord>,
 }
 
 /// The directory of shard `i`'s journal.
@@ -229,6 +232,8 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
             .or_default()
             .push(r.endpoint_id.clone());
     }
+    let mut answers = std::mem::take(&mut events.answers);
+    answers.sort_by_key(|a| a.at_ms);
     let indexes = build_indexes(config, &messages, events, now);
     for (msg, mut destinations) in messages.into_values() {
         for ep in resent.remove(&msg.id).unwrap_or_default() {
@@ -278,6 +283,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         indexes,
         segment_times,
         retired,
+        answers,
         stats,
     })
 }
@@ -413,6 +419,11 @@ fn visit(
             let mut a = a;
             a.response = Vec::new();
             events.attempts.push((a, loc));
+        }
+        Some(Kind::IdempotentAnswer) => {
+            let a = records::decode_answer(body)?;
+            at_ms = a.at_ms;
+            events.answers.push(a);
         }
         Some(Kind::Resend) => {
             let r = records::decode_resend(body)?;

@@ -545,13 +545,14 @@ fn event_types_round_trip_archive_and_expunge() {
 #[test]
 fn idempotency_keys_replay_the_first_answer_and_create_nothing_new() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::start(dir.path(), &["--shards", "2"]);
+    let mut engine = Engine::start(dir.path(), &["--shards", "2"]);
     let sink = Sink::start();
 
     let (s1, b1) = post_with_key(&engine, "/api/v1/app", "k-app", json!({ "name": "first" }));
     let (s2, b2) = post_with_key(&engine, "/api/v1/app", "k-app", json!({ "name": "second" }));
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(b1, b2, "the replay is the first answer, byte for byte");
+    let app_answer = b1.clone();
     let (_, list) = engine.api("GET", "/api/v1/app", None);
     assert_eq!(ids(&list).len(), 1, "the replay created nothing");
     let app: Value = serde_json::from_str(&b1).expect("json");
@@ -596,6 +597,14 @@ fn idempotency_keys_replay_the_first_answer_and_create_nothing_new() {
         json!({ "name": "x.y", "description": "" }),
     );
     assert_eq!(s, 201, "{b}");
+
+    // Answers are journaled: the replay survives kill -9.
+    engine.kill9();
+    engine.spawn().expect("restart");
+    let (s4, b4) = post_with_key(&engine, "/api/v1/app", "k-app", json!({ "name": "third" }));
+    assert_eq!((s4, &b4), (201, &app_answer), "replayed after a restart");
+    let (_, list) = engine.api("GET", "/api/v1/app", None);
+    assert_eq!(ids(&list).len(), 1, "still one application");
 }
 
 #[test]

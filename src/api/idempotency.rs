@@ -11,8 +11,10 @@
 //! is a `thread_local` rather than shared state, and it is bounded: at most
 //! `KEYS_MAX` stored answers and `BYTES_MAX` bytes of bodies; beyond either,
 //! the oldest answers are evicted first. An answer larger than `BYTES_MAX`
-//! is not stored. Nothing here is journaled: after a restart keys are
-//! forgotten, and message creation still has `eventId` deduplication.
+//! is not stored. Stored answers are journaled in shard 0's journal (kind
+//! `IdempotentAnswer`) and restored at start, so replays survive a restart;
+//! the record is not waited on (like attempt records), so a power loss in
+//! the group-commit window may forget the newest ones.
 
 use super::http::{error, Response};
 use sha2::{Digest, Sha256};
@@ -158,19 +160,45 @@ pub fn begin(token: &str, path: &str, idempotency_key: &str) -> Begin {
 }
 
 impl Guard {
-    /// Stores a 2xx answer for replay; any other answer clears the mark.
-    pub fn finish(mut self, resp: &Response) {
+    /// Stores a 2xx answer for replay and returns the record to journal;
+    /// any other answer clears the mark.
+    pub fn finish(mut self, resp: &Response) -> Option<crate::records::IdempotentAnswerRecord> {
         self.finished = true;
         let now = crate::time::now_ms();
-        TABLE.with(|t| {
+        let stored = TABLE.with(|t| {
             let mut t = t.borrow_mut();
             if (200..300).contains(&resp.status) {
                 t.store(self.key, resp.status, resp.body.clone(), now);
+                true
             } else {
                 t.entries.remove(&self.key);
+                false
             }
         });
+        (stored && resp.body.len() <= BYTES_MAX).then(|| crate::records::IdempotentAnswerRecord {
+            key: self.key.to_vec(),
+            status: resp.status,
+            body: resp.body.clone(),
+            at_ms: now,
+        })
     }
+}
+
+/// Refills the table at start from journaled answers (oldest first); those
+/// older than `TTL_MS` are skipped. Runs on shard 0's thread.
+pub fn restore(answers: Vec<crate::records::IdempotentAnswerRecord>) {
+    let now = crate::time::now_ms();
+    TABLE.with(|t| {
+        let mut t = t.borrow_mut();
+        for a in answers {
+            let Ok(key) = <Key>::try_from(a.key.as_slice()) else {
+                continue;
+            };
+            if now.saturating_sub(a.at_ms) < TTL_MS {
+                t.store(key, a.status, a.body, a.at_ms);
+            }
+        }
+    });
 }
 
 impl Drop for Guard {

@@ -182,7 +182,13 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
     };
     let resp = dispatch(shard, &req, route, &params).await;
     if let Some(g) = guard {
-        g.finish(&resp);
+        if let Some(rec) = g.finish(&resp) {
+            // Not waited on, like attempt records: see `idempotency`.
+            let kind = crate::records::Kind::IdempotentAnswer;
+            if let Err(e) = shard.commit.append_record(kind, &rec) {
+                eprintln!("ringhook: cannot journal an idempotency-key answer: {e}");
+            }
+        }
     }
     resp
 }

@@ -145,8 +145,10 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         indexes,
         segment_times,
         retired,
+        answers,
         ..
     } = recovered;
+    let mut answers = Some(answers);
     let mut retired = Some(retired);
     let n = config.shards;
     let socket_path = config.socket.clone();
@@ -188,6 +190,11 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         let catalog_journal = if i == 0 { catalog_journal.take() } else { None };
         let retired = if i == 0 {
             retired.take().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let answers = if i == 0 {
+            answers.take().unwrap_or_default()
         } else {
             Vec::new()
         };
@@ -255,6 +262,8 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     flusher.commit.flusher(move || s.shared.is_stopping()).await
                 })
                 .detach();
+                // The idempotency table is shard 0's thread-local.
+                crate::api::idempotency::restore(answers);
                 if let Some(fd) = api_fd {
                     // SAFETY: the descriptor came from a bound std listener whose
                     // ownership was released with into_raw_fd.
