@@ -264,7 +264,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .name("loadgen-producer".into())
             .spawn(move || producer::run(&socket, &config, &progress))?
     };
-    let mut display = Progress::new(produce.messages * args.endpoints as u64, produce.json);
+    let planned = produce.messages * args.endpoints as u64;
+    let mut display = Progress::new(planned, produce.json);
     let deadline = started + Duration::from_secs(args.deadline_secs);
     let ingest = loop {
         if producer.is_finished() {
@@ -275,13 +276,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let s = view.snapshot()?;
         let sent = progress.sent.load(Ordering::Relaxed);
         let msg = format!("sent {sent}/{}", produce.messages);
-        display.update(s.delivered - baseline.delivered, u64::MAX, &msg);
+        display.update(
+            s.delivered.saturating_sub(baseline.delivered),
+            planned,
+            &msg,
+        );
         std::thread::sleep(POLL);
     };
     let expected = ingest.accepted * args.endpoints as u64;
     let mut last = view.snapshot()?;
-    while last.delivered - baseline.delivered < expected && Instant::now() < deadline {
-        let done = last.delivered - baseline.delivered;
+    while last.delivered.saturating_sub(baseline.delivered) < expected && Instant::now() < deadline
+    {
+        let done = last.delivered.saturating_sub(baseline.delivered);
         display.update(done, expected, "all sent");
         std::thread::sleep(POLL);
         last = view.snapshot()?;
@@ -311,8 +317,8 @@ fn report_run(
     cpu: Duration,
     delivery_us: u64,
 ) -> anyhow::Result<()> {
-    let delivered = s.delivered - baseline.delivered;
-    let duplicates = s.duplicates - baseline.duplicates;
+    let delivered = s.delivered.saturating_sub(baseline.delivered);
+    let duplicates = s.duplicates.saturating_sub(baseline.duplicates);
     let lost = expected.saturating_sub(delivered);
     let per_sec = |n: u64, secs: f64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
     let ingest_secs = ingest.elapsed.as_secs_f64();
@@ -328,8 +334,8 @@ fn report_run(
         "delivered": delivered,
         "lost": lost,
         "duplicates": duplicates,
-        "failed_answers": s.failed - baseline.failed,
-        "bad_signatures": s.bad_signatures - baseline.bad_signatures,
+        "failed_answers": s.failed.saturating_sub(baseline.failed),
+        "bad_signatures": s.bad_signatures.saturating_sub(baseline.bad_signatures),
         "ingest_seconds": ingest_secs,
         "delivery_seconds": delivery_secs,
         "ingest_per_sec": per_sec(ingest.accepted, ingest_secs),
