@@ -1,0 +1,234 @@
+//! A `ringhook serve` child process for benchmarks, and the few API calls loadgen makes.
+//!
+//! The engine runs on a temporary data directory, on 127.0.0.1 and a Unix socket only,
+//! with a random token; it is stopped (SIGTERM, then SIGKILL after a deadline) when the
+//! handle is dropped, so a failed run never leaves a process behind.
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the engine may take to answer its health check after spawning.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a clean shutdown may take before the process is killed.
+const STOP_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Flags for a self-started engine.
+#[derive(Clone, Debug, Default)]
+pub struct EngineOptions {
+    /// The `ringhook` binary; default: next to loadgen's own executable.
+    pub binary: Option<PathBuf>,
+    pub shards: Option<usize>,
+    pub cpus: Option<String>,
+    pub durability: Option<String>,
+}
+
+/// A running `ringhook serve`.
+pub struct Engine {
+    child: Option<Child>,
+    /// Keeps the data directory alive as long as the engine.
+    _dir: tempfile::TempDir,
+    pub http: String,
+    pub socket: PathBuf,
+    pub token: String,
+    pub stderr_path: PathBuf,
+}
+
+/// The `ringhook` binary beside the running executable (cargo puts both in one target dir).
+pub fn default_binary() -> anyhow::Result<PathBuf> {
+    let me = std::env::current_exe().context("locating loadgen's executable")?;
+    let dir = me
+        .parent()
+        .context("loadgen's executable has no directory")?;
+    // Test and bench executables live one level down, in deps/.
+    for candidate in [dir.join("ringhook"), dir.join("../ringhook")] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "no ringhook binary next to {}; build it (cargo build --release) or pass --engine",
+        me.display()
+    )
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl Engine {
+    pub fn start(opts: &EngineOptions) -> anyhow::Result<Engine> {
+        let binary = match &opts.binary {
+            Some(b) => b.clone(),
+            None => default_binary()?,
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("loadgen-engine-")
+            .tempdir()?;
+        let socket = dir.path().join("ingest.sock");
+        let http = format!("127.0.0.1:{}", free_port()?);
+        let token = format!("rh_loadgen_{:x}", crate::sink::now_us());
+        let stderr_path = dir.path().join("engine.stderr");
+        let stderr = std::fs::File::create(&stderr_path)?;
+        let mut cmd = Command::new(&binary);
+        cmd.arg("serve")
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--socket")
+            .arg(&socket)
+            .arg("--http-addr")
+            .arg(&http)
+            .arg("--allow-private-targets")
+            .env("RINGHOOK_API_TOKEN", &token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        if let Some(n) = opts.shards {
+            cmd.arg("--shards").arg(n.to_string());
+        }
+        if let Some(c) = &opts.cpus {
+            cmd.arg("--cpus").arg(c);
+        }
+        if let Some(d) = &opts.durability {
+            cmd.arg("--durability").arg(d);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut engine = Engine {
+            child: Some(child),
+            _dir: dir,
+            http,
+            socket,
+            token,
+            stderr_path,
+        };
+        engine.wait_healthy()?;
+        Ok(engine)
+    }
+
+    fn wait_healthy(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    let log = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+                    bail!("ringhook exited during start-up ({status}):\n{log}");
+                }
+            }
+            let url = format!("http://{}/api/v1/health", self.http);
+            let healthy = ureq::get(&url)
+                .timeout(Duration::from_secs(2))
+                .call()
+                .is_ok_and(|r| r.status() == 204);
+            if healthy && self.socket.exists() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("ringhook did not become healthy in {START_DEADLINE:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGTERM, then SIGKILL if it has not exited by the deadline.
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: kill(2) on our own child's pid; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + STOP_DEADLINE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A client of the engine's HTTP API.
+pub struct Api {
+    pub base: String,
+    pub token: String,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, body: Value) -> anyhow::Result<Value> {
+        let url = format!("http://{}{}", self.base, path);
+        let res = ureq::request(method, &url)
+            .timeout(Duration::from_secs(30))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .send_json(body);
+        match res {
+            Ok(r) => Ok(r.into_json()?),
+            Err(ureq::Error::Status(code, r)) => {
+                let text = r.into_string().unwrap_or_default();
+                bail!("{method} {path}: {code} {text}")
+            }
+            Err(e) => Err(e).with_context(|| format!("{method} {path}")),
+        }
+    }
+
+    /// Creates an application and returns its id.
+    pub fn create_app(&self, name: &str) -> anyhow::Result<String> {
+        let v = self.call("POST", "/api/v1/app", json!({ "name": name }))?;
+        v["id"]
+            .as_str()
+            .map(String::from)
+            .context("application response has no id")
+    }
+
+    /// Creates an endpoint delivering to `url`, signed with `secret` when given.
+    pub fn create_endpoint(
+        &self,
+        app: &str,
+        url: &str,
+        secret: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let mut body = json!({ "url": url });
+        if let Some(s) = secret {
+            body["secret"] = json!(s);
+        }
+        let v = self.call("POST", &format!("/api/v1/app/{app}/endpoint"), body)?;
+        v["id"]
+            .as_str()
+            .map(String::from)
+            .context("endpoint response has no id")
+    }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let path = Path::new("/proc").join(pid.to_string()).join("stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path:?}"))?;
+    // The command name may hold spaces and parentheses; fields resume after the last ')'.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After ')': state is field 3 of stat(5), so utime (14) and stime (15) are at 11 and 12.
+    let tick = |i: usize| -> anyhow::Result<u64> {
+        Ok(fields.get(i).context("short /proc stat")?.parse::<u64>()?)
+    };
+    let ticks = tick(11)? + tick(12)?;
+    // SAFETY: sysconf has no memory effects.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Ok(Duration::from_micros(ticks * 1_000_000 / hz))
+}

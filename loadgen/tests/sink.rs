@@ -1,0 +1,128 @@
+//! The standalone `loadgen sink`: signature checks, duplicate counting, failure injection,
+//! `GET /stats`, and the counts printed on SIGINT, over real sockets.
+
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Starts a sink with `extra` flags and waits (polling, with a deadline) until it accepts.
+fn start_sink(extra: &[&str]) -> (Child, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["sink", "--addr", &addr])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn sink");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "sink did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child, addr)
+}
+
+/// Sends one request on a keep-alive connection and returns (status, body).
+fn request(conn: &mut TcpStream, head: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    let mut req = format!("{head}content-length: {}\r\n\r\n", body.len()).into_bytes();
+    req.extend_from_slice(body);
+    conn.write_all(&req).expect("write");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut resp = httparse::Response::new(&mut headers);
+        if let Ok(httparse::Status::Complete(n)) = resp.parse(&buf) {
+            let len = resp
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
+                .unwrap_or(0usize);
+            if buf.len() >= n + len {
+                return (resp.code.unwrap_or(0), buf[n..n + len].to_vec());
+            }
+        }
+        let got = conn.read(&mut chunk).expect("read");
+        assert!(got > 0, "sink closed the connection");
+        buf.extend_from_slice(&chunk[..got]);
+    }
+}
+
+fn delivery(id: &str, signature: &str, body: &[u8]) -> (String, Vec<u8>) {
+    let head = format!(
+        "POST /ep/0 HTTP/1.1\r\nhost: sink\r\nwebhook-id: {id}\r\n\
+         webhook-timestamp: 1700000000\r\nwebhook-signature: {signature}\r\n"
+    );
+    (head, body.to_vec())
+}
+
+fn stop(child: Child) -> Value {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().expect("sink exits");
+    assert!(out.status.success(), "sink exit status {:?}", out.status);
+    serde_json::from_slice(&out.stdout).expect("counts as JSON on exit")
+}
+
+#[test]
+fn verifies_signatures_counts_duplicates_and_reports_stats() {
+    let (child, addr) = start_sink(&["--secret", SECRET]);
+    let key = ringhook::signing::parse_secret(SECRET).expect("secret");
+    let body = br#"{"t":1700000000000000,"seq":1}"#;
+    let good = ringhook::signing::signature_header(&[&key], "msg_1", 1_700_000_000, body);
+    let mut conn = TcpStream::connect(&addr).expect("connect");
+    let (head, b) = delivery("msg_1", &format!("v1,bogus {good}"), body);
+    assert_eq!(request(&mut conn, &head, &b).0, 204);
+    assert_eq!(
+        request(&mut conn, &head, &b).0,
+        204,
+        "a duplicate is still answered"
+    );
+    let (head, b) = delivery("msg_2", &good, body);
+    assert_eq!(
+        request(&mut conn, &head, &b).0,
+        401,
+        "signature of another id"
+    );
+    let (status, stats) = request(&mut conn, "GET /stats HTTP/1.1\r\nhost: sink\r\n", b"");
+    assert_eq!(status, 200);
+    let stats: Value = serde_json::from_slice(&stats).expect("stats JSON");
+    assert_eq!(stats["requests"], 3);
+    assert_eq!(stats["delivered"], 1);
+    assert_eq!(stats["duplicates"], 1);
+    assert_eq!(stats["bad_signatures"], 1);
+    assert_eq!(stats["latency_samples"], 2);
+    drop(conn);
+    assert_eq!(stop(child)["delivered"], 1);
+}
+
+#[test]
+fn injects_failures_by_status_and_rate() {
+    let (child, addr) = start_sink(&["--status", "503"]);
+    let mut conn = TcpStream::connect(&addr).expect("connect");
+    let (head, b) = delivery("msg_1", "v1,x", b"{}");
+    assert_eq!(request(&mut conn, &head, &b).0, 503);
+    drop(conn);
+    let counts = stop(child);
+    assert_eq!(
+        (counts["failed"].as_u64(), counts["delivered"].as_u64()),
+        (Some(1), Some(0))
+    );
+
+    let (child, addr) = start_sink(&["--fail-rate", "1"]);
+    let mut conn = TcpStream::connect(&addr).expect("connect");
+    assert_eq!(request(&mut conn, &head, &b).0, 500);
+    drop(conn);
+    assert_eq!(stop(child)["failed"], 1);
+}
