@@ -33,9 +33,16 @@ pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     out
 }
 
+/// 62^10, the largest power of 62 whose remainders fit a `u64` digit run.
+const CHUNK: u64 = 839_299_365_868_340_224;
+
 /// Fixed-width base62 encoding of 20 big-endian bytes.
+///
+/// The 160-bit number is divided by 62^10 (three times, over 32-bit limbs
+/// with `u128` intermediates), and each 10-digit remainder is written with
+/// plain `u64` arithmetic: 15 wide divisions instead of 135, since this runs
+/// for every message and attempt id.
 fn encode_base62(raw: &[u8; 20]) -> String {
-    // Repeated division of the 160-bit number by 62, limb by limb.
     let mut limbs = [0u32; 5];
     for (i, limb) in limbs.iter_mut().enumerate() {
         let mut b = [0u8; 4];
@@ -43,14 +50,23 @@ fn encode_base62(raw: &[u8; 20]) -> String {
         *limb = u32::from_be_bytes(b);
     }
     let mut digits = [b'0'; ENCODED_LEN];
-    for slot in digits.iter_mut().rev() {
-        let mut rem: u64 = 0;
+    // Digits are filled from the right, ten per chunk; the last chunk holds
+    // the top 7 digits (62^27 > 2^160).
+    let mut end = ENCODED_LEN;
+    while end > 0 {
+        let mut rem: u128 = 0;
         for limb in limbs.iter_mut() {
-            let cur = (rem << 32) | u64::from(*limb);
-            *limb = (cur / 62) as u32;
-            rem = cur % 62;
+            let cur = (rem << 32) | u128::from(*limb);
+            *limb = (cur / u128::from(CHUNK)) as u32;
+            rem = cur % u128::from(CHUNK);
         }
-        *slot = ALPHABET[rem as usize];
+        let mut chunk = rem as u64;
+        let start = end.saturating_sub(10);
+        for slot in digits[start..end].iter_mut().rev() {
+            *slot = ALPHABET[(chunk % 62) as usize];
+            chunk /= 62;
+        }
+        end = start;
     }
     digits.iter().map(|&b| b as char).collect()
 }
@@ -81,8 +97,37 @@ mod tests {
         assert_eq!(a.len(), 4 + ENCODED_LEN);
     }
 
+    /// The plain digit-at-a-time conversion, as an oracle.
+    fn slow_base62(raw: &[u8; 20]) -> String {
+        let mut limbs = [0u32; 5];
+        for (i, limb) in limbs.iter_mut().enumerate() {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&raw[i * 4..i * 4 + 4]);
+            *limb = u32::from_be_bytes(b);
+        }
+        let mut digits = [b'0'; ENCODED_LEN];
+        for slot in digits.iter_mut().rev() {
+            let mut rem: u64 = 0;
+            for limb in limbs.iter_mut() {
+                let cur = (rem << 32) | u64::from(*limb);
+                *limb = (cur / 62) as u32;
+                rem = cur % 62;
+            }
+            *slot = ALPHABET[rem as usize];
+        }
+        digits.iter().map(|&b| b as char).collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunked_base62_matches_the_oracle(raw in proptest::array::uniform20(proptest::prelude::any::<u8>())) {
+            proptest::prop_assert_eq!(encode_base62(&raw), slow_base62(&raw));
+        }
+    }
+
     #[test]
     fn base62_is_fixed_width_and_order_preserving() {
+        assert_eq!(encode_base62(&[0xff; 20]), slow_base62(&[0xff; 20]));
         let zero = encode_base62(&[0u8; 20]);
         let max = encode_base62(&[0xff; 20]);
         assert_eq!(zero.len(), ENCODED_LEN);
