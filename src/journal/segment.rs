@@ -182,27 +182,6 @@ impl MappedSegment {
         self.map.len() as u64
     }
 
-    /// Fills the page cache for the whole segment on a background thread
-    /// (`MADV_POPULATE_READ`), so the writer does not stall on a read fault
-    /// that zero-fills each fresh page of the preallocated file; what is
-    /// left on the hot path is the cheap write-enable fault. Best effort: on
-    /// kernels without it (before 5.14) nothing happens. The thread holds
-    /// the mapping alive until it is done.
-    pub fn prefault_in_background(&self) {
-        let map = self.map.clone();
-        let spawned = std::thread::Builder::new()
-            .name("ringhook-prefault".into())
-            .spawn(move || {
-                // SAFETY: madvise over exactly the mapping `map` keeps alive;
-                // POPULATE_READ only faults pages in, it changes no content.
-                unsafe {
-                    libc::madvise(map.as_mut_ptr().cast(), map.len(), libc::MADV_POPULATE_READ);
-                }
-            });
-        // Without a thread the writer simply takes the faults itself.
-        drop(spawned);
-    }
-
     /// Borrows the mapped bytes for reading.
     ///
     /// # Safety
@@ -300,7 +279,6 @@ pub fn create_segment(
     match initialised {
         Ok(segment) => {
             sync_dir(dir)?;
-            segment.prefault_in_background();
             Ok(segment)
         }
         Err(e) => {
