@@ -133,3 +133,51 @@ fn old_segments_go_but_pending_deliveries_keep_theirs() {
         );
     }
 }
+
+#[test]
+fn journals_of_removed_shards_are_compacted_away() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ringhook.toml");
+    std::fs::write(
+        &config,
+        "retention_ms = 500\nidempotency_window_ms = 500\ncompaction_interval_ms = 100\n",
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let sink = Sink::start();
+    let mut engine = Engine::start(dir.path(), &["--config", &config, "--shards", "2"]);
+    let app = engine.create_app("retire");
+    for i in 0..4 {
+        engine.create_endpoint(&app, json!({ "url": sink.url(&format!("/r{i}")) }));
+    }
+    let ids: Vec<String> = (0..20)
+        .map(|i| engine.send(&app, "r.x", json!({ "i": i })))
+        .collect();
+    wait_for("80 deliveries", DEADLINE, || {
+        (sink.count() >= 80).then_some(())
+    });
+    assert!(engine.stop());
+    let retired = engine.data_dir.join("shard-1");
+    assert!(
+        !segment_seqs(&retired).is_empty(),
+        "shard 1 wrote a journal"
+    );
+
+    // With one shard, shard 1's journal is read at start, then compacted
+    // away once past retention, directory and all.
+    engine
+        .spawn_with(&["--shards", "1"])
+        .expect("restart with one shard");
+    wait_for("retired journal removed", DEADLINE, || {
+        (!retired.exists()).then_some(())
+    });
+    let more = engine.send(&app, "r.x", json!({ "after": true }));
+    wait_for("delivery after compaction", DEADLINE, || {
+        sink.ids().contains(&more).then_some(())
+    });
+    engine.kill9();
+    engine
+        .spawn()
+        .expect("restart after the retired journal is gone");
+    assert_eq!(ids.len(), 20);
+}
