@@ -289,6 +289,65 @@ pub fn create_segment(
     }
 }
 
+/// Suffix of a segment prepared ahead of the roll that will use it.
+pub const NEXT_SUFFIX: &str = ".next";
+
+/// Prepares segment `seq` under a temporary name (`….seg.next`, which
+/// `list_segments` and recovery ignore): created at full size, blocks
+/// reserved, header written and fsynced. Runs off the writer's thread, so a
+/// roll only has to rename it into place ([`install_prepared`]).
+pub fn prepare_segment(
+    dir: &Path,
+    seq: u64,
+    segment_bytes: u64,
+) -> Result<MappedSegment, JournalIoError> {
+    let final_path = segment_path(dir, seq);
+    let mut name = final_path.clone().into_os_string();
+    name.push(NEXT_SUFFIX);
+    let path = PathBuf::from(name);
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path)
+        .map_err(|e| JournalIoError::new("create segment", &path, e))?;
+    let prepared = extend_and_reserve(&file, &path, segment_bytes)
+        .and_then(|()| MappedSegment::map(&file, &path, seq, segment_bytes))
+        .and_then(|segment| segment.write_header(&file).map(|()| segment));
+    if prepared.is_err() {
+        let _ = fs::remove_file(&path);
+    }
+    prepared
+}
+
+/// Renames a prepared segment to its real name and makes the name durable.
+/// The mapping stays valid: it refers to the same file.
+pub fn install_prepared(
+    dir: &Path,
+    mut segment: MappedSegment,
+) -> Result<MappedSegment, JournalIoError> {
+    let final_path = segment_path(dir, segment.seq);
+    fs::rename(&*segment.path, &final_path)
+        .map_err(|e| JournalIoError::new("install segment", &final_path, e))?;
+    sync_dir(dir)?;
+    segment.path = Arc::from(final_path.as_path());
+    Ok(segment)
+}
+
+/// Removes prepared segments a previous process left behind (they never
+/// held a record: a segment holds records only after it is installed).
+pub fn remove_prepared(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if name.to_str().is_some_and(|n| n.ends_with(".seg.next")) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// Deletes segment files (used by repair), then makes the deletion durable.
 pub fn remove_segments(dir: &Path, paths: &[PathBuf]) -> Result<(), JournalIoError> {
     for path in paths {

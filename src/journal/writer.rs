@@ -17,7 +17,16 @@ use super::format::{
     segment_base_lsn, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use super::read::{read_record, OwnedRecord, Position, ReadError};
-use super::segment::{create_segment, list_segments, remove_segments, MappedSegment};
+use super::segment::{
+    create_segment, install_prepared, list_segments, prepare_segment, remove_prepared,
+    remove_segments, MappedSegment,
+};
+use std::sync::{Arc, Mutex};
+
+/// The next segment, prepared by a background thread once the active one is
+/// half full, so that a roll renames a ready file instead of creating,
+/// reserving and fsyncing one on the writer's thread.
+type NextSlot = Arc<Mutex<Option<Result<MappedSegment, JournalIoError>>>>;
 use super::sync::{SyncJob, SyncRange};
 use super::Lsn;
 
@@ -37,6 +46,10 @@ pub struct Journal {
     segment_bytes: u64,
     /// Held only for its advisory lock on the directory.
     _lock: File,
+    /// The prepared next segment (see `NextSlot`), and whether a thread is
+    /// preparing one for the active segment.
+    next: NextSlot,
+    preparing: bool,
     active: MappedSegment,
     /// Lsn of byte 0 of the active segment.
     active_base_lsn: u64,
@@ -63,6 +76,7 @@ impl Journal {
         active_base_lsn: u64,
         write_offset: u64,
     ) -> Self {
+        remove_prepared(&dir);
         let mut journal = Self {
             dir,
             segment_bytes,
@@ -74,6 +88,8 @@ impl Journal {
             rolled: Vec::new(),
             in_flight: VecDeque::new(),
             durable: Lsn(0),
+            next: Arc::new(Mutex::new(None)),
+            preparing: false,
         };
         journal.durable = journal.written_lsn();
         journal
@@ -133,6 +149,7 @@ impl Journal {
         self.active
             .zero(at + RECORD_HEADER_BYTES + body_bytes, at + footprint);
         self.write_offset = at + footprint;
+        self.prepare_next_when_half_full();
         let position = Position {
             segment_seq: self.active.seq,
             offset: at,
@@ -145,6 +162,52 @@ impl Journal {
         read_record(&self.dir, self.segment_bytes, pos)
     }
 
+    /// Starts preparing the next segment once the active one is half full.
+    fn prepare_next_when_half_full(&mut self) {
+        if self.preparing || self.write_offset < self.segment_bytes / 2 {
+            return;
+        }
+        let Some(seq) = self.active.seq.checked_add(1) else {
+            return;
+        };
+        self.preparing = true;
+        let (dir, bytes, slot) = (self.dir.clone(), self.segment_bytes, self.next.clone());
+        let spawned = std::thread::Builder::new()
+            .name("ringhook-segment".into())
+            .spawn(move || {
+                let prepared = prepare_segment(&dir, seq, bytes);
+                if let Ok(mut s) = slot.lock() {
+                    *s = Some(prepared);
+                }
+            });
+        // Without a thread the roll creates the segment inline, as before.
+        drop(spawned);
+    }
+
+    /// Whether the next segment has been prepared and waits for the roll.
+    pub fn next_segment_ready(&self) -> bool {
+        self.next
+            .lock()
+            .map(|s| matches!(&*s, Some(Ok(_))))
+            .unwrap_or(false)
+    }
+
+    /// The next segment: the prepared one when it is ready, else created here.
+    fn next_segment(&mut self, seq: u64) -> Result<MappedSegment, JournalIoError> {
+        self.preparing = false;
+        let prepared = self.next.lock().ok().and_then(|mut s| s.take());
+        match prepared {
+            Some(Ok(segment)) if segment.seq == seq => match install_prepared(&self.dir, segment) {
+                Ok(segment) => return Ok(segment),
+                Err(_) => remove_prepared(&self.dir),
+            },
+            // A preparation for an earlier roll that finished too late.
+            Some(Ok(_)) => remove_prepared(&self.dir),
+            Some(Err(_)) | None => {}
+        }
+        create_segment(&self.dir, seq, self.segment_bytes)
+    }
+
     /// Closes the active segment and starts the next one.
     ///
     /// The old segment's unsynced tail moves to `rolled`, so the next job
@@ -153,8 +216,7 @@ impl Journal {
         let next_seq = self.active.seq.checked_add(1).ok_or(AppendError::LogFull)?;
         let next_base_lsn =
             segment_base_lsn(next_seq, self.segment_bytes).ok_or(AppendError::LogFull)?;
-        let next =
-            create_segment(&self.dir, next_seq, self.segment_bytes).map_err(AppendError::Roll)?;
+        let next = self.next_segment(next_seq).map_err(AppendError::Roll)?;
         let old = mem::replace(&mut self.active, next);
         self.active_base_lsn = next_base_lsn;
         if self.handed_offset < self.write_offset {

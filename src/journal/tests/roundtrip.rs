@@ -295,3 +295,66 @@ fn appended_records_read_back_by_position_across_segments() {
         &written[150].1[..]
     );
 }
+
+#[test]
+fn the_next_segment_is_prepared_ahead_and_installed_at_the_roll() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut journal, _, _) = open_collect(dir.path(), config(SMALL_SEGMENT_BYTES)).expect("open");
+    let next_file = {
+        let mut name = seg(dir.path(), 2).into_os_string();
+        name.push(".next");
+        std::path::PathBuf::from(name)
+    };
+    // Past half of segment 1: a thread prepares segment 2 under its temporary name.
+    let mut written = Vec::new();
+    let mut i = 0;
+    while journal.written_lsn().0 < SMALL_SEGMENT_BYTES * 6 / 10 {
+        let rec = (1u8, body(i, 500));
+        journal.append(rec.0, &rec.1).expect("append");
+        written.push(rec);
+        i += 1;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !journal.next_segment_ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "segment 2 was not prepared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(next_file.exists(), "prepared under a temporary name");
+    assert!(!seg(dir.path(), 2).exists(), "not a segment until the roll");
+    // Rolling installs it: the temporary name is gone, the real one exists.
+    while journal.active_segment_seq() == 1 {
+        let rec = (2u8, body(i, 500));
+        journal.append(rec.0, &rec.1).expect("append");
+        written.push(rec);
+        i += 1;
+    }
+    assert!(seg(dir.path(), 2).exists());
+    assert!(!next_file.exists(), "installed under its real name");
+    journal.sync().expect("sync");
+    drop(journal);
+    let (_, _, seen) = open_collect(dir.path(), config(SMALL_SEGMENT_BYTES)).expect("reopen");
+    assert_eq!(seen, written);
+}
+
+#[test]
+fn a_leftover_prepared_segment_is_ignored_and_removed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut journal, _, _) = open_collect(dir.path(), config(SMALL_SEGMENT_BYTES)).expect("open");
+    journal.append(1, &body(0, 100)).expect("append");
+    journal.sync().expect("sync");
+    drop(journal);
+    let mut name = seg(dir.path(), 2).into_os_string();
+    name.push(".next");
+    let stray = std::path::PathBuf::from(name);
+    std::fs::write(&stray, b"garbage from a crash").expect("write");
+    let (_, _, seen) = open_collect(dir.path(), config(SMALL_SEGMENT_BYTES)).expect("reopen");
+    assert_eq!(seen, vec![(1u8, body(0, 100))]);
+    assert!(!stray.exists(), "removed at open");
+    assert!(crate::journal::check(dir.path())
+        .expect("check")
+        .corruption
+        .is_none());
+}
