@@ -8,7 +8,9 @@
 //! # Invariants
 //! - every endpoint's `app_id` names an application in `apps`;
 //! - `app_uids` and `endpoint_uids` map to entities that exist;
-//! - `app_endpoints[app]` lists exactly the endpoints of `app`, sorted by id.
+//! - `app_endpoints[app]` lists exactly the endpoints of `app`, sorted by id;
+//! - each endpoint is in `any_type[app]` (no event-type filter) or in
+//!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
 
 use crate::records::{self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError};
 use std::collections::{BTreeMap, HashMap};
@@ -25,6 +27,12 @@ pub struct Catalog {
     /// that name it.
     endpoint_names: HashMap<String, Arc<str>>,
     app_endpoints: HashMap<String, Vec<String>>,
+    /// The fan-out index: (app id, event type) → endpoints filtering on that
+    /// type, and app id → endpoints without a filter; both sorted by id. A
+    /// message then looks at its candidates only, not at every endpoint of
+    /// its application (10,000 endpoints made that scan the whole cost).
+    by_type: HashMap<(String, String), Vec<String>>,
+    any_type: HashMap<String, Vec<String>>,
     event_types: BTreeMap<String, Arc<EventTypeRecord>>,
 }
 
@@ -69,6 +77,9 @@ impl Catalog {
         }
         for ep in self.app_endpoints.remove(id).unwrap_or_default() {
             self.endpoint_names.remove(&ep);
+            if let Some(e) = self.endpoints.get(&ep).cloned() {
+                self.unindex_types(&e);
+            }
             if let Some(e) = self.endpoints.remove(&ep) {
                 if let Some(uid) = &e.uid {
                     self.endpoint_uids.remove(&(e.app_id.clone(), uid.clone()));
@@ -81,12 +92,14 @@ impl Catalog {
         self.endpoint_names
             .entry(ep.id.clone())
             .or_insert_with(|| Arc::from(ep.id.as_str()));
-        if let Some(old) = self.endpoints.get(&ep.id) {
+        if let Some(old) = self.endpoints.get(&ep.id).cloned() {
             if let Some(uid) = &old.uid {
                 self.endpoint_uids
                     .remove(&(old.app_id.clone(), uid.clone()));
             }
+            self.unindex_types(&old);
         }
+        self.index_types(&ep);
         if let Some(uid) = &ep.uid {
             self.endpoint_uids
                 .insert((ep.app_id.clone(), uid.clone()), ep.id.clone());
@@ -108,6 +121,44 @@ impl Catalog {
         }
         if let Some(list) = self.app_endpoints.get_mut(&ep.app_id) {
             list.retain(|e| e != id);
+        }
+        self.unindex_types(&ep);
+    }
+
+    /// The fan-out lists an endpoint belongs in, deduplicated.
+    fn type_keys(ep: &EndpointRecord) -> Vec<Option<String>> {
+        if ep.event_types.is_empty() {
+            return vec![None];
+        }
+        let mut types: Vec<Option<String>> = ep.event_types.iter().cloned().map(Some).collect();
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    fn index_types(&mut self, ep: &EndpointRecord) {
+        for key in Self::type_keys(ep) {
+            let list = match key {
+                None => self.any_type.entry(ep.app_id.clone()).or_default(),
+                Some(t) => self.by_type.entry((ep.app_id.clone(), t)).or_default(),
+            };
+            if let Err(pos) = list.binary_search(&ep.id) {
+                list.insert(pos, ep.id.clone());
+            }
+        }
+    }
+
+    fn unindex_types(&mut self, ep: &EndpointRecord) {
+        for key in Self::type_keys(ep) {
+            let list = match key {
+                None => self.any_type.get_mut(&ep.app_id),
+                Some(t) => self.by_type.get_mut(&(ep.app_id.clone(), t)),
+            };
+            if let Some(list) = list {
+                if let Ok(pos) = list.binary_search(&ep.id) {
+                    list.remove(pos);
+                }
+            }
         }
     }
 
@@ -173,10 +224,31 @@ impl Catalog {
     /// type (an empty filter takes all), and sharing a channel with it when the
     /// endpoint lists channels.
     pub fn fan_out(&self, app_id: &str, event_type: &str, channels: &[String]) -> Vec<String> {
-        self.endpoints_of(app_id)
-            .filter(|ep| matches(ep, event_type, channels))
-            .map(|ep| ep.id.clone())
-            .collect()
+        let empty: &[String] = &[];
+        let any = self.any_type.get(app_id).map_or(empty, |v| v.as_slice());
+        let typed = self
+            .by_type
+            .get(&(app_id.to_string(), event_type.to_string()))
+            .map_or(empty, |v| v.as_slice());
+        // The two lists are disjoint and sorted: merge them in id order.
+        let (mut a, mut b) = (any.iter().peekable(), typed.iter().peekable());
+        let mut out = Vec::with_capacity(any.len() + typed.len());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x <= y => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            let Some(id) = next else { break };
+            if let Some(ep) = self.endpoints.get(id) {
+                if matches(ep, event_type, channels) {
+                    out.push(id.clone());
+                }
+            }
+        }
+        out
     }
 }
 
@@ -251,6 +323,50 @@ mod tests {
         c.delete_app("app_1");
         assert!(c.endpoint_by_id("ep_a").is_none());
         assert!(c.app("acme").is_none());
+    }
+
+    proptest::proptest! {
+        /// The fan-out index answers exactly as a scan of every endpoint
+        /// would, through puts (which may change an endpoint's filter),
+        /// deletes and application deletes.
+        #[test]
+        fn fan_out_index_matches_a_full_scan(
+            ops in proptest::collection::vec((0u8..4, 0usize..8, 0usize..3, proptest::collection::vec(0usize..3, 0..3), proptest::bool::ANY), 1..60),
+        ) {
+            let types = ["a", "b", "c"];
+            let mut c = Catalog::default();
+            c.put_app(app("app_1", None));
+            c.put_app(app("app_2", None));
+            for (op, n, a, filter, disabled) in ops {
+                let app_id = if a == 0 { "app_2" } else { "app_1" };
+                let id = format!("ep_{n}");
+                match op {
+                    0 | 1 => {
+                        // An endpoint keeps its application across puts.
+                        let owner = c.endpoint_by_id(&id).map(|e| e.app_id.clone()).unwrap_or_else(|| app_id.to_string());
+                        let f: Vec<&str> = filter.iter().map(|i| types[*i]).collect();
+                        let mut e = ep(&id, &owner, &f, &[]);
+                        e.disabled = disabled;
+                        c.put_endpoint(e);
+                    }
+                    2 => c.delete_endpoint(&id),
+                    _ => {
+                        c.delete_app(app_id);
+                        c.put_app(app(app_id, None));
+                    }
+                }
+                for app_id in ["app_1", "app_2"] {
+                    for t in types {
+                        let scan: Vec<String> = c
+                            .endpoints_of(app_id)
+                            .filter(|e| matches(e, t, &[]))
+                            .map(|e| e.id.clone())
+                            .collect();
+                        proptest::prop_assert_eq!(c.fan_out(app_id, t, &[]), scan);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

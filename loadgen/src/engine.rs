@@ -203,8 +203,12 @@ impl Api {
         app: &str,
         url: &str,
         secret: Option<&str>,
+        event_type: Option<&str>,
     ) -> anyhow::Result<String> {
         let mut body = json!({ "url": url });
+        if let Some(t) = event_type {
+            body["filterTypes"] = json!([t]);
+        }
         if let Some(s) = secret {
             body["secret"] = json!(s);
         }

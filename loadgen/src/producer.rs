@@ -21,7 +21,8 @@ const TS_AT: usize = 5;
 #[derive(Clone, Debug)]
 pub struct ProducerConfig {
     pub app: String,
-    pub event_type: String,
+    /// Event types used in turn, one per event (one type: every event has it).
+    pub event_types: Vec<String>,
     pub messages: u64,
     pub payload_bytes: usize,
     pub batch: usize,
@@ -104,7 +105,7 @@ pub fn run(
     let mut events: Vec<Event> = (0..batch)
         .map(|i| Event {
             app: config.app.clone(),
-            event_type: config.event_type.clone(),
+            event_type: config.event_types.first().cloned().unwrap_or_default(),
             event_id: None,
             channels: Vec::new(),
             payload: payload(i as u64, config.payload_bytes),
@@ -130,6 +131,13 @@ pub fn run(
         let now = now_us();
         let slice = events.get_mut(..n).unwrap_or(&mut []);
         slice.iter_mut().for_each(|e| stamp(e, now));
+        if config.event_types.len() > 1 {
+            // Rotate through the types so each group of endpoints gets its share.
+            for (j, e) in slice.iter_mut().enumerate() {
+                let k = (sent as usize + j) % config.event_types.len();
+                e.event_type.clone_from(&config.event_types[k]);
+            }
+        }
         client.send_batch_nowait(slice)?;
         sent += n as u64;
         progress.sent.store(sent, Ordering::Relaxed);

@@ -93,9 +93,15 @@ pub struct RunArgs {
     engine: EngineArgs,
     #[command(flatten)]
     produce: ProduceArgs,
-    /// Endpoints of the one application; every event goes to all of them.
+    /// Endpoints of the one application; every event goes to all of them
+    /// unless --fan-out is smaller.
     #[arg(long, default_value_t = 1)]
     endpoints: usize,
+    /// Endpoints each event goes to: the endpoints are split into groups of
+    /// this size, each subscribed to its own event type, and events rotate
+    /// through the types (default: all endpoints).
+    #[arg(long)]
+    fan_out: Option<usize>,
     /// Use a running sink at HOST:PORT (its GET /stats) instead of an in-process one.
     #[arg(long)]
     sink: Option<String>,
@@ -238,16 +244,28 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let app = api.create_app("loadgen")?;
     let secret = args.verify.then_some(VERIFY_SECRET);
+    let fan_out = args
+        .fan_out
+        .unwrap_or(args.endpoints)
+        .clamp(1, args.endpoints.max(1));
+    let groups = args.endpoints.div_ceil(fan_out).max(1);
+    let grouped = groups > 1;
     for i in 0..args.endpoints {
         let url = format!("http://{sink_addr}/ep/{i}");
-        api.create_endpoint(&app, &url, secret)?;
+        let event_type = grouped.then(|| format!("loadgen.g{}", i / fan_out));
+        api.create_endpoint(&app, &url, secret, event_type.as_deref())?;
     }
+    let event_types: Vec<String> = if grouped {
+        (0..groups).map(|g| format!("loadgen.g{g}")).collect()
+    } else {
+        vec!["loadgen.event".to_string()]
+    };
     let pid = engine.pid().context("engine has no pid")?;
     let baseline = view.snapshot()?;
     let cpu_before = cpu_time(pid)?;
     let config = ProducerConfig {
         app,
-        event_type: "loadgen.event".into(),
+        event_types,
         messages: produce.messages,
         payload_bytes: produce.payload_bytes,
         batch: produce.batch,
@@ -264,7 +282,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             .name("loadgen-producer".into())
             .spawn(move || producer::run(&socket, &config, &progress))?
     };
-    let planned = produce.messages * args.endpoints as u64;
+    // Every group has `fan_out` endpoints except perhaps the last; events
+    // rotate evenly, so the deliveries per event average out to this.
+    let per_event = args.endpoints as f64 / groups as f64;
+    let planned = (produce.messages as f64 * per_event).round() as u64;
     let mut display = Progress::new(planned, produce.json);
     let deadline = started + Duration::from_secs(args.deadline_secs);
     let ingest = loop {
@@ -283,7 +304,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         );
         std::thread::sleep(POLL);
     };
-    let expected = ingest.accepted * args.endpoints as u64;
+    let expected = expected_deliveries(ingest.accepted, args.endpoints, fan_out, groups);
     let mut last = view.snapshot()?;
     while last.delivered.saturating_sub(baseline.delivered) < expected && Instant::now() < deadline
     {
@@ -330,6 +351,7 @@ fn report_run(
         "rejected": ingest.rejected,
         "overloaded": ingest.overloaded,
         "endpoints": args.endpoints,
+        "fan_out": args.fan_out.unwrap_or(args.endpoints).clamp(1, args.endpoints.max(1)),
         "expected_deliveries": expected,
         "delivered": delivered,
         "lost": lost,
@@ -409,7 +431,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let cpu_before = pid.map(cpu_time).transpose()?;
     let config = ProducerConfig {
         app,
-        event_type: "loadgen.event".into(),
+        event_types: vec!["loadgen.event".into()],
         messages: produce.messages,
         payload_bytes: produce.payload_bytes,
         batch: produce.batch,
@@ -460,4 +482,33 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Deliveries `accepted` events make when event k goes to group k % groups,
+/// groups holding `fan_out` endpoints each except the last (the rest).
+fn expected_deliveries(accepted: u64, endpoints: usize, fan_out: usize, groups: usize) -> u64 {
+    let size = |g: usize| {
+        if g + 1 < groups {
+            fan_out
+        } else {
+            endpoints - fan_out * (groups - 1)
+        }
+    };
+    let groups_u = groups as u64;
+    let cycles = accepted / groups_u;
+    let rest = (accepted % groups_u) as usize;
+    cycles * endpoints as u64 + (0..rest).map(|g| size(g) as u64).sum::<u64>()
+}
+
+#[cfg(test)]
+mod fan_out_tests {
+    use super::expected_deliveries;
+
+    #[test]
+    fn deliveries_follow_the_groups() {
+        assert_eq!(expected_deliveries(10, 1, 1, 1), 10);
+        assert_eq!(expected_deliveries(10, 100, 100, 1), 1000);
+        assert_eq!(expected_deliveries(10, 100, 10, 10), 100);
+        assert_eq!(expected_deliveries(7, 25, 10, 3), 2 * 25 + 10);
+    }
 }
