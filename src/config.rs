@@ -69,7 +69,6 @@ pub struct Config {
     pub segment_bytes: u64,
     pub max_in_flight_per_endpoint: usize,
     pub max_idle_connections_per_endpoint: usize,
-    pub max_connections_per_shard: usize,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub response_keep_bytes: usize,
@@ -142,10 +141,7 @@ impl Config {
                 "compaction_interval_ms must be positive".into(),
             ));
         }
-        if self.max_in_flight_per_endpoint == 0
-            || self.shard_channel_capacity == 0
-            || self.max_connections_per_shard == 0
-        {
+        if self.max_in_flight_per_endpoint == 0 || self.shard_channel_capacity == 0 {
             return Err(ConfigError::Invalid("capacities must be positive".into()));
         }
         Ok(self)

@@ -382,31 +382,3 @@ fn in_flight_requests_per_endpoint_are_capped() {
         "at most 2 requests in flight, saw {peak}"
     );
 }
-
-#[test]
-fn open_connections_per_shard_are_capped() {
-    use std::sync::atomic::Ordering;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("ringhook.toml");
-    std::fs::write(&config, "max_connections_per_shard = 3\n").expect("config");
-    let config = config.to_str().expect("utf-8").to_string();
-    let engine = Engine::start(dir.path(), &["--config", &config, "--shards", "1"]);
-    let sink = Sink::start();
-    let app = engine.create_app("conns");
-    for i in 0..8 {
-        engine.create_endpoint(&app, json!({ "url": sink.url(&format!("/c{i}")) }));
-    }
-    // Each message goes to all 8 endpoints; with 3 connections for the
-    // shard, endpoints take turns, closing others' idle connections.
-    for i in 0..10 {
-        engine.send(&app, "c.x", json!({ "i": i }));
-    }
-    wait_for("80 deliveries", DEADLINE, || {
-        (sink.count() >= 80).then_some(())
-    });
-    let peak = sink.open_peak.load(Ordering::SeqCst);
-    assert!(
-        (1..=3).contains(&peak),
-        "at most 3 connections open at once, saw {peak}"
-    );
-}

@@ -32,28 +32,6 @@ pub struct Conn {
     /// `scheme://host:port`, to match a pooled connection with its target.
     pub key: String,
     stream: Stream,
-    /// The shard's open-connection slot this connection holds.
-    pub slot: Option<ConnSlot>,
-}
-
-/// One unit of a shard's open-connection budget, given back when dropped
-/// (with the connection that holds it, or unused if connecting failed).
-pub struct ConnSlot(std::rc::Rc<std::cell::Cell<usize>>);
-
-impl ConnSlot {
-    /// Takes a slot if fewer than `max` are taken.
-    pub fn take(open: &std::rc::Rc<std::cell::Cell<usize>>, max: usize) -> Option<ConnSlot> {
-        (open.get() < max).then(|| {
-            open.set(open.get() + 1);
-            ConnSlot(open.clone())
-        })
-    }
-}
-
-impl Drop for ConnSlot {
-    fn drop(&mut self) {
-        self.0.set(self.0.get().saturating_sub(1));
-    }
 }
 
 /// The pool key of a target.
@@ -118,7 +96,6 @@ impl Conn {
                     return Ok(Conn {
                         key: key_of(target),
                         stream,
-                        slot: None,
                     });
                 }
                 Err(e) => {

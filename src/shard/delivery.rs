@@ -116,43 +116,6 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
     }
 }
 
-/// Waits for a slot in the shard's open-connection budget
-/// (`max_connections_per_shard`), closing the longest-idle pooled connection
-/// of any endpoint when the budget is spent; the request's total timeout
-/// bounds the wait.
-async fn conn_slot(shard: &Rc<Shard>) -> super::conn::ConnSlot {
-    let max = shard.shared.config.max_connections_per_shard;
-    loop {
-        if let Some(slot) = super::conn::ConnSlot::take(&shard.open_conns, max) {
-            return slot;
-        }
-        if !close_longest_idle(shard) {
-            glommio::timer::sleep(Duration::from_millis(2)).await;
-        }
-    }
-}
-
-/// Closes the pooled connection idle for longest, if any; says whether it did.
-fn close_longest_idle(shard: &Shard) -> bool {
-    let mut queues = shard.queues.borrow_mut();
-    let oldest = queues
-        .iter()
-        .flat_map(|(ep, q)| {
-            q.idle
-                .iter()
-                .enumerate()
-                .map(move |(i, (_, since))| (*since, ep.clone(), i))
-        })
-        .min_by_key(|(since, _, _)| *since);
-    match oldest {
-        Some((_, ep, i)) => queues.get_mut(&ep).is_some_and(|q| {
-            q.idle.swap_remove(i);
-            true
-        }),
-        None => false,
-    }
-}
-
 /// How long an idle keep-alive connection is kept.
 pub const IDLE_CONNECTION_MS: u64 = 15_000;
 
@@ -618,12 +581,9 @@ async fn send(
         for fresh in [false, true] {
             let reused = !fresh && w.conn.as_ref().is_some_and(|c| c.key == key);
             if !reused {
-                w.conn = None;
-                let slot = conn_slot(shard).await;
-                let mut c = Conn::connect(&target, allow_private, connect_timeout)
+                let c = Conn::connect(&target, allow_private, connect_timeout)
                     .await
                     .map_err(|e| e.to_string())?;
-                c.slot = Some(slot);
                 w.conn = Some(c);
             }
             match exchange_once(w, keep).await {

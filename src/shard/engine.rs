@@ -246,7 +246,6 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     ingest_in_flight: Default::default(),
                     retired: RefCell::new(retired),
                     failing_since: Default::default(),
-                    open_conns: Default::default(),
                     stats: Default::default(),
                     index: RefCell::new(index),
                     tasks: RefCell::new(Default::default()),

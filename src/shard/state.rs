@@ -45,9 +45,6 @@ pub struct Shard {
     /// Endpoint id → start of its current failure streak (auto-disable);
     /// entries go on success, on disable, or when the endpoint is deleted.
     pub failing_since: RefCell<HashMap<String, u64>>,
-    /// Outbound connections open on this shard (in use or pooled), against
-    /// `max_connections_per_shard`; see `conn::ConnSlot`.
-    pub open_conns: std::rc::Rc<std::cell::Cell<usize>>,
     /// Journals of shards that no longer exist; only shard 0 compacts them.
     pub retired: RefCell<Vec<super::compaction::Retired>>,
     /// This shard's counters and histograms, published periodically.

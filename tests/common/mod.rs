@@ -251,9 +251,6 @@ pub struct Sink {
     pub received: Arc<Mutex<Vec<Received>>>,
     /// Every request with the status it was answered with.
     pub all: Arc<Mutex<Vec<(Received, u16)>>>,
-    /// Connections open now, and the most ever open at once.
-    pub open: Arc<std::sync::atomic::AtomicUsize>,
-    pub open_peak: Arc<std::sync::atomic::AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -274,9 +271,6 @@ impl Sink {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
         let (r, a, s) = (received.clone(), all.clone(), stop.clone());
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let open_peak = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (o, op) = (open.clone(), open_peak.clone());
         listener.set_nonblocking(true).expect("nonblocking");
         std::thread::spawn(move || loop {
             if s.load(Ordering::Relaxed) {
@@ -291,13 +285,7 @@ impl Sink {
                         policy.clone(),
                         counts.clone(),
                     );
-                    let (o, op) = (o.clone(), op.clone());
-                    let now = o.fetch_add(1, Ordering::SeqCst) + 1;
-                    op.fetch_max(now, Ordering::SeqCst);
-                    std::thread::spawn(move || {
-                        serve_conn(stream, r, a, s, p, c);
-                        o.fetch_sub(1, Ordering::SeqCst);
-                    });
+                    std::thread::spawn(move || serve_conn(stream, r, a, s, p, c));
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(2)),
             }
@@ -306,8 +294,6 @@ impl Sink {
             addr,
             received,
             all,
-            open,
-            open_peak,
             stop,
         }
     }
