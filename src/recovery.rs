@@ -387,18 +387,10 @@ fn visit(
         Some(Kind::Message) => {
             let m = records::decode_message(body)?;
             at_ms = m.created_ms;
-            let msg = Arc::new(Message {
-                id: m.id.clone(),
-                app_id: m.app_id,
-                event_type: m.event_type,
-                event_id: m.event_id,
-                channels: m.channels,
-                // Not kept: recovered deliveries read it back when they run.
-                payload: Box::new([]),
-                created_ms: m.created_ms,
-                loc,
-            });
-            messages.insert(m.id, (msg, m.destinations));
+            let (mut msg, destinations) = Message::from_record(m, loc);
+            // Not kept: recovered deliveries read it back when they run.
+            msg.payload = Box::new([]);
+            messages.insert(msg.id.clone(), (Arc::new(msg), destinations));
         }
         Some(Kind::Attempt) => {
             let a = records::decode_attempt(body)?;

@@ -90,28 +90,13 @@ fn sink(args: SinkArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    raise_fd_limit();
+    // The sink holds a connection per engine worker: many endpoints open
+    // far more than the usual soft limit of 1024.
+    ringhook::shard::engine::raise_fd_limit();
     match Cli::parse().command {
         Command::Sink(args) => sink(args),
         Command::Run(args) => run::run(args),
         Command::Ingest(args) => run::ingest(args),
-    }
-}
-
-/// Raises the open-file limit to its hard maximum: the sink holds a
-/// connection per engine worker, and 10,000 endpoints open far more than the
-/// usual soft limit of 1024.
-fn raise_fd_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit with a valid, owned struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
     }
 }
 

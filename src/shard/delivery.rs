@@ -234,16 +234,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
     let msg = match msg {
         MsgRef::Hot(m) => m,
         MsgRef::Cold { loc, .. } => match super::manual::read_message(shard, loc) {
-            Ok(m) => Arc::new(Message {
-                id: m.id,
-                app_id: m.app_id,
-                event_type: m.event_type,
-                event_id: m.event_id,
-                channels: m.channels,
-                payload: m.payload.into_boxed_slice(),
-                created_ms: m.created_ms,
-                loc,
-            }),
+            Ok(m) => Arc::new(Message::from_record(m, loc).0),
             Err(e) => {
                 // Compaction never deletes a record a pending delivery
                 // needs, so this is damage: report it and drop the delivery

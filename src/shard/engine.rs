@@ -73,7 +73,7 @@ impl DirLock {
 /// Raises the open-file limit to its hard maximum: every endpoint may keep
 /// `max_idle_connections_per_endpoint` connections, and the default soft
 /// limit (often 1024) would run out long before memory does.
-fn raise_fd_limit() {
+pub fn raise_fd_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

@@ -151,21 +151,13 @@ async fn accept_batch(
                 .borrow_mut()
                 .insert(&rec.app_id, eid, &rec.id, now);
         }
-        let msg = Arc::new(Message {
-            id: rec.id,
-            app_id: rec.app_id,
-            event_type: rec.event_type,
-            event_id: rec.event_id,
-            channels: rec.channels,
-            payload: rec.payload.into_boxed_slice(),
-            created_ms: rec.created_ms,
-            loc,
-        });
+        let (msg, destinations) = Message::from_record(rec, loc);
+        let msg = Arc::new(msg);
         shard
             .index
             .borrow_mut()
-            .add_message(msg.meta(rec.destinations.clone()));
-        fan.push((msg.clone(), rec.destinations));
+            .add_message(msg.meta(destinations.clone()));
+        fan.push((msg.clone(), destinations));
         results.push(Ok(msg));
     }
     // A duplicate's original may still be waiting for its group commit (a

@@ -81,16 +81,7 @@ async fn resend_all(
             .append_record(Kind::Resend, &rec)
             .map_err(|e| ManualError::Journal(e.to_string()))?;
         last_lsn = Some(lsn);
-        let msg = Arc::new(Message {
-            id: m.id,
-            app_id: m.app_id,
-            event_type: m.event_type,
-            event_id: m.event_id,
-            channels: m.channels,
-            payload: m.payload.into_boxed_slice(),
-            created_ms: m.created_ms,
-            loc: meta.loc,
-        });
+        let msg = Arc::new(Message::from_record(m, meta.loc).0);
         started.push((meta, msg));
     }
     if let Some(lsn) = last_lsn {

@@ -66,6 +66,24 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message of a journal record at `loc`, and the record's destinations.
+    pub fn from_record(
+        m: crate::records::MessageRecord,
+        loc: index::Loc,
+    ) -> (Message, Vec<String>) {
+        let msg = Message {
+            id: m.id,
+            app_id: m.app_id,
+            event_type: m.event_type,
+            event_id: m.event_id,
+            channels: m.channels,
+            payload: m.payload.into_boxed_slice(),
+            created_ms: m.created_ms,
+            loc,
+        };
+        (msg, m.destinations)
+    }
+
     /// The index entry of this message (`destinations` only on the home shard).
     pub fn meta(&self, destinations: Vec<String>) -> Arc<index::MsgMeta> {
         Arc::new(index::MsgMeta {
