@@ -263,16 +263,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let pid = engine.pid().context("engine has no pid")?;
     let baseline = view.snapshot()?;
     let cpu_before = cpu_time(pid)?;
-    let config = ProducerConfig {
-        app,
-        event_types,
-        messages: produce.messages,
-        payload_bytes: produce.payload_bytes,
-        batch: produce.batch,
-        pipeline: produce.pipeline,
-        rate: produce.rate,
-        cpu: args.engine.producer_cpu(produce.producer_cpu)?,
-    };
+    let cpu = args.engine.producer_cpu(produce.producer_cpu)?;
+    let config = producer_config(produce, app, event_types, cpu);
     let progress = Arc::new(ProducerProgress::default());
     let start_us = now_us();
     let started = Instant::now();
@@ -429,16 +421,8 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     };
     let pid = engine.as_ref().and_then(Engine::pid);
     let cpu_before = pid.map(cpu_time).transpose()?;
-    let config = ProducerConfig {
-        app,
-        event_types: vec!["loadgen.event".into()],
-        messages: produce.messages,
-        payload_bytes: produce.payload_bytes,
-        batch: produce.batch,
-        pipeline: produce.pipeline,
-        rate: produce.rate,
-        cpu: args.engine.producer_cpu(produce.producer_cpu)?,
-    };
+    let cpu = args.engine.producer_cpu(produce.producer_cpu)?;
+    let config = producer_config(produce, app, vec!["loadgen.event".into()], cpu);
     let progress = Arc::new(ProducerProgress::default());
     let report = producer::run(&socket, &config, &progress)?;
     let cpu = match (pid, cpu_before) {
@@ -482,6 +466,25 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The producer's settings from the command line's produce options.
+fn producer_config(
+    produce: &ProduceArgs,
+    app: String,
+    event_types: Vec<String>,
+    cpu: Option<usize>,
+) -> ProducerConfig {
+    ProducerConfig {
+        app,
+        event_types,
+        messages: produce.messages,
+        payload_bytes: produce.payload_bytes,
+        batch: produce.batch,
+        pipeline: produce.pipeline,
+        rate: produce.rate,
+        cpu,
+    }
 }
 
 /// Deliveries `accepted` events make when event k goes to group k % groups,
