@@ -38,6 +38,7 @@ fn encode(buf: &mut Vec<u8>, signature: &str, body: &[u8]) {
         ("webhook-timestamp", TIMESTAMP_TEXT),
         ("webhook-signature", signature),
     ];
+    buf.clear();
     encode_request(buf, "POST", "127.0.0.1:9090", "/ep/0", &headers, body).expect("encode");
 }
 

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 /// The embedded default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
+/// Largest accepted `pipeline_depth`.
+pub const MAX_PIPELINE_DEPTH: usize = 64;
 
 /// How appends become durable before they are acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -68,6 +70,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub segment_bytes: u64,
     pub max_in_flight_per_endpoint: usize,
+    /// Requests one connection may carry before their responses (HTTP/1.1 pipelining; 1 = off).
+    pub pipeline_depth: usize,
     pub max_idle_connections_per_endpoint: usize,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
@@ -143,6 +147,11 @@ impl Config {
         }
         if self.max_in_flight_per_endpoint == 0 || self.shard_channel_capacity == 0 {
             return Err(ConfigError::Invalid("capacities must be positive".into()));
+        }
+        if !(1..=MAX_PIPELINE_DEPTH).contains(&self.pipeline_depth) {
+            return Err(ConfigError::Invalid(format!(
+                "pipeline_depth must be between 1 and {MAX_PIPELINE_DEPTH}"
+            )));
         }
         Ok(self)
     }

@@ -97,7 +97,8 @@ pub enum Progress {
     Done { consumed: usize, response: Response },
 }
 
-/// Writes a complete HTTP/1.1 request into `buf`, replacing its contents (empty on error).
+/// Appends a complete HTTP/1.1 request to `buf` (left as it was on error), so that
+/// several requests can be pipelined in one write.
 ///
 /// `host`, `content-length` and `transfer-encoding` are reserved: the encoder owns framing,
 /// and letting callers set them would allow request smuggling. Control bytes in any value
@@ -110,7 +111,6 @@ pub fn encode_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Result<(), EncodeError> {
-    buf.clear();
     if !is_token(method) {
         return Err(EncodeError::BadMethod(method.to_owned()));
     }
@@ -556,11 +556,11 @@ mod tests {
 
     #[test]
     fn encode_request_layout_and_injection() {
-        let mut buf = b"stale".to_vec();
+        let mut buf = b"earlier|".to_vec();
         let hs = [("content-type", "application/json"), ("webhook-id", "m")];
         let r = encode_request(&mut buf, "POST", "ex.com:84", "/h?a=1", &hs, b"{}");
         assert_eq!(r, Ok(()));
-        let expected = "POST /h?a=1 HTTP/1.1\r\nhost: ex.com:84\r\ncontent-length: 2\r\n\
+        let expected = "earlier|POST /h?a=1 HTTP/1.1\r\nhost: ex.com:84\r\ncontent-length: 2\r\n\
             content-type: application/json\r\nwebhook-id: m\r\n\r\n{}";
         assert_eq!(String::from_utf8_lossy(&buf), expected);
         #[rustfmt::skip]
@@ -573,9 +573,10 @@ mod tests {
             ("POST", "h", "/", ("Content-Length", "0"), EncodeError::ReservedHeader("Content-Length".into())),
         ];
         for (method, host, target, header, e) in bad {
+            let before = buf.clone();
             let r = encode_request(&mut buf, method, host, target, &[header], b"");
-            // The buffer must be left empty so a half-built request is never sent.
-            assert_eq!((r, buf.len()), (Err(e), 0));
+            // The buffer must be left as it was so a half-built request is never sent.
+            assert_eq!((r, &buf), (Err(e), &before));
         }
     }
 

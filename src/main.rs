@@ -70,6 +70,9 @@ struct ServeArgs {
     /// Journal segment size in bytes (a multiple of 4096; default 64 MiB).
     #[arg(long, env = "RINGHOOK_SEGMENT_BYTES")]
     segment_bytes: Option<u64>,
+    /// Requests pipelined per delivery connection (1 = off; see the config file).
+    #[arg(long, env = "RINGHOOK_PIPELINE_DEPTH")]
+    pipeline_depth: Option<usize>,
     /// Truncate the journal at a corrupt record instead of refusing to start.
     #[arg(long)]
     repair: bool,
@@ -135,6 +138,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = args.segment_bytes {
         config.segment_bytes = v;
+    }
+    if let Some(v) = args.pipeline_depth {
+        config.pipeline_depth = v;
     }
     if args.allow_private_targets {
         config.allow_private_targets = true;

@@ -24,6 +24,8 @@ pub struct EngineOptions {
     pub shards: Option<usize>,
     pub cpus: Option<String>,
     pub durability: Option<String>,
+    /// Requests the engine pipelines per delivery connection (its `--pipeline-depth`).
+    pub pipeline_depth: Option<usize>,
 }
 
 /// A running `ringhook serve`.
@@ -94,6 +96,9 @@ impl Engine {
         }
         if let Some(d) = &opts.durability {
             cmd.arg("--durability").arg(d);
+        }
+        if let Some(n) = opts.pipeline_depth {
+            cmd.arg("--pipeline-depth").arg(n.to_string());
         }
         let child = cmd
             .spawn()

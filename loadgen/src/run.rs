@@ -38,6 +38,9 @@ pub struct EngineArgs {
     /// Engine durability mode.
     #[arg(long, value_parser = ["sync", "batch", "none"])]
     durability: Option<String>,
+    /// Requests the engine pipelines per delivery connection (1 = off, the engine's default).
+    #[arg(long)]
+    http_pipeline: Option<usize>,
 }
 
 impl EngineArgs {
@@ -47,6 +50,7 @@ impl EngineArgs {
             shards: self.shards,
             cpus: self.cpus.clone(),
             durability: self.durability.clone(),
+            pipeline_depth: self.http_pipeline,
         }
     }
 
@@ -367,6 +371,7 @@ fn report_run(
         "payload_bytes": args.produce.payload_bytes,
         "batch": args.produce.batch,
         "pipeline": args.produce.pipeline,
+        "http_pipeline": args.engine.http_pipeline.unwrap_or(1),
         "rate": args.produce.rate,
     });
     if args.produce.json {

@@ -1,28 +1,29 @@
 //! Delivery: per-endpoint ready queues, workers, attempts and retry decisions.
 //!
 //! Each endpoint the shard owns has a ready queue and at most
-//! `max_in_flight_per_endpoint` workers. A worker is a task that pops handles
-//! off the queue and runs one HTTP attempt at a time over a pooled keep-alive
-//! connection, reusing its request and read buffers across attempts. Waiting
-//! retries are not tasks: they are handles in the shard's timer wheel.
+//! `max_in_flight_per_endpoint` workers. A worker is a task that pops up to
+//! `pipeline_depth` handles off the queue at a time and attempts them over one
+//! pooled keep-alive connection (one write for the run, responses read in
+//! order, see `exchange`), reusing its buffers across runs. Waiting retries
+//! are not tasks: they are handles in the shard's timer wheel.
 //!
 //! # Invariants
 //! - `in_flight` counts live workers of the queue and never exceeds the cap;
 //! - an attempt's record is appended before the delivery is freed or re-armed.
 
-use super::conn::{key_of, Conn};
+use super::exchange::{Answer, Limits, Wire};
 use super::guard::Target;
 use super::index::{AttemptEntry, Loc, MsgMeta};
 use super::state::Shard;
 use super::{Message, MsgRef, Pending};
-use crate::http_wire::{encode_request, Progress, Response, ResponseParser};
+use crate::http_wire::encode_request;
 use crate::records::{AttemptRecord, EndpointRecord, Kind, Outcome};
 use crate::signing;
 use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Header names the engine owns; endpoint headers cannot override them.
 pub const RESERVED_HEADERS: &[&str] = &[
@@ -33,8 +34,6 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "connection",
     "user-agent",
 ];
-/// Bytes read from a connection per read call.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// A retry due at least this far ahead drops its in-memory message.
 const COLD_AFTER_MS: u64 = 1_000;
 /// Longest honoured `Retry-After`.
@@ -46,9 +45,13 @@ pub struct EndpointQueue {
     pub ready: VecDeque<usize>,
     pub in_flight: usize,
     /// Idle keep-alive connections with the time they went idle.
-    pub idle: Vec<(Conn, u64)>,
+    pub idle: Vec<(super::conn::Conn, u64)>,
     /// Paces attempts when the endpoint has a throttle rate.
     pub bucket: super::throttle::TokenBucket,
+    /// Set when a pipelined run to the endpoint got its first answer but lost a
+    /// later request (timeout, broken connection): from then on the endpoint
+    /// gets one request at a time (until the engine restarts).
+    pub no_pipelining: bool,
 }
 
 /// Takes deliveries for endpoints this shard owns.
@@ -138,12 +141,9 @@ pub fn sweep(shard: &Shard, now_ms: u64) {
 
 /// Buffers and caches one worker reuses across attempts.
 struct Worker {
-    request: Vec<u8>,
-    read: Vec<u8>,
-    unparsed: Vec<u8>,
+    wire: Wire,
     signature: String,
     timestamp: String,
-    conn: Option<Conn>,
     /// The parsed URL of the endpoint version it was parsed from; catalog
     /// snapshots share unchanged endpoints, so pointer equality detects edits.
     target: Option<(Arc<EndpointRecord>, Rc<Target>)>,
@@ -162,26 +162,34 @@ impl Worker {
     }
 }
 
+/// A delivery about to be attempted.
+struct Prepared {
+    handle: usize,
+    msg: Arc<Message>,
+    endpoint_id: Arc<str>,
+    attempt_no: u32,
+}
+
 async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
     let mut w = Worker {
-        request: Vec::with_capacity(4096),
-        read: vec![0; READ_CHUNK_BYTES],
-        unparsed: Vec::new(),
+        wire: Wire::default(),
         signature: String::with_capacity(128),
         timestamp: String::with_capacity(16),
-        conn: None,
         target: None,
     };
+    let mut handles = Vec::new();
+    let mut run = Vec::new();
     loop {
         if shard.shared.is_stopping() {
             break;
         }
-        let rate = shard
+        let endpoint = shard
             .shared
             .catalog
             .load()
             .endpoint_by_id(&endpoint_id)
-            .and_then(|e| e.rate_limit);
+            .cloned();
+        let rate = endpoint.as_ref().and_then(|e| e.rate_limit);
         let throttled = {
             let mut queues = shard.queues.borrow_mut();
             match (queues.get_mut(&endpoint_id), rate) {
@@ -195,25 +203,34 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
             glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
             continue;
         }
-        let next = {
+        {
             let mut queues = shard.queues.borrow_mut();
             let Some(q) = queues.get_mut(&endpoint_id) else {
                 break;
             };
-            if w.conn.is_none() {
-                w.conn = q.idle.pop().map(|(c, _)| c);
+            if w.wire.conn.is_none() {
+                w.wire.conn = q.idle.pop().map(|(c, _)| c);
             }
-            q.ready.pop_front()
-        };
-        let Some(handle) = next else {
+            let n = run_length(&shard.shared.config, q, rate.is_some());
+            handles.extend(q.ready.drain(..n));
+        }
+        if handles.is_empty() {
             break;
-        };
-        attempt(&shard, handle, &mut w).await;
+        }
+        run.extend(
+            handles
+                .drain(..)
+                .filter_map(|h| prepare(&shard, h, endpoint.as_ref())),
+        );
+        if let Some(endpoint) = endpoint.filter(|_| !run.is_empty()) {
+            attempt_run(&shard, &endpoint, &mut run, &mut w).await;
+        }
+        run.clear();
     }
     let mut queues = shard.queues.borrow_mut();
     if let Some(q) = queues.get_mut(&endpoint_id) {
         q.in_flight -= 1;
-        if let Some(conn) = w.conn.take() {
+        if let Some(conn) = w.wire.conn.take() {
             if q.idle.len() < shard.shared.config.max_idle_connections_per_endpoint {
                 q.idle.push((conn, crate::time::now_ms()));
             }
@@ -221,16 +238,33 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
     }
 }
 
-/// Runs one attempt of the delivery at `handle` and records its outcome.
-async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
-    let Some((msg, endpoint_id, attempt_no)) = shard
+/// How many queued deliveries a worker takes for its next run: the queue is
+/// shared among the endpoint's possible workers first (a slow receiver that
+/// serves connections in parallel keeps its parallelism), and only a backlog
+/// longer than that is pipelined, up to `pipeline_depth`. A throttled endpoint
+/// takes one token per request, so it goes one at a time.
+fn run_length(config: &crate::config::Config, q: &EndpointQueue, throttled: bool) -> usize {
+    let depth = match throttled || q.no_pipelining {
+        true => 1,
+        false => config.pipeline_depth,
+    };
+    let share = q.ready.len().div_ceil(config.max_in_flight_per_endpoint);
+    share.clamp(1, depth).min(q.ready.len())
+}
+
+/// Loads the delivery at `handle` for an attempt. A delivery whose endpoint
+/// was deleted or disabled, or whose message is unreadable, is settled here
+/// without one (`None`).
+fn prepare(
+    shard: &Rc<Shard>,
+    handle: usize,
+    endpoint: Option<&Arc<EndpointRecord>>,
+) -> Option<Prepared> {
+    let (msg, endpoint_id, attempt_no) = shard
         .deliveries
         .borrow()
         .get(handle)
-        .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))
-    else {
-        return;
-    };
+        .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))?;
     let msg = match msg {
         MsgRef::Hot(m) => m,
         MsgRef::Cold { loc, .. } => match super::manual::read_message(shard, loc) {
@@ -246,52 +280,89 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
                 if shard.deliveries.borrow_mut().try_remove(handle).is_some() {
                     shard.shared.pending[shard.id].fetch_sub(1, Ordering::Relaxed);
                 }
-                return;
+                return None;
             }
         },
     };
-    let endpoint = shard
-        .shared
-        .catalog
-        .load()
-        .endpoint_by_id(&endpoint_id)
-        .cloned();
-    let at_ms = crate::time::now_ms();
     // A deleted endpoint's deliveries are cancelled. A disabled endpoint's
     // end as failed without an attempt, so that "recover" can send them once
     // it is enabled again (messages sent while it was disabled never had a
     // delivery to it at all).
-    let endpoint = match endpoint {
-        Some(e) if !e.disabled => e,
-        other => {
-            let (outcome, note) = match other {
-                None => (Outcome::Cancelled, &b"endpoint deleted"[..]),
-                Some(_) => (Outcome::Failed, &b"endpoint disabled"[..]),
-            };
-            {
-                let mut stats = shard.stats.borrow_mut();
-                match outcome {
-                    Outcome::Cancelled => stats.deliveries_cancelled += 1,
-                    _ => stats.deliveries_failed += 1,
-                }
-            }
-            let done = Done {
+    let (outcome, note) = match endpoint {
+        Some(e) if !e.disabled => {
+            return Some(Prepared {
+                handle,
+                msg,
+                endpoint_id,
                 attempt_no,
-                at_ms,
-                status_code: 0,
-                duration_us: 0,
-                outcome,
-                next_attempt_ms: 0,
-                response: note.to_vec(),
-            };
-            record(shard, handle, &msg, &endpoint_id, done);
-            return;
+            })
         }
+        None => (Outcome::Cancelled, &b"endpoint deleted"[..]),
+        Some(_) => (Outcome::Failed, &b"endpoint disabled"[..]),
     };
-    shard.index.borrow_mut().set_sending(&endpoint_id, &msg.id);
-    let started = Instant::now();
-    let result = send(shard, &endpoint, &msg, w).await;
-    let duration_us = started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+    {
+        let mut stats = shard.stats.borrow_mut();
+        match outcome {
+            Outcome::Cancelled => stats.deliveries_cancelled += 1,
+            _ => stats.deliveries_failed += 1,
+        }
+    }
+    let done = Done {
+        attempt_no,
+        at_ms: crate::time::now_ms(),
+        status_code: 0,
+        duration_us: 0,
+        outcome,
+        next_attempt_ms: 0,
+        response: note.to_vec(),
+    };
+    record(shard, handle, &msg, &endpoint_id, done);
+    None
+}
+
+/// Runs one attempt of each delivery in `run` (all to `endpoint`, sent
+/// together on one connection) and records their outcomes.
+async fn attempt_run(
+    shard: &Rc<Shard>,
+    endpoint: &Arc<EndpointRecord>,
+    run: &mut [Prepared],
+    w: &mut Worker,
+) {
+    let at_ms = crate::time::now_ms();
+    {
+        let mut index = shard.index.borrow_mut();
+        for p in run.iter() {
+            index.set_sending(&p.endpoint_id, &p.msg.id);
+        }
+    }
+    let answers = send(shard, endpoint, run, w).await;
+    // A receiver that answered the first request of a run but not the ones
+    // behind it does not handle pipelining (one that answered none is down).
+    let lost = answers.first().is_some_and(|a| a.result.is_ok())
+        && answers.iter().any(|a| a.result.is_err());
+    if lost {
+        let mut queues = shard.queues.borrow_mut();
+        if let Some(q) = queues.get_mut(&endpoint.id[..]) {
+            if !q.no_pipelining {
+                q.no_pipelining = true;
+                eprintln!(
+                    "ringhook: shard {}: endpoint {}: a pipelined request failed; sending one at a time from now on",
+                    shard.id, endpoint.id
+                );
+            }
+        }
+    }
+    for (p, answer) in run.iter().zip(answers) {
+        finish(shard, p, at_ms, answer);
+    }
+}
+
+/// Settles one attempt: stats, health, the retry decision and its record.
+fn finish(shard: &Rc<Shard>, p: &Prepared, at_ms: u64, answer: Answer) {
+    let Answer {
+        result,
+        duration_us,
+    } = answer;
     {
         let mut stats = shard.stats.borrow_mut();
         stats.attempts += 1;
@@ -301,11 +372,11 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => (0, e.into_bytes(), None),
     };
-    let gone = note_health(shard, &endpoint_id, status);
+    let gone = note_health(shard, &p.endpoint_id, status);
     let (outcome, next_attempt_ms) = if (200..300).contains(&status) {
         let mut stats = shard.stats.borrow_mut();
         stats.deliveries_succeeded += 1;
-        let e2e_ms = crate::time::now_ms().saturating_sub(msg.created_ms);
+        let e2e_ms = crate::time::now_ms().saturating_sub(p.msg.created_ms);
         crate::metrics::record_us(&mut stats.e2e_us, e2e_ms.saturating_mul(1000));
         (Outcome::Succeeded, 0)
     } else {
@@ -313,7 +384,10 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         // 410 Gone: the receiver says the endpoint is gone for good; no retry.
         let next_delay = match gone {
             true => None,
-            false => shard.shared.retry_schedule_ms.get(attempt_no as usize + 1),
+            false => shard
+                .shared
+                .retry_schedule_ms
+                .get(p.attempt_no as usize + 1),
         };
         match next_delay {
             Some(&delay) => {
@@ -330,7 +404,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         }
     };
     let done = Done {
-        attempt_no,
+        attempt_no: p.attempt_no,
         at_ms,
         status_code: status,
         duration_us,
@@ -338,7 +412,7 @@ async fn attempt(shard: &Rc<Shard>, handle: usize, w: &mut Worker) {
         next_attempt_ms,
         response: body,
     };
-    record(shard, handle, &msg, &endpoint_id, done);
+    record(shard, p.handle, &p.msg, &p.endpoint_id, done);
 }
 
 /// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
@@ -506,15 +580,60 @@ fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow
     }
 }
 
-/// Signs, encodes and sends one request; returns the parsed response.
+/// Signs and encodes the run's requests, sends them on one connection and
+/// returns one answer per delivery, in order.
 async fn send(
     shard: &Rc<Shard>,
     endpoint: &Arc<EndpointRecord>,
+    run: &[Prepared],
+    w: &mut Worker,
+) -> Vec<Answer> {
+    let failed = |e: String| Answer {
+        result: Err(e),
+        duration_us: 0,
+    };
+    let target = match w.target(endpoint) {
+        Ok(t) => t,
+        Err(e) => return run.iter().map(|_| failed(e.clone())).collect(),
+    };
+    // Requests that cannot be encoded are answered at once; the rest go out.
+    let mut answers: Vec<Option<Answer>> = Vec::with_capacity(run.len());
+    w.wire.clear();
+    for p in run {
+        match encode(endpoint, &target, &p.msg, w) {
+            Ok(()) => {
+                w.wire.ends.push(w.wire.request.len());
+                answers.push(None);
+            }
+            Err(e) => answers.push(Some(failed(e))),
+        }
+    }
+    let config = &shard.shared.config;
+    let limits = Limits {
+        allow_private: config.allow_private_targets,
+        connect_timeout: Duration::from_millis(config.connect_timeout_ms),
+        request_timeout: Duration::from_millis(config.request_timeout_ms),
+        keep_bytes: config.response_keep_bytes,
+    };
+    let mut sent = match w.wire.ends.is_empty() {
+        true => Vec::new(),
+        false => w.wire.exchange(&target, &limits).await,
+    }
+    .into_iter();
+    answers
+        .into_iter()
+        .map(|a| a.or_else(|| sent.next()))
+        .map(|a| a.unwrap_or_else(|| failed("not sent".into())))
+        .collect()
+}
+
+/// Signs and encodes one request, appending it to the worker's run.
+fn encode(
+    endpoint: &EndpointRecord,
+    target: &Target,
     msg: &Message,
     w: &mut Worker,
-) -> Result<Response, String> {
-    let config = &shard.shared.config;
-    let target = w.target(endpoint)?;
+) -> Result<(), String> {
     let body = body_for(endpoint, msg);
     let now = crate::time::now_ms();
     let timestamp_s = now / 1000;
@@ -552,95 +671,12 @@ async fn send(
         }
     }
     encode_request(
-        &mut w.request,
+        &mut w.wire.request,
         &endpoint.method,
         &target.authority,
         &target.path_and_query,
         &headers,
         &body,
     )
-    .map_err(|e| e.to_string())?;
-    drop(headers);
-    let total = Duration::from_millis(config.request_timeout_ms);
-    let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
-    let allow_private = config.allow_private_targets;
-    let keep = config.response_keep_bytes;
-    let exchange = async {
-        let key = key_of(&target);
-        // A pooled connection may have been closed by the peer while idle; if
-        // it fails before any response byte, retry once on a fresh one.
-        for fresh in [false, true] {
-            let reused = !fresh && w.conn.as_ref().is_some_and(|c| c.key == key);
-            if !reused {
-                let c = Conn::connect(&target, allow_private, connect_timeout)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                w.conn = Some(c);
-            }
-            match exchange_once(w, keep).await {
-                Ok(r) => return Ok(r),
-                Err((got_bytes, e)) => {
-                    w.conn = None;
-                    if !reused || got_bytes {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-        Err("connection failed".to_string())
-    };
-    let timeout = async {
-        glommio::timer::sleep(total).await;
-        Err(format!("timed out after {} ms", total.as_millis()))
-    };
-    let result = futures_lite::future::or(exchange, timeout).await;
-    if result.is_err() {
-        w.conn = None;
-    }
-    result
-}
-
-/// Writes the encoded request and reads one response on `w.conn`.
-/// On error, says whether any response byte had arrived.
-async fn exchange_once(w: &mut Worker, keep: usize) -> Result<Response, (bool, String)> {
-    let Some(conn) = w.conn.as_mut() else {
-        return Err((false, "no connection".into()));
-    };
-    conn.write_all(&w.request)
-        .await
-        .map_err(|e| (false, format!("write failed: {e}")))?;
-    let mut parser = ResponseParser::new(keep);
-    w.unparsed.clear();
-    let mut got = false;
-    loop {
-        let n = conn
-            .read(&mut w.read)
-            .await
-            .map_err(|e| (got, format!("read failed: {e}")))?;
-        if n == 0 {
-            let r = parser
-                .finish_eof()
-                .map_err(|e| (got, format!("connection closed: {e}")))?;
-            w.conn = None;
-            return Ok(r);
-        }
-        got = true;
-        w.unparsed.extend_from_slice(&w.read[..n]);
-        match parser
-            .feed(&w.unparsed)
-            .map_err(|e| (true, format!("bad response: {e}")))?
-        {
-            Progress::NeedMore { consumed } => {
-                w.unparsed.drain(..consumed);
-            }
-            Progress::Done { response, consumed } => {
-                // Bytes after the response would be read as the start of the
-                // next one: a peer that sends them loses its connection.
-                if !response.keep_alive || consumed != w.unparsed.len() {
-                    w.conn = None;
-                }
-                return Ok(response);
-            }
-        }
-    }
+    .map_err(|e| e.to_string())
 }

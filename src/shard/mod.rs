@@ -17,6 +17,7 @@ pub mod conn;
 pub mod delivery;
 pub mod engine;
 pub mod event_ids;
+pub mod exchange;
 pub mod guard;
 pub mod index;
 pub mod ingest;

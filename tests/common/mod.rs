@@ -427,7 +427,11 @@ fn serve_conn(
         } else {
             ""
         };
-        let resp = format!("HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok");
+        // 204 and 304 have no body (a client must not read one after them).
+        let resp = match status {
+            204 | 304 => format!("HTTP/1.1 {status} X\r\n{extra}\r\n"),
+            _ => format!("HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok"),
+        };
         if writer.write_all(resp.as_bytes()).is_err() {
             return;
         }

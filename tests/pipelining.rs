@@ -1,0 +1,260 @@
+//! HTTP/1.1 pipelining of deliveries: a backlog goes out as runs of requests
+//! in one write per connection; receivers that close after a response or do
+//! not handle pipelining still get every message, each exactly once where
+//! the receiver could not have acted on a request twice.
+
+mod common;
+
+use common::{wait_for, Engine};
+use ringhook::ingest::client::IngestClient;
+use ringhook::ingest::frame::{Event, EventResult};
+use serde_json::json;
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// How the test receiver treats the requests that arrive on a connection.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Answers every complete request, in order, as a compliant server does.
+    Pipelined,
+    /// Answers the first request with `connection: close` and closes.
+    CloseAfterOne,
+    /// A naive server: per read, answers the first request and drops the
+    /// bytes after it.
+    FirstOfEachRead,
+}
+
+#[derive(Default)]
+struct Seen {
+    /// webhook-id of every request answered with 204, in arrival order.
+    answered: Vec<String>,
+    /// The most complete requests one read brought.
+    most_per_read: usize,
+    /// The number of requests each read brought, for reads after `mark`.
+    per_read_after_mark: Vec<usize>,
+    mark: bool,
+}
+
+/// A raw receiver on 127.0.0.1 that parses requests itself.
+fn receiver(mode: Mode) -> (String, Arc<Mutex<Seen>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let s = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let s = s.clone();
+            std::thread::spawn(move || serve(stream, mode, &s));
+        }
+    });
+    (addr, seen)
+}
+
+/// Splits complete requests off the front of `buf`: (webhook-id, length).
+fn complete_requests(buf: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        let Ok(httparse::Status::Complete(head)) = req.parse(&buf[at..]) else {
+            return out;
+        };
+        let field = |name: &str| {
+            req.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).to_string())
+        };
+        let len: usize = field("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if buf.len() < at + head + len {
+            return out;
+        }
+        out.push((field("webhook-id").unwrap_or_default(), head + len));
+        at += head + len;
+    }
+}
+
+fn serve(mut stream: TcpStream, mode: Mode, seen: &Mutex<Seen>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let reqs = complete_requests(&buf);
+        if reqs.is_empty() {
+            continue;
+        }
+        let take = match mode {
+            Mode::Pipelined => reqs.len(),
+            Mode::CloseAfterOne | Mode::FirstOfEachRead => 1,
+        };
+        let mut out = Vec::new();
+        {
+            let mut seen = seen.lock().expect("lock");
+            seen.most_per_read = seen.most_per_read.max(reqs.len());
+            if seen.mark {
+                seen.per_read_after_mark.push(reqs.len());
+            }
+            for (id, _) in reqs.iter().take(take) {
+                seen.answered.push(id.clone());
+                let close = if mode == Mode::CloseAfterOne {
+                    "connection: close\r\n"
+                } else {
+                    ""
+                };
+                out.extend_from_slice(
+                    format!("HTTP/1.1 204 No Content\r\n{close}content-length: 0\r\n\r\n")
+                        .as_bytes(),
+                );
+            }
+        }
+        let used: usize = reqs.iter().take(take).map(|(_, len)| len).sum();
+        match mode {
+            Mode::FirstOfEachRead => buf.clear(),
+            _ => {
+                buf.drain(..used);
+            }
+        }
+        if stream.write_all(&out).is_err() || mode == Mode::CloseAfterOne {
+            return;
+        }
+    }
+}
+
+/// An engine with one worker per endpoint (so every backlog is pipelined),
+/// short timeouts and retries, and an endpoint at `addr`; returns its app.
+fn engine_for(dir: &std::path::Path, addr: &str, depth: &str) -> (Engine, String) {
+    let config = dir.join("ringhook.toml");
+    std::fs::write(
+        &config,
+        "max_in_flight_per_endpoint = 1\nmax_idle_connections_per_endpoint = 1\n\
+         request_timeout_ms = 500\nretry_jitter_percent = 0\n",
+    )
+    .expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let engine = Engine::start(
+        dir,
+        &[
+            "--config",
+            &config,
+            "--pipeline-depth",
+            depth,
+            "--retry-schedule",
+            "0s,50ms,50ms,50ms,50ms,50ms",
+        ],
+    );
+    let app = engine.create_app("pipelining");
+    engine.create_endpoint(&app, json!({ "url": format!("http://{addr}/hook") }));
+    (engine, app)
+}
+
+/// Sends `n` events in one ingest batch (so they queue up behind one worker).
+fn send_batch(engine: &Engine, app: &str, n: usize) -> Vec<String> {
+    let events: Vec<Event> = (0..n)
+        .map(|i| Event {
+            app: app.into(),
+            event_type: "order.paid".into(),
+            event_id: None,
+            channels: vec![],
+            payload: json!({ "n": i }).to_string().into_bytes(),
+        })
+        .collect();
+    let mut client = IngestClient::connect(&engine.socket).expect("connect ingest");
+    let results = client.send_batch(&events).expect("batch acknowledged");
+    results
+        .into_iter()
+        .map(|r| match r {
+            EventResult::Accepted { msg_id } => msg_id,
+            EventResult::Rejected(why) => panic!("event rejected: {why:?}"),
+        })
+        .collect()
+}
+
+fn counts(ids: &[String]) -> HashMap<String, usize> {
+    let mut c = HashMap::new();
+    for id in ids {
+        *c.entry(id.clone()).or_insert(0) += 1;
+    }
+    c
+}
+
+fn wait_all_answered(seen: &Mutex<Seen>, ids: &[String]) -> Vec<String> {
+    wait_for("every message answered", DEADLINE, || {
+        let answered = seen.lock().expect("lock").answered.clone();
+        let c = counts(&answered);
+        ids.iter().all(|id| c.contains_key(id)).then_some(answered)
+    })
+}
+
+#[test]
+fn a_backlog_is_pipelined_in_order_and_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::Pipelined);
+    let (engine, app) = engine_for(dir.path(), &addr, "4");
+    let ids = send_batch(&engine, &app, 40);
+    let answered = wait_all_answered(&seen, &ids);
+    assert!(
+        counts(&answered).values().all(|&n| n == 1),
+        "each message delivered once"
+    );
+    // One worker takes the queue in order, so arrival order is send order.
+    assert_eq!(answered, ids, "delivered in order");
+    let most = seen.lock().expect("lock").most_per_read;
+    assert!(
+        (2..=4).contains(&most),
+        "runs of up to the depth arrived together ({most} in one read)"
+    );
+    // The attempt log has one succeeded attempt per message.
+    let (s, v) = engine.api(
+        "GET",
+        &format!("/api/v1/app/{app}/attempt/msg/{}", ids[39]),
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"][0]["responseStatusCode"], json!(204), "{v}");
+}
+
+#[test]
+fn requests_behind_a_connection_close_are_resent_on_a_new_connection() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::CloseAfterOne);
+    let (_engine, app) = engine_for(dir.path(), &addr, "8");
+    let ids = send_batch(&_engine, &app, 24);
+    let answered = wait_all_answered(&seen, &ids);
+    // The receiver answered each request it acted on, and it acted on none
+    // of those behind a `connection: close`: no duplicates, still in order.
+    assert_eq!(answered, ids);
+}
+
+#[test]
+fn a_receiver_that_drops_pipelined_requests_is_sent_one_at_a_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::FirstOfEachRead);
+    let (engine, app) = engine_for(dir.path(), &addr, "8");
+    let ids = send_batch(&engine, &app, 16);
+    // The first run loses requests to the 500 ms timeout; they are retried
+    // one at a time and every message arrives.
+    wait_all_answered(&seen, &ids);
+    seen.lock().expect("lock").mark = true;
+    let more = send_batch(&engine, &app, 16);
+    wait_all_answered(&seen, &more);
+    let after = seen.lock().expect("lock").per_read_after_mark.clone();
+    assert!(
+        after.iter().all(|&n| n == 1),
+        "one request per read once pipelining is off: {after:?}"
+    );
+    let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
+    assert!(log.contains("sending one at a time"), "{log}");
+}
