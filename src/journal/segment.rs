@@ -171,6 +171,10 @@ impl MappedSegment {
             .len(len)
             .map_raw(file)
             .map_err(|e| JournalIoError::new("map segment", path, e))?;
+        // Appends touch each page once, in order: without read-ahead a first
+        // touch faults in one page instead of zero-filling a large folio
+        // ahead of the writer in one long fault. A hint: failure is harmless.
+        let _ = map.advise(memmap2::Advice::Random);
         Ok(Self {
             seq,
             path: Arc::from(path),

@@ -87,6 +87,18 @@ pub fn raise_fd_limit() {
     }
 }
 
+/// Turns transparent huge pages off for the process. Each first touch of a
+/// 2 MiB huge page zeroes it inside one page fault — several milliseconds on
+/// a virtual machine — and mimalloc asks for huge pages as the heap grows, so
+/// with them a shard stalls for that long at random; with 4 KiB pages the
+/// same zeroing is spread thinly (see docs/BENCHMARKS.md, tail latency).
+pub fn disable_huge_pages() {
+    // SAFETY: prctl with integer arguments only; it changes no memory.
+    unsafe {
+        let _ = libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
 /// Removes a socket file left by a crashed engine; refuses a live one.
 fn clear_stale_socket(path: &Path) -> Result<(), EngineError> {
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -106,6 +118,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         .map_err(|e| EngineError::DataDir(data_dir.display().to_string(), e))?;
     let _lock = DirLock::acquire(&data_dir)?;
     raise_fd_limit();
+    disable_huge_pages();
     let retry_schedule_ms = config
         .retry_schedule_ms()
         .map_err(|e| EngineError::Config(e.to_string()))?;
