@@ -236,7 +236,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     answers.sort_by_key(|a| a.at_ms);
     let indexes = build_indexes(config, &messages, events, now);
     for (msg, mut destinations) in messages.into_values() {
-        for ep in resent.remove(&msg.id).unwrap_or_default() {
+        for ep in resent.remove(&*msg.id).unwrap_or_default() {
             if !destinations.contains(&ep) {
                 destinations.push(ep);
             }
@@ -245,13 +245,13 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
             if now.saturating_sub(msg.created_ms) < config.idempotency_window_ms {
                 dedup[shard_of(&msg.app_id, n)].push((
                     (msg.app_id.clone(), eid.clone()),
-                    (msg.id.clone(), msg.created_ms),
+                    (msg.id.to_string(), msg.created_ms),
                 ));
             }
         }
         for endpoint_id in destinations {
             let st = states
-                .get(&(msg.id.clone(), endpoint_id.clone()))
+                .get(&(msg.id.to_string(), endpoint_id.clone()))
                 .copied()
                 .unwrap_or_default();
             if st.ended() {
@@ -304,17 +304,26 @@ fn build_indexes(
         .collect();
     let cutoff = now_ms.saturating_sub(config.retention_ms);
     let mut metas: HashMap<&str, Arc<MsgMeta>> = HashMap::new();
+    // One shared id per endpoint, as the catalog interns them at run time.
+    let mut names: HashMap<String, Arc<str>> = HashMap::new();
+    let mut intern = |ep: &str| -> Arc<str> {
+        if let Some(a) = names.get(ep) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(ep);
+        names.insert(ep.to_string(), a.clone());
+        a
+    };
     let mut sorted: Vec<&(Arc<Message>, Vec<String>)> = messages
         .values()
         .filter(|(m, _)| m.created_ms >= cutoff)
         .collect();
     sorted.sort_by(|a, b| a.0.id.cmp(&b.0.id));
     for (msg, destinations) in sorted {
-        let home = msg.meta(destinations.clone());
-        indexes[shard_of(&msg.app_id, n)].add_message(home);
-        let meta = msg.meta(Vec::new());
+        let meta = msg.meta();
+        indexes[shard_of(&msg.app_id, n)].add_message(meta.clone());
         for ep in destinations {
-            indexes[shard_of(ep, n)].delivery_pending(ep, &meta, 0);
+            indexes[shard_of(ep, n)].delivery_pending(&intern(ep), &meta, 0);
         }
         metas.insert(&msg.id, meta);
     }
@@ -342,7 +351,11 @@ fn build_indexes(
         match event {
             Event::Resend(r) => {
                 if let Some(meta) = metas.get(r.msg_id.as_str()) {
-                    indexes[shard_of(&r.endpoint_id, n)].resend(&r.endpoint_id, meta, r.at_ms);
+                    indexes[shard_of(&r.endpoint_id, n)].resend(
+                        &intern(&r.endpoint_id),
+                        meta,
+                        r.at_ms,
+                    );
                 }
             }
             Event::Attempt(a, loc) => {
@@ -353,10 +366,10 @@ fn build_indexes(
                 };
                 let index = &mut indexes[shard_of(&a.endpoint_id, n)];
                 let entry = AttemptEntry {
-                    manual: index.is_manual(&a.endpoint_id, &a.msg_id, a.at_ms),
-                    id: a.id,
+                    manual: false,
+                    id: Arc::from(a.id),
                     msg: meta.clone(),
-                    endpoint_id: a.endpoint_id,
+                    endpoint_id: intern(&a.endpoint_id),
                     status_code: a.status_code,
                     outcome,
                     at_ms: a.at_ms,
@@ -390,7 +403,7 @@ fn visit(
             let (mut msg, destinations) = Message::from_record(m, loc);
             // Not kept: recovered deliveries read it back when they run.
             msg.payload = Box::new([]);
-            messages.insert(msg.id.clone(), (Arc::new(msg), destinations));
+            messages.insert(msg.id.to_string(), (Arc::new(msg), destinations));
         }
         Some(Kind::Attempt) => {
             let a = records::decode_attempt(body)?;

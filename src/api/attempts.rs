@@ -16,6 +16,7 @@ use crate::time::rfc3339;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// `GET /app/{app}/attempt/endpoint/{ep}`
 pub async fn list_by_endpoint(
@@ -40,7 +41,7 @@ pub async fn list_by_endpoint(
 }
 
 /// Every attempt of a message, from every shard, by attempt id.
-async fn attempts_of(shard: &Rc<Shard>, msg_id: &str) -> BTreeMap<String, AttemptEntry> {
+async fn attempts_of(shard: &Rc<Shard>, msg_id: &str) -> BTreeMap<Arc<str>, AttemptEntry> {
     let id = msg_id.to_string();
     query::on_all(shard, move |s| s.index.borrow().attempts_of(&id))
         .await
@@ -75,7 +76,7 @@ pub async fn list_by_msg(
         &all,
         &q.page,
         |a| {
-            endpoint.as_ref().is_none_or(|e| *e == a.endpoint_id)
+            endpoint.as_ref().is_none_or(|e| **e == *a.endpoint_id)
                 && q.filter
                     .status
                     .is_none_or(|s| s == Status::of_attempt(a.outcome) as u8)
@@ -148,7 +149,7 @@ pub async fn list_msg_endpoints(
     let app = find_app(shard, app)?;
     let msg = find_message(shard, &app.id, msg).await?;
     let id = msg.id.clone();
-    let all: BTreeMap<String, Delivery> =
+    let all: BTreeMap<Arc<str>, Delivery> =
         query::on_all(shard, move |s| s.index.borrow().deliveries_of(&id))
             .await
             .into_iter()

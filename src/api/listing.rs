@@ -161,7 +161,7 @@ fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {
 pub fn payload(shard: &Shard, m: &MsgMeta) -> Result<Value> {
     let rec = read(shard, m.loc, Kind::Message)?;
     let msg = records::decode_message(&rec.body).map_err(internal)?;
-    if msg.id != m.id {
+    if *msg.id != *m.id {
         return Err(internal(format!(
             "journal record at {:?} is not {}",
             m.loc, m.id

@@ -134,7 +134,7 @@ async fn acknowledge(
             Slot::Rejected(status) => EventResult::Rejected(status),
             Slot::Submit => match accepted.next() {
                 Some(Ok(msg)) => EventResult::Accepted {
-                    msg_id: msg.id.clone(),
+                    msg_id: msg.id.to_string(),
                 },
                 Some(Err(e)) => EventResult::Rejected(status_of(&e)),
                 None => EventResult::Rejected(EventStatus::Overloaded),

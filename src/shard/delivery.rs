@@ -67,7 +67,7 @@ pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
             let meta = match &last {
                 Some((lm, meta)) if Arc::ptr_eq(lm, m) => meta.clone(),
                 _ => {
-                    let meta = m.meta(Vec::new());
+                    let meta = m.meta();
                     last = Some((m.clone(), meta.clone()));
                     meta
                 }
@@ -472,7 +472,13 @@ struct Done {
 }
 
 /// Appends the attempt record, then frees or re-arms the delivery.
-fn record(shard: &Rc<Shard>, handle: usize, msg: &Arc<Message>, endpoint_id: &str, done: Done) {
+fn record(
+    shard: &Rc<Shard>,
+    handle: usize,
+    msg: &Arc<Message>,
+    endpoint_id: &Arc<str>,
+    done: Done,
+) {
     let Done {
         attempt_no,
         at_ms,
@@ -485,7 +491,7 @@ fn record(shard: &Rc<Shard>, handle: usize, msg: &Arc<Message>, endpoint_id: &st
     response.truncate(shard.shared.config.response_keep_bytes);
     let rec = AttemptRecord {
         id: crate::ids::new_id_at("atmpt", at_ms),
-        msg_id: msg.id.clone(),
+        msg_id: msg.id.to_string(),
         endpoint_id: endpoint_id.to_string(),
         app_id: msg.app_id.clone(),
         attempt_no,
@@ -499,7 +505,7 @@ fn record(shard: &Rc<Shard>, handle: usize, msg: &Arc<Message>, endpoint_id: &st
     // An attempt record that cannot be written only costs a duplicate attempt
     // after a restart (the delivery is still pending in the journal).
     match shard.commit.append_record_at(Kind::Attempt, &rec) {
-        Ok((_, pos)) => index_attempt(shard, msg, rec, pos, outcome),
+        Ok((_, pos)) => index_attempt(shard, msg, endpoint_id, rec, pos, outcome),
         Err(e) => eprintln!("ringhook: shard {}: cannot journal attempt: {e}", shard.id),
     }
     if outcome.is_final() {
@@ -528,22 +534,16 @@ fn record(shard: &Rc<Shard>, handle: usize, msg: &Arc<Message>, endpoint_id: &st
 fn index_attempt(
     shard: &Shard,
     msg: &Message,
+    endpoint_id: &Arc<str>,
     rec: AttemptRecord,
     pos: crate::journal::Position,
     outcome: Outcome,
 ) {
-    let mut index = shard.index.borrow_mut();
-    let Some(meta) = index
-        .delivery(&rec.endpoint_id, &msg.id)
-        .map(|d| d.msg.clone())
-    else {
-        return;
-    };
     let entry = AttemptEntry {
-        manual: index.is_manual(&rec.endpoint_id, &msg.id, rec.at_ms),
-        id: rec.id,
-        msg: meta,
-        endpoint_id: rec.endpoint_id,
+        manual: false,
+        id: Arc::from(rec.id),
+        msg: msg.meta(),
+        endpoint_id: endpoint_id.clone(),
         status_code: rec.status_code,
         outcome,
         at_ms: rec.at_ms,
@@ -553,7 +553,10 @@ fn index_attempt(
             pos,
         },
     };
-    index.add_attempt(entry, rec.next_attempt_ms);
+    shard
+        .index
+        .borrow_mut()
+        .add_attempt(entry, rec.next_attempt_ms);
 }
 
 /// The delivered body: the payload, with the endpoint's extra JSON merged in.

@@ -38,15 +38,14 @@ pub struct Loc {
 /// What listings need to know about a message without reading it.
 #[derive(Debug, Clone)]
 pub struct MsgMeta {
-    pub id: String,
+    /// Shared with the index keys (one allocation per message).
+    pub id: Arc<str>,
     pub app_id: String,
     pub event_type: String,
     pub event_id: Option<String>,
     pub channels: Vec<String>,
     pub created_ms: u64,
     pub loc: Loc,
-    /// The fan-out fixed at acceptance (home shard only; empty elsewhere).
-    pub destinations: Vec<String>,
 }
 
 /// Svix's `MessageStatus` of a delivery or an attempt.
@@ -95,22 +94,23 @@ impl Status {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub msg: Arc<MsgMeta>,
-    pub endpoint_id: String,
+    /// Interned: one allocation per endpoint, shared by its deliveries.
+    pub endpoint_id: Arc<str>,
     pub status: Status,
     /// When the next attempt is due, if one is scheduled.
     pub next_attempt_ms: Option<u64>,
     /// Attempts made at or after this time were manual (a resend); 0: none.
     pub manual_from_ms: u64,
-    /// Ids of its attempts, oldest first (bounded).
-    pub attempts: VecDeque<String>,
+    /// Ids of its attempts, oldest first (bounded; shared with the attempt map).
+    pub attempts: VecDeque<Arc<str>>,
 }
 
 /// One attempt on the endpoint's owner shard.
 #[derive(Debug, Clone)]
 pub struct AttemptEntry {
-    pub id: String,
+    pub id: Arc<str>,
     pub msg: Arc<MsgMeta>,
-    pub endpoint_id: String,
+    pub endpoint_id: Arc<str>,
     pub status_code: u16,
     pub outcome: Outcome,
     pub at_ms: u64,
@@ -190,14 +190,14 @@ pub struct Page<T> {
 }
 
 /// Pages over `map` (keys are time-sortable ids) newest first.
-pub fn page_of<V, T>(
-    map: &BTreeMap<String, V>,
+pub fn page_of<K: std::borrow::Borrow<str> + Ord, V, T>(
+    map: &BTreeMap<K, V>,
     req: &PageReq,
     keep: impl Fn(&V) -> bool,
     out: impl Fn(&V) -> T,
 ) -> Page<T> {
     let limit = req.limit.max(1);
-    let mut picked: Vec<(&String, &V)>;
+    let mut picked: Vec<(&K, &V)>;
     let backwards = req.iterator.as_deref().and_then(|i| i.strip_prefix('-'));
     let more;
     if let Some(from) = backwards {
@@ -225,9 +225,9 @@ pub fn page_of<V, T>(
     }
     let iterator = picked
         .last()
-        .map(|(k, _)| (*k).clone())
+        .map(|(k, _)| (*k).borrow().to_string())
         .or_else(|| req.iterator.clone());
-    let prev_iterator = picked.first().map(|(k, _)| format!("-{k}"));
+    let prev_iterator = picked.first().map(|(k, _)| format!("-{}", (*k).borrow()));
     Page {
         items: picked.iter().map(|(_, v)| out(v)).collect(),
         iterator,
@@ -238,7 +238,7 @@ pub fn page_of<V, T>(
 }
 
 /// Drops the oldest entries beyond `cap` and those created before `cutoff_ms`.
-fn trim<V>(map: &mut BTreeMap<String, V>, cap: usize, cutoff_ms: u64, time: impl Fn(&V) -> u64) {
+fn trim<K: Ord, V>(map: &mut BTreeMap<K, V>, cap: usize, cutoff_ms: u64, time: impl Fn(&V) -> u64) {
     while map.len() > cap {
         map.pop_first();
     }
@@ -256,11 +256,11 @@ pub struct Index {
     retention_ms: u64,
     cap: usize,
     /// Home shard: application id → message id → message.
-    messages: HashMap<String, BTreeMap<String, Arc<MsgMeta>>>,
+    messages: HashMap<String, BTreeMap<Arc<str>, Arc<MsgMeta>>>,
     /// Owner shard: endpoint id → message id → delivery.
-    deliveries: HashMap<String, BTreeMap<String, Delivery>>,
+    deliveries: HashMap<Arc<str>, BTreeMap<Arc<str>, Delivery>>,
     /// Owner shard: endpoint id → attempt id → attempt.
-    attempts: HashMap<String, BTreeMap<String, AttemptEntry>>,
+    attempts: HashMap<Arc<str>, BTreeMap<Arc<str>, AttemptEntry>>,
 }
 
 impl Index {
@@ -276,7 +276,12 @@ impl Index {
 
     /// Indexes a message journaled on this (home) shard.
     pub fn add_message(&mut self, m: Arc<MsgMeta>) {
-        let per_app = self.messages.entry(m.app_id.clone()).or_default();
+        if !self.messages.contains_key(&m.app_id) {
+            self.messages.insert(m.app_id.clone(), BTreeMap::new());
+        }
+        let Some(per_app) = self.messages.get_mut(&m.app_id) else {
+            return;
+        };
         per_app.insert(m.id.clone(), m);
         while per_app.len() > self.cap {
             per_app.pop_first();
@@ -290,16 +295,26 @@ impl Index {
     pub fn list_messages(&self, app_id: &str, f: &Filter, req: &PageReq) -> Page<Arc<MsgMeta>> {
         match self.messages.get(app_id) {
             Some(map) => page_of(map, req, |m| f.message(m), Arc::clone),
-            None => page_of(&BTreeMap::new(), req, |_: &Arc<MsgMeta>| true, Arc::clone),
+            None => page_of(
+                &BTreeMap::<Arc<str>, _>::new(),
+                req,
+                |_: &Arc<MsgMeta>| true,
+                Arc::clone,
+            ),
         }
     }
 
     /// A delivery handed to this (owner) shard, next attempted at `due_ms`
     /// (0: now): known deliveries become pending again (a resend, or a
     /// recovered delivery at start), new ones are added.
-    pub fn delivery_pending(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>, due_ms: u64) {
+    pub fn delivery_pending(&mut self, endpoint_id: &Arc<str>, msg: &Arc<MsgMeta>, due_ms: u64) {
         let next = (due_ms > 0).then_some(due_ms);
-        let per_ep = self.deliveries.entry(endpoint_id.to_string()).or_default();
+        if !self.deliveries.contains_key(endpoint_id) {
+            self.deliveries.insert(endpoint_id.clone(), BTreeMap::new());
+        }
+        let Some(per_ep) = self.deliveries.get_mut(endpoint_id) else {
+            return;
+        };
         per_ep
             .entry(msg.id.clone())
             .and_modify(|d| {
@@ -308,7 +323,7 @@ impl Index {
             })
             .or_insert_with(|| Delivery {
                 msg: msg.clone(),
-                endpoint_id: endpoint_id.to_string(),
+                endpoint_id: endpoint_id.clone(),
                 status: Status::Pending,
                 next_attempt_ms: next,
                 manual_from_ms: 0,
@@ -320,7 +335,7 @@ impl Index {
     }
 
     /// A manual delivery requested at `at_ms`; its attempts are manual.
-    pub fn resend(&mut self, endpoint_id: &str, msg: &Arc<MsgMeta>, at_ms: u64) {
+    pub fn resend(&mut self, endpoint_id: &Arc<str>, msg: &Arc<MsgMeta>, at_ms: u64) {
         self.delivery_pending(endpoint_id, msg, 0);
         if let Some(d) = self.delivery_mut(endpoint_id, &msg.id) {
             if d.manual_from_ms == 0 {
@@ -340,17 +355,16 @@ impl Index {
         }
     }
 
-    /// True when an attempt at `at_ms` of this delivery is manual.
-    pub fn is_manual(&self, endpoint_id: &str, msg_id: &str, at_ms: u64) -> bool {
-        self.deliveries
-            .get(endpoint_id)
-            .and_then(|m| m.get(msg_id))
-            .is_some_and(|d| d.manual_from_ms != 0 && at_ms >= d.manual_from_ms)
-    }
-
-    /// Indexes an attempt and moves its delivery to the attempt's outcome.
-    pub fn add_attempt(&mut self, a: AttemptEntry, next_attempt_ms: u64) {
+    /// Indexes an attempt, marks it manual when its delivery was resent
+    /// before it, and moves the delivery (if still indexed) to the attempt's
+    /// outcome. One lookup of the delivery: this runs for every attempt.
+    pub fn add_attempt(&mut self, mut a: AttemptEntry, next_attempt_ms: u64) {
+        a.manual = false;
         if let Some(d) = self.delivery_mut(&a.endpoint_id, &a.msg.id) {
+            // The delivery's copy: a message read back from the journal for
+            // this attempt would otherwise be kept twice.
+            a.msg = d.msg.clone();
+            a.manual = d.manual_from_ms != 0 && a.at_ms >= d.manual_from_ms;
             d.status = Status::of_delivery(a.outcome);
             d.next_attempt_ms = (a.outcome == Outcome::Retrying).then_some(next_attempt_ms);
             d.attempts.push_back(a.id.clone());
@@ -358,7 +372,12 @@ impl Index {
                 d.attempts.pop_front();
             }
         }
-        let per_ep = self.attempts.entry(a.endpoint_id.clone()).or_default();
+        if !self.attempts.contains_key(&a.endpoint_id) {
+            self.attempts.insert(a.endpoint_id.clone(), BTreeMap::new());
+        }
+        let Some(per_ep) = self.attempts.get_mut(&a.endpoint_id) else {
+            return;
+        };
         per_ep.insert(a.id.clone(), a);
         while per_ep.len() > self.cap {
             per_ep.pop_first();
@@ -396,7 +415,12 @@ impl Index {
     ) -> Page<Delivery> {
         match self.deliveries.get(endpoint_id) {
             Some(map) => page_of(map, req, |d| f.delivery(d), Delivery::clone),
-            None => page_of(&BTreeMap::new(), req, |_: &Delivery| true, Delivery::clone),
+            None => page_of(
+                &BTreeMap::<Arc<str>, _>::new(),
+                req,
+                |_: &Delivery| true,
+                Delivery::clone,
+            ),
         }
     }
 
@@ -409,7 +433,7 @@ impl Index {
         match self.attempts.get(endpoint_id) {
             Some(map) => page_of(map, req, |a| f.attempt(a), AttemptEntry::clone),
             None => page_of(
-                &BTreeMap::new(),
+                &BTreeMap::<Arc<str>, _>::new(),
                 req,
                 |_: &AttemptEntry| true,
                 AttemptEntry::clone,
@@ -490,7 +514,6 @@ mod tests {
                     offset: 64,
                 },
             },
-            destinations: vec![],
         })
     }
 
@@ -505,7 +528,8 @@ mod tests {
             iterator: it,
         };
         let p1 = ix.list_messages("app", &Filter::default(), &req(None));
-        let ids = |p: &Page<Arc<MsgMeta>>| p.items.iter().map(|m| m.id.clone()).collect::<Vec<_>>();
+        let ids =
+            |p: &Page<Arc<MsgMeta>>| p.items.iter().map(|m| m.id.to_string()).collect::<Vec<_>>();
         assert_eq!(ids(&p1), ["msg_6", "msg_5", "msg_4"]);
         assert!(!p1.done);
         let p2 = ix.list_messages("app", &Filter::default(), &req(p1.iterator.clone()));
@@ -523,7 +547,7 @@ mod tests {
         for i in 0..5u64 {
             let m = meta(&format!("msg_{i}"), 1000 + i * 10, "a");
             ix.add_message(m.clone());
-            ix.delivery_pending("ep", &m, 0);
+            ix.delivery_pending(&Arc::from("ep"), &m, 0);
         }
         let all = PageReq {
             limit: 50,

@@ -153,10 +153,7 @@ async fn accept_batch(
         }
         let (msg, destinations) = Message::from_record(rec, loc);
         let msg = Arc::new(msg);
-        shard
-            .index
-            .borrow_mut()
-            .add_message(msg.meta(destinations.clone()));
+        shard.index.borrow_mut().add_message(msg.meta());
         fan.push((msg.clone(), destinations));
         results.push(Ok(msg));
     }

@@ -88,11 +88,12 @@ async fn resend_all(
         shard.commit.durable(lsn).await;
     }
     let mut batch = Vec::with_capacity(started.len());
+    let name = shard.shared.catalog.load().endpoint_name(endpoint_id);
     for (meta, msg) in started {
-        shard.index.borrow_mut().resend(endpoint_id, &meta, now);
+        shard.index.borrow_mut().resend(&name, &meta, now);
         batch.push(Pending {
             msg: super::MsgRef::Hot(msg),
-            endpoint_id: shard.shared.catalog.load().endpoint_name(endpoint_id),
+            endpoint_id: name.clone(),
             attempt_no: 0,
             due_ms: 0,
         });

@@ -52,18 +52,20 @@ pub fn shard_of(id: &str, shards: usize) -> usize {
     (stable_hash(id) % shards.max(1) as u64) as usize
 }
 
-/// A message accepted into the engine, shared by all its deliveries.
+/// A message accepted into the engine, shared by all its deliveries: its
+/// metadata (the very `Arc` the read-path indexes hold, so the id, type and
+/// channels exist once per message) and its payload.
 #[derive(Debug)]
 pub struct Message {
-    pub id: String,
-    pub app_id: String,
-    pub event_type: String,
-    pub event_id: Option<String>,
-    pub channels: Vec<String>,
+    pub meta: Arc<index::MsgMeta>,
     pub payload: Box<[u8]>,
-    pub created_ms: u64,
-    /// Where its `Message` record is, for the read path's indexes.
-    pub loc: index::Loc,
+}
+
+impl std::ops::Deref for Message {
+    type Target = index::MsgMeta;
+    fn deref(&self) -> &index::MsgMeta {
+        &self.meta
+    }
 }
 
 impl Message {
@@ -72,31 +74,25 @@ impl Message {
         m: crate::records::MessageRecord,
         loc: index::Loc,
     ) -> (Message, Vec<String>) {
-        let msg = Message {
-            id: m.id,
+        let meta = index::MsgMeta {
+            id: Arc::from(m.id),
             app_id: m.app_id,
             event_type: m.event_type,
             event_id: m.event_id,
             channels: m.channels,
-            payload: m.payload.into_boxed_slice(),
             created_ms: m.created_ms,
             loc,
+        };
+        let msg = Message {
+            meta: Arc::new(meta),
+            payload: m.payload.into_boxed_slice(),
         };
         (msg, m.destinations)
     }
 
-    /// The index entry of this message (`destinations` only on the home shard).
-    pub fn meta(&self, destinations: Vec<String>) -> Arc<index::MsgMeta> {
-        Arc::new(index::MsgMeta {
-            id: self.id.clone(),
-            app_id: self.app_id.clone(),
-            event_type: self.event_type.clone(),
-            event_id: self.event_id.clone(),
-            channels: self.channels.clone(),
-            created_ms: self.created_ms,
-            loc: self.loc,
-            destinations,
-        })
+    /// The index entry of this message.
+    pub fn meta(&self) -> Arc<index::MsgMeta> {
+        self.meta.clone()
     }
 }
 
