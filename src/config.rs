@@ -128,9 +128,9 @@ impl Config {
             self.socket = self.data_dir.join("ingest.sock");
         }
         self.retry_schedule_ms()?;
-        if self.segment_bytes < 64 * 1024 {
+        if self.segment_bytes < 64 * 1024 || self.segment_bytes > u64::from(u32::MAX) {
             return Err(ConfigError::Invalid(
-                "segment_bytes must be at least 64 KiB".into(),
+                "segment_bytes must be between 64 KiB and 4 GiB".into(),
             ));
         }
         if self.retention_ms < self.idempotency_window_ms {

@@ -16,7 +16,7 @@ use crate::records::{self, Kind, Outcome, RecordError, ResendRecord};
 use crate::shard::compaction::{Retired, SegmentTimes};
 use crate::shard::index::{AttemptEntry, Index, Loc, MsgMeta};
 use crate::shard::state::DedupEntry;
-use crate::shard::{shard_of, Message, MsgRef, Pending};
+use crate::shard::{shard_of, ColdRef, Message, MsgRef, Pending};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -262,10 +262,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
             // Recovered deliveries are cold: their attempts read the
             // message back from the journal, so recovery keeps no payload.
             pending[shard_of(&endpoint_id, n)].push(Pending {
-                msg: MsgRef::Cold {
-                    loc: msg.loc,
-                    created_ms: msg.created_ms,
-                },
+                msg: MsgRef::Cold(ColdRef::new(msg.loc, msg.created_ms)),
                 endpoint_id: catalog.endpoint_name(&endpoint_id),
                 attempt_no,
                 due_ms,

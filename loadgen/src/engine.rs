@@ -26,11 +26,15 @@ pub struct EngineOptions {
     pub durability: Option<String>,
     /// Requests the engine pipelines per delivery connection (its `--pipeline-depth`).
     pub pipeline_depth: Option<usize>,
+    /// The engine's `--retry-schedule`.
+    pub retry_schedule: Option<String>,
 }
 
 /// A running `ringhook serve`.
 pub struct Engine {
     child: Option<Child>,
+    /// The binary and arguments it was started with, to start it again.
+    command: (PathBuf, Vec<std::ffi::OsString>),
     /// Keeps the data directory alive as long as the engine.
     _dir: tempfile::TempDir,
     pub http: String,
@@ -74,49 +78,118 @@ impl Engine {
         let http = format!("127.0.0.1:{}", free_port()?);
         let token = format!("rh_loadgen_{:x}", crate::sink::now_us());
         let stderr_path = dir.path().join("engine.stderr");
-        let stderr = std::fs::File::create(&stderr_path)?;
-        let mut cmd = Command::new(&binary);
-        cmd.arg("serve")
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--socket")
-            .arg(&socket)
-            .arg("--http-addr")
-            .arg(&http)
-            .arg("--allow-private-targets")
-            .env("RINGHOOK_API_TOKEN", &token)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr);
-        if let Some(n) = opts.shards {
-            cmd.arg("--shards").arg(n.to_string());
-        }
-        if let Some(c) = &opts.cpus {
-            cmd.arg("--cpus").arg(c);
-        }
-        if let Some(d) = &opts.durability {
-            cmd.arg("--durability").arg(d);
-        }
-        if let Some(n) = opts.pipeline_depth {
-            cmd.arg("--pipeline-depth").arg(n.to_string());
-        }
-        let child = cmd
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "serve".into(),
+            "--data-dir".into(),
+            dir.path().join("data").into(),
+            "--socket".into(),
+            socket.clone().into(),
+            "--http-addr".into(),
+            http.clone().into(),
+            "--allow-private-targets".into(),
+        ];
+        let mut flag = |name: &str, value: Option<String>| {
+            if let Some(v) = value {
+                args.push(name.into());
+                args.push(v.into());
+            }
+        };
+        flag("--shards", opts.shards.map(|n| n.to_string()));
+        flag("--cpus", opts.cpus.clone());
+        flag("--durability", opts.durability.clone());
+        flag(
+            "--pipeline-depth",
+            opts.pipeline_depth.map(|n| n.to_string()),
+        );
+        flag("--retry-schedule", opts.retry_schedule.clone());
         let mut engine = Engine {
-            child: Some(child),
+            child: None,
+            command: (binary, args),
             _dir: dir,
             http,
             socket,
             token,
             stderr_path,
         };
-        engine.wait_healthy()?;
+        engine.spawn(START_DEADLINE)?;
         Ok(engine)
     }
 
-    fn wait_healthy(&mut self) -> anyhow::Result<()> {
-        let deadline = Instant::now() + START_DEADLINE;
+    /// Starts the process and waits until it answers its health check.
+    fn spawn(&mut self, deadline: Duration) -> anyhow::Result<()> {
+        let stderr = std::fs::File::create(&self.stderr_path)?;
+        let (binary, args) = &self.command;
+        let child = Command::new(binary)
+            .args(args)
+            .env("RINGHOOK_API_TOKEN", &self.token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        self.child = Some(child);
+        self.wait_healthy(deadline)
+    }
+
+    /// Kills the process with SIGKILL and starts it again on the same data;
+    /// returns how long the new process took to answer its health check
+    /// (recovery from the journal happens before it listens).
+    pub fn kill9_and_restart(&mut self, deadline: Duration) -> anyhow::Result<Duration> {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let started = Instant::now();
+        self.spawn(deadline)?;
+        Ok(started.elapsed())
+    }
+
+    /// A value from `/proc/<pid>/status` in bytes, e.g. `RssAnon`.
+    pub fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
+        let pid = self.pid().context("engine has no pid")?;
+        let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .with_context(|| format!("no {field} in /proc/{pid}/status"))?;
+        let kib: u64 = line.trim().trim_end_matches("kB").trim().parse()?;
+        Ok(kib * 1024)
+    }
+
+    /// The total (unlabelled) value of a metric from `GET /metrics`.
+    pub fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = ureq::get(&format!("http://{}/metrics", self.http))
+            .timeout(Duration::from_secs(10))
+            .set("authorization", &format!("Bearer {}", self.token))
+            .call()?
+            .into_string()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .with_context(|| format!("no {name} in /metrics"))?
+            .trim()
+            .parse()
+            .with_context(|| format!("{name} is not a number"))
+    }
+
+    /// Bytes of journal on disk (every file under the data directory).
+    pub fn data_bytes(&self) -> u64 {
+        fn walk(p: &Path) -> u64 {
+            match std::fs::read_dir(p) {
+                Ok(rd) => rd
+                    .flatten()
+                    .map(|e| match e.file_type() {
+                        Ok(t) if t.is_dir() => walk(&e.path()),
+                        _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                    })
+                    .sum(),
+                Err(_) => 0,
+            }
+        }
+        walk(&self._dir.path().join("data"))
+    }
+
+    fn wait_healthy(&mut self, limit: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
@@ -133,7 +206,7 @@ impl Engine {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                bail!("ringhook did not become healthy in {START_DEADLINE:?}");
+                bail!("ringhook did not become healthy in {limit:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         }

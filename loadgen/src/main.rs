@@ -1,11 +1,13 @@
 //! loadgen: the load generator and webhook sink for benchmarking ringhook.
 //!
 //! `sink` runs a standalone receiver, `run` is the one-command end-to-end benchmark (engine,
-//! sink, producer, report), `ingest` measures the ingest path alone. Everything stays on
+//! sink, producer, report), `ingest` measures the ingest path alone, `retries` the memory
+//! of pending retries and the restart that rebuilds them. Everything stays on
 //! 127.0.0.1 and Unix sockets, and every run stops by itself.
 
 mod engine;
 mod producer;
+mod retries;
 mod run;
 mod sink;
 
@@ -33,6 +35,9 @@ enum Command {
     Run(run::RunArgs),
     /// Push events only and report the ingest rate.
     Ingest(run::IngestArgs),
+    /// Fill the engine with pending retries; report its memory, then kill -9
+    /// it and report how long the restart takes to rebuild them.
+    Retries(retries::RetriesArgs),
 }
 
 #[derive(clap::Args)]
@@ -97,6 +102,7 @@ fn main() -> anyhow::Result<()> {
         Command::Sink(args) => sink(args),
         Command::Run(args) => run::run(args),
         Command::Ingest(args) => run::ingest(args),
+        Command::Retries(args) => retries::retries(args),
     }
 }
 

@@ -44,17 +44,18 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    fn options(&self) -> EngineOptions {
+    pub(crate) fn options(&self) -> EngineOptions {
         EngineOptions {
             binary: self.engine.clone(),
             shards: self.shards,
             cpus: self.cpus.clone(),
             durability: self.durability.clone(),
             pipeline_depth: self.http_pipeline,
+            retry_schedule: None,
         }
     }
 
-    fn producer_cpu(&self, explicit: Option<usize>) -> anyhow::Result<Option<usize>> {
+    pub(crate) fn producer_cpu(&self, explicit: Option<usize>) -> anyhow::Result<Option<usize>> {
         if explicit.is_some() {
             return Ok(explicit);
         }
@@ -70,25 +71,25 @@ impl EngineArgs {
 pub struct ProduceArgs {
     /// Number of events to send.
     #[arg(long, default_value_t = 100_000)]
-    messages: u64,
+    pub(crate) messages: u64,
     /// Payload size in bytes (JSON, at least ~40).
     #[arg(long, default_value_t = 300)]
-    payload_bytes: usize,
+    pub(crate) payload_bytes: usize,
     /// Events per ingest batch.
     #[arg(long, default_value_t = 100)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Batches in flight before waiting for an ACK.
     #[arg(long, default_value_t = 16)]
-    pipeline: usize,
+    pub(crate) pipeline: usize,
     /// Open-loop rate in events/s (default: as fast as ACKs allow).
     #[arg(long)]
-    rate: Option<f64>,
+    pub(crate) rate: Option<f64>,
     /// Core to pin the producer thread to (default: the last of --cpus).
     #[arg(long)]
-    producer_cpu: Option<usize>,
+    pub(crate) producer_cpu: Option<usize>,
     /// Print one JSON object instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(clap::Args)]
@@ -474,7 +475,7 @@ pub fn ingest(args: IngestArgs) -> anyhow::Result<()> {
 }
 
 /// The producer's settings from the command line's produce options.
-fn producer_config(
+pub(crate) fn producer_config(
     produce: &ProduceArgs,
     app: String,
     event_types: Vec<String>,

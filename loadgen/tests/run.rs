@@ -25,20 +25,35 @@ fn ringhook_binary() -> PathBuf {
     path
 }
 
-#[test]
-fn run_delivers_everything_once_with_valid_signatures() {
-    let engine = ringhook_binary();
+/// Runs loadgen with `args` against the freshly built engine; returns its JSON report.
+fn loadgen(args: &[&str]) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["run", "--messages", "2000", "--endpoints", "3", "--json"])
-        .args(["--verify", "--batch", "50", "--deadline-secs", "120"])
+        .args(args)
         .arg("--engine")
-        .arg(&engine)
+        .arg(ringhook_binary())
         .output()
         .expect("run loadgen");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "loadgen failed:\n{stdout}\n{stderr}");
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    serde_json::from_str(stdout.trim()).expect("one JSON object")
+}
+
+#[test]
+fn run_delivers_everything_once_with_valid_signatures() {
+    let report = loadgen(&[
+        "run",
+        "--messages",
+        "2000",
+        "--endpoints",
+        "3",
+        "--json",
+        "--verify",
+        "--batch",
+        "50",
+        "--deadline-secs",
+        "120",
+    ]);
     let n = |k: &str| {
         report[k]
             .as_u64()
@@ -64,27 +79,39 @@ fn run_delivers_everything_once_with_valid_signatures() {
 /// `loadgen ingest` against a self-started engine reports every event accepted.
 #[test]
 fn ingest_only_reports_the_rate() {
-    let engine = ringhook_binary();
-    let out = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "ingest",
-            "--messages",
-            "1000",
-            "--json",
-            "--durability",
-            "batch",
-        ])
-        .arg("--engine")
-        .arg(&engine)
-        .output()
-        .expect("run loadgen");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "loadgen failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    let report = loadgen(&[
+        "ingest",
+        "--messages",
+        "1000",
+        "--json",
+        "--durability",
+        "batch",
+    ]);
     assert_eq!(report["accepted"].as_u64(), Some(1000));
     assert!(report["ingest_per_sec"].as_f64().is_some_and(|r| r > 0.0));
+}
+
+/// `loadgen retries` fills an engine with waiting retries, kills it with
+/// SIGKILL, and finds every retry armed again after the restart.
+#[test]
+fn retries_survive_a_kill_and_report_their_memory() {
+    let report = loadgen(&[
+        "retries",
+        "--messages",
+        "3000",
+        "--payload-bytes",
+        "64",
+        "--json",
+        "--shards",
+        "2",
+        "--deadline-secs",
+        "120",
+        "--settle-secs",
+        "0",
+    ]);
+    assert_eq!(report["pending_retries"].as_u64(), Some(3000));
+    let f = |k: &str| report[k].as_f64().unwrap_or(-1.0);
+    assert!(f("rss_anon_mib") > 0.0 && f("rss_anon_after_restart_mib") > 0.0);
+    assert!(f("restart_to_healthy_secs") > 0.0);
+    assert!(f("restart_to_all_rearmed_secs") >= f("restart_to_healthy_secs"));
 }

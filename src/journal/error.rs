@@ -69,7 +69,7 @@ pub enum AppendError {
         body_bytes: u64,
         max_body_bytes: u64,
     },
-    /// The next segment's sequence number or Lsn would overflow a `u64`.
+    /// The next segment would be number 2^32 (see `shard::ColdRef`) or its Lsn would overflow a `u64`.
     #[error("journal has reached the largest representable segment sequence number")]
     LogFull,
     /// Creating the next segment failed; the journal is unchanged and the

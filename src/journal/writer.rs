@@ -213,7 +213,14 @@ impl Journal {
     /// The old segment's unsynced tail moves to `rolled`, so the next job
     /// still covers it; its mapping stays alive through that `Arc`.
     fn roll(&mut self) -> Result<(), AppendError> {
-        let next_seq = self.active.seq.checked_add(1).ok_or(AppendError::LogFull)?;
+        // Segment numbers stay below 2^32, so a position packs into 64 bits
+        // (`shard::ColdRef`): 4 billion segments is hundreds of PiB.
+        let next_seq = self
+            .active
+            .seq
+            .checked_add(1)
+            .filter(|&s| s <= u64::from(u32::MAX))
+            .ok_or(AppendError::LogFull)?;
         let next_base_lsn =
             segment_base_lsn(next_seq, self.segment_bytes).ok_or(AppendError::LogFull)?;
         let next = self.next_segment(next_seq).map_err(AppendError::Roll)?;

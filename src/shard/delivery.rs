@@ -15,7 +15,7 @@ use super::exchange::{Answer, Limits, Wire};
 use super::guard::Target;
 use super::index::{AttemptEntry, Loc, MsgMeta};
 use super::state::Shard;
-use super::{Message, MsgRef, Pending};
+use super::{Message, MsgRef, Pending, Slot};
 use crate::http_wire::encode_request;
 use crate::records::{AttemptRecord, EndpointRecord, Kind, Outcome};
 use crate::signing;
@@ -78,7 +78,11 @@ pub fn accept(shard: &Rc<Shard>, batch: Vec<Pending>) {
                 .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
         }
         let due = p.due_ms;
-        let handle = shard.deliveries.borrow_mut().insert(p);
+        let handle = shard.deliveries.borrow_mut().insert(Slot {
+            msg: p.msg,
+            endpoint_id: p.endpoint_id,
+            attempt_no: p.attempt_no,
+        });
         shard.shared.pending[shard.id].fetch_add(1, Ordering::Relaxed);
         if due <= now {
             enqueue(shard, handle);
@@ -267,8 +271,8 @@ fn prepare(
         .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))?;
     let msg = match msg {
         MsgRef::Hot(m) => m,
-        MsgRef::Cold { loc, .. } => match super::manual::read_message(shard, loc) {
-            Ok(m) => Arc::new(Message::from_record(m, loc).0),
+        MsgRef::Cold(c) => match super::manual::read_message(shard, c.loc()) {
+            Ok(m) => Arc::new(Message::from_record(m, c.loc()).0),
             Err(e) => {
                 // Compaction never deletes a record a pending delivery
                 // needs, so this is damage: report it and drop the delivery
@@ -516,7 +520,6 @@ fn record(
     }
     if let Some(p) = shard.deliveries.borrow_mut().get_mut(handle) {
         p.attempt_no = attempt_no + 1;
-        p.due_ms = next_attempt_ms;
         // A delivery that will wait a while lets go of the message: its next
         // attempt reads it back from the journal (see `MsgRef`).
         if next_attempt_ms.saturating_sub(crate::time::now_ms()) >= COLD_AFTER_MS {

@@ -106,30 +106,62 @@ impl Message {
 #[derive(Debug, Clone)]
 pub enum MsgRef {
     Hot(Arc<Message>),
-    Cold { loc: index::Loc, created_ms: u64 },
+    Cold(ColdRef),
+}
+
+/// A message's record position and creation time in 16 bytes: every waiting
+/// retry holds one (segments are at most 4 GiB, see `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColdRef {
+    journal: u32,
+    segment_seq: u32,
+    offset: u32,
+    /// Creation time in whole seconds, rounded down (only compaction's
+    /// "oldest pending" bound reads it, and older is the safe side).
+    created_s: u32,
+}
+
+impl ColdRef {
+    /// Segment numbers stay below 2^32 (the journal refuses to roll past)
+    /// and offsets below 4 GiB (`segment_bytes` is checked by `config`).
+    pub fn new(loc: index::Loc, created_ms: u64) -> ColdRef {
+        ColdRef {
+            journal: loc.journal,
+            segment_seq: u32::try_from(loc.pos.segment_seq).unwrap_or(u32::MAX),
+            offset: u32::try_from(loc.pos.offset).unwrap_or(u32::MAX),
+            created_s: u32::try_from(created_ms / 1000).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn loc(&self) -> index::Loc {
+        index::Loc {
+            journal: self.journal,
+            pos: crate::journal::Position {
+                segment_seq: u64::from(self.segment_seq),
+                offset: u64::from(self.offset),
+            },
+        }
+    }
 }
 
 impl MsgRef {
     pub fn created_ms(&self) -> u64 {
         match self {
             MsgRef::Hot(m) => m.created_ms,
-            MsgRef::Cold { created_ms, .. } => *created_ms,
+            MsgRef::Cold(c) => u64::from(c.created_s) * 1000,
         }
     }
 
     /// The cold form of this reference.
     pub fn cold(&self) -> MsgRef {
         match self {
-            MsgRef::Hot(m) => MsgRef::Cold {
-                loc: m.loc,
-                created_ms: m.created_ms,
-            },
+            MsgRef::Hot(m) => MsgRef::Cold(ColdRef::new(m.loc, m.created_ms)),
             cold => cold.clone(),
         }
     }
 }
 
-/// One (message, endpoint) delivery waiting for its next attempt.
+/// One (message, endpoint) delivery handed to its owner shard.
 #[derive(Debug)]
 pub struct Pending {
     pub msg: MsgRef,
@@ -137,7 +169,17 @@ pub struct Pending {
     pub endpoint_id: Arc<str>,
     /// The number of the next attempt (0 for the first).
     pub attempt_no: u32,
+    /// When it is due (0: now).
     pub due_ms: u64,
+}
+
+/// A pending delivery as the owner shard holds it until it ends (48 bytes;
+/// when it is due is known to the timer wheel or the ready queue).
+#[derive(Debug)]
+pub struct Slot {
+    pub msg: MsgRef,
+    pub endpoint_id: Arc<str>,
+    pub attempt_no: u32,
 }
 
 /// A message a producer wants accepted; `app_id` is already resolved.

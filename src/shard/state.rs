@@ -8,7 +8,7 @@ use super::delivery::EndpointQueue;
 use super::index::Index;
 use super::notify::Notify;
 use super::tasks::Tasks;
-use super::{Pending, ShardMsg, Shared};
+use super::{ShardMsg, Shared};
 use crate::journal::Journal;
 use crate::wheel::TimerWheel;
 use glommio::channels::channel_mesh::Senders;
@@ -32,7 +32,7 @@ pub struct Shard {
     pub commit: Commit,
     /// The `eventId` window of the applications homed here.
     pub dedup: RefCell<super::event_ids::EventIds>,
-    pub deliveries: RefCell<slab::Slab<Pending>>,
+    pub deliveries: RefCell<slab::Slab<super::Slot>>,
     pub wheel: RefCell<TimerWheel>,
     pub queues: RefCell<HashMap<std::sync::Arc<str>, EndpointQueue>>,
     pub senders: Option<Senders<ShardMsg>>,
