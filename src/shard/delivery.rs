@@ -36,6 +36,8 @@ pub const RESERVED_HEADERS: &[&str] = &[
 ];
 /// A retry due at least this far ahead drops its in-memory message.
 const COLD_AFTER_MS: u64 = 1_000;
+/// Time per request under which a receiver counts as fast (see `run_length`).
+const FAST_RECEIVER_US: u32 = 5_000;
 /// Longest honoured `Retry-After`.
 const RETRY_AFTER_MAX_MS: u64 = 3_600_000;
 
@@ -52,6 +54,9 @@ pub struct EndpointQueue {
     /// later request (timeout, broken connection): from then on the endpoint
     /// gets one request at a time (until the engine restarts).
     pub no_pipelining: bool,
+    /// Recent time per answered request in µs (moving average over runs;
+    /// 0 until the first run): a fast receiver gets full runs.
+    pub per_request_us: u32,
 }
 
 /// Takes deliveries for endpoints this shard owns.
@@ -106,12 +111,18 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
     else {
         return;
     };
-    let cap = shard.shared.config.max_in_flight_per_endpoint;
+    let config = &shard.shared.config;
     let start = {
         let mut queues = shard.queues.borrow_mut();
         let q = queues.entry(endpoint_id.clone()).or_default();
         q.ready.push_back(handle);
-        if q.in_flight < cap {
+        // A fast receiver gets as few connections as can take the queue in
+        // full runs: fewer, longer runs cost fewer writes and wake-ups.
+        let wanted = match is_fast(q) {
+            true => q.ready.len().div_ceil(config.pipeline_depth),
+            false => usize::MAX,
+        };
+        if q.in_flight < config.max_in_flight_per_endpoint && q.in_flight < wanted {
             q.in_flight += 1;
             true
         } else {
@@ -242,18 +253,49 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
     }
 }
 
-/// How many queued deliveries a worker takes for its next run: the queue is
-/// shared among the endpoint's possible workers first (a slow receiver that
-/// serves connections in parallel keeps its parallelism), and only a backlog
-/// longer than that is pipelined, up to `pipeline_depth`. A throttled endpoint
+/// How many queued deliveries a worker takes for its next run. A receiver
+/// that answers within `FAST_RECEIVER_US` a request gets full runs of up to
+/// `pipeline_depth` (fewer writes and wake-ups), over as few connections as
+/// that needs (see `enqueue`). Otherwise, and until its
+/// speed is known, the queue is first shared among the endpoint's possible
+/// workers (a slow receiver that serves connections in parallel keeps its
+/// parallelism), and only a longer backlog is pipelined. A throttled endpoint
 /// takes one token per request, so it goes one at a time.
 fn run_length(config: &crate::config::Config, q: &EndpointQueue, throttled: bool) -> usize {
     let depth = match throttled || q.no_pipelining {
         true => 1,
         false => config.pipeline_depth,
     };
-    let share = q.ready.len().div_ceil(config.max_in_flight_per_endpoint);
+    let share = match is_fast(q) {
+        true => depth,
+        false => q.ready.len().div_ceil(config.max_in_flight_per_endpoint),
+    };
     share.clamp(1, depth).min(q.ready.len())
+}
+
+/// Whether the endpoint answers pipelined runs quickly (see `run_length`).
+fn is_fast(q: &EndpointQueue) -> bool {
+    !q.no_pipelining && q.per_request_us > 0 && q.per_request_us < FAST_RECEIVER_US
+}
+
+/// Folds a run's answers into the endpoint's time per request: the spacing
+/// of its answers when there are several (the receiver's own time per
+/// request, without the round trip or this shard's delay in reading them),
+/// the whole exchange for a single one.
+fn note_speed(q: &mut EndpointQueue, answers: &[Answer]) {
+    let mut ok = answers.iter().filter(|a| a.result.is_ok());
+    let Some(first) = ok.next() else {
+        return;
+    };
+    let (n, last) = ok.fold((1u32, first), |(n, _), a| (n + 1, a));
+    let sample = match n {
+        1 => first.duration_us,
+        n => last.duration_us.saturating_sub(first.duration_us) / (n - 1),
+    };
+    q.per_request_us = match q.per_request_us {
+        0 => sample.max(1),
+        old => ((u64::from(old) * 7 + u64::from(sample)) / 8).max(1) as u32,
+    };
 }
 
 /// Loads the delivery at `handle` for an attempt. A delivery whose endpoint
@@ -344,16 +386,14 @@ async fn attempt_run(
     // behind it does not handle pipelining (one that answered none is down).
     let lost = answers.first().is_some_and(|a| a.result.is_ok())
         && answers.iter().any(|a| a.result.is_err());
-    if lost {
-        let mut queues = shard.queues.borrow_mut();
-        if let Some(q) = queues.get_mut(&endpoint.id[..]) {
-            if !q.no_pipelining {
-                q.no_pipelining = true;
-                eprintln!(
-                    "ringhook: shard {}: endpoint {}: a pipelined request failed; sending one at a time from now on",
-                    shard.id, endpoint.id
-                );
-            }
+    if let Some(q) = shard.queues.borrow_mut().get_mut(&endpoint.id[..]) {
+        note_speed(q, &answers);
+        if lost && !q.no_pipelining {
+            q.no_pipelining = true;
+            eprintln!(
+                "ringhook: shard {}: endpoint {}: a pipelined request failed; sending one at a time from now on",
+                shard.id, endpoint.id
+            );
         }
     }
     for (p, answer) in run.iter().zip(answers) {
