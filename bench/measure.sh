@@ -42,7 +42,7 @@ headline() {
 }
 
 latency() {
-  for rate in 25000 50000; do
+  for rate in 30000 57000; do
     for i in 1 2; do
       run "latency-$rate-$i" run --messages $((rate * 10)) --endpoints 1 --rate "$rate" "${ONE_CORE[@]}"
     done
@@ -61,9 +61,9 @@ matrix() {
     local place=(--shards 1 --cpus 0 --sink-cpu 1 --producer-cpu 1)
     [ "$shards" = 2 ] && place=(--shards 2 --cpus 0,1)
     run "m-s$shards-e1-f1" run --messages 300000 --endpoints 1 "${place[@]}" --durability sync --json
-    run "m-s$shards-e100-f1" run --messages 300000 --endpoints 100 "${place[@]}" --durability sync --json
+    run "m-s$shards-e100-f1" run --messages 300000 --endpoints 100 --fan-out 1 "${place[@]}" --durability sync --json
     run "m-s$shards-e100-f10" run --messages 30000 --endpoints 100 --fan-out 10 "${place[@]}" --durability sync --json
-    run "m-s$shards-e10000-f1" run --messages 100000 --endpoints 10000 "${place[@]}" --durability sync --json
+    run "m-s$shards-e10000-f1" run --messages 100000 --endpoints 10000 --fan-out 1 "${place[@]}" --durability sync --json
     run "m-s$shards-e10000-f10" run --messages 10000 --endpoints 10000 --fan-out 10 "${place[@]}" --durability sync --json
   done
 }

@@ -37,6 +37,8 @@ struct Seen {
     most_per_read: usize,
     /// The number of requests each read brought, for reads after `mark`.
     per_read_after_mark: Vec<usize>,
+    /// The connections (numbered by accept order) that carried requests after `mark`.
+    connections_after_mark: std::collections::HashSet<usize>,
     mark: bool,
 }
 
@@ -47,10 +49,10 @@ fn receiver(mode: Mode) -> (String, Arc<Mutex<Seen>>) {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let s = seen.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
+        for (n, stream) in listener.incoming().enumerate() {
             let Ok(stream) = stream else { return };
             let s = s.clone();
-            std::thread::spawn(move || serve(stream, mode, &s));
+            std::thread::spawn(move || serve(stream, n, mode, &s));
         }
     });
     (addr, seen)
@@ -83,7 +85,7 @@ fn complete_requests(buf: &[u8]) -> Vec<(String, usize)> {
     }
 }
 
-fn serve(mut stream: TcpStream, mode: Mode, seen: &Mutex<Seen>) {
+fn serve(mut stream: TcpStream, conn: usize, mode: Mode, seen: &Mutex<Seen>) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     loop {
@@ -106,6 +108,7 @@ fn serve(mut stream: TcpStream, mode: Mode, seen: &Mutex<Seen>) {
             seen.most_per_read = seen.most_per_read.max(reqs.len());
             if seen.mark {
                 seen.per_read_after_mark.push(reqs.len());
+                seen.connections_after_mark.insert(conn);
             }
             for (id, _) in reqs.iter().take(take) {
                 seen.answered.push(id.clone());
@@ -136,11 +139,23 @@ fn serve(mut stream: TcpStream, mode: Mode, seen: &Mutex<Seen>) {
 /// An engine with one worker per endpoint (so every backlog is pipelined),
 /// short timeouts and retries, and an endpoint at `addr`; returns its app.
 fn engine_for(dir: &std::path::Path, addr: &str, depth: &str) -> (Engine, String) {
+    engine_with(dir, addr, depth, 1)
+}
+
+fn engine_with(
+    dir: &std::path::Path,
+    addr: &str,
+    depth: &str,
+    connections: usize,
+) -> (Engine, String) {
     let config = dir.join("ringhook.toml");
     std::fs::write(
         &config,
-        "max_in_flight_per_endpoint = 1\nmax_idle_connections_per_endpoint = 1\n\
-         request_timeout_ms = 500\nretry_jitter_percent = 0\n",
+        format!(
+            "max_in_flight_per_endpoint = {connections}\n\
+             max_idle_connections_per_endpoint = {connections}\n\
+             request_timeout_ms = 500\nretry_jitter_percent = 0\n"
+        ),
     )
     .expect("config");
     let config = config.to_str().expect("utf-8").to_string();
@@ -257,4 +272,24 @@ fn a_receiver_that_drops_pipelined_requests_is_sent_one_at_a_time() {
     );
     let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
     assert!(log.contains("sending one at a time"), "{log}");
+}
+
+#[test]
+fn a_fast_receiver_gets_full_runs_over_few_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::Pipelined);
+    let (engine, app) = engine_with(dir.path(), &addr, "16", 16);
+    // One message first: the engine learns that the receiver is fast.
+    let first = send_batch(&engine, &app, 1);
+    wait_all_answered(&seen, &first);
+    seen.lock().expect("lock").mark = true;
+    // 64 at once: four runs of sixteen, not sixteen connections of four.
+    let ids = send_batch(&engine, &app, 64);
+    let answered = wait_all_answered(&seen, &ids);
+    assert!(counts(&answered).values().all(|&n| n == 1), "each once");
+    let seen = seen.lock().expect("lock");
+    let used = seen.connections_after_mark.len();
+    assert!((1..=4).contains(&used), "{used} connections for 64 requests");
+    let most = seen.per_read_after_mark.iter().max().copied().unwrap_or(0);
+    assert!(most >= 8, "runs arrive together ({most} requests in one read)");
 }

@@ -1,0 +1,277 @@
+//! Recovery: rebuilds every piece of in-memory state from the journals at start
+//! (`scan` gathers compact state while reading, `rebuild` turns it into pending
+//! deliveries, `eventId` windows and indexes).
+//!
+//! The catalog journal is replayed first. Then every shard journal found in the
+//! data directory is read — whatever shard count wrote it — and each message's
+//! deliveries are matched with the attempt records (which may live in another
+//! shard's journal). Deliveries without a final outcome become pending again
+//! and are re-homed to `hash(endpoint) % N` for the *current* N, so changing
+//! `--shards` between restarts loses nothing. Journals of shards beyond N are
+//! kept on disk, read-only, so their records stay part of the history.
+
+mod rebuild;
+mod scan;
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::journal::Position;
+use crate::journal::{Journal, JournalConfig, OpenError};
+use crate::records::{self, RecordError};
+use crate::shard::compaction::{Retired, SegmentTimes};
+use crate::shard::index::{Index, Loc};
+use crate::shard::state::DedupEntry;
+use crate::shard::Pending;
+use std::path::{Path, PathBuf};
+
+/// Why the engine cannot start from this data directory.
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error(transparent)]
+    Journal(#[from] OpenError),
+    #[error("journal {dir}: {source}")]
+    Record { dir: PathBuf, source: RecordError },
+    #[error("cannot read back the record at {loc:?}: {reason}")]
+    Reread { loc: Loc, reason: String },
+    #[error("cannot list data directory {dir}: {source}")]
+    List {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Everything recovered, ready to hand to the shards.
+pub struct Recovered {
+    pub catalog: Catalog,
+    pub catalog_journal: Journal,
+    /// Writable journals of shards `0..N`.
+    pub journals: Vec<Journal>,
+    /// Pending deliveries per owner shard.
+    pub pending: Vec<Vec<Pending>>,
+    /// (app, eventId) → (message id, accepted ms), per home shard.
+    pub dedup: Vec<Vec<DedupEntry>>,
+    /// Read-path indexes, per shard.
+    pub indexes: Vec<Index>,
+    /// Newest record time per segment, per shard `0..N`.
+    pub segment_times: Vec<SegmentTimes>,
+    /// Journals of shards `>= N` (after `--shards` went down).
+    pub retired: Vec<Retired>,
+    /// Stored `idempotency-key` answers, oldest first (shard 0 replays them).
+    pub answers: Vec<records::IdempotentAnswerRecord>,
+    pub stats: RecoveryStats,
+}
+
+/// What recovery found, for the start-up log line.
+#[derive(Debug, Default, Clone)]
+pub struct RecoveryStats {
+    pub journals: usize,
+    pub records: u64,
+    pub messages: u64,
+    pub pending: u64,
+    pub torn_tails: Vec<String>,
+}
+
+/// What the journals say about one delivery. A `Resend` record starts a new
+/// generation: only attempts at or after the latest resend count, whatever
+/// order the journals are read in.
+#[derive(Default, Clone, Copy)]
+struct DeliveryState {
+    /// Latest `Resend` of this (message, endpoint).
+    resend_ms: Option<u64>,
+    /// Latest final attempt.
+    final_ms: Option<u64>,
+    /// Latest retrying attempt: (at_ms, next attempt number, due).
+    retrying: Option<(u64, u32, u64)>,
+}
+
+impl DeliveryState {
+    fn generation_ms(&self) -> u64 {
+        self.resend_ms.unwrap_or(0)
+    }
+
+    fn ended(&self) -> bool {
+        self.final_ms.is_some_and(|f| f >= self.generation_ms())
+    }
+
+    /// (next attempt number, due) of the current generation.
+    fn next(&self) -> (u32, u64) {
+        match self.retrying {
+            Some((at, no, due)) if at >= self.generation_ms() => (no, due),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// The directory of shard `i`'s journal.
+pub fn shard_dir(data_dir: &Path, i: usize) -> PathBuf {
+    data_dir.join(format!("shard-{i}"))
+}
+
+/// The catalog journal's directory.
+pub fn catalog_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("catalog")
+}
+
+fn journal_config(config: &Config, repair: bool) -> JournalConfig {
+    JournalConfig {
+        segment_bytes: config.segment_bytes,
+        repair,
+    }
+}
+
+/// Existing shard journal directories, by shard number.
+fn existing_shards(data_dir: &Path) -> Result<Vec<usize>, RecoveryError> {
+    let list = |source| RecoveryError::List {
+        dir: data_dir.to_path_buf(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(data_dir).map_err(list)? {
+        let entry = entry.map_err(list)?;
+        let name = entry.file_name();
+        if let Some(n) = name.to_str().and_then(|s| s.strip_prefix("shard-")) {
+            if let Ok(i) = n.parse::<usize>() {
+                out.push(i);
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Opens every journal under the data directory and rebuilds the engine state.
+pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError> {
+    let data_dir = &config.data_dir;
+    let n = config.shards;
+    let jc = journal_config(config, repair);
+    let mut stats = RecoveryStats::default();
+
+    let mut catalog = Catalog::default();
+    let mut first_err = None;
+    let cdir = catalog_dir(data_dir);
+    let (catalog_journal, report) = Journal::open(&cdir, jc.clone(), |r| {
+        if first_err.is_none() {
+            if let Err(e) = catalog.apply(r.kind, r.body) {
+                first_err = Some(e);
+            }
+        }
+    })?;
+    if let Some(source) = first_err {
+        return Err(RecoveryError::Record { dir: cdir, source });
+    }
+    stats.records += report.records;
+    if let Some(t) = report.torn_tail {
+        stats.torn_tails.push(format!("{t:?}"));
+    }
+
+    let mut scan = scan::Scan::default();
+    let mut shard_ids = existing_shards(data_dir)?;
+    for i in 0..n {
+        if !shard_ids.contains(&i) {
+            shard_ids.push(i);
+        }
+    }
+    shard_ids.sort_unstable();
+    let mut journals: Vec<Option<Journal>> = (0..n).map(|_| None).collect();
+    let mut segment_times: Vec<SegmentTimes> = (0..n).map(|_| SegmentTimes::new()).collect();
+    let mut retired = Vec::new();
+    for i in shard_ids {
+        let dir = shard_dir(data_dir, i);
+        let mut first_err = None;
+        let mut times = SegmentTimes::new();
+        let (journal, report) = Journal::open(&dir, jc.clone(), |r| {
+            if first_err.is_some() {
+                return;
+            }
+            let loc = Loc {
+                journal: i as u32,
+                pos: Position {
+                    segment_seq: r.segment_seq,
+                    offset: r.offset,
+                },
+            };
+            match scan.visit(r.kind, r.body, loc) {
+                Ok(at_ms) => {
+                    let newest = times.entry(r.segment_seq).or_insert(at_ms);
+                    *newest = (*newest).max(at_ms);
+                }
+                Err(e) => first_err = Some(e),
+            }
+        })?;
+        if let Some(source) = first_err {
+            return Err(RecoveryError::Record { dir, source });
+        }
+        stats.journals += 1;
+        stats.records += report.records;
+        if let Some(t) = report.torn_tail {
+            stats.torn_tails.push(format!("{t:?}"));
+        }
+        if i < n {
+            journals[i] = Some(journal);
+            segment_times[i] = times;
+        } else {
+            retired.push(Retired { dir, times });
+        }
+    }
+
+    let now = crate::time::now_ms();
+    scan.sort_events();
+    stats.messages = scan.msgs.iter().flatten().count() as u64;
+    let (pending, count) = rebuild::pending(&scan, &catalog, n);
+    stats.pending = count;
+    let dedup = rebuild::dedup(&scan, config, now)?;
+    let indexes = rebuild::indexes(&scan, config, now)?;
+    let mut answers = std::mem::take(&mut scan.answers);
+    answers.sort_by_key(|a| a.at_ms);
+    drop(scan);
+    let journals = journals.into_iter().flatten().collect::<Vec<_>>();
+    debug_assert_eq!(journals.len(), n);
+    Ok(Recovered {
+        catalog,
+        catalog_journal,
+        journals,
+        pending,
+        dedup,
+        indexes,
+        segment_times,
+        retired,
+        answers,
+        stats,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeliveryState;
+
+    #[test]
+    fn a_resend_starts_a_new_generation_whatever_the_record_order() {
+        // Final attempt at 10, resend at 20: pending again, from attempt 0.
+        let st = DeliveryState {
+            resend_ms: Some(20),
+            final_ms: Some(10),
+            retrying: Some((5, 1, 500)),
+        };
+        assert!(!st.ended());
+        assert_eq!(st.next(), (0, 0));
+        // The resend's own attempt failed and is retrying: its schedule counts.
+        let st = DeliveryState {
+            retrying: Some((25, 1, 900)),
+            ..st
+        };
+        assert_eq!(st.next(), (1, 900));
+        // ...and once it ends, the delivery has ended.
+        let st = DeliveryState {
+            final_ms: Some(30),
+            ..st
+        };
+        assert!(st.ended());
+        // Without resends, any final attempt ends the delivery.
+        let plain = DeliveryState {
+            resend_ms: None,
+            final_ms: Some(1),
+            retrying: None,
+        };
+        assert!(plain.ended());
+    }
+}

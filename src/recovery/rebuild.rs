@@ -1,0 +1,284 @@
+//! Turns the scan into engine state: pending deliveries, the `eventId`
+//! windows and the read-path indexes.
+//!
+//! Pending deliveries come from folding each delivery's sorted events. The
+//! indexes keep at most `index_max_per_key` entries per application and per
+//! endpoint, so only those candidates are materialised: the newest messages
+//! per application and per endpoint, the newest attempts per endpoint and
+//! every event of a candidate delivery. Their records are read back from the
+//! journal (with their CRC) and applied in time order, as they happened.
+
+use super::scan::{Event, EventKind, MsgInfo, Scan};
+use super::{DeliveryState, RecoveryError};
+use crate::config::Config;
+use crate::journal::read_record;
+use crate::records::{self, Kind, Outcome};
+use crate::shard::index::{AttemptEntry, Index, Loc, MsgMeta};
+use crate::shard::state::DedupEntry;
+use crate::shard::{shard_of, Message, MsgRef, Pending};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// The state of one delivery from its events (sorted by time).
+fn fold(events: &[Event]) -> DeliveryState {
+    let mut st = DeliveryState::default();
+    for e in events {
+        match e.kind {
+            EventKind::Resend => st.resend_ms = st.resend_ms.max(Some(e.at_ms)),
+            EventKind::Attempt => {
+                let final_ = Outcome::from_u8(e.outcome).is_some_and(|o| o.is_final());
+                if final_ {
+                    st.final_ms = st.final_ms.max(Some(e.at_ms));
+                } else if st.retrying.is_none_or(|(at, _, _)| e.at_ms >= at) {
+                    st.retrying = Some((e.at_ms, e.attempt_no + 1, e.next_attempt_ms));
+                }
+            }
+        }
+    }
+    st
+}
+
+/// Calls `f` for every delivery of every message found: (message number,
+/// info, endpoint number, that delivery's events). A message's deliveries
+/// are its destinations plus any endpoint it was resent to.
+pub fn for_each_delivery(scan: &Scan, mut f: impl FnMut(u32, &MsgInfo, u32, &[Event])) {
+    let mut at = 0;
+    let mut endpoints: Vec<u32> = Vec::new();
+    for (n, info) in scan.msgs.iter().enumerate() {
+        let n = n as u32;
+        // `events` is sorted by message number: this message's run starts at `at`.
+        let from = at;
+        while at < scan.events.len() && scan.events[at].msg == n {
+            at += 1;
+        }
+        let Some(info) = info else {
+            continue;
+        };
+        let events = &scan.events[from..at];
+        endpoints.clear();
+        endpoints.extend_from_slice(scan.dests_of(info));
+        for e in events.iter().filter(|e| e.kind == EventKind::Resend) {
+            if !endpoints.contains(&e.endpoint) {
+                endpoints.push(e.endpoint);
+            }
+        }
+        for &ep in &endpoints {
+            let lo = events.partition_point(|e| e.endpoint < ep);
+            let hi = events.partition_point(|e| e.endpoint <= ep);
+            f(n, info, ep, &events[lo..hi]);
+        }
+    }
+}
+
+/// Pending deliveries per owner shard.
+pub fn pending(
+    scan: &Scan,
+    catalog: &crate::catalog::Catalog,
+    shards: usize,
+) -> (Vec<Vec<Pending>>, u64) {
+    let mut pending: Vec<Vec<Pending>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut count = 0;
+    for_each_delivery(scan, |_, info, ep, events| {
+        let st = fold(events);
+        if st.ended() {
+            return;
+        }
+        let (attempt_no, due_ms) = st.next();
+        let name = scan.endpoints.name(ep);
+        count += 1;
+        // Recovered deliveries are cold: their attempts read the message
+        // back from the journal, so recovery keeps no payload.
+        pending[shard_of(name, shards)].push(Pending {
+            msg: MsgRef::Cold(info.cold),
+            endpoint_id: catalog.endpoint_name(name),
+            attempt_no,
+            due_ms,
+        });
+    });
+    (pending, count)
+}
+
+/// Reads a record back from a shard journal.
+fn read(config: &Config, loc: Loc, kind: Kind) -> Result<crate::journal::OwnedRecord, String> {
+    let dir = super::shard_dir(&config.data_dir, loc.journal as usize);
+    let rec = read_record(&dir, config.segment_bytes, loc.pos).map_err(|e| e.to_string())?;
+    if rec.kind != kind as u8 {
+        return Err(format!("record at {:?} is not a {kind:?}", loc.pos));
+    }
+    Ok(rec)
+}
+
+fn read_message(config: &Config, info: &MsgInfo) -> Result<records::MessageRecord, RecoveryError> {
+    let loc = info.cold.loc();
+    let bad = |reason: String| RecoveryError::Reread { loc, reason };
+    let rec = read(config, loc, Kind::Message).map_err(bad)?;
+    records::decode_message(&rec.body).map_err(|e| bad(e.to_string()))
+}
+
+/// The `eventId` window per home shard: messages with an event id younger
+/// than `idempotency_window_ms`.
+pub fn dedup(
+    scan: &Scan,
+    config: &Config,
+    now_ms: u64,
+) -> Result<Vec<Vec<DedupEntry>>, RecoveryError> {
+    let n = config.shards;
+    let mut out: Vec<Vec<DedupEntry>> = (0..n).map(|_| Vec::new()).collect();
+    for info in scan.msgs.iter().flatten() {
+        let young = now_ms.saturating_sub(info.created_ms) < config.idempotency_window_ms;
+        if !(info.has_event_id && young) {
+            continue;
+        }
+        let m = read_message(config, info)?;
+        if let Some(eid) = m.event_id {
+            out[shard_of(&m.app_id, n)].push(((m.app_id, eid), (m.id, m.created_ms)));
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps the `cap` largest keys pushed (a bounded min-heap).
+struct Newest<K: Ord> {
+    cap: usize,
+    heap: BinaryHeap<Reverse<K>>,
+}
+
+impl<K: Ord> Newest<K> {
+    fn new(cap: usize) -> Self {
+        Newest {
+            cap,
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    fn push(&mut self, k: K) {
+        if self.heap.len() < self.cap {
+            self.heap.push(Reverse(k));
+        } else if self.heap.peek().is_some_and(|Reverse(low)| k > *low) {
+            self.heap.pop();
+            self.heap.push(Reverse(k));
+        }
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = K> {
+        self.heap.into_iter().map(|Reverse(k)| k)
+    }
+}
+
+/// Builds every shard's read-path index from the candidates (see the module
+/// docs): messages on their home shard, deliveries and attempts on the
+/// endpoint's owner shard, events applied in time order.
+pub fn indexes(scan: &Scan, config: &Config, now_ms: u64) -> Result<Vec<Index>, RecoveryError> {
+    let n = config.shards;
+    let cap = config.index_max_per_key.max(1);
+    let cutoff = now_ms.saturating_sub(config.retention_ms);
+    let mut per_app: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
+    let mut per_endpoint: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
+    let mut attempts: HashMap<u32, Newest<(u64, usize)>> = HashMap::new();
+    for (i, info) in scan.msgs.iter().enumerate() {
+        if let Some(info) = info.filter(|m| m.created_ms >= cutoff) {
+            let heap = per_app.entry(info.app).or_insert_with(|| Newest::new(cap));
+            heap.push((info.created_ms, i as u32));
+        }
+    }
+    for_each_delivery(scan, |m, info, ep, _| {
+        if info.created_ms >= cutoff {
+            let heap = per_endpoint.entry(ep).or_insert_with(|| Newest::new(cap));
+            heap.push((info.created_ms, m));
+        }
+    });
+    for (i, e) in scan.events.iter().enumerate() {
+        let known = scan.msgs[e.msg as usize].is_some_and(|m| m.created_ms >= cutoff);
+        if e.kind == EventKind::Attempt && known {
+            let heap = attempts.entry(e.endpoint).or_insert_with(|| Newest::new(cap));
+            heap.push((e.at_ms, i));
+        }
+    }
+    let app_msgs: Vec<u32> = per_app.into_values().flat_map(|h| h.into_iter().map(|(_, m)| m)).collect();
+    let deliveries: Vec<(u32, u32)> = per_endpoint
+        .into_iter()
+        .flat_map(|(ep, h)| h.into_iter().map(move |(_, m)| (m, ep)))
+        .collect();
+    let candidate: HashSet<(u32, u32)> = deliveries.iter().copied().collect();
+    // Every event of a candidate delivery, and the newest attempts.
+    let mut chosen: HashSet<usize> = attempts
+        .into_values()
+        .flat_map(|h| h.into_iter().map(|(_, i)| i))
+        .collect();
+    for (i, e) in scan.events.iter().enumerate() {
+        if candidate.contains(&(e.msg, e.endpoint)) {
+            chosen.insert(i);
+        }
+    }
+    // Read back the metadata of every message involved, once.
+    let mut metas: HashMap<u32, Arc<MsgMeta>> = HashMap::new();
+    let involved = app_msgs
+        .iter()
+        .copied()
+        .chain(deliveries.iter().map(|&(m, _)| m))
+        .chain(chosen.iter().map(|&i| scan.events[i].msg));
+    for m in involved {
+        if metas.contains_key(&m) {
+            continue;
+        }
+        let Some(info) = scan.msgs[m as usize] else {
+            continue;
+        };
+        let rec = read_message(config, &info)?;
+        let (msg, _) = Message::from_record(rec, info.cold.loc());
+        metas.insert(m, msg.meta());
+    }
+    let mut indexes: Vec<Index> = (0..n)
+        .map(|_| Index::new(config.retention_ms, config.index_max_per_key))
+        .collect();
+    for m in &app_msgs {
+        if let Some(meta) = metas.get(m) {
+            indexes[shard_of(&meta.app_id, n)].add_message(meta.clone());
+        }
+    }
+    for (m, ep) in &deliveries {
+        let name = scan.endpoints.name(*ep);
+        if let Some(meta) = metas.get(m) {
+            indexes[shard_of(name, n)].delivery_pending(name, meta, 0);
+        }
+    }
+    let mut chosen: Vec<usize> = chosen.into_iter().collect();
+    chosen.sort_unstable_by_key(|&i| (scan.events[i].at_ms, scan.events[i].kind, i));
+    for i in chosen {
+        let e = &scan.events[i];
+        let Some(meta) = metas.get(&e.msg) else {
+            continue;
+        };
+        let name = scan.endpoints.name(e.endpoint);
+        let index = &mut indexes[shard_of(name, n)];
+        match e.kind {
+            EventKind::Resend => index.resend(name, meta, e.at_ms),
+            EventKind::Attempt => {
+                let loc = e.at.loc();
+                let bad = |reason: String| RecoveryError::Reread { loc, reason };
+                let rec = read(config, loc, Kind::Attempt).map_err(bad)?;
+                let a = records::decode_attempt(&rec.body).map_err(|e| bad(e.to_string()))?;
+                let Some(outcome) = Outcome::from_u8(a.outcome) else {
+                    continue;
+                };
+                let entry = AttemptEntry {
+                    manual: false,
+                    id: Arc::from(a.id),
+                    msg: meta.clone(),
+                    endpoint_id: name.clone(),
+                    status_code: a.status_code,
+                    outcome,
+                    at_ms: a.at_ms,
+                    duration_us: a.duration_us,
+                    loc,
+                };
+                index.add_attempt(entry, a.next_attempt_ms);
+            }
+        }
+    }
+    for index in &mut indexes {
+        index.prune(now_ms);
+    }
+    Ok(indexes)
+}
