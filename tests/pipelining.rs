@@ -289,7 +289,13 @@ fn a_fast_receiver_gets_full_runs_over_few_connections() {
     assert!(counts(&answered).values().all(|&n| n == 1), "each once");
     let seen = seen.lock().expect("lock");
     let used = seen.connections_after_mark.len();
-    assert!((1..=4).contains(&used), "{used} connections for 64 requests");
+    assert!(
+        (1..=4).contains(&used),
+        "{used} connections for 64 requests"
+    );
     let most = seen.per_read_after_mark.iter().max().copied().unwrap_or(0);
-    assert!(most >= 8, "runs arrive together ({most} requests in one read)");
+    assert!(
+        most >= 8,
+        "runs arrive together ({most} requests in one read)"
+    );
 }

@@ -191,11 +191,16 @@ pub fn indexes(scan: &Scan, config: &Config, now_ms: u64) -> Result<Vec<Index>, 
     for (i, e) in scan.events.iter().enumerate() {
         let known = scan.msgs[e.msg as usize].is_some_and(|m| m.created_ms >= cutoff);
         if e.kind == EventKind::Attempt && known {
-            let heap = attempts.entry(e.endpoint).or_insert_with(|| Newest::new(cap));
+            let heap = attempts
+                .entry(e.endpoint)
+                .or_insert_with(|| Newest::new(cap));
             heap.push((e.at_ms, i));
         }
     }
-    let app_msgs: Vec<u32> = per_app.into_values().flat_map(|h| h.into_iter().map(|(_, m)| m)).collect();
+    let app_msgs: Vec<u32> = per_app
+        .into_values()
+        .flat_map(|h| h.into_iter().map(|(_, m)| m))
+        .collect();
     let deliveries: Vec<(u32, u32)> = per_endpoint
         .into_iter()
         .flat_map(|(ep, h)| h.into_iter().map(move |(_, m)| (m, ep)))

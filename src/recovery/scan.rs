@@ -9,8 +9,7 @@
 //! back from the journal for the few records they keep (see `rebuild`).
 
 use crate::records::{
-    ArchivedAttemptRecord, ArchivedMessageRecord, ArchivedResendRecord, Kind, Outcome,
-    RecordError,
+    ArchivedAttemptRecord, ArchivedMessageRecord, ArchivedResendRecord, Kind, Outcome, RecordError,
 };
 use crate::shard::index::Loc;
 use crate::shard::ColdRef;
@@ -98,8 +97,9 @@ pub struct Scan {
 /// million ids has a probability around 10^-25.
 fn id_key(id: &str) -> u128 {
     let hash = |seed: u8| {
-        let mut h = std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
-            .build_hasher();
+        let mut h =
+            std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+                .build_hasher();
         h.write_u8(seed);
         h.write(id.as_bytes());
         h.finish()
