@@ -372,7 +372,8 @@ fn report_run(
         "payload_bytes": args.produce.payload_bytes,
         "batch": args.produce.batch,
         "pipeline": args.produce.pipeline,
-        "http_pipeline": args.engine.http_pipeline.unwrap_or(1),
+        // null: the engine's default (`pipeline_depth` in its config).
+        "http_pipeline": args.engine.http_pipeline,
         "rate": args.produce.rate,
     });
     if args.produce.json {

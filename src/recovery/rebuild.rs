@@ -155,9 +155,11 @@ impl<K: Ord> Newest<K> {
     fn push(&mut self, k: K) {
         if self.heap.len() < self.cap {
             self.heap.push(Reverse(k));
-        } else if self.heap.peek().is_some_and(|Reverse(low)| k > *low) {
-            self.heap.pop();
-            self.heap.push(Reverse(k));
+        } else if let Some(mut low) = self.heap.peek_mut() {
+            // Replacing the smallest in place: one sift instead of two.
+            if k > low.0 {
+                *low = Reverse(k);
+            }
         }
     }
 

@@ -99,6 +99,14 @@ pub fn disable_huge_pages() {
     }
 }
 
+/// Hands memory the allocator holds free back to the system. Recovery's
+/// working state is several times what it leaves behind; without this the
+/// allocator would keep it (see docs/BENCHMARKS.md, restart).
+fn release_free_memory() {
+    // SAFETY: mi_collect only walks the allocator's own free lists.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
 /// Removes a socket file left by a crashed engine; refuses a live one.
 fn clear_stale_socket(path: &Path) -> Result<(), EngineError> {
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -124,6 +132,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
         .map_err(|e| EngineError::Config(e.to_string()))?;
 
     let recovered = recovery::recover(&config, repair)?;
+    release_free_memory();
     let s = &recovered.stats;
     eprintln!(
         "ringhook: recovered {} records from {} journals: {} messages, {} pending deliveries{}",
@@ -295,6 +304,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     }
                 }
                 delivery::accept(&shard, pending);
+                release_free_memory();
                 let _ = ready.send(Ok(i));
                 timer_loop(&shard).await;
                 drain(&shard).await;
