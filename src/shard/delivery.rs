@@ -36,6 +36,9 @@ pub const RESERVED_HEADERS: &[&str] = &[
 ];
 /// A retry due at least this far ahead drops its in-memory message.
 const COLD_AFTER_MS: u64 = 1_000;
+/// How long a delivery waits when its message could not be read back for an
+/// I/O reason (not damage) before it tries again.
+const UNREADABLE_RETRY_MS: u64 = 1_000;
 /// Time per request under which a receiver counts as fast (see `run_length`).
 const FAST_RECEIVER_US: u32 = 5_000;
 /// Longest honoured `Retry-After`.
@@ -116,11 +119,15 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
         let mut queues = shard.queues.borrow_mut();
         let q = queues.entry(endpoint_id.clone()).or_default();
         q.ready.push_back(handle);
-        // A fast receiver gets as few connections as can take the queue in
-        // full runs: fewer, longer runs cost fewer writes and wake-ups.
-        let wanted = match is_fast(q) {
-            true => q.ready.len().div_ceil(config.pipeline_depth),
-            false => usize::MAX,
+        // A receiver whose speed is not known yet gets one connection until
+        // its first answer (a slow start: ten thousand new endpoints must not
+        // open a hundred thousand connections at once). A fast one gets as
+        // few connections as take the queue in full runs (fewer writes and
+        // wake-ups); a slow one up to the cap, for parallelism.
+        let wanted = match (q.per_request_us, is_fast(q)) {
+            (0, _) => 1,
+            (_, true) => q.ready.len().div_ceil(config.pipeline_depth),
+            (_, false) => usize::MAX,
         };
         if q.in_flight < config.max_in_flight_per_endpoint && q.in_flight < wanted {
             q.in_flight += 1;
@@ -315,6 +322,22 @@ fn prepare(
         MsgRef::Hot(m) => m,
         MsgRef::Cold(c) => match super::manual::read_message(shard, c.loc()) {
             Ok(m) => Arc::new(Message::from_record(m, c.loc()).0),
+            Err(e @ super::manual::ManualError::Read(_)) => {
+                // An I/O error (out of descriptors, say) passes: the delivery
+                // waits and tries again, without counting an attempt. Logged
+                // once per 10,000, as it comes in floods.
+                static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                if SEEN.fetch_add(1, Ordering::Relaxed).is_multiple_of(10_000) {
+                    eprintln!(
+                        "ringhook: shard {}: delivery to {endpoint_id} waits {UNREADABLE_RETRY_MS} ms: {e}",
+                        shard.id
+                    );
+                }
+                let due = crate::time::now_ms() + UNREADABLE_RETRY_MS;
+                shard.wheel.borrow_mut().insert(due, handle as u32);
+                shard.timer_kick.notify();
+                return None;
+            }
             Err(e) => {
                 // Compaction never deletes a record a pending delivery
                 // needs, so this is damage: report it and drop the delivery

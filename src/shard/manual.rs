@@ -11,7 +11,7 @@
 use super::index::{Loc, MsgMeta, Status};
 use super::state::Shard;
 use super::{delivery, Message, Pending};
-use crate::journal::read_record;
+use crate::journal::{read_record, ReadError};
 use crate::records::{self, Kind, ResendRecord};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -21,8 +21,12 @@ use std::sync::Arc;
 pub enum ManualError {
     #[error("engine is shutting down or overloaded")]
     Unavailable,
+    /// An I/O error (out of descriptors, say): the record may read fine later.
     #[error("cannot read the message from the journal: {0}")]
     Read(String),
+    /// The record is gone or fails its checks: reading again will not help.
+    #[error("the message's journal record is damaged or missing: {0}")]
+    Damaged(String),
     #[error("journal append failed: {0}")]
     Journal(String),
 }
@@ -31,15 +35,19 @@ pub enum ManualError {
 pub fn read_message(shard: &Shard, loc: Loc) -> Result<records::MessageRecord, ManualError> {
     let config = &shard.shared.config;
     let dir = crate::recovery::shard_dir(&config.data_dir, loc.journal as usize);
-    let rec = read_record(&dir, config.segment_bytes, loc.pos)
-        .map_err(|e| ManualError::Read(e.to_string()))?;
+    let rec = read_record(&dir, config.segment_bytes, loc.pos).map_err(|e| match &e {
+        ReadError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
+            ManualError::Read(e.to_string())
+        }
+        _ => ManualError::Damaged(e.to_string()),
+    })?;
     if rec.kind != Kind::Message as u8 {
-        return Err(ManualError::Read(format!(
+        return Err(ManualError::Damaged(format!(
             "record at {:?} is of kind {}, not a message",
             loc.pos, rec.kind
         )));
     }
-    records::decode_message(&rec.body).map_err(|e| ManualError::Read(e.to_string()))
+    records::decode_message(&rec.body).map_err(|e| ManualError::Damaged(e.to_string()))
 }
 
 /// Starts a manual delivery of `meta` to `endpoint_id` (owned by this shard)

@@ -1,0 +1,62 @@
+//! The engine out of file descriptors: a retry whose message cannot be read
+//! back from the journal for an I/O reason waits and tries again; it is not
+//! dropped, and every message is delivered once descriptors are back.
+
+mod common;
+
+use common::{wait_for, Engine, Sink};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Sets the soft limit on open files of process `pid`.
+fn set_soft_nofile(pid: u32, soft: u64) {
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit with a valid, owned struct; reading first keeps the hard limit.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, std::ptr::null(), &mut old) };
+    assert_eq!(rc, 0, "read the engine's limit");
+    let new = libc::rlimit {
+        rlim_cur: soft.min(old.rlim_max),
+        rlim_max: old.rlim_max,
+    };
+    // SAFETY: as above; lowering or restoring the soft limit needs no privilege.
+    let rc = unsafe { libc::prlimit(pid as i32, libc::RLIMIT_NOFILE, &new, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "set the engine's limit");
+}
+
+#[test]
+fn retries_wait_out_descriptor_exhaustion_and_lose_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // First attempts fail; the retry 3 s later (cold: the message is read
+    // back from the journal then) succeeds.
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,3s,1s,1s,1s,1s"]);
+    let sink = Sink::with_policy(Arc::new(|_, nth| if nth == 0 { 500 } else { 204 }));
+    let app = engine.create_app("fds");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/hook") }));
+    let ids: Vec<String> = (0..20)
+        .map(|i| engine.send(&app, "a.b", json!({ "i": i })))
+        .collect();
+    wait_for("every first attempt answered 500", DEADLINE, || {
+        (sink.all().len() >= ids.len()).then_some(())
+    });
+    let pid = engine.child.as_ref().expect("running").id();
+    // No descriptor can be opened now (those open stay usable): reading a
+    // message back from the journal fails.
+    set_soft_nofile(pid, 0);
+    wait_for("a retry waiting for descriptors", DEADLINE, || {
+        let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
+        log.contains("waits 1000 ms").then_some(())
+    });
+    set_soft_nofile(pid, 1 << 16);
+    wait_for("every message delivered", DEADLINE, || {
+        let got = sink.ids();
+        ids.iter().all(|id| got.contains(id)).then_some(())
+    });
+    let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
+    assert!(!log.contains("dropped"), "nothing dropped:\n{log}");
+}
