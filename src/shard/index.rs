@@ -28,6 +28,83 @@ use std::sync::Arc;
 /// entries; manual resends add more).
 pub const ATTEMPTS_PER_DELIVERY_MAX: usize = 256;
 
+/// An id as an inline, fixed-size map key. Index maps compare keys inside
+/// their nodes instead of following a pointer to each key's text (a cache
+/// miss per comparison once a map holds 100,000 entries). Zero padding keeps
+/// the order of the text (ids hold no NUL bytes). Engine ids are at most 33
+/// bytes; a longer string is never a key.
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdKey([u8; ID_KEY_BYTES]);
+
+const ID_KEY_BYTES: usize = 40;
+
+impl IdKey {
+    /// The key of `id`, if it fits.
+    pub fn new(id: &str) -> Option<IdKey> {
+        let bytes = id.as_bytes();
+        if bytes.len() > ID_KEY_BYTES || bytes.contains(&0) {
+            return None;
+        }
+        let mut k = [0u8; ID_KEY_BYTES];
+        k[..bytes.len()].copy_from_slice(bytes);
+        Some(IdKey(k))
+    }
+
+    /// The key ordered as `id` is among keys, for range bounds (a too-long
+    /// `id` is cut, which keeps it on the right side of every real key).
+    pub fn bound(id: &str) -> IdKey {
+        let mut k = [0u8; ID_KEY_BYTES];
+        let n = id.len().min(ID_KEY_BYTES);
+        k[..n].copy_from_slice(&id.as_bytes()[..n]);
+        IdKey(k)
+    }
+
+    pub fn as_str(&self) -> &str {
+        let n = self.0.iter().position(|&b| b == 0).unwrap_or(ID_KEY_BYTES);
+        std::str::from_utf8(&self.0[..n]).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for IdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
+/// Keys `page_of` can page over: ordered like their text.
+pub trait PageKey: Ord {
+    fn text(&self) -> &str;
+    /// The key ordered as `text` is, for a range bound.
+    fn bound(text: &str) -> Self;
+}
+
+impl PageKey for IdKey {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+    fn bound(text: &str) -> Self {
+        IdKey::bound(text)
+    }
+}
+
+impl PageKey for Arc<str> {
+    fn text(&self) -> &str {
+        self
+    }
+    fn bound(text: &str) -> Self {
+        Arc::from(text)
+    }
+}
+
+impl PageKey for String {
+    fn text(&self) -> &str {
+        self
+    }
+    fn bound(text: &str) -> Self {
+        text.to_string()
+    }
+}
+
 /// Where a record lives: the shard journal (`shard-<journal>`) and position.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Loc {
@@ -101,8 +178,8 @@ pub struct Delivery {
     pub next_attempt_ms: Option<u64>,
     /// Attempts made at or after this time were manual (a resend); 0: none.
     pub manual_from_ms: u64,
-    /// Ids of its attempts, oldest first (bounded; shared with the attempt map).
-    pub attempts: VecDeque<Arc<str>>,
+    /// Keys of its attempts, oldest first (bounded).
+    pub attempts: VecDeque<IdKey>,
 }
 
 /// One attempt on the endpoint's owner shard.
@@ -190,7 +267,7 @@ pub struct Page<T> {
 }
 
 /// Pages over `map` (keys are time-sortable ids) newest first.
-pub fn page_of<K: std::borrow::Borrow<str> + Ord, V, T>(
+pub fn page_of<K: PageKey, V, T>(
     map: &BTreeMap<K, V>,
     req: &PageReq,
     keep: impl Fn(&V) -> bool,
@@ -202,7 +279,7 @@ pub fn page_of<K: std::borrow::Borrow<str> + Ord, V, T>(
     let more;
     if let Some(from) = backwards {
         picked = map
-            .range::<str, _>((Bound::Excluded(from), Bound::Unbounded))
+            .range((Bound::Excluded(K::bound(from)), Bound::Unbounded))
             .filter(|(_, v)| keep(v))
             .take(limit + 1)
             .collect();
@@ -211,11 +288,11 @@ pub fn page_of<K: std::borrow::Borrow<str> + Ord, V, T>(
         picked.reverse();
     } else {
         let upper = match req.iterator.as_deref() {
-            Some(i) => Bound::Excluded(i),
+            Some(i) => Bound::Excluded(K::bound(i)),
             None => Bound::Unbounded,
         };
         picked = map
-            .range::<str, _>((Bound::Unbounded, upper))
+            .range((Bound::Unbounded, upper))
             .rev()
             .filter(|(_, v)| keep(v))
             .take(limit + 1)
@@ -225,9 +302,9 @@ pub fn page_of<K: std::borrow::Borrow<str> + Ord, V, T>(
     }
     let iterator = picked
         .last()
-        .map(|(k, _)| (*k).borrow().to_string())
+        .map(|(k, _)| k.text().to_string())
         .or_else(|| req.iterator.clone());
-    let prev_iterator = picked.first().map(|(k, _)| format!("-{}", (*k).borrow()));
+    let prev_iterator = picked.first().map(|(k, _)| format!("-{}", k.text()));
     Page {
         items: picked.iter().map(|(_, v)| out(v)).collect(),
         iterator,
@@ -256,11 +333,11 @@ pub struct Index {
     retention_ms: u64,
     cap: usize,
     /// Home shard: application id → message id → message.
-    messages: HashMap<String, BTreeMap<Arc<str>, Arc<MsgMeta>>>,
+    messages: HashMap<String, BTreeMap<IdKey, Arc<MsgMeta>>>,
     /// Owner shard: endpoint id → message id → delivery.
-    deliveries: HashMap<Arc<str>, BTreeMap<Arc<str>, Delivery>>,
+    deliveries: HashMap<Arc<str>, BTreeMap<IdKey, Delivery>>,
     /// Owner shard: endpoint id → attempt id → attempt.
-    attempts: HashMap<Arc<str>, BTreeMap<Arc<str>, AttemptEntry>>,
+    attempts: HashMap<Arc<str>, BTreeMap<IdKey, AttemptEntry>>,
 }
 
 impl Index {
@@ -276,27 +353,31 @@ impl Index {
 
     /// Indexes a message journaled on this (home) shard.
     pub fn add_message(&mut self, m: Arc<MsgMeta>) {
-        if !self.messages.contains_key(&m.app_id) {
-            self.messages.insert(m.app_id.clone(), BTreeMap::new());
-        }
-        let Some(per_app) = self.messages.get_mut(&m.app_id) else {
+        let Some(key) = IdKey::new(&m.id) else {
             return;
         };
-        per_app.insert(m.id.clone(), m);
+        let per_app = match self.messages.get_mut(&m.app_id) {
+            Some(map) => map,
+            None => self.messages.entry(m.app_id.clone()).or_default(),
+        };
+        per_app.insert(key, m);
         while per_app.len() > self.cap {
             per_app.pop_first();
         }
     }
 
     pub fn message(&self, app_id: &str, msg_id: &str) -> Option<Arc<MsgMeta>> {
-        self.messages.get(app_id)?.get(msg_id).cloned()
+        self.messages
+            .get(app_id)?
+            .get(&IdKey::new(msg_id)?)
+            .cloned()
     }
 
     pub fn list_messages(&self, app_id: &str, f: &Filter, req: &PageReq) -> Page<Arc<MsgMeta>> {
         match self.messages.get(app_id) {
             Some(map) => page_of(map, req, |m| f.message(m), Arc::clone),
             None => page_of(
-                &BTreeMap::<Arc<str>, _>::new(),
+                &BTreeMap::<IdKey, _>::new(),
                 req,
                 |_: &Arc<MsgMeta>| true,
                 Arc::clone,
@@ -309,14 +390,15 @@ impl Index {
     /// recovered delivery at start), new ones are added.
     pub fn delivery_pending(&mut self, endpoint_id: &Arc<str>, msg: &Arc<MsgMeta>, due_ms: u64) {
         let next = (due_ms > 0).then_some(due_ms);
-        if !self.deliveries.contains_key(endpoint_id) {
-            self.deliveries.insert(endpoint_id.clone(), BTreeMap::new());
-        }
-        let Some(per_ep) = self.deliveries.get_mut(endpoint_id) else {
+        let Some(key) = IdKey::new(&msg.id) else {
             return;
         };
+        let per_ep = match self.deliveries.get_mut(endpoint_id) {
+            Some(map) => map,
+            None => self.deliveries.entry(endpoint_id.clone()).or_default(),
+        };
         per_ep
-            .entry(msg.id.clone())
+            .entry(key)
             .and_modify(|d| {
                 d.status = Status::Pending;
                 d.next_attempt_ms = next;
@@ -345,7 +427,9 @@ impl Index {
     }
 
     fn delivery_mut(&mut self, endpoint_id: &str, msg_id: &str) -> Option<&mut Delivery> {
-        self.deliveries.get_mut(endpoint_id)?.get_mut(msg_id)
+        self.deliveries
+            .get_mut(endpoint_id)?
+            .get_mut(&IdKey::new(msg_id)?)
     }
 
     /// An attempt of this delivery is under way.
@@ -360,6 +444,9 @@ impl Index {
     /// outcome. One lookup of the delivery: this runs for every attempt.
     pub fn add_attempt(&mut self, mut a: AttemptEntry, next_attempt_ms: u64) {
         a.manual = false;
+        let Some(key) = IdKey::new(&a.id) else {
+            return;
+        };
         if let Some(d) = self.delivery_mut(&a.endpoint_id, &a.msg.id) {
             // The delivery's copy: a message read back from the journal for
             // this attempt would otherwise be kept twice.
@@ -367,39 +454,43 @@ impl Index {
             a.manual = d.manual_from_ms != 0 && a.at_ms >= d.manual_from_ms;
             d.status = Status::of_delivery(a.outcome);
             d.next_attempt_ms = (a.outcome == Outcome::Retrying).then_some(next_attempt_ms);
-            d.attempts.push_back(a.id.clone());
+            d.attempts.push_back(key);
             if d.attempts.len() > ATTEMPTS_PER_DELIVERY_MAX {
                 d.attempts.pop_front();
             }
         }
-        if !self.attempts.contains_key(&a.endpoint_id) {
-            self.attempts.insert(a.endpoint_id.clone(), BTreeMap::new());
-        }
-        let Some(per_ep) = self.attempts.get_mut(&a.endpoint_id) else {
-            return;
+        let per_ep = match self.attempts.get_mut(&a.endpoint_id) {
+            Some(map) => map,
+            None => self.attempts.entry(a.endpoint_id.clone()).or_default(),
         };
-        per_ep.insert(a.id.clone(), a);
+        per_ep.insert(key, a);
         while per_ep.len() > self.cap {
             per_ep.pop_first();
         }
     }
 
     pub fn delivery(&self, endpoint_id: &str, msg_id: &str) -> Option<&Delivery> {
-        self.deliveries.get(endpoint_id)?.get(msg_id)
+        self.deliveries.get(endpoint_id)?.get(&IdKey::new(msg_id)?)
     }
 
     /// Every delivery of `msg_id` on this shard.
     pub fn deliveries_of(&self, msg_id: &str) -> Vec<Delivery> {
+        let Some(key) = IdKey::new(msg_id) else {
+            return Vec::new();
+        };
         self.deliveries
             .values()
-            .filter_map(|m| m.get(msg_id).cloned())
+            .filter_map(|m| m.get(&key).cloned())
             .collect()
     }
 
     /// Every attempt of `msg_id` on this shard.
     pub fn attempts_of(&self, msg_id: &str) -> Vec<AttemptEntry> {
         let mut out = Vec::new();
-        for d in self.deliveries.values().filter_map(|m| m.get(msg_id)) {
+        let Some(key) = IdKey::new(msg_id) else {
+            return out;
+        };
+        for d in self.deliveries.values().filter_map(|m| m.get(&key)) {
             if let Some(per_ep) = self.attempts.get(&d.endpoint_id) {
                 out.extend(d.attempts.iter().filter_map(|id| per_ep.get(id).cloned()));
             }
@@ -416,7 +507,7 @@ impl Index {
         match self.deliveries.get(endpoint_id) {
             Some(map) => page_of(map, req, |d| f.delivery(d), Delivery::clone),
             None => page_of(
-                &BTreeMap::<Arc<str>, _>::new(),
+                &BTreeMap::<IdKey, _>::new(),
                 req,
                 |_: &Delivery| true,
                 Delivery::clone,
@@ -433,7 +524,7 @@ impl Index {
         match self.attempts.get(endpoint_id) {
             Some(map) => page_of(map, req, |a| f.attempt(a), AttemptEntry::clone),
             None => page_of(
-                &BTreeMap::<Arc<str>, _>::new(),
+                &BTreeMap::<IdKey, _>::new(),
                 req,
                 |_: &AttemptEntry| true,
                 AttemptEntry::clone,
