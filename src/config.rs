@@ -201,4 +201,23 @@ mod tests {
         std::fs::write(&path, "shards = 3\n").expect("write");
         assert_eq!(Config::load(Some(&path)).expect("loads").shards, 3);
     }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_their_name() {
+        let check = |edit: fn(&mut Config), name: &str| {
+            let mut c = Config::load(None).expect("defaults");
+            edit(&mut c);
+            match c.finish() {
+                Err(ConfigError::Invalid(text)) => assert!(text.contains(name), "{text}"),
+                other => panic!("{name}: expected an error, got {other:?}"),
+            }
+        };
+        check(|c| c.pipeline_depth = 0, "pipeline_depth");
+        check(|c| c.pipeline_depth = MAX_PIPELINE_DEPTH + 1, "pipeline_depth");
+        check(|c| c.segment_bytes = 1024, "segment_bytes");
+        check(|c| c.segment_bytes = 5 << 30, "segment_bytes");
+        let mut c = Config::load(None).expect("defaults");
+        c.pipeline_depth = MAX_PIPELINE_DEPTH;
+        assert!(c.finish().is_ok());
+    }
 }
