@@ -29,20 +29,21 @@ pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     let mut out = String::with_capacity(prefix.len() + 1 + ENCODED_LEN);
     out.push_str(prefix);
     out.push('_');
-    out.push_str(&encode_base62(&raw));
+    out.extend(encode_base62(&raw).iter().map(|&b| b as char));
     out
 }
 
-/// 62^10, the largest power of 62 whose remainders fit a `u64` digit run.
-const CHUNK: u64 = 839_299_365_868_340_224;
+/// 62^5: below 2^30, so a remainder shifted left by a 32-bit limb fits a
+/// `u64` and every division is by a constant the compiler turns into a
+/// multiplication.
+const CHUNK: u64 = 916_132_832;
 
 /// Fixed-width base62 encoding of 20 big-endian bytes.
 ///
-/// The 160-bit number is divided by 62^10 (three times, over 32-bit limbs
-/// with `u128` intermediates), and each 10-digit remainder is written with
-/// plain `u64` arithmetic: 15 wide divisions instead of 135, since this runs
-/// for every message and attempt id.
-fn encode_base62(raw: &[u8; 20]) -> String {
+/// The 160-bit number is divided by 62^5 over 32-bit limbs, six times, and
+/// each 5-digit remainder is written with plain `u64` arithmetic: 30 narrow
+/// divisions by constants, as this runs for every message and attempt id.
+fn encode_base62(raw: &[u8; 20]) -> [u8; ENCODED_LEN] {
     let mut limbs = [0u32; 5];
     for (i, limb) in limbs.iter_mut().enumerate() {
         let mut b = [0u8; 4];
@@ -50,25 +51,26 @@ fn encode_base62(raw: &[u8; 20]) -> String {
         *limb = u32::from_be_bytes(b);
     }
     let mut digits = [b'0'; ENCODED_LEN];
-    // Digits are filled from the right, ten per chunk; the last chunk holds
-    // the top 7 digits (62^27 > 2^160).
+    // Digits are filled from the right, five per chunk; the last chunk holds
+    // the top 2 digits (62^27 > 2^160).
     let mut end = ENCODED_LEN;
     while end > 0 {
-        let mut rem: u128 = 0;
+        let mut rem: u64 = 0;
         for limb in limbs.iter_mut() {
-            let cur = (rem << 32) | u128::from(*limb);
-            *limb = (cur / u128::from(CHUNK)) as u32;
-            rem = cur % u128::from(CHUNK);
+            let cur = (rem << 32) | u64::from(*limb);
+            // rem < CHUNK, so the quotient is below 2^32.
+            *limb = (cur / CHUNK) as u32;
+            rem = cur % CHUNK;
         }
-        let mut chunk = rem as u64;
-        let start = end.saturating_sub(10);
+        let mut chunk = rem;
+        let start = end.saturating_sub(5);
         for slot in digits[start..end].iter_mut().rev() {
             *slot = ALPHABET[(chunk % 62) as usize];
             chunk /= 62;
         }
         end = start;
     }
-    digits.iter().map(|&b| b as char).collect()
+    digits
 }
 
 /// True when `s` looks like an id of this prefix (used to tell ids from uids).
@@ -98,6 +100,10 @@ mod tests {
     }
 
     /// The plain digit-at-a-time conversion, as an oracle.
+    fn text(digits: [u8; ENCODED_LEN]) -> String {
+        digits.iter().map(|&b| b as char).collect()
+    }
+
     fn slow_base62(raw: &[u8; 20]) -> String {
         let mut limbs = [0u32; 5];
         for (i, limb) in limbs.iter_mut().enumerate() {
@@ -121,15 +127,15 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn chunked_base62_matches_the_oracle(raw in proptest::array::uniform20(proptest::prelude::any::<u8>())) {
-            proptest::prop_assert_eq!(encode_base62(&raw), slow_base62(&raw));
+            proptest::prop_assert_eq!(text(encode_base62(&raw)), slow_base62(&raw));
         }
     }
 
     #[test]
     fn base62_is_fixed_width_and_order_preserving() {
-        assert_eq!(encode_base62(&[0xff; 20]), slow_base62(&[0xff; 20]));
-        let zero = encode_base62(&[0u8; 20]);
-        let max = encode_base62(&[0xff; 20]);
+        assert_eq!(text(encode_base62(&[0xff; 20])), slow_base62(&[0xff; 20]));
+        let zero = text(encode_base62(&[0u8; 20]));
+        let max = text(encode_base62(&[0xff; 20]));
         assert_eq!(zero.len(), ENCODED_LEN);
         assert_eq!(max.len(), ENCODED_LEN);
         assert!(zero < max);
