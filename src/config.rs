@@ -213,7 +213,10 @@ mod tests {
             }
         };
         check(|c| c.pipeline_depth = 0, "pipeline_depth");
-        check(|c| c.pipeline_depth = MAX_PIPELINE_DEPTH + 1, "pipeline_depth");
+        check(
+            |c| c.pipeline_depth = MAX_PIPELINE_DEPTH + 1,
+            "pipeline_depth",
+        );
         check(|c| c.segment_bytes = 1024, "segment_bytes");
         check(|c| c.segment_bytes = 5 << 30, "segment_bytes");
         let mut c = Config::load(None).expect("defaults");

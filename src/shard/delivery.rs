@@ -560,7 +560,7 @@ fn record(
         id: crate::ids::new_id_at("atmpt", at_ms),
         msg_id: msg.id.to_string(),
         endpoint_id: endpoint_id.to_string(),
-        app_id: msg.app_id.clone(),
+        app_id: msg.app_id.to_string(),
         attempt_no,
         at_ms,
         status_code,

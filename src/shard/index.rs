@@ -117,8 +117,9 @@ pub struct Loc {
 pub struct MsgMeta {
     /// Shared with the index keys (one allocation per message).
     pub id: Arc<str>,
-    pub app_id: String,
-    pub event_type: String,
+    /// Interned (see `shard::intern`): one allocation per distinct value.
+    pub app_id: Arc<str>,
+    pub event_type: Arc<str>,
     pub event_id: Option<String>,
     pub channels: Vec<String>,
     pub created_ms: u64,
@@ -212,7 +213,8 @@ impl Filter {
     pub fn message(&self, m: &MsgMeta) -> bool {
         self.before_ms.is_none_or(|b| m.created_ms < b)
             && self.after_ms.is_none_or(|a| m.created_ms > a)
-            && (self.event_types.is_empty() || self.event_types.contains(&m.event_type))
+            && (self.event_types.is_empty()
+                || self.event_types.iter().any(|t| **t == *m.event_type))
             && self.channel.as_ref().is_none_or(|c| m.channels.contains(c))
     }
 
@@ -227,7 +229,8 @@ impl Filter {
         };
         self.before_ms.is_none_or(|b| a.at_ms < b)
             && self.after_ms.is_none_or(|x| a.at_ms > x)
-            && (self.event_types.is_empty() || self.event_types.contains(&a.msg.event_type))
+            && (self.event_types.is_empty()
+                || self.event_types.iter().any(|t| **t == *a.msg.event_type))
             && self
                 .channel
                 .as_ref()
@@ -333,7 +336,7 @@ pub struct Index {
     retention_ms: u64,
     cap: usize,
     /// Home shard: application id → message id → message.
-    messages: HashMap<String, BTreeMap<IdKey, Arc<MsgMeta>>>,
+    messages: HashMap<Arc<str>, BTreeMap<IdKey, Arc<MsgMeta>>>,
     /// Owner shard: endpoint id → message id → delivery.
     deliveries: HashMap<Arc<str>, BTreeMap<IdKey, Delivery>>,
     /// Owner shard: endpoint id → attempt id → attempt.

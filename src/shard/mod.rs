@@ -52,6 +52,33 @@ pub fn shard_of(id: &str, shards: usize) -> usize {
     (stable_hash(id) % shards.max(1) as u64) as usize
 }
 
+/// Most strings one thread's interner holds before it starts afresh.
+const INTERNED_MAX: usize = 65_536;
+
+thread_local! {
+    static INTERNED: std::cell::RefCell<std::collections::HashMap<Box<str>, Arc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// One shared copy of a string that many messages repeat (application ids,
+/// event types), per thread, so no lock is shared: a message's metadata then
+/// allocates and frees only its own id. Bounded: past `INTERNED_MAX`
+/// distinct strings the table starts over (earlier copies stay valid).
+pub fn intern(s: &str) -> Arc<str> {
+    INTERNED.with(|t| {
+        let mut t = t.borrow_mut();
+        if let Some(a) = t.get(s) {
+            return a.clone();
+        }
+        if t.len() >= INTERNED_MAX {
+            t.clear();
+        }
+        let a: Arc<str> = Arc::from(s);
+        t.insert(s.into(), a.clone());
+        a
+    })
+}
+
 /// A message accepted into the engine, shared by all its deliveries: its
 /// metadata (the very `Arc` the read-path indexes hold, so the id, type and
 /// channels exist once per message) and its payload.
@@ -76,8 +103,8 @@ impl Message {
     ) -> (Message, Vec<String>) {
         let meta = index::MsgMeta {
             id: Arc::from(m.id),
-            app_id: m.app_id,
-            event_type: m.event_type,
+            app_id: intern(&m.app_id),
+            event_type: intern(&m.event_type),
             event_id: m.event_id,
             channels: m.channels,
             created_ms: m.created_ms,
