@@ -55,6 +55,8 @@ pub struct Journal {
     active_base_lsn: u64,
     /// Where the next record header goes in the active segment.
     write_offset: u64,
+    /// Pages of the active segment below this offset were populated ahead.
+    populated_to: u64,
     /// Bytes of the active segment below this offset belong to a job already
     /// handed out (or were durable at open).
     handed_offset: u64,
@@ -63,6 +65,9 @@ pub struct Journal {
     in_flight: VecDeque<PendingSync>,
     durable: Lsn,
 }
+
+/// Bytes populated at a time ahead of the writer (`Journal::populate_ahead`).
+const POPULATE_WINDOW_BYTES: u64 = 256 * 1024;
 
 impl Journal {
     /// Builds the handle after recovery; everything up to `write_offset` of
@@ -84,6 +89,7 @@ impl Journal {
             active,
             active_base_lsn,
             write_offset,
+            populated_to: write_offset,
             handed_offset: write_offset,
             rolled: Vec::new(),
             in_flight: VecDeque::new(),
@@ -137,6 +143,7 @@ impl Journal {
         let mut header = encode_record_header(kind, version, body_len);
         seal_record_header(&mut header, body);
         let at = self.write_offset;
+        self.populate_ahead(at + footprint);
         // Everything from `handed_offset` on is owned by the writer alone: jobs
         // only cover ranges below it, so these copies never race with an msync
         // of the same bytes. (An msync of a neighbouring range may write back a
@@ -155,6 +162,26 @@ impl Journal {
             offset: at,
         };
         Ok((self.written_lsn(), position))
+    }
+
+    /// Faults in the pages ahead of the writer a window at a time
+    /// (`MADV_POPULATE_WRITE`): one call instead of a page fault per 4 KiB
+    /// touched by the copies. A hint: if the kernel refuses, the copies fault
+    /// the pages in as before.
+    fn populate_ahead(&mut self, end: u64) {
+        if end <= self.populated_to {
+            return;
+        }
+        // madvise wants page-aligned ranges; windows are multiples of pages.
+        let from = self.populated_to.max(end & !(POPULATE_WINDOW_BYTES - 1)) & !4095;
+        let to = (from + POPULATE_WINDOW_BYTES).min(self.segment_bytes);
+        if let (Ok(offset), Ok(len)) = (usize::try_from(from), usize::try_from(to - from)) {
+            let _ = self
+                .active
+                .map
+                .advise_range(memmap2::Advice::PopulateWrite, offset, len);
+        }
+        self.populated_to = to;
     }
 
     /// Reads back the record at `pos` of this journal, re-checking its CRC.
@@ -235,6 +262,7 @@ impl Journal {
         }
         // The new segment's header was made durable when it was created.
         self.write_offset = SEGMENT_HEADER_BYTES;
+        self.populated_to = SEGMENT_HEADER_BYTES;
         self.handed_offset = SEGMENT_HEADER_BYTES;
         Ok(())
     }
