@@ -14,6 +14,27 @@ pub const ENCODED_LEN: usize = 27;
 
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
+thread_local! {
+    /// A wyrand state per thread, seeded from the OS generator: the random
+    /// bytes only tell apart ids minted in the same millisecond with the same
+    /// sequence number by different processes, so they need to be unique,
+    /// not unpredictable, and this runs for every message and attempt.
+    static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::thread_rng().next_u64());
+}
+
+/// Two 64-bit words from the thread's wyrand generator.
+fn random_words() -> (u64, u64) {
+    STATE.with(|state| {
+        let next = || {
+            let s = state.get().wrapping_add(0xa076_1d64_78bd_642f);
+            state.set(s);
+            let t = u128::from(s) * u128::from(s ^ 0xe703_7ed1_a0b4_28db);
+            (t as u64) ^ ((t >> 64) as u64)
+        };
+        (next(), next())
+    })
+}
+
 /// Mints a new id with the given prefix (`app`, `ep`, `msg`, `atmpt`, ...).
 pub fn new_id(prefix: &str) -> String {
     new_id_at(prefix, crate::time::now_ms())
@@ -25,7 +46,9 @@ pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     raw[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
     let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
     raw[6..10].copy_from_slice(&seq.to_be_bytes());
-    rand::thread_rng().fill_bytes(&mut raw[10..]);
+    let (a, b) = random_words();
+    raw[10..18].copy_from_slice(&a.to_le_bytes());
+    raw[18..].copy_from_slice(&b.to_le_bytes()[..2]);
     let mut out = String::with_capacity(prefix.len() + 1 + ENCODED_LEN);
     out.push_str(prefix);
     out.push('_');
