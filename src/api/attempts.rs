@@ -148,7 +148,7 @@ pub async fn list_msg_endpoints(
     let q = list_query(req)?;
     let app = find_app(shard, app)?;
     let msg = find_message(shard, &app.id, msg).await?;
-    let id = msg.id.clone();
+    let id = msg.id;
     let all: BTreeMap<Arc<str>, Delivery> =
         query::on_all(shard, move |s| s.index.borrow().deliveries_of(&id))
             .await

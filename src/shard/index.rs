@@ -65,6 +65,25 @@ impl IdKey {
     }
 }
 
+impl std::ops::Deref for IdKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Display for IdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for IdKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl std::fmt::Debug for IdKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}", self.as_str())
@@ -115,8 +134,8 @@ pub struct Loc {
 /// What listings need to know about a message without reading it.
 #[derive(Debug, Clone)]
 pub struct MsgMeta {
-    /// Shared with the index keys (one allocation per message).
-    pub id: Arc<str>,
+    /// Inline: the metadata's only allocation is the `Arc` around it.
+    pub id: IdKey,
     /// Interned (see `shard::intern`): one allocation per distinct value.
     pub app_id: Arc<str>,
     pub event_type: Arc<str>,
@@ -356,9 +375,7 @@ impl Index {
 
     /// Indexes a message journaled on this (home) shard.
     pub fn add_message(&mut self, m: Arc<MsgMeta>) {
-        let Some(key) = IdKey::new(&m.id) else {
-            return;
-        };
+        let key = m.id;
         let per_app = match self.messages.get_mut(&m.app_id) {
             Some(map) => map,
             None => self.messages.entry(m.app_id.clone()).or_default(),
@@ -393,9 +410,7 @@ impl Index {
     /// recovered delivery at start), new ones are added.
     pub fn delivery_pending(&mut self, endpoint_id: &Arc<str>, msg: &Arc<MsgMeta>, due_ms: u64) {
         let next = (due_ms > 0).then_some(due_ms);
-        let Some(key) = IdKey::new(&msg.id) else {
-            return;
-        };
+        let key = msg.id;
         let per_ep = match self.deliveries.get_mut(endpoint_id) {
             Some(map) => map,
             None => self.deliveries.entry(endpoint_id.clone()).or_default(),
@@ -595,7 +610,7 @@ mod tests {
 
     fn meta(id: &str, ms: u64, et: &str) -> Arc<MsgMeta> {
         Arc::new(MsgMeta {
-            id: id.into(),
+            id: IdKey::bound(id),
             app_id: "app".into(),
             event_type: et.into(),
             event_id: None,

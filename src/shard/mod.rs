@@ -102,7 +102,7 @@ impl Message {
         loc: index::Loc,
     ) -> (Message, Vec<String>) {
         let meta = index::MsgMeta {
-            id: Arc::from(m.id),
+            id: index::IdKey::bound(&m.id),
             app_id: intern(&m.app_id),
             event_type: intern(&m.event_type),
             event_id: m.event_id,
