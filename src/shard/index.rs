@@ -607,6 +607,29 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn id_keys_order_and_read_back_like_their_text(
+            a in "[0-9A-Za-z_]{0,40}",
+            b in "[0-9A-Za-z_]{0,40}",
+        ) {
+            let (ka, kb) = (IdKey::new(&a).expect("fits"), IdKey::new(&b).expect("fits"));
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            prop_assert_eq!(ka.as_str(), a.as_str());
+            prop_assert_eq!(IdKey::bound(&a), ka);
+        }
+    }
+
+    #[test]
+    fn id_keys_refuse_what_they_cannot_hold() {
+        assert!(IdKey::new(&"x".repeat(41)).is_none());
+        assert!(IdKey::new("a\0b").is_none());
+        // A too-long bound still sorts after every shorter key it starts with.
+        let long = "msg_".to_string() + &"z".repeat(60);
+        assert!(IdKey::bound(&long) > IdKey::new("msg_zzz").expect("fits"));
+    }
 
     fn meta(id: &str, ms: u64, et: &str) -> Arc<MsgMeta> {
         Arc::new(MsgMeta {
