@@ -91,6 +91,7 @@ pub fn retries(args: RetriesArgs) -> anyhow::Result<()> {
     };
     let sink_addr = sink::start(config, stats)?;
     let mut options = args.engine.options();
+    let (shards, durability) = (options.shards, options.durability.clone());
     options.retry_schedule = Some(format!("0s,{}", args.retry_delay));
     let mut engine = Engine::start(&options)?;
     let api = Api {
@@ -153,8 +154,8 @@ pub fn retries(args: RetriesArgs) -> anyhow::Result<()> {
         "restart_to_all_rearmed_secs": (restart + rearmed).as_secs_f64(),
         "rss_anon_after_restart_mib": mib(rss_after),
         "rss_anon_after_restart_settled_mib": mib(rss_after_low),
-        "shards": args.engine.options().shards,
-        "durability": args.engine.options().durability.unwrap_or_else(|| "sync".into()),
+        "shards": shards,
+        "durability": durability.unwrap_or_else(|| "sync".into()),
     });
     if produce.json {
         println!("{out}");

@@ -8,7 +8,7 @@
 
 use super::http::{error, Request, Response};
 use super::params::{paging, Result};
-use crate::journal::{read_record, OwnedRecord};
+use crate::journal::OwnedRecord;
 use crate::records::{self, Kind};
 use crate::shard::index::{AttemptEntry, Delivery, Filter, Loc, MsgMeta, Page, PageReq, Status};
 use crate::shard::state::Shard;
@@ -145,16 +145,7 @@ pub async fn find_message(shard: &Rc<Shard>, app_id: &str, msg: &str) -> Result<
 }
 
 fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {
-    let config = &shard.shared.config;
-    let dir = crate::recovery::shard_dir(&config.data_dir, loc.journal as usize);
-    let rec = read_record(&dir, config.segment_bytes, loc.pos).map_err(internal)?;
-    if rec.kind != kind as u8 {
-        return Err(internal(format!(
-            "journal record at {:?} is of kind {}, expected {}",
-            loc, rec.kind, kind as u8
-        )));
-    }
-    Ok(rec)
+    crate::recovery::read_record_at(&shard.shared.config, loc, kind).map_err(internal)
 }
 
 /// The message's payload, read from the journal.

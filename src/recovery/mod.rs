@@ -17,7 +17,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::journal::Position;
 use crate::journal::{Journal, JournalConfig, OpenError};
-use crate::records::{self, RecordError};
+use crate::records::{self, Kind, RecordError};
 use crate::shard::compaction::{Retired, SegmentTimes};
 use crate::shard::index::{Index, Loc};
 use crate::shard::state::DedupEntry;
@@ -107,6 +107,43 @@ pub fn shard_dir(data_dir: &Path, i: usize) -> PathBuf {
     data_dir.join(format!("shard-{i}"))
 }
 
+/// Why a record could not be read back at a `Loc`.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordAtError {
+    #[error(transparent)]
+    Read(#[from] crate::journal::ReadError),
+    #[error("record at {loc:?} is of kind {found}, not {expected:?}")]
+    WrongKind { loc: Loc, found: u8, expected: Kind },
+}
+
+impl RecordAtError {
+    /// An I/O error other than a missing file (out of descriptors, say): the
+    /// same read may work later. Anything else is damage.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, RecordAtError::Read(crate::journal::ReadError::Io { source, .. })
+            if source.kind() != std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Reads back the record of `kind` at `loc` from its shard journal (the CRC
+/// is checked by `journal::read_record`).
+pub fn read_record_at(
+    config: &Config,
+    loc: Loc,
+    kind: Kind,
+) -> Result<crate::journal::OwnedRecord, RecordAtError> {
+    let dir = shard_dir(&config.data_dir, loc.journal as usize);
+    let rec = crate::journal::read_record(&dir, config.segment_bytes, loc.pos)?;
+    if rec.kind != kind as u8 {
+        return Err(RecordAtError::WrongKind {
+            loc,
+            found: rec.kind,
+            expected: kind,
+        });
+    }
+    Ok(rec)
+}
+
 /// The catalog journal's directory.
 pub fn catalog_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("catalog")
@@ -164,7 +201,8 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         stats.torn_tails.push(format!("{t:?}"));
     }
 
-    let mut scan = scan::Scan::default();
+    let now = crate::time::now_ms();
+    let mut scan = scan::Scan::new(now.saturating_sub(config.idempotency_window_ms));
     let mut shard_ids = existing_shards(data_dir)?;
     for i in 0..n {
         if !shard_ids.contains(&i) {
@@ -214,13 +252,19 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         }
     }
 
-    let now = crate::time::now_ms();
     scan.sort_events();
     stats.messages = scan.msgs.iter().flatten().count() as u64;
-    let (pending, count) = rebuild::pending(&scan, &catalog, n);
+    let rebuild::Deliveries {
+        pending,
+        count,
+        newest,
+    } = rebuild::deliveries(&scan, &catalog, config, now);
     stats.pending = count;
-    let dedup = rebuild::dedup(&scan, config, now)?;
-    let indexes = rebuild::indexes(&scan, config, now)?;
+    let mut dedup: Vec<Vec<DedupEntry>> = (0..n).map(|_| Vec::new()).collect();
+    for entry in std::mem::take(&mut scan.event_ids) {
+        dedup[crate::shard::shard_of(&entry.0 .0, n)].push(entry);
+    }
+    let indexes = rebuild::indexes(&scan, config, now, newest)?;
     let mut answers = std::mem::take(&mut scan.answers);
     answers.sort_by_key(|a| a.at_ms);
     drop(scan);

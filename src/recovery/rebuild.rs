@@ -1,7 +1,8 @@
-//! Turns the scan into engine state: pending deliveries, the `eventId`
-//! windows and the read-path indexes.
+//! Turns the scan into engine state: pending deliveries and the read-path
+//! indexes (the `eventId` windows are taken during the scan).
 //!
-//! Pending deliveries come from folding each delivery's sorted events. The
+//! Pending deliveries come from folding each delivery's sorted events, in
+//! the same pass that picks each endpoint's newest deliveries. The
 //! indexes keep at most `index_max_per_key` entries per application and per
 //! endpoint, so only those candidates are materialised: the newest messages
 //! per application and per endpoint, the newest attempts per endpoint and
@@ -11,10 +12,8 @@
 use super::scan::{Event, EventKind, MsgInfo, Scan};
 use super::{DeliveryState, RecoveryError};
 use crate::config::Config;
-use crate::journal::read_record;
 use crate::records::{self, Kind, Outcome};
-use crate::shard::index::{AttemptEntry, Index, Loc, MsgMeta};
-use crate::shard::state::DedupEntry;
+use crate::shard::index::{AttemptEntry, Index, MsgMeta};
 use crate::shard::{shard_of, Message, MsgRef, Pending};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
@@ -42,7 +41,7 @@ fn fold(events: &[Event]) -> DeliveryState {
 /// Calls `f` for every delivery of every message found: (message number,
 /// info, endpoint number, that delivery's events). A message's deliveries
 /// are its destinations plus any endpoint it was resent to.
-pub fn for_each_delivery(scan: &Scan, mut f: impl FnMut(u32, &MsgInfo, u32, &[Event])) {
+fn for_each_delivery(scan: &Scan, mut f: impl FnMut(u32, &MsgInfo, u32, &[Event])) {
     let mut at = 0;
     let mut endpoints: Vec<u32> = Vec::new();
     for (n, info) in scan.msgs.iter().enumerate() {
@@ -71,15 +70,32 @@ pub fn for_each_delivery(scan: &Scan, mut f: impl FnMut(u32, &MsgInfo, u32, &[Ev
     }
 }
 
-/// Pending deliveries per owner shard.
-pub fn pending(
+/// Every delivery, in one pass: the pending ones per owner shard, and per
+/// endpoint the newest ones the index keeps (`index_max_per_key`, within
+/// `retention_ms`), as (message created, message number).
+pub struct Deliveries {
+    pub pending: Vec<Vec<Pending>>,
+    pub count: u64,
+    pub newest: HashMap<u32, Newest<(u64, u32)>>,
+}
+
+pub fn deliveries(
     scan: &Scan,
     catalog: &crate::catalog::Catalog,
-    shards: usize,
-) -> (Vec<Vec<Pending>>, u64) {
+    config: &Config,
+    now_ms: u64,
+) -> Deliveries {
+    let shards = config.shards;
+    let cap = config.index_max_per_key.max(1);
+    let cutoff = now_ms.saturating_sub(config.retention_ms);
     let mut pending: Vec<Vec<Pending>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut newest: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
     let mut count = 0;
-    for_each_delivery(scan, |_, info, ep, events| {
+    for_each_delivery(scan, |m, info, ep, events| {
+        if info.created_ms >= cutoff {
+            let heap = newest.entry(ep).or_insert_with(|| Newest::new(cap));
+            heap.push((info.created_ms, m));
+        }
         let st = fold(events);
         if st.ended() {
             return;
@@ -96,50 +112,22 @@ pub fn pending(
             due_ms,
         });
     });
-    (pending, count)
-}
-
-/// Reads a record back from a shard journal.
-fn read(config: &Config, loc: Loc, kind: Kind) -> Result<crate::journal::OwnedRecord, String> {
-    let dir = super::shard_dir(&config.data_dir, loc.journal as usize);
-    let rec = read_record(&dir, config.segment_bytes, loc.pos).map_err(|e| e.to_string())?;
-    if rec.kind != kind as u8 {
-        return Err(format!("record at {:?} is not a {kind:?}", loc.pos));
+    Deliveries {
+        pending,
+        count,
+        newest,
     }
-    Ok(rec)
 }
 
 fn read_message(config: &Config, info: &MsgInfo) -> Result<records::MessageRecord, RecoveryError> {
     let loc = info.cold.loc();
     let bad = |reason: String| RecoveryError::Reread { loc, reason };
-    let rec = read(config, loc, Kind::Message).map_err(bad)?;
+    let rec = super::read_record_at(config, loc, Kind::Message).map_err(|e| bad(e.to_string()))?;
     records::decode_message(&rec.body).map_err(|e| bad(e.to_string()))
 }
 
-/// The `eventId` window per home shard: messages with an event id younger
-/// than `idempotency_window_ms`.
-pub fn dedup(
-    scan: &Scan,
-    config: &Config,
-    now_ms: u64,
-) -> Result<Vec<Vec<DedupEntry>>, RecoveryError> {
-    let n = config.shards;
-    let mut out: Vec<Vec<DedupEntry>> = (0..n).map(|_| Vec::new()).collect();
-    for info in scan.msgs.iter().flatten() {
-        let young = now_ms.saturating_sub(info.created_ms) < config.idempotency_window_ms;
-        if !(info.has_event_id && young) {
-            continue;
-        }
-        let m = read_message(config, info)?;
-        if let Some(eid) = m.event_id {
-            out[shard_of(&m.app_id, n)].push(((m.app_id, eid), (m.id, m.created_ms)));
-        }
-    }
-    Ok(out)
-}
-
 /// Keeps the `cap` largest keys pushed (a bounded min-heap).
-struct Newest<K: Ord> {
+pub struct Newest<K: Ord> {
     cap: usize,
     heap: BinaryHeap<Reverse<K>>,
 }
@@ -171,12 +159,16 @@ impl<K: Ord> Newest<K> {
 /// Builds every shard's read-path index from the candidates (see the module
 /// docs): messages on their home shard, deliveries and attempts on the
 /// endpoint's owner shard, events applied in time order.
-pub fn indexes(scan: &Scan, config: &Config, now_ms: u64) -> Result<Vec<Index>, RecoveryError> {
+pub fn indexes(
+    scan: &Scan,
+    config: &Config,
+    now_ms: u64,
+    newest: HashMap<u32, Newest<(u64, u32)>>,
+) -> Result<Vec<Index>, RecoveryError> {
     let n = config.shards;
     let cap = config.index_max_per_key.max(1);
     let cutoff = now_ms.saturating_sub(config.retention_ms);
     let mut per_app: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
-    let mut per_endpoint: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
     let mut attempts: HashMap<u32, Newest<(u64, usize)>> = HashMap::new();
     for (i, info) in scan.msgs.iter().enumerate() {
         if let Some(info) = info.filter(|m| m.created_ms >= cutoff) {
@@ -184,12 +176,6 @@ pub fn indexes(scan: &Scan, config: &Config, now_ms: u64) -> Result<Vec<Index>, 
             heap.push((info.created_ms, i as u32));
         }
     }
-    for_each_delivery(scan, |m, info, ep, _| {
-        if info.created_ms >= cutoff {
-            let heap = per_endpoint.entry(ep).or_insert_with(|| Newest::new(cap));
-            heap.push((info.created_ms, m));
-        }
-    });
     for (i, e) in scan.events.iter().enumerate() {
         let known = scan.msgs[e.msg as usize].is_some_and(|m| m.created_ms >= cutoff);
         if e.kind == EventKind::Attempt && known {
@@ -203,7 +189,7 @@ pub fn indexes(scan: &Scan, config: &Config, now_ms: u64) -> Result<Vec<Index>, 
         .into_values()
         .flat_map(|h| h.into_iter().map(|(_, m)| m))
         .collect();
-    let deliveries: Vec<(u32, u32)> = per_endpoint
+    let deliveries: Vec<(u32, u32)> = newest
         .into_iter()
         .flat_map(|(ep, h)| h.into_iter().map(move |(_, m)| (m, ep)))
         .collect();
@@ -264,7 +250,8 @@ pub fn indexes(scan: &Scan, config: &Config, now_ms: u64) -> Result<Vec<Index>, 
             EventKind::Attempt => {
                 let loc = e.at.loc();
                 let bad = |reason: String| RecoveryError::Reread { loc, reason };
-                let rec = read(config, loc, Kind::Attempt).map_err(bad)?;
+                let rec = super::read_record_at(config, loc, Kind::Attempt)
+                    .map_err(|e| bad(e.to_string()))?;
                 let a = records::decode_attempt(&rec.body).map_err(|e| bad(e.to_string()))?;
                 let Some(outcome) = Outcome::from_u8(a.outcome) else {
                     continue;

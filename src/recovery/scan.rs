@@ -4,8 +4,9 @@
 //! (its id hashed to 128 bits), its record position, creation time,
 //! application and destinations (interned numbers); an attempt or a resend is
 //! a fixed-size `Event`. About 100 bytes per message and 40 per attempt, so
-//! ten million of each fit in a couple of GiB and are sorted in seconds. What
-//! the read-path indexes and the `eventId` window need beyond that is read
+//! ten million of each fit in a couple of GiB and are sorted in seconds. The
+//! `eventId`s younger than the idempotency window are copied while their
+//! record is at hand; what the read-path indexes need beyond that is read
 //! back from the journal for the few records they keep (see `rebuild`).
 
 use crate::records::{
@@ -49,7 +50,6 @@ pub struct MsgInfo {
     /// Its destinations: `dests[dests_at..dests_at + dests_len]`.
     pub dests_at: u32,
     pub dests_len: u32,
-    pub has_event_id: bool,
 }
 
 /// What an `Event` records.
@@ -91,6 +91,11 @@ pub struct Scan {
     pub events: Vec<Event>,
     /// Idempotency answers, kept whole (they are few and small).
     pub answers: Vec<crate::records::IdempotentAnswerRecord>,
+    /// `eventId`s of messages younger than the idempotency window, taken
+    /// while their records are at hand.
+    pub event_ids: Vec<crate::shard::state::DedupEntry>,
+    /// Messages created before this keep no `eventId` entry.
+    pub event_ids_since_ms: u64,
 }
 
 /// A 128-bit key for a message id: SipHash for one half and a cheap
@@ -119,6 +124,15 @@ fn invalid(kind: Kind, e: impl std::fmt::Display) -> RecordError {
 }
 
 impl Scan {
+    /// An empty scan that keeps the `eventId`s of messages created after
+    /// `event_ids_since_ms`.
+    pub fn new(event_ids_since_ms: u64) -> Scan {
+        Scan {
+            event_ids_since_ms,
+            ..Default::default()
+        }
+    }
+
     /// The number of message `id`, given on first sight (from its record or
     /// from an attempt or resend that names it).
     fn msg_number(&mut self, id: &str) -> u32 {
@@ -149,8 +163,15 @@ impl Scan {
                     app: self.apps.number(m.app_id.as_str()),
                     dests_at,
                     dests_len: self.dests.len() as u32 - dests_at,
-                    has_event_id: m.event_id.is_some(),
                 };
+                if let Some(eid) = m.event_id.as_ref() {
+                    if created_ms > self.event_ids_since_ms {
+                        self.event_ids.push((
+                            (m.app_id.to_string(), eid.to_string()),
+                            (m.id.to_string(), created_ms),
+                        ));
+                    }
+                }
                 self.msgs[n as usize] = Some(info);
                 Ok(created_ms)
             }

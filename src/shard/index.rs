@@ -336,6 +336,19 @@ pub fn page_of<K: PageKey, V, T>(
     }
 }
 
+/// `page_of` over an index map that may not exist yet (an empty page).
+fn page_in<V, T>(
+    map: Option<&BTreeMap<IdKey, V>>,
+    req: &PageReq,
+    keep: impl Fn(&V) -> bool,
+    out: impl Fn(&V) -> T,
+) -> Page<T> {
+    match map {
+        Some(map) => page_of(map, req, keep, out),
+        None => page_of(&BTreeMap::<IdKey, V>::new(), req, keep, out),
+    }
+}
+
 /// Drops the oldest entries beyond `cap` and those created before `cutoff_ms`.
 fn trim<K: Ord, V>(map: &mut BTreeMap<K, V>, cap: usize, cutoff_ms: u64, time: impl Fn(&V) -> u64) {
     while map.len() > cap {
@@ -394,15 +407,7 @@ impl Index {
     }
 
     pub fn list_messages(&self, app_id: &str, f: &Filter, req: &PageReq) -> Page<Arc<MsgMeta>> {
-        match self.messages.get(app_id) {
-            Some(map) => page_of(map, req, |m| f.message(m), Arc::clone),
-            None => page_of(
-                &BTreeMap::<IdKey, _>::new(),
-                req,
-                |_: &Arc<MsgMeta>| true,
-                Arc::clone,
-            ),
-        }
+        page_in(self.messages.get(app_id), req, |m| f.message(m), Arc::clone)
     }
 
     /// A delivery handed to this (owner) shard, next attempted at `due_ms`
@@ -522,15 +527,8 @@ impl Index {
         f: &Filter,
         req: &PageReq,
     ) -> Page<Delivery> {
-        match self.deliveries.get(endpoint_id) {
-            Some(map) => page_of(map, req, |d| f.delivery(d), Delivery::clone),
-            None => page_of(
-                &BTreeMap::<IdKey, _>::new(),
-                req,
-                |_: &Delivery| true,
-                Delivery::clone,
-            ),
-        }
+        let map = self.deliveries.get(endpoint_id);
+        page_in(map, req, |d| f.delivery(d), Delivery::clone)
     }
 
     pub fn list_endpoint_attempts(
@@ -539,15 +537,8 @@ impl Index {
         f: &Filter,
         req: &PageReq,
     ) -> Page<AttemptEntry> {
-        match self.attempts.get(endpoint_id) {
-            Some(map) => page_of(map, req, |a| f.attempt(a), AttemptEntry::clone),
-            None => page_of(
-                &BTreeMap::<IdKey, _>::new(),
-                req,
-                |_: &AttemptEntry| true,
-                AttemptEntry::clone,
-            ),
-        }
+        let map = self.attempts.get(endpoint_id);
+        page_in(map, req, |a| f.attempt(a), AttemptEntry::clone)
     }
 
     /// Deliveries of an endpoint by status, indexed by `Status as usize`.

@@ -11,7 +11,6 @@
 use super::index::{Loc, MsgMeta, Status};
 use super::state::Shard;
 use super::{delivery, Message, Pending};
-use crate::journal::{read_record, ReadError};
 use crate::records::{self, Kind, ResendRecord};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -33,20 +32,13 @@ pub enum ManualError {
 
 /// Reads a message record back from journal `loc` names.
 pub fn read_message(shard: &Shard, loc: Loc) -> Result<records::MessageRecord, ManualError> {
-    let config = &shard.shared.config;
-    let dir = crate::recovery::shard_dir(&config.data_dir, loc.journal as usize);
-    let rec = read_record(&dir, config.segment_bytes, loc.pos).map_err(|e| match &e {
-        ReadError::Io { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
-            ManualError::Read(e.to_string())
-        }
-        _ => ManualError::Damaged(e.to_string()),
-    })?;
-    if rec.kind != Kind::Message as u8 {
-        return Err(ManualError::Damaged(format!(
-            "record at {:?} is of kind {}, not a message",
-            loc.pos, rec.kind
-        )));
-    }
+    let rec =
+        crate::recovery::read_record_at(&shard.shared.config, loc, Kind::Message).map_err(|e| {
+            match e.is_transient() {
+                true => ManualError::Read(e.to_string()),
+                false => ManualError::Damaged(e.to_string()),
+            }
+        })?;
     records::decode_message(&rec.body).map_err(|e| ManualError::Damaged(e.to_string()))
 }
 
