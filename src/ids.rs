@@ -52,7 +52,9 @@ pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     let mut out = String::with_capacity(prefix.len() + 1 + ENCODED_LEN);
     out.push_str(prefix);
     out.push('_');
-    out.extend(encode_base62(&raw).iter().map(|&b| b as char));
+    // The digits come from ALPHABET, so they are ASCII (one check, not a
+    // char-by-char push).
+    out.push_str(std::str::from_utf8(&encode_base62(&raw)).unwrap_or_default());
     out
 }
 

@@ -304,7 +304,9 @@ pub fn decode_server_frame(buf: &[u8]) -> Result<ServerDecoded, FrameError> {
         results.push(if status == 0 {
             let len = usize::from(r.byte()?);
             let id = r.bytes(len)?;
-            let id = std::str::from_utf8(id).ok().filter(|id| valid_msg_id(id));
+            let id = std::str::from_utf8(id)
+                .ok()
+                .filter(|id| valid_msg_id(id.as_bytes()));
             let msg_id = id
                 .ok_or(FrameError::Malformed("invalid message id"))?
                 .to_owned();
@@ -521,14 +523,35 @@ pub fn encode_ack(
     request_id: u64,
     results: &[EventResult],
 ) -> Result<(), AckEncodeError> {
+    encode_ack_items(
+        buf,
+        request_id,
+        results.iter().map(|r| match r {
+            EventResult::Accepted { msg_id } => Ok(msg_id.as_bytes()),
+            EventResult::Rejected(status) => Err(*status),
+        }),
+    )
+}
+
+/// Like [`encode_ack`], over borrowed results (the accepted message's id, or
+/// why the event was refused), so the server allocates no id per event. An
+/// id must be 1 to 64 printable ASCII bytes.
+pub fn encode_ack_items<'a, I>(
+    buf: &mut Vec<u8>,
+    request_id: u64,
+    results: I,
+) -> Result<(), AckEncodeError>
+where
+    I: ExactSizeIterator<Item = Result<&'a [u8], EventStatus>> + Clone,
+{
     if results.len() > MAX_EVENTS_PER_BATCH {
         return Err(AckEncodeError::TooManyResults {
             count: results.len(),
         });
     }
     if let Some(index) = results
-        .iter()
-        .position(|r| matches!(r, EventResult::Accepted { msg_id } if !valid_msg_id(msg_id)))
+        .clone()
+        .position(|r| matches!(r, Ok(msg_id) if !valid_msg_id(msg_id)))
     {
         return Err(AckEncodeError::BadMsgId { index });
     }
@@ -538,11 +561,11 @@ pub fn encode_ack(
     buf.extend_from_slice(&(results.len() as u32).to_le_bytes());
     for result in results {
         match result {
-            EventResult::Accepted { msg_id } => {
+            Ok(msg_id) => {
                 buf.extend_from_slice(&[0, msg_id.len() as u8]);
-                buf.extend_from_slice(msg_id.as_bytes());
+                buf.extend_from_slice(msg_id);
             }
-            EventResult::Rejected(status) => buf.push(*status as u8),
+            Err(status) => buf.push(status as u8),
         }
     }
     // 65,536 results of at most 66 bytes stay far below MAX_FRAME_BYTES.
@@ -580,8 +603,8 @@ fn finish_frame(buf: &mut [u8], start: usize) {
 }
 
 /// Message ids are short visible ASCII, so they print cleanly and a u8 length suffices.
-fn valid_msg_id(id: &str) -> bool {
-    (1..=MAX_MSG_ID_BYTES).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic())
+fn valid_msg_id(id: &[u8]) -> bool {
+    (1..=MAX_MSG_ID_BYTES).contains(&id.len()) && id.iter().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@
 //! Bounds: at most `CONNECTIONS_MAX` connections; a connection buffers at most
 //! one frame (`MAX_FRAME_BYTES`) plus one read chunk.
 
-use super::frame::{self, Decoded, EventResult, EventStatus};
+use super::frame::{self, Decoded, EventStatus};
 use crate::catalog::valid_event_type;
 use crate::shard::state::Shard;
-use crate::shard::{ingest, IngestError, NewMessage};
+use crate::shard::{ingest, IngestError, Message, NewMessage};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{UnixListener, UnixStream};
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Most concurrent ingest connections.
 pub const CONNECTIONS_MAX: usize = 256;
@@ -80,11 +81,13 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
     })
     .detach();
     let permits = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_BATCHES_MAX as u64));
-    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    // Bytes received and not yet decoded are `buf[start..end]`; reads go
+    // straight into the free tail (no copy through a separate chunk).
+    let mut buf: Vec<u8> = vec![0u8; READ_CHUNK_BYTES];
+    let (mut start, mut end) = (0, 0);
     loop {
         loop {
-            let (request_id, slots, news, consumed) = match frame::decode_frame(&buf) {
+            let (request_id, slots, news, consumed) = match frame::decode_frame(&buf[start..end]) {
                 Ok(Decoded::Incomplete { .. }) => break,
                 Ok(Decoded::Batch { frame, consumed }) => {
                     let (slots, news) = prepare(shard, frame.events);
@@ -97,7 +100,9 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
                     return;
                 }
             };
-            buf.drain(..consumed);
+            // Decoded frames are dropped from the front once per read, not
+            // one by one (each drain moved the rest of the buffer).
+            start += consumed;
             let Ok(permit) = permits.acquire_static_permit(1).await else {
                 return;
             };
@@ -113,9 +118,17 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
             })
             .detach();
         }
-        match stream.read(&mut chunk).await {
+        buf.copy_within(start..end, 0);
+        end -= start;
+        start = 0;
+        // Room for a whole read chunk: the buffer grows only while one frame
+        // is larger than what it holds (a frame is at most MAX_FRAME_BYTES).
+        if buf.len() - end < READ_CHUNK_BYTES {
+            buf.resize(end + READ_CHUNK_BYTES, 0);
+        }
+        match stream.read(&mut buf[end..]).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => end += n,
         }
     }
 }
@@ -128,21 +141,23 @@ async fn acknowledge(
     news: Vec<NewMessage>,
 ) -> Vec<u8> {
     let mut accepted = ingest::submit(shard, news).await.into_iter();
-    let results: Vec<EventResult> = slots
+    let results: Vec<Result<Arc<Message>, EventStatus>> = slots
         .into_iter()
         .map(|slot| match slot {
-            Slot::Rejected(status) => EventResult::Rejected(status),
+            Slot::Rejected(status) => Err(status),
             Slot::Submit => match accepted.next() {
-                Some(Ok(msg)) => EventResult::Accepted {
-                    msg_id: msg.id.to_string(),
-                },
-                Some(Err(e)) => EventResult::Rejected(status_of(&e)),
-                None => EventResult::Rejected(EventStatus::Overloaded),
+                Some(Ok(msg)) => Ok(msg),
+                Some(Err(e)) => Err(status_of(&e)),
+                None => Err(EventStatus::Overloaded),
             },
         })
         .collect();
     let mut out = Vec::with_capacity(16 + results.len() * 34);
-    if frame::encode_ack(&mut out, request_id, &results).is_err() {
+    let items = results.iter().map(|r| match r {
+        Ok(msg) => Ok(msg.id.as_bytes()),
+        Err(status) => Err(*status),
+    });
+    if frame::encode_ack_items(&mut out, request_id, items).is_err() {
         out.clear();
     }
     out

@@ -60,8 +60,14 @@ impl IdKey {
     }
 
     pub fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+
+    /// The id's bytes, without `as_str`'s UTF-8 check (for writers that
+    /// check what they copy themselves, such as the ingest ACK).
+    pub fn as_bytes(&self) -> &[u8] {
         let n = self.0.iter().position(|&b| b == 0).unwrap_or(ID_KEY_BYTES);
-        std::str::from_utf8(&self.0[..n]).unwrap_or("")
+        &self.0[..n]
     }
 }
 

@@ -55,9 +55,15 @@ pub fn shard_of(id: &str, shards: usize) -> usize {
 /// Most strings one thread's interner holds before it starts afresh.
 const INTERNED_MAX: usize = 65_536;
 
+/// Strings `intern` answers from without hashing: a message interns its
+/// application id and event type, and consecutive messages mostly repeat both.
+const RECENT: usize = 2;
+
 thread_local! {
     static INTERNED: std::cell::RefCell<std::collections::HashMap<Box<str>, Arc<str>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
+    static RECENT_INTERNED: std::cell::RefCell<([Option<Arc<str>>; RECENT], usize)> =
+        const { std::cell::RefCell::new(([None, None], 0)) };
 }
 
 /// One shared copy of a string that many messages repeat (application ids,
@@ -65,6 +71,20 @@ thread_local! {
 /// allocates and frees only its own id. Bounded: past `INTERNED_MAX`
 /// distinct strings the table starts over (earlier copies stay valid).
 pub fn intern(s: &str) -> Arc<str> {
+    RECENT_INTERNED.with(|r| {
+        let mut r = r.borrow_mut();
+        if let Some(a) = r.0.iter().flatten().find(|a| &***a == s) {
+            return a.clone();
+        }
+        let a = intern_in_table(s);
+        let next = r.1;
+        r.0[next] = Some(a.clone());
+        r.1 = (next + 1) % RECENT;
+        a
+    })
+}
+
+fn intern_in_table(s: &str) -> Arc<str> {
     INTERNED.with(|t| {
         let mut t = t.borrow_mut();
         if let Some(a) = t.get(s) {
