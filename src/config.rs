@@ -73,6 +73,9 @@ pub struct Config {
     /// Requests one connection may carry before their responses (HTTP/1.1 pipelining; 1 = off).
     pub pipeline_depth: usize,
     pub max_idle_connections_per_endpoint: usize,
+    /// Outbound connections per shard, busy or idle (0: an equal share of the
+    /// open-file limit, less what the rest of the process needs).
+    pub max_connections_per_shard: usize,
     pub connect_timeout_ms: u64,
     pub request_timeout_ms: u64,
     pub response_keep_bytes: usize,

@@ -73,6 +73,9 @@ struct ServeArgs {
     /// Requests pipelined per delivery connection (1 = off; see the config file).
     #[arg(long, env = "RINGHOOK_PIPELINE_DEPTH")]
     pipeline_depth: Option<usize>,
+    /// Outbound connections per shard, busy or idle (0: a share of the open-file limit).
+    #[arg(long, env = "RINGHOOK_MAX_CONNECTIONS_PER_SHARD")]
+    max_connections_per_shard: Option<usize>,
     /// Truncate the journal at a corrupt record instead of refusing to start.
     #[arg(long)]
     repair: bool,
@@ -138,6 +141,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = args.segment_bytes {
         config.segment_bytes = v;
+    }
+    if let Some(v) = args.max_connections_per_shard {
+        config.max_connections_per_shard = v;
     }
     if let Some(v) = args.pipeline_depth {
         config.pipeline_depth = v;

@@ -74,6 +74,10 @@ pub struct Snapshot {
     pub ready_queued: u64,
     pub in_flight: u64,
     pub endpoints: u64,
+    /// Outbound connections held (busy workers plus idle pooled ones).
+    pub connections: u64,
+    /// Endpoints waiting for room in the connection budget.
+    pub connection_waiters: u64,
 }
 
 /// One published snapshot slot per shard.
@@ -128,6 +132,8 @@ pub fn render(published: &Published) -> String {
         total.ready_queued += s.ready_queued;
         total.in_flight += s.in_flight;
         total.endpoints += s.endpoints;
+        total.connections += s.connections;
+        total.connection_waiters += s.connection_waiters;
     }
     let mut out = String::with_capacity(8192);
     let all: Vec<(Option<usize>, &Snapshot)> = snaps
@@ -202,7 +208,7 @@ pub fn render(published: &Published) -> String {
             );
         }
     }
-    let gauges: [Metric<u64>; 4] = [
+    let gauges: [Metric<u64>; 6] = [
         (
             "ringhook_deliveries_pending",
             "Deliveries not yet ended (queued, in flight or waiting).",
@@ -222,6 +228,16 @@ pub fn render(published: &Published) -> String {
             "ringhook_in_flight_requests",
             "HTTP requests in flight.",
             |s| s.in_flight,
+        ),
+        (
+            "ringhook_connections",
+            "Outbound connections held, busy or idle (bounded by max_connections_per_shard).",
+            |s| s.connections,
+        ),
+        (
+            "ringhook_connection_waiters",
+            "Endpoints with deliveries waiting for room in the connection budget.",
+            |s| s.connection_waiters,
         ),
     ];
     for (name, help, get) in gauges {

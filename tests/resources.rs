@@ -60,3 +60,55 @@ fn retries_wait_out_descriptor_exhaustion_and_lose_nothing() {
     let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
     assert!(!log.contains("dropped"), "nothing dropped:\n{log}");
 }
+
+/// Connections a shard may hold in `connections_stay_within_the_shard_budget`.
+const BUDGET: usize = 4;
+
+#[test]
+fn connections_stay_within_the_shard_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(
+        dir.path(),
+        &[
+            "--shards",
+            "1",
+            "--max-connections-per-shard",
+            &BUDGET.to_string(),
+        ],
+    );
+    // A slow receiver: every endpoint would want connections of its own
+    // (one each at first, more once it is known to be slow).
+    let sink = Sink::with_policy(Arc::new(|_, _| {
+        std::thread::sleep(Duration::from_millis(10));
+        204
+    }));
+    let app = engine.create_app("budget");
+    let endpoints = 40;
+    for i in 0..endpoints {
+        engine.create_endpoint(&app, json!({ "url": sink.url(&format!("/ep{i}")) }));
+    }
+    let ids: Vec<String> = (0..5)
+        .map(|i| engine.send(&app, "a.b", json!({ "i": i })))
+        .collect();
+    wait_for("every delivery made", Duration::from_secs(60), || {
+        (sink.count() >= ids.len() * endpoints).then_some(())
+    });
+    let mut pairs: Vec<(String, String)> = sink
+        .received()
+        .iter()
+        .map(|r| (r.path.clone(), r.webhook_id().to_string()))
+        .collect();
+    pairs.sort();
+    pairs.dedup();
+    assert_eq!(pairs.len(), ids.len() * endpoints, "each delivery once");
+    assert_eq!(sink.count(), ids.len() * endpoints, "no duplicates");
+    // The sink counts a connection until it reads its end, which can lag the
+    // engine's close by a moment when a connection's room passes on: allow
+    // one such overlap per connection of the budget.
+    let most = sink.max_open.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=2 * BUDGET).contains(&most),
+        "at most {} connections at once, saw {most}",
+        2 * BUDGET
+    );
+}

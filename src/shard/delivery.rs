@@ -60,6 +60,8 @@ pub struct EndpointQueue {
     /// Recent time per answered request in µs (moving average over runs;
     /// 0 until the first run): a fast receiver gets full runs.
     pub per_request_us: u32,
+    /// In line for room in the shard's connection budget (`budget`).
+    pub waiting: bool,
 }
 
 /// Takes deliveries for endpoints this shard owns.
@@ -115,28 +117,25 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
         return;
     };
     let config = &shard.shared.config;
-    let start = {
-        let mut queues = shard.queues.borrow_mut();
-        let q = queues.entry(endpoint_id.clone()).or_default();
-        q.ready.push_back(handle);
-        // A receiver whose speed is not known yet gets one connection until
-        // its first answer (a slow start: ten thousand new endpoints must not
-        // open a hundred thousand connections at once). A fast one gets as
-        // few connections as take the queue in full runs (fewer writes and
-        // wake-ups); a slow one up to the cap, for parallelism.
-        let wanted = match (q.per_request_us, is_fast(q)) {
-            (0, _) => 1,
-            (_, true) => q.ready.len().div_ceil(config.pipeline_depth),
-            (_, false) => usize::MAX,
-        };
-        if q.in_flight < config.max_in_flight_per_endpoint && q.in_flight < wanted {
-            q.in_flight += 1;
-            true
-        } else {
-            false
-        }
+    let mut queues = shard.queues.borrow_mut();
+    let q = queues.entry(endpoint_id.clone()).or_default();
+    q.ready.push_back(handle);
+    // A receiver whose speed is not known yet gets one connection until
+    // its first answer (a slow start: ten thousand new endpoints must not
+    // open a hundred thousand connections at once). A fast one gets as
+    // few connections as take the queue in full runs (fewer writes and
+    // wake-ups); a slow one up to the cap, for parallelism.
+    let wanted = match (q.per_request_us, is_fast(q)) {
+        (0, _) => 1,
+        (_, true) => q.ready.len().div_ceil(config.pipeline_depth),
+        (_, false) => usize::MAX,
     };
-    if start {
+    if q.in_flight >= config.max_in_flight_per_endpoint || q.in_flight >= wanted {
+        return;
+    }
+    let start = shard.conns.borrow_mut().start(&mut queues, &endpoint_id);
+    drop(queues);
+    if start == super::budget::Start::Go {
         glommio::spawn_local(worker(shard.clone(), endpoint_id)).detach();
     }
 }
@@ -154,11 +153,15 @@ pub fn sweep(shard: &Shard, now_ms: u64) {
         .failing_since
         .borrow_mut()
         .retain(|id, _| catalog.endpoint_by_id(id).is_some());
+    let mut closed = 0;
     shard.queues.borrow_mut().retain(|_, q| {
+        let before = q.idle.len();
         q.idle
             .retain(|(_, since)| now_ms.saturating_sub(*since) < IDLE_CONNECTION_MS);
+        closed += before - q.idle.len();
         !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty())
     });
+    shard.conns.borrow_mut().closed_idle(closed);
 }
 
 /// Buffers and caches one worker reuses across attempts.
@@ -232,6 +235,9 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
             };
             if w.wire.conn.is_none() {
                 w.wire.conn = q.idle.pop().map(|(c, _)| c);
+                if w.wire.conn.is_some() {
+                    shard.conns.borrow_mut().reused_idle();
+                }
             }
             let n = run_length(&shard.shared.config, q, rate.is_some());
             handles.extend(q.ready.drain(..n));
@@ -249,14 +255,29 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
         }
         run.clear();
     }
-    let mut queues = shard.queues.borrow_mut();
-    if let Some(q) = queues.get_mut(&endpoint_id) {
-        q.in_flight -= 1;
-        if let Some(conn) = w.wire.conn.take() {
-            if q.idle.len() < shard.shared.config.max_idle_connections_per_endpoint {
-                q.idle.push((conn, crate::time::now_ms()));
+    let mut starts = Vec::new();
+    {
+        let mut queues = shard.queues.borrow_mut();
+        let mut conns = shard.conns.borrow_mut();
+        // With endpoints waiting for room the connection is closed, not pooled.
+        let may_pool = conns.worker_ended();
+        if let Some(q) = queues.get_mut(&endpoint_id) {
+            q.in_flight -= 1;
+            if let Some(conn) = w.wire.conn.take() {
+                let max_idle = shard.shared.config.max_idle_connections_per_endpoint;
+                if may_pool && q.idle.len() < max_idle {
+                    q.idle.push((conn, crate::time::now_ms()));
+                    conns.pooled(&queues, &endpoint_id);
+                }
             }
         }
+        while let Some(next) = conns.next_waiting(&mut queues) {
+            starts.push(next);
+        }
+    }
+    // glommio runs a spawned task at once: no borrow may be held here.
+    for next in starts {
+        glommio::spawn_local(worker(shard.clone(), next)).detach();
     }
 }
 

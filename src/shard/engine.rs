@@ -70,21 +70,30 @@ impl DirLock {
     }
 }
 
-/// Raises the open-file limit to its hard maximum: every endpoint may keep
-/// `max_idle_connections_per_endpoint` connections, and the default soft
-/// limit (often 1024) would run out long before memory does.
-pub fn raise_fd_limit() {
+/// Raises the open-file limit to its hard maximum (the default soft limit,
+/// often 1024, would run out long before memory does) and returns the soft
+/// limit in force, which sizes the shards' connection budgets.
+pub fn raise_fd_limit() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: getrlimit/setrlimit with a valid, owned struct.
     unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
         }
     }
+    lim.rlim_cur
 }
 
 /// Turns transparent huge pages off for the process. Each first touch of a
@@ -125,7 +134,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
     std::fs::create_dir_all(&data_dir)
         .map_err(|e| EngineError::DataDir(data_dir.display().to_string(), e))?;
     let _lock = DirLock::acquire(&data_dir)?;
-    raise_fd_limit();
+    let nofile = raise_fd_limit();
     disable_huge_pages();
     let retry_schedule_ms = config
         .retry_schedule_ms()
@@ -173,6 +182,10 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
     let mut answers = Some(answers);
     let mut retired = Some(retired);
     let n = config.shards;
+    let connection_budget = match config.max_connections_per_shard {
+        0 => super::budget::Budget::auto_limit(nofile, n),
+        set => set,
+    };
     let socket_path = config.socket.clone();
     let shared = Arc::new(Shared {
         retry_schedule_ms,
@@ -262,6 +275,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     deliveries: RefCell::new(slab::Slab::new()),
                     wheel: RefCell::new(TimerWheel::new(crate::time::now_ms())),
                     queues: RefCell::new(Default::default()),
+                    conns: RefCell::new(super::budget::Budget::new(connection_budget)),
                     senders,
                     catalog_journal: catalog_journal.map(RefCell::new),
                     timer_kick: Default::default(),

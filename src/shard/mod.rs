@@ -11,6 +11,7 @@
 //! shard (which delivers to it) is `hash(endpoint_id) % N`, with a stable
 //! FNV-1a hash so that restarts with the same N agree.
 
+pub mod budget;
 pub mod commit;
 pub mod compaction;
 pub mod conn;

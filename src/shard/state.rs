@@ -35,6 +35,8 @@ pub struct Shard {
     pub deliveries: RefCell<slab::Slab<super::Slot>>,
     pub wheel: RefCell<TimerWheel>,
     pub queues: RefCell<HashMap<std::sync::Arc<str>, EndpointQueue>>,
+    /// Outbound connections held by workers and idle pools, within a bound.
+    pub conns: RefCell<super::budget::Budget>,
     pub senders: Option<Senders<ShardMsg>>,
     /// The catalog journal; only shard 0 (which serves the API) has it.
     pub catalog_journal: Option<RefCell<Journal>>,
@@ -148,6 +150,8 @@ impl Shard {
             ready_queued: queues.values().map(|q| q.ready.len() as u64).sum(),
             in_flight: queues.values().map(|q| q.in_flight as u64).sum(),
             endpoints: queues.len() as u64,
+            connections: self.conns.borrow().used() as u64,
+            connection_waiters: self.conns.borrow().waiting() as u64,
         };
         self.shared.metrics.publish(self.id, snapshot);
     }

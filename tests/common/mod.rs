@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -251,6 +251,8 @@ pub struct Sink {
     pub received: Arc<Mutex<Vec<Received>>>,
     /// Every request with the status it was answered with.
     pub all: Arc<Mutex<Vec<(Received, u16)>>>,
+    /// Most connections open at once so far.
+    pub max_open: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -271,6 +273,9 @@ impl Sink {
         let stop = Arc::new(AtomicBool::new(false));
         let counts = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
         let (r, a, s) = (received.clone(), all.clone(), stop.clone());
+        let open = Arc::new(AtomicUsize::new(0));
+        let max_open = Arc::new(AtomicUsize::new(0));
+        let (o, m) = (open.clone(), max_open.clone());
         listener.set_nonblocking(true).expect("nonblocking");
         std::thread::spawn(move || loop {
             if s.load(Ordering::Relaxed) {
@@ -285,7 +290,13 @@ impl Sink {
                         policy.clone(),
                         counts.clone(),
                     );
-                    std::thread::spawn(move || serve_conn(stream, r, a, s, p, c));
+                    let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+                    m.fetch_max(now, Ordering::SeqCst);
+                    let o = o.clone();
+                    std::thread::spawn(move || {
+                        serve_conn(stream, r, a, s, p, c);
+                        o.fetch_sub(1, Ordering::SeqCst);
+                    });
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(2)),
             }
@@ -294,6 +305,7 @@ impl Sink {
             addr,
             received,
             all,
+            max_open,
             stop,
         }
     }
