@@ -31,9 +31,10 @@ pub const MIN_AUTO_CONNECTIONS: usize = 64;
 pub struct Budget {
     limit: usize,
     used: usize,
-    /// Endpoints that pooled an idle connection, oldest first. An entry may
-    /// be stale (its connection since reused or closed); eviction skips those,
-    /// and the queue is pruned when it outgrows `4 * limit`.
+    /// Endpoints that pooled an idle connection, oldest first; every endpoint
+    /// with idle connections has an entry. An entry may be stale (its
+    /// connections since reused or closed); eviction skips those, and the
+    /// queue is pruned when it outgrows `4 * limit`.
     idle_order: VecDeque<Arc<str>>,
     /// Endpoints with deliveries ready and no worker, in arrival order.
     waiting: VecDeque<Arc<str>>,
@@ -132,6 +133,9 @@ impl Budget {
                     // Oldest first: the pool pushes at the back.
                     drop(q.idle.remove(0));
                     self.used -= 1;
+                    if !q.idle.is_empty() {
+                        self.idle_order.push_front(owner);
+                    }
                     return true;
                 }
             }
@@ -155,7 +159,11 @@ impl Budget {
     /// A connection of `id` went into its endpoint's idle pool.
     pub fn pooled(&mut self, queues: &HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) {
         self.used += 1;
-        self.idle_order.push_back(id.clone());
+        // One entry per endpoint in a row is enough (eviction re-queues an
+        // endpoint that still has idle connections after giving one up).
+        if self.idle_order.back() != Some(id) {
+            self.idle_order.push_back(id.clone());
+        }
         if self.idle_order.len() > 4 * self.limit {
             // Drop stale entries: keep one per idle connection still pooled.
             let mut left: HashMap<Arc<str>, usize> = HashMap::new();
