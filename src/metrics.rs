@@ -74,6 +74,8 @@ pub struct Snapshot {
     pub ready_queued: u64,
     pub in_flight: u64,
     pub endpoints: u64,
+    /// The longest ready queue of any one endpoint.
+    pub deepest_queue: u64,
     /// Outbound connections held (busy workers plus idle pooled ones).
     pub connections: u64,
     /// Endpoints waiting for room in the connection budget.
@@ -132,6 +134,7 @@ pub fn render(published: &Published) -> String {
         total.ready_queued += s.ready_queued;
         total.in_flight += s.in_flight;
         total.endpoints += s.endpoints;
+        total.deepest_queue = total.deepest_queue.max(s.deepest_queue);
         total.connections += s.connections;
         total.connection_waiters += s.connection_waiters;
     }
@@ -208,7 +211,7 @@ pub fn render(published: &Published) -> String {
             );
         }
     }
-    let gauges: [Metric<u64>; 6] = [
+    let gauges: [Metric<u64>; 7] = [
         (
             "ringhook_deliveries_pending",
             "Deliveries not yet ended (queued, in flight or waiting).",
@@ -223,6 +226,11 @@ pub fn render(published: &Published) -> String {
             "ringhook_ready_queue_depth",
             "Deliveries queued for a free worker, all endpoints.",
             |s| s.ready_queued,
+        ),
+        (
+            "ringhook_endpoint_queue_depth_max",
+            "The longest ready queue of one endpoint (the total: the longest on any shard).",
+            |s| s.deepest_queue,
         ),
         (
             "ringhook_in_flight_requests",

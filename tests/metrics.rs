@@ -66,3 +66,39 @@ fn metrics_count_ingest_and_deliveries_per_shard_and_in_total() {
         "metrics need the token"
     );
 }
+
+#[test]
+fn metrics_show_a_held_endpoint_queue_and_its_connections() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1"]);
+    // The receiver holds every request until the test has seen the backlog.
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let held = release.clone();
+    let sink = Sink::with_policy(std::sync::Arc::new(move |_, _| {
+        while !held.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        204
+    }));
+    let app = engine.create_app("held");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/held") }));
+    for i in 0..20 {
+        engine.send(&app, "h.x", json!({ "i": i }));
+    }
+    // A new endpoint gets one connection until its first answer, so the rest
+    // of its deliveries wait in its queue.
+    let text = wait_for("a queued backlog", Duration::from_secs(30), || {
+        let t = scrape(&engine);
+        (value(&t, "ringhook_endpoint_queue_depth_max").is_some_and(|d| d >= 1.0)).then_some(t)
+    });
+    assert_eq!(value(&text, "ringhook_connections"), Some(1.0));
+    assert_eq!(value(&text, "ringhook_connection_waiters"), Some(0.0));
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
+    wait_for("every delivery", Duration::from_secs(30), || {
+        (sink.count() >= 20).then_some(())
+    });
+    wait_for("the queue drained", Duration::from_secs(30), || {
+        let t = scrape(&engine);
+        (value(&t, "ringhook_endpoint_queue_depth_max") == Some(0.0)).then_some(())
+    });
+}

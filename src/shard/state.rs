@@ -148,6 +148,11 @@ impl Shard {
             pending_deliveries: self.deliveries.borrow().len() as u64,
             retries_pending: self.wheel.borrow().len() as u64,
             ready_queued: queues.values().map(|q| q.ready.len() as u64).sum(),
+            deepest_queue: queues
+                .values()
+                .map(|q| q.ready.len() as u64)
+                .max()
+                .unwrap_or(0),
             in_flight: queues.values().map(|q| q.in_flight as u64).sum(),
             endpoints: queues.len() as u64,
             connections: self.conns.borrow().used() as u64,
