@@ -13,26 +13,6 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// A time in milliseconds since the Unix epoch that is never behind
-/// [`now_ms`] and at most ~10 ms ahead of it, read from the kernel's coarse
-/// clock (a fraction of `now_ms`'s cost). For per-record bookkeeping where
-/// "a little later" is the safe side: the newest record time of a journal
-/// segment, which only ever holds a segment back from compaction longer.
-pub fn now_ms_not_before() -> u64 {
-    /// The coarse clock ticks once a jiffy: 10 ms at the lowest `HZ` (100).
-    const TICK_MS: u64 = 10;
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec it is given.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    match (u64::try_from(ts.tv_sec), u64::try_from(ts.tv_nsec)) {
-        (Ok(s), Ok(ns)) if rc == 0 => s * 1000 + ns / 1_000_000 + TICK_MS,
-        _ => now_ms(),
-    }
-}
-
 /// Formats milliseconds since the epoch as RFC 3339 with millisecond precision, UTC.
 pub fn rfc3339(ms: u64) -> String {
     let nanos = i128::from(ms) * 1_000_000;
@@ -73,18 +53,6 @@ pub fn parse_duration_ms(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_coarse_time_is_never_behind_the_precise_one() {
-        for _ in 0..1000 {
-            let precise = now_ms();
-            let coarse = now_ms_not_before();
-            assert!(
-                coarse >= precise && coarse <= precise + 20,
-                "{coarse} vs {precise}"
-            );
-        }
-    }
 
     #[test]
     fn rfc3339_round_trips() {

@@ -112,3 +112,48 @@ fn connections_stay_within_the_shard_budget() {
         2 * BUDGET
     );
 }
+
+#[test]
+fn endpoints_take_turns_when_the_budget_is_full() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(
+        dir.path(),
+        &["--shards", "1", "--max-connections-per-shard", "1"],
+    );
+    let sink = Sink::with_policy(Arc::new(|_, _| {
+        std::thread::sleep(Duration::from_millis(20));
+        204
+    }));
+    let app = engine.create_app("turns");
+    engine.create_endpoint(
+        &app,
+        json!({ "url": sink.url("/busy"), "filterTypes": ["busy.x"] }),
+    );
+    engine.create_endpoint(
+        &app,
+        json!({ "url": sink.url("/quiet"), "filterTypes": ["quiet.x"] }),
+    );
+    let backlog = 30;
+    for i in 0..backlog {
+        engine.send(&app, "busy.x", json!({ "i": i }));
+    }
+    // The busy endpoint holds the shard's one connection now.
+    wait_for("the busy endpoint's first delivery", DEADLINE, || {
+        (sink.count() >= 1).then_some(())
+    });
+    engine.send(&app, "quiet.x", json!({ "q": 1 }));
+    wait_for("every delivery", DEADLINE, || {
+        (sink.count() > backlog).then_some(())
+    });
+    let paths: Vec<String> = sink.received().iter().map(|r| r.path.clone()).collect();
+    let quiet_at = paths
+        .iter()
+        .position(|p| p == "/quiet")
+        .expect("the quiet endpoint's delivery");
+    // Without turns it would wait for the whole backlog (position 30).
+    assert!(
+        quiet_at < 10,
+        "the quiet endpoint waited behind {quiet_at} of the busy one's deliveries: {paths:?}"
+    );
+    assert_eq!(paths.len(), backlog + 1, "each delivery once");
+}

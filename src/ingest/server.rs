@@ -118,9 +118,11 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
             })
             .detach();
         }
-        buf.copy_within(start..end, 0);
-        end -= start;
-        start = 0;
+        if start > 0 {
+            buf.copy_within(start..end, 0);
+            end -= start;
+            start = 0;
+        }
         // Room for a whole read chunk: the buffer grows only while one frame
         // is larger than what it holds (a frame is at most MAX_FRAME_BYTES).
         if buf.len() - end < READ_CHUNK_BYTES {

@@ -9,12 +9,18 @@
 //! line until a worker ends: that worker then closes its connection instead
 //! of pooling it and starts the first waiting endpoint's worker.
 //!
+//! While endpoints wait, every worker hands its room on after its current
+//! run (`Budget::contended`), going to the back of the line itself if its
+//! endpoint has deliveries left: under contention endpoints take turns.
+//!
 //! # Invariants
-//! - `used` = live workers + pooled idle connections, and never exceeds
-//!   `limit` except by workers that reuse their endpoint's idle connection
-//!   (which moves one from the pool to the worker, see `Budget::start`);
-//! - an endpoint is in `waiting` at most once (its queue's `waiting` flag).
+//! - `used` = live workers + pooled idle connections <= `limit` (a worker
+//!   started on its endpoint's idle connection takes it at once, so that
+//!   connection's room becomes the worker's);
+//! - an endpoint is in `waiting` at most once (its queue's `waiting` flag),
+//!   and only with deliveries ready and no worker.
 
+use super::conn::Conn;
 use super::delivery::EndpointQueue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -23,7 +29,7 @@ use std::sync::Arc;
 /// process: journal segments and reads, API and ingest connections (1,024 +
 /// 256), DNS, standard streams.
 pub const RESERVED_DESCRIPTORS: u64 = 2_048;
-/// The smallest automatic budget per shard.
+/// The smallest automatic budget per shard, where the open-file limit allows.
 pub const MIN_AUTO_CONNECTIONS: usize = 64;
 
 /// The connection budget of one shard.
@@ -41,10 +47,10 @@ pub struct Budget {
 }
 
 /// What `Budget::start` decided for an endpoint that wants another worker.
-#[derive(Debug, PartialEq, Eq)]
 pub enum Start {
-    /// Start it (the room is taken).
-    Go,
+    /// Start it, with the endpoint's idle connection if it had one (that
+    /// connection's room becomes the worker's); otherwise the room is taken.
+    Go(Option<Conn>),
     /// Not now: the endpoint's running worker will get to the delivery.
     Later,
     /// The endpoint waits in line for room.
@@ -64,10 +70,14 @@ impl Budget {
     /// The automatic budget for one of `shards` shards: an equal share of the
     /// open-file limit after `RESERVED_DESCRIPTORS`.
     pub fn auto_limit(nofile: u64, shards: usize) -> usize {
-        let share = nofile.saturating_sub(RESERVED_DESCRIPTORS) / shards.max(1) as u64;
-        usize::try_from(share)
-            .unwrap_or(usize::MAX)
-            .max(MIN_AUTO_CONNECTIONS)
+        let shards = shards.max(1) as u64;
+        let share = nofile.saturating_sub(RESERVED_DESCRIPTORS) / shards;
+        // With a small limit, still a little room, but never more than a
+        // quarter of the descriptors over all shards.
+        let floor = (MIN_AUTO_CONNECTIONS as u64)
+            .min(nofile / 4 / shards)
+            .max(1);
+        usize::try_from(share.max(floor)).unwrap_or(usize::MAX)
     }
 
     pub fn limit(&self) -> usize {
@@ -79,19 +89,24 @@ impl Budget {
         self.used
     }
 
-    /// Whether room for one more worker of `id` exists (closing another
-    /// endpoint's idle connection if needed); queues `id` when none does and
-    /// it has no worker at all. The caller starts the worker on `Go`.
+    /// Whether room for one more worker of `id` exists (its own idle
+    /// connection, free room, or another endpoint's oldest idle connection,
+    /// closed); queues `id` when none does and it has no worker at all.
     pub fn start(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) -> Start {
-        let (own_idle, in_flight, waiting) = match queues.get(id) {
-            Some(q) => (!q.idle.is_empty(), q.in_flight, q.waiting),
-            None => return Start::Later,
+        let Some(q) = queues.get_mut(id) else {
+            return Start::Later;
         };
-        if waiting {
+        if q.waiting {
             return Start::Later;
         }
-        // A worker that will reuse its endpoint's idle connection opens none.
-        if self.used < self.limit || own_idle {
+        // The worker takes its endpoint's idle connection right away, so the
+        // connection never counts twice (a throttled worker sleeps first).
+        if let Some((conn, _)) = q.idle.pop() {
+            q.in_flight += 1;
+            return Start::Go(Some(conn));
+        }
+        let in_flight = q.in_flight;
+        if self.used < self.limit {
             return self.go(queues, id);
         }
         if in_flight > 0 {
@@ -100,11 +115,18 @@ impl Budget {
         if self.close_oldest_idle(queues, id) {
             return self.go(queues, id);
         }
-        if let Some(q) = queues.get_mut(id) {
-            q.waiting = true;
-            self.waiting.push_back(id.clone());
-        }
+        self.enqueue(queues, id);
         Start::Queued
+    }
+
+    /// Puts `id` at the back of the line (once).
+    fn enqueue(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) {
+        if let Some(q) = queues.get_mut(id) {
+            if !q.waiting {
+                q.waiting = true;
+                self.waiting.push_back(id.clone());
+            }
+        }
     }
 
     fn go(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) -> Start {
@@ -112,7 +134,7 @@ impl Budget {
             Some(q) => {
                 q.in_flight += 1;
                 self.used += 1;
-                Start::Go
+                Start::Go(None)
             }
             None => Start::Later,
         }
@@ -148,12 +170,31 @@ impl Budget {
         self.used = self.used.saturating_sub(1);
     }
 
-    /// A worker of `id` ended, holding a connection or not. Returns whether it
-    /// may pool the connection (room is not wanted by waiting endpoints); the
-    /// caller pools it with [`Budget::pooled`] or drops it.
+    /// A worker ended, holding a connection or not. Returns whether it may
+    /// pool the connection (nobody waits for room); the caller pools it with
+    /// [`Budget::pooled`] or drops it.
     pub fn worker_ended(&mut self) -> bool {
         self.used = self.used.saturating_sub(1);
         self.waiting.is_empty()
+    }
+
+    /// Whether workers should hand their room on after their current run:
+    /// endpoints are waiting for it. Under contention endpoints then take
+    /// turns, a run each, instead of a busy endpoint keeping its connections
+    /// for as long as it has a backlog.
+    pub fn contended(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
+    /// An endpoint whose worker handed its room on with deliveries left, and
+    /// no other worker: it goes to the back of the line.
+    pub fn requeue(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) {
+        let left = queues
+            .get(id)
+            .is_some_and(|q| !q.ready.is_empty() && q.in_flight == 0);
+        if left {
+            self.enqueue(queues, id);
+        }
     }
 
     /// A connection of `id` went into its endpoint's idle pool.
@@ -188,7 +229,7 @@ impl Budget {
     pub fn next_waiting(
         &mut self,
         queues: &mut HashMap<Arc<str>, EndpointQueue>,
-    ) -> Option<Arc<str>> {
+    ) -> Option<(Arc<str>, Option<Conn>)> {
         while self.used < self.limit {
             let id = self.waiting.pop_front()?;
             let Some(q) = queues.get_mut(&id) else {
@@ -199,8 +240,11 @@ impl Budget {
                 continue;
             }
             q.in_flight += 1;
-            self.used += 1;
-            return Some(id);
+            let conn = q.idle.pop().map(|(c, _)| c);
+            if conn.is_none() {
+                self.used += 1;
+            }
+            return Some((id, conn));
         }
         None
     }
@@ -230,8 +274,8 @@ mod tests {
     fn at_the_limit_a_second_worker_waits_for_the_first() {
         let (mut q, ids) = queues(&["a"]);
         let mut b = Budget::new(1);
-        assert_eq!(b.start(&mut q, &ids[0]), Start::Go);
-        assert_eq!(b.start(&mut q, &ids[0]), Start::Later);
+        assert!(matches!(b.start(&mut q, &ids[0]), Start::Go(None)));
+        assert!(matches!(b.start(&mut q, &ids[0]), Start::Later));
         assert_eq!((b.used(), b.waiting()), (1, 0));
     }
 
@@ -239,23 +283,47 @@ mod tests {
     fn an_endpoint_without_a_worker_queues_and_gets_the_next_room() {
         let (mut q, ids) = queues(&["a", "b", "c"]);
         let mut b = Budget::new(1);
-        assert_eq!(b.start(&mut q, &ids[0]), Start::Go);
-        assert_eq!(b.start(&mut q, &ids[1]), Start::Queued);
-        assert_eq!(b.start(&mut q, &ids[1]), Start::Later, "queued once");
-        assert_eq!(b.start(&mut q, &ids[2]), Start::Queued);
-        // a's worker ends: its connection must not be pooled while others wait.
+        assert!(matches!(b.start(&mut q, &ids[0]), Start::Go(None)));
+        assert!(matches!(b.start(&mut q, &ids[1]), Start::Queued));
+        assert!(
+            matches!(b.start(&mut q, &ids[1]), Start::Later),
+            "queued once"
+        );
+        assert!(matches!(b.start(&mut q, &ids[2]), Start::Queued));
+        assert!(b.contended());
+        // a's worker ends after its run with deliveries left: its connection
+        // must not be pooled while others wait, and a goes to the back.
         assert!(!b.worker_ended());
         if let Some(e) = q.get_mut(&ids[0]) {
             e.in_flight -= 1;
         }
-        assert_eq!(b.next_waiting(&mut q).as_deref(), Some("b"));
-        assert_eq!(b.next_waiting(&mut q), None, "full again");
-        assert_eq!((b.used(), b.waiting()), (1, 1));
+        b.requeue(&mut q, &ids[0]);
+        let next = b
+            .next_waiting(&mut q)
+            .map(|(id, conn)| (id, conn.is_none()));
+        assert_eq!(next, Some((ids[1].clone(), true)));
+        assert!(b.next_waiting(&mut q).is_none(), "full again");
+        assert_eq!((b.used(), b.waiting()), (1, 2));
+        // Turns go round: b's worker ends, c is next, then a.
+        assert!(!b.worker_ended());
+        if let Some(e) = q.get_mut(&ids[1]) {
+            e.in_flight -= 1;
+            e.ready.clear();
+        }
+        b.requeue(&mut q, &ids[1]);
+        assert_eq!(
+            b.next_waiting(&mut q).map(|(id, _)| id),
+            Some(ids[2].clone())
+        );
+        assert_eq!(b.waiting(), 1);
     }
 
     #[test]
     fn the_automatic_limit_shares_the_descriptors_left() {
         assert_eq!(Budget::auto_limit(20_000, 2), 8_976);
         assert_eq!(Budget::auto_limit(1_024, 1), MIN_AUTO_CONNECTIONS);
+        // Never more than a quarter of a small limit over all shards.
+        assert_eq!(Budget::auto_limit(1_024, 16), 16);
+        assert_eq!(Budget::auto_limit(8, 64), 1);
     }
 }

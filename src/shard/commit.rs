@@ -96,7 +96,7 @@ impl Commit {
         let mut journal = self.journal.borrow_mut();
         let before = journal.written_lsn();
         let (lsn, pos) = journal.append_at(kind, crate::records::RECORD_VERSION, body)?;
-        let now = crate::time::now_ms_not_before();
+        let now = crate::time::now_ms();
         let mut times = self.segment_times.borrow_mut();
         let newest = times.entry(pos.segment_seq).or_insert(now);
         *newest = (*newest).max(now);

@@ -135,8 +135,8 @@ pub fn enqueue(shard: &Rc<Shard>, handle: usize) {
     }
     let start = shard.conns.borrow_mut().start(&mut queues, &endpoint_id);
     drop(queues);
-    if start == super::budget::Start::Go {
-        glommio::spawn_local(worker(shard.clone(), endpoint_id)).detach();
+    if let super::budget::Start::Go(conn) = start {
+        glommio::spawn_local(worker(shard.clone(), endpoint_id, conn)).detach();
     }
 }
 
@@ -195,9 +195,11 @@ struct Prepared {
     attempt_no: u32,
 }
 
-async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
+async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::conn::Conn>) {
+    let mut wire = Wire::default();
+    wire.conn = conn;
     let mut w = Worker {
-        wire: Wire::default(),
+        wire,
         signature: String::with_capacity(128),
         timestamp: String::with_capacity(16),
         target: None,
@@ -254,6 +256,10 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
             attempt_run(&shard, &endpoint, &mut run, &mut w).await;
         }
         run.clear();
+        // Endpoints wait for connections: hand this one on (see `budget`).
+        if shard.conns.borrow().contended() {
+            break;
+        }
     }
     let mut starts = Vec::new();
     {
@@ -271,13 +277,16 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>) {
                 }
             }
         }
+        // Deliveries left and no other worker (it handed its room on):
+        // back of the line.
+        conns.requeue(&mut queues, &endpoint_id);
         while let Some(next) = conns.next_waiting(&mut queues) {
             starts.push(next);
         }
     }
     // glommio runs a spawned task at once: no borrow may be held here.
-    for next in starts {
-        glommio::spawn_local(worker(shard.clone(), next)).detach();
+    for (next, conn) in starts {
+        glommio::spawn_local(worker(shard.clone(), next, conn)).detach();
     }
 }
 
