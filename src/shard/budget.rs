@@ -9,9 +9,10 @@
 //! line until a worker ends: that worker then closes its connection instead
 //! of pooling it and starts the first waiting endpoint's worker.
 //!
-//! While endpoints wait, every worker hands its room on after its current
-//! run (`Budget::contended`), going to the back of the line itself if its
-//! endpoint has deliveries left: under contention endpoints take turns.
+//! While endpoints wait, every worker that has held its room for `TURN`
+//! hands it on after its current run (`Budget::contended`), going to the
+//! back of the line itself if its endpoint has deliveries left: under
+//! contention endpoints take turns.
 //!
 //! # Invariants
 //! - `used` = live workers + pooled idle connections <= `limit` (a worker
@@ -29,6 +30,10 @@ use std::sync::Arc;
 /// process: journal segments and reads, API and ingest connections (1,024 +
 /// 256), DNS, standard streams.
 pub const RESERVED_DESCRIPTORS: u64 = 2_048;
+/// How long a worker keeps its room while endpoints wait for one: long
+/// enough that turns do not reconnect for every run (a TLS handshake costs
+/// more than a run), short enough that a line of endpoints moves.
+pub const TURN: std::time::Duration = std::time::Duration::from_millis(50);
 /// The smallest automatic budget per shard, where the open-file limit allows.
 pub const MIN_AUTO_CONNECTIONS: usize = 64;
 
@@ -178,10 +183,10 @@ impl Budget {
         self.waiting.is_empty()
     }
 
-    /// Whether workers should hand their room on after their current run:
-    /// endpoints are waiting for it. Under contention endpoints then take
-    /// turns, a run each, instead of a busy endpoint keeping its connections
-    /// for as long as it has a backlog.
+    /// Whether endpoints are waiting for room: a worker that has held its
+    /// room for `TURN` then hands it on after its current run, so endpoints
+    /// take turns instead of a busy one keeping its connections for as long
+    /// as it has a backlog.
     pub fn contended(&self) -> bool {
         !self.waiting.is_empty()
     }

@@ -206,6 +206,7 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::con
     };
     let mut handles = Vec::new();
     let mut run = Vec::new();
+    let turn = std::time::Instant::now();
     loop {
         if shard.shared.is_stopping() {
             break;
@@ -256,8 +257,9 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::con
             attempt_run(&shard, &endpoint, &mut run, &mut w).await;
         }
         run.clear();
-        // Endpoints wait for connections: hand this one on (see `budget`).
-        if shard.conns.borrow().contended() {
+        // Endpoints wait for connections: after a turn, hand this one on
+        // (see `budget`).
+        if shard.conns.borrow().contended() && turn.elapsed() >= super::budget::TURN {
             break;
         }
     }
