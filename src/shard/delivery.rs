@@ -207,6 +207,7 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::con
     let mut handles = Vec::new();
     let mut run = Vec::new();
     let turn = std::time::Instant::now();
+    let mut handed_on = false;
     loop {
         if shard.shared.is_stopping() {
             break;
@@ -248,11 +249,11 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::con
         if handles.is_empty() {
             break;
         }
-        run.extend(
-            handles
-                .drain(..)
-                .filter_map(|h| prepare(&shard, h, endpoint.as_ref())),
-        );
+        for h in handles.drain(..) {
+            if let Some(p) = prepare(&shard, h, endpoint.as_ref()).await {
+                run.push(p);
+            }
+        }
         if let Some(endpoint) = endpoint.filter(|_| !run.is_empty()) {
             attempt_run(&shard, &endpoint, &mut run, &mut w).await;
         }
@@ -260,6 +261,7 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::con
         // Endpoints wait for connections: after a turn, hand this one on
         // (see `budget`).
         if shard.conns.borrow().contended() && turn.elapsed() >= super::budget::TURN {
+            handed_on = true;
             break;
         }
     }
@@ -279,16 +281,26 @@ async fn worker(shard: Rc<Shard>, endpoint_id: Arc<str>, conn: Option<super::con
                 }
             }
         }
-        // Deliveries left and no other worker (it handed its room on):
-        // back of the line.
-        conns.requeue(&mut queues, &endpoint_id);
+        // It handed its room on with deliveries left and no other worker:
+        // back of the line. (Not after other exits: a stopping shard's
+        // workers end with deliveries left, and must not start again.)
+        if handed_on {
+            conns.requeue(&mut queues, &endpoint_id);
+        }
         while let Some(next) = conns.next_waiting(&mut queues) {
             starts.push(next);
         }
     }
-    // glommio runs a spawned task at once: no borrow may be held here.
+    // glommio runs a spawned task at once: no borrow may be held here, and
+    // the new worker first yields, so a chain of workers that end at once
+    // (a stopping shard, deleted endpoints) never nests on this stack.
     for (next, conn) in starts {
-        glommio::spawn_local(worker(shard.clone(), next, conn)).detach();
+        let shard = shard.clone();
+        glommio::spawn_local(async move {
+            futures_lite::future::yield_now().await;
+            worker(shard, next, conn).await;
+        })
+        .detach();
     }
 }
 
@@ -337,10 +349,12 @@ fn note_speed(q: &mut EndpointQueue, answers: &[Answer]) {
     };
 }
 
-/// Loads the delivery at `handle` for an attempt. A delivery whose endpoint
-/// was deleted or disabled, or whose message is unreadable, is settled here
-/// without one (`None`).
-fn prepare(
+/// Loads the delivery at `handle` for an attempt (a cold one reads its
+/// message back through io_uring; the worker owns the handle meanwhile, so
+/// nothing else settles or moves it). A delivery whose endpoint was deleted
+/// or disabled, or whose message is unreadable, is settled here without one
+/// (`None`).
+async fn prepare(
     shard: &Rc<Shard>,
     handle: usize,
     endpoint: Option<&Arc<EndpointRecord>>,
@@ -352,7 +366,7 @@ fn prepare(
         .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))?;
     let msg = match msg {
         MsgRef::Hot(m) => m,
-        MsgRef::Cold(c) => match super::manual::read_message(shard, c.loc()) {
+        MsgRef::Cold(c) => match super::manual::read_message_async(shard, c.loc()).await {
             Ok(m) => Arc::new(Message::from_record(m, c.loc()).0),
             Err(e @ super::manual::ManualError::Read(_)) => {
                 // An I/O error (out of descriptors, say) passes: the delivery
