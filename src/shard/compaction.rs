@@ -73,11 +73,14 @@ pub fn compact(shard: &Shard, now_ms: u64) {
     // Index entries at least as old as anything deleted go first, so no
     // listing can reach into a removed segment.
     shard.index.borrow_mut().prune(now_ms);
-    if let Err(e) = shard
+    match shard
         .commit
         .compact(|times, active| keep_from(times, active, cutoff))
     {
-        eprintln!("ringhook: shard {}: compaction failed: {e}", shard.id);
+        Ok(0) => {}
+        // Open files of deleted segments would keep their space.
+        Ok(_) => shard.cold_files.borrow_mut().clear(),
+        Err(e) => eprintln!("ringhook: shard {}: compaction failed: {e}", shard.id),
     }
     let mut retired = shard.retired.borrow_mut();
     retired.retain_mut(|r| {

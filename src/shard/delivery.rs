@@ -162,6 +162,7 @@ pub fn sweep(shard: &Shard, now_ms: u64) {
         !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty())
     });
     shard.conns.borrow_mut().closed_idle(closed);
+    shard.cold_files.borrow_mut().expire(now_ms);
 }
 
 /// Buffers and caches one worker reuses across attempts.
@@ -366,7 +367,7 @@ async fn prepare(
         .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))?;
     let msg = match msg {
         MsgRef::Hot(m) => m,
-        MsgRef::Cold(c) => match super::manual::read_message_async(shard, c.loc()).await {
+        MsgRef::Cold(c) => match super::cold::read_message(shard, c.loc()).await {
             Ok(m) => Arc::new(Message::from_record(m, c.loc()).0),
             Err(e @ super::manual::ManualError::Read(_)) => {
                 // An I/O error (out of descriptors, say) passes: the delivery

@@ -276,6 +276,7 @@ pub fn run(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), Engi
                     wheel: RefCell::new(TimerWheel::new(crate::time::now_ms())),
                     queues: RefCell::new(Default::default()),
                     conns: RefCell::new(super::budget::Budget::new(connection_budget)),
+                    cold_files: Default::default(),
                     senders,
                     catalog_journal: catalog_journal.map(RefCell::new),
                     timer_kick: Default::default(),

@@ -8,10 +8,10 @@
 //! pending delivery again. Attempts made after the record are manual
 //! (`triggerType` 1).
 
-use super::index::{Loc, MsgMeta, Status};
+use super::index::{MsgMeta, Status};
 use super::state::Shard;
 use super::{delivery, Message, Pending};
-use crate::records::{self, Kind, ResendRecord};
+use crate::records::{Kind, ResendRecord};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -28,85 +28,6 @@ pub enum ManualError {
     Damaged(String),
     #[error("journal append failed: {0}")]
     Journal(String),
-}
-
-/// Reads a message record back from journal `loc` names, through io_uring:
-/// a page-cache miss waits for the disk without blocking the shard thread
-/// (a retry storm or a `recover` over segments the page cache has dropped
-/// would otherwise stop every delivery of the shard on each read).
-pub async fn read_message_async(
-    shard: &Shard,
-    loc: Loc,
-) -> Result<records::MessageRecord, ManualError> {
-    let rec = read_record_async(&shard.shared.config, loc, Kind::Message)
-        .await
-        .map_err(|e| match e.is_transient() {
-            true => ManualError::Read(e.to_string()),
-            false => ManualError::Damaged(e.to_string()),
-        })?;
-    records::decode_message(&rec.body).map_err(|e| ManualError::Damaged(e.to_string()))
-}
-
-/// `recovery::read_record_at` over glommio's buffered file reads.
-async fn read_record_async(
-    config: &crate::config::Config,
-    loc: Loc,
-    kind: Kind,
-) -> Result<crate::journal::OwnedRecord, crate::recovery::RecordAtError> {
-    let dir = crate::recovery::shard_dir(&config.data_dir, loc.journal as usize);
-    let at = crate::journal::RecordAt::new(&dir, config.segment_bytes, loc.pos)?;
-    let file = glommio::io::BufferedFile::open(&at.path)
-        .await
-        .map_err(|e| at.io(e.into()))?;
-    let read = read_record_from(&file, &at).await;
-    // Closing is best effort: the record (or the read's error) is what counts.
-    let _ = file.close().await;
-    let rec = read?;
-    if rec.kind != kind as u8 {
-        return Err(crate::recovery::RecordAtError::WrongKind {
-            loc,
-            found: rec.kind,
-            expected: kind,
-        });
-    }
-    Ok(rec)
-}
-
-/// Reads and checks the record `at` names from an open segment file.
-async fn read_record_from(
-    file: &glommio::io::BufferedFile,
-    at: &crate::journal::RecordAt,
-) -> Result<crate::journal::OwnedRecord, crate::journal::ReadError> {
-    let mut raw = [0u8; crate::journal::RECORD_HEADER_BYTES as usize];
-    read_exact_at(file, at, &mut raw, at.pos.offset).await?;
-    let header = at.header(raw)?;
-    let mut body = rkyv::util::AlignedVec::with_capacity(header.body_len);
-    body.resize(header.body_len, 0);
-    read_exact_at(file, at, &mut body, header.body_at).await?;
-    at.record(&header, body)
-}
-
-/// Fills `out` from `offset` (buffered reads may come back short).
-async fn read_exact_at(
-    file: &glommio::io::BufferedFile,
-    at: &crate::journal::RecordAt,
-    out: &mut [u8],
-    offset: u64,
-) -> Result<(), crate::journal::ReadError> {
-    let mut done = 0;
-    while done < out.len() {
-        let got = file
-            .read_at(offset + done as u64, out.len() - done)
-            .await
-            .map_err(|e| at.io(e.into()))?;
-        if got.is_empty() {
-            return Err(at.io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        let n = got.len().min(out.len() - done);
-        out[done..done + n].copy_from_slice(&got[..n]);
-        done += n;
-    }
-    Ok(())
 }
 
 /// Starts a manual delivery of `meta` to `endpoint_id` (owned by this shard)
@@ -133,7 +54,7 @@ async fn resend_all(
     let mut started = Vec::with_capacity(metas.len());
     let mut last_lsn = None;
     for meta in metas {
-        let m = read_message_async(shard, meta.loc).await?;
+        let m = super::cold::read_message(shard, meta.loc).await?;
         let rec = ResendRecord {
             msg_id: m.id.clone(),
             app_id: m.app_id.clone(),

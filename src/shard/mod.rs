@@ -12,6 +12,7 @@
 //! FNV-1a hash so that restarts with the same N agree.
 
 pub mod budget;
+pub mod cold;
 pub mod commit;
 pub mod compaction;
 pub mod conn;

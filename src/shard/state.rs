@@ -37,6 +37,8 @@ pub struct Shard {
     pub queues: RefCell<HashMap<std::sync::Arc<str>, EndpointQueue>>,
     /// Outbound connections held by workers and idle pools, within a bound.
     pub conns: RefCell<super::budget::Budget>,
+    /// Segment files kept open for cold reads (`cold`).
+    pub cold_files: RefCell<super::cold::Files>,
     pub senders: Option<Senders<ShardMsg>>,
     /// The catalog journal; only shard 0 (which serves the API) has it.
     pub catalog_journal: Option<RefCell<Journal>>,
