@@ -81,12 +81,14 @@ fn sink(args: SinkArgs) -> anyhow::Result<()> {
         delay: args.delay_ms.map(Duration::from_millis),
         key: parse_key(args.secret.as_deref())?,
     };
-    let addr = sink::start(config, stats.clone())?;
-    eprintln!("loadgen sink listening on {addr} (GET /stats for counts; Ctrl-C to stop)");
+    // Handlers first: a signal that arrives while the sink starts still ends
+    // it with its counts printed.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
+    let addr = sink::start(config, stats.clone())?;
+    eprintln!("loadgen sink listening on {addr} (GET /stats for counts; Ctrl-C to stop)");
     while !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(50));
     }
