@@ -27,5 +27,6 @@ pub mod records;
 pub mod recovery;
 pub mod shard;
 pub mod signing;
+pub mod split;
 pub mod time;
 pub mod wheel;

@@ -8,7 +8,7 @@
 //! them while it runs; the executor thread is never joined (it ends with the process).
 
 use hdrhistogram::Histogram;
-use std::collections::HashSet;
+use ringhook::split::SplitMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,56 +64,28 @@ pub struct SinkStats {
     inner: Mutex<Tracked>,
 }
 
-/// Tables `Seen` splits its digests over.
+/// Tables the duplicate check splits its digests over.
 const SEEN_TABLES: usize = 256;
 
-/// The (path, webhook-id) pairs answered so far, as 128-bit digests split over
-/// `SEEN_TABLES` tables: a table that grows rehashes only its own share. One table of
-/// hundreds of thousands of keys stalled the sink for ~30 ms when it grew, and the
-/// stall showed up as the engine's end-to-end tail latency.
-#[derive(Debug)]
-struct Seen {
-    tables: Vec<HashSet<u128>>,
-    len: usize,
-}
+/// The (path, webhook-id) pairs answered so far, as 128-bit digests in a
+/// `SplitMap`: one `HashSet` of hundreds of thousands of keys stalled the
+/// sink for ~30 ms when it grew, and the stall showed up as the engine's
+/// end-to-end tail latency.
+type Seen = SplitMap<()>;
 
-impl Seen {
-    fn new() -> Seen {
-        Seen {
-            tables: (0..SEEN_TABLES).map(|_| HashSet::new()).collect(),
-            len: 0,
-        }
-    }
-
-    /// A digest of the pair: two SipHash passes with distinct prefixes (collisions
-    /// among 20 M keys have a probability around 10^-24).
-    fn digest(path: &[u8], webhook_id: &[u8]) -> u128 {
-        use std::hash::{DefaultHasher, Hasher};
-        let half = |salt: u8| {
-            let mut h = DefaultHasher::new();
-            h.write_u8(salt);
-            h.write(path);
-            h.write_u8(b' ');
-            h.write(webhook_id);
-            h.finish()
-        };
-        (u128::from(half(1)) << 64) | u128::from(half(2))
-    }
-
-    fn table(&mut self, digest: u128) -> &mut HashSet<u128> {
-        let i = (digest as usize) % SEEN_TABLES;
-        &mut self.tables[i]
-    }
-
-    fn contains(&mut self, digest: u128) -> bool {
-        self.table(digest).contains(&digest)
-    }
-
-    fn insert(&mut self, digest: u128) {
-        if self.table(digest).insert(digest) {
-            self.len += 1;
-        }
-    }
+/// A digest of the pair: two SipHash passes with distinct prefixes (collisions
+/// among 20 M keys have a probability around 10^-24).
+fn digest(path: &[u8], webhook_id: &[u8]) -> u128 {
+    use std::hash::{DefaultHasher, Hasher};
+    let half = |salt: u8| {
+        let mut h = DefaultHasher::new();
+        h.write_u8(salt);
+        h.write(path);
+        h.write_u8(b' ');
+        h.write(webhook_id);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
 }
 
 #[derive(Debug)]
@@ -152,7 +124,7 @@ impl SinkStats {
             bad_signatures: AtomicU64::new(0),
             last_delivery_us: AtomicU64::new(0),
             inner: Mutex::new(Tracked {
-                seen: Seen::new(),
+                seen: Seen::new(SEEN_TABLES),
                 latency_us,
             }),
         }))
@@ -194,14 +166,14 @@ impl SinkStats {
                 .latency_us
                 .record(now.saturating_sub(sent).clamp(1, MAX_LATENCY_US));
         }
-        let key = Seen::digest(path, webhook_id);
-        if t.seen.contains(key) {
+        let key = digest(path, webhook_id);
+        if t.seen.contains(&key) {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
-        } else if t.seen.len >= MAX_TRACKED_DELIVERIES {
+        } else if t.seen.len() >= MAX_TRACKED_DELIVERIES {
             self.untracked.fetch_add(1, Ordering::Relaxed);
             self.delivered.fetch_add(1, Ordering::Relaxed);
         } else {
-            t.seen.insert(key);
+            t.seen.insert(key, ());
             self.delivered.fetch_add(1, Ordering::Relaxed);
         }
     }

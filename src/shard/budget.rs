@@ -106,19 +106,16 @@ impl Budget {
         }
         // The worker takes its endpoint's idle connection right away, so the
         // connection never counts twice (a throttled worker sleeps first).
-        if let Some((conn, _)) = q.idle.pop() {
-            q.in_flight += 1;
-            return Start::Go(Some(conn));
+        if !q.idle.is_empty() || self.used < self.limit {
+            return Start::Go(self.admit(q));
         }
-        let in_flight = q.in_flight;
-        if self.used < self.limit {
-            return self.go(queues, id);
-        }
-        if in_flight > 0 {
+        if q.in_flight > 0 {
             return Start::Later;
         }
         if self.close_oldest_idle(queues, id) {
-            return self.go(queues, id);
+            if let Some(q) = queues.get_mut(id) {
+                return Start::Go(self.admit(q));
+            }
         }
         self.enqueue(queues, id);
         Start::Queued
@@ -134,15 +131,15 @@ impl Budget {
         }
     }
 
-    fn go(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) -> Start {
-        match queues.get_mut(id) {
-            Some(q) => {
-                q.in_flight += 1;
-                self.used += 1;
-                Start::Go(None)
-            }
-            None => Start::Later,
+    /// Starts one more worker of `q`: with its idle connection if it has
+    /// one (that connection's room becomes the worker's), else in new room.
+    fn admit(&mut self, q: &mut EndpointQueue) -> Option<Conn> {
+        q.in_flight += 1;
+        let conn = q.idle.pop().map(|(c, _)| c);
+        if conn.is_none() {
+            self.used += 1;
         }
+        conn
     }
 
     /// Closes the oldest idle connection of an endpoint other than `except`.
@@ -244,12 +241,7 @@ impl Budget {
             if q.ready.is_empty() || q.in_flight > 0 {
                 continue;
             }
-            q.in_flight += 1;
-            let conn = q.idle.pop().map(|(c, _)| c);
-            if conn.is_none() {
-                self.used += 1;
-            }
-            return Some((id, conn));
+            return Some((id, self.admit(q)));
         }
         None
     }

@@ -8,13 +8,11 @@
 //! trade-off, visible in `docs/ARCHITECTURE.md`). Keys are stored as a 128-bit
 //! hash of the pair rather than the strings, and expiry pops from the front of
 //! an insertion-ordered queue a little at every insert, so no pass over the
-//! whole map ever stalls the shard. The map is split over `TABLES` tables so
-//! that growing one rehashes a 64th of the keys: one table of two million
-//! keys would stop the shard for tens of milliseconds each time it doubled
-//! (the same stall, in the benchmark's sink, was most of the measured
-//! end-to-end tail; see docs/BENCHMARKS.md).
+//! whole map ever stalls the shard. The map is a `split::SplitMap` of 64
+//! tables, so growing it rehashes a 64th of the keys at a time.
 
-use std::collections::{HashMap, VecDeque};
+use crate::split::SplitMap;
+use std::collections::VecDeque;
 use std::hash::Hasher;
 
 /// A 128-bit digest of (application id, eventId): two independent 64-bit
@@ -32,61 +30,17 @@ fn key(app_id: &str, event_id: &str) -> u128 {
     (u128::from(fnv) << 64) | u128::from(sip.finish())
 }
 
-/// Tables the window's keys are split over (by the key's low bits).
+/// Tables the window's keys are split over (`split::SplitMap`).
 const TABLES: usize = 64;
-
-/// A map of 128-bit keys split over `TABLES` hash tables.
-#[derive(Debug)]
-struct Split<V> {
-    tables: Vec<HashMap<u128, V>>,
-    len: usize,
-}
-
-impl<V> Split<V> {
-    fn new() -> Split<V> {
-        Split {
-            tables: (0..TABLES).map(|_| HashMap::new()).collect(),
-            len: 0,
-        }
-    }
-
-    fn table(&self, k: u128) -> &HashMap<u128, V> {
-        &self.tables[(k as usize) % TABLES]
-    }
-
-    fn table_mut(&mut self, k: u128) -> &mut HashMap<u128, V> {
-        &mut self.tables[(k as usize) % TABLES]
-    }
-
-    fn get(&self, k: &u128) -> Option<&V> {
-        self.table(*k).get(k)
-    }
-
-    fn insert(&mut self, k: u128, v: V) -> Option<V> {
-        let old = self.table_mut(k).insert(k, v);
-        if old.is_none() {
-            self.len += 1;
-        }
-        old
-    }
-
-    fn remove(&mut self, k: &u128) -> Option<V> {
-        let old = self.table_mut(*k).remove(k);
-        if old.is_some() {
-            self.len -= 1;
-        }
-        old
-    }
-}
 
 /// The shard's `eventId` window.
 ///
 /// # Invariants
 /// - every key in `map` is in `order` exactly once, with the same `at_ms`;
-/// - `map.len <= max`.
+/// - `map.len() <= max`.
 #[derive(Debug)]
 pub struct EventIds {
-    map: Split<(Box<str>, u64)>,
+    map: SplitMap<(Box<str>, u64)>,
     order: VecDeque<(u64, u128)>,
     window_ms: u64,
     max: usize,
@@ -95,7 +49,7 @@ pub struct EventIds {
 impl EventIds {
     pub fn new(window_ms: u64, max: usize) -> EventIds {
         EventIds {
-            map: Split::new(),
+            map: SplitMap::new(TABLES),
             order: VecDeque::new(),
             window_ms,
             max: max.max(1),
@@ -118,7 +72,7 @@ impl EventIds {
         }
         // Bounded work per insert: expire up to a few old entries.
         self.expire(at_ms, 4);
-        while self.map.len > self.max {
+        while self.map.len() > self.max {
             self.pop_front();
         }
     }
@@ -144,11 +98,11 @@ impl EventIds {
     }
 
     pub fn len(&self) -> usize {
-        self.map.len
+        self.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.len == 0
+        self.map.is_empty()
     }
 }
 
@@ -185,10 +139,7 @@ mod tests {
             ids.insert("app", &format!("e{i}"), &format!("msg_{i}"), i);
         }
         assert_eq!(ids.len(), 5_000);
-        assert!(
-            ids.map.tables.iter().all(|t| !t.is_empty()),
-            "every table used"
-        );
+        assert!(ids.map.all_tables_used(), "every table used");
         for i in (0..5_000).step_by(97) {
             assert_eq!(
                 ids.get("app", &format!("e{i}"), 0),

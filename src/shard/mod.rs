@@ -65,7 +65,7 @@ thread_local! {
     static INTERNED: std::cell::RefCell<std::collections::HashMap<Box<str>, Arc<str>>> =
         std::cell::RefCell::new(std::collections::HashMap::new());
     static RECENT_INTERNED: std::cell::RefCell<([Option<Arc<str>>; RECENT], usize)> =
-        const { std::cell::RefCell::new(([None, None], 0)) };
+        const { std::cell::RefCell::new(([const { None }; RECENT], 0)) };
 }
 
 /// One shared copy of a string that many messages repeat (application ids,
