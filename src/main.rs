@@ -155,11 +155,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let tokens = load_tokens(&config)?;
-    ringhook::shard::run(config, tokens, args.repair)?;
+    ringhook::engine::serve(config, tokens, args.repair)?;
     Ok(())
 }
-
-const TOKENS_FILE: &str = "api-tokens";
 
 /// Tokens from the config, `RINGHOOK_API_TOKEN` and `<data-dir>/api-tokens`;
 /// if there are none, mints one so the API is never open.
@@ -173,7 +171,7 @@ fn load_tokens(config: &Config) -> anyhow::Result<Vec<String>> {
             tokens.push(t.trim().to_string());
         }
     }
-    let path = config.data_dir.join(TOKENS_FILE);
+    let path = ringhook::datadir::tokens_file(&config.data_dir);
     match std::fs::read_to_string(&path) {
         Ok(text) => tokens.extend(
             text.lines()
@@ -208,7 +206,7 @@ fn mint_token(data_dir: &Path) -> anyhow::Result<String> {
         "rh_{}",
         raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
     );
-    let path = data_dir.join(TOKENS_FILE);
+    let path = ringhook::datadir::tokens_file(data_dir);
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -221,21 +219,10 @@ fn mint_token(data_dir: &Path) -> anyhow::Result<String> {
 }
 
 fn journal_check(data_dir: &Path) -> anyhow::Result<()> {
-    let mut dirs = vec![ringhook::recovery::catalog_dir(data_dir)];
-    let mut shards: Vec<_> = std::fs::read_dir(data_dir)
-        .with_context(|| format!("reading {}", data_dir.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("shard-"))
-        })
-        .collect();
-    shards.sort();
-    dirs.extend(shards);
+    let dirs = ringhook::datadir::journal_dirs(data_dir)
+        .with_context(|| format!("reading {}", data_dir.display()))?;
     let mut bad = false;
-    for dir in dirs.iter().filter(|d| d.exists()) {
+    for dir in &dirs {
         let report =
             ringhook::journal::check(dir).with_context(|| format!("checking {}", dir.display()))?;
         println!("{}: {report}", dir.display());

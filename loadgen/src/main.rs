@@ -99,7 +99,7 @@ fn sink(args: SinkArgs) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     // The sink holds a connection per engine worker: many endpoints open
     // far more than the usual soft limit of 1024.
-    ringhook::shard::engine::raise_fd_limit();
+    ringhook::engine::raise_fd_limit();
     match Cli::parse().command {
         Command::Sink(args) => sink(args),
         Command::Run(args) => run::run(args),

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 pub fn list_apps(shard: &Shard, req: &Request) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     let items: Vec<_> = catalog.apps().map(|a| (a.id.clone(), a.clone())).collect();
     Ok(ok(
         200,
@@ -49,7 +49,7 @@ fn app_from_body(obj: &Map<String, Value>, mut rec: AppRecord, mode: Mode) -> Re
 
 /// Refuses a uid that another application already uses.
 fn check_uid_free(shard: &Shard, rec: &AppRecord) -> Result<()> {
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     match rec.uid.as_deref().and_then(|uid| catalog.app(uid)) {
         Some(other) if other.id != rec.id => Err(error(
             409,
@@ -90,7 +90,7 @@ pub fn create_app(shard: &Shard, req: &Request) -> Result<Response> {
     let obj = json_object(req)?;
     if let Some(uid) = opt_str(&obj, "uid", 256)? {
         check_uid(&uid)?;
-        if let Some(existing) = shard.shared.catalog.load().app(&uid) {
+        if let Some(existing) = shard.shared().catalog.load().app(&uid) {
             if query_flag(req, "get_if_exists") {
                 return Ok(ok(200, views::app(existing)));
             }
@@ -112,7 +112,7 @@ pub fn get_app(shard: &Shard, app: &str) -> Result<Response> {
 /// `PUT /app/{app}`: replaces the application, or creates it with uid `{app}`.
 pub fn upsert_app(shard: &Shard, req: &Request, app: &str) -> Result<Response> {
     let obj = json_object(req)?;
-    let existing = shard.shared.catalog.load().app(app).cloned();
+    let existing = shard.shared().catalog.load().app(app).cloned();
     match existing {
         Some(existing) => {
             let mut rec = app_from_body(&obj, (*existing).clone(), Mode::Replace)?;

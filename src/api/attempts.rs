@@ -9,7 +9,7 @@
 use super::http::Response;
 use super::listing::*;
 use super::params::*;
-use crate::shard::index::{page_of, AttemptEntry, Delivery, Status};
+use crate::reads::index::{page_of, AttemptEntry, Delivery, Status};
 use crate::shard::query;
 use crate::shard::state::Shard;
 use crate::time::rfc3339;
@@ -29,7 +29,9 @@ pub async fn list_by_endpoint(
     let ep = find_endpoint(shard, app, ep)?;
     let (id, filter, page) = (ep.id.clone(), q.filter.clone(), q.page.clone());
     let page = on_owner(shard, &ep.id, move |s| {
-        s.index.borrow().list_endpoint_attempts(&id, &filter, &page)
+        s.index()
+            .borrow()
+            .list_endpoint_attempts(&id, &filter, &page)
     })
     .await?;
     Ok(ok(
@@ -43,7 +45,7 @@ pub async fn list_by_endpoint(
 /// Every attempt of a message, from every shard, by attempt id.
 async fn attempts_of(shard: &Rc<Shard>, msg_id: &str) -> BTreeMap<Arc<str>, AttemptEntry> {
     let id = msg_id.to_string();
-    query::on_all(shard, move |s| s.index.borrow().attempts_of(&id))
+    query::on_all(shard, move |s| s.index().borrow().attempts_of(&id))
         .await
         .into_iter()
         .flatten()
@@ -62,7 +64,7 @@ pub async fn list_by_msg(
     let app = find_app(shard, app)?;
     let msg = find_message(shard, &app.id, msg).await?;
     let all = attempts_of(shard, &msg.id).await;
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     let endpoint = match &q.endpoint_id {
         Some(e) => Some(
             catalog
@@ -126,7 +128,9 @@ pub async fn list_endpoint_messages(
     let ep = find_endpoint(shard, app, ep)?;
     let (id, filter, page) = (ep.id.clone(), q.filter.clone(), q.page.clone());
     let page = on_owner(shard, &ep.id, move |s| {
-        s.index.borrow().list_endpoint_messages(&id, &filter, &page)
+        s.index()
+            .borrow()
+            .list_endpoint_messages(&id, &filter, &page)
     })
     .await?;
     let with_content = q.with_content.unwrap_or(true);
@@ -150,13 +154,13 @@ pub async fn list_msg_endpoints(
     let msg = find_message(shard, &app.id, msg).await?;
     let id = msg.id;
     let all: BTreeMap<Arc<str>, Delivery> =
-        query::on_all(shard, move |s| s.index.borrow().deliveries_of(&id))
+        query::on_all(shard, move |s| s.index().borrow().deliveries_of(&id))
             .await
             .into_iter()
             .flatten()
             .map(|d| (d.endpoint_id.clone(), d))
             .collect();
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     // Endpoints deleted since are left out: their fields are gone.
     let page = page_of(
         &all,
@@ -198,7 +202,7 @@ pub async fn list_msg_endpoints(
 pub async fn endpoint_stats(shard: &Rc<Shard>, app: &str, ep: &str) -> Result<Response> {
     let ep = find_endpoint(shard, app, ep)?;
     let id = ep.id.clone();
-    let c = on_owner(shard, &ep.id, move |s| s.index.borrow().stats(&id)).await?;
+    let c = on_owner(shard, &ep.id, move |s| s.index().borrow().stats(&id)).await?;
     Ok(ok(
         200,
         json!({

@@ -10,8 +10,8 @@ use super::headers::parse_headers;
 use super::http::{error, Request, Response};
 use super::params::*;
 use super::views;
+use crate::delivery::guard::{is_private, Target};
 use crate::records::{DeleteRecord, EndpointRecord, Kind, SecretKey};
-use crate::shard::guard::{is_private, Target};
 use crate::shard::state::Shard;
 use crate::{ids, signing};
 use serde_json::{json, Map, Value};
@@ -26,7 +26,7 @@ pub const GRACE_MAX_SECS: u32 = 7 * 24 * 3600;
 pub fn list_endpoints(shard: &Shard, req: &Request, app: &str) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
     let app = find_app(shard, app)?;
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     let items: Vec<_> = catalog
         .endpoints_of(&app.id)
         .map(|e| (e.id.clone(), e.clone()))
@@ -60,14 +60,14 @@ pub async fn check_url(shard: &Shard, url: &str) -> Result<()> {
         return Err(invalid("url", "at most 2048 bytes"));
     }
     let target = Target::parse(url).map_err(|e| invalid("url", e.to_string()))?;
-    let allow = shard.shared.config.allow_private_targets;
+    let allow = shard.shared().config.allow_private_targets;
     match target.host.parse::<std::net::IpAddr>() {
         Ok(ip) if !allow && is_private(ip) => Err(invalid(
             "url",
             format!("{ip} is a private, loopback or link-local address; refused (see allow_private_targets)"),
         )),
         Ok(_) => Ok(()),
-        Err(_) => crate::shard::resolver::resolve(&target, allow)
+        Err(_) => crate::delivery::resolver::resolve(&target, allow)
             .await
             .map(|_| ())
             .map_err(|e| invalid("url", e.to_string())),
@@ -139,7 +139,7 @@ fn endpoint_from_body(
 
 /// Refuses a uid another endpoint of the same application uses.
 fn check_uid_free(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     match rec
         .uid
         .as_deref()
@@ -160,7 +160,7 @@ fn check_uid_free(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
 fn commit_endpoint(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
     // Checked here, after any await, so an application deleted meanwhile
     // cannot get an endpoint back.
-    if shard.shared.catalog.load().app(&rec.app_id).is_none() {
+    if shard.shared().catalog.load().app(&rec.app_id).is_none() {
         return Err(not_found("application"));
     }
     check_uid_free(shard, rec)?;
@@ -223,7 +223,7 @@ async fn change_endpoint(
         // The URL check awaited DNS: if the endpoint was deleted, rotated or
         // changed meanwhile, writing `rec` would undo that change.
         let current = shard
-            .shared
+            .shared()
             .catalog
             .load()
             .endpoint_by_id(&existing.id)
@@ -250,7 +250,7 @@ pub async fn upsert_endpoint(
 ) -> Result<Response> {
     let app = find_app(shard, app)?;
     let obj = json_object(req)?;
-    let existing = shard.shared.catalog.load().endpoint(&app.id, ep).cloned();
+    let existing = shard.shared().catalog.load().endpoint(&app.id, ep).cloned();
     match existing {
         Some(existing) => {
             let rec = change_endpoint(shard, &obj, &existing, Mode::Replace).await?;
@@ -313,7 +313,7 @@ pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
             ))
         }
         Some(s) => u64::from(s) * 1000,
-        None => shard.shared.config.secret_rotation_grace_ms,
+        None => shard.shared().config.secret_rotation_grace_ms,
     };
     let now = crate::time::now_ms();
     let mut rec = (*existing).clone();

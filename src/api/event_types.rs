@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 fn find(shard: &Shard, name: &str) -> Result<Arc<EventTypeRecord>> {
     shard
-        .shared
+        .shared()
         .catalog
         .load()
         .event_type(name)
@@ -72,7 +72,7 @@ fn commit(shard: &Shard, rec: &EventTypeRecord) -> Result<()> {
 pub fn list_event_types(shard: &Shard, req: &Request) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
     let archived = query_flag(req, "include_archived");
-    let catalog = shard.shared.catalog.load();
+    let catalog = shard.shared().catalog.load();
     let items: Vec<_> = catalog
         .event_types()
         .filter(|t| archived || !t.archived)
@@ -91,7 +91,7 @@ pub fn create_event_type(shard: &Shard, req: &Request) -> Result<Response> {
     let obj = json_object(req)?;
     let name = opt_str(&obj, "name", 256)?.ok_or_else(|| invalid("name", "required"))?;
     check_name(&name)?;
-    let base = match shard.shared.catalog.load().event_type(&name) {
+    let base = match shard.shared().catalog.load().event_type(&name) {
         Some(t) if !t.archived => {
             return Err(error(409, "conflict", format!("event type {name} exists")))
         }
@@ -114,7 +114,7 @@ pub fn get_event_type(shard: &Shard, name: &str) -> Result<Response> {
 /// `PUT /event-type/{name}`: 200 replacing it, or 201 creating it.
 pub fn upsert_event_type(shard: &Shard, req: &Request, name: &str) -> Result<Response> {
     let obj = json_object(req)?;
-    let existing = shard.shared.catalog.load().event_type(name).cloned();
+    let existing = shard.shared().catalog.load().event_type(name).cloned();
     let (base, status) = match existing {
         Some(t) => {
             let mut t = (*t).clone();

@@ -2,15 +2,15 @@
 //! routes in Svix's shape.
 //!
 //! Header names the engine writes itself (`webhook-*` and the ones in
-//! `shard::delivery::RESERVED_HEADERS`) are refused with a 422 rather than
+//! `delivery::RESERVED_HEADERS`) are refused with a 422 rather than
 //! silently dropped at delivery, so a caller learns at once that they cannot
 //! be overridden. Credentials-like headers are "sensitive": stored and sent,
 //! but redacted from `GET .../headers` and listed in `sensitive` instead.
 
 use super::http::{Request, Response};
 use super::params::*;
+use crate::delivery::RESERVED_HEADERS;
 use crate::records::{HeaderPair, Kind};
-use crate::shard::delivery::RESERVED_HEADERS;
 use crate::shard::state::Shard;
 use serde_json::{json, Map, Value};
 

@@ -9,10 +9,10 @@
 use super::http::{error, Request, Response};
 use super::params::{paging, Result};
 use crate::journal::OwnedRecord;
+use crate::reads::index::{AttemptEntry, Delivery, Filter, Loc, MsgMeta, Page, PageReq, Status};
 use crate::records::{self, Kind};
-use crate::shard::index::{AttemptEntry, Delivery, Filter, Loc, MsgMeta, Page, PageReq, Status};
+use crate::shard::query;
 use crate::shard::state::Shard;
-use crate::shard::{query, shard_of};
 use crate::time::rfc3339;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -115,7 +115,7 @@ pub async fn on_home<T: Send + 'static>(
     app_id: &str,
     f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
 ) -> Result<T> {
-    let home = shard_of(app_id, shard.count);
+    let home = shard.shared().placement.home_of_app(app_id);
     query::on(shard, home, f).await.ok_or_else(unavailable)
 }
 
@@ -125,7 +125,7 @@ pub async fn on_owner<T: Send + 'static>(
     endpoint_id: &str,
     f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
 ) -> Result<T> {
-    let owner = shard_of(endpoint_id, shard.count);
+    let owner = shard.shared().placement.owner_of_endpoint(endpoint_id);
     query::on(shard, owner, f).await.ok_or_else(unavailable)
 }
 
@@ -133,11 +133,10 @@ pub async fn on_owner<T: Send + 'static>(
 pub async fn find_message(shard: &Rc<Shard>, app_id: &str, msg: &str) -> Result<Arc<MsgMeta>> {
     let (app, msg) = (app_id.to_string(), msg.to_string());
     on_home(shard, app_id, move |s| {
-        let index = s.index.borrow();
+        let index = s.index().borrow();
         index.message(&app, &msg).or_else(|| {
-            let dedup = s.dedup.borrow();
-            let id = dedup.get(&app, &msg, crate::time::now_ms())?;
-            index.message(&app, id)
+            let id = s.accepted_as(&app, &msg)?;
+            index.message(&app, &id)
         })
     })
     .await?
@@ -145,7 +144,7 @@ pub async fn find_message(shard: &Rc<Shard>, app_id: &str, msg: &str) -> Result<
 }
 
 fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {
-    crate::recovery::read_record_at(&shard.shared.config, loc, kind).map_err(internal)
+    crate::reads::record::read_record_at(&shard.shared().config, loc, kind).map_err(internal)
 }
 
 /// The message's payload, read from the journal.
@@ -213,7 +212,7 @@ pub fn attempt_view(
     let rec = read(shard, a.loc, Kind::Attempt)?;
     let rec = records::decode_attempt(&rec.body).map_err(internal)?;
     let url = shard
-        .shared
+        .shared()
         .catalog
         .load()
         .endpoint_by_id(&a.endpoint_id)

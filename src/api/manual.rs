@@ -9,11 +9,12 @@
 use super::http::{error, Request, Response};
 use super::listing::*;
 use super::params::*;
+use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
 use crate::shard::manual::{self, ManualError};
 use crate::shard::state::Shard;
 use crate::shard::tasks::Task;
-use crate::shard::{ingest, query, shard_of, IngestError, NewMessage};
+use crate::shard::{query, route};
 use crate::time::{parse_rfc3339, rfc3339};
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -33,7 +34,7 @@ fn manual_error(e: ManualError) -> Response {
 pub async fn resend(shard: &Rc<Shard>, app: &str, msg: &str, ep: &str) -> Result<Response> {
     let ep = find_endpoint(shard, app, ep)?;
     let msg = find_message(shard, &ep.app_id, msg).await?;
-    let owner = shard_of(&ep.id, shard.count);
+    let owner = shard.shared().placement.owner_of_endpoint(&ep.id);
     let endpoint_id = ep.id.clone();
     query::on_async(shard, owner, move |s| async move {
         manual::resend(&s, msg, endpoint_id).await
@@ -75,9 +76,9 @@ pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> R
     let since = time_field(&obj, "since")?.ok_or_else(|| invalid("since", "required"))?;
     let until = time_field(&obj, "until")?.unwrap_or(u64::MAX);
     let now = crate::time::now_ms();
-    let task = shard.tasks.borrow_mut().start("endpoint.recover", now);
+    let task = shard.tasks().borrow_mut().start("endpoint.recover", now);
     let (s, id) = (shard.clone(), task.id.clone());
-    let owner = shard_of(&ep.id, shard.count);
+    let owner = shard.shared().placement.owner_of_endpoint(&ep.id);
     let endpoint_id = ep.id.clone();
     glommio::spawn_local(async move {
         let result = query::on_async(&s, owner, move |o| async move {
@@ -89,7 +90,7 @@ pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> R
             Some(Err(e)) => (true, json!({ "error": e.to_string() })),
             None => (true, json!({ "error": "shard not reachable" })),
         };
-        s.tasks
+        s.tasks()
             .borrow_mut()
             .finish(&id, failed, data, crate::time::now_ms());
     })
@@ -103,7 +104,7 @@ pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> R
 
 /// `GET /background-task/{task}`
 pub fn get_task(shard: &Shard, id: &str) -> Result<Response> {
-    let tasks = shard.tasks.borrow();
+    let tasks = shard.tasks().borrow();
     let t = tasks.get(id).ok_or_else(|| not_found("background task"))?;
     Ok(ok(200, task_view(t)))
 }
@@ -120,7 +121,7 @@ pub fn list_tasks(shard: &Shard, req: &Request) -> Result<Response> {
             _ => {}
         }
     }
-    let tasks = shard.tasks.borrow();
+    let tasks = shard.tasks().borrow();
     let map: std::collections::BTreeMap<String, Value> = tasks
         .all()
         .map(task_view)
@@ -128,9 +129,9 @@ pub fn list_tasks(shard: &Shard, req: &Request) -> Result<Response> {
         .filter(|v| kind.as_ref().is_none_or(|k| v["task"] == **k))
         .map(|v| (v["id"].as_str().unwrap_or_default().to_string(), v))
         .collect();
-    let page = crate::shard::index::page_of(
+    let page = crate::reads::index::page_of(
         &map,
-        &crate::shard::index::PageReq { limit, iterator },
+        &crate::reads::index::PageReq { limit, iterator },
         |_| true,
         Value::clone,
     );
@@ -164,10 +165,10 @@ pub async fn send_example(
         channels: Vec::new(),
         payload: serde_json::to_vec(&payload).unwrap_or_default(),
     };
-    let home = shard_of(&ep.app_id, shard.count);
+    let home = shard.shared().placement.home_of_app(&ep.app_id);
     let endpoint_id = ep.id.clone();
     let result = query::on_async(shard, home, move |s| async move {
-        ingest::accept_local_to(&s, vec![new], Some(&endpoint_id))
+        route::accept_local_to(&s, vec![new], Some(&endpoint_id))
             .await
             .pop()
     })

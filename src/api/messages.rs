@@ -8,9 +8,10 @@
 use super::http::{error, Request, Response};
 use super::params::*;
 use super::views;
+use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
+use crate::shard::route;
 use crate::shard::state::Shard;
-use crate::shard::{ingest, IngestError, NewMessage};
 use std::rc::Rc;
 
 /// The body of `POST /app/{app}/msg`; `payload` keeps the producer's bytes.
@@ -74,7 +75,7 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
         channels,
         payload: m.payload.get().as_bytes().to_vec(),
     };
-    let mut results = ingest::submit(shard, vec![new]).await;
+    let mut results = route::submit(shard, vec![new]).await;
     match results.pop() {
         Some(Ok(msg)) => Ok(ok(202, views::message(&msg))),
         Some(Err(IngestError::Duplicate(id))) => Err(error(
@@ -115,7 +116,7 @@ pub async fn list_messages(shard: &Rc<Shard>, req: &Request, app: &str) -> Resul
     let app = find_app(shard, app)?;
     let (id, filter, page) = (app.id.clone(), q.filter.clone(), q.page.clone());
     let page = super::listing::on_home(shard, &app.id, move |s| {
-        s.index.borrow().list_messages(&id, &filter, &page)
+        s.index().borrow().list_messages(&id, &filter, &page)
     })
     .await?;
     let with_content = q.with_content.unwrap_or(true);

@@ -3,7 +3,7 @@
 //! `http` reads requests and writes responses, `routes` maps paths to
 //! handlers, `views` renders records as Svix-shaped JSON. The API changes the
 //! catalog only through the catalog journal (append, sync, then swap the
-//! snapshot), and accepts messages only through `shard::ingest::submit`, the
+//! snapshot), and accepts messages only through `shard::route::submit`, the
 //! same path the Unix-socket ingest uses.
 
 pub mod apps;
@@ -31,7 +31,7 @@ pub const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// Accepts API connections until the engine stops.
 pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
-    while !shard.shared.is_stopping() {
+    while !shard.shared().is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
             // spin, and let connections close meanwhile.
@@ -55,7 +55,7 @@ pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
 
 async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
     let mut buf = Vec::new();
-    let max_body = shard.shared.config.max_body_bytes;
+    let max_body = shard.shared().config.max_body_bytes;
     loop {
         // A connection that sends nothing (or too slowly) for
         // REQUEST_READ_TIMEOUT is closed, so slow clients cannot hold all

@@ -235,7 +235,7 @@ pub fn paginate<T>(
 
 pub fn find_app(shard: &Shard, app: &str) -> Result<Arc<AppRecord>> {
     shard
-        .shared
+        .shared()
         .catalog
         .load()
         .app(app)
@@ -246,7 +246,7 @@ pub fn find_app(shard: &Shard, app: &str) -> Result<Arc<AppRecord>> {
 pub fn find_endpoint(shard: &Shard, app: &str, ep: &str) -> Result<Arc<EndpointRecord>> {
     let app = find_app(shard, app)?;
     shard
-        .shared
+        .shared()
         .catalog
         .load()
         .endpoint(&app.id, ep)

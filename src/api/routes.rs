@@ -134,7 +134,7 @@ fn authorized<'r>(shard: &Shard, req: &'r Request) -> Option<&'r str> {
     })?;
     let token = token.trim();
     shard
-        .shared
+        .shared()
         .tokens
         .iter()
         .any(|t| constant_time_eq(t.as_bytes(), token.as_bytes()))
@@ -185,7 +185,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         if let Some(rec) = g.finish(&resp) {
             // Not waited on, like attempt records: see `idempotency`.
             let kind = crate::records::Kind::IdempotentAnswer;
-            if let Err(e) = shard.commit.append_record(kind, &rec) {
+            if let Err(e) = shard.append_record(kind, &rec) {
                 eprintln!("ringhook: cannot journal an idempotency-key answer: {e}");
             }
         }
@@ -209,7 +209,7 @@ async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>
     let result = match (route, req.method.as_str()) {
         (Route::Metrics, "GET") => Ok(Response {
             status: 200,
-            body: crate::metrics::render(&shard.shared.metrics).into_bytes(),
+            body: crate::metrics::render(&shard.shared().metrics).into_bytes(),
             content_type: Some("text/plain; version=0.0.4"),
         }),
         (Route::Apps, "GET") => list_apps(shard, req),

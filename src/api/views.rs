@@ -7,8 +7,8 @@
 //! Fields the official SDKs require in a response (such as an event type's
 //! `deprecated`) are always present, or the SDK refuses the whole object.
 
+use crate::message::Message;
 use crate::records::{AppRecord, EndpointRecord, EventTypeRecord};
-use crate::shard::Message;
 use crate::time::rfc3339;
 use serde_json::{json, Value};
 

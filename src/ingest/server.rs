@@ -3,7 +3,7 @@
 //! One reader task per connection starts a task per batch (at most
 //! `IN_FLIGHT_BATCHES_MAX` at once), and a writer task sends the acks.
 //! The ack for a batch is written only after every accepted
-//! event of it is durable, because [`ingest::submit`] returns only then.
+//! event of it is durable, because [`route::submit`] returns only then.
 //! A structurally broken frame gets an ERROR frame and the connection is
 //! closed; a bad event inside a sound frame is rejected alone.
 //!
@@ -11,9 +11,11 @@
 //! one frame (`MAX_FRAME_BYTES`) plus one read chunk.
 
 use super::frame::{self, Decoded, EventStatus};
+use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
+use crate::message::Message;
+use crate::shard::route;
 use crate::shard::state::Shard;
-use crate::shard::{ingest, IngestError, Message, NewMessage};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{UnixListener, UnixStream};
 use std::rc::Rc;
@@ -28,7 +30,7 @@ const READ_CHUNK_BYTES: usize = 256 * 1024;
 pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
     let bytes = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_BYTES_MAX));
-    while !shard.shared.is_stopping() {
+    while !shard.shared().is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
             // spin, and let connections close meanwhile.
@@ -142,7 +144,7 @@ async fn acknowledge(
     slots: Vec<Slot>,
     news: Vec<NewMessage>,
 ) -> Vec<u8> {
-    let mut accepted = ingest::submit(shard, news).await.into_iter();
+    let mut accepted = route::submit(shard, news).await.into_iter();
     let results: Vec<Result<Arc<Message>, EventStatus>> = slots
         .into_iter()
         .map(|slot| match slot {
@@ -180,8 +182,8 @@ fn prepare(
     shard: &Shard,
     events: Vec<Result<frame::EventRef<'_>, frame::EventError>>,
 ) -> (Vec<Slot>, Vec<NewMessage>) {
-    let catalog = shard.shared.catalog.load();
-    let max_payload = shard.shared.config.max_body_bytes;
+    let catalog = shard.shared().catalog.load();
+    let max_payload = shard.shared().config.max_body_bytes;
     let mut slots = Vec::with_capacity(events.len());
     let mut news = Vec::with_capacity(events.len());
     for ev in events {

@@ -13,16 +13,19 @@
 mod rebuild;
 mod scan;
 
+use crate::accept::event_ids::DedupEntry;
 use crate::catalog::Catalog;
+use crate::commit::{Retired, SegmentTimes};
 use crate::config::Config;
+use crate::datadir::{catalog_dir, existing_shards, shard_dir, DataDirError};
+use crate::delivery::Pending;
 use crate::journal::Position;
 use crate::journal::{Journal, JournalConfig, OpenError};
-use crate::records::{self, Kind, RecordError};
-use crate::shard::compaction::{Retired, SegmentTimes};
-use crate::shard::index::{Index, Loc};
-use crate::shard::state::DedupEntry;
-use crate::shard::Pending;
-use std::path::{Path, PathBuf};
+use crate::message::Loc;
+use crate::placement::Placement;
+use crate::reads::index::Index;
+use crate::records::{self, RecordError};
+use std::path::PathBuf;
 
 /// Why the engine cannot start from this data directory.
 #[derive(Debug, thiserror::Error)]
@@ -33,11 +36,8 @@ pub enum RecoveryError {
     Record { dir: PathBuf, source: RecordError },
     #[error("cannot read back the record at {loc:?}: {reason}")]
     Reread { loc: Loc, reason: String },
-    #[error("cannot list data directory {dir}: {source}")]
-    List {
-        dir: PathBuf,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
 }
 
 /// Everything recovered, ready to hand to the shards.
@@ -102,53 +102,6 @@ impl DeliveryState {
     }
 }
 
-/// The directory of shard `i`'s journal.
-pub fn shard_dir(data_dir: &Path, i: usize) -> PathBuf {
-    data_dir.join(format!("shard-{i}"))
-}
-
-/// Why a record could not be read back at a `Loc`.
-#[derive(Debug, thiserror::Error)]
-pub enum RecordAtError {
-    #[error(transparent)]
-    Read(#[from] crate::journal::ReadError),
-    #[error("record at {loc:?} is of kind {found}, not {expected:?}")]
-    WrongKind { loc: Loc, found: u8, expected: Kind },
-}
-
-impl RecordAtError {
-    /// An I/O error other than a missing file (out of descriptors, say): the
-    /// same read may work later. Anything else is damage.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, RecordAtError::Read(crate::journal::ReadError::Io { source, .. })
-            if source.kind() != std::io::ErrorKind::NotFound)
-    }
-}
-
-/// Reads back the record of `kind` at `loc` from its shard journal (the CRC
-/// is checked by `journal::read_record`).
-pub fn read_record_at(
-    config: &Config,
-    loc: Loc,
-    kind: Kind,
-) -> Result<crate::journal::OwnedRecord, RecordAtError> {
-    let dir = shard_dir(&config.data_dir, loc.journal as usize);
-    let rec = crate::journal::read_record(&dir, config.segment_bytes, loc.pos)?;
-    if rec.kind != kind as u8 {
-        return Err(RecordAtError::WrongKind {
-            loc,
-            found: rec.kind,
-            expected: kind,
-        });
-    }
-    Ok(rec)
-}
-
-/// The catalog journal's directory.
-pub fn catalog_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("catalog")
-}
-
 fn journal_config(config: &Config, repair: bool) -> JournalConfig {
     JournalConfig {
         segment_bytes: config.segment_bytes,
@@ -156,30 +109,11 @@ fn journal_config(config: &Config, repair: bool) -> JournalConfig {
     }
 }
 
-/// Existing shard journal directories, by shard number.
-fn existing_shards(data_dir: &Path) -> Result<Vec<usize>, RecoveryError> {
-    let list = |source| RecoveryError::List {
-        dir: data_dir.to_path_buf(),
-        source,
-    };
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(data_dir).map_err(list)? {
-        let entry = entry.map_err(list)?;
-        let name = entry.file_name();
-        if let Some(n) = name.to_str().and_then(|s| s.strip_prefix("shard-")) {
-            if let Ok(i) = n.parse::<usize>() {
-                out.push(i);
-            }
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
-}
-
 /// Opens every journal under the data directory and rebuilds the engine state.
 pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError> {
     let data_dir = &config.data_dir;
     let n = config.shards;
+    let placement = Placement::new(n);
     let jc = journal_config(config, repair);
     let mut stats = RecoveryStats::default();
 
@@ -262,7 +196,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     stats.pending = count;
     let mut dedup: Vec<Vec<DedupEntry>> = (0..n).map(|_| Vec::new()).collect();
     for entry in std::mem::take(&mut scan.event_ids) {
-        dedup[crate::shard::shard_of(&entry.0 .0, n)].push(entry);
+        dedup[placement.home_of_app(&entry.0 .0)].push(entry);
     }
     let indexes = rebuild::indexes(&scan, config, now, newest)?;
     let mut answers = std::mem::take(&mut scan.answers);

@@ -12,9 +12,12 @@
 use super::scan::{Event, EventKind, MsgInfo, Scan};
 use super::{DeliveryState, RecoveryError};
 use crate::config::Config;
+use crate::delivery::{MsgRef, Pending};
+use crate::message::{Message, MsgMeta};
+use crate::placement::Placement;
+use crate::reads::index::{AttemptEntry, Index};
+use crate::reads::record::read_record_at;
 use crate::records::{self, Kind, Outcome};
-use crate::shard::index::{AttemptEntry, Index, MsgMeta};
-use crate::shard::{shard_of, Message, MsgRef, Pending};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
@@ -105,7 +108,7 @@ pub fn deliveries(
         count += 1;
         // Recovered deliveries are cold: their attempts read the message
         // back from the journal, so recovery keeps no payload.
-        pending[shard_of(name, shards)].push(Pending {
+        pending[Placement::new(shards).owner_of_endpoint(name)].push(Pending {
             msg: MsgRef::Cold(info.cold),
             endpoint_id: catalog.endpoint_name(name),
             attempt_no,
@@ -122,7 +125,7 @@ pub fn deliveries(
 fn read_message(config: &Config, info: &MsgInfo) -> Result<records::MessageRecord, RecoveryError> {
     let loc = info.cold.loc();
     let bad = |reason: String| RecoveryError::Reread { loc, reason };
-    let rec = super::read_record_at(config, loc, Kind::Message).map_err(|e| bad(e.to_string()))?;
+    let rec = read_record_at(config, loc, Kind::Message).map_err(|e| bad(e.to_string()))?;
     records::decode_message(&rec.body).map_err(|e| bad(e.to_string()))
 }
 
@@ -227,13 +230,13 @@ pub fn indexes(
         .collect();
     for m in &app_msgs {
         if let Some(meta) = metas.get(m) {
-            indexes[shard_of(&meta.app_id, n)].add_message(meta.clone());
+            indexes[Placement::new(n).home_of_app(&meta.app_id)].add_message(meta.clone());
         }
     }
     for (m, ep) in &deliveries {
         let name = scan.endpoints.name(*ep);
         if let Some(meta) = metas.get(m) {
-            indexes[shard_of(name, n)].delivery_pending(name, meta, 0);
+            indexes[Placement::new(n).owner_of_endpoint(name)].delivery_pending(name, meta, 0);
         }
     }
     let mut chosen: Vec<usize> = chosen.into_iter().collect();
@@ -244,14 +247,14 @@ pub fn indexes(
             continue;
         };
         let name = scan.endpoints.name(e.endpoint);
-        let index = &mut indexes[shard_of(name, n)];
+        let index = &mut indexes[Placement::new(n).owner_of_endpoint(name)];
         match e.kind {
             EventKind::Resend => index.resend(name, meta, e.at_ms),
             EventKind::Attempt => {
                 let loc = e.at.loc();
                 let bad = |reason: String| RecoveryError::Reread { loc, reason };
-                let rec = super::read_record_at(config, loc, Kind::Attempt)
-                    .map_err(|e| bad(e.to_string()))?;
+                let rec =
+                    read_record_at(config, loc, Kind::Attempt).map_err(|e| bad(e.to_string()))?;
                 let a = records::decode_attempt(&rec.body).map_err(|e| bad(e.to_string()))?;
                 let Some(outcome) = Outcome::from_u8(a.outcome) else {
                     continue;

@@ -9,11 +9,11 @@
 //! record is at hand; what the read-path indexes need beyond that is read
 //! back from the journal for the few records they keep (see `rebuild`).
 
+use crate::delivery::ColdRef;
+use crate::message::Loc;
 use crate::records::{
     ArchivedAttemptRecord, ArchivedMessageRecord, ArchivedResendRecord, Kind, Outcome, RecordError,
 };
-use crate::shard::index::Loc;
-use crate::shard::ColdRef;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
@@ -93,7 +93,7 @@ pub struct Scan {
     pub answers: Vec<crate::records::IdempotentAnswerRecord>,
     /// `eventId`s of messages younger than the idempotency window, taken
     /// while their records are at hand.
-    pub event_ids: Vec<crate::shard::state::DedupEntry>,
+    pub event_ids: Vec<crate::accept::event_ids::DedupEntry>,
     /// Messages created before this keep no `eventId` entry.
     pub event_ids_since_ms: u64,
 }

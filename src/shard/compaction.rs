@@ -15,19 +15,8 @@
 //! compacted.
 
 use super::state::Shard;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use crate::commit::SegmentTimes;
 use std::sync::atomic::Ordering;
-
-/// The newest record time of each segment of one journal.
-pub type SegmentTimes = BTreeMap<u64, u64>;
-
-/// A journal directory of a shard that no longer exists, compacted by shard 0.
-#[derive(Debug)]
-pub struct Retired {
-    pub dir: PathBuf,
-    pub times: SegmentTimes,
-}
 
 /// The time before which segments may be deleted, or `None` if none may.
 fn cutoff_ms(shard: &Shard, now_ms: u64) -> Option<u64> {
@@ -55,13 +44,7 @@ fn keep_from(times: &SegmentTimes, active_seq: u64, cutoff: u64) -> u64 {
 
 /// Publishes the oldest pending message time of this shard (`u64::MAX` if none).
 pub fn publish_oldest_pending(shard: &Shard) {
-    let oldest = shard
-        .deliveries
-        .borrow()
-        .iter()
-        .map(|(_, p)| p.msg.created_ms())
-        .min()
-        .unwrap_or(u64::MAX);
+    let oldest = shard.delivery.oldest_pending_ms();
     shard.shared.oldest_pending_ms[shard.id].store(oldest, Ordering::Relaxed);
 }
 
@@ -79,7 +62,7 @@ pub fn compact(shard: &Shard, now_ms: u64) {
     {
         Ok(0) => {}
         // Open files of deleted segments would keep their space.
-        Ok(_) => shard.cold_files.borrow_mut().clear(),
+        Ok(_) => shard.delivery.close_cold_files(),
         Err(e) => eprintln!("ringhook: shard {}: compaction failed: {e}", shard.id),
     }
     let mut retired = shard.retired.borrow_mut();

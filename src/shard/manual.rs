@@ -8,9 +8,11 @@
 //! pending delivery again. Attempts made after the record are manual
 //! (`triggerType` 1).
 
-use super::index::{MsgMeta, Status};
 use super::state::Shard;
-use super::{delivery, Message, Pending};
+use crate::delivery::cold::ColdReadError;
+use crate::delivery::{MsgRef, Pending};
+use crate::message::{Message, MsgMeta};
+use crate::reads::index::Status;
 use crate::records::{Kind, ResendRecord};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -28,6 +30,15 @@ pub enum ManualError {
     Damaged(String),
     #[error("journal append failed: {0}")]
     Journal(String),
+}
+
+impl From<ColdReadError> for ManualError {
+    fn from(e: ColdReadError) -> ManualError {
+        match e {
+            ColdReadError::Transient(e) => ManualError::Read(e),
+            ColdReadError::Damaged(e) => ManualError::Damaged(e),
+        }
+    }
 }
 
 /// Starts a manual delivery of `meta` to `endpoint_id` (owned by this shard)
@@ -54,7 +65,7 @@ async fn resend_all(
     let mut started = Vec::with_capacity(metas.len());
     let mut last_lsn = None;
     for meta in metas {
-        let m = super::cold::read_message(shard, meta.loc).await?;
+        let m = shard.delivery.read_message(meta.loc).await?;
         let rec = ResendRecord {
             msg_id: m.id.clone(),
             app_id: m.app_id.clone(),
@@ -80,13 +91,13 @@ async fn resend_all(
     for (meta, msg) in started {
         shard.index.borrow_mut().resend(&name, &meta, now);
         batch.push(Pending {
-            msg: super::MsgRef::Hot(msg),
+            msg: MsgRef::Hot(msg),
             endpoint_id: name.clone(),
             attempt_no: 0,
             due_ms: 0,
         });
     }
-    delivery::accept(shard, batch);
+    shard.delivery.accept(batch);
     Ok(())
 }
 

@@ -1,62 +1,51 @@
-//! The per-shard state: everything one executor owns, behind `Rc`/`RefCell`.
+//! The per-shard state: the rooms one executor owns, behind `Rc`/`RefCell`.
 //!
 //! Nothing here is `Send`; other shards reach this state only by sending a
-//! [`ShardMsg`](super::ShardMsg) over the channel mesh.
+//! [`ShardMsg`](super::ShardMsg) over the channel mesh. Each room keeps its
+//! own state private and is changed through its methods: [`Accept`] (the
+//! `eventId` window, batches in flight), [`Deliveries`] (pending deliveries,
+//! wheel, queues, connections), the read path's [`Index`], and the journal's
+//! group [`Commit`].
 
-use super::commit::Commit;
-use super::delivery::EndpointQueue;
-use super::index::Index;
-use super::notify::Notify;
 use super::tasks::Tasks;
-use super::{ShardMsg, Shared};
+use super::ShardMsg;
+use crate::accept::Accept;
+use crate::commit::{Commit, Retired};
+use crate::delivery::Deliveries;
 use crate::journal::Journal;
-use crate::wheel::TimerWheel;
+use crate::metrics::ShardStats;
+use crate::reads::index::Index;
+use crate::shared::Shared;
 use glommio::channels::channel_mesh::Senders;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
-
-/// One `eventId` window entry: (app id, eventId) → (message id, accepted at ms).
-pub type DedupEntry = ((String, String), (String, u64));
 
 /// One shard's state.
 ///
 /// # Invariants
-/// - every handle in the timer wheel or a ready queue indexes a live entry of
-///   `deliveries`, and appears in exactly one of them (or is being attempted);
-/// - `dedup` holds the `eventId`s of applications homed on this shard only.
+/// - `id < count`; `accept` holds the `eventId`s of applications homed on
+///   this shard only, and `delivery` the deliveries of endpoints it owns
+///   (see `placement`);
+/// - only shard 0 holds `catalog_journal`, `retired` journals and `tasks`.
 pub struct Shard {
-    pub id: usize,
-    pub count: usize,
-    pub shared: Arc<Shared>,
-    pub commit: Commit,
-    /// The `eventId` window of the applications homed here.
-    pub dedup: RefCell<super::event_ids::EventIds>,
-    pub deliveries: RefCell<slab::Slab<super::Slot>>,
-    pub wheel: RefCell<TimerWheel>,
-    pub queues: RefCell<HashMap<std::sync::Arc<str>, EndpointQueue>>,
-    /// Outbound connections held by workers and idle pools, within a bound.
-    pub conns: RefCell<super::budget::Budget>,
-    /// Segment files kept open for cold reads (`cold`).
-    pub cold_files: RefCell<super::cold::Files>,
-    pub senders: Option<Senders<ShardMsg>>,
+    pub(super) id: usize,
+    pub(super) count: usize,
+    pub(super) shared: Arc<Shared>,
+    pub(super) commit: Rc<Commit>,
+    pub(super) accept: Accept,
+    pub(super) delivery: Rc<Deliveries>,
+    pub(super) senders: Option<Senders<ShardMsg>>,
     /// The catalog journal; only shard 0 (which serves the API) has it.
-    pub catalog_journal: Option<RefCell<Journal>>,
-    pub timer_kick: Notify,
-    /// Batches inside `accept_local` (appended, not yet answered); a stopping
-    /// shard waits for them to finish.
-    pub ingest_in_flight: std::cell::Cell<usize>,
-    /// Endpoint id → start of its current failure streak (auto-disable);
-    /// entries go on success, on disable, or when the endpoint is deleted.
-    pub failing_since: RefCell<HashMap<String, u64>>,
+    pub(super) catalog_journal: Option<RefCell<Journal>>,
     /// Journals of shards that no longer exist; only shard 0 compacts them.
-    pub retired: RefCell<Vec<super::compaction::Retired>>,
+    pub(super) retired: RefCell<Vec<Retired>>,
     /// This shard's counters and histograms, published periodically.
-    pub stats: RefCell<crate::metrics::ShardStats>,
+    pub(super) stats: Rc<RefCell<ShardStats>>,
     /// Read-path indexes of this shard's messages, deliveries and attempts.
-    pub index: RefCell<Index>,
+    pub(super) index: Rc<RefCell<Index>>,
     /// Background tasks (`recover`); only shard 0, which serves the API, uses it.
-    pub tasks: RefCell<Tasks>,
+    pub(super) tasks: RefCell<Tasks>,
 }
 
 /// Why a catalog change could not be made.
@@ -71,6 +60,48 @@ pub enum CatalogWriteError {
 }
 
 impl Shard {
+    /// This shard's number.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// How many shards run.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The engine-wide state every shard reads.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The read path's index of this shard.
+    pub fn index(&self) -> &RefCell<Index> {
+        &self.index
+    }
+
+    /// The id of the message accepted with this `eventId`, while it is in
+    /// the window (on the application's home shard).
+    pub fn accepted_as(&self, app_id: &str, event_id: &str) -> Option<String> {
+        self.accept
+            .accepted_as(app_id, event_id, crate::time::now_ms())
+    }
+
+    /// The background-task table (used on shard 0).
+    pub fn tasks(&self) -> &RefCell<Tasks> {
+        &self.tasks
+    }
+
+    /// Appends a record to this shard's journal without waiting for a sync
+    /// (the API's stored `idempotency-key` answers, like attempt records).
+    pub fn append_record<T: crate::records::Body>(
+        &self,
+        kind: crate::records::Kind,
+        value: &T,
+    ) -> Result<crate::journal::Lsn, crate::commit::CommitError> {
+        self.commit.append_record(kind, value)
+    }
+
     /// Appends a catalog record, syncs it, then publishes the new snapshot.
     /// Only shard 0 holds the catalog journal.
     pub fn commit_catalog(
@@ -144,27 +175,11 @@ impl Shard {
     pub fn publish_metrics(&self) {
         let mut stats = self.stats.borrow().clone();
         self.commit.fill_stats(&mut stats);
-        let queues = self.queues.borrow();
-        let snapshot = crate::metrics::Snapshot {
+        let mut snapshot = crate::metrics::Snapshot {
             stats,
-            pending_deliveries: self.deliveries.borrow().len() as u64,
-            retries_pending: self.wheel.borrow().len() as u64,
-            ready_queued: queues.values().map(|q| q.ready.len() as u64).sum(),
-            deepest_queue: queues
-                .values()
-                .map(|q| q.ready.len() as u64)
-                .max()
-                .unwrap_or(0),
-            in_flight: queues.values().map(|q| q.in_flight as u64).sum(),
-            endpoints: queues.len() as u64,
-            connections: self.conns.borrow().used() as u64,
-            connection_waiters: self.conns.borrow().waiting() as u64,
+            ..Default::default()
         };
+        self.delivery.fill_snapshot(&mut snapshot);
         self.shared.metrics.publish(self.id, snapshot);
-    }
-
-    /// Drops a bounded number of expired `eventId` entries.
-    pub fn prune_dedup(&self, now_ms: u64) {
-        self.dedup.borrow_mut().expire(now_ms, 10_000);
     }
 }

@@ -22,7 +22,7 @@
 //!   and only with deliveries ready and no worker.
 
 use super::conn::Conn;
-use super::delivery::EndpointQueue;
+use super::EndpointQueue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 

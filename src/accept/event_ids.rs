@@ -15,6 +15,10 @@ use crate::split::SplitMap;
 use std::collections::VecDeque;
 use std::hash::Hasher;
 
+/// One `eventId` window entry as recovery finds it: (app id, eventId) →
+/// (message id, accepted at ms).
+pub type DedupEntry = ((String, String), (String, u64));
+
 /// A 128-bit digest of (application id, eventId): two independent 64-bit
 /// hashes, so a false "duplicate" needs a collision of both (~2^-128 per pair).
 fn key(app_id: &str, event_id: &str) -> u128 {

@@ -11,14 +11,28 @@
 //! - a failed sync is fatal: the process aborts, because acknowledged data
 //!   might not be on disk and continuing would break the durability contract.
 
-use super::notify::Notify;
 use crate::config::Durability;
 use crate::journal::{AppendError, Journal, Lsn, Position};
+use crate::notify::Notify;
 use crate::records::{self, Kind};
 use futures_channel::oneshot;
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// The newest record time of each segment of one journal (compaction deletes
+/// a segment only once its newest record is old enough).
+pub type SegmentTimes = BTreeMap<u64, u64>;
+
+/// A journal directory of a shard that no longer exists (after `--shards`
+/// went down): read by recovery, compacted by shard 0, never written.
+#[derive(Debug)]
+pub struct Retired {
+    pub dir: PathBuf,
+    pub times: SegmentTimes,
+}
 
 /// The shard's journal with its group-commit state.
 pub struct Commit {
@@ -32,7 +46,7 @@ pub struct Commit {
     /// Bytes appended, syncs run and their latency, for metrics.
     appended_bytes: Cell<u64>,
     /// Newest record time per segment, for compaction.
-    segment_times: RefCell<super::compaction::SegmentTimes>,
+    segment_times: RefCell<SegmentTimes>,
     syncs: Cell<u64>,
     sync_us: RefCell<hdrhistogram::Histogram<u64>>,
 }
@@ -108,7 +122,7 @@ impl Commit {
     }
 
     /// Seeds the segment times found by recovery.
-    pub fn set_segment_times(&self, times: super::compaction::SegmentTimes) {
+    pub fn set_segment_times(&self, times: SegmentTimes) {
         *self.segment_times.borrow_mut() = times;
     }
 
@@ -116,7 +130,7 @@ impl Commit {
     /// names (never the active one).
     pub fn compact(
         &self,
-        keep_from: impl FnOnce(&super::compaction::SegmentTimes, u64) -> u64,
+        keep_from: impl FnOnce(&SegmentTimes, u64) -> u64,
     ) -> Result<usize, crate::journal::JournalIoError> {
         let mut journal = self.journal.borrow_mut();
         let mut times = self.segment_times.borrow_mut();

@@ -18,7 +18,7 @@
 //! The indexes are rebuilt at start by `recovery` from the same records, so a
 //! listing after a restart shows what it showed before.
 
-use crate::journal::Position;
+pub use crate::message::{IdKey, Loc, MsgMeta};
 use crate::records::Outcome;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
@@ -27,74 +27,6 @@ use std::sync::Arc;
 /// Most attempt ids remembered per delivery (a retry schedule has at most 64
 /// entries; manual resends add more).
 pub const ATTEMPTS_PER_DELIVERY_MAX: usize = 256;
-
-/// An id as an inline, fixed-size map key. Index maps compare keys inside
-/// their nodes instead of following a pointer to each key's text (a cache
-/// miss per comparison once a map holds 100,000 entries). Zero padding keeps
-/// the order of the text (ids hold no NUL bytes). Engine ids are at most 33
-/// bytes; a longer string is never a key.
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct IdKey([u8; ID_KEY_BYTES]);
-
-const ID_KEY_BYTES: usize = 40;
-
-impl IdKey {
-    /// The key of `id`, if it fits.
-    pub fn new(id: &str) -> Option<IdKey> {
-        let bytes = id.as_bytes();
-        if bytes.len() > ID_KEY_BYTES || bytes.contains(&0) {
-            return None;
-        }
-        let mut k = [0u8; ID_KEY_BYTES];
-        k[..bytes.len()].copy_from_slice(bytes);
-        Some(IdKey(k))
-    }
-
-    /// The key ordered as `id` is among keys, for range bounds (a too-long
-    /// `id` is cut, which keeps it on the right side of every real key).
-    pub fn bound(id: &str) -> IdKey {
-        let mut k = [0u8; ID_KEY_BYTES];
-        let n = id.len().min(ID_KEY_BYTES);
-        k[..n].copy_from_slice(&id.as_bytes()[..n]);
-        IdKey(k)
-    }
-
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(self.as_bytes()).unwrap_or("")
-    }
-
-    /// The id's bytes, without `as_str`'s UTF-8 check (for writers that
-    /// check what they copy themselves, such as the ingest ACK).
-    pub fn as_bytes(&self) -> &[u8] {
-        let n = self.0.iter().position(|&b| b == 0).unwrap_or(ID_KEY_BYTES);
-        &self.0[..n]
-    }
-}
-
-impl std::ops::Deref for IdKey {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl std::fmt::Display for IdKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl serde::Serialize for IdKey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl std::fmt::Debug for IdKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:?}", self.as_str())
-    }
-}
 
 /// Keys `page_of` can page over: ordered like their text.
 pub trait PageKey: Ord {
@@ -128,27 +60,6 @@ impl PageKey for String {
     fn bound(text: &str) -> Self {
         text.to_string()
     }
-}
-
-/// Where a record lives: the shard journal (`shard-<journal>`) and position.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Loc {
-    pub journal: u32,
-    pub pos: Position,
-}
-
-/// What listings need to know about a message without reading it.
-#[derive(Debug, Clone)]
-pub struct MsgMeta {
-    /// Inline: the metadata's only allocation is the `Arc` around it.
-    pub id: IdKey,
-    /// Interned (see `shard::intern`): one allocation per distinct value.
-    pub app_id: Arc<str>,
-    pub event_type: Arc<str>,
-    pub event_id: Option<String>,
-    pub channels: Vec<String>,
-    pub created_ms: u64,
-    pub loc: Loc,
 }
 
 /// Svix's `MessageStatus` of a delivery or an attempt.
@@ -604,6 +515,7 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::journal::Position;
     use proptest::prelude::*;
 
     proptest! {

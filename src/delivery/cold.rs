@@ -15,12 +15,13 @@
 //! keeps a deleted segment's space; segments of other shards' journals are
 //! released by the idle rule).
 
-use super::index::Loc;
-use super::manual::ManualError;
-use super::state::Shard;
+use crate::config::Config;
 use crate::journal::{OwnedRecord, ReadError, RecordAt, RECORD_HEADER_BYTES};
+use crate::message::Loc;
+use crate::reads::record::RecordAtError;
 use crate::records::{self, Kind};
 use glommio::io::BufferedFile;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -77,30 +78,44 @@ impl Files {
     }
 }
 
-/// Reads the message record `loc` names. An I/O error (out of descriptors,
-/// say) is `ManualError::Read`: the same read may work later; a missing or
-/// damaged record is `ManualError::Damaged`.
-pub async fn read_message(shard: &Shard, loc: Loc) -> Result<records::MessageRecord, ManualError> {
-    let rec = read_record(shard, loc, Kind::Message)
-        .await
-        .map_err(|e| match e.is_transient() {
-            true => ManualError::Read(e.to_string()),
-            false => ManualError::Damaged(e.to_string()),
-        })?;
-    records::decode_message(&rec.body).map_err(|e| ManualError::Damaged(e.to_string()))
+/// Why a cold message could not be read back.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ColdReadError {
+    /// An I/O error (out of descriptors, say): the same read may work later.
+    #[error("cannot read the message from the journal: {0}")]
+    Transient(String),
+    /// The record is gone or fails its checks: reading again will not help.
+    #[error("the message's journal record is damaged or missing: {0}")]
+    Damaged(String),
 }
 
-/// `recovery::read_record_at`, through io_uring.
+/// Reads the message record `loc` names, keeping its segment file open in
+/// `files` for the next read.
+pub async fn read_message(
+    files: &RefCell<Files>,
+    config: &Config,
+    loc: Loc,
+) -> Result<records::MessageRecord, ColdReadError> {
+    let rec = read_record(files, config, loc, Kind::Message)
+        .await
+        .map_err(|e| match e.is_transient() {
+            true => ColdReadError::Transient(e.to_string()),
+            false => ColdReadError::Damaged(e.to_string()),
+        })?;
+    records::decode_message(&rec.body).map_err(|e| ColdReadError::Damaged(e.to_string()))
+}
+
+/// `reads::record::read_record_at`, through io_uring.
 async fn read_record(
-    shard: &Shard,
+    files: &RefCell<Files>,
+    config: &Config,
     loc: Loc,
     kind: Kind,
-) -> Result<OwnedRecord, crate::recovery::RecordAtError> {
-    let config = &shard.shared.config;
-    let dir = crate::recovery::shard_dir(&config.data_dir, loc.journal as usize);
+) -> Result<OwnedRecord, RecordAtError> {
+    let dir = crate::datadir::shard_dir(&config.data_dir, loc.journal as usize);
     let at = RecordAt::new(&dir, config.segment_bytes, loc.pos)?;
     // Bound first: a borrow in the `match` head would live across the open.
-    let cached = shard.cold_files.borrow_mut().get(&at.path);
+    let cached = files.borrow_mut().get(&at.path);
     let file = match cached {
         Some(f) => f,
         None => {
@@ -109,7 +124,7 @@ async fn read_record(
                     .await
                     .map_err(|e| at.io(e.into()))?,
             );
-            shard.cold_files.borrow_mut().put(&at.path, f.clone());
+            files.borrow_mut().put(&at.path, f.clone());
             f
         }
     };
@@ -117,18 +132,11 @@ async fn read_record(
         Ok(rec) => rec,
         Err(e) => {
             // Reopen next time rather than keep a file that failed.
-            shard.cold_files.borrow_mut().forget(&at.path);
+            files.borrow_mut().forget(&at.path);
             return Err(e.into());
         }
     };
-    if rec.kind != kind as u8 {
-        return Err(crate::recovery::RecordAtError::WrongKind {
-            loc,
-            found: rec.kind,
-            expected: kind,
-        });
-    }
-    Ok(rec)
+    crate::reads::record::of_kind(rec, loc, kind)
 }
 
 /// Reads and checks the record `at` names from its open segment file.

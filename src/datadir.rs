@@ -1,0 +1,166 @@
+//! The data directory's layout, in one place: where the catalog journal,
+//! each shard's journal, the lock file, the API tokens and the ingest socket
+//! live, and how the directory is taken for one engine at a time.
+//!
+//! ```text
+//! <data_dir>/
+//!   LOCK          flock held by the running engine
+//!   api-tokens    one API token per line (mode 0600)
+//!   catalog/      the catalog journal (applications, endpoints, event types)
+//!   shard-<i>/    shard i's journal (messages, attempts, resends)
+//!   ingest.sock   the ingest socket, unless `socket` puts it elsewhere
+//! ```
+//!
+//! Recovery, the runtime, the cold-read path, `journal check` and `token
+//! create` all ask here; nothing else spells a path of the data directory.
+
+use std::path::{Path, PathBuf};
+
+/// The lock file's name.
+const LOCK_FILE: &str = "LOCK";
+/// The API tokens file's name.
+const TOKENS_FILE: &str = "api-tokens";
+/// The catalog journal's directory name.
+const CATALOG_DIR: &str = "catalog";
+/// Shard journal directories are this prefix and the shard number.
+const SHARD_DIR_PREFIX: &str = "shard-";
+
+/// Why the data directory cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DataDirError {
+    #[error("cannot prepare data directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("data directory {0} is in use by another ringhook process")]
+    Locked(PathBuf),
+    #[error("ingest socket {0} is in use by a running process")]
+    SocketInUse(PathBuf),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
+    move |source| DataDirError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The directory of shard `i`'s journal.
+pub fn shard_dir(data_dir: &Path, i: usize) -> PathBuf {
+    data_dir.join(format!("{SHARD_DIR_PREFIX}{i}"))
+}
+
+/// The catalog journal's directory.
+pub fn catalog_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(CATALOG_DIR)
+}
+
+/// The API tokens file.
+pub fn tokens_file(data_dir: &Path) -> PathBuf {
+    data_dir.join(TOKENS_FILE)
+}
+
+/// The numbers of the shard journal directories that exist, ascending
+/// (whatever shard count wrote them).
+pub fn existing_shards(data_dir: &Path) -> Result<Vec<usize>, DataDirError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(data_dir).map_err(io(data_dir))? {
+        let entry = entry.map_err(io(data_dir))?;
+        let name = entry.file_name();
+        if let Some(n) = name.to_str().and_then(|s| s.strip_prefix(SHARD_DIR_PREFIX)) {
+            if let Ok(i) = n.parse::<usize>() {
+                out.push(i);
+            }
+        }
+    }
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// Every journal directory that exists: the catalog's, then the shards'.
+pub fn journal_dirs(data_dir: &Path) -> Result<Vec<PathBuf>, DataDirError> {
+    let mut dirs = vec![catalog_dir(data_dir)];
+    dirs.extend(
+        existing_shards(data_dir)?
+            .into_iter()
+            .map(|i| shard_dir(data_dir, i)),
+    );
+    Ok(dirs.into_iter().filter(|d| d.exists()).collect())
+}
+
+/// Creates the data directory if it is missing.
+pub fn create(data_dir: &Path) -> Result<(), DataDirError> {
+    std::fs::create_dir_all(data_dir).map_err(io(data_dir))
+}
+
+/// An exclusive `flock` on `<data_dir>/LOCK`, held while the value lives.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Takes the data directory for this process, or says who has it.
+    pub fn acquire(data_dir: &Path) -> Result<DirLock, DataDirError> {
+        let path = data_dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock on a valid, owned descriptor.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            return Err(DataDirError::Locked(data_dir.to_path_buf()));
+        }
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// Removes a socket file left by a crashed engine; refuses a live one.
+pub fn clear_stale_socket(path: &Path) -> Result<(), DataDirError> {
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(DataDirError::SocketInUse(path.to_path_buf()));
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names_and_listing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path();
+        assert_eq!(shard_dir(d, 3), d.join("shard-3"));
+        assert_eq!(catalog_dir(d), d.join("catalog"));
+        for name in ["shard-10", "shard-2", "shard-x", "catalog", "other"] {
+            std::fs::create_dir(d.join(name)).expect("mkdir");
+        }
+        assert_eq!(existing_shards(d).expect("list"), vec![2, 10]);
+        assert_eq!(
+            journal_dirs(d).expect("dirs"),
+            vec![d.join("catalog"), d.join("shard-2"), d.join("shard-10")]
+        );
+    }
+
+    #[test]
+    fn the_lock_is_exclusive() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = DirLock::acquire(dir.path()).expect("first lock");
+        assert!(matches!(
+            DirLock::acquire(dir.path()),
+            Err(DataDirError::Locked(_))
+        ));
+        drop(first);
+        DirLock::acquire(dir.path()).expect("lock again after release");
+    }
+}

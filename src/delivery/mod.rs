@@ -1,0 +1,478 @@
+//! Delivery: everything between a pending delivery and its attempt's record.
+//!
+//! [`Deliveries`] is the one owner of a shard's deliveries: the slab of
+//! pending deliveries, the timer wheel of waiting retries, the endpoints'
+//! ready queues and idle pools, the connection budget, the failure streaks
+//! behind auto-disable, and the segment files kept open for cold reads. The
+//! runtime hands it deliveries ([`Deliveries::accept`]), fires due retries
+//! ([`Deliveries::fire_due`]) and sweeps it once a second; everything else
+//! happens in its worker tasks (`worker`).
+//!
+//! The rooms inside: `worker` (the worker task: prepare, sign, send, settle),
+//! `decision` (the pure decisions: run length, retry, speed), `exchange`
+//! (a run's requests and responses on one connection), `conn` (TCP/TLS),
+//! `guard` (URL parsing and the SSRF guard), `resolver` (DNS off the shard
+//! thread), `throttle` (token buckets), `budget` (the connection budget),
+//! `cold` (reading a waiting retry's message back through io_uring).
+//!
+//! This room knows nothing of shards' channels or of the API: it asks the
+//! runtime for what only another shard can do (disabling an endpoint, on
+//! shard 0) through [`Deliveries::take_disable_requests`].
+
+pub mod budget;
+pub mod cold;
+pub mod conn;
+pub mod decision;
+pub mod exchange;
+pub mod guard;
+pub mod resolver;
+pub mod throttle;
+mod worker;
+
+use crate::commit::Commit;
+use crate::message::{Loc, Message};
+use crate::metrics::ShardStats;
+use crate::notify::Notify;
+use crate::reads::index::Index;
+use crate::shared::Shared;
+use crate::wheel::TimerWheel;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub use worker::RESERVED_HEADERS;
+
+/// The message a pending delivery is for.
+///
+/// Fresh deliveries share the accepted message in memory. A delivery that
+/// waits for a retry (or was recovered at start) keeps only where the
+/// message's record is and when it was created; its attempt reads the record
+/// back from the journal. Millions of waiting retries then cost a few dozen
+/// bytes each instead of their payloads and metadata.
+#[derive(Debug, Clone)]
+pub enum MsgRef {
+    Hot(Arc<Message>),
+    Cold(ColdRef),
+}
+
+/// A message's record position and creation time in 16 bytes: every waiting
+/// retry holds one (segments are at most 4 GiB, see `config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColdRef {
+    journal: u32,
+    segment_seq: u32,
+    offset: u32,
+    /// Creation time in whole seconds, rounded down (only compaction's
+    /// "oldest pending" bound reads it, and older is the safe side).
+    created_s: u32,
+}
+
+impl ColdRef {
+    /// Segment numbers stay below 2^32 (the journal refuses to roll past)
+    /// and offsets below 4 GiB (`segment_bytes` is checked by `config`).
+    pub fn new(loc: Loc, created_ms: u64) -> ColdRef {
+        ColdRef {
+            journal: loc.journal,
+            segment_seq: u32::try_from(loc.pos.segment_seq).unwrap_or(u32::MAX),
+            offset: u32::try_from(loc.pos.offset).unwrap_or(u32::MAX),
+            created_s: u32::try_from(created_ms / 1000).unwrap_or(u32::MAX),
+        }
+    }
+
+    pub fn loc(&self) -> Loc {
+        Loc {
+            journal: self.journal,
+            pos: crate::journal::Position {
+                segment_seq: u64::from(self.segment_seq),
+                offset: u64::from(self.offset),
+            },
+        }
+    }
+}
+
+impl MsgRef {
+    pub fn created_ms(&self) -> u64 {
+        match self {
+            MsgRef::Hot(m) => m.created_ms,
+            MsgRef::Cold(c) => u64::from(c.created_s) * 1000,
+        }
+    }
+
+    /// The cold form of this reference.
+    pub fn cold(&self) -> MsgRef {
+        match self {
+            MsgRef::Hot(m) => MsgRef::Cold(ColdRef::new(m.loc, m.created_ms)),
+            cold => cold.clone(),
+        }
+    }
+}
+
+/// One (message, endpoint) delivery handed to its owner shard.
+#[derive(Debug)]
+pub struct Pending {
+    pub msg: MsgRef,
+    /// Shared by every pending delivery to the endpoint (interned).
+    pub endpoint_id: Arc<str>,
+    /// The number of the next attempt (0 for the first).
+    pub attempt_no: u32,
+    /// When it is due (0: now).
+    pub due_ms: u64,
+}
+
+/// A pending delivery as its owner holds it until it ends (48 bytes; when it
+/// is due is known to the timer wheel or the ready queue).
+#[derive(Debug)]
+struct Slot {
+    msg: MsgRef,
+    endpoint_id: Arc<str>,
+    attempt_no: u32,
+}
+
+/// One endpoint's queue and pool on its owner shard.
+#[derive(Default)]
+pub struct EndpointQueue {
+    pub ready: VecDeque<usize>,
+    pub in_flight: usize,
+    /// Idle keep-alive connections with the time they went idle.
+    pub idle: Vec<(conn::Conn, u64)>,
+    /// Paces attempts when the endpoint has a throttle rate.
+    pub bucket: throttle::TokenBucket,
+    /// Set when a pipelined run to the endpoint got its first answer but lost a
+    /// later request (timeout, broken connection): from then on the endpoint
+    /// gets one request at a time (until the engine restarts).
+    pub no_pipelining: bool,
+    /// Recent time per answered request in µs (moving average over runs;
+    /// 0 until the first run): a fast receiver gets full runs.
+    pub per_request_us: u32,
+    /// In line for room in the shard's connection budget (`budget`).
+    pub waiting: bool,
+}
+
+/// Why the owner shard wants an endpoint disabled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DisableReason {
+    /// The receiver answered 410 Gone.
+    Gone,
+    /// Every attempt failed for this long (`auto_disable_after_ms`).
+    FailingFor { ms: u64 },
+}
+
+impl std::fmt::Display for DisableReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DisableReason::Gone => f.write_str("it answered 410 Gone"),
+            DisableReason::FailingFor { ms } => write!(f, "every attempt failed for {ms} ms"),
+        }
+    }
+}
+
+/// A request to disable an endpoint, for the runtime to carry to shard 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisableRequest {
+    pub endpoint_id: String,
+    pub reason: DisableReason,
+}
+
+/// Disable requests held until the runtime takes them (it does at its next
+/// wake-up, which the request itself causes); past this, a request is
+/// dropped and the endpoint's next failure asks again.
+const DISABLE_REQUESTS_MAX: usize = 1_024;
+
+/// How long an idle keep-alive connection is kept.
+pub const IDLE_CONNECTION_MS: u64 = 15_000;
+
+/// Handles borrowed from the rest of the shard that delivery writes to.
+pub struct Ports {
+    /// This shard's number (its journal's, for attempt records' `Loc`s).
+    pub shard: usize,
+    pub shared: Arc<Shared>,
+    /// The shard journal's group commit: attempt records go there.
+    pub commit: Rc<Commit>,
+    /// The read path's index: attempts and delivery states go there.
+    pub index: Rc<RefCell<Index>>,
+    pub stats: Rc<RefCell<ShardStats>>,
+}
+
+/// The deliveries of the endpoints one shard owns.
+///
+/// # Invariants
+/// 1. every live slab handle is in exactly one of: the timer wheel, one
+///    ready queue, or a worker's attempt (`in_attempt` counts those), so
+///    `slots.len() == wheel.len() + Σ ready + in_attempt`;
+/// 2. the connection budget's `used == Σ in_flight (live workers) + Σ idle
+///    (pooled connections)`, and `used <= limit` (see `budget`);
+/// 3. `in_flight` of a queue never exceeds `max_in_flight_per_endpoint`;
+/// 4. an attempt's record is appended before its delivery is freed or re-armed.
+///
+/// 1-3 are checked after every change in debug builds ([`Deliveries::check`]).
+pub struct Deliveries {
+    ports: Ports,
+    slots: RefCell<slab::Slab<Slot>>,
+    wheel: RefCell<TimerWheel>,
+    queues: RefCell<HashMap<Arc<str>, EndpointQueue>>,
+    /// Outbound connections held by workers and idle pools, within a bound.
+    conns: RefCell<budget::Budget>,
+    /// Handles taken off a ready queue by a worker and not yet settled.
+    in_attempt: Cell<usize>,
+    /// Segment files kept open for cold reads (`cold`).
+    cold_files: RefCell<cold::Files>,
+    /// Endpoint id → start of its current failure streak (auto-disable);
+    /// entries go on success, on disable, or when the endpoint is deleted.
+    failing_since: RefCell<HashMap<String, u64>>,
+    disable_requests: RefCell<Vec<DisableRequest>>,
+    /// Wakes the runtime's timer loop: a retry was armed, or a request waits.
+    kick: Notify,
+}
+
+impl Deliveries {
+    /// An owner with nothing pending and a connection budget of `connections`.
+    pub fn new(ports: Ports, connections: usize) -> Rc<Deliveries> {
+        Rc::new(Deliveries {
+            ports,
+            slots: RefCell::new(slab::Slab::new()),
+            wheel: RefCell::new(TimerWheel::new(crate::time::now_ms())),
+            queues: RefCell::new(HashMap::new()),
+            conns: RefCell::new(budget::Budget::new(connections)),
+            in_attempt: Cell::new(0),
+            cold_files: RefCell::new(cold::Files::default()),
+            failing_since: RefCell::new(HashMap::new()),
+            disable_requests: RefCell::new(Vec::new()),
+            kick: Notify::default(),
+        })
+    }
+
+    /// Takes deliveries for endpoints this shard owns: due ones go to their
+    /// endpoint's ready queue, the others into the timer wheel.
+    pub fn accept(self: &Rc<Self>, batch: Vec<Pending>) {
+        let now = crate::time::now_ms();
+        let mut armed = false;
+        let mut last: Option<(Arc<Message>, Arc<crate::message::MsgMeta>)> = None;
+        for p in batch {
+            // Fresh deliveries enter the index here (recovered, cold ones were
+            // indexed by recovery). Consecutive deliveries of one message share
+            // its index entry.
+            if let MsgRef::Hot(m) = &p.msg {
+                let meta = match &last {
+                    Some((lm, meta)) if Arc::ptr_eq(lm, m) => meta.clone(),
+                    _ => {
+                        let meta = m.meta();
+                        last = Some((m.clone(), meta.clone()));
+                        meta
+                    }
+                };
+                self.ports
+                    .index
+                    .borrow_mut()
+                    .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
+            }
+            let due = p.due_ms;
+            let handle = self.slots.borrow_mut().insert(Slot {
+                msg: p.msg,
+                endpoint_id: p.endpoint_id,
+                attempt_no: p.attempt_no,
+            });
+            self.ports.shared.pending[self.ports.shard].fetch_add(1, Ordering::Relaxed);
+            if due <= now {
+                self.enqueue(handle);
+            } else {
+                self.wheel.borrow_mut().insert(due, handle as u32);
+                armed = true;
+            }
+        }
+        if armed {
+            self.kick.notify();
+        }
+        self.check();
+    }
+
+    /// Moves due retries to their ready queues.
+    pub fn fire_due(self: &Rc<Self>, now_ms: u64, expired: &mut Vec<u32>) {
+        self.wheel.borrow_mut().advance(now_ms, expired);
+        for handle in expired.drain(..) {
+            self.enqueue(handle as usize);
+        }
+        self.check();
+    }
+
+    /// When the next waiting retry is due, if any waits.
+    pub fn next_wake_ms(&self) -> Option<u64> {
+        self.wheel.borrow().next_wake_ms()
+    }
+
+    /// Resolves when a retry was armed or a disable request waits.
+    pub async fn kicked(&self) {
+        self.kick.wait().await
+    }
+
+    /// Disable requests made since the last call, for shard 0.
+    pub fn take_disable_requests(&self) -> Vec<DisableRequest> {
+        std::mem::take(&mut *self.disable_requests.borrow_mut())
+    }
+
+    /// Puts a delivery on its endpoint's ready queue, starting a worker if allowed.
+    fn enqueue(self: &Rc<Self>, handle: usize) {
+        let Some(endpoint_id) = self
+            .slots
+            .borrow()
+            .get(handle)
+            .map(|p| p.endpoint_id.clone())
+        else {
+            return;
+        };
+        let config = &self.ports.shared.config;
+        let mut queues = self.queues.borrow_mut();
+        let q = queues.entry(endpoint_id.clone()).or_default();
+        q.ready.push_back(handle);
+        let wanted = decision::workers_wanted(q, config.pipeline_depth);
+        if q.in_flight >= config.max_in_flight_per_endpoint || q.in_flight >= wanted {
+            return;
+        }
+        let start = self.conns.borrow_mut().start(&mut queues, &endpoint_id);
+        drop(queues);
+        if let budget::Start::Go(conn) = start {
+            glommio::spawn_local(worker::run(self.clone(), endpoint_id, conn)).detach();
+        }
+    }
+
+    /// Closes connections idle for longer than `IDLE_CONNECTION_MS` and forgets
+    /// endpoints with nothing queued, in flight or pooled, so neither descriptors
+    /// nor queue entries (of deleted endpoints, say) pile up. Called about once a
+    /// second from the shard's timer loop.
+    pub fn sweep(&self, now_ms: u64) {
+        let catalog = self.ports.shared.catalog.load();
+        self.failing_since
+            .borrow_mut()
+            .retain(|id, _| catalog.endpoint_by_id(id).is_some());
+        let mut closed = 0;
+        self.queues.borrow_mut().retain(|_, q| {
+            let before = q.idle.len();
+            q.idle
+                .retain(|(_, since)| now_ms.saturating_sub(*since) < IDLE_CONNECTION_MS);
+            closed += before - q.idle.len();
+            !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty())
+        });
+        self.conns.borrow_mut().closed_idle(closed);
+        self.cold_files.borrow_mut().expire(now_ms);
+        self.check();
+    }
+
+    /// The oldest pending message's creation time (`u64::MAX` if none), for
+    /// compaction's bound.
+    pub fn oldest_pending_ms(&self) -> u64 {
+        self.slots
+            .borrow()
+            .iter()
+            .map(|(_, p)| p.msg.created_ms())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Closes every segment file kept open for cold reads (after compaction
+    /// deleted segments, whose space open files would keep).
+    pub fn close_cold_files(&self) {
+        self.cold_files.borrow_mut().clear();
+    }
+
+    /// Reads a message back from the journal through io_uring (cold
+    /// retries, manual resends).
+    pub async fn read_message(
+        &self,
+        loc: Loc,
+    ) -> Result<crate::records::MessageRecord, cold::ColdReadError> {
+        cold::read_message(&self.cold_files, &self.ports.shared.config, loc).await
+    }
+
+    /// The gauges of `GET /metrics` this room knows.
+    pub fn fill_snapshot(&self, s: &mut crate::metrics::Snapshot) {
+        let queues = self.queues.borrow();
+        s.pending_deliveries = self.slots.borrow().len() as u64;
+        s.retries_pending = self.wheel.borrow().len() as u64;
+        s.ready_queued = queues.values().map(|q| q.ready.len() as u64).sum();
+        s.deepest_queue = queues
+            .values()
+            .map(|q| q.ready.len() as u64)
+            .max()
+            .unwrap_or(0);
+        s.in_flight = queues.values().map(|q| q.in_flight as u64).sum();
+        s.endpoints = queues.len() as u64;
+        s.connections = self.conns.borrow().used() as u64;
+        s.connection_waiters = self.conns.borrow().waiting() as u64;
+    }
+
+    /// Frees a settled delivery's slot.
+    fn free(&self, handle: usize) {
+        if self.slots.borrow_mut().try_remove(handle).is_some() {
+            self.ports.shared.pending[self.ports.shard].fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Arms a delivery's next attempt in the wheel.
+    fn arm(&self, due_ms: u64, handle: usize) {
+        self.wheel.borrow_mut().insert(due_ms, handle as u32);
+        self.kick.notify();
+    }
+
+    /// A worker settled one of the handles it took off a ready queue (freed
+    /// it or armed its next attempt).
+    fn settled(&self) {
+        let n = self.in_attempt.get();
+        assert!(
+            n > 0,
+            "invariant 1: a worker settled a handle it did not take"
+        );
+        self.in_attempt.set(n - 1);
+        self.check();
+    }
+
+    /// Asks the runtime to have shard 0 disable an endpoint.
+    fn request_disable(&self, endpoint_id: &str, reason: DisableReason) {
+        let mut requests = self.disable_requests.borrow_mut();
+        if requests.len() < DISABLE_REQUESTS_MAX {
+            requests.push(DisableRequest {
+                endpoint_id: endpoint_id.to_string(),
+                reason,
+            });
+        }
+        drop(requests);
+        self.kick.notify();
+    }
+
+    /// Checks invariants 1-3 (debug builds only; O(endpoints)).
+    fn check(&self) {
+        if !cfg!(debug_assertions) {
+            return;
+        }
+        let (Ok(slots), Ok(wheel), Ok(queues), Ok(conns)) = (
+            self.slots.try_borrow(),
+            self.wheel.try_borrow(),
+            self.queues.try_borrow(),
+            self.conns.try_borrow(),
+        ) else {
+            return;
+        };
+        let ready: usize = queues.values().map(|q| q.ready.len()).sum();
+        assert_eq!(
+            slots.len(),
+            wheel.len() + ready + self.in_attempt.get(),
+            "invariant 1: every delivery is in the wheel, a ready queue or an attempt"
+        );
+        let workers: usize = queues.values().map(|q| q.in_flight).sum();
+        let idle: usize = queues.values().map(|q| q.idle.len()).sum();
+        assert_eq!(
+            conns.used(),
+            workers + idle,
+            "invariant 2: the budget counts live workers and pooled connections"
+        );
+        assert!(
+            conns.used() <= conns.limit(),
+            "invariant 2: within the budget"
+        );
+        let cap = self.ports.shared.config.max_in_flight_per_endpoint;
+        assert!(
+            queues.values().all(|q| q.in_flight <= cap),
+            "invariant 3: workers per endpoint within the cap"
+        );
+    }
+}

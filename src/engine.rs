@@ -1,0 +1,161 @@
+//! `ringhook serve`: what the engine starts, in order. The data directory
+//! is taken (`datadir`), state is rebuilt from the journals (`recovery`), the
+//! API listener is bound (so address errors surface before anything starts),
+//! and the shard runtime (`shard::runtime`) is started with the HTTP API and
+//! the ingest socket as shard 0's services.
+//!
+//! This is the one module that knows every part: the runtime knows nothing
+//! of the API or the ingest socket, and they know nothing of recovery.
+
+use crate::config::Config;
+use crate::datadir::{self, DataDirError, DirLock};
+use crate::delivery::budget::Budget;
+use crate::placement::Placement;
+use crate::recovery::{self, RecoveryError};
+use crate::shard::runtime::{self, RuntimeError, Services, Start};
+use crate::shared::Shared;
+use arc_swap::ArcSwap;
+use std::os::fd::{FromRawFd, IntoRawFd};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+
+/// Why the engine could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Recovery(#[from] RecoveryError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// Raises the open-file limit to its hard maximum (the default soft limit,
+/// often 1024, would run out long before memory does) and returns the soft
+/// limit in force, which sizes the shards' connection budgets.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid, owned struct.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 1024;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: lim.rlim_max,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    lim.rlim_cur
+}
+
+/// Turns transparent huge pages off for the process. Each first touch of a
+/// 2 MiB huge page zeroes it inside one page fault — several milliseconds on
+/// a virtual machine — and mimalloc asks for huge pages as the heap grows, so
+/// with them a shard stalls for that long at random; with 4 KiB pages the
+/// same zeroing is spread thinly (see docs/BENCHMARKS.md, tail latency).
+pub fn disable_huge_pages() {
+    // SAFETY: prctl with integer arguments only; it changes no memory.
+    unsafe {
+        let _ = libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+/// Runs the engine until SIGTERM or SIGINT.
+pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), EngineError> {
+    let data_dir = config.data_dir.clone();
+    datadir::create(&data_dir)?;
+    let _lock = DirLock::acquire(&data_dir)?;
+    let nofile = raise_fd_limit();
+    disable_huge_pages();
+    let retry_schedule_ms = config
+        .retry_schedule_ms()
+        .map_err(|e| EngineError::Config(e.to_string()))?;
+
+    let mut recovered = recovery::recover(&config, repair)?;
+    let s = &recovered.stats;
+    eprintln!(
+        "ringhook: recovered {} records from {} journals: {} messages, {} pending deliveries{}",
+        s.records,
+        s.journals,
+        s.messages,
+        s.pending,
+        if s.torn_tails.is_empty() {
+            String::new()
+        } else {
+            format!("; torn tails truncated: {}", s.torn_tails.join(", "))
+        }
+    );
+
+    let api_listener =
+        std::net::TcpListener::bind(&config.http_addr).map_err(|source| EngineError::Listen {
+            addr: config.http_addr.clone(),
+            source,
+        })?;
+    let http_addr = api_listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| config.http_addr.clone());
+    datadir::clear_stale_socket(&config.socket)?;
+
+    let n = config.shards;
+    let connection_budget = match config.max_connections_per_shard {
+        0 => Budget::auto_limit(nofile, n),
+        set => set,
+    };
+    let socket_path = config.socket.clone();
+    let shared = Arc::new(Shared {
+        retry_schedule_ms,
+        catalog: ArcSwap::from_pointee(std::mem::take(&mut recovered.catalog)),
+        tokens,
+        placement: Placement::new(n),
+        stopping: AtomicBool::new(false),
+        metrics: crate::metrics::Published::new(n),
+        pending: (0..n).map(|_| Default::default()).collect(),
+        oldest_pending_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        config,
+    });
+    let answers = std::mem::take(&mut recovered.answers);
+    let api_fd = api_listener.into_raw_fd();
+    let socket = socket_path.clone();
+    let services: Services = Box::new(move |shard| {
+        // The idempotency table is shard 0's thread-local.
+        crate::api::idempotency::restore(answers);
+        // SAFETY: the descriptor came from a bound std listener whose
+        // ownership was released with into_raw_fd.
+        let listener = unsafe { glommio::net::TcpListener::from_raw_fd(api_fd) };
+        glommio::spawn_local(crate::api::serve(shard.clone(), listener)).detach();
+        let ingest = glommio::net::UnixListener::bind(&socket)
+            .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
+        glommio::spawn_local(crate::ingest::server::serve(shard.clone(), ingest)).detach();
+        Ok(())
+    });
+    let result = runtime::run(Start {
+        shared,
+        recovered,
+        connection_budget,
+        services,
+        banner: format!(
+            "ringhook: serving http://{http_addr} and {} with {n} shard(s)",
+            socket_path.display()
+        ),
+    });
+    let _ = std::fs::remove_file(&socket_path);
+    result?;
+    eprintln!("ringhook: stopped");
+    Ok(())
+}

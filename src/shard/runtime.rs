@@ -1,0 +1,350 @@
+//! The shard runtime: one glommio executor per shard (pinned with `--cpus`),
+//! the channel mesh between them, each shard's timer loop, start and stop.
+//!
+//! The caller (`ringhook serve`, in `engine.rs`) recovers state and binds listeners; this
+//! module builds each shard's rooms from what recovery found, starts the
+//! executors, starts the caller's services on shard 0, and then only waits
+//! for SIGTERM/SIGINT or a shard's exit. On a signal it sets `stopping`;
+//! shards stop taking work, sync their journals and return.
+
+use super::state::Shard;
+use super::{route, ShardMsg};
+use crate::accept::event_ids::EventIds;
+use crate::accept::Accept;
+use crate::commit::Commit;
+use crate::delivery::{Deliveries, Ports};
+use crate::metrics::ShardStats;
+use crate::recovery::Recovered;
+use crate::shared::Shared;
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::{LocalExecutorBuilder, Placement};
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// Everything a shard runtime needs handed to it at start.
+pub struct Start {
+    pub shared: Arc<Shared>,
+    /// What recovery rebuilt (its catalog and idempotency answers are
+    /// already taken by the caller).
+    pub recovered: Recovered,
+    /// Outbound connections per shard (`delivery::budget`).
+    pub connection_budget: usize,
+    /// Started on shard 0 once its state exists: the API and the ingest
+    /// socket, which the caller knows and this runtime does not.
+    pub services: Services,
+    /// Printed once every shard is up.
+    pub banner: String,
+}
+
+/// What shard 0 starts besides the shard itself; an error stops the start.
+pub type Services = Box<dyn FnOnce(&Rc<Shard>) -> Result<(), String> + Send>;
+
+/// Why the runtime could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("shard {0} failed to start: {1}")]
+    Shard(usize, String),
+    #[error("signal handling: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Runs the shards until SIGTERM or SIGINT (or a shard's exit), then stops
+/// them: they stop taking work, finish accepted batches, sync and return.
+pub fn run(start: Start) -> Result<(), RuntimeError> {
+    let Start {
+        shared,
+        recovered,
+        connection_budget,
+        services,
+        banner,
+    } = start;
+    release_free_memory();
+    let Recovered {
+        catalog_journal,
+        journals,
+        pending,
+        dedup,
+        indexes,
+        segment_times,
+        retired,
+        ..
+    } = recovered;
+    let mut services = Some(services);
+    let mut retired = Some(retired);
+    let n = shared.config.shards;
+    let mesh =
+        (n > 1).then(|| MeshBuilder::<ShardMsg, _>::full(n, shared.config.shard_channel_capacity));
+    let exited = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+
+    let mut catalog_journal = Some(catalog_journal);
+    let mut handles = Vec::with_capacity(n);
+    for (i, ((((journal, pending), dedup), index), times)) in journals
+        .into_iter()
+        .zip(pending)
+        .zip(dedup)
+        .zip(indexes)
+        .zip(segment_times)
+        .enumerate()
+    {
+        let placement = match shared.config.cpus.get(i) {
+            Some(&cpu) => Placement::Fixed(cpu),
+            None => Placement::Unbound,
+        };
+        let shared = shared.clone();
+        let mesh = mesh.clone();
+        let ready = ready_tx.clone();
+        let exited = exited.clone();
+        let services = if i == 0 { services.take() } else { None };
+        let catalog_journal = if i == 0 { catalog_journal.take() } else { None };
+        let retired = if i == 0 {
+            retired.take().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("ringhook-shard-{i}"))
+            .spawn(move || async move {
+                let _guard = ExitGuard(exited);
+                let mode = shared.config.durability;
+                let interval = shared.config.batch_sync_interval_ms;
+                let senders = match mesh {
+                    Some(mesh) => match mesh.join().await {
+                        Ok((s, r)) => Some((s, r)),
+                        Err(_) => {
+                            let _ = ready.send(Err(format!("shard {i}: cannot join channel mesh")));
+                            return;
+                        }
+                    },
+                    None => None,
+                };
+                let (senders, receivers) = match senders {
+                    Some((s, r)) => (Some(s), Some(r)),
+                    None => (None, None),
+                };
+                let commit = Rc::new(Commit::new(journal, mode, interval));
+                commit.set_segment_times(times);
+                let stats = Rc::new(RefCell::new(ShardStats::default()));
+                let index = Rc::new(RefCell::new(index));
+                let event_ids = EventIds::new(
+                    shared.config.idempotency_window_ms,
+                    shared.config.max_event_ids_per_shard,
+                );
+                let delivery = Deliveries::new(
+                    Ports {
+                        shard: i,
+                        shared: shared.clone(),
+                        commit: commit.clone(),
+                        index: index.clone(),
+                        stats: stats.clone(),
+                    },
+                    connection_budget,
+                );
+                let shard = Rc::new(Shard {
+                    id: i,
+                    count: n,
+                    accept: Accept::new(i as u32, commit.clone(), event_ids, dedup),
+                    commit,
+                    delivery,
+                    senders,
+                    catalog_journal: catalog_journal.map(RefCell::new),
+                    retired: RefCell::new(retired),
+                    stats,
+                    index,
+                    tasks: RefCell::new(Default::default()),
+                    shared,
+                });
+                if let Some(mut receivers) = receivers {
+                    for (_, rx) in receivers.streams() {
+                        glommio::spawn_local(receive(shard.clone(), rx)).detach();
+                    }
+                }
+                let flusher = shard.clone();
+                glommio::spawn_local(async move {
+                    let s = flusher.clone();
+                    flusher.commit.flusher(move || s.shared.is_stopping()).await
+                })
+                .detach();
+                if let Some(services) = services {
+                    if let Err(e) = services(&shard) {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                }
+                shard.delivery.accept(pending);
+                release_free_memory();
+                let _ = ready.send(Ok(i));
+                timer_loop(&shard).await;
+                drain(&shard).await;
+                shard.publish_metrics();
+                shard.commit.sync_blocking();
+                if let Some(j) = &shard.catalog_journal {
+                    let _ = j.borrow_mut().sync();
+                }
+            })
+            .map_err(|e| RuntimeError::Shard(i, e.to_string()))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..n {
+        match ready_rx.recv() {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(RuntimeError::Shard(0, e)),
+            Err(_) => {
+                return Err(RuntimeError::Shard(
+                    0,
+                    "a shard exited during start-up".into(),
+                ))
+            }
+        }
+    }
+    println!("{banner}");
+
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(RuntimeError::Signals)?;
+    loop {
+        if signals.pending().next().is_some() {
+            eprintln!("ringhook: stopping: draining shards");
+            break;
+        }
+        if exited.load(Ordering::Relaxed) > 0 {
+            eprintln!("ringhook: a shard exited unexpectedly; stopping");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    shared.stopping.store(true, Ordering::Relaxed);
+    for h in handles {
+        let _ = h.join();
+    }
+    Ok(())
+}
+
+/// Hands memory the allocator holds free back to the system. Recovery's
+/// working state is several times what it leaves behind; without this the
+/// allocator would keep it (see docs/BENCHMARKS.md, restart).
+fn release_free_memory() {
+    // SAFETY: mi_collect only walks the allocator's own free lists.
+    unsafe { libmimalloc_sys::mi_collect(true) };
+}
+
+/// Counts a shard's exit, including by panic.
+struct ExitGuard(Arc<AtomicUsize>);
+
+impl Drop for ExitGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Drains one peer's queue. Delivery hand-offs are applied inline (they never
+/// wait); ingest requests get their own task so that a receiver never blocks
+/// on a send, which could otherwise deadlock two shards sending to each other.
+async fn receive(
+    shard: Rc<Shard>,
+    rx: glommio::channels::shared_channel::ConnectedReceiver<ShardMsg>,
+) {
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            ShardMsg::Deliver(batch) => shard.delivery.accept(batch),
+            ShardMsg::Disable(req) => {
+                shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string());
+            }
+            ShardMsg::Query(run) => run(&shard),
+            ShardMsg::Ingest { events, reply } => {
+                let s = shard.clone();
+                glommio::spawn_local(async move {
+                    let results = route::accept_local(&s, events).await;
+                    let _ = reply.send(results);
+                })
+                .detach();
+            }
+        }
+    }
+}
+
+/// Longest a stopping shard waits for accepted-but-unacknowledged batches.
+const DRAIN_MAX: Duration = Duration::from_secs(5);
+
+/// Lets batches that were already being accepted finish: their records are
+/// synced and their producers answered, so a clean stop never leaves a
+/// producer without an answer for work the journal already holds.
+async fn drain(shard: &Rc<Shard>) {
+    let deadline = std::time::Instant::now() + DRAIN_MAX;
+    while shard.accept.in_flight() > 0 && std::time::Instant::now() < deadline {
+        shard.commit.sync_once().await;
+        glommio::timer::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// Fires due retries until the engine stops; prunes old eventIds and
+/// read-path index entries now and then.
+async fn timer_loop(shard: &Rc<Shard>) {
+    let mut expired = Vec::new();
+    let mut last_prune_ms = 0;
+    let mut last_publish_ms = 0;
+    let mut last_sweep_ms = 0;
+    let mut last_compaction_ms = 0;
+    while !shard.shared.is_stopping() {
+        let now = crate::time::now_ms();
+        shard.delivery.fire_due(now, &mut expired);
+        for req in shard.delivery.take_disable_requests() {
+            send_disable(shard, req);
+        }
+        if now.saturating_sub(last_publish_ms)
+            >= crate::metrics::PUBLISH_INTERVAL.as_millis() as u64
+        {
+            shard.publish_metrics();
+            last_publish_ms = now;
+        }
+        if now.saturating_sub(last_sweep_ms) >= 1_000 {
+            shard.delivery.sweep(now);
+            last_sweep_ms = now;
+        }
+        if now.saturating_sub(last_compaction_ms) >= shard.shared.config.compaction_interval_ms {
+            super::compaction::publish_oldest_pending(shard);
+            // The first tick only publishes: other shards' values are not in yet.
+            if last_compaction_ms != 0 {
+                super::compaction::compact(shard, now);
+            }
+            last_compaction_ms = now;
+        }
+        if now.saturating_sub(last_prune_ms) > 60_000 {
+            shard.accept.expire_event_ids(now);
+            shard.index.borrow_mut().prune(now);
+            last_prune_ms = now;
+        }
+        let wait_ms = match shard.delivery.next_wake_ms() {
+            Some(t) => t.saturating_sub(now).clamp(1, 50),
+            None => 50,
+        };
+        futures_lite::future::or(
+            shard.delivery.kicked(),
+            glommio::timer::sleep(Duration::from_millis(wait_ms)),
+        )
+        .await;
+    }
+}
+
+/// Carries a disable request to shard 0, which owns the catalog journal.
+fn send_disable(shard: &Rc<Shard>, req: crate::delivery::DisableRequest) {
+    if shard.id == 0 {
+        shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string());
+        return;
+    }
+    // Sent from a task of its own: the timer loop never waits on a full
+    // queue (a lost request is asked again by the endpoint's next failure).
+    let s = shard.clone();
+    glommio::spawn_local(async move {
+        if let Some(senders) = &s.senders {
+            let _ = senders.send_to(0, ShardMsg::Disable(req)).await;
+        }
+    })
+    .detach();
+}
