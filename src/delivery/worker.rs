@@ -330,7 +330,11 @@ fn finish(d: &Rc<Deliveries>, p: &Prepared, at_ms: u64, answer: Answer) {
         attempt_no: p.attempt_no,
         schedule_ms: &shared.retry_schedule_ms,
         jitter_percent: shared.config.retry_jitter_percent,
-        jitter_unit: rand::random::<f64>(),
+        // Drawn only for a failure: a success has no next delay to jitter.
+        jitter_unit: match (200..300).contains(&status) {
+            true => 0.5,
+            false => rand::random::<f64>(),
+        },
         retry_after_secs: retry_after,
         now_ms: now,
     });
