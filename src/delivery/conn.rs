@@ -17,7 +17,12 @@ pub enum ConnError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error("connect to {addr} failed: {reason}")]
-    Connect { addr: SocketAddr, reason: String },
+    Connect {
+        addr: SocketAddr,
+        /// Refused and timed out are told apart from the rest.
+        kind: std::io::ErrorKind,
+        reason: String,
+    },
     #[error("tls handshake failed: {0}")]
     Tls(String),
 }
@@ -99,10 +104,9 @@ impl Conn {
                     });
                 }
                 Err(e) => {
-                    last = Some(ConnError::Connect {
-                        addr,
-                        reason: e.to_string(),
-                    })
+                    let reason = e.to_string();
+                    let kind = std::io::Error::from(e).kind();
+                    last = Some(ConnError::Connect { addr, kind, reason })
                 }
             }
         }

@@ -11,7 +11,7 @@
 //!   from the end of the response before it, so pipelining never shortens the
 //!   time a receiver has for one request.
 
-use super::conn::{key_of, Conn};
+use super::conn::{key_of, Conn, ConnError};
 use super::guard::Target;
 use crate::http_wire::{Progress, Response, ResponseParser};
 use std::time::{Duration, Instant};
@@ -33,8 +33,89 @@ pub struct Wire {
 
 /// What one request of a run came to, and how long it took.
 pub struct Answer {
-    pub result: Result<Response, String>,
+    pub result: Result<Response, AttemptError>,
     pub duration_us: u32,
+}
+
+/// Why an attempt got no usable response. Kept typed through the worker so
+/// a timeout is never mistaken for a refused connection; the attempt record
+/// stores its text (`Display`), which is what the API shows as the
+/// attempt's response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttemptError {
+    /// The URL does not parse, its host does not resolve, or it resolves to
+    /// an address the SSRF guard refuses.
+    #[error("{0}")]
+    Target(String),
+    #[error("connect to {addr} failed: {reason}")]
+    ConnectRefused { addr: String, reason: String },
+    #[error("connect to {addr} failed: {reason}")]
+    ConnectTimeout { addr: String, reason: String },
+    #[error("connect to {addr} failed: {reason}")]
+    Connect { addr: String, reason: String },
+    #[error("tls handshake failed: {0}")]
+    Tls(String),
+    #[error("write failed: {0}")]
+    Write(String),
+    /// No (whole) response within the request timeout.
+    #[error("timed out after {ms} ms")]
+    Timeout { ms: u64 },
+    #[error("read failed: {0}")]
+    Read(String),
+    /// The connection closed before a whole response arrived.
+    #[error("connection closed: {0}")]
+    Closed(String),
+    #[error("bad response: {0}")]
+    Malformed(String),
+    /// A request behind one that failed on the same connection.
+    #[error("not answered: {0}")]
+    NotAnswered(Box<AttemptError>),
+    /// The request could not be encoded (a header value the sender refuses).
+    #[error("{0}")]
+    Encode(String),
+    /// The exchange ended without reaching this request.
+    #[error("not sent")]
+    NotSent,
+}
+
+impl AttemptError {
+    /// A stable name of the kind, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AttemptError::Target(_) => "target",
+            AttemptError::ConnectRefused { .. } => "connect_refused",
+            AttemptError::ConnectTimeout { .. } => "connect_timeout",
+            AttemptError::Connect { .. } => "connect",
+            AttemptError::Tls(_) => "tls",
+            AttemptError::Write(_) => "write",
+            AttemptError::Timeout { .. } => "timeout",
+            AttemptError::Read(_) => "read",
+            AttemptError::Closed(_) => "closed",
+            AttemptError::Malformed(_) => "malformed",
+            AttemptError::NotAnswered(_) => "not_answered",
+            AttemptError::Encode(_) => "encode",
+            AttemptError::NotSent => "not_sent",
+        }
+    }
+}
+
+impl From<ConnError> for AttemptError {
+    fn from(e: ConnError) -> AttemptError {
+        match e {
+            ConnError::Target(t) => AttemptError::Target(t.to_string()),
+            ConnError::Tls(t) => AttemptError::Tls(t),
+            ConnError::Connect { addr, kind, reason } => {
+                let addr = addr.to_string();
+                match kind {
+                    std::io::ErrorKind::ConnectionRefused => {
+                        AttemptError::ConnectRefused { addr, reason }
+                    }
+                    std::io::ErrorKind::TimedOut => AttemptError::ConnectTimeout { addr, reason },
+                    _ => AttemptError::Connect { addr, reason },
+                }
+            }
+        }
+    }
 }
 
 /// Connection and timing settings of a run.
@@ -45,10 +126,10 @@ pub struct Limits {
     pub keep_bytes: usize,
 }
 
-/// Why a response could not be read: the message and whether any of its bytes arrived.
+/// Why a response could not be read, and whether any of its bytes arrived.
 struct ReadError {
     got_bytes: bool,
-    message: String,
+    error: AttemptError,
 }
 
 impl Default for Wire {
@@ -88,7 +169,7 @@ impl Wire {
                 match with_timeout(limits.request_timeout, connect).await {
                     Ok(Ok(c)) => self.conn = Some(c),
                     Ok(Err(e)) => {
-                        fail_rest(&mut answers, n, e.to_string());
+                        fail_rest(&mut answers, n, e.into());
                         break 'rounds;
                     }
                     Err(e) => {
@@ -98,7 +179,7 @@ impl Wire {
                 }
             }
             let Some(conn) = self.conn.as_mut() else {
-                fail_rest(&mut answers, n, "no connection".into());
+                fail_rest(&mut answers, n, AttemptError::NotSent);
                 break 'rounds;
             };
             self.unparsed.clear();
@@ -106,7 +187,7 @@ impl Wire {
             let bytes = self.request.get(from..).unwrap_or(&[]);
             let written = match with_timeout(limits.request_timeout, conn.write_all(bytes)).await {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(format!("write failed: {e}")),
+                Ok(Err(e)) => Err(AttemptError::Write(e.to_string())),
                 Err(e) => Err(e),
             };
             if let Err(e) = written {
@@ -123,9 +204,9 @@ impl Wire {
                     read_response(conn, &mut self.read, &mut self.unparsed, limits.keep_bytes);
                 let outcome = match with_timeout(limits.request_timeout, read).await {
                     Ok(r) => r,
-                    Err(message) => Err(ReadError {
+                    Err(error) => Err(ReadError {
                         got_bytes: true,
-                        message,
+                        error,
                     }),
                 };
                 match outcome {
@@ -153,11 +234,11 @@ impl Wire {
                             may_resend_on_fresh = false;
                             continue 'rounds;
                         }
+                        let behind = AttemptError::NotAnswered(Box::new(e.error.clone()));
                         answers.push(Answer {
-                            result: Err(e.message.clone()),
+                            result: Err(e.error),
                             duration_us: elapsed_us(started),
                         });
-                        let behind = format!("not answered: {}", e.message);
                         fail_rest(&mut answers, n, behind);
                         break 'rounds;
                     }
@@ -168,11 +249,11 @@ impl Wire {
     }
 }
 
-/// Answers every request not answered yet with `message`.
-fn fail_rest(answers: &mut Vec<Answer>, n: usize, message: String) {
+/// Answers every request not answered yet with `error`.
+fn fail_rest(answers: &mut Vec<Answer>, n: usize, error: AttemptError) {
     while answers.len() < n {
         answers.push(Answer {
-            result: Err(message.clone()),
+            result: Err(error.clone()),
             duration_us: 0,
         });
     }
@@ -186,11 +267,13 @@ fn elapsed_us(since: Instant) -> u32 {
 async fn with_timeout<T>(
     limit: Duration,
     f: impl std::future::Future<Output = T>,
-) -> Result<T, String> {
+) -> Result<T, AttemptError> {
     let work = async { Ok(f.await) };
     let timeout = async {
         glommio::timer::sleep(limit).await;
-        Err(format!("timed out after {} ms", limit.as_millis()))
+        Err(AttemptError::Timeout {
+            ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
+        })
     };
     futures_lite::future::or(work, timeout).await
 }
@@ -210,7 +293,7 @@ async fn read_response(
         if fresh {
             let progress = parser.feed(unparsed).map_err(|e| ReadError {
                 got_bytes: true,
-                message: format!("bad response: {e}"),
+                error: AttemptError::Malformed(e.to_string()),
             })?;
             match progress {
                 Progress::NeedMore { consumed } => {
@@ -224,12 +307,12 @@ async fn read_response(
         }
         let n = conn.read(read).await.map_err(|e| ReadError {
             got_bytes,
-            message: format!("read failed: {e}"),
+            error: AttemptError::Read(e.to_string()),
         })?;
         if n == 0 {
             let mut response = parser.finish_eof().map_err(|e| ReadError {
                 got_bytes,
-                message: format!("connection closed: {e}"),
+                error: AttemptError::Closed(e.to_string()),
             })?;
             response.keep_alive = false;
             return Ok(response);
@@ -237,5 +320,62 @@ async fn read_response(
         got_bytes = true;
         fresh = true;
         unparsed.extend_from_slice(read.get(..n).unwrap_or(&[]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attempt_errors_keep_their_kind_and_their_text() {
+        let refused = ConnError::Connect {
+            addr: "127.0.0.1:9".parse().expect("addr"),
+            kind: std::io::ErrorKind::ConnectionRefused,
+            reason: "Connection refused (os error 111)".into(),
+        };
+        let timed_out = ConnError::Connect {
+            addr: "127.0.0.1:9".parse().expect("addr"),
+            kind: std::io::ErrorKind::TimedOut,
+            reason: "timed out".into(),
+        };
+        // (error, kind, text the attempt records)
+        let rows: Vec<(AttemptError, &str, &str)> = vec![
+            (
+                refused.into(),
+                "connect_refused",
+                "connect to 127.0.0.1:9 failed: Connection refused (os error 111)",
+            ),
+            (
+                timed_out.into(),
+                "connect_timeout",
+                "connect to 127.0.0.1:9 failed: timed out",
+            ),
+            (
+                AttemptError::Timeout { ms: 15_000 },
+                "timeout",
+                "timed out after 15000 ms",
+            ),
+            (
+                AttemptError::Write("broken pipe".into()),
+                "write",
+                "write failed: broken pipe",
+            ),
+            (
+                AttemptError::NotAnswered(Box::new(AttemptError::Closed("eof".into()))),
+                "not_answered",
+                "not answered: connection closed: eof",
+            ),
+            (
+                AttemptError::Malformed("x".into()),
+                "malformed",
+                "bad response: x",
+            ),
+            (AttemptError::NotSent, "not_sent", "not sent"),
+        ];
+        for (i, (e, kind, text)) in rows.into_iter().enumerate() {
+            assert_eq!(e.kind(), kind, "row {i}");
+            assert_eq!(e.to_string(), text, "row {i}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! in the owner's timer wheel.
 
 use super::decision::{self, AttemptFacts};
-use super::exchange::{Answer, Limits, Wire};
+use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
 use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, MsgRef};
 use crate::http_wire::encode_request;
@@ -47,13 +47,14 @@ struct Worker {
 }
 
 impl Worker {
-    fn target(&mut self, endpoint: &Arc<EndpointRecord>) -> Result<Rc<Target>, String> {
+    fn target(&mut self, endpoint: &Arc<EndpointRecord>) -> Result<Rc<Target>, AttemptError> {
         if let Some((ep, t)) = &self.target {
             if Arc::ptr_eq(ep, endpoint) {
                 return Ok(t.clone());
             }
         }
-        let t = Rc::new(Target::parse(&endpoint.url).map_err(|e| e.to_string())?);
+        let t =
+            Rc::new(Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?);
         self.target = Some((endpoint.clone(), t.clone()));
         Ok(t)
     }
@@ -320,7 +321,7 @@ fn finish(d: &Rc<Deliveries>, p: &Prepared, at_ms: u64, answer: Answer) {
     }
     let (status, body, retry_after) = match result {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
-        Err(e) => (0, e.into_bytes(), None),
+        Err(e) => (0, e.to_string().into_bytes(), None),
     };
     let now = crate::time::now_ms();
     note_health(d, &p.endpoint_id, status, now);
@@ -516,7 +517,7 @@ async fn send(
     run: &[Prepared],
     w: &mut Worker,
 ) -> Vec<Answer> {
-    let failed = |e: String| Answer {
+    let failed = |e: AttemptError| Answer {
         result: Err(e),
         duration_us: 0,
     };
@@ -551,7 +552,7 @@ async fn send(
     answers
         .into_iter()
         .map(|a| a.or_else(|| sent.next()))
-        .map(|a| a.unwrap_or_else(|| failed("not sent".into())))
+        .map(|a| a.unwrap_or_else(|| failed(AttemptError::NotSent)))
         .collect()
 }
 
@@ -561,7 +562,7 @@ fn encode(
     target: &Target,
     msg: &Message,
     w: &mut Worker,
-) -> Result<(), String> {
+) -> Result<(), AttemptError> {
     let body = body_for(endpoint, msg);
     let now = crate::time::now_ms();
     let timestamp_s = now / 1000;
@@ -606,5 +607,5 @@ fn encode(
         &headers,
         &body,
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| AttemptError::Encode(e.to_string()))
 }
