@@ -89,6 +89,7 @@ pub fn deliveries(
     now_ms: u64,
 ) -> Deliveries {
     let shards = config.shards;
+    let placement = Placement::new(shards);
     let cap = config.index_max_per_key.max(1);
     let cutoff = now_ms.saturating_sub(config.retention_ms);
     let mut pending: Vec<Vec<Pending>> = (0..shards).map(|_| Vec::new()).collect();
@@ -108,7 +109,7 @@ pub fn deliveries(
         count += 1;
         // Recovered deliveries are cold: their attempts read the message
         // back from the journal, so recovery keeps no payload.
-        pending[Placement::new(shards).owner_of_endpoint(name)].push(Pending {
+        pending[placement.owner_of_endpoint(name)].push(Pending {
             msg: MsgRef::Cold(info.cold),
             endpoint_id: catalog.endpoint_name(name),
             attempt_no,
@@ -169,6 +170,7 @@ pub fn indexes(
     newest: HashMap<u32, Newest<(u64, u32)>>,
 ) -> Result<Vec<Index>, RecoveryError> {
     let n = config.shards;
+    let placement = Placement::new(n);
     let cap = config.index_max_per_key.max(1);
     let cutoff = now_ms.saturating_sub(config.retention_ms);
     let mut per_app: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
@@ -230,13 +232,13 @@ pub fn indexes(
         .collect();
     for m in &app_msgs {
         if let Some(meta) = metas.get(m) {
-            indexes[Placement::new(n).home_of_app(&meta.app_id)].add_message(meta.clone());
+            indexes[placement.home_of_app(&meta.app_id)].add_message(meta.clone());
         }
     }
     for (m, ep) in &deliveries {
         let name = scan.endpoints.name(*ep);
         if let Some(meta) = metas.get(m) {
-            indexes[Placement::new(n).owner_of_endpoint(name)].delivery_pending(name, meta, 0);
+            indexes[placement.owner_of_endpoint(name)].delivery_pending(name, meta, 0);
         }
     }
     let mut chosen: Vec<usize> = chosen.into_iter().collect();
@@ -247,7 +249,7 @@ pub fn indexes(
             continue;
         };
         let name = scan.endpoints.name(e.endpoint);
-        let index = &mut indexes[Placement::new(n).owner_of_endpoint(name)];
+        let index = &mut indexes[placement.owner_of_endpoint(name)];
         match e.kind {
             EventKind::Resend => index.resend(name, meta, e.at_ms),
             EventKind::Attempt => {
