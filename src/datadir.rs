@@ -13,6 +13,11 @@
 //!
 //! Recovery, the runtime, the cold-read path, `journal check` and `token
 //! create` all ask here; nothing else spells a path of the data directory.
+//!
+//! The journals hold endpoint secrets and custom header values in clear, so
+//! the directory is the owner's alone: created 0700, every file in it 0600
+//! (`journal::FILE_MODE`), and the engine refuses a data directory that
+//! group or others may enter ([`check_private`]).
 
 use std::path::{Path, PathBuf};
 
@@ -37,6 +42,11 @@ pub enum DataDirError {
     Locked(PathBuf),
     #[error("ingest socket {0} is in use by a running process")]
     SocketInUse(PathBuf),
+    #[error(
+        "data directory {path} has mode {mode:04o}: group and others can reach its secrets; \
+         fix it with: chmod -R go-rwx {path}"
+    )]
+    NotPrivate { path: PathBuf, mode: u32 },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {
@@ -89,9 +99,33 @@ pub fn journal_dirs(data_dir: &Path) -> Result<Vec<PathBuf>, DataDirError> {
     Ok(dirs.into_iter().filter(|d| d.exists()).collect())
 }
 
-/// Creates the data directory if it is missing.
+/// Creates the data directory (mode 0700) if it is missing.
 pub fn create(data_dir: &Path) -> Result<(), DataDirError> {
-    std::fs::create_dir_all(data_dir).map_err(io(data_dir))
+    crate::journal::create_dir(data_dir).map_err(io(data_dir))
+}
+
+/// Creates the data directory if missing and refuses one that group or
+/// others may read, write or enter: the journals hold secrets in clear.
+pub fn create_private(data_dir: &Path) -> Result<(), DataDirError> {
+    create(data_dir)?;
+    check_private(data_dir)
+}
+
+/// Refuses a data directory whose mode gives group or others any access.
+pub fn check_private(data_dir: &Path) -> Result<(), DataDirError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data_dir)
+        .map_err(io(data_dir))?
+        .permissions()
+        .mode()
+        & 0o7777;
+    match mode & 0o077 {
+        0 => Ok(()),
+        _ => Err(DataDirError::NotPrivate {
+            path: data_dir.to_path_buf(),
+            mode,
+        }),
+    }
 }
 
 /// An exclusive `flock` on `<data_dir>/LOCK`, held while the value lives.
@@ -104,10 +138,12 @@ impl DirLock {
     /// Takes the data directory for this process, or says who has it.
     pub fn acquire(data_dir: &Path) -> Result<DirLock, DataDirError> {
         let path = data_dir.join(LOCK_FILE);
+        use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(crate::journal::FILE_MODE)
             .open(&path)
             .map_err(io(&path))?;
         use std::os::fd::AsRawFd;
@@ -150,6 +186,31 @@ mod tests {
             journal_dirs(d).expect("dirs"),
             vec![d.join("catalog"), d.join("shard-2"), d.join("shard-10")]
         );
+    }
+
+    #[test]
+    fn only_a_private_directory_is_accepted() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let d = dir.path().join("a/b");
+        create_private(&d).expect("created");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode(&d), 0o700);
+        // (mode, accepted)
+        for (m, ok) in [
+            (0o700, true),
+            (0o500, true),
+            (0o750, false),
+            (0o705, false),
+            (0o755, false),
+        ] {
+            std::fs::set_permissions(&d, std::fs::Permissions::from_mode(m)).expect("chmod");
+            let r = check_private(&d);
+            assert_eq!(r.is_ok(), ok, "mode {m:o}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("chmod -R go-rwx"), "{e}");
+            }
+        }
     }
 
     #[test]

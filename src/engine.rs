@@ -78,7 +78,7 @@ pub fn disable_huge_pages() {
 /// Runs the engine until SIGTERM or SIGINT.
 pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), EngineError> {
     let data_dir = config.data_dir.clone();
-    datadir::create(&data_dir)?;
+    datadir::create_private(&data_dir)?;
     let _lock = DirLock::acquire(&data_dir)?;
     let nofile = raise_fd_limit();
     disable_huge_pages();
@@ -141,6 +141,13 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         glommio::spawn_local(crate::api::serve(shard.clone(), listener)).detach();
         let ingest = glommio::net::UnixListener::bind(&socket)
             .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
+        // Whoever may connect may submit messages: the owner only.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::Permissions::from_mode(crate::journal::FILE_MODE);
+            std::fs::set_permissions(&socket, mode)
+                .map_err(|e| format!("cannot restrict {}: {e}", socket.display()))?;
+        }
         glommio::spawn_local(crate::ingest::server::serve(shard.clone(), ingest)).detach();
         Ok(())
     });

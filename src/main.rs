@@ -152,8 +152,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         config.allow_private_targets = true;
     }
     let config = config.finish()?;
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    ringhook::datadir::create_private(&config.data_dir)?;
     let tokens = load_tokens(&config)?;
     ringhook::engine::serve(config, tokens, args.repair)?;
     Ok(())
@@ -198,8 +197,7 @@ fn mint_token(data_dir: &Path) -> anyhow::Result<String> {
     use rand::RngCore;
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
+    ringhook::datadir::create(data_dir)?;
     let mut raw = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut raw);
     let token = format!(

@@ -8,7 +8,7 @@
 //! itself is documented in `docs/journal-format.md`; the numbered cases in
 //! the comments below refer to it.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::error::{JournalIoError, OpenError};
@@ -61,7 +61,8 @@ impl Journal {
         if !valid_segment_bytes(segment_bytes) {
             return Err(OpenError::InvalidSegmentBytes { segment_bytes });
         }
-        fs::create_dir_all(dir).map_err(|e| JournalIoError::new("create directory", dir, e))?;
+        super::segment::create_dir(dir)
+            .map_err(|e| JournalIoError::new("create directory", dir, e))?;
         let lock = lock_dir(dir)?.ok_or_else(|| OpenError::Locked {
             path: dir.to_path_buf(),
         })?;

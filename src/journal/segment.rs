@@ -8,6 +8,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::ptr;
@@ -48,6 +49,21 @@ pub fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalIoError> {
     Ok(segments)
 }
 
+/// Mode of every file a journal creates: records hold endpoint secrets and
+/// header values, so only the owner may read them.
+pub const FILE_MODE: u32 = 0o600;
+/// Mode of the directories a journal creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` and its missing parents with [`DIR_MODE`].
+pub fn create_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
 /// Takes an exclusive advisory lock on the directory.
 ///
 /// Returns `Ok(None)` when another `Journal` (in this or another process)
@@ -60,6 +76,7 @@ pub fn lock_dir(dir: &Path) -> Result<Option<File>, JournalIoError> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(FILE_MODE)
         .open(&path)
         .map_err(|e| JournalIoError::new("open lock file", &path, e))?;
     // SAFETY: flock only reads the descriptor, which `file` keeps open.
@@ -275,6 +292,7 @@ pub fn create_segment(
         .read(true)
         .write(true)
         .create_new(true)
+        .mode(FILE_MODE)
         .open(&path)
         .map_err(|e| JournalIoError::new("create segment", &path, e))?;
     let initialised = extend_and_reserve(&file, &path, segment_bytes)
@@ -314,6 +332,7 @@ pub fn prepare_segment(
         .write(true)
         .create(true)
         .truncate(true)
+        .mode(FILE_MODE)
         .open(&path)
         .map_err(|e| JournalIoError::new("create segment", &path, e))?;
     let prepared = extend_and_reserve(&file, &path, segment_bytes)
