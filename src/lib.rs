@@ -21,6 +21,7 @@
 //! - [`http_wire`]: HTTP/1.1 request encoding and response parsing for delivery.
 //! - [`metrics`]: per-shard counters and histograms, Prometheus text.
 //! - [`signing`]: Standard Webhooks signatures.
+//! - [`sim`]: the deterministic simulator behind `ringhook-sim`.
 //! - [`ids`], [`time`], [`split`], [`notify`]: identifiers, clocks, a split
 //!   hash map, a single-waiter wake-up.
 
@@ -46,6 +47,7 @@ pub mod recovery;
 pub mod shard;
 pub mod shared;
 pub mod signing;
+pub mod sim;
 pub mod split;
 pub mod time;
 pub mod wheel;

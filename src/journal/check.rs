@@ -15,7 +15,7 @@ use super::error::{JournalIoError, ScanError};
 use super::format::{
     decode_segment_header, segment_base_lsn, segment_order_problem, HeaderProblem,
 };
-use super::scan::{find_nonzero, scan_records, SegmentEnd};
+use super::scan::{classify, find_nonzero, scan_records, EndVerdict};
 use super::segment::list_segments;
 use super::{Corruption, TornTail};
 
@@ -157,25 +157,22 @@ pub fn check(dir: &Path) -> Result<CheckReport, ScanError> {
         let scan = scan_records(&data, segment.seq, base_lsn, &mut |_| {});
         report.records += scan.records;
         report.bytes += scan.record_bytes;
-        match scan.end {
-            SegmentEnd::Clean { .. } => {}
-            SegmentEnd::Bad {
+        match classify(&scan.end, newest) {
+            EndVerdict::EndOfData { .. } => {}
+            EndVerdict::TornTail {
                 offset,
-                problem,
                 extent_end,
-                zeros_after: true,
-            } if newest => {
+                reason,
+            } => {
                 report.torn_tail = Some(TornTail {
                     path: segment.path.clone(),
                     offset,
                     bytes_discarded: extent_end - offset,
-                    reason: problem.to_string(),
+                    reason,
                 });
             }
-            SegmentEnd::Bad {
-                offset, problem, ..
-            } => {
-                report.corruption = Some(corrupt(offset, problem.to_string()));
+            EndVerdict::Corrupt { offset, reason } => {
+                report.corruption = Some(corrupt(offset, reason));
                 break;
             }
         }

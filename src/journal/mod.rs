@@ -28,7 +28,9 @@ use std::path::PathBuf;
 
 pub use check::{check, CheckReport};
 pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
-pub use format::{max_body_bytes, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES};
+pub use format::{
+    max_body_bytes, record_footprint_bytes, segment_path, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+};
 pub use read::{read_record, CheckedHeader, OwnedRecord, Position, ReadError, RecordAt};
 pub use segment::{create_dir, DIR_MODE, FILE_MODE};
 pub use sync::SyncJob;

@@ -16,7 +16,7 @@ use super::format::{
     decode_segment_header, segment_base_lsn, segment_order_problem, valid_segment_bytes,
     HeaderProblem, SEGMENT_HEADER_BYTES,
 };
-use super::scan::{find_nonzero, last_nonzero_end, scan_records, SegmentEnd};
+use super::scan::{classify, find_nonzero, last_nonzero_end, scan_records, EndVerdict};
 use super::segment::{
     create_segment, extend_and_reserve, list_segments, lock_dir, open_rw, read_prefix,
     remove_segments, MappedSegment, SegmentFile,
@@ -235,33 +235,26 @@ fn recover_segment(
         base_lsn,
         end_offset,
     };
-    Ok(match scan.end {
-        // Case 2: an all-zero header ends this segment's data.
-        SegmentEnd::Clean { end_offset } => Step::Continue(end(end_offset)),
-        // Case 4: the newest segment ends in a partial record followed only
-        // by zeros: a write that never completed. Cut it off.
-        SegmentEnd::Bad {
+    Ok(match classify(&scan.end, newest) {
+        EndVerdict::EndOfData { end_offset } => Step::Continue(end(end_offset)),
+        EndVerdict::TornTail {
             offset,
-            problem,
             extent_end,
-            zeros_after: true,
-        } if newest => {
+            reason,
+        } => {
             segment.zero(offset, extent_end);
             segment.flush(offset, extent_end)?;
             report.torn_tail = Some(TornTail {
                 path: path.clone(),
                 offset,
                 bytes_discarded: extent_end - offset,
-                reason: problem.to_string(),
+                reason,
             });
             Step::Continue(end(offset))
         }
-        // Case 5: a bad record with data after it, or in an older segment.
-        SegmentEnd::Bad {
-            offset, problem, ..
-        } => Step::Corrupt {
+        EndVerdict::Corrupt { offset, reason } => Step::Corrupt {
             offset,
-            reason: problem.to_string(),
+            reason,
             segment: Some(end(offset)),
         },
     })

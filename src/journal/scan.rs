@@ -75,7 +75,71 @@ pub enum SegmentEnd {
         extent_end: u64,
         /// Whether every byte from `extent_end` to the end of the segment is zero.
         zeros_after: bool,
+        /// A valid record (magic, zero reserved field, length in range, CRC)
+        /// that starts inside the bad record's claimed extent: the bad
+        /// record's length was corrupted and swallows durable records, so
+        /// this is corruption, never a torn tail.
+        swallowed: Option<u64>,
     },
+}
+
+/// What recovery and `check` do with the end of one segment's walk: the
+/// rows of the decision table in `docs/journal-format.md` that a walk
+/// decides (the segment-level rows 1, 3, 6, 6a and 6b are decided before
+/// the walk).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndVerdict {
+    /// Row 2: the data of this segment ends at `end_offset`.
+    EndOfData { end_offset: u64 },
+    /// Rows 4 and 4a: a write that never completed, in the newest segment:
+    /// cut `offset..extent_end` off.
+    TornTail {
+        offset: u64,
+        extent_end: u64,
+        reason: String,
+    },
+    /// Row 5: corruption of data that may have been durable.
+    Corrupt { offset: u64, reason: String },
+}
+
+/// Decides what a segment's end means; `newest` says whether it is the
+/// newest segment of the log. Used by both `Journal::open` and `check`.
+pub fn classify(end: &SegmentEnd, newest: bool) -> EndVerdict {
+    match end {
+        // Row 2.
+        SegmentEnd::Clean { end_offset } => EndVerdict::EndOfData {
+            end_offset: *end_offset,
+        },
+        // Row 5: a bad record whose claimed extent holds a valid record.
+        SegmentEnd::Bad {
+            offset,
+            problem,
+            swallowed: Some(at),
+            ..
+        } => EndVerdict::Corrupt {
+            offset: *offset,
+            reason: format!("{problem}, and a valid record starts at offset {at} inside it"),
+        },
+        // Rows 4 and 4a: only zeros after it, in the newest segment.
+        SegmentEnd::Bad {
+            offset,
+            problem,
+            extent_end,
+            zeros_after: true,
+            swallowed: None,
+        } if newest => EndVerdict::TornTail {
+            offset: *offset,
+            extent_end: *extent_end,
+            reason: problem.to_string(),
+        },
+        // Row 5: data after it, or an older segment.
+        SegmentEnd::Bad {
+            offset, problem, ..
+        } => EndVerdict::Corrupt {
+            offset: *offset,
+            reason: problem.to_string(),
+        },
+    }
 }
 
 /// Summary of one segment's walk.
@@ -147,11 +211,11 @@ pub fn scan_records(
                 computed,
             };
             let claimed = footprint.min(bytes.len() - offset);
-            return finish(
-                records,
-                record_bytes,
-                bad_end(bytes, offset, claimed, problem),
-            );
+            let mut end = bad_end(bytes, offset, claimed, problem);
+            if let SegmentEnd::Bad { swallowed, .. } = &mut end {
+                *swallowed = first_valid_record(bytes, body_start, offset + claimed);
+            }
+            return finish(records, record_bytes, end);
         }
         let end_offset = (offset + footprint).min(bytes.len());
         visit(RecordRef {
@@ -190,6 +254,7 @@ fn clean_end(bytes: &[u8], offset: usize) -> SegmentEnd {
             },
             extent_end: last_nonzero_end(bytes, first_nonzero) as u64,
             zeros_after: true,
+            swallowed: None,
         },
     }
 }
@@ -201,7 +266,32 @@ fn bad_end(bytes: &[u8], offset: usize, claimed_bytes: usize, problem: BadRecord
         problem,
         extent_end: extent_end as u64,
         zeros_after: find_nonzero(bytes, extent_end).is_none(),
+        swallowed: None,
     }
+}
+
+/// The offset of the first valid record that starts at a record boundary
+/// in `from..to` (16-byte aligned), if any. A torn write leaves no valid
+/// record inside its own extent (its body is its own bytes or zeros); one
+/// there means the length field that claimed it was corrupted.
+fn first_valid_record(bytes: &[u8], from: usize, to: usize) -> Option<u64> {
+    let header_bytes = RECORD_HEADER_BYTES as usize;
+    let mut at = from.next_multiple_of(16);
+    while at + header_bytes <= to.min(bytes.len()) {
+        let raw = bytes
+            .get(at..at + header_bytes)
+            .and_then(|s| <&[u8; 16]>::try_from(s).ok())?;
+        let h = decode_record_header(raw);
+        if h.magic == RECORD_MAGIC && h.reserved == 0 {
+            let body_start = at + header_bytes;
+            let body = bytes.get(body_start..body_start + h.body_len as usize);
+            if body.is_some_and(|b| record_crc(&raw[0..8], b) == h.crc) {
+                return Some(at as u64);
+            }
+        }
+        at += 16;
+    }
+    None
 }
 
 /// Index of the first non-zero byte at or after `from`.
@@ -227,4 +317,77 @@ pub fn last_nonzero_end(bytes: &[u8], from: usize) -> usize {
         .get(from..)
         .and_then(|tail| tail.iter().rposition(|&b| b != 0))
         .map_or(from, |i| from + i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad(zeros_after: bool, swallowed: Option<u64>) -> SegmentEnd {
+        SegmentEnd::Bad {
+            offset: 64,
+            problem: BadRecord::BadMagic(7),
+            extent_end: 80,
+            zeros_after,
+            swallowed,
+        }
+    }
+
+    #[test]
+    fn classify_table() {
+        let torn = EndVerdict::TornTail {
+            offset: 64,
+            extent_end: 80,
+            reason: "bad record magic 0x0007".into(),
+        };
+        let corrupt = EndVerdict::Corrupt {
+            offset: 64,
+            reason: "bad record magic 0x0007".into(),
+        };
+        let swallowing = EndVerdict::Corrupt {
+            offset: 64,
+            reason: "bad record magic 0x0007, and a valid record starts at offset 96 inside it"
+                .into(),
+        };
+        // (segment end, newest) -> verdict; the row of the table in the comment.
+        let rows: Vec<(SegmentEnd, bool, EndVerdict)> = vec![
+            (
+                SegmentEnd::Clean { end_offset: 64 },
+                true,
+                EndVerdict::EndOfData { end_offset: 64 },
+            ), // 2
+            (
+                SegmentEnd::Clean { end_offset: 64 },
+                false,
+                EndVerdict::EndOfData { end_offset: 64 },
+            ), // 2
+            (bad(true, None), true, torn),                   // 4
+            (bad(true, None), false, corrupt.clone()),       // 5: older segment
+            (bad(false, None), true, corrupt.clone()),       // 5: data after it
+            (bad(true, Some(96)), true, swallowing.clone()), // 5: swallows a record
+            (bad(false, Some(96)), false, swallowing),       // 5
+        ];
+        for (i, (end, newest, want)) in rows.into_iter().enumerate() {
+            assert_eq!(classify(&end, newest), want, "row {i}");
+        }
+    }
+
+    #[test]
+    fn a_valid_record_is_found_only_at_a_record_boundary() {
+        let mut bytes = vec![0u8; 256];
+        let body = b"hello, journal!!";
+        let mut header = super::super::format::encode_record_header(1, 0, body.len() as u32);
+        super::super::format::seal_record_header(&mut header, body);
+        bytes[96..112].copy_from_slice(&header);
+        bytes[112..128].copy_from_slice(body);
+        assert_eq!(first_valid_record(&bytes, 64, 256), Some(96));
+        assert_eq!(first_valid_record(&bytes, 64, 100), None, "past the range");
+        assert_eq!(
+            first_valid_record(&bytes, 97, 256),
+            None,
+            "97 rounds up to 112"
+        );
+        bytes[120] ^= 1;
+        assert_eq!(first_valid_record(&bytes, 64, 256), None, "crc must match");
+    }
 }

@@ -110,6 +110,39 @@ fn bad_last_record_of_an_older_segment_is_corruption() {
 }
 
 #[test]
+fn a_length_corrupted_to_swallow_later_records_is_corruption_not_a_torn_tail() {
+    // Found by ringhook-sim (seed 2): one flipped bit in the length of a
+    // record near the end of the newest segment made it claim the durable
+    // records after it, which were then cut off as a "torn tail".
+    let tmp = tempfile::tempdir().expect("tempdir");
+    populate(tmp.path(), 100);
+    let (journal, positions) = open_positions(tmp.path(), config(SEG)).expect("positions");
+    let newest = journal.active_segment_seq();
+    drop(journal);
+    let in_newest: Vec<_> = positions.iter().filter(|p| p.0 == newest).collect();
+    assert!(in_newest.len() >= 4, "a few records in the newest segment");
+    let (seq, offset) = *in_newest[in_newest.len() - 3];
+    let path = seg(tmp.path(), seq);
+    // body_len is header bytes 4..8: grow it by 1,024 (still inside the segment).
+    let byte = read_at(&path, offset + 5, 1)[0];
+    poke(&path, offset + 5, &[byte ^ 0x04]);
+
+    let checked = check(tmp.path()).expect("check");
+    let corruption = checked
+        .corruption
+        .clone()
+        .expect("check reports corruption");
+    assert_eq!((corruption.path, corruption.offset), (path.clone(), offset));
+    assert!(checked.torn_tail.is_none(), "{checked}");
+    let (err_path, err_offset, reason) = expect_corruption(open_collect(tmp.path(), config(SEG)));
+    assert_eq!((err_path, err_offset), (path, offset));
+    assert!(
+        reason.contains("a valid record starts at offset"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn garbage_header_at_the_tail_of_the_newest_segment_is_a_torn_tail() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let records = populate(tmp.path(), 100);

@@ -1,0 +1,168 @@
+//! The simulated disk: what a crash does to the journal files.
+//!
+//! The engine writes its journals through real files in a temporary
+//! directory; at a simulated crash the simulator rewrites what a power loss
+//! could have left of the bytes no sync covered, and flips bits in records
+//! that were durable long ago. Everything is chosen by the seed's generator.
+//!
+//! - [`Loss::Kept`]: the page cache survived (a `kill -9`): every byte stays;
+//! - [`Loss::Dropped`]: nothing unsynced reached the disk: zeros from the
+//!   durable position on;
+//! - [`Loss::Torn`]: a prefix of the unsynced bytes reached the disk, cut at
+//!   any byte; the rest reads as before (zeros: segments are preallocated).
+//!
+//! Not modelled: unsynced pages reaching the disk out of order, and garbage
+//! in sectors being written. The journal's decision table treats both as
+//! corruption (`docs/journal-format.md`, known limitations).
+//!
+//! Segment headers are never touched: a segment is created and its header
+//! synced before any record goes into it.
+
+use crate::journal::{Lsn, SEGMENT_HEADER_BYTES};
+use rand::rngs::StdRng;
+use rand::Rng;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// What a crash did to one journal's unsynced bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    Kept,
+    Dropped,
+    Torn,
+}
+
+/// Why the simulated disk could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DiskError {
+    #[error("simulated disk: {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DiskError + '_ {
+    move |source| DiskError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// (segment seq, offset) of a log position.
+fn split(lsn: u64, segment_bytes: u64) -> (u64, u64) {
+    (lsn / segment_bytes + 1, lsn % segment_bytes)
+}
+
+/// Overwrites `[from, to)` of the log in `dir` with `fill(i)` for the i-th
+/// byte, segment headers and missing segment files left alone.
+fn rewrite(
+    dir: &Path,
+    segment_bytes: u64,
+    from: u64,
+    to: u64,
+    mut fill: impl FnMut(u64) -> u8,
+) -> Result<(), DiskError> {
+    let mut lsn = from;
+    while lsn < to {
+        let (seq, offset) = split(lsn, segment_bytes);
+        let seg_end = (seq * segment_bytes).min(to);
+        let path = crate::journal::segment_path(dir, seq);
+        if path.exists() {
+            let start = offset.max(SEGMENT_HEADER_BYTES);
+            let end = seg_end - (seq - 1) * segment_bytes;
+            if start < end {
+                let bytes: Vec<u8> = (start..end)
+                    .map(|o| fill(o - offset + lsn - from))
+                    .collect();
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io(&path))?;
+                file.write_all_at(&bytes, start).map_err(io(&path))?;
+            }
+        }
+        lsn = seg_end;
+    }
+    Ok(())
+}
+
+/// Applies a crash to the unsynced bytes `[durable, written)` of one journal.
+pub fn crash(
+    rng: &mut StdRng,
+    dir: &Path,
+    segment_bytes: u64,
+    durable: Lsn,
+    written: Lsn,
+) -> Result<Loss, DiskError> {
+    let (durable, written) = (durable.0, written.0);
+    if written <= durable {
+        return Ok(Loss::Kept);
+    }
+    let loss = match rng.gen_range(0..10) {
+        0..=3 => Loss::Kept,
+        4..=6 => Loss::Dropped,
+        _ => Loss::Torn,
+    };
+    match loss {
+        Loss::Kept => {}
+        Loss::Dropped => rewrite(dir, segment_bytes, durable, written, |_| 0)?,
+        Loss::Torn => {
+            let cut = rng.gen_range(durable..written);
+            rewrite(dir, segment_bytes, cut, written, |_| 0)?;
+        }
+    }
+    Ok(loss)
+}
+
+/// Flips bit `bit` of the byte at `offset` of segment `seq` in `dir`.
+pub fn flip(dir: &Path, seq: u64, offset: u64, bit: u8) -> Result<(), DiskError> {
+    let path = crate::journal::segment_path(dir, seq);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io(&path))?;
+    let mut b = [0u8; 1];
+    file.read_exact_at(&mut b, offset).map_err(io(&path))?;
+    b[0] ^= 1 << (bit % 8);
+    file.write_all_at(&b, offset).map_err(io(&path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn a_dropped_tail_is_zeroed_across_segments_and_headers_stay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sb = 4096u64;
+        for seq in 1..=2 {
+            std::fs::write(
+                crate::journal::segment_path(dir.path(), seq),
+                vec![7u8; sb as usize],
+            )
+            .expect("write");
+        }
+        rewrite(dir.path(), sb, 1000, sb + 500, |_| 0).expect("rewrite");
+        let one = std::fs::read(crate::journal::segment_path(dir.path(), 1)).expect("read");
+        let two = std::fs::read(crate::journal::segment_path(dir.path(), 2)).expect("read");
+        assert!(one[..1000].iter().all(|&b| b == 7));
+        assert!(one[1000..].iter().all(|&b| b == 0));
+        assert!(
+            two[..SEGMENT_HEADER_BYTES as usize].iter().all(|&b| b == 7),
+            "header kept"
+        );
+        assert!(two[SEGMENT_HEADER_BYTES as usize..500]
+            .iter()
+            .all(|&b| b == 0));
+        assert!(two[500..].iter().all(|&b| b == 7));
+        // Nothing unsynced: nothing changes.
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(
+            crash(&mut rng, dir.path(), sb, Lsn(10), Lsn(10)).expect("crash"),
+            Loss::Kept
+        );
+    }
+}

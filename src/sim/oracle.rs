@@ -1,0 +1,201 @@
+//! The simulator's model of what must be true, kept apart from the engine's
+//! state: which endpoints exist and in what state, which messages were
+//! acknowledged and where each of their deliveries stands. The driver tells
+//! it what happened; it answers with the first broken invariant.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An endpoint as the model knows it.
+#[derive(Debug, Clone)]
+pub struct EndpointModel {
+    pub app: String,
+    /// Empty: every event type.
+    pub types: Vec<String>,
+    pub state: EndpointState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointState {
+    Enabled,
+    Disabled,
+    Deleted,
+}
+
+/// Where a delivery stands in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stand {
+    Pending,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// A message the engine journaled.
+#[derive(Debug, Clone)]
+pub struct MessageModel {
+    pub acknowledged: bool,
+    pub destinations: Vec<String>,
+}
+
+/// A broken invariant, in words.
+pub type Violation = String;
+
+/// The model.
+#[derive(Debug, Default)]
+pub struct Oracle {
+    pub endpoints: BTreeMap<String, EndpointModel>,
+    pub messages: BTreeMap<String, MessageModel>,
+    /// (message, endpoint) → where the delivery stands.
+    pub deliveries: BTreeMap<(String, String), Stand>,
+    /// Deliveries a receiver answered with a 2xx at least once.
+    pub answered: BTreeSet<(String, String)>,
+}
+
+impl Oracle {
+    /// The endpoints a message of `event_type` from `app` must go to now.
+    pub fn expected_destinations(&self, app: &str, event_type: &str) -> Vec<String> {
+        self.endpoints
+            .iter()
+            .filter(|(_, e)| e.app == app && e.state == EndpointState::Enabled)
+            .filter(|(_, e)| e.types.is_empty() || e.types.iter().any(|t| t == event_type))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// A message was journaled (acknowledged or not yet).
+    pub fn journaled(&mut self, id: &str, destinations: &[String]) {
+        self.messages.entry(id.to_string()).or_insert(MessageModel {
+            acknowledged: false,
+            destinations: destinations.to_vec(),
+        });
+    }
+
+    /// A message was acknowledged to its producer: each of its deliveries
+    /// must now reach an end.
+    pub fn acknowledged(&mut self, id: &str) {
+        let Some(m) = self.messages.get_mut(id) else {
+            return;
+        };
+        m.acknowledged = true;
+        for e in m.destinations.clone() {
+            self.deliveries
+                .entry((id.to_string(), e))
+                .or_insert(Stand::Pending);
+        }
+    }
+
+    /// An attempt is about to be made; it must be allowed.
+    pub fn attempt(&self, msg: &str, endpoint: &str) -> Result<(), Violation> {
+        let Some(m) = self.messages.get(msg) else {
+            return Err(format!("attempt of {msg}, which was never journaled"));
+        };
+        if !m.destinations.iter().any(|d| d == endpoint) {
+            return Err(format!(
+                "attempt of {msg} to {endpoint}, not one of its destinations"
+            ));
+        }
+        match self.endpoints.get(endpoint).map(|e| e.state) {
+            Some(EndpointState::Enabled) => Ok(()),
+            state => Err(format!(
+                "attempt of {msg} to {endpoint} while it is {state:?}"
+            )),
+        }
+    }
+
+    /// A delivery ended (or moved) as the engine decided.
+    pub fn settled(&mut self, msg: &str, endpoint: &str, stand: Stand, status: u16) {
+        if (200..300).contains(&status) {
+            self.answered
+                .insert((msg.to_string(), endpoint.to_string()));
+        }
+        if let Some(s) = self
+            .deliveries
+            .get_mut(&(msg.to_string(), endpoint.to_string()))
+        {
+            *s = stand;
+        }
+    }
+
+    /// A delivery is pending again after a restart (its final attempt record
+    /// did not survive): it will be attempted again, at least once.
+    pub fn pending_again(&mut self, msg: &str, endpoint: &str) {
+        if let Some(s) = self
+            .deliveries
+            .get_mut(&(msg.to_string(), endpoint.to_string()))
+        {
+            *s = Stand::Pending;
+        }
+    }
+
+    /// After a restart: every acknowledged delivery the model has pending
+    /// must be pending in what recovery rebuilt.
+    pub fn check_recovered(&self, recovered: &BTreeSet<(String, String)>) -> Result<(), Violation> {
+        for ((m, e), s) in &self.deliveries {
+            if *s == Stand::Pending && !recovered.contains(&(m.clone(), e.clone())) {
+                return Err(format!(
+                    "acknowledged delivery of {m} to {e} is not pending after recovery"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end: every acknowledged delivery ended, and a success was seen
+    /// by its receiver.
+    pub fn check_end(&self) -> Result<(), Violation> {
+        for ((m, e), s) in &self.deliveries {
+            match s {
+                Stand::Pending => return Err(format!("delivery of {m} to {e} never ended")),
+                Stand::Succeeded if !self.answered.contains(&(m.clone(), e.clone())) => {
+                    return Err(format!("delivery of {m} to {e} succeeded without a 2xx"))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Acknowledged messages so far.
+    pub fn acknowledged_count(&self) -> u64 {
+        self.messages.values().filter(|m| m.acknowledged).count() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_model_catches_a_lost_and_an_unended_delivery() {
+        let mut o = Oracle::default();
+        o.endpoints.insert(
+            "ep_1".into(),
+            EndpointModel {
+                app: "app_1".into(),
+                types: vec![],
+                state: EndpointState::Enabled,
+            },
+        );
+        assert_eq!(
+            o.expected_destinations("app_1", "a.b"),
+            vec!["ep_1".to_string()]
+        );
+        o.journaled("msg_1", &["ep_1".into()]);
+        assert!(
+            o.check_recovered(&BTreeSet::new()).is_ok(),
+            "not acknowledged yet"
+        );
+        o.acknowledged("msg_1");
+        assert!(o.check_recovered(&BTreeSet::new()).is_err(), "lost");
+        assert!(o.check_end().is_err(), "never ended");
+        assert!(o.attempt("msg_1", "ep_1").is_ok());
+        assert!(o.attempt("msg_1", "ep_2").is_err());
+        o.settled("msg_1", "ep_1", Stand::Succeeded, 200);
+        assert!(o.check_end().is_ok());
+        o.endpoints.get_mut("ep_1").expect("ep").state = EndpointState::Disabled;
+        assert!(
+            o.attempt("msg_1", "ep_1").is_err(),
+            "no attempt while disabled"
+        );
+    }
+}
