@@ -221,8 +221,10 @@ fn journal_check(data_dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("reading {}", data_dir.display()))?;
     let mut bad = false;
     for dir in &dirs {
-        let report =
-            ringhook::journal::check(dir).with_context(|| format!("checking {}", dir.display()))?;
+        let report = ringhook::journal::check_with(dir, &mut |r| {
+            ringhook::records::validate(r.kind, r.version, r.body).map_err(|e| e.to_string())
+        })
+        .with_context(|| format!("checking {}", dir.display()))?;
         println!("{}: {report}", dir.display());
         bad |= report.corruption.is_some();
     }

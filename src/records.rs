@@ -53,6 +53,36 @@ pub enum RecordError {
     UnknownKind(u8),
     #[error("cannot encode record: {0}")]
     Encode(String),
+    #[error("record version {found}, but this build reads version {RECORD_VERSION}")]
+    Version { found: u8 },
+}
+
+/// Refuses a record body of a version this build cannot read (the header's
+/// version byte, checked before any body is decoded).
+pub fn check_version(version: u8) -> Result<(), RecordError> {
+    match version {
+        RECORD_VERSION => Ok(()),
+        found => Err(RecordError::Version { found }),
+    }
+}
+
+/// Checks a record read from any journal as fully as decoding it would: its
+/// version and its body for its kind (`journal check`).
+pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
+    check_version(version)?;
+    match Kind::from_u8(kind) {
+        Some(Kind::AppPut) => decode_app(body).map(drop),
+        Some(Kind::EndpointPut) => decode_endpoint(body).map(drop),
+        Some(Kind::EventTypePut) => decode_event_type(body).map(drop),
+        Some(Kind::AppDelete | Kind::EndpointDelete | Kind::EventTypeDelete) => {
+            decode_delete(body).map(drop)
+        }
+        Some(Kind::Message) => decode_message(body).map(drop),
+        Some(Kind::Attempt) => decode_attempt(body).map(drop),
+        Some(Kind::Resend) => decode_resend(body).map(drop),
+        Some(Kind::IdempotentAnswer) => decode_answer(body).map(drop),
+        None => Err(RecordError::UnknownKind(kind)),
+    }
 }
 
 /// An application (tenant).
@@ -314,6 +344,15 @@ mod tests {
             let rec = AttemptRecord { id: "atmpt_1".into(), msg_id: "msg_1".into(), endpoint_id: "ep_1".into(), app_id: "app_1".into(), attempt_no, at_ms: 5, status_code: status, duration_us: 7, outcome: Outcome::Retrying as u8, next_attempt_ms: next, response };
             let bytes = encode(&rec).expect("encodes");
             prop_assert_eq!(decode_attempt(&aligned(&bytes)).expect("decodes"), rec);
+        }
+
+        #[test]
+        fn validate_accepts_what_encode_wrote_and_refuses_other_versions(version in any::<u8>()) {
+            let rec = DeleteRecord { id: "ep_1".into(), at_ms: 3 };
+            let bytes = aligned(&encode(&rec).expect("encodes"));
+            let result = validate(Kind::EndpointDelete as u8, version, &bytes);
+            prop_assert_eq!(result.is_ok(), version == RECORD_VERSION);
+            prop_assert!(validate(99, RECORD_VERSION, &bytes).is_err());
         }
 
         #[test]

@@ -152,3 +152,94 @@ fn a_flipped_byte_mid_log_refuses_to_start() {
         .spawn_with(&["--repair"])
         .expect("starts with --repair");
 }
+
+/// Rewrites the record at `off` with `mutate` applied to its header and body
+/// and a CRC recomputed over them: bytes no torn write can produce.
+fn rewrite_record(bytes: &mut [u8], off: usize, mutate: impl FnOnce(&mut [u8], &mut [u8])) {
+    let len = u32::from_le_bytes([
+        bytes[off + 4],
+        bytes[off + 5],
+        bytes[off + 6],
+        bytes[off + 7],
+    ]) as usize;
+    let (head, rest) = bytes[off..].split_at_mut(RECORD_HEADER_BYTES as usize);
+    let body = &mut rest[..len];
+    mutate(head, body);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&head[0..8]), body);
+    head[8..12].copy_from_slice(&crc.to_le_bytes());
+}
+
+/// The offset of the last record before the end of the data.
+fn last_record(bytes: &[u8]) -> usize {
+    let end = data_end(bytes) as usize;
+    let mut off = SEGMENT_HEADER_BYTES as usize;
+    loop {
+        let len = u32::from_le_bytes([
+            bytes[off + 4],
+            bytes[off + 5],
+            bytes[off + 6],
+            bytes[off + 7],
+        ]) as usize;
+        let next = (off + RECORD_HEADER_BYTES as usize + len).next_multiple_of(16);
+        if next >= end {
+            return off;
+        }
+        off = next;
+    }
+}
+
+#[test]
+fn a_record_with_a_valid_crc_and_an_invalid_body_is_named_and_repairable() {
+    // Two ways software writes bytes the engine cannot read: an unknown
+    // version, and a body that fails validation. Both sit at the very end of
+    // the newest segment, where a torn write would be cut silently.
+    for (case, mutate) in [
+        (
+            "version",
+            Box::new(|h: &mut [u8], _: &mut [u8]| h[3] = 9)
+                as Box<dyn FnOnce(&mut [u8], &mut [u8])>,
+        ),
+        ("body", Box::new(|_: &mut [u8], b: &mut [u8]| b.fill(0xff))),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = Sink::start();
+        let mut engine = Engine::start(dir.path(), &["--shards", "1"]);
+        let app = engine.create_app("invalid");
+        engine.create_endpoint(&app, json!({ "url": sink.url("/i") }));
+        for i in 0..5 {
+            engine.send(&app, "t.x", json!({ "i": i }));
+        }
+        wait_for("deliveries", DEADLINE, || (sink.count() >= 5).then_some(()));
+        assert!(engine.stop(), "clean stop");
+
+        let seg = newest_segment(&engine.data_dir.join("shard-0"));
+        let mut bytes = std::fs::read(&seg).expect("read");
+        let off = last_record(&bytes);
+        rewrite_record(&mut bytes, off, mutate);
+        std::fs::write(&seg, &bytes).expect("write");
+
+        let name = seg.file_name().and_then(|n| n.to_str()).expect("name");
+        let err = engine.spawn().expect_err("must refuse to start");
+        assert!(
+            err.contains(name) && err.contains(&format!("offset {off}")) && err.contains("invalid"),
+            "{case}: the error names the file, the offset and the reason: {err}"
+        );
+        let check = Command::new(env!("CARGO_BIN_EXE_ringhook"))
+            .args(["journal", "check", "--data-dir"])
+            .arg(&engine.data_dir)
+            .output()
+            .expect("journal check");
+        let out = String::from_utf8_lossy(&check.stdout).to_string();
+        assert!(!check.status.success(), "{case}: check must fail: {out}");
+        assert!(
+            out.contains(name) && out.contains(&format!("offset {off}")),
+            "{case}: check names file and offset: {out}"
+        );
+        engine
+            .spawn_with(&["--repair"])
+            .unwrap_or_else(|e| panic!("{case}: starts with --repair: {e}"));
+        assert!(engine.stop());
+        engine.spawn().expect("starts again without --repair");
+        assert!(engine.stop());
+    }
+}

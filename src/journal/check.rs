@@ -17,7 +17,7 @@ use super::format::{
 };
 use super::scan::{classify, find_nonzero, scan_records, EndVerdict};
 use super::segment::list_segments;
-use super::{Corruption, TornTail};
+use super::{Corruption, TornTail, Visit};
 
 /// Result of an offline scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +73,13 @@ impl fmt::Display for CheckReport {
 
 /// Scans the journal in `dir` without modifying anything.
 pub fn check(dir: &Path) -> Result<CheckReport, ScanError> {
+    check_with(dir, &mut |_| Ok(()))
+}
+
+/// Like [`check`], with a visitor that validates each record's body as
+/// `Journal::open_checked`'s would: a body it refuses is reported as
+/// corruption with its file and offset.
+pub fn check_with(dir: &Path, visit: &mut Visit<'_>) -> Result<CheckReport, ScanError> {
     let segments = list_segments(dir)?;
     let mut report = CheckReport {
         dir: dir.to_path_buf(),
@@ -154,7 +161,7 @@ pub fn check(dir: &Path) -> Result<CheckReport, ScanError> {
             }
         }
         let base_lsn = segment_base_lsn(segment.seq, segment_bytes).unwrap_or(0);
-        let scan = scan_records(&data, segment.seq, base_lsn, &mut |_| {});
+        let scan = scan_records(&data, segment.seq, base_lsn, visit);
         report.records += scan.records;
         report.bytes += scan.record_bytes;
         match classify(&scan.end, newest) {

@@ -26,7 +26,7 @@ mod tests;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use check::{check, CheckReport};
+pub use check::{check, check_with, CheckReport};
 pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
 pub use format::{
     max_body_bytes, record_footprint_bytes, segment_path, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
@@ -68,6 +68,10 @@ impl fmt::Display for Lsn {
         write!(f, "{}", self.0)
     }
 }
+
+/// A recovery or check visitor: sees every valid record in log order and may
+/// refuse one (its body is invalid), which makes it corruption at that record.
+pub type Visit<'v> = dyn FnMut(RecordRef<'_>) -> Result<(), String> + 'v;
 
 /// One valid record as seen by the recovery visitor.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -21,7 +21,9 @@ use super::segment::{
     create_segment, extend_and_reserve, list_segments, lock_dir, open_rw, read_prefix,
     remove_segments, MappedSegment, SegmentFile,
 };
-use super::{Corruption, Journal, JournalConfig, Lsn, RecordRef, RecoveryReport, Repair, TornTail};
+use super::{
+    Corruption, Journal, JournalConfig, Lsn, RecordRef, RecoveryReport, Repair, TornTail, Visit,
+};
 
 /// Where the log ends after looking at one segment.
 struct LogEnd {
@@ -57,6 +59,21 @@ impl Journal {
         config: JournalConfig,
         mut visit: impl FnMut(RecordRef<'_>),
     ) -> Result<(Journal, RecoveryReport), OpenError> {
+        Journal::open_checked(dir, config, &mut |r| {
+            visit(r);
+            Ok(())
+        })
+    }
+
+    /// Like [`Journal::open`], with a visitor that may refuse a record whose
+    /// body is invalid (a valid CRC over bytes the caller cannot read, such
+    /// as an unknown version): that is corruption at the record's offset,
+    /// refused with its path and offset, or truncated there with `repair`.
+    pub fn open_checked(
+        dir: &Path,
+        config: JournalConfig,
+        visit: &mut Visit<'_>,
+    ) -> Result<(Journal, RecoveryReport), OpenError> {
         let segment_bytes = config.segment_bytes;
         if !valid_segment_bytes(segment_bytes) {
             return Err(OpenError::InvalidSegmentBytes { segment_bytes });
@@ -75,7 +92,7 @@ impl Journal {
             repaired: None,
             reinitialized: None,
         };
-        let end = recover(dir, &config, &segments, &mut visit, &mut report)?;
+        let end = recover(dir, &config, &segments, visit, &mut report)?;
         // Repair may have deleted segments or created one; count what is there now.
         report.segments = list_segments(dir)?.len();
         report.end_lsn = Lsn(end.base_lsn + end.end_offset);
@@ -96,7 +113,7 @@ fn recover(
     dir: &Path,
     config: &JournalConfig,
     segments: &[SegmentFile],
-    visit: &mut dyn FnMut(RecordRef<'_>),
+    visit: &mut Visit<'_>,
     report: &mut RecoveryReport,
 ) -> Result<LogEnd, OpenError> {
     let mut previous: Option<LogEnd> = None;
@@ -158,7 +175,7 @@ fn recover_segment(
     file: &SegmentFile,
     segment_bytes: u64,
     newest: bool,
-    visit: &mut dyn FnMut(RecordRef<'_>),
+    visit: &mut Visit<'_>,
     report: &mut RecoveryReport,
 ) -> Result<Step, OpenError> {
     let path = &file.path;

@@ -31,6 +31,10 @@ pub enum BadRecord {
     StrayBytes {
         first_nonzero: u64,
     },
+    /// The record's CRC matches but the caller's visitor refused its body
+    /// (an unknown version, a body that fails validation): written by
+    /// software, so never a torn write.
+    InvalidBody(String),
 }
 
 impl fmt::Display for BadRecord {
@@ -55,6 +59,7 @@ impl fmt::Display for BadRecord {
                 f,
                 "non-zero bytes at offset {first_nonzero} after the end-of-data marker"
             ),
+            Self::InvalidBody(reason) => write!(f, "record with a valid crc is invalid: {reason}"),
         }
     }
 }
@@ -110,6 +115,15 @@ pub fn classify(end: &SegmentEnd, newest: bool) -> EndVerdict {
         SegmentEnd::Clean { end_offset } => EndVerdict::EndOfData {
             end_offset: *end_offset,
         },
+        // Row 5: a record the caller refused (valid CRC, invalid body).
+        SegmentEnd::Bad {
+            offset,
+            problem: problem @ BadRecord::InvalidBody(_),
+            ..
+        } => EndVerdict::Corrupt {
+            offset: *offset,
+            reason: problem.to_string(),
+        },
         // Row 5: a bad record whose claimed extent holds a valid record.
         SegmentEnd::Bad {
             offset,
@@ -152,7 +166,8 @@ pub struct SegmentScan {
 }
 
 /// Walks the records of segment `seq`, whose full (zero-extended) contents are
-/// `bytes`, calling `visit` for every record whose CRC matches.
+/// `bytes`, calling `visit` for every record whose CRC matches; a record the
+/// visitor refuses ends the walk as [`BadRecord::InvalidBody`].
 ///
 /// `lsn_base` is the Lsn of byte 0 of this segment, so that each visited
 /// record can carry the Lsn at its end.
@@ -160,7 +175,7 @@ pub fn scan_records(
     bytes: &[u8],
     seq: u64,
     lsn_base: u64,
-    visit: &mut dyn FnMut(RecordRef<'_>),
+    visit: &mut super::Visit<'_>,
 ) -> SegmentScan {
     let header_bytes = RECORD_HEADER_BYTES as usize;
     let mut offset = SEGMENT_HEADER_BYTES as usize;
@@ -218,7 +233,7 @@ pub fn scan_records(
             return finish(records, record_bytes, end);
         }
         let end_offset = (offset + footprint).min(bytes.len());
-        visit(RecordRef {
+        let visited = visit(RecordRef {
             kind: header.kind,
             version: header.version,
             body,
@@ -226,6 +241,16 @@ pub fn scan_records(
             offset: offset as u64,
             lsn: Lsn(lsn_base + end_offset as u64),
         });
+        if let Err(reason) = visited {
+            let end = SegmentEnd::Bad {
+                offset: offset as u64,
+                problem: BadRecord::InvalidBody(reason),
+                extent_end: end_offset as u64,
+                zeros_after: find_nonzero(bytes, end_offset).is_none(),
+                swallowed: None,
+            };
+            return finish(records, record_bytes, end);
+        }
         records += 1;
         record_bytes += footprint as u64;
         offset += footprint;
@@ -333,6 +358,16 @@ mod tests {
         }
     }
 
+    fn invalid_body() -> SegmentEnd {
+        SegmentEnd::Bad {
+            offset: 64,
+            problem: BadRecord::InvalidBody("version 9".into()),
+            extent_end: 96,
+            zeros_after: true,
+            swallowed: None,
+        }
+    }
+
     #[test]
     fn classify_table() {
         let torn = EndVerdict::TornTail {
@@ -366,6 +401,15 @@ mod tests {
             (bad(false, None), true, corrupt.clone()),       // 5: data after it
             (bad(true, Some(96)), true, swallowing.clone()), // 5: swallows a record
             (bad(false, Some(96)), false, swallowing),       // 5
+            // 5: refused by the caller (valid crc), even at the tail.
+            (
+                invalid_body(),
+                true,
+                EndVerdict::Corrupt {
+                    offset: 64,
+                    reason: "record with a valid crc is invalid: version 9".into(),
+                },
+            ),
         ];
         for (i, (end, newest, want)) in rows.into_iter().enumerate() {
             assert_eq!(classify(&end, newest), want, "row {i}");

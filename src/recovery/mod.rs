@@ -24,16 +24,13 @@ use crate::journal::{Journal, JournalConfig, OpenError};
 use crate::message::Loc;
 use crate::placement::Placement;
 use crate::reads::index::Index;
-use crate::records::{self, RecordError};
-use std::path::PathBuf;
+use crate::records;
 
 /// Why the engine cannot start from this data directory.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError {
     #[error(transparent)]
     Journal(#[from] OpenError),
-    #[error("journal {dir}: {source}")]
-    Record { dir: PathBuf, source: RecordError },
     #[error("cannot read back the record at {loc:?}: {reason}")]
     Reread { loc: Loc, reason: String },
     #[error(transparent)]
@@ -118,18 +115,14 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     let mut stats = RecoveryStats::default();
 
     let mut catalog = Catalog::default();
-    let mut first_err = None;
     let cdir = catalog_dir(data_dir);
-    let (catalog_journal, report) = Journal::open(&cdir, jc.clone(), |r| {
-        if first_err.is_none() {
-            if let Err(e) = catalog.apply(r.kind, r.body) {
-                first_err = Some(e);
-            }
-        }
+    // A body that fails its checks is corruption at its record, with the
+    // file and offset (or truncated there with `repair`).
+    let (catalog_journal, report) = Journal::open_checked(&cdir, jc.clone(), &mut |r| {
+        records::check_version(r.version)
+            .and_then(|()| catalog.apply(r.kind, r.body))
+            .map_err(|e| e.to_string())
     })?;
-    if let Some(source) = first_err {
-        return Err(RecoveryError::Record { dir: cdir, source });
-    }
     stats.records += report.records;
     if let Some(t) = report.torn_tail {
         stats.torn_tails.push(format!("{t:?}"));
@@ -149,12 +142,8 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     let mut retired = Vec::new();
     for i in shard_ids {
         let dir = shard_dir(data_dir, i);
-        let mut first_err = None;
         let mut times = SegmentTimes::new();
-        let (journal, report) = Journal::open(&dir, jc.clone(), |r| {
-            if first_err.is_some() {
-                return;
-            }
+        let (journal, report) = Journal::open_checked(&dir, jc.clone(), &mut |r| {
             let loc = Loc {
                 journal: i as u32,
                 pos: Position {
@@ -162,17 +151,14 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
                     offset: r.offset,
                 },
             };
-            match scan.visit(r.kind, r.body, loc) {
-                Ok(at_ms) => {
+            records::check_version(r.version)
+                .and_then(|()| scan.visit(r.kind, r.body, loc))
+                .map(|at_ms| {
                     let newest = times.entry(r.segment_seq).or_insert(at_ms);
                     *newest = (*newest).max(at_ms);
-                }
-                Err(e) => first_err = Some(e),
-            }
+                })
+                .map_err(|e| e.to_string())
         })?;
-        if let Some(source) = first_err {
-            return Err(RecoveryError::Record { dir, source });
-        }
         stats.journals += 1;
         stats.records += report.records;
         if let Some(t) = report.torn_tail {

@@ -692,7 +692,9 @@ impl World {
             offset - w.pos.offset
         ));
         let recovered = crate::recovery::recover(&self.config, false);
-        let checked = crate::journal::check(&dir);
+        let checked = crate::journal::check_with(&dir, &mut |r| {
+            records::validate(r.kind, r.version, r.body).map_err(|e| e.to_string())
+        });
         let refused = recovered.is_err();
         drop(recovered);
         let reported = checked.as_ref().map_or(true, |r| r.corruption.is_some());
