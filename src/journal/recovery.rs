@@ -126,7 +126,14 @@ fn recover(
                 reason,
                 segment: None,
             },
-            None => recover_segment(file, config.segment_bytes, newest, visit, report)?,
+            None => recover_segment(
+                file,
+                config.segment_bytes,
+                index == 0,
+                newest,
+                visit,
+                report,
+            )?,
         };
         match step {
             Step::Continue(end) => previous = Some(end),
@@ -174,6 +181,7 @@ fn recover(
 fn recover_segment(
     file: &SegmentFile,
     segment_bytes: u64,
+    first: bool,
     newest: bool,
     visit: &mut Visit<'_>,
     report: &mut RecoveryReport,
@@ -204,12 +212,22 @@ fn recover_segment(
     let prefix = read_prefix(&handle, path, SEGMENT_HEADER_BYTES as usize)?;
     let header = decode_segment_header(&prefix, file.seq);
     if let Ok(found) = &header {
-        if found.segment_bytes != segment_bytes {
+        // The first segment's size against the configuration is a
+        // configuration error; a later segment of another size than the
+        // ones before it is damage, as `check` (which has no configuration
+        // and compares with the first segment) reports it.
+        if found.segment_bytes != segment_bytes && first {
             return Err(OpenError::SegmentSizeMismatch {
                 path: path.clone(),
                 found_bytes: found.segment_bytes,
                 configured_bytes: segment_bytes,
             });
+        }
+        if found.segment_bytes != segment_bytes {
+            return Ok(corrupt(format!(
+                "segment size {} differs from {segment_bytes} of the first segment",
+                found.segment_bytes
+            )));
         }
     }
     // Case 3: a short file reads as if the missing bytes were zero, which is

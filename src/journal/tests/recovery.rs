@@ -346,3 +346,29 @@ fn check_never_modifies_and_reports_missing_directory_as_error() {
         "check must not touch the file"
     );
 }
+
+#[test]
+fn a_later_segment_of_another_size_is_corruption_for_open_and_check_alike() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    populate(tmp.path(), 200);
+    let (journal, positions) = open_positions(tmp.path(), config(SEG)).expect("positions");
+    drop(journal);
+    assert!(positions.last().map(|p| p.0).expect("records") >= 3);
+    // Segment 2's header claims another size (with a valid header CRC).
+    let path = seg(tmp.path(), 2);
+    let header = super::super::format::encode_segment_header(2, SEG * 2);
+    poke(&path, 0, &header);
+
+    let checked = check(tmp.path()).expect("check");
+    let corruption = checked.corruption.clone().expect("check reports it");
+    assert_eq!(
+        (corruption.path.clone(), corruption.offset),
+        (path.clone(), 0)
+    );
+    let (err_path, err_offset, reason) = expect_corruption(open_collect(tmp.path(), config(SEG)));
+    assert_eq!((err_path, err_offset), (path, 0));
+    assert_eq!(reason, corruption.reason, "open and check say the same");
+    // And --repair, which check promises, works.
+    let (_, report, _) = open_collect(tmp.path(), repair_config(SEG)).expect("repair");
+    assert!(report.repaired.is_some());
+}
