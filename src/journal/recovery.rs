@@ -265,13 +265,9 @@ fn recover_segment(
     // A previous process may have died with these records only in the page
     // cache; make them durable before anything built from them is acted on.
     sync_file(&handle, path)?;
-    let end = |end_offset| LogEnd {
-        segment: segment.clone(),
-        base_lsn,
-        end_offset,
-    };
-    Ok(match classify(&scan.end, newest) {
-        EndVerdict::EndOfData { end_offset } => Step::Continue(end(end_offset)),
+    // One of the three ends below is taken, so the segment moves into it.
+    let (end_offset, corrupt_at) = match classify(&scan.end, newest) {
+        EndVerdict::EndOfData { end_offset } => (end_offset, None),
         EndVerdict::TornTail {
             offset,
             extent_end,
@@ -285,12 +281,21 @@ fn recover_segment(
                 bytes_discarded: extent_end - offset,
                 reason,
             });
-            Step::Continue(end(offset))
+            (offset, None)
         }
-        EndVerdict::Corrupt { offset, reason } => Step::Corrupt {
-            offset,
+        EndVerdict::Corrupt { offset, reason } => (offset, Some(reason)),
+    };
+    let end = LogEnd {
+        segment,
+        base_lsn,
+        end_offset,
+    };
+    Ok(match corrupt_at {
+        None => Step::Continue(end),
+        Some(reason) => Step::Corrupt {
+            offset: end_offset,
             reason,
-            segment: Some(end(offset)),
+            segment: Some(end),
         },
     })
 }

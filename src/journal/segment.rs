@@ -158,8 +158,14 @@ pub fn extend_and_reserve(
     Ok(())
 }
 
-/// A segment mapped read-write for its whole length.
-#[derive(Clone, Debug)]
+/// A segment mapped read-write for its whole length: the one handle that
+/// may write into the mapping.
+///
+/// Deliberately not `Clone`: the journal's writer (or recovery, before the
+/// writer exists) holds the only one, so no two places can write into a
+/// segment. Sync jobs on other threads hold [`SegmentSync`]s, which can only
+/// ask the kernel to write a range back.
+#[derive(Debug)]
 pub struct MappedSegment {
     pub seq: u64,
     pub path: Arc<Path>,
@@ -201,6 +207,15 @@ impl MappedSegment {
 
     pub fn len_bytes(&self) -> u64 {
         self.map.len() as u64
+    }
+
+    /// A handle that can make ranges of this segment durable, and nothing else.
+    pub fn sync_handle(&self) -> SegmentSync {
+        SegmentSync {
+            seq: self.seq,
+            path: self.path.clone(),
+            map: self.map.clone(),
+        }
     }
 
     /// Borrows the mapped bytes for reading.
@@ -258,12 +273,7 @@ impl MappedSegment {
 
     /// Blocks until `offset..end` is on stable storage.
     pub fn flush(&self, offset: u64, end: u64) -> Result<(), JournalIoError> {
-        if end <= offset {
-            return Ok(());
-        }
-        self.map
-            .flush_range(offset as usize, (end - offset) as usize)
-            .map_err(|e| JournalIoError::new("msync", &*self.path, e))
+        flush_range(&self.map, &self.path, offset, end)
     }
 
     /// Writes a fresh header for this segment and makes it durable.
@@ -276,6 +286,30 @@ impl MappedSegment {
         file.sync_all()
             .map_err(|e| JournalIoError::new("fsync segment", &*self.path, e))
     }
+}
+
+/// A segment's mapping as a sync job holds it: it can msync a range, never
+/// write (see [`MappedSegment`]).
+#[derive(Clone, Debug)]
+pub struct SegmentSync {
+    pub seq: u64,
+    path: Arc<Path>,
+    map: Arc<MmapRaw>,
+}
+
+impl SegmentSync {
+    /// Blocks until `offset..end` is on stable storage.
+    pub fn flush(&self, offset: u64, end: u64) -> Result<(), JournalIoError> {
+        flush_range(&self.map, &self.path, offset, end)
+    }
+}
+
+fn flush_range(map: &MmapRaw, path: &Path, offset: u64, end: u64) -> Result<(), JournalIoError> {
+    if end <= offset {
+        return Ok(());
+    }
+    map.flush_range(offset as usize, (end - offset) as usize)
+        .map_err(|e| JournalIoError::new("msync", path, e))
 }
 
 /// Creates segment `seq` at full size with a durable header and directory entry.

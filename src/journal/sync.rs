@@ -1,19 +1,20 @@
 //! Group-commit jobs: the msync half of a sync, detached from the writer.
 //!
-//! A `SyncJob` owns `Arc`s of the mappings it flushes, so it is `Send +
-//! 'static` and can run on a blocking thread while the shard keeps appending.
-//! It never reads or writes the mapped bytes; it only asks the kernel to
-//! write back a byte range, which is why it can share the mapping with the
-//! writer without any locking.
+//! A `SyncJob` holds `SegmentSync` handles of the mappings it flushes, so it
+//! is `Send + 'static` and can run on a blocking thread while the shard keeps
+//! appending. A `SegmentSync` cannot read or write the mapped bytes (the
+//! types say so: only the writer's non-`Clone` `MappedSegment` can); it only
+//! asks the kernel to write back a byte range, which is why it can share the
+//! mapping with the writer without any locking.
 
 use super::error::SyncError;
-use super::segment::MappedSegment;
+use super::segment::SegmentSync;
 use super::Lsn;
 
 /// A byte range of one segment that was written but not yet handed to a job.
 #[derive(Debug)]
 pub(super) struct SyncRange {
-    pub segment: MappedSegment,
+    pub segment: SegmentSync,
     pub start: u64,
     pub end: u64,
 }
@@ -33,6 +34,12 @@ impl SyncJob {
     /// Blocks until the job's ranges are on stable storage; returns the Lsn
     /// to pass to `Journal::complete_sync`.
     pub fn run(self) -> Result<Lsn, SyncError> {
+        debug_assert!(
+            self.ranges
+                .windows(2)
+                .all(|w| w[0].segment.seq < w[1].segment.seq),
+            "a sync job's ranges are in log order, one per segment"
+        );
         for range in &self.ranges {
             range.segment.flush(range.start, range.end)?;
         }

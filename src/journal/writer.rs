@@ -255,7 +255,7 @@ impl Journal {
         self.active_base_lsn = next_base_lsn;
         if self.handed_offset < self.write_offset {
             self.rolled.push(SyncRange {
-                segment: old,
+                segment: old.sync_handle(),
                 start: self.handed_offset,
                 end: self.write_offset,
             });
@@ -290,7 +290,7 @@ impl Journal {
         let mut ranges = mem::take(&mut self.rolled);
         if self.handed_offset < self.write_offset {
             ranges.push(SyncRange {
-                segment: self.active.clone(),
+                segment: self.active.sync_handle(),
                 start: self.handed_offset,
                 end: self.write_offset,
             });
