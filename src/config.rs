@@ -4,13 +4,12 @@
 //! The defaults live in `default.toml` so that `ringhook serve` works with no
 //! flags and the file documents every key.
 
+use crate::limits::PIPELINE_DEPTH_MAX;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The embedded default configuration.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
-/// Largest accepted `pipeline_depth`.
-pub const MAX_PIPELINE_DEPTH: usize = 64;
 
 /// How appends become durable before they are acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -151,9 +150,9 @@ impl Config {
         if self.max_in_flight_per_endpoint == 0 || self.shard_channel_capacity == 0 {
             return Err(ConfigError::Invalid("capacities must be positive".into()));
         }
-        if !(1..=MAX_PIPELINE_DEPTH).contains(&self.pipeline_depth) {
+        if !(1..=PIPELINE_DEPTH_MAX).contains(&self.pipeline_depth) {
             return Err(ConfigError::Invalid(format!(
-                "pipeline_depth must be between 1 and {MAX_PIPELINE_DEPTH}"
+                "pipeline_depth must be between 1 and {PIPELINE_DEPTH_MAX}"
             )));
         }
         Ok(self)
@@ -217,13 +216,13 @@ mod tests {
         };
         check(|c| c.pipeline_depth = 0, "pipeline_depth");
         check(
-            |c| c.pipeline_depth = MAX_PIPELINE_DEPTH + 1,
+            |c| c.pipeline_depth = PIPELINE_DEPTH_MAX + 1,
             "pipeline_depth",
         );
         check(|c| c.segment_bytes = 1024, "segment_bytes");
         check(|c| c.segment_bytes = 5 << 30, "segment_bytes");
         let mut c = Config::load(None).expect("defaults");
-        c.pipeline_depth = MAX_PIPELINE_DEPTH;
+        c.pipeline_depth = PIPELINE_DEPTH_MAX;
         assert!(c.finish().is_ok());
     }
 }

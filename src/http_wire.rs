@@ -10,19 +10,12 @@
 //! HEAD requests are not supported: the engine only POSTs, and a response to HEAD cannot
 //! be told apart from one with a body.
 
+use crate::limits::{
+    CHUNK_LINE_BYTES_MAX, INTERIM_RESPONSES_MAX, RESPONSE_HEADERS_MAX, RESPONSE_HEAD_BYTES_MAX,
+    TRAILER_BYTES_MAX,
+};
 use std::io::Write;
 use thiserror::Error;
-
-/// Largest response head (status line plus fields) accepted, in bytes.
-pub const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Largest number of header fields in one response head.
-pub const MAX_HEADERS: usize = 64;
-/// Longest chunk-size line (size, whitespace and extensions, without CRLF).
-pub const MAX_CHUNK_LINE_BYTES: usize = 1024;
-/// Largest trailer section of a chunked body, including line endings.
-pub const MAX_TRAILER_BYTES: usize = 16 * 1024;
-/// Most interim (1xx) responses accepted before the final response.
-pub const MAX_INTERIM_RESPONSES: usize = 16;
 
 /// Why a request could not be encoded; nothing is written in that case.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -44,27 +37,27 @@ pub enum EncodeError {
 /// Why a response could not be parsed; the connection must then be closed.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum ResponseError {
-    #[error("response head exceeds {MAX_HEAD_BYTES} bytes")]
+    #[error("response head exceeds {RESPONSE_HEAD_BYTES_MAX} bytes")]
     HeadTooLarge,
-    #[error("response head has more than {MAX_HEADERS} fields")]
+    #[error("response head has more than {RESPONSE_HEADERS_MAX} fields")]
     TooManyHeaders,
     #[error("malformed response head: {0}")]
     MalformedHead(httparse::Error),
     #[error("server switched protocols although no upgrade was requested")]
     UnexpectedUpgrade,
-    #[error("more than {MAX_INTERIM_RESPONSES} interim (1xx) responses")]
+    #[error("more than {INTERIM_RESPONSES_MAX} interim (1xx) responses")]
     TooManyInterim,
     #[error("content-length is not a decimal number")]
     BadContentLength,
     #[error("ambiguous message framing: {0}")]
     ConflictingFraming(&'static str),
-    #[error("chunk-size line exceeds {MAX_CHUNK_LINE_BYTES} bytes")]
+    #[error("chunk-size line exceeds {CHUNK_LINE_BYTES_MAX} bytes")]
     ChunkLineTooLong,
     #[error("malformed chunk-size line")]
     BadChunkSize,
     #[error("chunk data is not followed by CRLF")]
     BadChunkTerminator,
-    #[error("trailer section exceeds {MAX_TRAILER_BYTES} bytes")]
+    #[error("trailer section exceeds {TRAILER_BYTES_MAX} bytes")]
     TrailersTooLarge,
     #[error("malformed trailer field line")]
     BadTrailer,
@@ -288,14 +281,14 @@ impl ResponseParser {
     }
 
     fn step_head(&mut self, rest: &[u8]) -> Result<Step, ResponseError> {
-        // Parsing at most MAX_HEAD_BYTES makes the limit independent of how the
+        // Parsing at most RESPONSE_HEAD_BYTES_MAX makes the limit independent of how the
         // bytes were split across reads: a head that does not fit never completes.
-        let window = rest.get(..MAX_HEAD_BYTES).unwrap_or(rest);
-        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let window = rest.get(..RESPONSE_HEAD_BYTES_MAX).unwrap_or(rest);
+        let mut fields = [httparse::EMPTY_HEADER; RESPONSE_HEADERS_MAX];
         let mut head = httparse::Response::new(&mut fields);
         let len = match head.parse(window) {
             Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) if rest.len() > MAX_HEAD_BYTES => {
+            Ok(httparse::Status::Partial) if rest.len() > RESPONSE_HEAD_BYTES_MAX => {
                 return Err(ResponseError::HeadTooLarge)
             }
             Ok(httparse::Status::Partial) => return Ok(Step::Blocked),
@@ -311,7 +304,7 @@ impl ResponseParser {
                 return Err(ResponseError::UnexpectedUpgrade);
             }
             self.interim += 1;
-            if self.interim > MAX_INTERIM_RESPONSES {
+            if self.interim > INTERIM_RESPONSES_MAX {
                 return Err(ResponseError::TooManyInterim);
             }
             return Ok(Step::Advance(len));
@@ -368,7 +361,7 @@ impl ResponseParser {
 
     fn step_chunk_size(&mut self, rest: &[u8]) -> Result<Step, ResponseError> {
         let (too_long, bad) = (ResponseError::ChunkLineTooLong, ResponseError::BadChunkSize);
-        let Some((line, used)) = find_line(rest, MAX_CHUNK_LINE_BYTES, too_long, bad)? else {
+        let Some((line, used)) = find_line(rest, CHUNK_LINE_BYTES_MAX, too_long, bad)? else {
             return Ok(Step::Blocked);
         };
         let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -389,7 +382,7 @@ impl ResponseParser {
     }
 
     fn step_trailer(&mut self, rest: &[u8], seen: usize) -> Result<Step, ResponseError> {
-        let budget = MAX_TRAILER_BYTES.saturating_sub(seen + 2);
+        let budget = TRAILER_BYTES_MAX.saturating_sub(seen + 2);
         let (too_long, bad) = (ResponseError::TrailersTooLarge, ResponseError::BadTrailer);
         let Some((line, used)) = find_line(rest, budget, too_long, bad)? else {
             return Ok(Step::Blocked);
@@ -548,7 +541,7 @@ mod tests {
             (format!("{TE}1;{}|", "e".repeat(2000)), E::ChunkLineTooLong),
             ("HTTP/1.1 100 Continue||".repeat(17), E::TooManyInterim),
             (format!("HTTP/1.1 200 OK|{}|", "a: b|".repeat(65)), E::TooManyHeaders),
-            (format!("HTTP/1.1 200 OK|x: {}||", "v".repeat(MAX_HEAD_BYTES)), E::HeadTooLarge),
+            (format!("HTTP/1.1 200 OK|x: {}||", "v".repeat(RESPONSE_HEAD_BYTES_MAX)), E::HeadTooLarge),
             (format!("{TE}0|{}", "t: 1|".repeat(3000)), E::TrailersTooLarge),
         ];
         big.into_iter().for_each(|(input, e)| check(&input, Err(e)));

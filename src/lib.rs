@@ -37,6 +37,7 @@ pub mod http_wire;
 pub mod ids;
 pub mod ingest;
 pub mod journal;
+pub mod limits;
 pub mod message;
 pub mod metrics;
 pub mod notify;

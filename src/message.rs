@@ -7,6 +7,7 @@
 //! shards.
 
 use crate::journal::Position;
+use crate::limits::INTERNED_STRINGS_MAX;
 use std::sync::Arc;
 
 /// An id as an inline, fixed-size map key. Index maps compare keys inside
@@ -98,9 +99,6 @@ pub struct MsgMeta {
     pub loc: Loc,
 }
 
-/// Most strings one thread's interner holds before it starts afresh.
-const INTERNED_MAX: usize = 65_536;
-
 /// Strings `intern` answers from without hashing: a message interns its
 /// application id and event type, and consecutive messages mostly repeat both.
 const RECENT: usize = 2;
@@ -114,7 +112,7 @@ thread_local! {
 
 /// One shared copy of a string that many messages repeat (application ids,
 /// event types), per thread, so no lock is shared: a message's metadata then
-/// allocates and frees only its own id. Bounded: past `INTERNED_MAX`
+/// allocates and frees only its own id. Bounded: past `INTERNED_STRINGS_MAX`
 /// distinct strings the table starts over (earlier copies stay valid).
 pub fn intern(s: &str) -> Arc<str> {
     RECENT_INTERNED.with(|r| {
@@ -136,7 +134,7 @@ fn intern_in_table(s: &str) -> Arc<str> {
         if let Some(a) = t.get(s) {
             return a.clone();
         }
-        if t.len() >= INTERNED_MAX {
+        if t.len() >= INTERNED_STRINGS_MAX {
             t.clear();
         }
         let a: Arc<str> = Arc::from(s);

@@ -6,6 +6,7 @@
 //! an `ArcSwap` per shard. `GET /metrics` reads the slots and renders them
 //! per shard and in total, so a scrape sees values at most one interval old.
 
+use crate::limits::LATENCY_US_MAX;
 use arc_swap::ArcSwap;
 use hdrhistogram::Histogram;
 use std::fmt::Write;
@@ -14,18 +15,16 @@ use std::time::Duration;
 
 /// How often shards publish their snapshot.
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
-/// Largest latency recorded (one hour, in microseconds); larger values saturate.
-const LATENCY_MAX_US: u64 = 3_600_000_000;
 
 /// A latency histogram in microseconds with 2 significant digits (~20 KiB).
 pub fn latency_histogram() -> Histogram<u64> {
     // hdrhistogram only fails for invalid bounds, and these are constants.
-    Histogram::new_with_bounds(1, LATENCY_MAX_US, 2).expect("constant histogram bounds are valid")
+    Histogram::new_with_bounds(1, LATENCY_US_MAX, 2).expect("constant histogram bounds are valid")
 }
 
 /// Records `us` into `h`, saturating at the histogram's range.
 pub fn record_us(h: &mut Histogram<u64>, us: u64) {
-    let _ = h.record(us.clamp(1, LATENCY_MAX_US));
+    let _ = h.record(us.clamp(1, LATENCY_US_MAX));
 }
 
 /// What one shard counts, owned by the shard thread.

@@ -6,8 +6,9 @@
 //! so the batch's `Event`s are built once and reused.
 
 use crate::sink::now_us;
-use ringhook::ingest::client::{IngestClient, MAX_IN_FLIGHT};
+use ringhook::ingest::client::IngestClient;
 use ringhook::ingest::frame::{Event, EventResult, EventStatus};
+use ringhook::limits::INGEST_CLIENT_IN_FLIGHT_MAX;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,7 +27,7 @@ pub struct ProducerConfig {
     pub messages: u64,
     pub payload_bytes: usize,
     pub batch: usize,
-    /// Batches sent before waiting for an ACK; at most the client's MAX_IN_FLIGHT.
+    /// Batches sent before waiting for an ACK; at most the client's INGEST_CLIENT_IN_FLIGHT_MAX.
     pub pipeline: usize,
     /// Target events per second; `None` = as fast as ACKs allow.
     pub rate: Option<f64>,
@@ -101,7 +102,7 @@ pub fn run(
     let mut client = IngestClient::connect(socket)?;
     client.set_timeout(Some(Duration::from_secs(60)))?;
     let batch = config.batch.max(1);
-    let pipeline = config.pipeline.clamp(1, MAX_IN_FLIGHT);
+    let pipeline = config.pipeline.clamp(1, INGEST_CLIENT_IN_FLIGHT_MAX);
     let mut events: Vec<Event> = (0..batch)
         .map(|i| Event {
             app: config.app.clone(),

@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Largest request head accepted; a larger one closes the connection.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
+const RESPONSE_HEAD_BYTES_MAX: usize = 16 * 1024;
 /// Largest request body accepted; a larger one closes the connection.
 const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Header fields parsed per request.
-const MAX_HEADERS: usize = 32;
+const RESPONSE_HEADERS_MAX: usize = 32;
 /// Bytes asked of each socket read.
 const READ_CHUNK: usize = 64 * 1024;
 /// Distinct (path, webhook-id) pairs remembered for duplicate detection; past this many,
@@ -292,11 +292,13 @@ enum Parsed<'a> {
 }
 
 fn parse_request(buf: &[u8]) -> Parsed<'_> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut headers = [httparse::EMPTY_HEADER; RESPONSE_HEADERS_MAX];
     let mut req = httparse::Request::new(&mut headers);
     let head_len = match req.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) if buf.len() <= MAX_HEAD_BYTES => return Parsed::Incomplete,
+        Ok(httparse::Status::Partial) if buf.len() <= RESPONSE_HEAD_BYTES_MAX => {
+            return Parsed::Incomplete
+        }
         _ => return Parsed::Invalid,
     };
     let (mut len, mut webhook_id, mut timestamp, mut signature) = (0usize, None, None, None);

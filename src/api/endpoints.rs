@@ -11,17 +11,12 @@ use super::http::{error, Request, Response};
 use super::params::*;
 use super::views;
 use crate::delivery::guard::{is_private, Target};
+use crate::limits::{ENDPOINT_SECRETS_MAX, SECRET_GRACE_SECS_MAX};
 use crate::records::{DeleteRecord, EndpointRecord, Kind, SecretKey};
 use crate::shard::state::Shard;
 use crate::{ids, signing};
 use serde_json::{json, Map, Value};
 use std::rc::Rc;
-
-/// Most signing keys an endpoint holds: the current one plus rotated-out
-/// keys still in their grace period (the soonest-expiring are dropped first).
-pub const SECRETS_MAX: usize = 8;
-/// Longest grace period a rotation may ask for (`gracePeriodSeconds`).
-pub const GRACE_MAX_SECS: u32 = 7 * 24 * 3600;
 
 pub fn list_endpoints(shard: &Shard, req: &Request, app: &str) -> Result<Response> {
     let (limit, iterator) = paging(req)?;
@@ -306,10 +301,10 @@ pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
         None => signing::generate_key(),
     };
     let grace_ms = match opt_u32(&obj, &["gracePeriodSeconds"])? {
-        Some(s) if s > GRACE_MAX_SECS => {
+        Some(s) if s > SECRET_GRACE_SECS_MAX => {
             return Err(invalid(
                 "gracePeriodSeconds",
-                format!("at most {GRACE_MAX_SECS}"),
+                format!("at most {SECRET_GRACE_SECS_MAX}"),
             ))
         }
         Some(s) => u64::from(s) * 1000,
@@ -331,7 +326,7 @@ pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
 
 /// The key list after a rotation at `now`: keys whose grace has passed are
 /// pruned, the current key expires at `now + grace_ms` (or goes at once when
-/// the grace is zero), `key` becomes current, and at most [`SECRETS_MAX`]
+/// the grace is zero), `key` becomes current, and at most [`ENDPOINT_SECRETS_MAX`]
 /// keys remain.
 pub fn rotated(old: &[SecretKey], key: Vec<u8>, now: u64, grace_ms: u64) -> Vec<SecretKey> {
     let mut keys: Vec<SecretKey> = old
@@ -349,7 +344,7 @@ pub fn rotated(old: &[SecretKey], key: Vec<u8>, now: u64, grace_ms: u64) -> Vec<
         .collect();
     // Keep the latest-expiring old keys when over the bound.
     keys.sort_by_key(|k| std::cmp::Reverse(k.expires_ms));
-    keys.truncate(SECRETS_MAX - 1);
+    keys.truncate(ENDPOINT_SECRETS_MAX - 1);
     keys.push(SecretKey { key, expires_ms: 0 });
     keys
 }
@@ -381,7 +376,7 @@ mod tests {
         for i in 1..20u8 {
             many = rotated(&many, vec![i; 24], u64::from(i), 1_000_000);
         }
-        assert_eq!(many.len(), SECRETS_MAX);
+        assert_eq!(many.len(), ENDPOINT_SECRETS_MAX);
         assert_eq!(many.iter().filter(|k| k.expires_ms == 0).count(), 1);
     }
 }

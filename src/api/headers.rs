@@ -10,14 +10,11 @@
 use super::http::{Request, Response};
 use super::params::*;
 use crate::delivery::RESERVED_HEADERS;
+use crate::limits::{ENDPOINT_HEADERS_MAX, HEADER_VALUE_BYTES_MAX};
 use crate::records::{HeaderPair, Kind};
 use crate::shard::state::Shard;
 use serde_json::{json, Map, Value};
 
-/// Most custom headers per endpoint.
-pub const HEADERS_MAX: usize = 64;
-/// Longest header value.
-const VALUE_MAX_BYTES: usize = 4096;
 /// Headers whose values `GET .../headers` does not reveal.
 const SENSITIVE: &[&str] = &[
     "authorization",
@@ -43,7 +40,7 @@ fn check(field: &str, name: &str, value: &str) -> Result<()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !name_ok
-        || value.len() > VALUE_MAX_BYTES
+        || value.len() > HEADER_VALUE_BYTES_MAX
         || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
     {
         return Err(invalid(field, format!("invalid header {name:?}")));
@@ -62,8 +59,11 @@ pub fn parse_headers(v: &Value, field: &str) -> Result<Vec<HeaderPair>> {
     let Value::Object(map) = v else {
         return Err(invalid(field, "must be an object of strings"));
     };
-    if map.len() > HEADERS_MAX {
-        return Err(invalid(field, format!("at most {HEADERS_MAX} headers")));
+    if map.len() > ENDPOINT_HEADERS_MAX {
+        return Err(invalid(
+            field,
+            format!("at most {ENDPOINT_HEADERS_MAX} headers"),
+        ));
     }
     map.iter()
         .map(|(name, value)| {
@@ -155,8 +155,11 @@ pub fn patch_headers(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
         }
         Some(_) => return Err(invalid("headers", "must be an object")),
     }
-    if headers.len() > HEADERS_MAX {
-        return Err(invalid("headers", format!("at most {HEADERS_MAX} headers")));
+    if headers.len() > ENDPOINT_HEADERS_MAX {
+        return Err(invalid(
+            "headers",
+            format!("at most {ENDPOINT_HEADERS_MAX} headers"),
+        ));
     }
     save(shard, app, ep, headers)
 }

@@ -2,16 +2,12 @@
 //!
 //! Requests are parsed with `httparse` in two phases: first whether the head
 //! is complete (incomplete vs. invalid), then the body by `content-length`.
-//! Bounds: the head is at most `HEAD_MAX_BYTES`, the body at most the
+//! Bounds: the head is at most `API_HEAD_BYTES_MAX`, the body at most the
 //! configured `max_body_bytes`; anything larger is answered with an error and
 //! the connection is closed, so a client cannot make the server buffer more.
 
+use crate::limits::{API_HEAD_BYTES_MAX, API_REQUEST_HEADERS_MAX};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-
-/// Largest request head (request line and headers).
-pub const HEAD_MAX_BYTES: usize = 16 * 1024;
-/// Most headers parsed per request.
-pub const HEADERS_MAX: usize = 64;
 
 /// One parsed API request.
 #[derive(Debug, Default)]
@@ -81,14 +77,14 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
 ) -> Result<Request, ReadError> {
     let mut chunk = [0u8; 8192];
     let (mut req, head_len, body_len) = loop {
-        let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
+        let mut headers = [httparse::EMPTY_HEADER; API_REQUEST_HEADERS_MAX];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(buf) {
-            Ok(httparse::Status::Complete(head_len)) if head_len > HEAD_MAX_BYTES => {
+            Ok(httparse::Status::Complete(head_len)) if head_len > API_HEAD_BYTES_MAX => {
                 return Err(ReadError::Reply(error(
                     431,
                     "header_too_large",
-                    format!("request head exceeds {HEAD_MAX_BYTES} bytes"),
+                    format!("request head exceeds {API_HEAD_BYTES_MAX} bytes"),
                 )));
             }
             Ok(httparse::Status::Complete(head_len)) => {
@@ -149,11 +145,11 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
                 break (req, head_len, body_len);
             }
             Ok(httparse::Status::Partial) => {
-                if buf.len() > HEAD_MAX_BYTES {
+                if buf.len() > API_HEAD_BYTES_MAX {
                     return Err(ReadError::Reply(error(
                         431,
                         "header_too_large",
-                        format!("request head exceeds {HEAD_MAX_BYTES} bytes"),
+                        format!("request head exceeds {API_HEAD_BYTES_MAX} bytes"),
                     )));
                 }
             }

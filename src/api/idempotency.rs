@@ -9,26 +9,21 @@
 //!
 //! The table lives on shard 0's thread (the only one serving the API), so it
 //! is a `thread_local` rather than shared state, and it is bounded: at most
-//! `KEYS_MAX` stored answers and `BYTES_MAX` bytes of bodies; beyond either,
-//! the oldest answers are evicted first. An answer larger than `BYTES_MAX`
+//! `IDEMPOTENCY_KEYS_MAX` stored answers and `IDEMPOTENCY_BYTES_MAX` bytes of bodies; beyond either,
+//! the oldest answers are evicted first. An answer larger than `IDEMPOTENCY_BYTES_MAX`
 //! is not stored. Stored answers are journaled in shard 0's journal (kind
 //! `IdempotentAnswer`) and restored at start, so replays survive a restart;
 //! the record is not waited on (like attempt records), so a power loss in
 //! the group-commit window may forget the newest ones.
 
 use super::http::{error, Response};
+use crate::limits::{IDEMPOTENCY_BYTES_MAX, IDEMPOTENCY_KEYS_MAX, IDEMPOTENCY_KEY_BYTES_MAX};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
 /// How long a stored answer is replayed.
 pub const TTL_MS: u64 = 12 * 3600 * 1000;
-/// Most stored answers.
-pub const KEYS_MAX: usize = 100_000;
-/// Most bytes of stored answer bodies.
-pub const BYTES_MAX: usize = 64 * 1024 * 1024;
-/// Longest accepted `idempotency-key` value.
-pub const KEY_MAX_BYTES: usize = 256;
 
 type Key = [u8; 32];
 
@@ -74,12 +69,13 @@ impl Table {
     }
 
     fn store(&mut self, key: Key, status: u16, body: Vec<u8>, now_ms: u64) {
-        if body.len() > BYTES_MAX {
+        if body.len() > IDEMPOTENCY_BYTES_MAX {
             self.entries.remove(&key);
             return;
         }
         while !self.order.is_empty()
-            && (self.order.len() >= KEYS_MAX || self.bytes + body.len() > BYTES_MAX)
+            && (self.order.len() >= IDEMPOTENCY_KEYS_MAX
+                || self.bytes + body.len() > IDEMPOTENCY_BYTES_MAX)
         {
             self.evict_front();
         }
@@ -116,13 +112,13 @@ pub struct Guard {
 
 /// Looks the key up; marks it in flight when it is new.
 pub fn begin(token: &str, path: &str, idempotency_key: &str) -> Begin {
-    if idempotency_key.is_empty() || idempotency_key.len() > KEY_MAX_BYTES {
+    if idempotency_key.is_empty() || idempotency_key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
         return Begin::Answer(error(
             422,
             "validation_error",
             serde_json::json!([{
                 "loc": ["header", "idempotency-key"],
-                "msg": format!("must be 1 to {KEY_MAX_BYTES} bytes"),
+                "msg": format!("must be 1 to {IDEMPOTENCY_KEY_BYTES_MAX} bytes"),
                 "type": "value_error",
             }]),
         ));
@@ -175,11 +171,13 @@ impl Guard {
                 false
             }
         });
-        (stored && resp.body.len() <= BYTES_MAX).then(|| crate::records::IdempotentAnswerRecord {
-            key: self.key.to_vec(),
-            status: resp.status,
-            body: resp.body.clone(),
-            at_ms: now,
+        (stored && resp.body.len() <= IDEMPOTENCY_BYTES_MAX).then(|| {
+            crate::records::IdempotentAnswerRecord {
+                key: self.key.to_vec(),
+                status: resp.status,
+                body: resp.body.clone(),
+                at_ms: now,
+            }
         })
     }
 }
@@ -257,14 +255,14 @@ mod tests {
             key[..4].copy_from_slice(&i.to_le_bytes());
             key
         };
-        for i in 0..(KEYS_MAX as u32 + 10) {
+        for i in 0..(IDEMPOTENCY_KEYS_MAX as u32 + 10) {
             t.store(k(i), 200, Vec::new(), 1);
         }
-        assert_eq!(t.order.len(), KEYS_MAX);
+        assert_eq!(t.order.len(), IDEMPOTENCY_KEYS_MAX);
         assert!(!t.entries.contains_key(&k(0)) && t.entries.contains_key(&k(10)));
         t.store(k(u32::MAX - 1), 200, vec![1], 1);
-        t.store(k(u32::MAX), 200, vec![0; BYTES_MAX], 2);
-        assert_eq!(t.bytes, BYTES_MAX);
+        t.store(k(u32::MAX), 200, vec![0; IDEMPOTENCY_BYTES_MAX], 2);
+        assert_eq!(t.bytes, IDEMPOTENCY_BYTES_MAX);
         assert_eq!(
             t.order.len(),
             1,

@@ -20,11 +20,10 @@ pub mod params;
 pub mod routes;
 pub mod views;
 
+use crate::limits::{API_CONNECTIONS_MAX, API_LINGER_BYTES_MAX};
 use crate::shard::state::Shard;
 use std::rc::Rc;
 
-/// Most concurrent API connections; further ones are closed at accept.
-pub const CONNECTIONS_MAX: usize = 1024;
 /// Longest wait for one whole request (including keep-alive idle time).
 pub const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -38,7 +37,7 @@ pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
             glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
-        if open.get() >= CONNECTIONS_MAX {
+        if open.get() >= API_CONNECTIONS_MAX {
             drop(stream);
             continue;
         }
@@ -59,7 +58,7 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
     loop {
         // A connection that sends nothing (or too slowly) for
         // REQUEST_READ_TIMEOUT is closed, so slow clients cannot hold all
-        // CONNECTIONS_MAX slots.
+        // API_CONNECTIONS_MAX slots.
         let read = http::read_request(&mut stream, &mut buf, max_body);
         let timeout = async {
             glommio::timer::sleep(REQUEST_READ_TIMEOUT).await;
@@ -87,9 +86,6 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
     }
 }
 
-/// Most bytes read and discarded after an error reply.
-const LINGER_MAX_BYTES: usize = 8 * 1024 * 1024;
-
 /// After answering a request we refuse to read (too large, malformed), read
 /// and discard what the client is still sending for a bounded time, so that
 /// closing with unread data does not reset the connection and destroy the
@@ -100,7 +96,7 @@ async fn linger(stream: &mut glommio::net::TcpStream) {
     let drain = async {
         let mut buf = [0u8; 16 * 1024];
         let mut total = 0;
-        while total < LINGER_MAX_BYTES {
+        while total < API_LINGER_BYTES_MAX {
             match stream.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => total += n,

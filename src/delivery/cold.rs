@@ -6,17 +6,18 @@
 //! file reads, so a page-cache miss (a retry storm, or `recover`, over
 //! segments the kernel has dropped from memory) waits for the disk without
 //! blocking the shard thread. One read at the record's position usually
-//! brings header and body together, and the last `FILES_MAX` segment files
+//! brings header and body together, and the last `COLD_FILES_OPEN_MAX` segment files
 //! stay open, so a cold read is mostly one io_uring operation. The checks are
 //! the journal's own (`journal::RecordAt`: magic, length, CRC).
 //!
-//! Bounds: `FILES_MAX` open segment files per shard, all closed once none
+//! Bounds: `COLD_FILES_OPEN_MAX` open segment files per shard, all closed once none
 //! was used for `IDLE_MS` and after this shard's compactions (an open file
 //! keeps a deleted segment's space; segments of other shards' journals are
 //! released by the idle rule).
 
 use crate::config::Config;
 use crate::journal::{OwnedRecord, ReadError, RecordAt, RECORD_HEADER_BYTES};
+use crate::limits::COLD_FILES_OPEN_MAX;
 use crate::message::Loc;
 use crate::reads::record::RecordAtError;
 use crate::records::{self, Kind};
@@ -25,8 +26,6 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// Segment files kept open per shard for cold reads.
-pub const FILES_MAX: usize = 8;
 /// Bytes read at a record's position at once: its header and, for most
 /// messages, the whole body.
 const FIRST_READ_BYTES: usize = 4096;
@@ -54,7 +53,7 @@ impl Files {
     fn put(&mut self, path: &Path, file: Rc<BufferedFile>) {
         self.last_used_ms = crate::time::now_ms();
         self.forget(path);
-        if self.open.len() >= FILES_MAX {
+        if self.open.len() >= COLD_FILES_OPEN_MAX {
             self.open.remove(0);
         }
         self.open.push((path.to_path_buf(), file));
@@ -178,7 +177,7 @@ mod tests {
     #[test]
     fn files_stay_bounded_recently_used_last_and_close_when_idle() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let paths: Vec<PathBuf> = (0..FILES_MAX + 2)
+        let paths: Vec<PathBuf> = (0..COLD_FILES_OPEN_MAX + 2)
             .map(|i| {
                 let p = dir.path().join(format!("{i}.seg"));
                 std::fs::write(&p, b"x").expect("write");
@@ -191,12 +190,12 @@ mod tests {
                 let f = BufferedFile::open(p).await.expect("open");
                 files.put(p, Rc::new(f));
             }
-            assert_eq!(files.open.len(), FILES_MAX, "bounded");
+            assert_eq!(files.open.len(), COLD_FILES_OPEN_MAX, "bounded");
             assert!(files.get(&paths[0]).is_none(), "the oldest went first");
             assert!(files.get(&paths[2]).is_some());
             assert_eq!(files.open.last().map(|(p, _)| p), Some(&paths[2]));
             files.expire(files.last_used_ms + IDLE_MS - 1);
-            assert_eq!(files.open.len(), FILES_MAX, "not idle yet");
+            assert_eq!(files.open.len(), COLD_FILES_OPEN_MAX, "not idle yet");
             files.expire(files.last_used_ms + IDLE_MS);
             assert!(files.open.is_empty(), "closed when idle");
         });

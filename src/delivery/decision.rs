@@ -8,12 +8,11 @@
 
 use super::exchange::Answer;
 use super::EndpointQueue;
+use crate::limits::RETRY_AFTER_MS_MAX;
 use crate::records::Outcome;
 
 /// Time per request under which a receiver counts as fast (see `run_length`).
 pub const FAST_RECEIVER_US: u32 = 5_000;
-/// Longest honoured `Retry-After`.
-pub const RETRY_AFTER_MAX_MS: u64 = 3_600_000;
 
 /// How many workers an endpoint wants for its ready queue (before the
 /// `max_in_flight_per_endpoint` cap). A receiver whose speed is not known yet
@@ -119,7 +118,7 @@ pub struct AttemptFacts<'a> {
 /// The retry decision: any 2xx succeeds; 410 Gone fails at once (the
 /// endpoint is gone for good); anything else retries after the schedule's
 /// next delay (jittered, and at least the receiver's `Retry-After`, up to
-/// `RETRY_AFTER_MAX_MS`), or fails once the schedule is exhausted.
+/// `RETRY_AFTER_MS_MAX`), or fails once the schedule is exhausted.
 pub fn verdict(f: &AttemptFacts<'_>) -> Verdict {
     if (200..300).contains(&f.status) {
         return Verdict {
@@ -135,7 +134,7 @@ pub fn verdict(f: &AttemptFacts<'_>) -> Verdict {
         Some(&delay) => {
             let mut delay = jitter(delay, f.jitter_percent, f.jitter_unit);
             if let Some(secs) = f.retry_after_secs {
-                delay = delay.max(secs.saturating_mul(1000).min(RETRY_AFTER_MAX_MS));
+                delay = delay.max(secs.saturating_mul(1000).min(RETRY_AFTER_MS_MAX));
             }
             Verdict {
                 outcome: Outcome::Retrying,
@@ -204,7 +203,7 @@ mod tests {
             (410, 0, None, Failed, 0),
             (503, 0, Some(60), Retrying, 61_000),
             (503, 0, Some(2), Retrying, 6_000),
-            (503, 0, Some(u64::MAX), Retrying, 1_000 + RETRY_AFTER_MAX_MS),
+            (503, 0, Some(u64::MAX), Retrying, 1_000 + RETRY_AFTER_MS_MAX),
         ];
         for (i, &(status, no, ra, outcome, next)) in rows.iter().enumerate() {
             let v = verdict(&facts(status, no, ra));

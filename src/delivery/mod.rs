@@ -30,6 +30,7 @@ pub mod throttle;
 mod worker;
 
 use crate::commit::Commit;
+use crate::limits::DISABLE_REQUESTS_MAX;
 use crate::message::{Loc, Message};
 use crate::metrics::ShardStats;
 use crate::notify::Notify;
@@ -174,11 +175,6 @@ pub struct DisableRequest {
     pub endpoint_id: String,
     pub reason: DisableReason,
 }
-
-/// Disable requests held until the runtime takes them (it does at its next
-/// wake-up, which the request itself causes); past this, a request is
-/// dropped and the endpoint's next failure asks again.
-const DISABLE_REQUESTS_MAX: usize = 1_024;
 
 /// How long an idle keep-alive connection is kept.
 pub const IDLE_CONNECTION_MS: u64 = 15_000;

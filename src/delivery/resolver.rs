@@ -4,13 +4,14 @@
 //! not answer. Running it on glommio's blocking pool would queue the journal's
 //! msync jobs behind it and stall every acknowledgement of the shard, so names
 //! are resolved here instead: `RESOLVER_THREADS` plain threads fed by a
-//! bounded queue (`QUEUE_MAX`; when it is full a lookup fails at once and the
+//! bounded queue (`RESOLVER_QUEUE_MAX`; when it is full a lookup fails at once and the
 //! attempt is retried on schedule), answering through one-shot channels, with
-//! a small per-process cache of recent answers (`CACHE_MAX` names for
+//! a small per-process cache of recent answers (`RESOLVER_CACHE_MAX` names for
 //! `CACHE_TTL`), so a busy endpoint does not resolve on every new connection.
 //! The SSRF check runs on every answer, cached or not.
 
 use super::guard::{Target, TargetError};
+use crate::limits::{RESOLVER_CACHE_MAX, RESOLVER_QUEUE_MAX};
 use crossbeam::channel::{bounded, Sender, TrySendError};
 use futures_channel::oneshot;
 use std::collections::HashMap;
@@ -20,10 +21,6 @@ use std::time::{Duration, Instant};
 
 /// Threads resolving names for the whole process.
 pub const RESOLVER_THREADS: usize = 4;
-/// Lookups waiting for a thread; more fail at once.
-pub const QUEUE_MAX: usize = 1024;
-/// Names kept in the cache.
-pub const CACHE_MAX: usize = 4096;
 /// How long an answer is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 
@@ -41,7 +38,7 @@ struct Resolver {
 fn resolver() -> &'static Resolver {
     static RESOLVER: OnceLock<Resolver> = OnceLock::new();
     RESOLVER.get_or_init(|| {
-        let (tx, rx) = bounded::<Job>(QUEUE_MAX);
+        let (tx, rx) = bounded::<Job>(RESOLVER_QUEUE_MAX);
         for i in 0..RESOLVER_THREADS {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
@@ -93,9 +90,9 @@ pub async fn resolve(target: &Target, allow_private: bool) -> Result<Vec<SocketA
                 .await
                 .map_err(|_| TargetError::Resolve(target.host.clone()))??;
             if let Ok(mut c) = r.cache.lock() {
-                if c.len() >= CACHE_MAX {
+                if c.len() >= RESOLVER_CACHE_MAX {
                     c.retain(|_, (at, _)| at.elapsed() < CACHE_TTL);
-                    if c.len() >= CACHE_MAX {
+                    if c.len() >= RESOLVER_CACHE_MAX {
                         c.clear();
                     }
                 }

@@ -1,21 +1,20 @@
 //! Blocking ingest client (std only): writes BATCH frames to the server's Unix socket and
-//! matches ACK frames to them by request id, with up to MAX_IN_FLIGHT batches pipelined.
+//! matches ACK frames to them by request id, with up to INGEST_CLIENT_IN_FLIGHT_MAX batches pipelined.
 //!
 //! The server may acknowledge batches in any order; an ACK that arrives while the client
 //! waits for another batch is kept and handed out by the next `recv_ack`.
 
 use super::frame::{
     decode_server_frame, encode_batch, BatchEncodeError, ErrorCode, Event, EventResult, FrameError,
-    ServerDecoded, MAX_FRAME_BYTES,
+    ServerDecoded,
 };
+use crate::limits::{INGEST_CLIENT_IN_FLIGHT_MAX, INGEST_FRAME_BYTES_MAX};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 use thiserror::Error;
 
-/// Most batches sent but not yet acknowledged; bounds the pending and early-ack lists.
-pub const MAX_IN_FLIGHT: usize = 256;
 /// Bytes asked of each read when the next frame's size is not yet known.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// Capacity each buffer keeps between calls; a larger one (after a huge batch) is shrunk.
@@ -44,7 +43,7 @@ pub enum ClientError {
         sent: usize,
         got: usize,
     },
-    #[error("{MAX_IN_FLIGHT} batches are already awaiting acknowledgement")]
+    #[error("{INGEST_CLIENT_IN_FLIGHT_MAX} batches are already awaiting acknowledgement")]
     TooManyInFlight,
     #[error("no batch is awaiting acknowledgement")]
     NothingInFlight,
@@ -119,7 +118,7 @@ impl IngestClient {
         if self.broken {
             return Err(ClientError::Broken);
         }
-        if self.in_flight() >= MAX_IN_FLIGHT {
+        if self.in_flight() >= INGEST_CLIENT_IN_FLIGHT_MAX {
             return Err(ClientError::TooManyInFlight);
         }
         let request_id = self.next_request_id;
@@ -193,13 +192,13 @@ impl IngestClient {
     /// Reads at least one more byte from the socket into the read buffer.
     ///
     /// Unread bytes are first moved to the front, so the buffer never holds more than one
-    /// incomplete frame (at most MAX_FRAME_BYTES + 4) plus READ_CHUNK_BYTES of room.
+    /// incomplete frame (at most INGEST_FRAME_BYTES_MAX + 4) plus READ_CHUNK_BYTES of room.
     fn fill(&mut self, needed: usize) -> Result<(), ClientError> {
         self.read_buf.copy_within(self.read_start..self.read_end, 0);
         self.read_end -= self.read_start;
         self.read_start = 0;
         shrink(&mut self.read_buf, self.read_end);
-        let want = needed.clamp(READ_CHUNK_BYTES, MAX_FRAME_BYTES + 4);
+        let want = needed.clamp(READ_CHUNK_BYTES, INGEST_FRAME_BYTES_MAX + 4);
         if self.read_buf.len() < self.read_end + want {
             self.read_buf.resize(self.read_end + want, 0);
         }
@@ -230,7 +229,8 @@ fn shrink(buf: &mut Vec<u8>, keep: usize) {
 mod tests {
     use super::*;
     use crate::ingest::frame::{decode_frame, encode_ack, encode_error, BatchRef, Decoded};
-    use crate::ingest::frame::{EventError, EventRef, EventStatus, MAX_EVENTS_PER_BATCH};
+    use crate::ingest::frame::{EventError, EventRef, EventStatus};
+    use crate::limits::INGEST_FRAME_EVENTS_MAX;
     use std::os::unix::net::UnixListener;
     use std::path::PathBuf;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -423,7 +423,7 @@ mod tests {
     fn local_errors_keep_the_connection_usable() {
         let (path, server) = serve(Mode::InOrder);
         let mut client = IngestClient::connect(&path).expect("connect");
-        let too_many = vec![event("a", "t", 0); MAX_EVENTS_PER_BATCH + 1];
+        let too_many = vec![event("a", "t", 0); INGEST_FRAME_EVENTS_MAX + 1];
         let err = client.send_batch(&too_many);
         assert!(matches!(
             err,

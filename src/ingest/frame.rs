@@ -6,18 +6,12 @@
 //! typed error, and every prefix of a valid frame gives `Incomplete`. Encoders append to the
 //! buffer, so frames can be queued, and leave it untouched on error.
 
+use crate::limits::{
+    INGEST_CHANNELS_MAX, INGEST_ERROR_MESSAGE_BYTES_MAX, INGEST_FRAME_BYTES_MAX,
+    INGEST_FRAME_EVENTS_MAX, INGEST_MSG_ID_BYTES_MAX,
+};
 use thiserror::Error;
 
-/// Largest value of a frame's length field.
-pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
-/// Most events in one BATCH, and so results in one ACK.
-pub const MAX_EVENTS_PER_BATCH: usize = 65_536;
-/// Most channels per event; the count travels as a u8.
-pub const MAX_CHANNELS: usize = u8::MAX as usize;
-/// Longest message id in an ACK; the length travels as a u8.
-pub const MAX_MSG_ID_BYTES: usize = 64;
-/// Longest message the encoder puts in an ERROR frame; longer ones are cut.
-pub const MAX_ERROR_MESSAGE_BYTES: usize = 1024;
 /// The only protocol version this codec speaks.
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Frame types: BATCH is client to server, ACK and ERROR server to client.
@@ -33,7 +27,7 @@ const MIN_EVENT_BYTES: usize = 2 + 2 + 2 + 1 + 4;
 /// Fatal decoding errors: the connection cannot continue after any of them.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum FrameError {
-    #[error("frame length {len} exceeds {MAX_FRAME_BYTES}")]
+    #[error("frame length {len} exceeds {INGEST_FRAME_BYTES_MAX}")]
     TooLarge { len: u32 },
     #[error("frame type {0} is not valid in this direction")]
     BadType(u8),
@@ -192,24 +186,26 @@ pub enum ServerDecoded {
 /// Why a batch could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BatchEncodeError {
-    #[error("{count} events exceed {MAX_EVENTS_PER_BATCH} per batch")]
+    #[error("{count} events exceed {INGEST_FRAME_EVENTS_MAX} per batch")]
     TooManyEvents { count: usize },
     #[error("event {index}: {field:?} is longer than 65535 bytes")]
     FieldTooLong { index: usize, field: Field },
     #[error("event {index}: {field:?} must not be empty")]
     EmptyField { index: usize, field: Field },
-    #[error("event {index}: more than {MAX_CHANNELS} channels")]
+    #[error("event {index}: more than {INGEST_CHANNELS_MAX} channels")]
     TooManyChannels { index: usize },
-    #[error("batch frame exceeds {MAX_FRAME_BYTES} bytes")]
+    #[error("batch frame exceeds {INGEST_FRAME_BYTES_MAX} bytes")]
     FrameTooLarge,
 }
 
 /// Why an ACK could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AckEncodeError {
-    #[error("{count} results exceed {MAX_EVENTS_PER_BATCH} per ack")]
+    #[error("{count} results exceed {INGEST_FRAME_EVENTS_MAX} per ack")]
     TooManyResults { count: usize },
-    #[error("result {index}: message id must be 1..={MAX_MSG_ID_BYTES} visible ASCII bytes")]
+    #[error(
+        "result {index}: message id must be 1..={INGEST_MSG_ID_BYTES_MAX} visible ASCII bytes"
+    )]
     BadMsgId { index: usize },
 }
 
@@ -338,7 +334,7 @@ fn split_frame<'a>(buf: &'a [u8], allowed: &[u8]) -> Result<Split<'a>, FrameErro
         return Ok(Split::Incomplete(HEADER_BYTES - buf.len()));
     };
     let len = u32::from_le_bytes(len);
-    if len as usize > MAX_FRAME_BYTES {
+    if len as usize > INGEST_FRAME_BYTES_MAX {
         return Err(FrameError::TooLarge { len });
     }
     if (len as usize) < HEADER_BYTES - 4 {
@@ -392,12 +388,14 @@ impl<'a> Reader<'a> {
         self.bytes(usize::from(len))
     }
 
-    /// Reads an event or result count, which must respect MAX_EVENTS_PER_BATCH.
+    /// Reads an event or result count, which must respect INGEST_FRAME_EVENTS_MAX.
     fn count(&mut self) -> Result<usize, FrameError> {
         let count = u32::from_le_bytes(self.array()?) as usize;
         match count {
-            0..=MAX_EVENTS_PER_BATCH => Ok(count),
-            _ => Err(FrameError::Malformed("count exceeds MAX_EVENTS_PER_BATCH")),
+            0..=INGEST_FRAME_EVENTS_MAX => Ok(count),
+            _ => Err(FrameError::Malformed(
+                "count exceeds INGEST_FRAME_EVENTS_MAX",
+            )),
         }
     }
 
@@ -471,7 +469,7 @@ fn write_batch<E: EventFields>(
     events: &[E],
 ) -> Result<(), BatchEncodeError> {
     let count = events.len();
-    if count > MAX_EVENTS_PER_BATCH {
+    if count > INGEST_FRAME_EVENTS_MAX {
         return Err(BatchEncodeError::TooManyEvents { count });
     }
     let start = buf.len();
@@ -495,7 +493,7 @@ fn write_batch<E: EventFields>(
         // The frame length once this payload and its u32 length are added (the frame's own
         // length prefix is not counted). Checking before copying, event by event, keeps the
         // buffer from growing far past the limit.
-        if buf.len() - start + payload.len() > MAX_FRAME_BYTES {
+        if buf.len() - start + payload.len() > INGEST_FRAME_BYTES_MAX {
             return Err(BatchEncodeError::FrameTooLarge);
         }
         buf.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -544,7 +542,7 @@ pub fn encode_ack_items<'a, I>(
 where
     I: ExactSizeIterator<Item = Result<&'a [u8], EventStatus>> + Clone,
 {
-    if results.len() > MAX_EVENTS_PER_BATCH {
+    if results.len() > INGEST_FRAME_EVENTS_MAX {
         return Err(AckEncodeError::TooManyResults {
             count: results.len(),
         });
@@ -568,15 +566,15 @@ where
             Err(status) => buf.push(status as u8),
         }
     }
-    // 65,536 results of at most 66 bytes stay far below MAX_FRAME_BYTES.
+    // 65,536 results of at most 66 bytes stay far below INGEST_FRAME_BYTES_MAX.
     finish_frame(buf, start);
     Ok(())
 }
 
-/// Appends an ERROR frame to `buf`, cutting `message` to MAX_ERROR_MESSAGE_BYTES at a char
+/// Appends an ERROR frame to `buf`, cutting `message` to INGEST_ERROR_MESSAGE_BYTES_MAX at a char
 /// boundary.
 pub fn encode_error(buf: &mut Vec<u8>, code: ErrorCode, message: &str) {
-    let mut end = message.len().min(MAX_ERROR_MESSAGE_BYTES);
+    let mut end = message.len().min(INGEST_ERROR_MESSAGE_BYTES_MAX);
     while !message.is_char_boundary(end) {
         end -= 1;
     }
@@ -604,7 +602,7 @@ fn finish_frame(buf: &mut [u8], start: usize) {
 
 /// Message ids are short visible ASCII, so they print cleanly and a u8 length suffices.
 fn valid_msg_id(id: &[u8]) -> bool {
-    (1..=MAX_MSG_ID_BYTES).contains(&id.len()) && id.iter().all(|b| b.is_ascii_graphic())
+    (1..=INGEST_MSG_ID_BYTES_MAX).contains(&id.len()) && id.iter().all(|b| b.is_ascii_graphic())
 }
 
 #[cfg(test)]

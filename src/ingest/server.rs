@@ -1,18 +1,21 @@
 //! The ingest Unix socket server: decodes batches, submits them, writes acks.
 //!
 //! One reader task per connection starts a task per batch (at most
-//! `IN_FLIGHT_BATCHES_MAX` at once), and a writer task sends the acks.
+//! `INGEST_BATCHES_IN_FLIGHT_MAX` at once), and a writer task sends the acks.
 //! The ack for a batch is written only after every accepted
 //! event of it is durable, because [`route::submit`] returns only then.
 //! A structurally broken frame gets an ERROR frame and the connection is
 //! closed; a bad event inside a sound frame is rejected alone.
 //!
-//! Bounds: at most `CONNECTIONS_MAX` connections; a connection buffers at most
-//! one frame (`MAX_FRAME_BYTES`) plus one read chunk.
+//! Bounds: at most `INGEST_CONNECTIONS_MAX` connections; a connection buffers at most
+//! one frame (`INGEST_FRAME_BYTES_MAX`) plus one read chunk.
 
 use super::frame::{self, Decoded, EventStatus};
 use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
+use crate::limits::{
+    INGEST_BATCHES_IN_FLIGHT_MAX, INGEST_BYTES_IN_FLIGHT_MAX, INGEST_CONNECTIONS_MAX,
+};
 use crate::message::Message;
 use crate::shard::route;
 use crate::shard::state::Shard;
@@ -21,15 +24,13 @@ use glommio::net::{UnixListener, UnixStream};
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// Most concurrent ingest connections.
-pub const CONNECTIONS_MAX: usize = 256;
 /// Bytes read per read call.
 const READ_CHUNK_BYTES: usize = 256 * 1024;
 
 /// Accepts ingest connections until the engine stops.
 pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
-    let bytes = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_BYTES_MAX));
+    let bytes = Rc::new(glommio::sync::Semaphore::new(INGEST_BYTES_IN_FLIGHT_MAX));
     while !shard.shared().is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
@@ -37,7 +38,7 @@ pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
             glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
-        if open.get() >= CONNECTIONS_MAX {
+        if open.get() >= INGEST_CONNECTIONS_MAX {
             continue;
         }
         open.set(open.get() + 1);
@@ -56,13 +57,7 @@ enum Slot {
     Rejected(EventStatus),
 }
 
-/// Batches one connection may have in flight (accepted, not yet acknowledged).
-pub const IN_FLIGHT_BATCHES_MAX: usize = 16;
-/// Frame bytes in flight over all connections; a batch waits for its share
-/// before it is started, so memory stays bounded however many producers push.
-pub const IN_FLIGHT_BYTES_MAX: u64 = 256 * 1024 * 1024;
-
-/// Reads frames and starts a task per batch, up to `IN_FLIGHT_BATCHES_MAX`,
+/// Reads frames and starts a task per batch, up to `INGEST_BATCHES_IN_FLIGHT_MAX`,
 /// so a producer that pipelines batches fills each group commit with several
 /// of them. Acks go out through a writer task as batches become durable,
 /// possibly out of order (producers match them by `request_id`).
@@ -72,7 +67,7 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
     // each half is used by one task at a time.
     let (mut stream, mut writer) = futures_util::io::AsyncReadExt::split(stream);
     let (ack_tx, ack_rx) =
-        glommio::channels::local_channel::new_bounded::<Vec<u8>>(IN_FLIGHT_BATCHES_MAX);
+        glommio::channels::local_channel::new_bounded::<Vec<u8>>(INGEST_BATCHES_IN_FLIGHT_MAX);
     let ack_tx = Rc::new(ack_tx);
     glommio::spawn_local(async move {
         while let Some(bytes) = ack_rx.recv().await {
@@ -82,7 +77,9 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
         }
     })
     .detach();
-    let permits = Rc::new(glommio::sync::Semaphore::new(IN_FLIGHT_BATCHES_MAX as u64));
+    let permits = Rc::new(glommio::sync::Semaphore::new(
+        INGEST_BATCHES_IN_FLIGHT_MAX as u64,
+    ));
     // Bytes received and not yet decoded are `buf[start..end]`; reads go
     // straight into the free tail (no copy through a separate chunk).
     let mut buf: Vec<u8> = vec![0u8; READ_CHUNK_BYTES];
@@ -108,7 +105,7 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
             let Ok(permit) = permits.acquire_static_permit(1).await else {
                 return;
             };
-            let share = (consumed as u64).min(IN_FLIGHT_BYTES_MAX);
+            let share = (consumed as u64).min(INGEST_BYTES_IN_FLIGHT_MAX);
             let Ok(byte_permit) = bytes.acquire_static_permit(share).await else {
                 return;
             };
@@ -126,7 +123,7 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
             start = 0;
         }
         // Room for a whole read chunk: the buffer grows only while one frame
-        // is larger than what it holds (a frame is at most MAX_FRAME_BYTES).
+        // is larger than what it holds (a frame is at most INGEST_FRAME_BYTES_MAX).
         if buf.len() - end < READ_CHUNK_BYTES {
             buf.resize(end + READ_CHUNK_BYTES, 0);
         }

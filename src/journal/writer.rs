@@ -6,6 +6,7 @@
 //! but not yet completed, so jobs may finish in any order without the durable
 //! watermark ever passing bytes that are not yet synced.
 
+use crate::limits::POPULATE_AHEAD_BYTES_MAX;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::mem;
@@ -65,9 +66,6 @@ pub struct Journal {
     in_flight: VecDeque<PendingSync>,
     durable: Lsn,
 }
-
-/// Bytes populated at a time ahead of the writer (`Journal::populate_ahead`).
-const POPULATE_WINDOW_BYTES: u64 = 256 * 1024;
 
 impl Journal {
     /// Builds the handle after recovery; everything up to `write_offset` of
@@ -173,8 +171,8 @@ impl Journal {
             return;
         }
         // madvise wants page-aligned ranges; windows are multiples of pages.
-        let from = self.populated_to.max(end & !(POPULATE_WINDOW_BYTES - 1)) & !4095;
-        let to = (from + POPULATE_WINDOW_BYTES).min(self.segment_bytes);
+        let from = self.populated_to.max(end & !(POPULATE_AHEAD_BYTES_MAX - 1)) & !4095;
+        let to = (from + POPULATE_AHEAD_BYTES_MAX).min(self.segment_bytes);
         if let (Ok(offset), Ok(len)) = (usize::try_from(from), usize::try_from(to - from)) {
             let _ = self
                 .active

@@ -18,15 +18,12 @@
 //! The indexes are rebuilt at start by `recovery` from the same records, so a
 //! listing after a restart shows what it showed before.
 
+use crate::limits::ATTEMPTS_PER_DELIVERY_MAX;
 pub use crate::message::{IdKey, Loc, MsgMeta};
 use crate::records::Outcome;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
-
-/// Most attempt ids remembered per delivery (a retry schedule has at most 64
-/// entries; manual resends add more).
-pub const ATTEMPTS_PER_DELIVERY_MAX: usize = 256;
 
 /// Keys `page_of` can page over: ordered like their text.
 pub trait PageKey: Ord {

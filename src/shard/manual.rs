@@ -11,6 +11,7 @@
 use super::state::Shard;
 use crate::delivery::cold::ColdReadError;
 use crate::delivery::{MsgRef, Pending};
+use crate::limits::RECOVER_BATCH_MAX;
 use crate::message::{Message, MsgMeta};
 use crate::reads::index::Status;
 use crate::records::{Kind, ResendRecord};
@@ -101,9 +102,6 @@ async fn resend_all(
     Ok(())
 }
 
-/// Most messages one recover task journals under a single sync.
-const RECOVER_BATCH: usize = 256;
-
 /// Resends every message whose delivery to `endpoint_id` ended failed and
 /// which was created in `since_ms..until_ms`; returns how many.
 pub async fn recover(
@@ -117,7 +115,7 @@ pub async fn recover(
         .borrow()
         .failed_since(&endpoint_id, since_ms, until_ms);
     let mut count = 0;
-    for chunk in failed.chunks(RECOVER_BATCH) {
+    for chunk in failed.chunks(RECOVER_BATCH_MAX) {
         // Another request may have resent some meanwhile.
         let still_failed: Vec<Arc<MsgMeta>> = {
             let index = shard.index.borrow();

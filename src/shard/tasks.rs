@@ -4,12 +4,10 @@
 //! drives the work on the endpoint's owner shard) and records its outcome
 //! here. The table is in memory only: the deliveries a task started are
 //! journaled (`Resend` records) and survive a restart, the task's status
-//! does not. At most `TASKS_MAX` are kept; the oldest finished ones go first.
+//! does not. At most `BACKGROUND_TASKS_MAX` are kept; the oldest finished ones go first.
 
+use crate::limits::BACKGROUND_TASKS_MAX;
 use std::collections::BTreeMap;
-
-/// Most background tasks remembered.
-pub const TASKS_MAX: usize = 1000;
 
 /// One background task.
 #[derive(Debug, Clone)]
@@ -43,7 +41,7 @@ impl Tasks {
             updated_ms: now_ms,
         };
         self.by_id.insert(task.id.clone(), task.clone());
-        while self.by_id.len() > TASKS_MAX {
+        while self.by_id.len() > BACKGROUND_TASKS_MAX {
             let victim = self
                 .by_id
                 .values()

@@ -200,7 +200,7 @@ fn structural_damage_is_fatal() {
     ));
     let v2 = raw_batch(1, &one, 2);
     assert_eq!(decode_frame(&v2), Err(FrameError::BadVersion(2)));
-    let too_large = ((MAX_FRAME_BYTES + 1) as u32).to_le_bytes();
+    let too_large = ((INGEST_FRAME_BYTES_MAX + 1) as u32).to_le_bytes();
     let err = decode_frame(&too_large).map_err(|e| e.error_code());
     assert_eq!(err, Err(ErrorCode::FRAME_TOO_LARGE));
     let mut ack = Vec::new();
@@ -224,7 +224,7 @@ fn error_frames_round_trip_and_cut_long_messages() {
     encode_error(
         &mut buf,
         ErrorCode(77),
-        &"é".repeat(MAX_ERROR_MESSAGE_BYTES),
+        &"é".repeat(INGEST_ERROR_MESSAGE_BYTES_MAX),
     );
     let Ok(ServerDecoded::Error {
         code,
@@ -244,7 +244,7 @@ fn error_frames_round_trip_and_cut_long_messages() {
     };
     assert_eq!(
         (code, message.len()),
-        (ErrorCode(77), MAX_ERROR_MESSAGE_BYTES)
+        (ErrorCode(77), INGEST_ERROR_MESSAGE_BYTES_MAX)
     );
     assert_prefixes_incomplete(rest, false);
 }
@@ -279,7 +279,7 @@ fn encoders_refuse_bad_input_and_leave_the_buffer_alone() {
         })
     );
     let mut big = event("a", "t");
-    big.payload = vec![b' '; MAX_FRAME_BYTES];
+    big.payload = vec![b' '; INGEST_FRAME_BYTES_MAX];
     assert_eq!(
         encode_batch(&mut buf, 1, &[big]),
         Err(BatchEncodeError::FrameTooLarge)

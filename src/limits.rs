@@ -1,0 +1,127 @@
+//! Every fixed bound of the engine, in one place and named one way (`*_MAX`,
+//! units before `MAX`), each with its reason, in the spirit of TigerBeetle's
+//! `constants.zig`. `docs/ARCHITECTURE.md`'s bounds table points here.
+//!
+//! Bounds an operator tunes live in the configuration instead
+//! (`src/default.toml`: `max_pending_per_shard`, `max_event_ids_per_shard`,
+//! `max_in_flight_per_endpoint`, `max_idle_connections_per_endpoint`,
+//! `max_connections_per_shard`, `max_body_bytes`, `index_max_per_key`,
+//! `shard_channel_capacity`, `response_keep_bytes`); this module holds the
+//! ones that are part of the code's design or of a wire format.
+
+// Engine memory
+
+/// Most strings one thread's interner holds before it starts afresh: enough
+/// for every application id and event type of a large deployment, small
+/// enough (a few MiB) that a flood of distinct event types cannot grow it.
+pub const INTERNED_STRINGS_MAX: usize = 65_536;
+
+// Journal
+
+/// Bytes populated at a time ahead of the writer (`Journal::populate_ahead`):
+/// one `MADV_POPULATE_WRITE` call instead of a page fault per 4 KiB, without
+/// committing more of a segment than a few milliseconds of writes need.
+pub const POPULATE_AHEAD_BYTES_MAX: u64 = 256 * 1024;
+
+// Delivery
+
+/// Longest honoured `Retry-After`: a receiver may slow its deliveries down,
+/// not park them for days.
+pub const RETRY_AFTER_MS_MAX: u64 = 3_600_000;
+/// Disable requests held until the runtime takes them (it does at its next
+/// wake-up, which the request itself causes); past this, a request is
+/// dropped and the endpoint's next failure asks again.
+pub const DISABLE_REQUESTS_MAX: usize = 1_024;
+/// Segment files kept open per shard for cold reads: the recent segments a
+/// retry storm reads from, without holding descriptors of every segment.
+pub const COLD_FILES_OPEN_MAX: usize = 8;
+/// DNS lookups waiting for a resolver thread; more fail at once (the
+/// attempt retries on its schedule) rather than queue without end behind a
+/// slow name server.
+pub const RESOLVER_QUEUE_MAX: usize = 1024;
+/// Host names kept in the resolver's cache (30 s each).
+pub const RESOLVER_CACHE_MAX: usize = 4096;
+/// Largest accepted `pipeline_depth`: past it a lost connection costs more
+/// re-sent or failed requests than the round trips it saves.
+pub const PIPELINE_DEPTH_MAX: usize = 64;
+
+// Delivery: receivers' responses
+
+/// Largest response head (status line plus fields) accepted, in bytes.
+pub const RESPONSE_HEAD_BYTES_MAX: usize = 16 * 1024;
+/// Largest number of header fields in one response head.
+pub const RESPONSE_HEADERS_MAX: usize = 64;
+/// Longest chunk-size line (size, whitespace and extensions, without CRLF).
+pub const CHUNK_LINE_BYTES_MAX: usize = 1024;
+/// Largest trailer section of a chunked body, including line endings.
+pub const TRAILER_BYTES_MAX: usize = 16 * 1024;
+/// Most interim (1xx) responses accepted before the final response.
+pub const INTERIM_RESPONSES_MAX: usize = 16;
+
+// Catalog
+
+/// Most custom headers per endpoint.
+pub const ENDPOINT_HEADERS_MAX: usize = 64;
+/// Longest header value.
+pub const HEADER_VALUE_BYTES_MAX: usize = 4096;
+/// Most signing keys an endpoint holds: the current one plus rotated-out
+/// keys still in their grace period (the soonest-expiring are dropped first).
+pub const ENDPOINT_SECRETS_MAX: usize = 8;
+/// Longest grace period a rotation may ask for (`gracePeriodSeconds`).
+pub const SECRET_GRACE_SECS_MAX: u32 = 7 * 24 * 3600;
+
+// HTTP API
+
+/// Most concurrent API connections (descriptors and read buffers); further
+/// ones are closed at accept.
+pub const API_CONNECTIONS_MAX: usize = 1024;
+/// Most bytes read and discarded after an error reply, so the client sees
+/// the reply instead of a reset, without reading an unbounded body.
+pub const API_LINGER_BYTES_MAX: usize = 8 * 1024 * 1024;
+/// Largest request head (request line and headers).
+pub const API_HEAD_BYTES_MAX: usize = 16 * 1024;
+/// Most headers parsed per request.
+pub const API_REQUEST_HEADERS_MAX: usize = 64;
+/// Most stored answers.
+pub const IDEMPOTENCY_KEYS_MAX: usize = 100_000;
+/// Most bytes of stored answer bodies.
+pub const IDEMPOTENCY_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Longest accepted `idempotency-key` value.
+pub const IDEMPOTENCY_KEY_BYTES_MAX: usize = 256;
+/// Most background tasks remembered (in memory, oldest finished dropped).
+pub const BACKGROUND_TASKS_MAX: usize = 1000;
+/// Most messages one recover task journals under a single sync.
+pub const RECOVER_BATCH_MAX: usize = 256;
+
+// Read path
+
+/// Most attempt ids remembered per delivery (a retry schedule has at most 64
+/// entries; manual resends add more).
+pub const ATTEMPTS_PER_DELIVERY_MAX: usize = 256;
+
+// Ingest socket
+
+/// Most concurrent ingest connections.
+pub const INGEST_CONNECTIONS_MAX: usize = 256;
+/// Batches one connection may have in flight (accepted, not yet acknowledged).
+pub const INGEST_BATCHES_IN_FLIGHT_MAX: usize = 16;
+/// Frame bytes in flight over all connections; a batch waits for its share
+/// before it is started, so memory stays bounded however many producers push.
+pub const INGEST_BYTES_IN_FLIGHT_MAX: u64 = 256 * 1024 * 1024;
+/// Largest value of a frame's length field.
+pub const INGEST_FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Most events in one BATCH, and so results in one ACK.
+pub const INGEST_FRAME_EVENTS_MAX: usize = 65_536;
+/// Most channels per event; the count travels as a u8.
+pub const INGEST_CHANNELS_MAX: usize = u8::MAX as usize;
+/// Longest message id in an ACK; the length travels as a u8.
+pub const INGEST_MSG_ID_BYTES_MAX: usize = 64;
+/// Longest message the encoder puts in an ERROR frame; longer ones are cut.
+pub const INGEST_ERROR_MESSAGE_BYTES_MAX: usize = 1024;
+/// Most batches sent but not yet acknowledged; bounds the pending and early-ack lists.
+pub const INGEST_CLIENT_IN_FLIGHT_MAX: usize = 256;
+
+// Metrics
+
+/// Largest latency recorded (one hour, in microseconds); larger values saturate.
+pub const LATENCY_US_MAX: u64 = 3_600_000_000;
