@@ -9,7 +9,7 @@
 use super::http::Response;
 use super::listing::*;
 use super::params::*;
-use crate::reads::index::{page_of, AttemptEntry, Delivery, Status};
+use crate::reads::index::{page_of, AttemptEntry, DeliveryEntry, Status};
 use crate::shard::query;
 use crate::shard::state::Shard;
 use crate::time::rfc3339;
@@ -153,7 +153,7 @@ pub async fn list_msg_endpoints(
     let app = find_app(shard, app)?;
     let msg = find_message(shard, &app.id, msg).await?;
     let id = msg.id;
-    let all: BTreeMap<Arc<str>, Delivery> =
+    let all: BTreeMap<Arc<str>, DeliveryEntry> =
         query::on_all(shard, move |s| s.index().borrow().deliveries_of(&id))
             .await
             .into_iter()
@@ -166,7 +166,7 @@ pub async fn list_msg_endpoints(
         &all,
         &q.page,
         |d| catalog.endpoint_by_id(&d.endpoint_id).is_some(),
-        Delivery::clone,
+        DeliveryEntry::clone,
     );
     Ok(ok(
         200,

@@ -32,7 +32,7 @@ pub struct Response {
 
 /// Why no request could be read; `Reply` ones get an answer before closing.
 #[derive(Debug)]
-pub enum ReadError {
+pub enum RequestReadError {
     Closed,
     Reply(Response),
 }
@@ -74,14 +74,14 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     max_body_bytes: usize,
-) -> Result<Request, ReadError> {
+) -> Result<Request, RequestReadError> {
     let mut chunk = [0u8; 8192];
     let (mut req, head_len, body_len) = loop {
         let mut headers = [httparse::EMPTY_HEADER; API_REQUEST_HEADERS_MAX];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(buf) {
             Ok(httparse::Status::Complete(head_len)) if head_len > API_HEAD_BYTES_MAX => {
-                return Err(ReadError::Reply(error(
+                return Err(RequestReadError::Reply(error(
                     431,
                     "header_too_large",
                     format!("request head exceeds {API_HEAD_BYTES_MAX} bytes"),
@@ -106,7 +106,11 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
                         // header must agree: a proxy in front that reads the
                         // other value would frame requests differently.
                         let bad = || {
-                            ReadError::Reply(error(400, "bad_request", "invalid content-length"))
+                            RequestReadError::Reply(error(
+                                400,
+                                "bad_request",
+                                "invalid content-length",
+                            ))
                         };
                         if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
                             return Err(bad());
@@ -118,7 +122,7 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
                         seen_length = Some(len);
                         body_len = len;
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                        return Err(ReadError::Reply(error(
+                        return Err(RequestReadError::Reply(error(
                             411,
                             "length_required",
                             "chunked request bodies are not supported; send content-length",
@@ -136,7 +140,7 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
                     }
                 }
                 if body_len > max_body_bytes {
-                    return Err(ReadError::Reply(error(
+                    return Err(RequestReadError::Reply(error(
                         413,
                         "payload_too_large",
                         format!("request body is {body_len} bytes; the limit is {max_body_bytes}"),
@@ -146,7 +150,7 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
             }
             Ok(httparse::Status::Partial) => {
                 if buf.len() > API_HEAD_BYTES_MAX {
-                    return Err(ReadError::Reply(error(
+                    return Err(RequestReadError::Reply(error(
                         431,
                         "header_too_large",
                         format!("request head exceeds {API_HEAD_BYTES_MAX} bytes"),
@@ -154,7 +158,7 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
                 }
             }
             Err(e) => {
-                return Err(ReadError::Reply(error(
+                return Err(RequestReadError::Reply(error(
                     400,
                     "bad_request",
                     format!("malformed HTTP request: {e}"),
@@ -164,9 +168,9 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
         let n = stream
             .read(&mut chunk)
             .await
-            .map_err(|_| ReadError::Closed)?;
+            .map_err(|_| RequestReadError::Closed)?;
         if n == 0 {
-            return Err(ReadError::Closed);
+            return Err(RequestReadError::Closed);
         }
         buf.extend_from_slice(&chunk[..n]);
     };
@@ -174,9 +178,9 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
         let n = stream
             .read(&mut chunk)
             .await
-            .map_err(|_| ReadError::Closed)?;
+            .map_err(|_| RequestReadError::Closed)?;
         if n == 0 {
-            return Err(ReadError::Closed);
+            return Err(RequestReadError::Closed);
         }
         buf.extend_from_slice(&chunk[..n]);
     }

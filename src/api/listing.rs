@@ -9,7 +9,9 @@
 use super::http::{error, Request, Response};
 use super::params::{paging, Result};
 use crate::journal::OwnedRecord;
-use crate::reads::index::{AttemptEntry, Delivery, Filter, Loc, MsgMeta, Page, PageReq, Status};
+use crate::reads::index::{
+    AttemptEntry, DeliveryEntry, Filter, Loc, MsgMeta, Page, PageReq, Status,
+};
 use crate::records::{self, Kind};
 use crate::shard::query;
 use crate::shard::state::Shard;
@@ -190,7 +192,7 @@ pub fn status_of(status: Status, expanded: bool) -> Status {
 /// Svix's `EndpointMessageOut`: the message plus its delivery's status.
 pub fn endpoint_message_view(
     shard: &Shard,
-    d: &Delivery,
+    d: &DeliveryEntry,
     with_content: bool,
     expanded: bool,
 ) -> Result<Value> {

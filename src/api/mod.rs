@@ -62,7 +62,7 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
         let read = http::read_request(&mut stream, &mut buf, max_body);
         let timeout = async {
             glommio::timer::sleep(REQUEST_READ_TIMEOUT).await;
-            Err(http::ReadError::Closed)
+            Err(http::RequestReadError::Closed)
         };
         match futures_lite::future::or(read, timeout).await {
             Ok(req) => {
@@ -76,8 +76,8 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
                     return;
                 }
             }
-            Err(http::ReadError::Closed) => return,
-            Err(http::ReadError::Reply(resp)) => {
+            Err(http::RequestReadError::Closed) => return,
+            Err(http::RequestReadError::Reply(resp)) => {
                 let _ = http::write_response(&mut stream, &resp, false).await;
                 linger(&mut stream).await;
                 return;

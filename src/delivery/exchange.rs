@@ -127,7 +127,7 @@ pub struct Limits {
 }
 
 /// Why a response could not be read, and whether any of its bytes arrived.
-struct ReadError {
+struct ResponseReadError {
     got_bytes: bool,
     error: AttemptError,
 }
@@ -204,7 +204,7 @@ impl Wire {
                     read_response(conn, &mut self.read, &mut self.unparsed, limits.keep_bytes);
                 let outcome = match with_timeout(limits.request_timeout, read).await {
                     Ok(r) => r,
-                    Err(error) => Err(ReadError {
+                    Err(error) => Err(ResponseReadError {
                         got_bytes: true,
                         error,
                     }),
@@ -285,13 +285,13 @@ async fn read_response(
     read: &mut [u8],
     unparsed: &mut Vec<u8>,
     keep: usize,
-) -> Result<Response, ReadError> {
+) -> Result<Response, ResponseReadError> {
     let mut parser = ResponseParser::new(keep);
     let mut got_bytes = !unparsed.is_empty();
     let mut fresh = got_bytes;
     loop {
         if fresh {
-            let progress = parser.feed(unparsed).map_err(|e| ReadError {
+            let progress = parser.feed(unparsed).map_err(|e| ResponseReadError {
                 got_bytes: true,
                 error: AttemptError::Malformed(e.to_string()),
             })?;
@@ -305,12 +305,12 @@ async fn read_response(
                 }
             }
         }
-        let n = conn.read(read).await.map_err(|e| ReadError {
+        let n = conn.read(read).await.map_err(|e| ResponseReadError {
             got_bytes,
             error: AttemptError::Read(e.to_string()),
         })?;
         if n == 0 {
-            let mut response = parser.finish_eof().map_err(|e| ReadError {
+            let mut response = parser.finish_eof().map_err(|e| ResponseReadError {
                 got_bytes,
                 error: AttemptError::Closed(e.to_string()),
             })?;

@@ -110,25 +110,50 @@ impl MsgRef {
     }
 }
 
-/// One (message, endpoint) delivery handed to its owner shard.
+/// A delivery: one message to one endpoint, from fan-out until it ends
+/// (succeeded, failed or cancelled). Its states are in its type: a
+/// `Delivery<MsgRef>` waits (in its owner's slab, while the timer wheel or a
+/// ready queue holds its handle, or in a hand-off between shards), a
+/// `Delivery<Arc<Message>>` is loaded for an attempt. The read path keeps
+/// its own view of it (`reads::index::DeliveryEntry`: status, attempts).
 #[derive(Debug)]
-pub struct Pending {
-    pub msg: MsgRef,
+pub struct Delivery<M = MsgRef> {
+    pub msg: M,
     /// Shared by every pending delivery to the endpoint (interned).
     pub endpoint_id: Arc<str>,
     /// The number of the next attempt (0 for the first).
     pub attempt_no: u32,
+}
+
+/// A waiting delivery costs 48 bytes in the slab (plus its wheel node).
+const _: () = assert!(std::mem::size_of::<Delivery>() == 48);
+
+/// A delivery handed to its owner shard (by fan-out, recovery or a resend)
+/// with when it is due.
+#[derive(Debug)]
+pub struct Due {
+    pub delivery: Delivery,
     /// When it is due (0: now).
     pub due_ms: u64,
 }
 
-/// A pending delivery as its owner holds it until it ends (48 bytes; when it
-/// is due is known to the timer wheel or the ready queue).
-#[derive(Debug)]
-struct Slot {
-    msg: MsgRef,
-    endpoint_id: Arc<str>,
-    attempt_no: u32,
+impl Delivery {
+    /// A new delivery of `msg` to `endpoint_id`, before its first attempt.
+    pub fn new(msg: MsgRef, endpoint_id: Arc<str>) -> Delivery {
+        Delivery {
+            msg,
+            endpoint_id,
+            attempt_no: 0,
+        }
+    }
+
+    /// Handed over due at `due_ms` (0: now).
+    pub fn due(self, due_ms: u64) -> Due {
+        Due {
+            delivery: self,
+            due_ms,
+        }
+    }
 }
 
 /// One endpoint's queue and pool on its owner shard.
@@ -205,7 +230,7 @@ pub struct Ports {
 /// 1-3 are checked after every change in debug builds ([`Deliveries::check`]).
 pub struct Deliveries {
     ports: Ports,
-    slots: RefCell<slab::Slab<Slot>>,
+    slots: RefCell<slab::Slab<Delivery>>,
     wheel: RefCell<TimerWheel>,
     queues: RefCell<HashMap<Arc<str>, EndpointQueue>>,
     /// Outbound connections held by workers and idle pools, within a bound.
@@ -241,11 +266,15 @@ impl Deliveries {
 
     /// Takes deliveries for endpoints this shard owns: due ones go to their
     /// endpoint's ready queue, the others into the timer wheel.
-    pub fn accept(self: &Rc<Self>, batch: Vec<Pending>) {
+    pub fn accept(self: &Rc<Self>, batch: Vec<Due>) {
         let now = crate::time::now_ms();
         let mut armed = false;
         let mut last: Option<(Arc<Message>, Arc<crate::message::MsgMeta>)> = None;
-        for p in batch {
+        for Due {
+            delivery: p,
+            due_ms,
+        } in batch
+        {
             // Fresh deliveries enter the index here (recovered, cold ones were
             // indexed by recovery). Consecutive deliveries of one message share
             // its index entry.
@@ -261,14 +290,10 @@ impl Deliveries {
                 self.ports
                     .index
                     .borrow_mut()
-                    .delivery_pending(&p.endpoint_id, &meta, p.due_ms);
+                    .delivery_pending(&p.endpoint_id, &meta, due_ms);
             }
-            let due = p.due_ms;
-            let handle = self.slots.borrow_mut().insert(Slot {
-                msg: p.msg,
-                endpoint_id: p.endpoint_id,
-                attempt_no: p.attempt_no,
-            });
+            let due = due_ms;
+            let handle = self.slots.borrow_mut().insert(p);
             self.ports.shared.pending[self.ports.shard].fetch_add(1, Ordering::Relaxed);
             if due <= now {
                 self.enqueue(handle);

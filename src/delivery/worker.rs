@@ -11,7 +11,7 @@
 use super::decision::{self, AttemptFacts};
 use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
-use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, MsgRef};
+use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, Delivery, MsgRef};
 use crate::http_wire::encode_request;
 use crate::message::{Loc, Message};
 use crate::reads::index::AttemptEntry;
@@ -60,13 +60,9 @@ impl Worker {
     }
 }
 
-/// A delivery about to be attempted.
-struct Prepared {
-    handle: usize,
-    msg: Arc<Message>,
-    endpoint_id: Arc<str>,
-    attempt_no: u32,
-}
+/// A delivery loaded for its attempt (its message in memory), with the slab
+/// handle the worker owns meanwhile.
+type Loaded = (usize, Delivery<Arc<Message>>);
 
 pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<Conn>) {
     let mut wire = Wire::default();
@@ -194,7 +190,7 @@ async fn prepare(
     d: &Rc<Deliveries>,
     handle: usize,
     endpoint: Option<&Arc<EndpointRecord>>,
-) -> Option<Prepared> {
+) -> Option<Loaded> {
     let Some((msg, endpoint_id, attempt_no)) = d
         .slots
         .borrow()
@@ -243,12 +239,14 @@ async fn prepare(
     // delivery to it at all).
     let (outcome, note) = match endpoint {
         Some(e) if !e.disabled => {
-            return Some(Prepared {
+            return Some((
                 handle,
-                msg,
-                endpoint_id,
-                attempt_no,
-            })
+                Delivery {
+                    msg,
+                    endpoint_id,
+                    attempt_no,
+                },
+            ))
         }
         None => (Outcome::Cancelled, &b"endpoint deleted"[..]),
         Some(_) => (Outcome::Failed, &b"endpoint disabled"[..]),
@@ -260,7 +258,7 @@ async fn prepare(
             _ => stats.deliveries_failed += 1,
         }
     }
-    let done = Done {
+    let done = Settlement {
         attempt_no,
         at_ms: crate::time::now_ms(),
         status_code: 0,
@@ -278,13 +276,13 @@ async fn prepare(
 async fn attempt_run(
     d: &Rc<Deliveries>,
     endpoint: &Arc<EndpointRecord>,
-    run: &mut [Prepared],
+    run: &mut [Loaded],
     w: &mut Worker,
 ) {
     let at_ms = crate::time::now_ms();
     {
         let mut index = d.ports.index.borrow_mut();
-        for p in run.iter() {
+        for (_, p) in run.iter() {
             index.set_sending(&p.endpoint_id, &p.msg.id);
         }
     }
@@ -309,7 +307,7 @@ async fn attempt_run(
 }
 
 /// Settles one attempt: stats, health, the retry decision and its record.
-fn finish(d: &Rc<Deliveries>, p: &Prepared, at_ms: u64, answer: Answer) {
+fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) {
     let Answer {
         result,
         duration_us,
@@ -355,7 +353,7 @@ fn finish(d: &Rc<Deliveries>, p: &Prepared, at_ms: u64, answer: Answer) {
         }
     }
     let (outcome, next_attempt_ms) = (verdict.outcome, verdict.next_attempt_ms);
-    let done = Done {
+    let done = Settlement {
         attempt_no: p.attempt_no,
         at_ms,
         status_code: status,
@@ -364,7 +362,7 @@ fn finish(d: &Rc<Deliveries>, p: &Prepared, at_ms: u64, answer: Answer) {
         next_attempt_ms,
         response: body,
     };
-    record(d, p.handle, &p.msg, &p.endpoint_id, done);
+    record(d, *handle, &p.msg, &p.endpoint_id, done);
 }
 
 /// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
@@ -386,8 +384,8 @@ fn note_health(d: &Deliveries, endpoint_id: &str, status: u16, now_ms: u64) {
     }
 }
 
-/// What one attempt (or a decision without one) came to.
-struct Done {
+/// How an attempt (or a decision without one) settles its delivery.
+struct Settlement {
     attempt_no: u32,
     at_ms: u64,
     /// HTTP status, 0 when no response arrived.
@@ -405,9 +403,9 @@ fn record(
     handle: usize,
     msg: &Arc<Message>,
     endpoint_id: &Arc<str>,
-    done: Done,
+    done: Settlement,
 ) {
-    let Done {
+    let Settlement {
         attempt_no,
         at_ms,
         status_code,
@@ -514,7 +512,7 @@ fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow
 async fn send(
     d: &Rc<Deliveries>,
     endpoint: &Arc<EndpointRecord>,
-    run: &[Prepared],
+    run: &[Loaded],
     w: &mut Worker,
 ) -> Vec<Answer> {
     let failed = |e: AttemptError| Answer {
@@ -528,7 +526,7 @@ async fn send(
     // Requests that cannot be encoded are answered at once; the rest go out.
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(run.len());
     w.wire.clear();
-    for p in run {
+    for (_, p) in run {
         match encode(endpoint, &target, &p.msg, w) {
             Ok(()) => {
                 w.wire.ends.push(w.wire.request.len());

@@ -3,7 +3,7 @@
 //!
 //! Each shard keeps, for the applications it is home to, the messages it
 //! journaled (per application, keyed by time-sortable id), and for the endpoints
-//! it owns, one `Delivery` per (endpoint, message) with its current status
+//! it owns, one `DeliveryEntry` per (endpoint, message) with its current status
 //! and the attempts made (by endpoint, newest first). Entries hold metadata
 //! used by filters plus a [`Loc`] naming the journal record; bodies (payloads,
 //! response texts) are read back from the journal on demand
@@ -103,7 +103,7 @@ impl Status {
 
 /// One (message, endpoint) delivery on the endpoint's owner shard.
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub struct DeliveryEntry {
     pub msg: Arc<MsgMeta>,
     /// Interned: one allocation per endpoint, shared by its deliveries.
     pub endpoint_id: Arc<str>,
@@ -151,7 +151,7 @@ impl Filter {
             && self.channel.as_ref().is_none_or(|c| m.channels.contains(c))
     }
 
-    fn delivery(&self, d: &Delivery) -> bool {
+    fn delivery(&self, d: &DeliveryEntry) -> bool {
         self.message(&d.msg) && self.status.is_none_or(|s| s == d.status as u8)
     }
 
@@ -284,7 +284,7 @@ pub struct Index {
     /// Home shard: application id → message id → message.
     messages: HashMap<Arc<str>, BTreeMap<IdKey, Arc<MsgMeta>>>,
     /// Owner shard: endpoint id → message id → delivery.
-    deliveries: HashMap<Arc<str>, BTreeMap<IdKey, Delivery>>,
+    deliveries: HashMap<Arc<str>, BTreeMap<IdKey, DeliveryEntry>>,
     /// Owner shard: endpoint id → attempt id → attempt.
     attempts: HashMap<Arc<str>, BTreeMap<IdKey, AttemptEntry>>,
 }
@@ -340,7 +340,7 @@ impl Index {
                 d.status = Status::Pending;
                 d.next_attempt_ms = next;
             })
-            .or_insert_with(|| Delivery {
+            .or_insert_with(|| DeliveryEntry {
                 msg: msg.clone(),
                 endpoint_id: endpoint_id.clone(),
                 status: Status::Pending,
@@ -363,7 +363,7 @@ impl Index {
         }
     }
 
-    fn delivery_mut(&mut self, endpoint_id: &str, msg_id: &str) -> Option<&mut Delivery> {
+    fn delivery_mut(&mut self, endpoint_id: &str, msg_id: &str) -> Option<&mut DeliveryEntry> {
         self.deliveries
             .get_mut(endpoint_id)?
             .get_mut(&IdKey::new(msg_id)?)
@@ -406,12 +406,12 @@ impl Index {
         }
     }
 
-    pub fn delivery(&self, endpoint_id: &str, msg_id: &str) -> Option<&Delivery> {
+    pub fn delivery(&self, endpoint_id: &str, msg_id: &str) -> Option<&DeliveryEntry> {
         self.deliveries.get(endpoint_id)?.get(&IdKey::new(msg_id)?)
     }
 
     /// Every delivery of `msg_id` on this shard.
-    pub fn deliveries_of(&self, msg_id: &str) -> Vec<Delivery> {
+    pub fn deliveries_of(&self, msg_id: &str) -> Vec<DeliveryEntry> {
         let Some(key) = IdKey::new(msg_id) else {
             return Vec::new();
         };
@@ -440,9 +440,9 @@ impl Index {
         endpoint_id: &str,
         f: &Filter,
         req: &PageReq,
-    ) -> Page<Delivery> {
+    ) -> Page<DeliveryEntry> {
         let map = self.deliveries.get(endpoint_id);
-        page_in(map, req, |d| f.delivery(d), Delivery::clone)
+        page_in(map, req, |d| f.delivery(d), DeliveryEntry::clone)
     }
 
     pub fn list_endpoint_attempts(

@@ -18,7 +18,7 @@ use crate::catalog::Catalog;
 use crate::commit::{Retired, SegmentTimes};
 use crate::config::Config;
 use crate::datadir::{catalog_dir, existing_shards, shard_dir, DataDirError};
-use crate::delivery::Pending;
+use crate::delivery::Due;
 use crate::journal::Position;
 use crate::journal::{Journal, JournalConfig, OpenError};
 use crate::message::Loc;
@@ -44,7 +44,7 @@ pub struct Recovered {
     /// Writable journals of shards `0..N`.
     pub journals: Vec<Journal>,
     /// Pending deliveries per owner shard.
-    pub pending: Vec<Vec<Pending>>,
+    pub pending: Vec<Vec<Due>>,
     /// (app, eventId) → (message id, accepted ms), per home shard.
     pub dedup: Vec<Vec<DedupEntry>>,
     /// Read-path indexes, per shard.

@@ -12,7 +12,7 @@
 use super::scan::{Event, EventKind, MsgInfo, Scan};
 use super::{DeliveryState, RecoveryError};
 use crate::config::Config;
-use crate::delivery::{MsgRef, Pending};
+use crate::delivery::{Delivery, Due, MsgRef};
 use crate::message::{Message, MsgMeta};
 use crate::placement::Placement;
 use crate::reads::index::{AttemptEntry, Index};
@@ -77,7 +77,7 @@ fn for_each_delivery(scan: &Scan, mut f: impl FnMut(u32, &MsgInfo, u32, &[Event]
 /// endpoint the newest ones the index keeps (`index_max_per_key`, within
 /// `retention_ms`), as (message created, message number).
 pub struct Deliveries {
-    pub pending: Vec<Vec<Pending>>,
+    pub pending: Vec<Vec<Due>>,
     pub count: u64,
     pub newest: HashMap<u32, Newest<(u64, u32)>>,
 }
@@ -92,7 +92,7 @@ pub fn deliveries(
     let placement = Placement::new(shards);
     let cap = config.index_max_per_key.max(1);
     let cutoff = now_ms.saturating_sub(config.retention_ms);
-    let mut pending: Vec<Vec<Pending>> = (0..shards).map(|_| Vec::new()).collect();
+    let mut pending: Vec<Vec<Due>> = (0..shards).map(|_| Vec::new()).collect();
     let mut newest: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
     let mut count = 0;
     for_each_delivery(scan, |m, info, ep, events| {
@@ -109,12 +109,12 @@ pub fn deliveries(
         count += 1;
         // Recovered deliveries are cold: their attempts read the message
         // back from the journal, so recovery keeps no payload.
-        pending[placement.owner_of_endpoint(name)].push(Pending {
+        let delivery = Delivery {
             msg: MsgRef::Cold(info.cold),
             endpoint_id: catalog.endpoint_name(name),
             attempt_no,
-            due_ms,
-        });
+        };
+        pending[placement.owner_of_endpoint(name)].push(delivery.due(due_ms));
     });
     Deliveries {
         pending,

@@ -10,7 +10,7 @@
 
 use super::state::Shard;
 use crate::delivery::cold::ColdReadError;
-use crate::delivery::{MsgRef, Pending};
+use crate::delivery::{Delivery, MsgRef};
 use crate::limits::RECOVER_BATCH_MAX;
 use crate::message::{Message, MsgMeta};
 use crate::reads::index::Status;
@@ -91,12 +91,7 @@ async fn resend_all(
     let name = shard.shared.catalog.load().endpoint_name(endpoint_id);
     for (meta, msg) in started {
         shard.index.borrow_mut().resend(&name, &meta, now);
-        batch.push(Pending {
-            msg: MsgRef::Hot(msg),
-            endpoint_id: name.clone(),
-            attempt_no: 0,
-            due_ms: 0,
-        });
+        batch.push(Delivery::new(MsgRef::Hot(msg), name.clone()).due(0));
     }
     shard.delivery.accept(batch);
     Ok(())

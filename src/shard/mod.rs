@@ -24,7 +24,7 @@ pub mod state;
 pub mod tasks;
 
 use crate::accept::{IngestResult, NewMessage};
-use crate::delivery::{DisableRequest, Pending};
+use crate::delivery::{DisableRequest, Due};
 
 pub use route::submit;
 pub use runtime::{RuntimeError, Services};
@@ -41,7 +41,7 @@ pub enum ShardMsg {
         reply: futures_channel::oneshot::Sender<Vec<IngestResult>>,
     },
     /// Deliveries for endpoints owned by the receiving shard.
-    Deliver(Vec<Pending>),
+    Deliver(Vec<Due>),
     /// Disable an endpoint (sent to shard 0, which owns the catalog journal).
     Disable(DisableRequest),
     /// A read (or a manual delivery) run on the receiving shard's state; the

@@ -11,7 +11,7 @@
 use super::state::Shard;
 use super::ShardMsg;
 use crate::accept::{Accepted, IngestError, IngestResult, NewMessage};
-use crate::delivery::{MsgRef, Pending};
+use crate::delivery::{Delivery, Due, MsgRef};
 use std::rc::Rc;
 
 /// Accepts a batch from any shard's listener; results are in input order.
@@ -96,15 +96,12 @@ pub async fn accept_local_to(
 pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<Accepted>) {
     let n = shard.count;
     let catalog = shard.shared.catalog.load();
-    let mut per: Vec<Vec<Pending>> = (0..n).map(|_| Vec::new()).collect();
+    let mut per: Vec<Vec<Due>> = (0..n).map(|_| Vec::new()).collect();
     for (msg, dests) in fan {
         for endpoint_id in dests {
-            per[shard.shared.placement.owner_of_endpoint(&endpoint_id)].push(Pending {
-                msg: MsgRef::Hot(msg.clone()),
-                endpoint_id: catalog.endpoint_name(&endpoint_id),
-                attempt_no: 0,
-                due_ms: 0,
-            });
+            let owner = shard.shared.placement.owner_of_endpoint(&endpoint_id);
+            let name = catalog.endpoint_name(&endpoint_id);
+            per[owner].push(Delivery::new(MsgRef::Hot(msg.clone()), name).due(0));
         }
     }
     drop(catalog);

@@ -19,7 +19,7 @@ use super::{Bug, Counters};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::delivery::decision::{self, AttemptFacts};
-use crate::delivery::{MsgRef, Pending};
+use crate::delivery::{Delivery, Due, MsgRef};
 use crate::journal::{Journal, Lsn, Position};
 use crate::message::{Loc, Message};
 use crate::placement::Placement;
@@ -46,13 +46,9 @@ struct Receiver {
     gone: u32,
 }
 
-/// A pending delivery as the simulated owner shard holds it.
-struct Slot {
-    msg: MsgRef,
-    /// The message id, known to the driver for hot messages only; a cold
-    /// one is learnt from its record, as the worker does.
-    endpoint: Arc<str>,
-    attempt_no: u32,
+/// A waiting delivery and the simulated shard that owns it.
+struct Owned {
+    delivery: Delivery,
     shard: usize,
 }
 
@@ -75,7 +71,7 @@ pub struct World {
     catalog: Catalog,
     catalog_journal: Option<Journal>,
     journals: Vec<Journal>,
-    slots: slab::Slab<Slot>,
+    slots: slab::Slab<Owned>,
     wheel: TimerWheel,
     failing_since: BTreeMap<String, u64>,
     receivers: BTreeMap<String, Receiver>,
@@ -404,15 +400,8 @@ impl World {
             self.note(&format!("ack {} {}", msg.id, dests.len()));
             for endpoint in dests {
                 let shard = self.placement.owner_of_endpoint(&endpoint);
-                self.add(
-                    Pending {
-                        msg: MsgRef::Hot(msg.clone()),
-                        endpoint_id: self.catalog.endpoint_name(&endpoint),
-                        attempt_no: 0,
-                        due_ms: 0,
-                    },
-                    shard,
-                );
+                let name = self.catalog.endpoint_name(&endpoint);
+                self.add(Delivery::new(MsgRef::Hot(msg.clone()), name).due(0), shard);
             }
         }
         Ok(())
@@ -450,14 +439,9 @@ impl World {
         Ok(())
     }
 
-    fn add(&mut self, p: Pending, shard: usize) {
-        let due = p.due_ms.max(self.now_ms);
-        let h = self.slots.insert(Slot {
-            msg: p.msg,
-            endpoint: p.endpoint_id,
-            attempt_no: p.attempt_no,
-            shard,
-        });
+    fn add(&mut self, Due { delivery, due_ms }: Due, shard: usize) {
+        let due = due_ms.max(self.now_ms);
+        let h = self.slots.insert(Owned { delivery, shard });
         self.wheel.insert(due, h as u32);
     }
 
@@ -501,9 +485,9 @@ impl World {
             return Err(format!("the wheel fired {h}, which holds no delivery"));
         };
         let (msg_ref, endpoint, attempt_no, shard) = (
-            slot.msg.clone(),
-            slot.endpoint.clone(),
-            slot.attempt_no,
+            slot.delivery.msg.clone(),
+            slot.delivery.endpoint_id.clone(),
+            slot.delivery.attempt_no,
             slot.shard,
         );
         let (msg_id, app_id) = self.load(&msg_ref)?;
@@ -571,9 +555,10 @@ impl World {
             return Ok(());
         }
         if let Some(slot) = self.slots.get_mut(h) {
-            slot.attempt_no = attempt_no + 1;
+            let d = &mut slot.delivery;
+            d.attempt_no = attempt_no + 1;
             if next_ms.saturating_sub(self.now_ms) >= COLD_AFTER_MS {
-                slot.msg = slot.msg.cold();
+                d.msg = d.msg.cold();
             }
         }
         self.wheel.insert(next_ms.max(self.now_ms), h as u32);
@@ -724,19 +709,19 @@ impl World {
         let mut pending = Vec::new();
         for (shard, list) in r.pending.into_iter().enumerate() {
             for p in list {
-                if self.placement.owner_of_endpoint(&p.endpoint_id) != shard {
+                if self.placement.owner_of_endpoint(&p.delivery.endpoint_id) != shard {
                     return Err(format!(
                         "{} recovered on shard {shard}, not its owner",
-                        p.endpoint_id
+                        p.delivery.endpoint_id
                     ));
                 }
-                let MsgRef::Cold(c) = &p.msg else {
+                let MsgRef::Cold(c) = &p.delivery.msg else {
                     return Err("recovery handed out a message in memory".into());
                 };
                 let loc = c.loc();
                 let key = (loc.journal, loc.pos.segment_seq, loc.pos.offset);
                 let id = self.ids_at.get(&key).cloned().unwrap_or_default();
-                found.insert((id, p.endpoint_id.to_string()));
+                found.insert((id, p.delivery.endpoint_id.to_string()));
                 pending.push((key, p, shard));
             }
         }
@@ -751,7 +736,9 @@ impl World {
             }
             self.oracle.pending_again(m, e);
         }
-        pending.sort_by(|a, b| (a.0, &a.1.endpoint_id).cmp(&(b.0, &b.1.endpoint_id)));
+        pending.sort_by(|a, b| {
+            (a.0, &a.1.delivery.endpoint_id).cmp(&(b.0, &b.1.delivery.endpoint_id))
+        });
         self.note(&format!("restart {} pending", pending.len()));
         for (_, p, shard) in pending {
             self.add(p, shard);
