@@ -28,12 +28,9 @@ pub async fn list_by_endpoint(
     let q = list_query(req)?;
     let ep = find_endpoint(shard, app, ep)?;
     let (id, filter, page) = (ep.id.clone(), q.filter.clone(), q.page.clone());
-    let page = on_owner(shard, &ep.id, move |s| {
-        s.index()
-            .borrow()
-            .list_endpoint_attempts(&id, &filter, &page)
-    })
-    .await?;
+    let page = query::list_endpoint_attempts(shard, &id, filter, page)
+        .await
+        .ok_or_else(unreachable_shard)?;
     Ok(ok(
         200,
         page_view(&page, |a| {
@@ -44,11 +41,9 @@ pub async fn list_by_endpoint(
 
 /// Every attempt of a message, from every shard, by attempt id.
 async fn attempts_of(shard: &Rc<Shard>, msg_id: &str) -> BTreeMap<Arc<str>, AttemptEntry> {
-    let id = msg_id.to_string();
-    query::on_all(shard, move |s| s.index().borrow().attempts_of(&id))
+    query::attempts_of(shard, msg_id)
         .await
         .into_iter()
-        .flatten()
         .map(|a| (a.id.clone(), a))
         .collect()
 }
@@ -127,12 +122,9 @@ pub async fn list_endpoint_messages(
     let q = list_query(req)?;
     let ep = find_endpoint(shard, app, ep)?;
     let (id, filter, page) = (ep.id.clone(), q.filter.clone(), q.page.clone());
-    let page = on_owner(shard, &ep.id, move |s| {
-        s.index()
-            .borrow()
-            .list_endpoint_messages(&id, &filter, &page)
-    })
-    .await?;
+    let page = query::list_endpoint_messages(shard, &id, filter, page)
+        .await
+        .ok_or_else(unreachable_shard)?;
     let with_content = q.with_content.unwrap_or(true);
     Ok(ok(
         200,
@@ -152,14 +144,11 @@ pub async fn list_msg_endpoints(
     let q = list_query(req)?;
     let app = find_app(shard, app)?;
     let msg = find_message(shard, &app.id, msg).await?;
-    let id = msg.id;
-    let all: BTreeMap<Arc<str>, DeliveryEntry> =
-        query::on_all(shard, move |s| s.index().borrow().deliveries_of(&id))
-            .await
-            .into_iter()
-            .flatten()
-            .map(|d| (d.endpoint_id.clone(), d))
-            .collect();
+    let all: BTreeMap<Arc<str>, DeliveryEntry> = query::deliveries_of(shard, &msg.id)
+        .await
+        .into_iter()
+        .map(|d| (d.endpoint_id.clone(), d))
+        .collect();
     let catalog = shard.shared().catalog.load();
     // Endpoints deleted since are left out: their fields are gone.
     let page = page_of(
@@ -201,8 +190,9 @@ pub async fn list_msg_endpoints(
 /// status, over the index's retention period.
 pub async fn endpoint_stats(shard: &Rc<Shard>, app: &str, ep: &str) -> Result<Response> {
     let ep = find_endpoint(shard, app, ep)?;
-    let id = ep.id.clone();
-    let c = on_owner(shard, &ep.id, move |s| s.index().borrow().stats(&id)).await?;
+    let c = query::endpoint_stats(shard, &ep.id)
+        .await
+        .ok_or_else(unreachable_shard)?;
     Ok(ok(
         200,
         json!({

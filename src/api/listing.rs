@@ -111,38 +111,17 @@ fn internal(e: impl std::fmt::Display) -> Response {
     error(500, "internal", e.to_string())
 }
 
-/// Runs a read on the home shard of `app_id`.
-pub async fn on_home<T: Send + 'static>(
-    shard: &Rc<Shard>,
-    app_id: &str,
-    f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
-) -> Result<T> {
-    let home = shard.shared().placement.home_of_app(app_id);
-    query::on(shard, home, f).await.ok_or_else(unavailable)
-}
-
-/// Runs a read on the owner shard of `endpoint_id`.
-pub async fn on_owner<T: Send + 'static>(
-    shard: &Rc<Shard>,
-    endpoint_id: &str,
-    f: impl FnOnce(&Rc<Shard>) -> T + Send + 'static,
-) -> Result<T> {
-    let owner = shard.shared().placement.owner_of_endpoint(endpoint_id);
-    query::on(shard, owner, f).await.ok_or_else(unavailable)
+/// A shard did not answer (only while the engine stops).
+pub fn unreachable_shard() -> Response {
+    unavailable()
 }
 
 /// Finds a message of `app_id` by id, or by `eventId` within the dedup window.
 pub async fn find_message(shard: &Rc<Shard>, app_id: &str, msg: &str) -> Result<Arc<MsgMeta>> {
-    let (app, msg) = (app_id.to_string(), msg.to_string());
-    on_home(shard, app_id, move |s| {
-        let index = s.index().borrow();
-        index.message(&app, &msg).or_else(|| {
-            let id = s.accepted_as(&app, &msg)?;
-            index.message(&app, &id)
-        })
-    })
-    .await?
-    .ok_or_else(|| super::params::not_found("message"))
+    query::find_message(shard, app_id, msg)
+        .await
+        .ok_or_else(unavailable)?
+        .ok_or_else(|| super::params::not_found("message"))
 }
 
 fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {

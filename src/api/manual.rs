@@ -11,10 +11,10 @@ use super::listing::*;
 use super::params::*;
 use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
-use crate::shard::manual::{self, ManualError};
+use crate::shard::manual::ManualError;
+use crate::shard::query;
 use crate::shard::state::Shard;
 use crate::shard::tasks::Task;
-use crate::shard::{query, route};
 use crate::time::{parse_rfc3339, rfc3339};
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -34,14 +34,10 @@ fn manual_error(e: ManualError) -> Response {
 pub async fn resend(shard: &Rc<Shard>, app: &str, msg: &str, ep: &str) -> Result<Response> {
     let ep = find_endpoint(shard, app, ep)?;
     let msg = find_message(shard, &ep.app_id, msg).await?;
-    let owner = shard.shared().placement.owner_of_endpoint(&ep.id);
-    let endpoint_id = ep.id.clone();
-    query::on_async(shard, owner, move |s| async move {
-        manual::resend(&s, msg, endpoint_id).await
-    })
-    .await
-    .ok_or_else(|| error(503, "unavailable", "a shard is not reachable; retry"))?
-    .map_err(manual_error)?;
+    query::resend(shard, msg, &ep.id)
+        .await
+        .ok_or_else(|| error(503, "unavailable", "a shard is not reachable; retry"))?
+        .map_err(manual_error)?;
     Ok(ok(202, json!({})))
 }
 
@@ -78,13 +74,9 @@ pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> R
     let now = crate::time::now_ms();
     let task = shard.tasks().borrow_mut().start("endpoint.recover", now);
     let (s, id) = (shard.clone(), task.id.clone());
-    let owner = shard.shared().placement.owner_of_endpoint(&ep.id);
     let endpoint_id = ep.id.clone();
     glommio::spawn_local(async move {
-        let result = query::on_async(&s, owner, move |o| async move {
-            manual::recover(&o, endpoint_id, since, until).await
-        })
-        .await;
+        let result = query::recover(&s, &endpoint_id, since, until).await;
         let (failed, data) = match result {
             Some(Ok(n)) => (false, json!({ "messages": n })),
             Some(Err(e)) => (true, json!({ "error": e.to_string() })),
@@ -165,15 +157,7 @@ pub async fn send_example(
         channels: Vec::new(),
         payload: serde_json::to_vec(&payload).unwrap_or_default(),
     };
-    let home = shard.shared().placement.home_of_app(&ep.app_id);
-    let endpoint_id = ep.id.clone();
-    let result = query::on_async(shard, home, move |s| async move {
-        route::accept_local_to(&s, vec![new], Some(&endpoint_id))
-            .await
-            .pop()
-    })
-    .await
-    .flatten();
+    let result = query::send_example(shard, new, &ep.id).await;
     match result {
         Some(Ok(msg)) => Ok(ok(202, super::views::message(&msg))),
         Some(Err(IngestError::UnknownApp)) => Err(not_found("application")),

@@ -115,10 +115,9 @@ pub async fn list_messages(shard: &Rc<Shard>, req: &Request, app: &str) -> Resul
     let q = super::listing::list_query(req)?;
     let app = find_app(shard, app)?;
     let (id, filter, page) = (app.id.clone(), q.filter.clone(), q.page.clone());
-    let page = super::listing::on_home(shard, &app.id, move |s| {
-        s.index().borrow().list_messages(&id, &filter, &page)
-    })
-    .await?;
+    let page = crate::shard::query::list_messages(shard, &id, filter, page)
+        .await
+        .ok_or_else(super::listing::unreachable_shard)?;
     let with_content = q.with_content.unwrap_or(true);
     Ok(ok(
         200,

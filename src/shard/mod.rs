@@ -11,7 +11,7 @@
 //!
 //! - `runtime`: executors, pinning, the mesh, the timer loop, start and stop;
 //! - `route`: a batch to its home shards, deliveries to their owners;
-//! - `query`: running a read on the shard that holds the data;
+//! - `query`: typed requests to the shard that holds the data;
 //! - `manual`: resends and `recover`; `compaction`: deleting old segments;
 //! - `tasks`: the background-task table.
 
@@ -30,9 +30,6 @@ pub use route::submit;
 pub use runtime::{RuntimeError, Services};
 pub use state::Shard;
 
-/// A closure run on another shard by `ShardMsg::Query`.
-pub type QueryFn = Box<dyn FnOnce(&std::rc::Rc<state::Shard>) + Send>;
-
 /// What shards send each other.
 pub enum ShardMsg {
     /// Accept messages of applications homed on the receiving shard.
@@ -44,8 +41,11 @@ pub enum ShardMsg {
     Deliver(Vec<Due>),
     /// Disable an endpoint (sent to shard 0, which owns the catalog journal).
     Disable(DisableRequest),
-    /// A read (or a manual delivery) run on the receiving shard's state; the
-    /// closure answers through its own oneshot and never blocks (see
-    /// `query::on`). The read path's indexes are reached only this way.
-    Query(QueryFn),
+    /// A read of the receiving shard's index, or a manual delivery there
+    /// (see `query`); the answer goes back over the oneshot. The read path's
+    /// indexes are reached only this way.
+    Request {
+        request: query::Request,
+        reply: futures_channel::oneshot::Sender<query::Answer>,
+    },
 }

@@ -256,7 +256,7 @@ async fn receive(
             ShardMsg::Disable(req) => {
                 shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string());
             }
-            ShardMsg::Query(run) => run(&shard),
+            ShardMsg::Request { request, reply } => super::query::receive(&shard, request, reply),
             ShardMsg::Ingest { events, reply } => {
                 let s = shard.clone();
                 glommio::spawn_local(async move {

@@ -75,14 +75,15 @@ impl Shard {
         &self.shared
     }
 
-    /// The read path's index of this shard.
-    pub fn index(&self) -> &RefCell<Index> {
+    /// The read path's index of this shard (other modules reach it only
+    /// through `query`'s typed requests).
+    pub(super) fn index(&self) -> &RefCell<Index> {
         &self.index
     }
 
     /// The id of the message accepted with this `eventId`, while it is in
     /// the window (on the application's home shard).
-    pub fn accepted_as(&self, app_id: &str, event_id: &str) -> Option<String> {
+    pub(super) fn accepted_as(&self, app_id: &str, event_id: &str) -> Option<String> {
         self.accept
             .accepted_as(app_id, event_id, crate::time::now_ms())
     }
