@@ -27,12 +27,33 @@ pub fn record_us(h: &mut Histogram<u64>, us: u64) {
     let _ = h.record(us.clamp(1, LATENCY_US_MAX));
 }
 
+/// Why attempts got no usable response, as the `kind` label of
+/// `ringhook_attempt_errors_total`; `delivery::exchange::AttemptError`
+/// maps each of its variants to one of these, in this order.
+pub const ATTEMPT_ERROR_KINDS: [&str; 13] = [
+    "target",
+    "connect_refused",
+    "connect_timeout",
+    "connect",
+    "tls",
+    "write",
+    "timeout",
+    "read",
+    "closed",
+    "malformed",
+    "not_answered",
+    "encode",
+    "not_sent",
+];
+
 /// What one shard counts, owned by the shard thread.
 #[derive(Clone)]
 pub struct ShardStats {
     pub messages_ingested: u64,
     pub attempts: u64,
     pub attempts_failed: u64,
+    /// Attempts without a usable response, by `ATTEMPT_ERROR_KINDS`.
+    pub attempt_errors: [u64; ATTEMPT_ERROR_KINDS.len()],
     pub deliveries_succeeded: u64,
     pub deliveries_failed: u64,
     pub deliveries_cancelled: u64,
@@ -52,6 +73,7 @@ impl Default for ShardStats {
             messages_ingested: 0,
             attempts: 0,
             attempts_failed: 0,
+            attempt_errors: [0; ATTEMPT_ERROR_KINDS.len()],
             deliveries_succeeded: 0,
             deliveries_failed: 0,
             deliveries_cancelled: 0,
@@ -120,6 +142,9 @@ pub fn render(published: &Published) -> String {
         t.messages_ingested += s.stats.messages_ingested;
         t.attempts += s.stats.attempts;
         t.attempts_failed += s.stats.attempts_failed;
+        for (t, s) in t.attempt_errors.iter_mut().zip(s.stats.attempt_errors) {
+            *t += s;
+        }
         t.deliveries_succeeded += s.stats.deliveries_succeeded;
         t.deliveries_failed += s.stats.deliveries_failed;
         t.deliveries_cancelled += s.stats.deliveries_cancelled;
@@ -187,6 +212,24 @@ pub fn render(published: &Published) -> String {
         );
         for (shard, s) in &all {
             line(&mut out, name, *shard, None, get(s) as f64);
+        }
+    }
+    header(
+        &mut out,
+        "ringhook_attempt_errors_total",
+        "Attempts that got no usable response, by why.",
+        "counter",
+    );
+    for (shard, s) in &all {
+        for (kind, v) in ATTEMPT_ERROR_KINDS.iter().zip(s.stats.attempt_errors) {
+            let labels = Some(("kind", *kind));
+            line(
+                &mut out,
+                "ringhook_attempt_errors_total",
+                *shard,
+                labels,
+                v as f64,
+            );
         }
     }
     header(

@@ -102,3 +102,40 @@ fn metrics_show_a_held_endpoint_queue_and_its_connections() {
         (value(&t, "ringhook_endpoint_queue_depth_max") == Some(0.0)).then_some(())
     });
 }
+
+#[test]
+fn failed_attempts_are_counted_by_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(
+        dir.path(),
+        &["--shards", "1", "--retry-schedule", "0s,50ms,50ms"],
+    );
+    // A port nobody listens on: every attempt is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let app = engine.create_app("refused");
+    engine.create_endpoint(&app, json!({ "url": format!("http://127.0.0.1:{port}/r") }));
+    engine.send(&app, "r.x", json!({ "i": 1 }));
+    let text = wait_for("three refused attempts", Duration::from_secs(30), || {
+        let t = scrape(&engine);
+        (value(
+            &t,
+            "ringhook_attempt_errors_total{kind=\"connect_refused\"}",
+        ) == Some(3.0))
+        .then_some(t)
+    });
+    assert_eq!(value(&text, "ringhook_attempts_failed_total"), Some(3.0));
+    assert_eq!(
+        value(&text, "ringhook_attempt_errors_total{kind=\"timeout\"}"),
+        Some(0.0)
+    );
+    assert!(
+        value(
+            &text,
+            "ringhook_attempt_errors_total{shard=\"0\",kind=\"connect_refused\"}"
+        )
+        .is_some(),
+        "per shard too: {text}"
+    );
+}

@@ -79,23 +79,28 @@ pub enum AttemptError {
 }
 
 impl AttemptError {
+    /// The kind's index in `metrics::ATTEMPT_ERROR_KINDS`.
+    pub fn kind_index(&self) -> usize {
+        match self {
+            AttemptError::Target(_) => 0,
+            AttemptError::ConnectRefused { .. } => 1,
+            AttemptError::ConnectTimeout { .. } => 2,
+            AttemptError::Connect { .. } => 3,
+            AttemptError::Tls(_) => 4,
+            AttemptError::Write(_) => 5,
+            AttemptError::Timeout { .. } => 6,
+            AttemptError::Read(_) => 7,
+            AttemptError::Closed(_) => 8,
+            AttemptError::Malformed(_) => 9,
+            AttemptError::NotAnswered(_) => 10,
+            AttemptError::Encode(_) => 11,
+            AttemptError::NotSent => 12,
+        }
+    }
+
     /// A stable name of the kind, for metrics and logs.
     pub fn kind(&self) -> &'static str {
-        match self {
-            AttemptError::Target(_) => "target",
-            AttemptError::ConnectRefused { .. } => "connect_refused",
-            AttemptError::ConnectTimeout { .. } => "connect_timeout",
-            AttemptError::Connect { .. } => "connect",
-            AttemptError::Tls(_) => "tls",
-            AttemptError::Write(_) => "write",
-            AttemptError::Timeout { .. } => "timeout",
-            AttemptError::Read(_) => "read",
-            AttemptError::Closed(_) => "closed",
-            AttemptError::Malformed(_) => "malformed",
-            AttemptError::NotAnswered(_) => "not_answered",
-            AttemptError::Encode(_) => "encode",
-            AttemptError::NotSent => "not_sent",
-        }
+        crate::metrics::ATTEMPT_ERROR_KINDS[self.kind_index()]
     }
 }
 

@@ -319,7 +319,10 @@ fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) 
     }
     let (status, body, retry_after) = match result {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
-        Err(e) => (0, e.to_string().into_bytes(), None),
+        Err(e) => {
+            d.ports.stats.borrow_mut().attempt_errors[e.kind_index()] += 1;
+            (0, e.to_string().into_bytes(), None)
+        }
     };
     let now = crate::time::now_ms();
     note_health(d, &p.endpoint_id, status, now);
