@@ -42,6 +42,8 @@ pub enum DataDirError {
     Locked(PathBuf),
     #[error("ingest socket {0} is in use by a running process")]
     SocketInUse(PathBuf),
+    #[error("ingest socket path {0} holds something that is not a socket; refusing to remove it (choose another --socket or remove it yourself)")]
+    NotASocket(PathBuf),
     #[error(
         "data directory {path} has mode {mode:04o}: group and others can reach its secrets; \
          fix it with: chmod -R go-rwx {path}"
@@ -156,8 +158,19 @@ impl DirLock {
     }
 }
 
-/// Removes a socket file left by a crashed engine; refuses a live one.
+/// Removes a socket file left by a crashed engine; refuses a live one, and
+/// anything at the path that is not a socket (a typo in `--socket` must not
+/// delete a file).
 pub fn clear_stale_socket(path: &Path) -> Result<(), DataDirError> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io(path)(e)),
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(DataDirError::NotASocket(path.to_path_buf()))
+        }
+        Ok(_) => {}
+    }
     if std::os::unix::net::UnixStream::connect(path).is_ok() {
         return Err(DataDirError::SocketInUse(path.to_path_buf()));
     }

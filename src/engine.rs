@@ -80,6 +80,8 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
     let data_dir = config.data_dir.clone();
     datadir::create_private(&data_dir)?;
     let _lock = DirLock::acquire(&data_dir)?;
+    // Before recovery: a start refused for its socket writes nothing.
+    datadir::clear_stale_socket(&config.socket)?;
     let nofile = raise_fd_limit();
     disable_huge_pages();
     let retry_schedule_ms = config
@@ -110,7 +112,6 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| config.http_addr.clone());
-    datadir::clear_stale_socket(&config.socket)?;
 
     let n = config.shards;
     let connection_budget = match config.max_connections_per_shard {

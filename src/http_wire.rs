@@ -141,14 +141,16 @@ pub fn encode_request(
     Ok(())
 }
 
-/// RFC 9110 token characters, used for methods and field names.
-fn is_token(s: &str) -> bool {
+/// RFC 9110 token characters, used for methods and field names. The API
+/// checks endpoint header names with it, so nothing it accepts fails here.
+pub fn is_token(s: &str) -> bool {
     let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     !s.is_empty() && s.bytes().all(tchar)
 }
 
-/// Field values may hold any byte but controls (HTAB aside); CR and LF are what matter.
-fn no_controls(s: &[u8]) -> bool {
+/// Field values may hold any byte but controls (HTAB aside); CR and LF are
+/// what matter. The API checks endpoint header values with it.
+pub fn no_controls(s: &[u8]) -> bool {
     s.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
 }
 

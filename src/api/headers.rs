@@ -4,8 +4,12 @@
 //! Header names the engine writes itself (`webhook-*` and the ones in
 //! `delivery::RESERVED_HEADERS`) are refused with a 422 rather than
 //! silently dropped at delivery, so a caller learns at once that they cannot
-//! be overridden. Credentials-like headers are "sensitive": stored and sent,
-//! but redacted from `GET .../headers` and listed in `sensitive` instead.
+//! be overridden. Names and values are checked with the sender's own rules
+//! (`http_wire::is_token`, `http_wire::no_controls`), so a header the API
+//! accepts never makes every delivery fail. Credentials-like headers are
+//! "sensitive": stored and sent, but their values appear in no API view
+//! (`GET .../headers` lists their names in `sensitive`; endpoint views in
+//! `sensitiveHeaders`).
 
 use super::http::{Request, Response};
 use super::params::*;
@@ -15,12 +19,19 @@ use crate::records::{HeaderPair, Kind};
 use crate::shard::state::Shard;
 use serde_json::{json, Map, Value};
 
-/// Headers whose values `GET .../headers` does not reveal.
-const SENSITIVE: &[&str] = &[
-    "authorization",
-    "proxy-authorization",
+/// Parts of a header name that mark its value as a credential: no API view
+/// shows it (`authorization`, `x-api-key`, `cookie`, `x-auth-token`, ...).
+const SENSITIVE_PARTS: &[&str] = &[
+    "auth",
     "cookie",
-    "x-api-key",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "session",
+    "credential",
+    "signature",
 ];
 
 /// Whether the engine owns this header name (it cannot be set per endpoint).
@@ -34,14 +45,10 @@ pub fn is_reserved(name: &str) -> bool {
 
 /// Checks one header; `field` names the body field in the 422.
 fn check(field: &str, name: &str, value: &str) -> Result<()> {
-    let name_ok = !name.is_empty()
-        && name.len() <= 256
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let name_ok = name.len() <= 256 && crate::http_wire::is_token(name);
     if !name_ok
         || value.len() > HEADER_VALUE_BYTES_MAX
-        || value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+        || !crate::http_wire::no_controls(value.as_bytes())
     {
         return Err(invalid(field, format!("invalid header {name:?}")));
     }
@@ -79,8 +86,10 @@ pub fn parse_headers(v: &Value, field: &str) -> Result<Vec<HeaderPair>> {
         .collect()
 }
 
-fn is_sensitive(name: &str) -> bool {
-    SENSITIVE.iter().any(|s| s.eq_ignore_ascii_case(name))
+/// Whether a header's value is a credential that no API view may show.
+pub fn is_sensitive(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SENSITIVE_PARTS.iter().any(|part| name.contains(part))
 }
 
 /// `GET .../headers`: `{"headers": {...}, "sensitive": [...]}`.

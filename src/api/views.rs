@@ -32,11 +32,16 @@ pub fn app(a: &AppRecord) -> Value {
 pub fn endpoint(e: &EndpointRecord) -> Value {
     let types = (!e.event_types.is_empty()).then_some(&e.event_types);
     let channels = (!e.channels.is_empty()).then_some(&e.channels);
-    let headers: serde_json::Map<String, Value> = e
+    // Credentials are stored and sent, never shown (`headers::is_sensitive`).
+    let (sensitive, shown): (Vec<_>, Vec<_>) = e
         .headers
         .iter()
+        .partition(|h| super::headers::is_sensitive(&h.name));
+    let headers: serde_json::Map<String, Value> = shown
+        .into_iter()
         .map(|h| (h.name.clone(), Value::String(h.value.clone())))
         .collect();
+    let sensitive: Vec<&str> = sensitive.iter().map(|h| h.name.as_str()).collect();
     json!({
         "id": e.id,
         "uid": e.uid,
@@ -52,6 +57,7 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
         "metadata": object(&e.metadata),
         "method": e.method,
         "headers": headers,
+        "sensitiveHeaders": sensitive,
         "extraJson": if e.extra_json.is_empty() { Value::Null } else { object(&e.extra_json) },
         "createdAt": rfc3339(e.created_ms),
         "updatedAt": rfc3339(e.updated_ms),

@@ -204,11 +204,6 @@ fn recover_segment(
         .metadata()
         .map_err(|e| JournalIoError::new("stat segment", path, e))?
         .len();
-    if file_bytes > segment_bytes {
-        return Ok(corrupt(format!(
-            "segment file is {file_bytes} bytes, larger than the segment size of {segment_bytes}"
-        )));
-    }
     let prefix = read_prefix(&handle, path, SEGMENT_HEADER_BYTES as usize)?;
     let header = decode_segment_header(&prefix, file.seq);
     if let Ok(found) = &header {
@@ -229,6 +224,13 @@ fn recover_segment(
                 found.segment_bytes
             )));
         }
+    }
+    // After the header: a journal written with a larger `segment_bytes` is
+    // a configuration error (above), not damage that `--repair` would cut.
+    if file_bytes > segment_bytes {
+        return Ok(corrupt(format!(
+            "segment file is {file_bytes} bytes, larger than the segment size of {segment_bytes}"
+        )));
     }
     // Case 3: a short file reads as if the missing bytes were zero, which is
     // exactly what extending it produces.

@@ -372,3 +372,23 @@ fn a_later_segment_of_another_size_is_corruption_for_open_and_check_alike() {
     let (_, report, _) = open_collect(tmp.path(), repair_config(SEG)).expect("repair");
     assert!(report.repaired.is_some());
 }
+
+#[test]
+fn a_smaller_configured_segment_size_is_a_configuration_error_not_damage() {
+    // Opening with a smaller `segment_bytes` than the journal was written
+    // with must not look like oversized (repairable) segments: `--repair`
+    // would then cut the whole log.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut journal, _, _) = open_collect(tmp.path(), config(SEG * 2)).expect("open");
+    append_all(&mut journal, &[(1, body(1, 300))]);
+    drop(journal);
+    match open_collect(tmp.path(), config(SEG)) {
+        Err(OpenError::SegmentSizeMismatch { .. }) => {}
+        Err(other) => panic!("expected SegmentSizeMismatch, got {other}"),
+        Ok(_) => panic!("opened a journal of another segment size"),
+    }
+    match open_collect(tmp.path(), repair_config(SEG)) {
+        Err(OpenError::SegmentSizeMismatch { .. }) => {}
+        _ => panic!("--repair must not touch it either"),
+    }
+}

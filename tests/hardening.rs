@@ -1,0 +1,135 @@
+//! Hardening, item by item (the hardening issue's numbering), each through a
+//! real engine over real sockets.
+
+mod common;
+
+use common::{Engine, Sink};
+use serde_json::{json, Value};
+
+/// Item 6: sensitive header values appear in no API view.
+#[test]
+fn sensitive_header_values_are_redacted_in_every_endpoint_view() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1"]);
+    let sink = Sink::start();
+    let app = engine.create_app("redact");
+    let secret = "Bearer sup3r-s3cret";
+    let created = engine.create_endpoint(
+        &app,
+        json!({
+            "url": sink.url("/r"),
+            "headers": { "Authorization": secret, "x-api-key": "k3y", "X-Auth-Token": "t0k", "x-team": "billing" }
+        }),
+    );
+    let id = created["id"].as_str().expect("id").to_string();
+    let (_, got) = engine.api("GET", &format!("/api/v1/app/{app}/endpoint/{id}"), None);
+    let (_, list) = engine.api("GET", &format!("/api/v1/app/{app}/endpoint"), None);
+    let (_, patched) = engine.api(
+        "PATCH",
+        &format!("/api/v1/app/{app}/endpoint/{id}"),
+        Some(json!({ "description": "d" })),
+    );
+    for (what, view) in [
+        ("create", &created),
+        ("get", &got),
+        ("list", &list["data"][0]),
+        ("patch", &patched),
+    ] {
+        let text = view.to_string();
+        for value in [secret, "k3y", "t0k"] {
+            assert!(!text.contains(value), "{what} shows {value}: {text}");
+        }
+        assert_eq!(view["headers"], json!({ "x-team": "billing" }), "{what}");
+        let mut names: Vec<&str> = view["sensitiveHeaders"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{what}: {text}"))
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["Authorization", "X-Auth-Token", "x-api-key"],
+            "{what}"
+        );
+    }
+    // Still sent with every delivery.
+    engine.send(&app, "r.x", json!({ "i": 1 }));
+    let got = common::wait_for("a delivery", std::time::Duration::from_secs(30), || {
+        sink.received().into_iter().next()
+    });
+    assert_eq!(
+        got.headers.get("authorization").map(String::as_str),
+        Some(secret)
+    );
+}
+
+/// Item 7: the API refuses header values the sender would refuse, instead
+/// of accepting an endpoint whose every delivery then fails.
+#[test]
+fn header_values_the_sender_refuses_are_refused_by_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1"]);
+    let sink = Sink::start();
+    let url = sink.url("/h");
+    let app = engine.create_app("ctl");
+    for value in ["a\u{1}b", "a\u{7f}b", "a\u{b}b", "a\rb", "a\nb", "a\u{0}b"] {
+        let (s, v) = engine.api(
+            "POST",
+            &format!("/api/v1/app/{app}/endpoint"),
+            Some(json!({ "url": url, "headers": { "x-v": value } })),
+        );
+        assert_eq!(s, 422, "{value:?}: {v}");
+        assert_eq!(v["code"], "validation_error", "{value:?}: {v}");
+        assert_eq!(v["detail"][0]["loc"][1], "headers", "{value:?}: {v}");
+    }
+    let (s, v) = engine.api(
+        "POST",
+        &format!("/api/v1/app/{app}/endpoint"),
+        Some(json!({ "url": url, "headers": { "x-v": "tab\tok" } })),
+    );
+    assert_eq!(s, 201, "a tab is allowed: {v}");
+}
+
+/// Item 8: start-up removes a stale socket at `--socket`, never a file; the
+/// socket it binds is the owner's alone.
+#[test]
+fn start_up_never_deletes_a_file_at_the_socket_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let precious = dir.path().join("precious.txt");
+    std::fs::write(&precious, b"keep me").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--socket")
+        .arg(&precious)
+        .arg("--http-addr")
+        .arg("127.0.0.1:0")
+        .env("RINGHOOK_API_TOKEN", common::TOKEN)
+        .output()
+        .expect("run ringhook");
+    assert!(!out.status.success(), "must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a socket"), "{stderr}");
+    assert_eq!(std::fs::read(&precious).expect("still there"), b"keep me");
+
+    assert!(
+        !data.join("catalog").exists(),
+        "a refused start writes no journal"
+    );
+
+    // A stale socket (no listener) is replaced; the new one is 0600.
+    let mut engine = Engine::start(dir.path(), &["--shards", "1"]);
+    engine.kill9();
+    assert!(engine.socket.exists(), "kill -9 leaves the socket behind");
+    engine.spawn().expect("starts over a stale socket");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&engine.socket)
+        .expect("stat")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+}
