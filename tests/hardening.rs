@@ -133,3 +133,38 @@ fn start_up_never_deletes_a_file_at_the_socket_path() {
         & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// Item 12: only globally routable unicast targets, unless private targets
+/// are allowed.
+#[test]
+fn endpoint_urls_must_reach_globally_routable_addresses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1", "--no-allow-private"]);
+    let app = engine.create_app("ssrf");
+    for host in [
+        "198.18.0.1",
+        "192.0.2.1",
+        "198.51.100.1",
+        "203.0.113.1",
+        "[::ffff:0:7f00:1]",
+        "[100::1]",
+        "[::ffff:127.0.0.1]",
+        "[64:ff9b::a9fe:a9fe]",
+        "127.0.0.1",
+        "169.254.169.254",
+    ] {
+        let (s, v) = engine.api(
+            "POST",
+            &format!("/api/v1/app/{app}/endpoint"),
+            Some(json!({ "url": format!("http://{host}/hook") })),
+        );
+        assert_eq!(s, 422, "{host}: {v}");
+        assert_eq!(v["detail"][0]["loc"][1], "url", "{host}: {v}");
+    }
+    let (s, v) = engine.api(
+        "POST",
+        &format!("/api/v1/app/{app}/endpoint"),
+        Some(json!({ "url": "http://93.184.216.34/hook" })),
+    );
+    assert_eq!(s, 201, "a global address is accepted: {v}");
+}

@@ -7,18 +7,21 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// True for addresses an endpoint may not reach unless the operator allows
-/// private targets: loopback, private, link-local (incl. cloud metadata
-/// 169.254.169.254), CGNAT, unspecified, broadcast, multicast, and IPv6
-/// unique-local/link-local, including IPv4-mapped forms.
+/// private targets. Only globally routable unicast is allowed: for IPv4,
+/// every range the IANA special-purpose registry marks as not globally
+/// reachable (loopback, private, link-local with cloud metadata
+/// 169.254.169.254, CGNAT, benchmarking 198.18.0.0/15, documentation
+/// TEST-NETs, 192.0.0.0/24, the 6to4 relay anycast, multicast, reserved,
+/// broadcast); for IPv6, only 2000::/3 (global unicast) outside its
+/// documentation and IETF-protocol blocks. Forms that carry an IPv4 address
+/// (mapped, translated, compatible, NAT64, 6to4) are judged by that address.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_private_v4(v4),
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_private_v4(v4);
-            }
-            is_private_v6(v6)
-        }
+        IpAddr::V6(v6) => match embedded_v4(v6) {
+            Some(v4) => is_private_v4(v4),
+            None => is_private_v6(v6),
+        },
     }
 }
 
@@ -31,35 +34,45 @@ fn is_private_v4(ip: Ipv4Addr) -> bool {
         || ip.is_broadcast()
         || ip.is_multicast()
         || o[0] == 0
-        || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-        || o[0] >= 240
+        || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64.0.0/10, CGNAT
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0) // 192.0.0.0/24, IETF protocols
+        || (o[0] == 192 && o[1] == 0 && o[2] == 2) // 192.0.2.0/24, TEST-NET-1
+        || (o[0] == 192 && o[1] == 88 && o[2] == 99) // 192.88.99.0/24, 6to4 relays
+        || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18.0.0/15, benchmarking
+        || (o[0] == 198 && o[1] == 51 && o[2] == 100) // 198.51.100.0/24, TEST-NET-2
+        || (o[0] == 203 && o[1] == 0 && o[2] == 113) // 203.0.113.0/24, TEST-NET-3
+        || o[0] >= 240 // 240.0.0.0/4 reserved, broadcast
+}
+
+/// The IPv4 address an IPv6 address reaches through a translator or
+/// gateway, if it is one of those forms.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    if let Some(mapped) = ip.to_ipv4_mapped() {
+        return Some(mapped); // ::ffff:0:0/96
+    }
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some(v4(s[6], s[7])); // ::ffff:0:0:0/96, IPv4-translated
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(v4(s[6], s[7])); // 64:ff9b::/96, NAT64
+    }
+    if s[0] == 0x2002 {
+        return Some(v4(s[1], s[2])); // 2002::/16, 6to4
+    }
+    if s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
+        return Some(v4(s[6], s[7])); // ::/96, IPv4-compatible
+    }
+    None
 }
 
 fn is_private_v6(ip: Ipv6Addr) -> bool {
     let s = ip.segments();
-    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-    // Forms that carry an IPv4 address reach that address through a
-    // gateway, so they are judged by it: NAT64 (64:ff9b::/96), 6to4
-    // (2002::/16) and IPv4-compatible (::/96).
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_private_v4(v4(s[6], s[7]));
-    }
-    if s[0] == 0x2002 {
-        return is_private_v4(v4(s[1], s[2]));
-    }
-    if s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
-        return is_private_v4(v4(s[6], s[7]));
-    }
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local
-        || (s[0] & 0xffc0) == 0xfe80 // link local
-        || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
-        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64
-        || (s[0] == 0x2001 && s[1] == 0) // Teredo: tunnels to anywhere
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+    (s[0] & 0xe000) != 0x2000 // outside 2000::/3: loopback, ULA, link-local, 100::/64, ...
+        || (s[0] == 0x2001 && s[1] < 0x0200) // 2001::/23, IETF protocols (Teredo, ...)
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // 2001:db8::/32, documentation
+        || (s[0] == 0x3fff && s[1] < 0x1000) // 3fff::/20, documentation
 }
 
 /// A parsed delivery target.
@@ -189,6 +202,18 @@ mod tests {
             "2001:0:1::1",
             "fec0::1",
             "2001:db8::1",
+            // Found by hand in the hardening review:
+            "198.18.0.1",
+            "198.19.255.255",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "192.88.99.1",
+            "::ffff:0:7f00:1",
+            "100::1",
+            "3fff::1",
+            "5f00::1",
+            "2001:2::1",
         ] {
             assert!(is_private(ip.parse().expect("ip")), "{ip}");
         }
@@ -198,6 +223,10 @@ mod tests {
             "8.8.8.8",
             "64:ff9b::808:808",
             "2002:808:808::1",
+            "198.20.0.1",
+            "::ffff:0:808:808",
+            "2a00:1450:4001::1",
+            "2001:4860::8888",
         ] {
             assert!(!is_private(ip.parse().expect("ip")), "{ip}");
         }
