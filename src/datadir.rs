@@ -29,6 +29,9 @@ const TOKENS_FILE: &str = "api-tokens";
 const CATALOG_DIR: &str = "catalog";
 /// Shard journal directories are this prefix and the shard number.
 const SHARD_DIR_PREFIX: &str = "shard-";
+/// How long a listener on the ingest socket may take to go away before the
+/// socket counts as in use by a running process.
+const SOCKET_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Why the data directory cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -171,8 +174,15 @@ pub fn clear_stale_socket(path: &Path) -> Result<(), DataDirError> {
         }
         Ok(_) => {}
     }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(DataDirError::SocketInUse(path.to_path_buf()));
+    // A process that just died (`kill -9`, then an immediate restart) can
+    // still be closing its listener after it released the data directory's
+    // lock: give it a moment before calling the socket live.
+    let deadline = std::time::Instant::now() + SOCKET_RELEASE_WAIT;
+    while std::os::unix::net::UnixStream::connect(path).is_ok() {
+        if std::time::Instant::now() >= deadline {
+            return Err(DataDirError::SocketInUse(path.to_path_buf()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),

@@ -11,6 +11,12 @@
 
 // Engine memory
 
+/// Deepest nesting of objects and arrays in a message payload (every way in:
+/// API and socket): deeper payloads are refused, since other JSON readers
+/// (ours included, serde_json's default) stop at this depth and would read
+/// the payload back as nothing.
+pub const PAYLOAD_DEPTH_MAX: usize = 128;
+
 /// Most strings one thread's interner holds before it starts afresh: enough
 /// for every application id and event type of a large deployment, small
 /// enough (a few MiB) that a flood of distinct event types cannot grow it.

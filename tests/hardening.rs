@@ -168,3 +168,107 @@ fn endpoint_urls_must_reach_globally_routable_addresses() {
     );
     assert_eq!(s, 201, "a global address is accepted: {v}");
 }
+
+/// `depth` levels of nested objects and arrays, as a JSON object.
+fn nested(depth: usize) -> String {
+    let mut s = String::new();
+    for _ in 0..depth - 1 {
+        s.push_str("{\"a\":");
+    }
+    s.push_str("{\"b\":1}");
+    for _ in 0..depth - 1 {
+        s.push('}');
+    }
+    s
+}
+
+/// Item 13: payloads nested deeper than 128 levels are refused, over the API
+/// and the socket; at 128 they are accepted and read back whole.
+#[test]
+fn payloads_nested_deeper_than_128_are_refused_on_every_path() {
+    use ringhook::ingest::client::IngestClient;
+    use ringhook::ingest::frame::{Event, EventResult, EventStatus};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1"]);
+    let app = engine.create_app("deep");
+    // (status, body text) of a POST of a message.
+    let post = |body: String| -> (u16, String) {
+        let res = ureq::post(&format!("http://{}/api/v1/app/{app}/msg", engine.http))
+            .set("authorization", &format!("Bearer {}", common::TOKEN))
+            .set("content-type", "application/json")
+            .send_string(&body);
+        let resp = match res {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("post: {e}"),
+        };
+        (resp.status(), resp.into_string().expect("text"))
+    };
+    let arrays = |depth: usize| {
+        format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        )
+    };
+    for payload in [nested(129), nested(1_000), arrays(520_000)] {
+        let depth = payload.len();
+        let body = format!(r#"{{"eventType":"d.x","payload":{payload}}}"#);
+        let (status, text) = post(body);
+        assert_eq!(status, 422, "{depth}: {text}");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(v["code"], "validation_error", "{depth}: {v}");
+        let msg = v["detail"][0]["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains("deeper than 128"), "{depth}: {v}");
+    }
+    let ok = nested(128);
+    // Clients' JSON readers stop at 127 levels by default; this one must not.
+    let deep_json = |text: String| -> Value {
+        let mut de = serde_json::Deserializer::from_str(&text);
+        de.disable_recursion_limit();
+        serde::Deserialize::deserialize(&mut de).expect("json")
+    };
+    let (status, created) = post(format!(r#"{{"eventType":"d.x","payload":{ok}}}"#));
+    assert_eq!(status, 202, "128 levels are accepted");
+    let created = deep_json(created);
+    let id = created["id"].as_str().expect("id");
+    let got = ureq::get(&format!("http://{}/api/v1/app/{app}/msg/{id}", engine.http))
+        .set("authorization", &format!("Bearer {}", common::TOKEN))
+        .call()
+        .expect("get")
+        .into_string()
+        .expect("text");
+    assert_eq!(
+        deep_json(got)["payload"].to_string(),
+        ok,
+        "reads back whole, not null"
+    );
+
+    let mut client = IngestClient::connect(&engine.socket).expect("connect");
+    let event = |payload: String| Event {
+        app: app.clone(),
+        event_type: "d.x".into(),
+        event_id: None,
+        channels: vec![],
+        payload: payload.into_bytes(),
+    };
+    let results = client
+        .send_batch(&[
+            event(nested(129)),
+            event(nested(100_000)),
+            event(nested(128)),
+        ])
+        .expect("batch acked");
+    assert!(matches!(
+        results[0],
+        EventResult::Rejected(EventStatus::InvalidPayload)
+    ));
+    assert!(matches!(
+        results[1],
+        EventResult::Rejected(EventStatus::InvalidPayload)
+    ));
+    assert!(
+        matches!(results[2], EventResult::Accepted { .. }),
+        "{:?}",
+        results[2]
+    );
+}

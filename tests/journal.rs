@@ -238,8 +238,13 @@ fn a_record_with_a_valid_crc_and_an_invalid_body_is_named_and_repairable() {
         engine
             .spawn_with(&["--repair"])
             .unwrap_or_else(|e| panic!("{case}: starts with --repair: {e}"));
-        assert!(engine.stop());
+        let log = |e: &Engine| std::fs::read_to_string(&e.stderr_path).unwrap_or_default();
+        assert!(
+            engine.stop(),
+            "{case}: clean stop after --repair: {}",
+            log(&engine)
+        );
         engine.spawn().expect("starts again without --repair");
-        assert!(engine.stop());
+        assert!(engine.stop(), "{case}: clean stop: {}", log(&engine));
     }
 }

@@ -12,6 +12,7 @@
 //! room knows nothing of shards or channels.
 
 pub mod event_ids;
+pub mod payload;
 
 use crate::catalog::Catalog;
 use crate::commit::Commit;

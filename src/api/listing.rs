@@ -138,7 +138,7 @@ pub fn payload(shard: &Shard, m: &MsgMeta) -> Result<Value> {
             m.loc, m.id
         )));
     }
-    Ok(serde_json::from_slice(&msg.payload).unwrap_or_else(|_| json!({})))
+    Ok(crate::accept::payload::parse(&msg.payload).unwrap_or_else(|_| json!({})))
 }
 
 /// Svix's `MessageOut`; the payload is read only `with_content`.

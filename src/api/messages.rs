@@ -51,8 +51,8 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
     {
         return Err(invalid("eventId", "must be 1 to 256 bytes"));
     }
-    if !m.payload.get().trim_start().starts_with('{') {
-        return Err(invalid("payload", "must be a JSON object"));
+    if let Err(e) = crate::accept::payload::check(m.payload.get().as_bytes()) {
+        return Err(invalid("payload", e.to_string()));
     }
     let channels = m.channels.unwrap_or_default();
     if channels.len() > 10 || channels.iter().any(|c| !valid_event_type(c)) {

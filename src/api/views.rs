@@ -77,7 +77,7 @@ pub fn event_type(t: &EventTypeRecord) -> Value {
 }
 
 pub fn message(m: &Message) -> Value {
-    let payload = serde_json::from_slice::<Value>(&m.payload).unwrap_or(Value::Null);
+    let payload = crate::accept::payload::parse(&m.payload).unwrap_or(Value::Null);
     json!({
         "id": m.id,
         "eventType": m.event_type,

@@ -491,7 +491,7 @@ fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow
     if endpoint.extra_json.is_empty() {
         return std::borrow::Cow::Borrowed(&msg.payload);
     }
-    let merged = serde_json::from_slice::<serde_json::Value>(&msg.payload)
+    let merged = crate::accept::payload::parse(&msg.payload)
         .ok()
         .zip(serde_json::from_str::<serde_json::Value>(&endpoint.extra_json).ok())
         .and_then(|(mut body, extra)| {

@@ -203,9 +203,8 @@ fn prepare(
             slots.push(Slot::Rejected(EventStatus::InvalidField));
             continue;
         }
-        let is_object = ev.payload.len() <= max_payload
-            && ev.payload.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-            && serde_json::from_slice::<serde::de::IgnoredAny>(ev.payload).is_ok();
+        let is_object =
+            ev.payload.len() <= max_payload && crate::accept::payload::check(ev.payload).is_ok();
         if !is_object {
             slots.push(Slot::Rejected(EventStatus::InvalidPayload));
             continue;

@@ -61,6 +61,14 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         services,
         banner,
     } = start;
+    // Before any shard starts: a SIGTERM that arrives while they start (the
+    // API answers before the last shard is up) must stop the engine cleanly,
+    // not kill it with the default action.
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(RuntimeError::Signals)?;
     release_free_memory();
     let Recovered {
         catalog_journal,
@@ -203,11 +211,6 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     }
     println!("{banner}");
 
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ])
-    .map_err(RuntimeError::Signals)?;
     loop {
         if signals.pending().next().is_some() {
             eprintln!("ringhook: stopping: draining shards");
