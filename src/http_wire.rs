@@ -260,6 +260,12 @@ impl ResponseParser {
         }
     }
 
+    /// Whether the response being parsed has a body that only the peer's
+    /// close ends (no content-length, no chunked framing).
+    pub fn reading_until_close(&self) -> bool {
+        self.state == State::Body(None)
+    }
+
     /// Reports the peer closing the connection; only a read-until-close body ends well here.
     pub fn finish_eof(&mut self) -> Result<Response, ResponseError> {
         let outcome = match self.state {

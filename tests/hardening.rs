@@ -272,3 +272,70 @@ fn payloads_nested_deeper_than_128_are_refused_on_every_path() {
         results[2]
     );
 }
+
+/// Item 14: a receiver that answers 200 with neither content-length nor
+/// chunked framing and keeps the connection open has answered: the attempt
+/// succeeds at once (no timeout, no second delivery) and the connection is
+/// not reused.
+#[test]
+fn an_unframed_200_on_an_open_connection_is_one_successful_attempt() {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let requests = Arc::new(AtomicUsize::new(0));
+    let seen = requests.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 65536];
+            let mut got = Vec::new();
+            // Read the head and body (content-length) of one request.
+            while let Ok(n) = conn.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&got[..end]).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length: "))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if got.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            seen.fetch_add(1, Ordering::SeqCst);
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\n\r\nok");
+            held.push(conn); // never closed
+        }
+    });
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1"]);
+    let app = engine.create_app("unframed");
+    engine.create_endpoint(&app, json!({ "url": format!("http://{addr}/u") }));
+    let started = std::time::Instant::now();
+    let id = engine.send(&app, "u.x", json!({ "i": 1 }));
+    let attempts = common::wait_for(
+        "a successful attempt",
+        std::time::Duration::from_secs(10),
+        || {
+            let (_, v) = engine.api("GET", &format!("/api/v1/app/{app}/attempt/msg/{id}"), None);
+            let data = v["data"].as_array().cloned().unwrap_or_default();
+            data.iter()
+                .any(|a| a["responseStatusCode"] == 200)
+                .then_some(data)
+        },
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "well before the 15 s timeout"
+    );
+    assert_eq!(attempts.len(), 1, "one attempt: {attempts:?}");
+    assert_eq!(requests.load(Ordering::SeqCst), 1, "delivered once");
+}

@@ -2,34 +2,49 @@
 //! `GET /stats`, and the counts printed on SIGINT, over real sockets.
 
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
+/// A sink process, killed if a test fails before it stops it: a panicking
+/// test must not leave its sink running.
+struct SinkProcess(Option<Child>);
+
+impl Drop for SinkProcess {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }
 
-/// Starts a sink with `extra` flags and waits (polling, with a deadline) until it accepts.
-fn start_sink(extra: &[&str]) -> (Child, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args(["sink", "--addr", &addr])
+/// Starts a sink with `extra` flags on a port of its own choosing (port 0:
+/// no race with other tests for a port) and returns it with the address it
+/// reports once it listens.
+fn start_sink(extra: &[&str]) -> (SinkProcess, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["sink", "--addr", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("spawn sink");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "sink did not listen on {addr}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    (child, addr)
+    let stderr = child.stderr.take().expect("stderr");
+    let mut line = String::new();
+    // The sink reports its address once it listens (or exits with an error).
+    let mut stderr = BufReader::new(stderr);
+    stderr.read_line(&mut line).expect("sink output");
+    // Keep draining it, so a later line never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let addr = line
+        .split_whitespace()
+        .find(|w| w.starts_with("127.0.0.1:"))
+        .unwrap_or_else(|| panic!("sink did not report its address: {line:?}"))
+        .to_string();
+    (SinkProcess(Some(child)), addr)
 }
 
 /// Sends one request on a keep-alive connection and returns (status, body).
@@ -67,7 +82,8 @@ fn delivery(id: &str, signature: &str, body: &[u8]) -> (String, Vec<u8>) {
     (head, body.to_vec())
 }
 
-fn stop(child: Child) -> Value {
+fn stop(mut sink: SinkProcess) -> Value {
+    let child = sink.0.take().expect("running");
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().expect("sink exits");

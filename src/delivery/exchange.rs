@@ -123,6 +123,10 @@ impl From<ConnError> for AttemptError {
     }
 }
 
+/// How long a read-until-close response body may stay quiet before it
+/// counts as complete (see `read_response`).
+const UNTIL_CLOSE_GRACE: Duration = Duration::from_millis(500);
+
 /// Connection and timing settings of a run.
 pub struct Limits {
     pub allow_private: bool,
@@ -310,7 +314,22 @@ async fn read_response(
                 }
             }
         }
-        let n = conn.read(read).await.map_err(|e| ResponseReadError {
+        // A response without length or chunked framing ends when the peer
+        // closes; one that keeps the connection open instead would hold the
+        // attempt until its timeout and be retried though it was answered.
+        // After `UNTIL_CLOSE_GRACE` without more bytes it counts as complete
+        // and the connection is not reused (`keep_alive` is false for it).
+        let read_more = conn.read(read);
+        let n = if parser.reading_until_close() {
+            let quiet = async {
+                glommio::timer::sleep(UNTIL_CLOSE_GRACE).await;
+                Ok(0)
+            };
+            futures_lite::future::or(read_more, quiet).await
+        } else {
+            read_more.await
+        }
+        .map_err(|e| ResponseReadError {
             got_bytes,
             error: AttemptError::Read(e.to_string()),
         })?;
