@@ -78,9 +78,9 @@ pub const SECRET_GRACE_SECS_MAX: u32 = 7 * 24 * 3600;
 
 // HTTP API
 
-/// Most concurrent API connections (descriptors and read buffers); further
-/// ones are closed at accept.
-pub const API_CONNECTIONS_MAX: usize = 1024;
+/// Connections being answered 503 at once because the API is full (each
+/// for at most a second); past it a refused connection is just closed.
+pub const API_REJECTIONS_IN_FLIGHT_MAX: usize = 64;
 /// Most bytes read and discarded after an error reply, so the client sees
 /// the reply instead of a reset, without reading an unbounded body.
 pub const API_LINGER_BYTES_MAX: usize = 8 * 1024 * 1024;

@@ -339,3 +339,154 @@ fn an_unframed_200_on_an_open_connection_is_one_successful_attempt() {
     assert_eq!(attempts.len(), 1, "one attempt: {attempts:?}");
     assert_eq!(requests.load(Ordering::SeqCst), 1, "delivered once");
 }
+
+/// An engine whose API limits are `toml` (small, so tests run fast).
+fn engine_with(dir: &std::path::Path, toml: &str) -> Engine {
+    let path = dir.join("api.toml");
+    std::fs::write(&path, toml).expect("config");
+    let path = path.to_str().expect("utf-8 path").to_string();
+    Engine::start(dir, &["--shards", "1", "--config", &path])
+}
+
+/// Reads until the peer closes (or `limit` passes); returns the bytes and
+/// whether the peer closed.
+fn read_to_close(conn: &mut std::net::TcpStream, limit: std::time::Duration) -> (Vec<u8>, bool) {
+    use std::io::Read;
+    conn.set_read_timeout(Some(limit)).expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return (out, true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (out, true),
+            Err(_) => return (out, false),
+        }
+    }
+}
+
+/// Item 4: the token is checked right after the head: an unauthenticated
+/// request with a large body is answered 401 without its body being read.
+#[test]
+fn the_token_is_checked_before_any_body_byte_is_read() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "1"]);
+    let mut conn = std::net::TcpStream::connect(&engine.http).expect("connect");
+    let head = "POST /api/v1/app HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n";
+    conn.write_all(head.as_bytes()).expect("head");
+    // No body byte is sent: the answer must come anyway.
+    let (got, _) = read_to_close(&mut conn, std::time::Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 401"), "{text}");
+    assert!(text.contains("authentication_failed"), "{text}");
+}
+
+/// Item 3: a connection that sends no whole head in time, or idles too long
+/// between requests, is closed; one client cannot take every connection,
+/// and a connection over a limit gets a 503 with a JSON error.
+#[test]
+fn slow_and_idle_connections_are_closed_and_one_client_is_capped() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine_with(
+        dir.path(),
+        "api_header_timeout_ms = 400\napi_keepalive_idle_ms = 400\napi_connections_per_client_max = 3\n",
+    );
+    // A partial head, then silence: closed after the header timeout.
+    let mut slow = std::net::TcpStream::connect(&engine.http).expect("connect");
+    let started = Instant::now();
+    slow.write_all(b"GET /api/v1/health HTTP/1.1\r\n")
+        .expect("partial");
+    let (_, closed) = read_to_close(&mut slow, Duration::from_secs(5));
+    assert!(closed, "a slow head is cut off");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // One request, then idle: closed after the keep-alive idle time.
+    let mut idle = std::net::TcpStream::connect(&engine.http).expect("connect");
+    idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .expect("req");
+    let started = Instant::now();
+    let (got, closed) = read_to_close(&mut idle, Duration::from_secs(5));
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 204"));
+    assert!(
+        closed && started.elapsed() < Duration::from_secs(3),
+        "idle keep-alive closed"
+    );
+
+    // Three connections from one address are allowed; the fourth is refused
+    // with a 503 and a JSON error.
+    let held: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&engine.http).expect("connect"))
+        .collect();
+    common::wait_for(
+        "the fourth connection refused",
+        Duration::from_secs(5),
+        || {
+            let mut fourth = std::net::TcpStream::connect(&engine.http).ok()?;
+            let (got, closed) = read_to_close(&mut fourth, Duration::from_secs(2));
+            let text = String::from_utf8_lossy(&got).to_string();
+            (closed && text.starts_with("HTTP/1.1 503")).then_some(text)
+        },
+    )
+    .contains("too_many_connections")
+    .then_some(())
+    .expect("a JSON error with code too_many_connections");
+    drop(held);
+    common::wait_for("room again", Duration::from_secs(5), || {
+        engine.health().then_some(())
+    });
+}
+
+/// Item 2: one deadline covers a whole request, writing the answer
+/// included, so a client that never reads cannot hold a connection; and a
+/// connection carries a bounded number of requests.
+#[test]
+fn a_client_that_never_reads_loses_its_connection_and_requests_per_connection_are_capped() {
+    use std::io::Write;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine_with(
+        dir.path(),
+        "api_request_timeout_ms = 1000\napi_requests_per_connection_max = 3\n",
+    );
+    let app = engine.create_app("big");
+    let blob = "x".repeat(900_000);
+    for i in 0..10 {
+        engine.send(&app, "b.x", json!({ "i": i, "blob": blob }));
+    }
+    // About 9 MB of answer: more than the kernel buffers between us.
+    let mut conn = std::net::TcpStream::connect(&engine.http).expect("connect");
+    let req = format!(
+        "GET /api/v1/app/{app}/msg?limit=10 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\n\r\n",
+        common::TOKEN
+    );
+    conn.write_all(req.as_bytes()).expect("request");
+    std::thread::sleep(Duration::from_secs(3)); // the client does not read
+    let (got, closed) = read_to_close(&mut conn, Duration::from_secs(10));
+    assert!(closed, "the server gave up on the connection");
+    assert!(
+        got.len() < 9_000_000,
+        "the answer was cut off, not waited out: {} bytes",
+        got.len()
+    );
+
+    // Four requests in one write: three answers, the last says close.
+    let mut conn = std::net::TcpStream::connect(&engine.http).expect("connect");
+    conn.write_all(
+        b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n\r\n"
+            .repeat(4)
+            .as_slice(),
+    )
+    .expect("pipelined");
+    let (got, closed) = read_to_close(&mut conn, Duration::from_secs(5));
+    let text = String::from_utf8_lossy(&got);
+    assert!(closed);
+    assert_eq!(text.matches("HTTP/1.1 204").count(), 3, "{text}");
+    assert_eq!(text.matches("connection: close").count(), 1, "{text}");
+}

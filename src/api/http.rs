@@ -69,14 +69,23 @@ pub fn error(status: u16, code: &str, detail: impl Into<serde_json::Value>) -> R
     }
 }
 
-/// Reads one request from `stream`, keeping leftover bytes in `buf`.
-pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
+/// A request whose head has been read; its body has not.
+#[derive(Debug)]
+pub struct Head {
+    pub request: Request,
+    head_len: usize,
+    body_len: usize,
+}
+
+/// Reads one request head from `stream` (bytes already in `buf` first), so
+/// the caller can judge it (its token) before a single body byte is read.
+pub async fn read_head<S: futures_lite::AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     max_body_bytes: usize,
-) -> Result<Request, RequestReadError> {
+) -> Result<Head, RequestReadError> {
     let mut chunk = [0u8; 8192];
-    let (mut req, head_len, body_len) = loop {
+    let (req, head_len, body_len) = loop {
         let mut headers = [httparse::EMPTY_HEADER; API_REQUEST_HEADERS_MAX];
         let mut parsed = httparse::Request::new(&mut headers);
         match parsed.parse(buf) {
@@ -174,6 +183,25 @@ pub async fn read_request<S: futures_lite::AsyncRead + Unpin>(
         }
         buf.extend_from_slice(&chunk[..n]);
     };
+    Ok(Head {
+        request: req,
+        head_len,
+        body_len,
+    })
+}
+
+/// Reads the body of a request whose head `read_head` returned.
+pub async fn read_body<S: futures_lite::AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    head: Head,
+) -> Result<Request, RequestReadError> {
+    let Head {
+        request: mut req,
+        head_len,
+        body_len,
+    } = head;
+    let mut chunk = [0u8; 8192];
     while buf.len() < head_len + body_len {
         let n = stream
             .read(&mut chunk)

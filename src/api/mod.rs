@@ -20,68 +20,183 @@ pub mod params;
 pub mod routes;
 pub mod views;
 
-use crate::limits::{API_CONNECTIONS_MAX, API_LINGER_BYTES_MAX};
+use crate::limits::{API_LINGER_BYTES_MAX, API_REJECTIONS_IN_FLIGHT_MAX};
 use crate::shard::state::Shard;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
-/// Longest wait for one whole request (including keep-alive idle time).
-pub const REQUEST_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The open connections, in all and per client address (bounded by
+/// `api_connections_max` entries).
+#[derive(Default)]
+struct Open {
+    total: Cell<usize>,
+    per_client: RefCell<HashMap<IpAddr, usize>>,
+    /// Tasks answering a refused connection with a 503.
+    rejecting: Cell<usize>,
+}
+
+impl Open {
+    /// Takes a slot for a connection from `client`, or says why not.
+    fn admit(
+        &self,
+        client: Option<IpAddr>,
+        max: usize,
+        per_client_max: usize,
+    ) -> Result<(), &'static str> {
+        if self.total.get() >= max {
+            return Err("the API has as many connections open as it allows");
+        }
+        if let Some(ip) = client {
+            let mut per = self.per_client.borrow_mut();
+            let n = per.entry(ip).or_insert(0);
+            if *n >= per_client_max {
+                return Err("this client has as many connections open as one client may");
+            }
+            *n += 1;
+        }
+        self.total.set(self.total.get() + 1);
+        Ok(())
+    }
+
+    fn release(&self, client: Option<IpAddr>) {
+        self.total.set(self.total.get() - 1);
+        if let Some(ip) = client {
+            let mut per = self.per_client.borrow_mut();
+            if let Some(n) = per.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    per.remove(&ip);
+                }
+            }
+        }
+    }
+}
 
 /// Accepts API connections until the engine stops.
 pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
-    let open = Rc::new(std::cell::Cell::new(0usize));
+    let open = Rc::new(Open::default());
+    let config = &shard.shared().config;
+    let (max, per_client_max) = (
+        config.api_connections_max,
+        config.api_connections_per_client_max,
+    );
     while !shard.shared().is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
             // spin, and let connections close meanwhile.
-            glommio::timer::sleep(std::time::Duration::from_millis(10)).await;
+            glommio::timer::sleep(Duration::from_millis(10)).await;
             continue;
         };
-        if open.get() >= API_CONNECTIONS_MAX {
-            drop(stream);
+        let client = stream.peer_addr().ok().map(|a| a.ip());
+        if let Err(why) = open.admit(client, max, per_client_max) {
+            reject(&open, stream, why);
             continue;
         }
-        open.set(open.get() + 1);
         let shard = shard.clone();
         let open = open.clone();
         glommio::spawn_local(async move {
             connection(&shard, stream).await;
-            open.set(open.get() - 1);
+            open.release(client);
         })
         .detach();
     }
 }
 
+/// Answers a connection over a limit with a 503 and closes it, within a
+/// second; at most `API_REJECTIONS_IN_FLIGHT_MAX` at once (past that, the
+/// connection is closed without an answer).
+fn reject(open: &Rc<Open>, mut stream: glommio::net::TcpStream, why: &'static str) {
+    if open.rejecting.get() >= API_REJECTIONS_IN_FLIGHT_MAX {
+        return;
+    }
+    open.rejecting.set(open.rejecting.get() + 1);
+    let open = open.clone();
+    glommio::spawn_local(async move {
+        let resp = http::error(503, "too_many_connections", why);
+        let write = http::write_response(&mut stream, &resp, false);
+        let _ = futures_lite::future::or(async { write.await.map(|_| ()) }, async {
+            glommio::timer::sleep(Duration::from_secs(1)).await;
+            Ok(())
+        })
+        .await;
+        open.rejecting.set(open.rejecting.get() - 1);
+    })
+    .detach();
+}
+
+/// Runs `f` until `deadline`; `None` if it passes first.
+async fn until<T>(deadline: Instant, f: impl std::future::Future<Output = T>) -> Option<T> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    futures_lite::future::or(async { Some(f.await) }, async {
+        glommio::timer::sleep(left).await;
+        None
+    })
+    .await
+}
+
+/// Serves one connection. Its deadlines (`api_*` in the configuration): the
+/// first request head must arrive within the header timeout of the
+/// connection opening, a later one within the keep-alive idle time plus the
+/// header timeout; each request (the rest of its head, its body, handling
+/// and writing the answer) has the request timeout in all, so a client that
+/// never reads its answers cannot hold the connection. The token is checked
+/// right after the head, before any body byte is read.
 async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
+    let config = &shard.shared().config;
+    let header_timeout = Duration::from_millis(config.api_header_timeout_ms);
+    let idle = Duration::from_millis(config.api_keepalive_idle_ms);
+    let request_timeout = Duration::from_millis(config.api_request_timeout_ms);
+    let max_body = config.max_body_bytes;
     let mut buf = Vec::new();
-    let max_body = shard.shared().config.max_body_bytes;
-    loop {
-        // A connection that sends nothing (or too slowly) for
-        // REQUEST_READ_TIMEOUT is closed, so slow clients cannot hold all
-        // API_CONNECTIONS_MAX slots.
-        let read = http::read_request(&mut stream, &mut buf, max_body);
-        let timeout = async {
-            glommio::timer::sleep(REQUEST_READ_TIMEOUT).await;
-            Err(http::RequestReadError::Closed)
+    for served in 1..=config.api_requests_per_connection_max.max(1) {
+        let wait = match served {
+            1 => header_timeout,
+            _ => idle + header_timeout,
         };
-        match futures_lite::future::or(read, timeout).await {
-            Ok(req) => {
-                let keep_alive = req.keep_alive;
-                let resp = routes::handle(shard, req).await;
-                if http::write_response(&mut stream, &resp, keep_alive)
-                    .await
-                    .is_err()
-                    || !keep_alive
-                {
-                    return;
-                }
-            }
-            Err(http::RequestReadError::Closed) => return,
-            Err(http::RequestReadError::Reply(resp)) => {
-                let _ = http::write_response(&mut stream, &resp, false).await;
+        let head_deadline = Instant::now() + wait;
+        let head = match until(
+            head_deadline,
+            http::read_head(&mut stream, &mut buf, max_body),
+        )
+        .await
+        {
+            None | Some(Err(http::RequestReadError::Closed)) => return,
+            Some(Err(http::RequestReadError::Reply(resp))) => {
+                let _ = until(
+                    Instant::now() + request_timeout,
+                    http::write_response(&mut stream, &resp, false),
+                )
+                .await;
                 linger(&mut stream).await;
                 return;
             }
+            Some(Ok(head)) => head,
+        };
+        let deadline = Instant::now() + request_timeout;
+        if let Some(resp) = routes::refuse_unauthorized(shard, &head.request) {
+            let _ = until(deadline, http::write_response(&mut stream, &resp, false)).await;
+            linger(&mut stream).await;
+            return;
+        }
+        let last = served == config.api_requests_per_connection_max;
+        let cycle = async {
+            let req = match http::read_body(&mut stream, &mut buf, head).await {
+                Ok(req) => req,
+                Err(_) => return false,
+            };
+            let keep_alive = req.keep_alive && !last;
+            let resp = routes::handle(shard, req).await;
+            http::write_response(&mut stream, &resp, keep_alive)
+                .await
+                .is_ok()
+                && keep_alive
+        };
+        match until(deadline, cycle).await {
+            Some(true) => {}
+            Some(false) | None => return,
         }
     }
 }

@@ -152,6 +152,24 @@ fn authorized<'r>(shard: &Shard, req: &'r Request) -> Option<&'r str> {
         .then_some(token)
 }
 
+/// The 401 for a request that needs a token and has no valid one, decided
+/// from its head alone (the connection reads no body byte of it).
+pub fn refuse_unauthorized(shard: &Shard, req: &Request) -> Option<Response> {
+    let path = match req.path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    };
+    let public = matches!(router().at(path), Ok(m) if matches!(*m.value, Route::Health));
+    if public || authorized(shard, req).is_some() {
+        return None;
+    }
+    Some(error(
+        401,
+        "authentication_failed",
+        "missing or invalid bearer token",
+    ))
+}
+
 /// Dispatches one request.
 pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
     let path = match req.path.trim_end_matches('/') {
