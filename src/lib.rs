@@ -22,6 +22,7 @@
 //! - [`metrics`]: per-shard counters and histograms, Prometheus text.
 //! - [`signing`]: Standard Webhooks signatures.
 //! - [`sim`]: the deterministic simulator behind `ringhook-sim`.
+//! - [`failpoint`]: deliberate failures switched on from the environment.
 //! - [`ids`], [`time`], [`split`], [`notify`]: identifiers, clocks, a split
 //!   hash map, a single-waiter wake-up.
 
@@ -33,6 +34,7 @@ pub mod config;
 pub mod datadir;
 pub mod delivery;
 pub mod engine;
+pub mod failpoint;
 pub mod http_wire;
 pub mod ids;
 pub mod ingest;

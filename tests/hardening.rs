@@ -490,3 +490,63 @@ fn a_client_that_never_reads_loses_its_connection_and_requests_per_connection_ar
     assert_eq!(text.matches("HTTP/1.1 204").count(), 3, "{text}");
     assert_eq!(text.matches("connection: close").count(), 1, "{text}");
 }
+
+/// Item 5: a panic in a shard aborts the process (an abnormal exit a
+/// supervisor restarts), and the restart loses nothing journaled.
+#[test]
+fn a_panic_aborts_and_the_restart_loses_nothing() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start();
+    let mut engine = Engine::start(dir.path(), &["--shards", "2"]);
+    let app = engine.create_app("boom");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/b") }));
+    let before: Vec<String> = (0..5)
+        .map(|i| engine.send(&app, "calm.x", json!({ "i": i })))
+        .collect();
+    common::wait_for("the calm messages", Duration::from_secs(30), || {
+        let ids = sink.ids();
+        before.iter().all(|id| ids.contains(id)).then_some(())
+    });
+    engine.stop();
+    engine.env.push((
+        "RINGHOOK_FAILPOINT_PANIC_EVENT_TYPE".into(),
+        "boom.x".into(),
+    ));
+    engine.spawn().expect("starts with the failpoint");
+    // The panic may stop the engine before it answers: the message is
+    // journaled either way, and its producer would send it again.
+    let _ = engine.api_result(
+        "POST",
+        &format!("/api/v1/app/{app}/msg"),
+        json!({ "eventType": "boom.x", "payload": { "bang": true } }),
+    );
+    let status = engine.wait_exit(Duration::from_secs(30));
+    let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("the engine stops by itself: {log}"));
+    use std::os::unix::process::ExitStatusExt;
+    assert!(
+        !status.success(),
+        "a crash must not look like a clean exit: {status:?}"
+    );
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGABRT),
+        "a panic aborts: {status:?}"
+    );
+    assert!(log.contains("a panic is a bug: aborting"), "{log}");
+
+    engine.env.clear();
+    engine.spawn().expect("restarts");
+    common::wait_for(
+        "the journaled message after the restart",
+        Duration::from_secs(30),
+        || {
+            sink.received()
+                .iter()
+                .any(|r| String::from_utf8_lossy(&r.body).contains("bang"))
+                .then_some(())
+        },
+    );
+    assert!(engine.stop());
+}

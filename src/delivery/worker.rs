@@ -286,6 +286,9 @@ async fn attempt_run(
             index.set_sending(&p.endpoint_id, &p.msg.id);
         }
     }
+    for (_, p) in run.iter() {
+        crate::failpoint::panic_before_attempt(&p.msg.event_type);
+    }
     let answers = send(d, endpoint, run, w).await;
     // A receiver that answered the first request of a run but not the ones
     // behind it does not handle pipelining (one that answered none is down).

@@ -49,6 +49,10 @@ pub enum RuntimeError {
     Shard(usize, String),
     #[error("signal handling: {0}")]
     Signals(std::io::Error),
+    #[error(
+        "a shard ended unexpectedly; the engine stopped ({exited} of {shards} shard(s) ended)"
+    )]
+    ShardFailed { exited: usize, shards: usize },
 }
 
 /// Runs the shards until SIGTERM or SIGINT (or a shard's exit), then stops
@@ -69,6 +73,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         signal_hook::consts::SIGINT,
     ])
     .map_err(RuntimeError::Signals)?;
+    abort_on_panic();
     release_free_memory();
     let Recovered {
         catalog_journal,
@@ -211,22 +216,64 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     }
     println!("{banner}");
 
-    loop {
+    // A shard that ends before it is asked to stops the engine: the other
+    // shards stop taking work and sync, and the process exits non-zero, so
+    // a supervisor restarts it. (A panic does not get here: it aborts the
+    // process at once, see `abort_on_panic`.)
+    let failed = loop {
         if signals.pending().next().is_some() {
             eprintln!("ringhook: stopping: draining shards");
-            break;
+            break false;
         }
         if exited.load(Ordering::Relaxed) > 0 {
-            eprintln!("ringhook: a shard exited unexpectedly; stopping");
-            break;
+            eprintln!("ringhook: a shard ended unexpectedly; stopping");
+            break true;
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
+    };
     shared.stopping.store(true, Ordering::Relaxed);
-    for h in handles {
-        let _ = h.join();
+    if !failed {
+        for h in handles {
+            let _ = h.join();
+        }
+        return Ok(());
     }
-    Ok(())
+    // After a failure a shard may never stop (a task it waits for died):
+    // give them `STOP_AFTER_FAILURE_MAX`, then leave the rest to the exit.
+    let deadline = std::time::Instant::now() + STOP_AFTER_FAILURE_MAX;
+    while exited.load(Ordering::Relaxed) < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(RuntimeError::ShardFailed {
+        exited: exited.load(Ordering::Relaxed),
+        shards: n,
+    })
+}
+
+/// Longest wait for the shards to stop after one failed.
+const STOP_AFTER_FAILURE_MAX: Duration = Duration::from_secs(10);
+
+/// Makes any panic abort the process after it is reported.
+///
+/// The deliberate choice between aborting and isolating the failed task: a
+/// panic means one of our own invariants broke, so the shard's state (its
+/// slab, queues, budget) may be half-changed, and the executor may even
+/// survive the task and keep running on that state (glommio does, for a
+/// task's panic: the task is gone, the shard stalls). Aborting loses
+/// nothing acknowledged: messages are acknowledged only once synced, and
+/// the page cache keeps what was written but not synced (attempt records,
+/// at worst sent again). The exit is abnormal (SIGABRT), which every
+/// supervisor's restart-on-failure restarts. It is a hook rather than
+/// `panic = "abort"` in the profile so that test binaries keep unwinding.
+fn abort_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        eprintln!(
+            "ringhook: a panic is a bug: aborting; restart to recover from the journal (nothing acknowledged is lost)"
+        );
+        std::process::abort();
+    }));
 }
 
 /// Hands memory the allocator holds free back to the system. Recovery's

@@ -45,6 +45,8 @@ pub struct Engine {
     pub stderr_path: PathBuf,
     /// Pass --allow-private-targets (tests deliver to 127.0.0.1).
     pub allow_private: bool,
+    /// Extra environment variables for the process.
+    pub env: Vec<(String, String)>,
 }
 
 impl Engine {
@@ -59,6 +61,7 @@ impl Engine {
             args: extra.iter().map(|s| s.to_string()).collect(),
             stderr_path: root.join("engine.stderr"),
             allow_private: !extra.contains(&"--no-allow-private"),
+            env: Vec::new(),
         };
         e.args.retain(|a| a != "--no-allow-private");
         e.spawn().expect("engine starts");
@@ -82,6 +85,7 @@ impl Engine {
             .args(more)
             .env("RINGHOOK_API_TOKEN", TOKEN)
             .env("RINGHOOK_SEGMENT_BYTES", "1048576")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::null())
             .stderr(stderr);
         let mut child = cmd.spawn().expect("spawn ringhook");
@@ -112,6 +116,22 @@ impl Engine {
             .call()
             .map(|r| r.status() == 204)
             .unwrap_or(false)
+    }
+
+    /// Waits (with a deadline) for the process to exit by itself; its status.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                self.child = Some(child);
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// SIGKILL, as a crash would.
@@ -178,6 +198,19 @@ impl Engine {
         let status = resp.status();
         let text = resp.into_string().unwrap_or_default();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Calls the API with a short timeout; `None` if no answer came (the
+    /// engine may be going down).
+    pub fn api_result(&self, method: &str, path: &str, body: Value) -> Option<u16> {
+        let res = ureq::request(method, &format!("http://{}{}", self.http, path))
+            .timeout(Duration::from_secs(5))
+            .set("authorization", &format!("Bearer {TOKEN}"))
+            .send_json(body);
+        match res {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => Some(r.status()),
+            Err(_) => None,
+        }
     }
 
     pub fn create_app(&self, name: &str) -> String {
