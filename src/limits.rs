@@ -111,9 +111,6 @@ pub const ATTEMPTS_PER_DELIVERY_MAX: usize = 256;
 pub const INGEST_CONNECTIONS_MAX: usize = 256;
 /// Batches one connection may have in flight (accepted, not yet acknowledged).
 pub const INGEST_BATCHES_IN_FLIGHT_MAX: usize = 16;
-/// Frame bytes in flight over all connections; a batch waits for its share
-/// before it is started, so memory stays bounded however many producers push.
-pub const INGEST_BYTES_IN_FLIGHT_MAX: u64 = 256 * 1024 * 1024;
 /// Largest value of a frame's length field.
 pub const INGEST_FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Most events in one BATCH, and so results in one ACK.

@@ -550,3 +550,104 @@ fn a_panic_aborts_and_the_restart_loses_nothing() {
     );
     assert!(engine.stop());
 }
+
+/// The engine's anonymous memory, in KiB.
+fn rss_anon_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("RssAnon:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("RssAnon")
+}
+
+/// Item 9: an ingest connection that starts a frame and stalls, or sits
+/// idle, is closed; partial frames take their bytes from the in-flight
+/// budget before they are buffered, so many stalled large frames cannot
+/// grow memory past it.
+#[test]
+fn stalled_and_idle_ingest_connections_are_closed_and_partial_frames_are_bounded() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine_with(
+        dir.path(),
+        "ingest_frame_timeout_ms = 3000\ningest_idle_timeout_ms = 500\ningest_bytes_in_flight_max = 20971520\n",
+    );
+    // Whether the engine closed the connection within `limit`.
+    let closed_within = |conn: &mut UnixStream, limit: Duration| {
+        use std::io::Read;
+        conn.set_read_timeout(Some(limit)).expect("timeout");
+        let mut b = [0u8; 64];
+        match conn.read(&mut b) {
+            Ok(0) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            Ok(_) => false,
+        }
+    };
+    // Idle: closed after the idle timeout.
+    let mut idle = UnixStream::connect(&engine.socket).expect("connect");
+    let started = Instant::now();
+    assert!(closed_within(&mut idle, Duration::from_secs(5)));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "idle closed: {:?}",
+        started.elapsed()
+    );
+
+    // Four producers start 16 MiB frames and stall: the budget (20 MiB) lets
+    // one of them be buffered; the others wait, unread.
+    let pid = engine.child.as_ref().expect("running").id();
+    let before = rss_anon_kib(pid);
+    let frame_len: u32 = 16 * 1024 * 1024;
+    let mut stalled: Vec<UnixStream> = (0..4)
+        .map(|_| {
+            let mut c = UnixStream::connect(&engine.socket).expect("connect");
+            c.set_write_timeout(Some(Duration::from_millis(500)))
+                .expect("timeout");
+            c.write_all(&frame_len.to_le_bytes()).expect("length");
+            c.write_all(&[1, 1]).expect("a BATCH frame, version 1");
+            c
+        })
+        .collect();
+    let chunk = vec![0x41u8; 1024 * 1024];
+    for c in stalled.iter_mut() {
+        // Up to 12 MiB each; a writer the engine does not read blocks.
+        for _ in 0..12 {
+            if c.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    }
+    let grown_mib = rss_anon_kib(pid).saturating_sub(before) / 1024;
+    assert!(
+        grown_mib < 40,
+        "partial frames took {grown_mib} MiB past a 20 MiB budget"
+    );
+    // Stalled mid-frame: closed after the frame timeout, and the budget is
+    // free again for a producer that sends whole frames.
+    for c in stalled.iter_mut() {
+        assert!(
+            closed_within(c, Duration::from_secs(10)),
+            "a stalled frame is cut off"
+        );
+    }
+    drop(stalled);
+    let app = engine.create_app("after");
+    let mut client =
+        ringhook::ingest::client::IngestClient::connect(&engine.socket).expect("connect");
+    let results = client
+        .send_batch(&[ringhook::ingest::frame::Event {
+            app: app.clone(),
+            event_type: "a.b".into(),
+            event_id: None,
+            channels: vec![],
+            payload: b"{\"ok\":1}".to_vec(),
+        }])
+        .expect("acked");
+    assert!(matches!(
+        results[0],
+        ringhook::ingest::frame::EventResult::Accepted { .. }
+    ));
+}

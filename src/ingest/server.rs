@@ -8,14 +8,19 @@
 //! closed; a bad event inside a sound frame is rejected alone.
 //!
 //! Bounds: at most `INGEST_CONNECTIONS_MAX` connections; a connection buffers at most
-//! one frame (`INGEST_FRAME_BYTES_MAX`) plus one read chunk.
+//! one frame (`INGEST_FRAME_BYTES_MAX`) plus one read chunk. Frame bytes
+//! over all connections, being read or in flight, stay within
+//! `ingest_bytes_in_flight_max`: a frame larger than the read buffer takes
+//! its bytes from that budget before the buffer grows (waiting for room,
+//! which stops reading from that producer), and the buffer shrinks back
+//! once the frame is decoded. A connection that started a frame must finish
+//! it within `ingest_frame_timeout_ms`; an idle one is closed after
+//! `ingest_idle_timeout_ms`.
 
 use super::frame::{self, Decoded, EventStatus};
 use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
-use crate::limits::{
-    INGEST_BATCHES_IN_FLIGHT_MAX, INGEST_BYTES_IN_FLIGHT_MAX, INGEST_CONNECTIONS_MAX,
-};
+use crate::limits::{INGEST_BATCHES_IN_FLIGHT_MAX, INGEST_CONNECTIONS_MAX};
 use crate::message::Message;
 use crate::shard::route;
 use crate::shard::state::Shard;
@@ -30,7 +35,8 @@ const READ_CHUNK_BYTES: usize = 256 * 1024;
 /// Accepts ingest connections until the engine stops.
 pub async fn serve(shard: Rc<Shard>, listener: UnixListener) {
     let open = Rc::new(std::cell::Cell::new(0usize));
-    let bytes = Rc::new(glommio::sync::Semaphore::new(INGEST_BYTES_IN_FLIGHT_MAX));
+    let budget = shard.shared().config.ingest_bytes_in_flight_max;
+    let bytes = Rc::new(glommio::sync::Semaphore::new(budget));
     while !shard.shared().is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
@@ -80,14 +86,42 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
     let permits = Rc::new(glommio::sync::Semaphore::new(
         INGEST_BATCHES_IN_FLIGHT_MAX as u64,
     ));
+    let config = &shard.shared().config;
+    let budget = config.ingest_bytes_in_flight_max;
+    let frame_timeout = std::time::Duration::from_millis(config.ingest_frame_timeout_ms);
+    let idle_timeout = std::time::Duration::from_millis(config.ingest_idle_timeout_ms);
     // Bytes received and not yet decoded are `buf[start..end]`; reads go
     // straight into the free tail (no copy through a separate chunk).
     let mut buf: Vec<u8> = vec![0u8; READ_CHUNK_BYTES];
     let (mut start, mut end) = (0, 0);
+    // The budget share of a frame larger than the read buffer, taken before
+    // the buffer grows for it; handed to its batch once it is decoded.
+    let mut frame_share: Option<glommio::sync::StaticPermit> = None;
+    // When the partial frame in `buf` began arriving.
+    let mut frame_began: Option<std::time::Instant> = None;
     loop {
         loop {
             let (request_id, slots, news, consumed) = match frame::decode_frame(&buf[start..end]) {
-                Ok(Decoded::Incomplete { .. }) => break,
+                Ok(Decoded::Incomplete { needed_bytes }) => {
+                    let frame_bytes = end - start + needed_bytes;
+                    if frame_bytes > READ_CHUNK_BYTES && frame_share.is_none() {
+                        // Waiting for room counts against the frame's deadline.
+                        let began = *frame_began.get_or_insert_with(std::time::Instant::now);
+                        let left = (began + frame_timeout)
+                            .saturating_duration_since(std::time::Instant::now());
+                        let share = (frame_bytes as u64).min(budget);
+                        let take = async { bytes.acquire_static_permit(share).await.ok() };
+                        let give_up = async {
+                            glommio::timer::sleep(left).await;
+                            None
+                        };
+                        match futures_lite::future::or(take, give_up).await {
+                            Some(p) => frame_share = Some(p),
+                            None => return,
+                        }
+                    }
+                    break;
+                }
                 Ok(Decoded::Batch { frame, consumed }) => {
                     let (slots, news) = prepare(shard, frame.events);
                     (frame.request_id, slots, news, consumed)
@@ -102,12 +136,20 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
             // Decoded frames are dropped from the front once per read, not
             // one by one (each drain moved the rest of the buffer).
             start += consumed;
+            // The next frame's deadline starts when its bytes do.
+            frame_began = None;
             let Ok(permit) = permits.acquire_static_permit(1).await else {
                 return;
             };
-            let share = (consumed as u64).min(INGEST_BYTES_IN_FLIGHT_MAX);
-            let Ok(byte_permit) = bytes.acquire_static_permit(share).await else {
-                return;
+            let byte_permit = match frame_share.take() {
+                Some(p) => p,
+                None => {
+                    let share = (consumed as u64).min(budget);
+                    let Ok(p) = bytes.acquire_static_permit(share).await else {
+                        return;
+                    };
+                    p
+                }
             };
             let (shard, ack_tx) = (shard.clone(), ack_tx.clone());
             glommio::spawn_local(async move {
@@ -122,14 +164,32 @@ async fn connection(shard: &Rc<Shard>, stream: UnixStream, bytes: Rc<glommio::sy
             end -= start;
             start = 0;
         }
+        // A large frame is gone: give its room back.
+        if buf.len() > 2 * READ_CHUNK_BYTES && end <= READ_CHUNK_BYTES {
+            buf.truncate(READ_CHUNK_BYTES);
+            buf.shrink_to_fit();
+        }
         // Room for a whole read chunk: the buffer grows only while one frame
-        // is larger than what it holds (a frame is at most INGEST_FRAME_BYTES_MAX).
+        // is larger than what it holds (its share of the budget is held).
         if buf.len() - end < READ_CHUNK_BYTES {
             buf.resize(end + READ_CHUNK_BYTES, 0);
         }
-        match stream.read(&mut buf[end..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => end += n,
+        let deadline = match end > start {
+            true => *frame_began.get_or_insert_with(std::time::Instant::now) + frame_timeout,
+            false => {
+                frame_began = None;
+                std::time::Instant::now() + idle_timeout
+            }
+        };
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let read = async { Some(stream.read(&mut buf[end..]).await) };
+        let timeout = async {
+            glommio::timer::sleep(left).await;
+            None
+        };
+        match futures_lite::future::or(read, timeout).await {
+            None | Some(Ok(0)) | Some(Err(_)) => return,
+            Some(Ok(n)) => end += n,
         }
     }
 }
