@@ -101,23 +101,30 @@ pub struct Config {
 impl Config {
     /// Loads the defaults, merged with `file` when given.
     pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?,
+            None => String::new(),
+        };
+        Config::from_toml(&text)
+    }
+
+    /// The defaults with the keys of `text` (a configuration file's TOML)
+    /// on top; an unknown key or a value of the wrong type is refused.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
         let mut base: toml::Table = DEFAULT_TOML
             .parse()
             .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let user: toml::Table = text
-                .parse()
-                .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
-            for (k, v) in user {
-                if !base.contains_key(&k) {
-                    return Err(ConfigError::Invalid(format!("unknown key {k:?}")));
-                }
-                base.insert(k, v);
+        let user: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Toml(e.to_string()))?;
+        for (k, v) in user {
+            if !base.contains_key(&k) {
+                return Err(ConfigError::Invalid(format!("unknown key {k:?}")));
             }
+            base.insert(k, v);
         }
         let config: Config = toml::Value::Table(base)
             .try_into()

@@ -23,6 +23,7 @@
 //! - [`signing`]: Standard Webhooks signatures.
 //! - [`sim`]: the deterministic simulator behind `ringhook-sim`.
 //! - [`failpoint`]: deliberate failures switched on from the environment.
+//! - [`fuzz`]: the bodies of the fuzz targets (every parser of outside bytes).
 //! - [`ids`], [`time`], [`split`], [`notify`]: identifiers, clocks, a split
 //!   hash map, a single-waiter wake-up.
 
@@ -35,6 +36,7 @@ pub mod datadir;
 pub mod delivery;
 pub mod engine;
 pub mod failpoint;
+pub mod fuzz;
 pub mod http_wire;
 pub mod ids;
 pub mod ingest;

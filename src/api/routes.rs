@@ -152,6 +152,11 @@ fn authorized<'r>(shard: &Shard, req: &'r Request) -> Option<&'r str> {
         .then_some(token)
 }
 
+/// The route a path names, by name (`None`: no route); for tests and fuzzing.
+pub fn route_name(path: &str) -> Option<String> {
+    router().at(path).ok().map(|m| format!("{:?}", m.value))
+}
+
 /// The 401 for a request that needs a token and has no valid one, decided
 /// from its head alone (the connection reads no body byte of it).
 pub fn refuse_unauthorized(shard: &Shard, req: &Request) -> Option<Response> {

@@ -1,0 +1,4 @@
+//! cargo-fuzz target: `ringhook::fuzz::api_request` (see that module and docs/fuzzing.md).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ringhook::fuzz::api_request(data));
