@@ -66,6 +66,13 @@ pub const INTERIM_RESPONSES_MAX: usize = 16;
 
 // Catalog
 
+/// Most keys in an application's or endpoint's `metadata`.
+pub const METADATA_KEYS_MAX: usize = 64;
+/// Largest `metadata` object, as JSON text: the catalog is held in memory
+/// whole and copied on every change.
+pub const METADATA_BYTES_MAX: usize = 8 * 1024;
+/// Longest endpoint URL.
+pub const URL_BYTES_MAX: usize = 2048;
 /// Most custom headers per endpoint.
 pub const ENDPOINT_HEADERS_MAX: usize = 64;
 /// Longest header value.

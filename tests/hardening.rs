@@ -651,3 +651,76 @@ fn stalled_and_idle_ingest_connections_are_closed_and_partial_frames_are_bounded
         ringhook::ingest::frame::EventResult::Accepted { .. }
     ));
 }
+
+/// Item 10 (its caps): the catalog's counts and sizes are bounded, with a
+/// clear 4xx past each bound.
+#[test]
+fn the_catalog_is_bounded_with_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = engine_with(
+        dir.path(),
+        "max_apps = 3\nmax_endpoints_per_app = 2\nmax_event_types = 2\n",
+    );
+    let sink = Sink::start();
+    // 10,000 metadata keys (accepted before): refused.
+    let many: serde_json::Map<String, Value> =
+        (0..10_000).map(|i| (format!("k{i}"), json!("v"))).collect();
+    let (s, v) = engine.api(
+        "POST",
+        "/api/v1/app",
+        Some(json!({ "name": "m", "metadata": many })),
+    );
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["detail"][0]["loc"][1], "metadata", "{v}");
+    let big = "x".repeat(9000);
+    let (s, _) = engine.api(
+        "POST",
+        "/api/v1/app",
+        Some(json!({ "name": "m", "metadata": { "k": big } })),
+    );
+    assert_eq!(s, 422, "metadata over 8 KiB");
+
+    let apps: Vec<String> = (0..3)
+        .map(|i| engine.create_app(&format!("a{i}")))
+        .collect();
+    let (s, v) = engine.api("POST", "/api/v1/app", Some(json!({ "name": "a3" })));
+    assert_eq!((s, v["code"].as_str()), (422, Some("limit_reached")), "{v}");
+    // Also through a message that would create its application.
+    let (s, v) = engine.api(
+        "POST",
+        "/api/v1/app/new-app/msg",
+        Some(json!({ "eventType": "a.b", "payload": {}, "application": { "name": "n" } })),
+    );
+    assert_eq!((s, v["code"].as_str()), (422, Some("limit_reached")), "{v}");
+
+    for _ in 0..2 {
+        engine.create_endpoint(&apps[0], json!({ "url": sink.url("/e") }));
+    }
+    let (s, v) = engine.api(
+        "POST",
+        &format!("/api/v1/app/{}/endpoint", apps[0]),
+        Some(json!({ "url": sink.url("/e") })),
+    );
+    assert_eq!((s, v["code"].as_str()), (422, Some("limit_reached")), "{v}");
+    // Another application has its own endpoints.
+    engine.create_endpoint(&apps[1], json!({ "url": sink.url("/e") }));
+
+    for name in ["t.one", "t.two"] {
+        let (s, _) = engine.api(
+            "POST",
+            "/api/v1/event-type",
+            Some(json!({ "name": name, "description": "d" })),
+        );
+        assert_eq!(s, 201);
+    }
+    let (s, v) = engine.api(
+        "POST",
+        "/api/v1/event-type",
+        Some(json!({ "name": "t.three", "description": "d" })),
+    );
+    assert_eq!((s, v["code"].as_str()), (422, Some("limit_reached")), "{v}");
+    // Deleting one makes room again.
+    let (s, _) = engine.api("DELETE", &format!("/api/v1/app/{}", apps[2]), None);
+    assert_eq!(s, 204);
+    engine.create_app("a3");
+}

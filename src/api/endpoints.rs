@@ -51,8 +51,11 @@ pub fn get_secret(shard: &Shard, app: &str, ep: &str) -> Result<Response> {
 
 /// Checks an endpoint URL, including where its host resolves (SSRF guard).
 pub async fn check_url(shard: &Shard, url: &str) -> Result<()> {
-    if url.len() > 2048 {
-        return Err(invalid("url", "at most 2048 bytes"));
+    if url.len() > crate::limits::URL_BYTES_MAX {
+        return Err(invalid(
+            "url",
+            format!("at most {} bytes", crate::limits::URL_BYTES_MAX),
+        ));
     }
     let target = Target::parse(url).map_err(|e| invalid("url", e.to_string()))?;
     let allow = shard.shared().config.allow_private_targets;
@@ -159,6 +162,13 @@ fn commit_endpoint(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
         return Err(not_found("application"));
     }
     check_uid_free(shard, rec)?;
+    let catalog = shard.shared().catalog.load();
+    let max = shard.shared().config.max_endpoints_per_app;
+    let new = catalog.endpoint_by_id(&rec.id).is_none();
+    if new && catalog.endpoints_of(&rec.app_id).count() >= max {
+        return Err(limit_reached("endpoints per application", max));
+    }
+    drop(catalog);
     commit_catalog(shard, Kind::EndpointPut, &encode(rec)?)
 }
 

@@ -119,11 +119,34 @@ pub fn opt_list(obj: &Map<String, Value>, keys: &[&str]) -> Result<Option<Vec<St
 }
 
 pub fn metadata(obj: &Map<String, Value>) -> Result<String> {
+    use crate::limits::{METADATA_BYTES_MAX, METADATA_KEYS_MAX};
     match obj.get("metadata") {
         None | Some(Value::Null) => Ok("{}".into()),
-        Some(v @ Value::Object(m)) if m.values().all(Value::is_string) => Ok(v.to_string()),
+        Some(Value::Object(m)) if m.len() > METADATA_KEYS_MAX => Err(invalid(
+            "metadata",
+            format!("at most {METADATA_KEYS_MAX} keys"),
+        )),
+        Some(v @ Value::Object(m)) if m.values().all(Value::is_string) => {
+            let text = v.to_string();
+            match text.len() <= METADATA_BYTES_MAX {
+                true => Ok(text),
+                false => Err(invalid(
+                    "metadata",
+                    format!("at most {METADATA_BYTES_MAX} bytes of JSON"),
+                )),
+            }
+        }
         Some(_) => Err(invalid("metadata", "must be an object of strings")),
     }
+}
+
+/// The 422 for a create past one of the catalog's limits.
+pub fn limit_reached(what: &str, max: usize) -> Response {
+    error(
+        422,
+        "limit_reached",
+        format!("at most {max} {what}; raise the limit in the configuration or delete some"),
+    )
 }
 
 pub fn valid_uid(uid: &str) -> bool {
