@@ -92,8 +92,10 @@ pub fn check_with(dir: &Path, visit: &mut Visit<'_>) -> Result<CheckReport, Scan
     // The size recorded by the first valid header; every segment must match it.
     let mut reference_bytes: Option<u64> = None;
     let mut previous_seq: Option<u64> = None;
+    let trailing = super::segment::trailing_empty(&segments)?;
     for (index, segment) in segments.iter().enumerate() {
-        let newest = index + 1 == segments.len();
+        // The newest segment holding records (see `trailing_empty`).
+        let newest = index + 1 >= segments.len() - trailing.min(segments.len() - 1);
         report.segments += 1;
         let corrupt = |offset: u64, reason: String| Corruption {
             path: segment.path.clone(),

@@ -117,8 +117,10 @@ fn recover(
     report: &mut RecoveryReport,
 ) -> Result<LogEnd, OpenError> {
     let mut previous: Option<LogEnd> = None;
+    let trailing = super::segment::trailing_empty(segments)?;
     for (index, file) in segments.iter().enumerate() {
-        let newest = index + 1 == segments.len();
+        // The newest segment holding records (see `trailing_empty`).
+        let newest = index + 1 >= segments.len() - trailing.min(segments.len() - 1);
         let previous_seq = previous.as_ref().map(|p| p.segment.seq);
         let step = match segment_order_problem(previous_seq, file.seq, config.segment_bytes) {
             Some(reason) => Step::Corrupt {

@@ -31,6 +31,42 @@ pub struct SegmentFile {
     pub path: PathBuf,
 }
 
+/// How many segments at the end of `segments` hold no record: every byte
+/// after their header is zero (or missing). A roll creates the next segment
+/// before anything is written into it, so after a crash the segment that
+/// was being written can be followed by such empty ones; recovery treats
+/// the last segment holding records as the newest (row 4 of the table).
+pub fn trailing_empty(segments: &[SegmentFile]) -> Result<usize, JournalIoError> {
+    use std::io::Read;
+    let mut n = 0;
+    for seg in segments.iter().rev() {
+        let mut file =
+            File::open(&seg.path).map_err(|e| JournalIoError::new("open segment", &seg.path, e))?;
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = 0u64;
+        let mut empty = true;
+        loop {
+            let got = file
+                .read(&mut buf)
+                .map_err(|e| JournalIoError::new("read segment", &seg.path, e))?;
+            if got == 0 {
+                break;
+            }
+            let from = SEGMENT_HEADER_BYTES.saturating_sub(at).min(got as u64) as usize;
+            if buf[from..got].iter().any(|&b| b != 0) {
+                empty = false;
+                break;
+            }
+            at += got as u64;
+        }
+        if !empty {
+            break;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Lists segment files in log order.
 pub fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, JournalIoError> {
     let entries = fs::read_dir(dir).map_err(|e| JournalIoError::new("read directory", dir, e))?;

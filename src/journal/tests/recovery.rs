@@ -392,3 +392,52 @@ fn a_smaller_configured_segment_size_is_a_configuration_error_not_damage() {
         _ => panic!("--repair must not touch it either"),
     }
 }
+
+#[test]
+fn a_torn_record_before_a_new_empty_segment_is_a_torn_tail() {
+    // Found by ringhook-sim (seed 5851): a power loss during a roll leaves
+    // the old segment's last record torn and the new segment (created, its
+    // header synced, before anything was written into it) empty. Nothing
+    // after the torn record was ever durable, so it is a torn tail, not
+    // corruption that stops the engine.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    populate(tmp.path(), 200);
+    let (journal, positions) = open_positions(tmp.path(), config(SEG)).expect("positions");
+    drop(journal);
+    let newest = positions.last().map(|p| p.0).expect("records");
+    assert!(newest >= 2);
+    // The newest segment loses everything after its header...
+    let last = seg(tmp.path(), newest);
+    let len = file_len(&last);
+    poke(
+        &last,
+        SEGMENT_HEADER_BYTES,
+        &vec![0u8; (len - SEGMENT_HEADER_BYTES) as usize],
+    );
+    // ...and the one before it has its last record torn (its body cut).
+    let (seq, offset) = *positions
+        .iter()
+        .rfind(|p| p.0 == newest - 1)
+        .expect("record");
+    poke(&seg(tmp.path(), seq), offset + 20, &[0u8; 8]);
+
+    let checked = check(tmp.path()).expect("check");
+    assert!(checked.is_openable(), "{checked}");
+    let torn = checked.torn_tail.clone().expect("check sees a torn tail");
+    assert_eq!(
+        (torn.path.clone(), torn.offset),
+        (seg(tmp.path(), seq), offset)
+    );
+    let (_, report, seen) = open_collect(tmp.path(), config(SEG)).expect("opens");
+    let torn = report.torn_tail.expect("reported");
+    assert_eq!((torn.path, torn.offset), (seg(tmp.path(), seq), offset));
+    let kept = positions
+        .iter()
+        .position(|p| *p == (seq, offset))
+        .expect("index");
+    assert_eq!(seen.len(), kept, "every record before the torn one");
+    // It opens again cleanly and appends after it.
+    let (mut journal, report, _) = open_collect(tmp.path(), config(SEG)).expect("again");
+    assert!(report.torn_tail.is_none());
+    append_all(&mut journal, &[(1, body(1, 100))]);
+}
