@@ -19,21 +19,6 @@ use crate::records::{HeaderPair, Kind};
 use crate::shard::state::Shard;
 use serde_json::{json, Map, Value};
 
-/// Parts of a header name that mark its value as a credential: no API view
-/// shows it (`authorization`, `x-api-key`, `cookie`, `x-auth-token`, ...).
-const SENSITIVE_PARTS: &[&str] = &[
-    "auth",
-    "cookie",
-    "key",
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "session",
-    "credential",
-    "signature",
-];
-
 /// Whether the engine owns this header name (it cannot be set per endpoint).
 pub fn is_reserved(name: &str) -> bool {
     name.get(..8)
@@ -86,19 +71,13 @@ pub fn parse_headers(v: &Value, field: &str) -> Result<Vec<HeaderPair>> {
         .collect()
 }
 
-/// Whether a header's value is a credential that no API view may show.
-pub fn is_sensitive(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    SENSITIVE_PARTS.iter().any(|part| name.contains(part))
-}
-
 /// `GET .../headers`: `{"headers": {...}, "sensitive": [...]}`.
 pub fn get_headers(shard: &Shard, app: &str, ep: &str) -> Result<Response> {
     let ep = find_endpoint(shard, app, ep)?;
     let mut headers = Map::new();
     let mut sensitive = Vec::new();
     for h in &ep.headers {
-        if is_sensitive(&h.name) {
+        if super::views::is_sensitive(&h.name) {
             sensitive.push(h.name.clone());
         } else {
             headers.insert(h.name.clone(), Value::String(h.value.clone()));

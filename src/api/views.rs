@@ -12,6 +12,27 @@ use crate::records::{AppRecord, EndpointRecord, EventTypeRecord};
 use crate::time::rfc3339;
 use serde_json::{json, Value};
 
+/// Parts of a header name that mark its value as a credential: no API view
+/// shows it (`authorization`, `x-api-key`, `cookie`, `x-auth-token`, ...).
+const SENSITIVE_PARTS: &[&str] = &[
+    "auth",
+    "cookie",
+    "key",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "session",
+    "credential",
+    "signature",
+];
+
+/// Whether a header's value is a credential that no API view may show.
+pub fn is_sensitive(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    SENSITIVE_PARTS.iter().any(|part| name.contains(part))
+}
+
 fn object(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|_| json!({}))
 }
@@ -33,10 +54,8 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
     let types = (!e.event_types.is_empty()).then_some(&e.event_types);
     let channels = (!e.channels.is_empty()).then_some(&e.channels);
     // Credentials are stored and sent, never shown (`headers::is_sensitive`).
-    let (sensitive, shown): (Vec<_>, Vec<_>) = e
-        .headers
-        .iter()
-        .partition(|h| super::headers::is_sensitive(&h.name));
+    let (sensitive, shown): (Vec<_>, Vec<_>) =
+        e.headers.iter().partition(|h| is_sensitive(&h.name));
     let headers: serde_json::Map<String, Value> = shown
         .into_iter()
         .map(|h| (h.name.clone(), Value::String(h.value.clone())))
