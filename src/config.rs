@@ -80,6 +80,10 @@ pub struct Config {
     pub ingest_bytes_in_flight_max: u64,
     pub max_body_bytes: usize,
     pub segment_bytes: u64,
+    /// Segment size of the catalog journal (applications, endpoints, event types).
+    pub catalog_segment_bytes: u64,
+    /// The catalog journal is compacted once it is this large and twice the live catalog.
+    pub catalog_compact_min_bytes: u64,
     pub max_in_flight_per_endpoint: usize,
     /// Requests one connection may carry before their responses (HTTP/1.1 pipelining; 1 = off).
     pub pipeline_depth: usize,
@@ -153,6 +157,16 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "segment_bytes must be between 64 KiB and 4 GiB".into(),
             ));
+        }
+        // The largest catalog record comes from one API request body.
+        let catalog_min = (self.max_body_bytes as u64 + 64 * 1024).max(64 * 1024);
+        if self.catalog_segment_bytes < catalog_min
+            || self.catalog_segment_bytes > u64::from(u32::MAX)
+            || !self.catalog_segment_bytes.is_multiple_of(4096)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "catalog_segment_bytes must be a multiple of 4096 between {catalog_min} (max_body_bytes + 64 KiB) and 4 GiB"
+            )));
         }
         if self.retention_ms < self.idempotency_window_ms {
             // Recovery rebuilds the eventId window from message records, so
@@ -240,6 +254,14 @@ mod tests {
         );
         check(|c| c.segment_bytes = 1024, "segment_bytes");
         check(|c| c.segment_bytes = 5 << 30, "segment_bytes");
+        check(
+            |c| c.catalog_segment_bytes = 1 << 20,
+            "catalog_segment_bytes",
+        );
+        check(
+            |c| c.catalog_segment_bytes = (4 << 20) + 1,
+            "catalog_segment_bytes",
+        );
         let mut c = Config::load(None).expect("defaults");
         c.pipeline_depth = PIPELINE_DEPTH_MAX;
         assert!(c.finish().is_ok());

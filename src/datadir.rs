@@ -7,6 +7,8 @@
 //!   LOCK          flock held by the running engine
 //!   api-tokens    one API token per line (mode 0600)
 //!   catalog/      the catalog journal (applications, endpoints, event types)
+//!   catalog.next/ a compacted catalog journal being written (transient)
+//!   catalog.prev/ the catalog journal being replaced (transient)
 //!   shard-<i>/    shard i's journal (messages, attempts, resends)
 //!   ingest.sock   the ingest socket, unless `socket` puts it elsewhere
 //! ```
@@ -27,6 +29,10 @@ const LOCK_FILE: &str = "LOCK";
 const TOKENS_FILE: &str = "api-tokens";
 /// The catalog journal's directory name.
 const CATALOG_DIR: &str = "catalog";
+/// A compacted catalog journal is written here, then renamed into place.
+const CATALOG_NEXT_DIR: &str = "catalog.next";
+/// The replaced catalog journal, between the two renames of a compaction.
+const CATALOG_PREV_DIR: &str = "catalog.prev";
 /// Shard journal directories are this prefix and the shard number.
 const SHARD_DIR_PREFIX: &str = "shard-";
 /// How long a listener on the ingest socket may take to go away before the
@@ -69,6 +75,16 @@ pub fn shard_dir(data_dir: &Path, i: usize) -> PathBuf {
 /// The catalog journal's directory.
 pub fn catalog_dir(data_dir: &Path) -> PathBuf {
     data_dir.join(CATALOG_DIR)
+}
+
+/// Where catalog compaction writes the new journal (see `catalog::store`).
+pub fn catalog_next_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(CATALOG_NEXT_DIR)
+}
+
+/// Where catalog compaction moves the old journal before removing it.
+pub fn catalog_prev_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(CATALOG_PREV_DIR)
 }
 
 /// The API tokens file.

@@ -4,19 +4,40 @@
 //!
 //! `RINGHOOK_FAILPOINT_PANIC_EVENT_TYPE=<type>`: the delivery worker panics
 //! when it is about to attempt a message of that event type.
+//!
+//! `RINGHOOK_FAILPOINT_CRASH_AT=<point>`: the process aborts (no unwinding,
+//! no cleanup: what `kill -9` leaves) when it reaches that point. Points:
+//! `catalog-next-written`, `catalog-prev-renamed`, `catalog-next-renamed`
+//! (the steps of a catalog compaction, `catalog::store`).
 
 use std::sync::OnceLock;
 
+/// The variable's value, read once into `cell`.
+fn read_once(cell: &'static OnceLock<Option<String>>, name: &str) -> Option<&'static str> {
+    cell.get_or_init(|| std::env::var(name).ok()).as_deref()
+}
+
 fn panic_event_type() -> Option<&'static str> {
     static VALUE: OnceLock<Option<String>> = OnceLock::new();
-    VALUE
-        .get_or_init(|| std::env::var("RINGHOOK_FAILPOINT_PANIC_EVENT_TYPE").ok())
-        .as_deref()
+    read_once(&VALUE, "RINGHOOK_FAILPOINT_PANIC_EVENT_TYPE")
 }
 
 /// Panics if the panic failpoint names `event_type`.
 pub fn panic_before_attempt(event_type: &str) {
     if panic_event_type() == Some(event_type) {
         panic!("failpoint RINGHOOK_FAILPOINT_PANIC_EVENT_TYPE: attempting a {event_type} message");
+    }
+}
+
+fn crash_point() -> Option<&'static str> {
+    static VALUE: OnceLock<Option<String>> = OnceLock::new();
+    read_once(&VALUE, "RINGHOOK_FAILPOINT_CRASH_AT")
+}
+
+/// Aborts the process if the crash failpoint names `point`.
+pub fn crash_at(point: &str) {
+    if crash_point() == Some(point) {
+        eprintln!("ringhook: failpoint RINGHOOK_FAILPOINT_CRASH_AT={point}: aborting");
+        std::process::abort();
     }
 }

@@ -217,8 +217,36 @@ fn mint_token(data_dir: &Path) -> anyhow::Result<String> {
 }
 
 fn journal_check(data_dir: &Path) -> anyhow::Result<()> {
-    let dirs = ringhook::datadir::journal_dirs(data_dir)
+    use ringhook::catalog::store::{settle_action, SettleAction};
+    use ringhook::datadir::{catalog_dir, catalog_next_dir, catalog_prev_dir};
+    let mut dirs = ringhook::datadir::journal_dirs(data_dir)
         .with_context(|| format!("reading {}", data_dir.display()))?;
+    // A compaction interrupted by a crash: check the catalog journal the
+    // next start will use (check itself changes nothing).
+    let (cat, next, prev) = (
+        catalog_dir(data_dir),
+        catalog_next_dir(data_dir),
+        catalog_prev_dir(data_dir),
+    );
+    let catalog_in_use = match settle_action(cat.exists(), next.exists(), prev.exists()) {
+        SettleAction::Nothing | SettleAction::RemoveLeftovers => None,
+        SettleAction::FinishSwap => Some(next),
+        SettleAction::RestorePrev => Some(prev),
+        SettleAction::OnlyNext => anyhow::bail!(
+            "{} exists but neither {} nor {} does: the catalog journal is missing",
+            next.display(),
+            cat.display(),
+            prev.display()
+        ),
+    };
+    if let Some(dir) = catalog_in_use {
+        println!(
+            "{}: an interrupted catalog compaction; the next start uses {}",
+            cat.display(),
+            dir.display()
+        );
+        dirs.insert(0, dir);
+    }
     let mut bad = false;
     for dir in &dirs {
         let report = ringhook::journal::check_with(dir, &mut |r| {

@@ -31,6 +31,10 @@ type NextSlot = Arc<Mutex<Option<Result<MappedSegment, JournalIoError>>>>;
 use super::sync::{SyncJob, SyncRange};
 use super::Lsn;
 
+/// How long `close` waits for a background segment preparation to finish
+/// (it creates, reserves and fsyncs one file).
+const PREPARE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A job handed out by `take_sync_job`, waiting for `complete_sync`.
 #[derive(Debug)]
 struct PendingSync {
@@ -346,6 +350,23 @@ impl Journal {
     /// Sequence number of the segment currently appended to.
     pub fn active_segment_seq(&self) -> u64 {
         self.active.seq
+    }
+
+    /// Closes the journal for good, before its directory is renamed or
+    /// removed: waits (at most [`PREPARE_WAIT`]) for a segment being
+    /// prepared in the background, so no thread writes into the directory
+    /// afterwards, removes it, and releases the lock. Does not sync.
+    pub fn close(self) {
+        if self.preparing {
+            let deadline = std::time::Instant::now() + PREPARE_WAIT;
+            while std::time::Instant::now() < deadline {
+                if self.next.lock().map(|s| s.is_some()).unwrap_or(true) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        remove_prepared(&self.dir);
     }
 
     /// Deletes the segments older than `before_seq`, never the active one

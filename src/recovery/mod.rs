@@ -14,10 +14,10 @@ mod rebuild;
 mod scan;
 
 use crate::accept::event_ids::DedupEntry;
-use crate::catalog::Catalog;
+use crate::catalog::store::{CatalogStore, StoreOpenError, StoreSettings};
 use crate::commit::{Retired, SegmentTimes};
 use crate::config::Config;
-use crate::datadir::{catalog_dir, existing_shards, shard_dir, DataDirError};
+use crate::datadir::{existing_shards, shard_dir, DataDirError};
 use crate::delivery::Due;
 use crate::journal::Position;
 use crate::journal::{Journal, JournalConfig, OpenError};
@@ -35,12 +35,14 @@ pub enum RecoveryError {
     Reread { loc: Loc, reason: String },
     #[error(transparent)]
     DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    Catalog(#[from] StoreOpenError),
 }
 
 /// Everything recovered, ready to hand to the shards.
 pub struct Recovered {
-    pub catalog: Catalog,
-    pub catalog_journal: Journal,
+    pub catalog: crate::catalog::Catalog,
+    pub catalog_store: CatalogStore,
     /// Writable journals of shards `0..N`.
     pub journals: Vec<Journal>,
     /// Pending deliveries per owner shard.
@@ -114,15 +116,14 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     let jc = journal_config(config, repair);
     let mut stats = RecoveryStats::default();
 
-    let mut catalog = Catalog::default();
-    let cdir = catalog_dir(data_dir);
-    // A body that fails its checks is corruption at its record, with the
-    // file and offset (or truncated there with `repair`).
-    let (catalog_journal, report) = Journal::open_checked(&cdir, jc.clone(), &mut |r| {
-        records::check_version(r.version)
-            .and_then(|()| catalog.apply(r.kind, r.body))
-            .map_err(|e| e.to_string())
-    })?;
+    let (catalog_store, catalog, report) = CatalogStore::open(
+        StoreSettings {
+            data_dir: data_dir.clone(),
+            segment_bytes: config.catalog_segment_bytes,
+            compact_min_bytes: config.catalog_compact_min_bytes,
+        },
+        repair,
+    )?;
     stats.records += report.records;
     if let Some(t) = report.torn_tail {
         stats.torn_tails.push(format!("{t:?}"));
@@ -192,7 +193,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     debug_assert_eq!(journals.len(), n);
     Ok(Recovered {
         catalog,
-        catalog_journal,
+        catalog_store,
         journals,
         pending,
         dedup,

@@ -11,8 +11,8 @@
 //! Only a prefix of the log is removed, never the active segment, so the log
 //! stays gap-free. Segments of shards that no longer exist (after `--shards`
 //! went down) are compacted by shard 0 with the same rule, and their
-//! directory removed when empty. The catalog journal is small and is not
-//! compacted.
+//! directory removed when empty. The catalog journal is compacted by
+//! rewriting it (`catalog::store`), not by this rule.
 
 use super::state::Shard;
 use crate::commit::SegmentTimes;

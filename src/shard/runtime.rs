@@ -76,7 +76,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     abort_on_panic();
     release_free_memory();
     let Recovered {
-        catalog_journal,
+        catalog_store,
         journals,
         pending,
         dedup,
@@ -93,7 +93,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     let exited = Arc::new(AtomicUsize::new(0));
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
 
-    let mut catalog_journal = Some(catalog_journal);
+    let mut catalog_store = Some(catalog_store);
     let mut handles = Vec::with_capacity(n);
     for (i, ((((journal, pending), dedup), index), times)) in journals
         .into_iter()
@@ -112,7 +112,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         let ready = ready_tx.clone();
         let exited = exited.clone();
         let services = if i == 0 { services.take() } else { None };
-        let catalog_journal = if i == 0 { catalog_journal.take() } else { None };
+        let catalog_store = if i == 0 { catalog_store.take() } else { None };
         let retired = if i == 0 {
             retired.take().unwrap_or_default()
         } else {
@@ -163,7 +163,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     commit,
                     delivery,
                     senders,
-                    catalog_journal: catalog_journal.map(RefCell::new),
+                    catalog_store: catalog_store.map(RefCell::new),
                     retired: RefCell::new(retired),
                     stats,
                     index,
@@ -194,8 +194,8 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                 drain(&shard).await;
                 shard.publish_metrics();
                 shard.commit.sync_blocking();
-                if let Some(j) = &shard.catalog_journal {
-                    let _ = j.borrow_mut().sync();
+                if let Some(s) = &shard.catalog_store {
+                    let _ = s.borrow_mut().sync();
                 }
             })
             .map_err(|e| RuntimeError::Shard(i, e.to_string()))?;

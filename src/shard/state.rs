@@ -10,9 +10,9 @@
 use super::tasks::Tasks;
 use super::ShardMsg;
 use crate::accept::Accept;
+use crate::catalog::store::{CatalogStore, CatalogWriteError};
 use crate::commit::{Commit, Retired};
 use crate::delivery::Deliveries;
-use crate::journal::Journal;
 use crate::metrics::ShardStats;
 use crate::reads::index::Index;
 use crate::shared::Shared;
@@ -27,7 +27,7 @@ use std::sync::Arc;
 /// - `id < count`; `accept` holds the `eventId`s of applications homed on
 ///   this shard only, and `delivery` the deliveries of endpoints it owns
 ///   (see `placement`);
-/// - only shard 0 holds `catalog_journal`, `retired` journals and `tasks`.
+/// - only shard 0 holds `catalog_store`, `retired` journals and `tasks`.
 pub struct Shard {
     pub(super) id: usize,
     pub(super) count: usize,
@@ -37,7 +37,7 @@ pub struct Shard {
     pub(super) delivery: Rc<Deliveries>,
     pub(super) senders: Option<Senders<ShardMsg>>,
     /// The catalog journal; only shard 0 (which serves the API) has it.
-    pub(super) catalog_journal: Option<RefCell<Journal>>,
+    pub(super) catalog_store: Option<RefCell<CatalogStore>>,
     /// Journals of shards that no longer exist; only shard 0 compacts them.
     pub(super) retired: RefCell<Vec<Retired>>,
     /// This shard's counters and histograms, published periodically.
@@ -46,17 +46,6 @@ pub struct Shard {
     pub(super) index: Rc<RefCell<Index>>,
     /// Background tasks (`recover`); only shard 0, which serves the API, uses it.
     pub(super) tasks: RefCell<Tasks>,
-}
-
-/// Why a catalog change could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogWriteError {
-    #[error("the catalog journal is not on this shard")]
-    NotHere,
-    #[error(transparent)]
-    Record(#[from] crate::records::RecordError),
-    #[error(transparent)]
-    Append(#[from] crate::journal::AppendError),
 }
 
 impl Shard {
@@ -103,40 +92,47 @@ impl Shard {
         self.commit.append_record(kind, value)
     }
 
-    /// Appends a catalog record, syncs it, then publishes the new snapshot.
-    /// Only shard 0 holds the catalog journal.
+    /// Appends a catalog record, syncs it, then publishes the new snapshot;
+    /// compacts the catalog journal when it is due. Only shard 0 holds the
+    /// catalog journal.
     pub fn commit_catalog(
         &self,
         kind: crate::records::Kind,
         body: &[u8],
     ) -> Result<(), CatalogWriteError> {
-        let journal = self
-            .catalog_journal
+        let store = self
+            .catalog_store
             .as_ref()
             .ok_or(CatalogWriteError::NotHere)?;
         // Apply to a copy first: a record the catalog cannot apply never
         // reaches the journal, so replay at start reproduces the live catalog.
         let mut next = (**self.shared.catalog.load()).clone();
         next.apply(kind as u8, body)?;
-        {
-            let mut j = journal.borrow_mut();
-            j.append_versioned(kind as u8, crate::records::RECORD_VERSION, body)?;
-            // Catalog changes are rare; a blocking sync here keeps the order
-            // of catalog records and snapshot swaps trivially the same. A
-            // failed sync is fatal, as for shard journals: the record is in
-            // the mapping and would be replayed at the next start, so going
-            // on would let the live catalog and the journal disagree.
-            let written = j.written_lsn();
-            match j.sync() {
-                Ok(durable) if durable >= written => {}
-                Ok(_) | Err(_) => {
-                    eprintln!("ringhook: catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
-                    std::process::abort();
-                }
+        let mut store = store.borrow_mut();
+        store.append_synced(kind, body)?;
+        let next = std::sync::Arc::new(next);
+        self.shared.catalog.store(next.clone());
+        // The change is durable and published; a compaction that fails
+        // leaves the old journal in use and is tried again later.
+        match store.compact_if_due(&next) {
+            Ok(Some(done)) => eprintln!(
+                "ringhook: catalog journal compacted: {} records, {} bytes → {} bytes",
+                done.records, done.before_bytes, done.after_bytes
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("ringhook: catalog compaction failed, the journal stays as it is: {e}")
             }
         }
-        self.shared.catalog.store(std::sync::Arc::new(next));
         Ok(())
+    }
+
+    /// The catalog journal's size and compactions since start (shard 0).
+    pub fn catalog_journal_stats(&self) -> Option<(u64, u64)> {
+        self.catalog_store.as_ref().map(|s| {
+            let s = s.borrow();
+            (s.journal_bytes(), s.compactions())
+        })
     }
 
     /// Disables an endpoint (auto-disable, 410 Gone); only on shard 0.

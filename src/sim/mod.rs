@@ -44,6 +44,7 @@ pub struct Counters {
     pub crashes: u64,
     pub faults_injected: u64,
     pub corruption_detected: u64,
+    pub catalog_compactions: u64,
 }
 
 impl Counters {
@@ -53,6 +54,7 @@ impl Counters {
         self.crashes += o.crashes;
         self.faults_injected += o.faults_injected;
         self.corruption_detected += o.corruption_detected;
+        self.catalog_compactions += o.catalog_compactions;
     }
 }
 

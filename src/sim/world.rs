@@ -16,6 +16,7 @@
 use super::disk::{self, Loss};
 use super::oracle::{EndpointModel, EndpointState, Oracle, Stand, Violation};
 use super::{Bug, Counters};
+use crate::catalog::store::CatalogStore;
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::delivery::decision::{self, AttemptFacts};
@@ -69,7 +70,7 @@ pub struct World {
     start_ms: u64,
     last_flush_ms: u64,
     catalog: Catalog,
-    catalog_journal: Option<Journal>,
+    catalog_store: Option<CatalogStore>,
     journals: Vec<Journal>,
     slots: slab::Slab<Owned>,
     wheel: TimerWheel,
@@ -101,6 +102,11 @@ impl World {
         config.data_dir = data_dir;
         config.shards = 2;
         config.segment_bytes = 64 * 1024;
+        // A small catalog journal, compacted often, so that restarts read
+        // compacted ones.
+        config.max_body_bytes = 64 * 1024;
+        config.catalog_segment_bytes = 128 * 1024;
+        config.catalog_compact_min_bytes = 1024;
         config.retry_schedule = ["0s", "1s", "5s", "30s", "2m"].map(String::from).to_vec();
         config.auto_disable_after_ms = 120_000;
         let config = config.finish().map_err(|e| e.to_string())?;
@@ -116,7 +122,7 @@ impl World {
             start_ms,
             last_flush_ms: start_ms,
             catalog: Catalog::default(),
-            catalog_journal: None,
+            catalog_store: None,
             journals: Vec::new(),
             slots: slab::Slab::new(),
             wheel: TimerWheel::new(start_ms),
@@ -217,22 +223,34 @@ impl World {
         )
     }
 
-    /// Appends a catalog record and syncs it before the catalog changes, as
+    /// Appends a catalog record and syncs it before the catalog changes,
+    /// then compacts the catalog journal when due, as
     /// `Shard::commit_catalog` does.
     fn commit_catalog(&mut self, kind: Kind, body: &[u8]) -> Result<(), Violation> {
         let mut next = self.catalog.clone();
         next.apply(kind as u8, body).map_err(|e| e.to_string())?;
-        let j = self.catalog_journal.as_mut().ok_or("no catalog journal")?;
-        let (_, pos) = j
-            .append_at(kind as u8, records::RECORD_VERSION, body)
+        let store = self.catalog_store.as_mut().ok_or("no catalog journal")?;
+        let pos = store
+            .append_synced(kind, body)
             .map_err(|e| format!("catalog append: {e}"))?;
-        let dir = j.dir().to_path_buf();
-        j.sync().map_err(|e| format!("catalog sync: {e}"))?;
+        let dir = store.dir();
         let len = crate::journal::RECORD_HEADER_BYTES + body.len() as u64;
         self.durable
-            .entry(dir)
+            .entry(dir.clone())
             .or_default()
             .push(Written { pos, len });
+        let compacted = store
+            .compact_if_due(&next)
+            .map_err(|e| format!("catalog compaction: {e}"))?;
+        if let Some(done) = compacted {
+            // The old records are gone; the new ones are not tracked.
+            self.durable.remove(&dir);
+            self.counters.catalog_compactions += 1;
+            self.note(&format!(
+                "catalog compacted {} records {} -> {} bytes",
+                done.records, done.before_bytes, done.after_bytes
+            ));
+        }
         self.catalog = next;
         Ok(())
     }
@@ -617,7 +635,7 @@ impl World {
             states.push((j.dir().to_path_buf(), j.durable_lsn(), j.written_lsn()));
         }
         self.journals.clear();
-        self.catalog_journal = None;
+        self.catalog_store = None;
         self.slots.clear();
         self.wheel = TimerWheel::new(self.now_ms);
         self.failing_since.clear();
@@ -702,8 +720,14 @@ impl World {
     fn restart(&mut self) -> Result<(), Violation> {
         let r = crate::recovery::recover(&self.config, false)
             .map_err(|e| format!("recovery refused the data directory: {e}"))?;
-        self.catalog = r.catalog;
-        self.catalog_journal = Some(r.catalog_journal);
+        // Every catalog change is synced before it is applied: the catalog
+        // read back is the one that was live, compactions or not.
+        if same_catalog(&self.catalog, &r.catalog)? {
+            self.catalog = r.catalog;
+        } else {
+            return Err("the recovered catalog differs from the live one".into());
+        }
+        self.catalog_store = Some(r.catalog_store);
         self.journals = r.journals;
         let mut found = BTreeSet::new();
         let mut pending = Vec::new();
@@ -746,4 +770,19 @@ impl World {
         self.last_flush_ms = self.now_ms;
         Ok(())
     }
+}
+
+/// Whether two catalogs hold the same records (in any order).
+fn same_catalog(a: &Catalog, b: &Catalog) -> Result<bool, Violation> {
+    let sorted = |c: &Catalog| -> Result<Vec<(u8, Vec<u8>)>, Violation> {
+        let mut v: Vec<(u8, Vec<u8>)> = c
+            .snapshot_records()
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|(k, b)| (k as u8, b.to_vec()))
+            .collect();
+        v.sort();
+        Ok(v)
+    };
+    Ok(sorted(a)? == sorted(b)?)
 }

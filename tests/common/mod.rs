@@ -71,6 +71,23 @@ impl Engine {
     /// (Re)starts the process with the same directory and flags plus `more`;
     /// returns the stderr text if it exits before becoming healthy.
     pub fn spawn_with(&mut self, more: &[&str]) -> Result<(), String> {
+        // A process that just exited may still hold its listener for a
+        // moment: io_uring tears its rings (and the files their requests
+        // hold) down after the process is gone. Try again until it lets go.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.spawn_once(more) {
+                Err(text)
+                    if text.contains("Address already in use") && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn spawn_once(&mut self, more: &[&str]) -> Result<(), String> {
         let stderr = std::fs::File::create(&self.stderr_path).expect("stderr file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ringhook"));
         cmd.arg("serve")

@@ -12,6 +12,8 @@
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
 //!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
 
+pub mod store;
+
 use crate::records::{self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -54,6 +56,35 @@ impl Catalog {
             _ => return Err(RecordError::UnknownKind(kind)),
         }
         Ok(())
+    }
+
+    /// The live catalog as put records, in an order whose replay through
+    /// [`Catalog::apply`] rebuilds it: applications, event types, then
+    /// endpoints (compaction writes these as the new journal).
+    pub fn snapshot_records(&self) -> Result<Vec<(Kind, rkyv::util::AlignedVec)>, RecordError> {
+        let mut out =
+            Vec::with_capacity(self.apps.len() + self.event_types.len() + self.endpoints.len());
+        for app in self.apps.values() {
+            out.push((Kind::AppPut, records::encode(app.as_ref())?));
+        }
+        for et in self.event_types.values() {
+            out.push((Kind::EventTypePut, records::encode(et.as_ref())?));
+        }
+        for ids in self.app_endpoints.values() {
+            for ep in ids.iter().filter_map(|id| self.endpoints.get(id)) {
+                out.push((Kind::EndpointPut, records::encode(ep.as_ref())?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many applications, endpoints and event types the catalog holds.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (
+            self.apps.len(),
+            self.endpoints.len(),
+            self.event_types.len(),
+        )
     }
 
     pub fn put_app(&mut self, app: AppRecord) {
