@@ -69,6 +69,12 @@ pub struct Config {
     pub max_apps: usize,
     pub max_endpoints_per_app: usize,
     pub max_event_types: usize,
+    /// Incoming sources the catalog may hold.
+    pub max_sources: usize,
+    /// Replay window of timestamped incoming signatures, either way.
+    pub incoming_tolerance_ms: u64,
+    /// The base of sources' `ingestUrl` as senders reach it (empty: the API listener's address).
+    pub ingest_public_url: String,
     pub api_header_timeout_ms: u64,
     pub api_keepalive_idle_ms: u64,
     pub api_request_timeout_ms: u64,

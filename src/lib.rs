@@ -39,6 +39,7 @@ pub mod failpoint;
 pub mod fuzz;
 pub mod http_wire;
 pub mod ids;
+pub mod incoming;
 pub mod ingest;
 pub mod journal;
 pub mod limits;

@@ -20,6 +20,10 @@ pub enum Kind {
     EventTypePut = 5,
     /// Removal of an event type (`DELETE ...?expunge=true`); the id is its name.
     EventTypeDelete = 6,
+    /// An incoming source is created or changed.
+    SourcePut = 7,
+    /// An incoming source is deleted; the id is the source's.
+    SourceDelete = 8,
     Message = 16,
     Attempt = 17,
     Resend = 18,
@@ -35,6 +39,8 @@ impl Kind {
             4 => Kind::EndpointDelete,
             5 => Kind::EventTypePut,
             6 => Kind::EventTypeDelete,
+            7 => Kind::SourcePut,
+            8 => Kind::SourceDelete,
             16 => Kind::Message,
             17 => Kind::Attempt,
             18 => Kind::Resend,
@@ -74,9 +80,10 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::AppPut) => decode_app(body).map(drop),
         Some(Kind::EndpointPut) => decode_endpoint(body).map(drop),
         Some(Kind::EventTypePut) => decode_event_type(body).map(drop),
-        Some(Kind::AppDelete | Kind::EndpointDelete | Kind::EventTypeDelete) => {
-            decode_delete(body).map(drop)
-        }
+        Some(Kind::SourcePut) => decode_source(body).map(drop),
+        Some(
+            Kind::AppDelete | Kind::EndpointDelete | Kind::EventTypeDelete | Kind::SourceDelete,
+        ) => decode_delete(body).map(drop),
         Some(Kind::Message) => decode_message(body).map(drop),
         Some(Kind::Attempt) => decode_attempt(body).map(drop),
         Some(Kind::Resend) => decode_resend(body).map(drop),
@@ -96,6 +103,52 @@ pub struct AppRecord {
     pub rate_limit: Option<u32>,
     pub created_ms: u64,
     pub updated_ms: u64,
+}
+
+/// An incoming source: a public receive URL (`/ingest/{token}`) whose
+/// requests are verified by `kind`'s scheme and forwarded to the endpoints
+/// of the source's own application (id = the source's id) and to `routes`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SourceRecord {
+    pub id: String,
+    pub uid: Option<String>,
+    pub name: String,
+    /// The Svix source type (`github`, `stripe`, `generic-webhook`, ...).
+    pub kind: String,
+    /// The type's configuration, JSON object text (secrets included).
+    pub config: String,
+    /// JSON object text.
+    pub metadata: String,
+    pub description: String,
+    pub disabled: bool,
+    /// The receive URL's secret path segment.
+    pub token: String,
+    pub log_requests: bool,
+    /// Requests per second; none for unlimited.
+    pub rate_limit: Option<u32>,
+    /// Largest request body accepted; none for `max_body_bytes`.
+    pub max_body_bytes: Option<u32>,
+    pub routes: Vec<SourceRoute>,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// Where a source's requests also go: messages of an application.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SourceRoute {
+    /// The application's id.
+    pub app_id: String,
+    /// The event type, fixed (`eventType`), from a request header
+    /// (`eventTypeFromHeader`) or from the JSON body (`eventTypeFromPointer`).
+    pub event_type: RouteEventType,
+}
+
+/// How a route names the event type of the messages it makes.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub enum RouteEventType {
+    Fixed(String),
+    Header(String),
+    Pointer(String),
 }
 
 /// One signing key of an endpoint; `expires_ms == 0` marks the current key.
@@ -303,6 +356,7 @@ decoder!(decode_app, AppRecord, Kind::AppPut);
 decoder!(decode_endpoint, EndpointRecord, Kind::EndpointPut);
 decoder!(decode_event_type, EventTypeRecord, Kind::EventTypePut);
 decoder!(decode_delete, DeleteRecord, Kind::AppDelete);
+decoder!(decode_source, SourceRecord, Kind::SourcePut);
 decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_attempt, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);

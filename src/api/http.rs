@@ -17,6 +17,9 @@ pub struct Request {
     pub query: String,
     pub authorization: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Every header, only for incoming-webhook requests (`/ingest/{token}`),
+    /// whose verification reads the provider's headers.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub keep_alive: bool,
 }
@@ -28,6 +31,8 @@ pub struct Response {
     pub body: Vec<u8>,
     /// `None` means `application/json`.
     pub content_type: Option<&'static str>,
+    /// More response headers (`retry-after` of a 429, ...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Why no request could be read; `Reply` ones get an answer before closing.
@@ -48,6 +53,7 @@ fn reason(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
+        410 => "Gone",
         411 => "Length Required",
         413 => "Payload Too Large",
         422 => "Unprocessable Entity",
@@ -66,6 +72,7 @@ pub fn error(status: u16, code: &str, detail: impl Into<serde_json::Value>) -> R
         status,
         body: serde_json::to_vec(&body).unwrap_or_default(),
         content_type: None,
+        headers: Vec::new(),
     }
 }
 
@@ -106,10 +113,15 @@ pub async fn read_head<S: futures_lite::AsyncRead + Unpin>(
                 let (path, query) = target.split_once('?').unwrap_or((target, ""));
                 req.path = path.to_string();
                 req.query = query.to_string();
+                let keep_headers = super::receive::is_receive_path(path);
                 let mut body_len = 0usize;
                 let mut seen_length: Option<usize> = None;
                 for h in parsed.headers.iter() {
                     let value = std::str::from_utf8(h.value).unwrap_or("").trim();
+                    if keep_headers {
+                        req.headers
+                            .push((h.name.to_ascii_lowercase(), value.to_string()));
+                    }
                     if h.name.eq_ignore_ascii_case("content-length") {
                         // Digits only (`parse` would take "+5"), and a second
                         // header must agree: a proxy in front that reads the
@@ -224,9 +236,16 @@ pub async fn write_response<S: futures_lite::AsyncWrite + Unpin>(
     keep_alive: bool,
 ) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(128 + resp.body.len());
+    let mut extra = String::new();
+    for (name, value) in &resp.headers {
+        extra.push_str(name);
+        extra.push_str(": ");
+        extra.push_str(value);
+        extra.push_str("\r\n");
+    }
     out.extend_from_slice(
         format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n{}\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n{extra}{}\r\n",
             resp.status,
             reason(resp.status),
             resp.content_type.unwrap_or("application/json"),

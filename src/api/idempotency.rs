@@ -138,6 +138,7 @@ pub fn begin(token: &str, path: &str, idempotency_key: &str) -> Begin {
                 status: *status,
                 body: body.clone(),
                 content_type: None,
+                headers: Vec::new(),
             }),
             Some(Entry::InFlight) => Begin::Answer(error(
                 409,
@@ -228,6 +229,7 @@ mod tests {
             status: 201,
             body: b"{\"id\":1}".to_vec(),
             content_type: None,
+            headers: Vec::new(),
         });
         match begin("t", "/p", "k1") {
             Begin::Answer(r) => assert_eq!((r.status, r.body), (201, b"{\"id\":1}".to_vec())),
@@ -241,6 +243,7 @@ mod tests {
             status: 422,
             body: Vec::new(),
             content_type: None,
+            headers: Vec::new(),
         });
         drop(run(begin("t", "/p", "k2")));
         drop(run(begin("t", "/p", "k2")));

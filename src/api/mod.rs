@@ -17,7 +17,9 @@ pub mod listing;
 pub mod manual;
 pub mod messages;
 pub mod params;
+pub mod receive;
 pub mod routes;
+pub mod sources;
 pub mod views;
 
 use crate::limits::{API_LINGER_BYTES_MAX, API_REJECTIONS_IN_FLIGHT_MAX};

@@ -19,6 +19,7 @@ pub fn ok(status: u16, body: Value) -> Response {
         status,
         body: serde_json::to_vec(&body).unwrap_or_default(),
         content_type: None,
+        headers: Vec::new(),
     }
 }
 
@@ -157,6 +158,7 @@ pub fn valid_uid(uid: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         && !ids::has_prefix(uid, "app")
         && !ids::has_prefix(uid, "ep")
+        && !ids::has_prefix(uid, "src")
 }
 
 /// Reads `limit` (default 50, at most 250) and `iterator` from the query.
@@ -313,6 +315,7 @@ pub fn no_content() -> Response {
         status: 204,
         body: Vec::new(),
         content_type: None,
+        headers: Vec::new(),
     }
 }
 

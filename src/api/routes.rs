@@ -17,6 +17,7 @@ use super::http::{error, Request, Response};
 use super::idempotency;
 use super::messages::*;
 use super::params::not_found;
+use super::sources::*;
 use super::{attempts, manual};
 use crate::shard::state::Shard;
 use std::rc::Rc;
@@ -48,6 +49,15 @@ enum Route {
     EndpointStats,
     BackgroundTasks,
     BackgroundTask,
+    Sources,
+    Source,
+    SourceTokenRotate,
+    SourceEndpoints,
+    SourceEndpoint,
+    SourceEndpointSecret,
+    SourceEndpointSecretRotate,
+    SourceEndpointHeaders,
+    Receive,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -112,6 +122,33 @@ fn router() -> &'static matchit::Router<Route> {
             ),
             ("/api/v1/background-task", Route::BackgroundTasks),
             ("/api/v1/background-task/{task}", Route::BackgroundTask),
+            ("/ingest/api/v1/source", Route::Sources),
+            ("/ingest/api/v1/source/{src}", Route::Source),
+            (
+                "/ingest/api/v1/source/{src}/token/rotate",
+                Route::SourceTokenRotate,
+            ),
+            (
+                "/ingest/api/v1/source/{src}/endpoint",
+                Route::SourceEndpoints,
+            ),
+            (
+                "/ingest/api/v1/source/{src}/endpoint/{ep}",
+                Route::SourceEndpoint,
+            ),
+            (
+                "/ingest/api/v1/source/{src}/endpoint/{ep}/secret",
+                Route::SourceEndpointSecret,
+            ),
+            (
+                "/ingest/api/v1/source/{src}/endpoint/{ep}/secret/rotate",
+                Route::SourceEndpointSecretRotate,
+            ),
+            (
+                "/ingest/api/v1/source/{src}/endpoint/{ep}/headers",
+                Route::SourceEndpointHeaders,
+            ),
+            ("/ingest/{token}", Route::Receive),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -164,7 +201,12 @@ pub fn refuse_unauthorized(shard: &Shard, req: &Request) -> Option<Response> {
         "" => "/",
         p => p,
     };
-    let public = matches!(router().at(path), Ok(m) if matches!(*m.value, Route::Health));
+    let route = router().at(path).ok().map(|m| *m.value);
+    if let Some(Route::Receive) = route {
+        // The URL's token is the credential; no bearer token.
+        return super::receive::refuse_early(shard, req);
+    }
+    let public = matches!(route, Some(Route::Health));
     if public || authorized(shard, req).is_some() {
         return None;
     }
@@ -185,11 +227,15 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         return not_found("route");
     };
     let route = *m.value;
+    if let Route::Receive = route {
+        return super::receive::receive(shard, req).await;
+    }
     if let Route::Health = route {
         return Response {
             status: 204,
             body: Vec::new(),
             content_type: None,
+            headers: Vec::new(),
         };
     }
     let Some(token) = authorized(shard, &req) else {
@@ -213,6 +259,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         attempt: m.params.get("attempt").unwrap_or(""),
         task: m.params.get("task").unwrap_or(""),
         name: m.params.get("name").unwrap_or(""),
+        src: m.params.get("src").unwrap_or(""),
     };
     let resp = dispatch(shard, &req, route, &params).await;
     if let Some(g) = guard {
@@ -235,6 +282,7 @@ struct Params<'a> {
     attempt: &'a str,
     task: &'a str,
     name: &'a str,
+    src: &'a str,
 }
 
 /// Runs the handler of a route and method.
@@ -243,26 +291,34 @@ async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>
     let result = match (route, req.method.as_str()) {
         (Route::Metrics, "GET") => Ok(Response {
             status: 200,
-            body: crate::metrics::render(&shard.shared().metrics).into_bytes(),
+            body: {
+                let mut text = crate::metrics::render(&shard.shared().metrics);
+                super::receive::render_metrics(&mut text);
+                text.into_bytes()
+            },
             content_type: Some("text/plain; version=0.0.4"),
+            headers: Vec::new(),
         }),
         (Route::Apps, "GET") => list_apps(shard, req),
         (Route::Apps, "POST") => create_app(shard, req),
         (Route::App, "GET") => get_app(shard, app),
-        (Route::App, "PUT") => upsert_app(shard, req, app),
-        (Route::App, "PATCH") => patch_app(shard, req, app),
-        (Route::App, "DELETE") => delete_app(shard, app),
-        (Route::Endpoints, "GET") => list_endpoints(shard, req, app),
-        (Route::Endpoints, "POST") => create_endpoint(shard, req, app).await,
-        (Route::Endpoint, "GET") => get_endpoint(shard, app, ep),
-        (Route::Endpoint, "PUT") => upsert_endpoint(shard, req, app, ep).await,
-        (Route::Endpoint, "PATCH") => patch_endpoint(shard, req, app, ep).await,
-        (Route::Endpoint, "DELETE") => delete_endpoint(shard, app, ep),
-        (Route::EndpointSecret, "GET") => get_secret(shard, app, ep),
-        (Route::EndpointSecretRotate, "POST") => rotate_secret(shard, req, app, ep),
-        (Route::EndpointHeaders, "GET") => get_headers(shard, app, ep),
-        (Route::EndpointHeaders, "PUT") => put_headers(shard, req, app, ep),
-        (Route::EndpointHeaders, "PATCH") => patch_headers(shard, req, app, ep),
+        (Route::App, "PUT") => {
+            refuse_source_app(shard, app).and_then(|()| upsert_app(shard, req, app))
+        }
+        (Route::App, "PATCH") => {
+            refuse_source_app(shard, app).and_then(|()| patch_app(shard, req, app))
+        }
+        (Route::App, "DELETE") => {
+            refuse_source_app(shard, app).and_then(|()| delete_app(shard, app))
+        }
+        (
+            Route::Endpoints
+            | Route::Endpoint
+            | Route::EndpointSecret
+            | Route::EndpointSecretRotate
+            | Route::EndpointHeaders,
+            _,
+        ) => endpoint(shard, req, route, app, ep).await,
         (Route::EventTypes, "GET") => list_event_types(shard, req),
         (Route::EventTypes, "POST") => create_event_type(shard, req),
         (Route::EventType, "GET") => get_event_type(shard, p.name),
@@ -289,6 +345,23 @@ async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>
         (Route::EndpointStats, "GET") => attempts::endpoint_stats(shard, app, ep).await,
         (Route::BackgroundTasks, "GET") => manual::list_tasks(shard, req),
         (Route::BackgroundTask, "GET") => manual::get_task(shard, p.task),
+        (Route::Sources, "GET") => list_sources(shard, req),
+        (Route::Sources, "POST") => create_source(shard, req),
+        (Route::Source, "GET") => get_source(shard, p.src),
+        (Route::Source, "PUT") => upsert_source(shard, req, p.src),
+        (Route::Source, "DELETE") => delete_source(shard, p.src),
+        (Route::SourceTokenRotate, "POST") => rotate_token(shard, p.src),
+        (
+            Route::SourceEndpoints
+            | Route::SourceEndpoint
+            | Route::SourceEndpointSecret
+            | Route::SourceEndpointSecretRotate
+            | Route::SourceEndpointHeaders,
+            _,
+        ) => match source_app(shard, p.src) {
+            Ok(app) => endpoint(shard, req, route, &app, p.ep).await,
+            Err(e) => Err(e),
+        },
         _ => Err(error(
             405,
             "method_not_allowed",
@@ -296,6 +369,38 @@ async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>
         )),
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// An endpoint route, of an application or of a source (whose endpoints
+/// are those of the source's application): one table for both.
+async fn endpoint(
+    shard: &Rc<Shard>,
+    req: &Request,
+    route: Route,
+    app: &str,
+    ep: &str,
+) -> Result<Response, Response> {
+    use Route::*;
+    match (route, req.method.as_str()) {
+        (Endpoints | SourceEndpoints, "GET") => list_endpoints(shard, req, app),
+        (Endpoints | SourceEndpoints, "POST") => create_endpoint(shard, req, app).await,
+        (Endpoint | SourceEndpoint, "GET") => get_endpoint(shard, app, ep),
+        (Endpoint | SourceEndpoint, "PUT") => upsert_endpoint(shard, req, app, ep).await,
+        (Endpoint | SourceEndpoint, "PATCH") => patch_endpoint(shard, req, app, ep).await,
+        (Endpoint | SourceEndpoint, "DELETE") => delete_endpoint(shard, app, ep),
+        (EndpointSecret | SourceEndpointSecret, "GET") => get_secret(shard, app, ep),
+        (EndpointSecretRotate | SourceEndpointSecretRotate, "POST") => {
+            rotate_secret(shard, req, app, ep)
+        }
+        (EndpointHeaders | SourceEndpointHeaders, "GET") => get_headers(shard, app, ep),
+        (EndpointHeaders | SourceEndpointHeaders, "PUT") => put_headers(shard, req, app, ep),
+        (EndpointHeaders | SourceEndpointHeaders, "PATCH") => patch_headers(shard, req, app, ep),
+        _ => Err(error(
+            405,
+            "method_not_allowed",
+            format!("{} not allowed here", req.method),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +420,24 @@ mod tests {
         ];
         for (i, (a, b, eq)) in rows.iter().enumerate() {
             assert_eq!(constant_time_eq(a, b), *eq, "row {i}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod receive_route_tests {
+    #[test]
+    fn receive_urls_and_the_ingest_api_do_not_overlap() {
+        for (path, want) in [
+            ("/ingest/itk_abc", Some("Receive")),
+            ("/ingest/api/v1/source", Some("Sources")),
+            ("/ingest/api/v1/source/src_1", Some("Source")),
+            (
+                "/ingest/api/v1/source/src_1/endpoint/ep_1/headers",
+                Some("SourceEndpointHeaders"),
+            ),
+        ] {
+            assert_eq!(super::route_name(path).as_deref(), want, "{path}");
         }
     }
 }

@@ -9,12 +9,18 @@
 //! - every endpoint's `app_id` names an application in `apps`;
 //! - `app_uids` and `endpoint_uids` map to entities that exist;
 //! - `app_endpoints[app]` lists exactly the endpoints of `app`, sorted by id;
+//! - every source has an application with the source's id (its forwarding
+//!   destinations are that application's endpoints), made by the source's
+//!   put and removed with it; `source_uids` and `source_tokens` map to
+//!   sources that exist;
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
 //!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
 
 pub mod store;
 
-use crate::records::{self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError};
+use crate::records::{
+    self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError, SourceRecord,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -36,6 +42,10 @@ pub struct Catalog {
     by_type: HashMap<(String, String), Vec<String>>,
     any_type: HashMap<String, Vec<String>>,
     event_types: BTreeMap<String, Arc<EventTypeRecord>>,
+    sources: BTreeMap<String, Arc<SourceRecord>>,
+    source_uids: HashMap<String, String>,
+    /// Receive-URL token → source id.
+    source_tokens: HashMap<String, String>,
 }
 
 impl Catalog {
@@ -53,6 +63,8 @@ impl Catalog {
             Some(Kind::EventTypeDelete) => {
                 self.event_types.remove(&records::decode_delete(body)?.id);
             }
+            Some(Kind::SourcePut) => self.put_source(records::decode_source(body)?),
+            Some(Kind::SourceDelete) => self.delete_source(&records::decode_delete(body)?.id),
             _ => return Err(RecordError::UnknownKind(kind)),
         }
         Ok(())
@@ -70,6 +82,9 @@ impl Catalog {
         for et in self.event_types.values() {
             out.push((Kind::EventTypePut, records::encode(et.as_ref())?));
         }
+        for src in self.sources.values() {
+            out.push((Kind::SourcePut, records::encode(src.as_ref())?));
+        }
         for ids in self.app_endpoints.values() {
             for ep in ids.iter().filter_map(|id| self.endpoints.get(id)) {
                 out.push((Kind::EndpointPut, records::encode(ep.as_ref())?));
@@ -85,6 +100,76 @@ impl Catalog {
             self.endpoints.len(),
             self.event_types.len(),
         )
+    }
+
+    /// Puts a source, and its application when it has none yet.
+    pub fn put_source(&mut self, src: SourceRecord) {
+        if let Some(old) = self.sources.get(&src.id) {
+            if let Some(uid) = &old.uid {
+                self.source_uids.remove(uid);
+            }
+            self.source_tokens.remove(&old.token);
+        }
+        if let Some(uid) = &src.uid {
+            self.source_uids.insert(uid.clone(), src.id.clone());
+        }
+        self.source_tokens.insert(src.token.clone(), src.id.clone());
+        if !self.apps.contains_key(&src.id) {
+            self.put_app(AppRecord {
+                id: src.id.clone(),
+                uid: None,
+                name: src.name.clone(),
+                metadata: "{}".into(),
+                rate_limit: None,
+                created_ms: src.created_ms,
+                updated_ms: src.created_ms,
+            });
+        }
+        self.sources.insert(src.id.clone(), Arc::new(src));
+    }
+
+    /// Deletes a source with its application and that one's endpoints.
+    pub fn delete_source(&mut self, id: &str) {
+        let Some(src) = self.sources.remove(id) else {
+            return;
+        };
+        if let Some(uid) = &src.uid {
+            self.source_uids.remove(uid);
+        }
+        self.source_tokens.remove(&src.token);
+        self.delete_app(id);
+    }
+
+    /// A source by id or uid.
+    pub fn source(&self, id_or_uid: &str) -> Option<&Arc<SourceRecord>> {
+        self.sources.get(id_or_uid).or_else(|| {
+            self.source_uids
+                .get(id_or_uid)
+                .and_then(|id| self.sources.get(id))
+        })
+    }
+
+    /// The source whose receive URL carries `token`.
+    pub fn source_by_token(&self, token: &str) -> Option<&Arc<SourceRecord>> {
+        self.source_tokens
+            .get(token)
+            .and_then(|id| self.sources.get(id))
+    }
+
+    /// Sources in id order (creation order).
+    pub fn sources(&self) -> impl DoubleEndedIterator<Item = &Arc<SourceRecord>> {
+        self.sources.values()
+    }
+
+    /// How many sources the catalog holds.
+    pub fn source_count(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// Whether an application belongs to a source (not listed as an
+    /// application, changed only through its source).
+    pub fn is_source_app(&self, app_id: &str) -> bool {
+        self.sources.contains_key(app_id)
     }
 
     pub fn put_app(&mut self, app: AppRecord) {
@@ -202,9 +287,11 @@ impl Catalog {
         })
     }
 
-    /// Applications in id order (creation order).
+    /// Applications in id order (creation order), without those of sources.
     pub fn apps(&self) -> impl DoubleEndedIterator<Item = &Arc<AppRecord>> {
-        self.apps.values()
+        self.apps
+            .values()
+            .filter(|a| !self.sources.contains_key(&a.id))
     }
 
     /// An endpoint of `app_id` by id or uid.

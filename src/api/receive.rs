@@ -1,0 +1,385 @@
+//! The public receive URL, `/ingest/{token}`: a request is judged from its
+//! head first (unknown token 404, disabled source 410, method 405, rate
+//! 429) before a byte of its body is read; then its size (413) and its
+//! signature (401); then it becomes messages — one of the source's own
+//! application (whose endpoints are the source's destinations) and one per
+//! route — accepted through the same path as API messages, and is answered
+//! 2xx only once they are durable. The provider's delivery id is the
+//! messages' `eventId`, so a repeat within the window is answered 2xx and
+//! forwards nothing new, across restarts.
+//!
+//! State: per-source rate buckets and outcome counters, in this shard's
+//! thread (the API and receive URLs are served by shard 0 only); both are
+//! bounded by the catalog's `max_sources`.
+
+use super::http::{error, Request, Response};
+use crate::accept::{IngestError, NewMessage};
+use crate::incoming::source::{self, Identity};
+use crate::incoming::verify::{self, Incoming};
+use crate::records::{RouteEventType, SourceRecord};
+use crate::shard::route;
+use crate::shard::state::Shard;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// The receive URL's path prefix.
+pub const RECEIVE_PREFIX: &str = "/ingest/";
+
+/// Whether a path is a receive URL (not the ingest admin API).
+pub fn is_receive_path(path: &str) -> bool {
+    path.strip_prefix(RECEIVE_PREFIX)
+        .is_some_and(|rest| !rest.is_empty() && !rest.starts_with("api/") && !rest.contains('/'))
+}
+
+/// What happened to a request, as counted in
+/// `ringhook_incoming_requests_total{source, outcome}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted,
+    Duplicate,
+    Handshake,
+    Disabled,
+    MethodNotAllowed,
+    RateLimited,
+    TooLarge,
+    Refused(verify::Refusal),
+    Unavailable,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Handshake => "handshake",
+            Outcome::Disabled => "disabled",
+            Outcome::MethodNotAllowed => "method_not_allowed",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::TooLarge => "too_large",
+            Outcome::Refused(r) => r.code(),
+            Outcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A token bucket of one source: `rate` requests a second, bursts of `rate`.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at_ms: u64,
+}
+
+#[derive(Default)]
+struct State {
+    buckets: HashMap<String, Bucket>,
+    counts: BTreeMap<(String, &'static str), u64>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new(State::default());
+}
+
+fn count(source_id: &str, outcome: Outcome) {
+    STATE.with(|s| {
+        *s.borrow_mut()
+            .counts
+            .entry((source_id.to_string(), outcome.name()))
+            .or_insert(0) += 1;
+    });
+}
+
+/// Forgets a deleted source's bucket and counters.
+pub fn forget(source_id: &str) {
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.buckets.remove(source_id);
+        s.counts.retain(|(id, _), _| id != source_id);
+    });
+}
+
+/// Takes one request from the source's bucket; `Err(seconds)` to wait.
+/// A pure step: `take(bucket, rate, now) -> (bucket, verdict)`.
+fn take(bucket: Option<Bucket>, rate: u32, now_ms: u64) -> (Bucket, Result<(), u64>) {
+    let rate = f64::from(rate.max(1));
+    let mut b = bucket.unwrap_or(Bucket {
+        tokens: rate,
+        at_ms: now_ms,
+    });
+    let elapsed = now_ms.saturating_sub(b.at_ms) as f64 / 1000.0;
+    b.tokens = (b.tokens + elapsed * rate).min(rate);
+    b.at_ms = now_ms;
+    if b.tokens >= 1.0 {
+        b.tokens -= 1.0;
+        (b, Ok(()))
+    } else {
+        let wait = ((1.0 - b.tokens) / rate).ceil().max(1.0) as u64;
+        (b, Err(wait))
+    }
+}
+
+fn rate_limited(src: &SourceRecord, now_ms: u64) -> Result<(), u64> {
+    let Some(rate) = src.rate_limit else {
+        return Ok(());
+    };
+    STATE.with(|s| {
+        let mut s = s.borrow_mut();
+        let (b, verdict) = take(s.buckets.get(&src.id).copied(), rate, now_ms);
+        s.buckets.insert(src.id.clone(), b);
+        verdict
+    })
+}
+
+/// The `ringhook_incoming_requests_total` lines for `/metrics`.
+pub fn render_metrics(out: &mut String) {
+    use std::fmt::Write;
+    out.push_str("# HELP ringhook_incoming_requests_total Requests to incoming sources' receive URLs, by source and outcome.\n");
+    out.push_str("# TYPE ringhook_incoming_requests_total counter\n");
+    STATE.with(|s| {
+        for ((source, outcome), n) in &s.borrow().counts {
+            let _ = writeln!(
+                out,
+                "ringhook_incoming_requests_total{{source=\"{source}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    });
+}
+
+fn token_of(path: &str) -> &str {
+    path.strip_prefix(RECEIVE_PREFIX).unwrap_or("")
+}
+
+fn find(shard: &Shard, path: &str) -> Option<Arc<SourceRecord>> {
+    shard
+        .shared()
+        .catalog
+        .load()
+        .source_by_token(token_of(path))
+        .cloned()
+}
+
+/// The answer to a receive request decided from its head alone, if any.
+pub fn refuse_early(shard: &Shard, req: &Request) -> Option<Response> {
+    let Some(src) = find(shard, &req.path) else {
+        return Some(error(404, "not_found", "no source has this URL"));
+    };
+    if src.disabled {
+        count(&src.id, Outcome::Disabled);
+        return Some(error(410, "source_disabled", "this source is disabled"));
+    }
+    if !matches!(req.method.as_str(), "POST" | "PUT") {
+        count(&src.id, Outcome::MethodNotAllowed);
+        return Some(error(405, "method_not_allowed", "send webhooks with POST"));
+    }
+    if let Err(wait) = rate_limited(&src, crate::time::now_ms()) {
+        count(&src.id, Outcome::RateLimited);
+        let mut resp = error(429, "rate_limited", "too many requests for this source");
+        resp.headers.push(("retry-after", wait.to_string()));
+        return Some(resp);
+    }
+    None
+}
+
+fn answer(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        body: serde_json::to_vec(&body).unwrap_or_default(),
+        content_type: None,
+        headers: Vec::new(),
+    }
+}
+
+/// The message payload for a body: the body itself when it is a JSON
+/// object ringhook accepts, else an object carrying it.
+fn payload(body: &[u8], parsed: Option<&Value>, content_type: Option<&str>) -> Vec<u8> {
+    if matches!(parsed, Some(Value::Object(_))) && crate::accept::payload::check(body).is_ok() {
+        return body.to_vec();
+    }
+    use base64::Engine;
+    let wrapped = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::json!({ "body": text, "contentType": content_type }),
+        Err(_) => serde_json::json!({
+            "bodyBase64": base64::engine::general_purpose::STANDARD.encode(body),
+            "contentType": content_type,
+        }),
+    };
+    serde_json::to_vec(&wrapped).unwrap_or_default()
+}
+
+/// A route's event type for this request (`None`: the request does not
+/// name one, and the route is skipped).
+fn route_event_type(
+    how: &RouteEventType,
+    headers: &[(String, String)],
+    body: Option<&Value>,
+) -> Option<String> {
+    match how {
+        RouteEventType::Fixed(t) => Some(t.clone()),
+        RouteEventType::Header(name) => headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| source::event_type_name(v)),
+        RouteEventType::Pointer(p) => body?.pointer(p)?.as_str().and_then(source::event_type_name),
+    }
+}
+
+/// Handles a receive request whose head `refuse_early` let through.
+pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
+    let Some(src) = find(shard, &req.path) else {
+        return error(404, "not_found", "no source has this URL");
+    };
+    let max = src
+        .max_body_bytes
+        .map_or(shard.shared().config.max_body_bytes, |m| m as usize);
+    if req.body.len() > max {
+        count(&src.id, Outcome::TooLarge);
+        return error(
+            413,
+            "payload_too_large",
+            format!(
+                "request body is {} bytes; this source takes {max}",
+                req.body.len()
+            ),
+        );
+    }
+    let scheme = match source::scheme_of(&src) {
+        Ok(s) => s,
+        Err(e) => return error(500, "internal", format!("source configuration: {e}")),
+    };
+    let now_s = crate::time::now_ms() / 1000;
+    let incoming = Incoming {
+        headers: &req.headers,
+        body: &req.body,
+        now_s,
+        tolerance_s: shard.shared().config.incoming_tolerance_ms / 1000,
+    };
+    if let Err(refusal) = verify::verify(&scheme, &incoming) {
+        count(&src.id, Outcome::Refused(refusal));
+        return error(401, refusal.code(), refusal.to_string());
+    }
+    let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
+    if let Some(reply) = source::handshake(&src.kind, &req.headers, parsed.as_ref()) {
+        count(&src.id, Outcome::Handshake);
+        return answer(200, reply);
+    }
+    let Identity {
+        delivery_id,
+        event_type,
+    } = source::identify(&src.kind, &req.headers, parsed.as_ref());
+    let content_type = req
+        .headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.as_str());
+    let payload = payload(&req.body, parsed.as_ref(), content_type);
+    let mut messages = vec![NewMessage {
+        app_id: src.id.clone(),
+        event_type,
+        event_id: delivery_id.clone(),
+        channels: Vec::new(),
+        payload: payload.clone(),
+    }];
+    for r in &src.routes {
+        if let Some(event_type) = route_event_type(&r.event_type, &req.headers, parsed.as_ref()) {
+            messages.push(NewMessage {
+                app_id: r.app_id.clone(),
+                event_type,
+                event_id: delivery_id.clone(),
+                channels: Vec::new(),
+                payload: payload.clone(),
+            });
+        }
+    }
+    let results = route::submit(shard, messages).await;
+    let mut ids = Vec::new();
+    let mut duplicate = false;
+    for r in results {
+        match r {
+            Ok(m) => ids.push(m.id.to_string()),
+            Err(IngestError::Duplicate(id)) => {
+                duplicate = true;
+                ids.push(id);
+            }
+            // A route to an application deleted since: the sender can do
+            // nothing about it, so it is not refused for it.
+            Err(IngestError::UnknownApp) => {}
+            Err(IngestError::Unavailable) => {
+                count(&src.id, Outcome::Unavailable);
+                let mut resp = error(
+                    503,
+                    "unavailable",
+                    "the engine is overloaded or stopping; retry",
+                );
+                resp.headers.push(("retry-after", "1".into()));
+                return resp;
+            }
+            Err(IngestError::Invalid(e)) => return error(400, "invalid", e),
+            Err(IngestError::Journal(e)) => return error(500, "internal", e),
+        }
+    }
+    count(
+        &src.id,
+        if duplicate {
+            Outcome::Duplicate
+        } else {
+            Outcome::Accepted
+        },
+    );
+    answer(200, serde_json::json!({ "ok": true, "messages": ids }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receive_paths() {
+        for (path, want) in [
+            ("/ingest/itk_abc", true),
+            ("/ingest/", false),
+            ("/ingest/api/v1/source", false),
+            ("/ingest/a/b", false),
+            ("/api/v1/app", false),
+        ] {
+            assert_eq!(is_receive_path(path), want, "{path}");
+        }
+    }
+
+    #[test]
+    fn bucket_table() {
+        // rate 2/s: two at once, then wait; refilled after a second.
+        let (b, v) = take(None, 2, 1000);
+        assert_eq!(v, Ok(()));
+        let (b, v) = take(Some(b), 2, 1000);
+        assert_eq!(v, Ok(()));
+        let (b, v) = take(Some(b), 2, 1000);
+        assert_eq!(v, Err(1));
+        let (b, v) = take(Some(b), 2, 1500);
+        assert_eq!(v, Ok(()));
+        let (_, v) = take(Some(b), 2, 1500);
+        assert_eq!(v, Err(1));
+    }
+
+    #[test]
+    fn payloads() {
+        let obj = br#"{"a":1}"#;
+        let v: Value = serde_json::from_slice(obj).expect("json");
+        assert_eq!(payload(obj, Some(&v), None), obj.to_vec());
+        let form = b"a=1&b=2";
+        let wrapped: Value = serde_json::from_slice(&payload(
+            form,
+            None,
+            Some("application/x-www-form-urlencoded"),
+        ))
+        .expect("json");
+        assert_eq!(wrapped["body"], "a=1&b=2");
+        let bin: Value = serde_json::from_slice(&payload(&[0xff, 0], None, None)).expect("json");
+        assert_eq!(bin["bodyBase64"], "/wA=");
+        let arr: Value =
+            serde_json::from_slice(&payload(b"[1]", Some(&serde_json::json!([1])), None))
+                .expect("json");
+        assert_eq!(arr["body"], "[1]");
+    }
+}
