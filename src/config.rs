@@ -75,6 +75,8 @@ pub struct Config {
     pub incoming_tolerance_ms: u64,
     /// The base of sources' `ingestUrl` as senders reach it (empty: the API listener's address).
     pub ingest_public_url: String,
+    /// HOST:PORT of a listener for receive URLs only (empty: none).
+    pub ingest_addr: String,
     pub api_header_timeout_ms: u64,
     pub api_keepalive_idle_ms: u64,
     pub api_request_timeout_ms: u64,

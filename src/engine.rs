@@ -7,6 +7,7 @@
 //! This is the one module that knows every part: the runtime knows nothing
 //! of the API or the ingest socket, and they know nothing of recovery.
 
+use crate::api::Surface;
 use crate::config::Config;
 use crate::datadir::{self, DataDirError, DirLock};
 use crate::delivery::budget::Budget;
@@ -112,6 +113,27 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         .local_addr()
         .map(|a| a.to_string())
         .unwrap_or_else(|_| config.http_addr.clone());
+    // Receive URLs on a listener of their own, when configured.
+    let receive_listener = match config.ingest_addr.as_str() {
+        "" => None,
+        addr => Some(
+            std::net::TcpListener::bind(addr).map_err(|source| EngineError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?,
+        ),
+    };
+    let mut config = config;
+    // The addresses as bound (a configured port 0 becomes the real one):
+    // sources' ingestUrl names them.
+    config.http_addr = http_addr.clone();
+    if let Some(addr) = receive_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        config.ingest_addr = addr.to_string();
+    }
+    let receive_banner = match &receive_listener {
+        Some(_) => format!(", receive URLs on http://{}", config.ingest_addr),
+        None => String::new(),
+    };
 
     let n = config.shards;
     let connection_budget = match config.max_connections_per_shard {
@@ -132,6 +154,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
     });
     let answers = std::mem::take(&mut recovered.answers);
     let api_fd = api_listener.into_raw_fd();
+    let receive_fd = receive_listener.map(|l| l.into_raw_fd());
     let socket = socket_path.clone();
     let services: Services = Box::new(move |shard| {
         // The idempotency table is shard 0's thread-local.
@@ -139,7 +162,17 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         // SAFETY: the descriptor came from a bound std listener whose
         // ownership was released with into_raw_fd.
         let listener = unsafe { glommio::net::TcpListener::from_raw_fd(api_fd) };
-        glommio::spawn_local(crate::api::serve(shard.clone(), listener)).detach();
+        glommio::spawn_local(crate::api::serve(shard.clone(), listener, Surface::Full)).detach();
+        if let Some(fd) = receive_fd {
+            // SAFETY: as above, a bound std listener released with into_raw_fd.
+            let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+            glommio::spawn_local(crate::api::serve(
+                shard.clone(),
+                listener,
+                Surface::ReceiveOnly,
+            ))
+            .detach();
+        }
         let ingest = glommio::net::UnixListener::bind(&socket)
             .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
         // Whoever may connect may submit messages: the owner only.
@@ -158,7 +191,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         connection_budget,
         services,
         banner: format!(
-            "ringhook: serving http://{http_addr} and {} with {n} shard(s)",
+            "ringhook: serving http://{http_addr}{receive_banner} and {} with {n} shard(s)",
             socket_path.display()
         ),
     });

@@ -49,6 +49,11 @@ struct ServeArgs {
     /// HOST:PORT of the HTTP API (default 127.0.0.1:8040).
     #[arg(long, env = "RINGHOOK_HTTP_ADDR")]
     http_addr: Option<String>,
+    /// HOST:PORT of a listener serving only incoming sources' receive URLs
+    /// (/ingest/<token>), so they can face the internet while the API stays
+    /// private (default: none; the API listener serves them).
+    #[arg(long, env = "RINGHOOK_INGEST_ADDR")]
+    ingest_addr: Option<String>,
     /// Path of the ingest Unix socket (default <data-dir>/ingest.sock).
     #[arg(long, env = "RINGHOOK_SOCKET")]
     socket: Option<PathBuf>,
@@ -126,6 +131,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(v) = args.socket {
         config.socket = v;
+    }
+    if let Some(v) = args.ingest_addr {
+        config.ingest_addr = v;
     }
     if let Some(v) = args.shards {
         config.shards = v;

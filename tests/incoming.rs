@@ -414,3 +414,34 @@ fn kill_9_after_a_burst_loses_no_answered_request() {
     let (_, msgs) = engine.api("GET", &format!("/api/v1/app/{id}/msg?limit=250"), None);
     assert_eq!(msgs["data"].as_array().map(Vec::len), Some(n), "{v}");
 }
+
+/// `--ingest-addr`: receive URLs on a listener of their own, which serves
+/// nothing of the API, so it can face the internet.
+#[test]
+fn receive_urls_can_have_a_listener_of_their_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let addr = format!("127.0.0.1:{port}");
+    let engine = Engine::start(dir.path(), &["--ingest-addr", &addr]);
+    let sink = Sink::start();
+    let src = create_source(&engine, json!({ "name": "pub", "type": "generic-webhook" }));
+    let url = src["ingestUrl"].as_str().expect("url").to_string();
+    assert!(url.starts_with(&format!("http://{addr}/ingest/")), "{url}");
+    source_endpoint(&engine, src["id"].as_str().expect("id"), &sink.url("/pub"));
+    assert_eq!(post(&url, br#"{"x":1}"#, &[]).0, 200);
+    // The API is not reachable there, token or not.
+    for path in ["/api/v1/app", "/ingest/api/v1/source", "/metrics"] {
+        let r = ureq::get(&format!("http://{addr}{path}"))
+            .set("authorization", &format!("Bearer {TOKEN}"))
+            .call();
+        assert!(matches!(r, Err(ureq::Error::Status(404, _))), "{path}: {r:?}");
+    }
+    let health = ureq::get(&format!("http://{addr}/api/v1/health")).call();
+    assert_eq!(health.map(|r| r.status()).ok(), Some(204));
+    wait_for("the delivery", Duration::from_secs(10), || {
+        (at(&sink, "/pub").len() == 1).then_some(())
+    });
+}

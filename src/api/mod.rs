@@ -77,8 +77,18 @@ impl Open {
     }
 }
 
+/// What a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The whole API, receive URLs included.
+    Full,
+    /// Receive URLs (`/ingest/{token}`) and health only (`--ingest-addr`);
+    /// everything else is a 404, so the API is not reachable through it.
+    ReceiveOnly,
+}
+
 /// Accepts API connections until the engine stops.
-pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
+pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener, surface: Surface) {
     let open = Rc::new(Open::default());
     let config = &shard.shared().config;
     let (max, per_client_max) = (
@@ -100,7 +110,7 @@ pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener) {
         let shard = shard.clone();
         let open = open.clone();
         glommio::spawn_local(async move {
-            connection(&shard, stream).await;
+            connection(&shard, stream, surface).await;
             open.release(client);
         })
         .detach();
@@ -146,7 +156,7 @@ async fn until<T>(deadline: Instant, f: impl std::future::Future<Output = T>) ->
 /// and writing the answer) has the request timeout in all, so a client that
 /// never reads its answers cannot hold the connection. The token is checked
 /// right after the head, before any body byte is read.
-async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
+async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream, surface: Surface) {
     let config = &shard.shared().config;
     let header_timeout = Duration::from_millis(config.api_header_timeout_ms);
     let idle = Duration::from_millis(config.api_keepalive_idle_ms);
@@ -178,7 +188,7 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
             Some(Ok(head)) => head,
         };
         let deadline = Instant::now() + request_timeout;
-        if let Some(resp) = routes::refuse_unauthorized(shard, &head.request) {
+        if let Some(resp) = routes::refuse_unauthorized(shard, &head.request, surface) {
             let _ = until(deadline, http::write_response(&mut stream, &resp, false)).await;
             linger(&mut stream).await;
             return;
@@ -190,7 +200,7 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream) {
                 Err(_) => return false,
             };
             let keep_alive = req.keep_alive && !last;
-            let resp = routes::handle(shard, req).await;
+            let resp = routes::handle(shard, req, surface).await;
             http::write_response(&mut stream, &resp, keep_alive)
                 .await
                 .is_ok()

@@ -18,7 +18,7 @@ use super::idempotency;
 use super::messages::*;
 use super::params::not_found;
 use super::sources::*;
-use super::{attempts, manual};
+use super::{attempts, manual, Surface};
 use crate::shard::state::Shard;
 use std::rc::Rc;
 use std::sync::OnceLock;
@@ -196,12 +196,15 @@ pub fn route_name(path: &str) -> Option<String> {
 
 /// The 401 for a request that needs a token and has no valid one, decided
 /// from its head alone (the connection reads no body byte of it).
-pub fn refuse_unauthorized(shard: &Shard, req: &Request) -> Option<Response> {
+pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Option<Response> {
     let path = match req.path.trim_end_matches('/') {
         "" => "/",
         p => p,
     };
     let route = router().at(path).ok().map(|m| *m.value);
+    if !serves(surface, route) {
+        return Some(not_found("route"));
+    }
     if let Some(Route::Receive) = route {
         // The URL's token is the credential; no bearer token.
         return super::receive::refuse_early(shard, req);
@@ -217,8 +220,16 @@ pub fn refuse_unauthorized(shard: &Shard, req: &Request) -> Option<Response> {
     ))
 }
 
+/// Whether a listener of `surface` serves `route`.
+fn serves(surface: Surface, route: Option<Route>) -> bool {
+    match surface {
+        Surface::Full => true,
+        Surface::ReceiveOnly => matches!(route, Some(Route::Receive | Route::Health)),
+    }
+}
+
 /// Dispatches one request.
-pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
+pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Response {
     let path = match req.path.trim_end_matches('/') {
         "" => "/",
         p => p,
@@ -227,6 +238,9 @@ pub async fn handle(shard: &Rc<Shard>, req: Request) -> Response {
         return not_found("route");
     };
     let route = *m.value;
+    if !serves(surface, Some(route)) {
+        return not_found("route");
+    }
     if let Route::Receive = route {
         return super::receive::receive(shard, req).await;
     }

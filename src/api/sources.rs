@@ -37,9 +37,13 @@ fn new_token() -> String {
 /// The public receive URL of a token.
 pub fn ingest_url(shard: &Shard, token: &str) -> String {
     let config = &shard.shared().config;
-    let base = match config.ingest_public_url.trim_end_matches('/') {
-        "" => format!("http://{}", config.http_addr),
-        base => base.to_string(),
+    let base = match (
+        config.ingest_public_url.trim_end_matches('/'),
+        config.ingest_addr.as_str(),
+    ) {
+        ("", "") => format!("http://{}", config.http_addr),
+        ("", receive) => format!("http://{receive}"),
+        (base, _) => base.to_string(),
     };
     format!("{base}/ingest/{token}")
 }
