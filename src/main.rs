@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the engine (works with no flags on the embedded default config).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -107,7 +107,7 @@ enum JournalCommand {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Token {
             command: TokenCommand::Create { data_dir },
         } => {
