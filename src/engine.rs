@@ -153,6 +153,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         config,
     });
     let answers = std::mem::take(&mut recovered.answers);
+    let cron_fired = std::mem::take(&mut recovered.cron_fired);
     let api_fd = api_listener.into_raw_fd();
     let receive_fd = receive_listener.map(|l| l.into_raw_fd());
     let socket = socket_path.clone();
@@ -183,6 +184,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
                 .map_err(|e| format!("cannot restrict {}: {e}", socket.display()))?;
         }
         glommio::spawn_local(crate::ingest::server::serve(shard.clone(), ingest)).detach();
+        glommio::spawn_local(crate::incoming::ticker::run(shard.clone(), cron_fired)).detach();
         Ok(())
     });
     let result = runtime::run(Start {

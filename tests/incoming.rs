@@ -437,11 +437,100 @@ fn receive_urls_can_have_a_listener_of_their_own() {
         let r = ureq::get(&format!("http://{addr}{path}"))
             .set("authorization", &format!("Bearer {TOKEN}"))
             .call();
-        assert!(matches!(r, Err(ureq::Error::Status(404, _))), "{path}: {r:?}");
+        assert!(
+            matches!(r, Err(ureq::Error::Status(404, _))),
+            "{path}: {r:?}"
+        );
     }
     let health = ureq::get(&format!("http://{addr}/api/v1/health")).call();
     assert_eq!(health.map(|r| r.status()).ok(), Some(204));
     wait_for("the delivery", Duration::from_secs(10), || {
         (at(&sink, "/pub").len() == 1).then_some(())
     });
+}
+
+/// The cron ticks fired for a source, from its messages' `eventId`s.
+fn cron_ticks(engine: &Engine, src: &str) -> Vec<u64> {
+    let (s, v) = engine.api("GET", &format!("/api/v1/app/{src}/msg?limit=250"), None);
+    assert_eq!(s, 200, "{v}");
+    let mut ticks: Vec<u64> = v["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .filter_map(|m| m["eventId"].as_str()?.strip_prefix("cron-")?.parse().ok())
+        .collect();
+    ticks.sort_unstable();
+    ticks
+}
+
+/// A cron source fires on its schedule into its endpoints and routes; a
+/// tick missed while the process was down fires once at start (the newest
+/// one only), and no tick fires twice, `kill -9` or not.
+#[test]
+fn a_cron_source_fires_each_tick_once_across_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = Engine::start(dir.path(), &[]);
+    let sink = Sink::start();
+    let app = engine.create_app("sync");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/routed") }));
+    let src = create_source(
+        &engine,
+        json!({ "name": "poll", "type": "cron",
+                "config": { "schedule": "*/2 * * * * *", "payload": "{\"sync\":true}", "eventType": "poll.due" },
+                "routes": [{ "app": app, "eventType": "poll.due" }] }),
+    );
+    let id = src["id"].as_str().expect("id").to_string();
+    source_endpoint(&engine, &id, &sink.url("/cron"));
+    // It receives nothing.
+    let url = src["ingestUrl"].as_str().expect("url");
+    assert_eq!(post(url, b"{}", &[]).0, 405);
+
+    let before = wait_for("two ticks", Duration::from_secs(15), || {
+        let t = cron_ticks(&engine, &id);
+        (t.len() >= 2).then_some(t)
+    });
+    assert!(
+        before.windows(2).all(|w| w[1] - w[0] == 2000),
+        "every tick once: {before:?}"
+    );
+    assert!(before.iter().all(|t| t % 2000 == 0), "{before:?}");
+    let last = *before.last().expect("a tick");
+    engine.kill9();
+    // Stay down across two ticks.
+    wait_for("two ticks to pass", Duration::from_secs(10), || {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        (now > last + 4_500).then_some(())
+    });
+    engine.spawn().expect("restart");
+    let after = wait_for("ticks after the restart", Duration::from_secs(15), || {
+        let t = cron_ticks(&engine, &id);
+        (t.iter().filter(|&&x| x > last).count() >= 2).then_some(t)
+    });
+    let mut dedup = after.clone();
+    dedup.dedup();
+    assert_eq!(dedup, after, "no tick twice: {after:?}");
+    let missed: Vec<u64> = after.iter().copied().filter(|&t| t > last).collect();
+    // The ticks while down were last+2000 and last+4000 (and maybe later
+    // ones before the start): exactly one of those fired, the newest.
+    let started = missed[0];
+    assert!(
+        started >= last + 4000,
+        "the newest missed tick, not an older one: {after:?}"
+    );
+    assert!(!after.contains(&(last + 2000)), "{after:?}");
+    assert!(
+        missed.windows(2).all(|w| w[1] - w[0] == 2000),
+        "then every tick: {missed:?}"
+    );
+    // Delivered to the source's endpoint and routed into the application.
+    wait_for("deliveries", Duration::from_secs(10), || {
+        (at(&sink, "/cron").len() >= after.len() && at(&sink, "/routed").len() >= after.len())
+            .then_some(())
+    });
+    assert_eq!(at(&sink, "/cron")[0].json(), json!({ "sync": true }));
+    let (_, v) = engine.api("GET", &format!("/api/v1/app/{app}/msg"), None);
+    assert_eq!(v["data"][0]["eventType"], "poll.due");
 }

@@ -13,10 +13,10 @@
 //! bounded by the catalog's `max_sources`.
 
 use super::http::{error, Request, Response};
-use crate::accept::{IngestError, NewMessage};
+use crate::accept::IngestError;
 use crate::incoming::source::{self, Identity};
 use crate::incoming::verify::{self, Incoming};
-use crate::records::{RouteEventType, SourceRecord};
+use crate::records::SourceRecord;
 use crate::shard::route;
 use crate::shard::state::Shard;
 use serde_json::Value;
@@ -169,6 +169,14 @@ pub fn refuse_early(shard: &Shard, req: &Request) -> Option<Response> {
         count(&src.id, Outcome::Disabled);
         return Some(error(410, "source_disabled", "this source is disabled"));
     }
+    if src.kind == "cron" {
+        count(&src.id, Outcome::MethodNotAllowed);
+        return Some(error(
+            405,
+            "method_not_allowed",
+            "a cron source is fired by its schedule and receives nothing",
+        ));
+    }
     if !matches!(req.method.as_str(), "POST" | "PUT") {
         count(&src.id, Outcome::MethodNotAllowed);
         return Some(error(405, "method_not_allowed", "send webhooks with POST"));
@@ -188,40 +196,6 @@ fn answer(status: u16, body: Value) -> Response {
         body: serde_json::to_vec(&body).unwrap_or_default(),
         content_type: None,
         headers: Vec::new(),
-    }
-}
-
-/// The message payload for a body: the body itself when it is a JSON
-/// object ringhook accepts, else an object carrying it.
-fn payload(body: &[u8], parsed: Option<&Value>, content_type: Option<&str>) -> Vec<u8> {
-    if matches!(parsed, Some(Value::Object(_))) && crate::accept::payload::check(body).is_ok() {
-        return body.to_vec();
-    }
-    use base64::Engine;
-    let wrapped = match std::str::from_utf8(body) {
-        Ok(text) => serde_json::json!({ "body": text, "contentType": content_type }),
-        Err(_) => serde_json::json!({
-            "bodyBase64": base64::engine::general_purpose::STANDARD.encode(body),
-            "contentType": content_type,
-        }),
-    };
-    serde_json::to_vec(&wrapped).unwrap_or_default()
-}
-
-/// A route's event type for this request (`None`: the request does not
-/// name one, and the route is skipped).
-fn route_event_type(
-    how: &RouteEventType,
-    headers: &[(String, String)],
-    body: Option<&Value>,
-) -> Option<String> {
-    match how {
-        RouteEventType::Fixed(t) => Some(t.clone()),
-        RouteEventType::Header(name) => headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, v)| source::event_type_name(v)),
-        RouteEventType::Pointer(p) => body?.pointer(p)?.as_str().and_then(source::event_type_name),
     }
 }
 
@@ -273,25 +247,15 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
         .iter()
         .find(|(n, _)| n == "content-type")
         .map(|(_, v)| v.as_str());
-    let payload = payload(&req.body, parsed.as_ref(), content_type);
-    let mut messages = vec![NewMessage {
-        app_id: src.id.clone(),
+    let payload = source::message_payload(&req.body, parsed.as_ref(), content_type);
+    let messages = source::messages_for(
+        &src,
         event_type,
-        event_id: delivery_id.clone(),
-        channels: Vec::new(),
-        payload: payload.clone(),
-    }];
-    for r in &src.routes {
-        if let Some(event_type) = route_event_type(&r.event_type, &req.headers, parsed.as_ref()) {
-            messages.push(NewMessage {
-                app_id: r.app_id.clone(),
-                event_type,
-                event_id: delivery_id.clone(),
-                channels: Vec::new(),
-                payload: payload.clone(),
-            });
-        }
-    }
+        delivery_id,
+        payload,
+        &req.headers,
+        parsed.as_ref(),
+    );
     let results = route::submit(shard, messages).await;
     let mut ids = Vec::new();
     let mut duplicate = false;
@@ -360,26 +324,5 @@ mod tests {
         assert_eq!(v, Ok(()));
         let (_, v) = take(Some(b), 2, 1500);
         assert_eq!(v, Err(1));
-    }
-
-    #[test]
-    fn payloads() {
-        let obj = br#"{"a":1}"#;
-        let v: Value = serde_json::from_slice(obj).expect("json");
-        assert_eq!(payload(obj, Some(&v), None), obj.to_vec());
-        let form = b"a=1&b=2";
-        let wrapped: Value = serde_json::from_slice(&payload(
-            form,
-            None,
-            Some("application/x-www-form-urlencoded"),
-        ))
-        .expect("json");
-        assert_eq!(wrapped["body"], "a=1&b=2");
-        let bin: Value = serde_json::from_slice(&payload(&[0xff, 0], None, None)).expect("json");
-        assert_eq!(bin["bodyBase64"], "/wA=");
-        let arr: Value =
-            serde_json::from_slice(&payload(b"[1]", Some(&serde_json::json!([1])), None))
-                .expect("json");
-        assert_eq!(arr["body"], "[1]");
     }
 }

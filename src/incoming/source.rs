@@ -4,7 +4,8 @@
 //! record, the headers and the body, tested by tables.
 
 use super::verify::{Algorithm, Encoding, Scheme};
-use crate::records::SourceRecord;
+use crate::accept::NewMessage;
+use crate::records::{RouteEventType, SourceRecord};
 use serde_json::{Map, Value};
 
 /// Types verified as Standard Webhooks with `config.secret` (`whsec_…`):
@@ -30,7 +31,7 @@ const SVIX_FAMILY: &[&str] = &[
 /// Why a source's `config` is refused (the API answers 422 with it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("type {0} is not supported by ringhook (supported: generic-webhook, github, stripe, shopify, slack, svix and the Svix-based providers)")]
+    #[error("type {0} is not supported by ringhook (supported: generic-webhook, cron, github, stripe, shopify, slack, svix and the Svix-based providers)")]
     UnsupportedType(String),
     #[error("config.{0} is required")]
     Missing(&'static str),
@@ -79,6 +80,25 @@ pub fn scheme(kind: &str, config: &Map<String, Value>) -> Result<Scheme, ConfigE
         "slack" => Ok(Scheme::Slack {
             secret: bytes("secret")?,
         }),
+        "cron" => {
+            let schedule = secret(config, "schedule")?;
+            super::cron::Schedule::parse(schedule).map_err(|e| ConfigError::Invalid {
+                field: "schedule",
+                why: e.to_string(),
+            })?;
+            match config.get("payload") {
+                Some(Value::String(_)) => {}
+                None | Some(Value::Null) => return Err(ConfigError::Missing("payload")),
+                Some(_) => {
+                    return Err(ConfigError::Invalid {
+                        field: "payload",
+                        why: "must be a string".into(),
+                    })
+                }
+            }
+            // Fired by ringhook itself: nothing to verify, nothing received.
+            Ok(Scheme::Open)
+        }
         "generic-webhook" => match config.get("verify") {
             None | Some(Value::Null) => Ok(Scheme::Open),
             Some(Value::Object(v)) => generic(v),
@@ -260,6 +280,73 @@ pub fn identify(kind: &str, headers: &[(String, String)], body: Option<&Value>) 
     }
 }
 
+/// The message payload for a request body: the body itself when it is a
+/// JSON object ringhook accepts, else an object carrying it (`body` for
+/// text, `bodyBase64` for other bytes) with its `contentType`.
+pub fn message_payload(body: &[u8], parsed: Option<&Value>, content_type: Option<&str>) -> Vec<u8> {
+    if matches!(parsed, Some(Value::Object(_))) && crate::accept::payload::check(body).is_ok() {
+        return body.to_vec();
+    }
+    use base64::Engine;
+    let wrapped = match std::str::from_utf8(body) {
+        Ok(text) => serde_json::json!({ "body": text, "contentType": content_type }),
+        Err(_) => serde_json::json!({
+            "bodyBase64": base64::engine::general_purpose::STANDARD.encode(body),
+            "contentType": content_type,
+        }),
+    };
+    serde_json::to_vec(&wrapped).unwrap_or_default()
+}
+
+/// A route's event type for a request (`None`: the request names none, and
+/// the route is skipped).
+pub fn route_event_type(
+    how: &RouteEventType,
+    headers: &[(String, String)],
+    body: Option<&Value>,
+) -> Option<String> {
+    match how {
+        RouteEventType::Fixed(t) => Some(t.clone()),
+        RouteEventType::Header(name) => header(headers, name).and_then(event_type_name),
+        RouteEventType::Pointer(p) => body?.pointer(p)?.as_str().and_then(event_type_name),
+    }
+}
+
+/// The messages one accepted request (or cron tick) becomes: one of the
+/// source's own application, and one per route that names an event type.
+pub fn messages_for(
+    src: &SourceRecord,
+    event_type: String,
+    event_id: Option<String>,
+    payload: Vec<u8>,
+    headers: &[(String, String)],
+    parsed: Option<&Value>,
+) -> Vec<NewMessage> {
+    let mut out = Vec::with_capacity(1 + src.routes.len());
+    for r in &src.routes {
+        if let Some(event_type) = route_event_type(&r.event_type, headers, parsed) {
+            out.push(NewMessage {
+                app_id: r.app_id.clone(),
+                event_type,
+                event_id: event_id.clone(),
+                channels: Vec::new(),
+                payload: payload.clone(),
+            });
+        }
+    }
+    out.insert(
+        0,
+        NewMessage {
+            app_id: src.id.clone(),
+            event_type,
+            event_id,
+            channels: Vec::new(),
+            payload,
+        },
+    );
+    out
+}
+
 /// An answer some providers expect instead of forwarding: GitHub's `ping`
 /// (answered, not forwarded) and Slack's `url_verification` challenge.
 pub fn handshake(kind: &str, headers: &[(String, String)], body: Option<&Value>) -> Option<Value> {
@@ -369,7 +456,17 @@ mod tests {
             (
                 "cron",
                 json!({ "schedule": "* * * * *", "payload": "{}" }),
-                Err(ConfigError::UnsupportedType("cron".into())),
+                Ok("Open"),
+            ),
+            (
+                "cron",
+                json!({ "schedule": "* * * * *" }),
+                Err(ConfigError::Missing("payload")),
+            ),
+            (
+                "cron",
+                json!({ "payload": "{}" }),
+                Err(ConfigError::Missing("schedule")),
             ),
             (
                 "zoom",
@@ -482,6 +579,27 @@ mod tests {
         }
         assert_eq!(event_type_name("a b/c"), Some("a.b.c".into()));
         assert_eq!(event_type_name(""), None);
+    }
+
+    #[test]
+    fn payloads() {
+        let obj = br#"{"a":1}"#;
+        let v: Value = serde_json::from_slice(obj).expect("json");
+        assert_eq!(message_payload(obj, Some(&v), None), obj.to_vec());
+        let form = b"a=1&b=2";
+        let wrapped: Value = serde_json::from_slice(&message_payload(
+            form,
+            None,
+            Some("application/x-www-form-urlencoded"),
+        ))
+        .expect("json");
+        assert_eq!(wrapped["body"], "a=1&b=2");
+        let bin: Value =
+            serde_json::from_slice(&message_payload(&[0xff, 0], None, None)).expect("json");
+        assert_eq!(bin["bodyBase64"], "/wA=");
+        let arr: Value = serde_json::from_slice(&message_payload(b"[1]", Some(&json!([1])), None))
+            .expect("json");
+        assert_eq!(arr["body"], "[1]");
     }
 
     #[test]

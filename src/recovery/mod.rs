@@ -57,6 +57,8 @@ pub struct Recovered {
     pub retired: Vec<Retired>,
     /// Stored `idempotency-key` answers, oldest first (shard 0 replays them).
     pub answers: Vec<records::IdempotentAnswerRecord>,
+    /// The newest cron tick fired, per cron source.
+    pub cron_fired: std::collections::HashMap<String, u64>,
     pub stats: RecoveryStats,
 }
 
@@ -186,6 +188,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         dedup[placement.home_of_app(&entry.0 .0)].push(entry);
     }
     let indexes = rebuild::indexes(&scan, config, now, newest)?;
+    let cron_fired = std::mem::take(&mut scan.cron_fired);
     let mut answers = std::mem::take(&mut scan.answers);
     answers.sort_by_key(|a| a.at_ms);
     drop(scan);
@@ -201,6 +204,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         segment_times,
         retired,
         answers,
+        cron_fired,
         stats,
     })
 }

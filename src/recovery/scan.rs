@@ -96,6 +96,8 @@ pub struct Scan {
     pub event_ids: Vec<crate::accept::event_ids::DedupEntry>,
     /// Messages created before this keep no `eventId` entry.
     pub event_ids_since_ms: u64,
+    /// The newest cron tick fired, per source (from its messages' `eventId`).
+    pub cron_fired: HashMap<String, u64>,
 }
 
 /// A 128-bit key for a message id: SipHash for one half and a cheap
@@ -165,6 +167,10 @@ impl Scan {
                     dests_len: self.dests.len() as u32 - dests_at,
                 };
                 if let Some(eid) = m.event_id.as_ref() {
+                    if let Some(tick) = crate::incoming::cron::tick_of(eid.as_str()) {
+                        let last = self.cron_fired.entry(m.app_id.to_string()).or_insert(0);
+                        *last = (*last).max(tick);
+                    }
                     if created_ms > self.event_ids_since_ms {
                         self.event_ids.push((
                             (m.app_id.to_string(), eid.to_string()),
