@@ -135,3 +135,8 @@ pub const INGEST_CLIENT_IN_FLIGHT_MAX: usize = 256;
 
 /// Largest latency recorded (one hour, in microseconds); larger values saturate.
 pub const LATENCY_US_MAX: u64 = 3_600_000_000;
+
+/// Body bytes an incoming request's log entry keeps (the rest is counted,
+/// not kept): enough for any provider's event, small enough that a logged
+/// flood stays a bounded share of the journal.
+pub const REQUEST_LOG_BODY_BYTES_MAX: usize = 64 * 1024;

@@ -28,6 +28,8 @@ pub enum Kind {
     Attempt = 17,
     Resend = 18,
     IdempotentAnswer = 19,
+    /// A request to an incoming source's receive URL, logged (`logRequests`).
+    IncomingRequest = 20,
 }
 
 impl Kind {
@@ -45,6 +47,7 @@ impl Kind {
             17 => Kind::Attempt,
             18 => Kind::Resend,
             19 => Kind::IdempotentAnswer,
+            20 => Kind::IncomingRequest,
             _ => return None,
         })
     }
@@ -88,6 +91,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::Attempt) => decode_attempt(body).map(drop),
         Some(Kind::Resend) => decode_resend(body).map(drop),
         Some(Kind::IdempotentAnswer) => decode_answer(body).map(drop),
+        Some(Kind::IncomingRequest) => decode_incoming_request(body).map(drop),
         None => Err(RecordError::UnknownKind(kind)),
     }
 }
@@ -290,6 +294,27 @@ pub struct ResendRecord {
     pub msg_offset: u64,
 }
 
+/// One request to a source's receive URL, as its request log keeps it
+/// (shard 0's journal): sensitive header values replaced by `********`,
+/// the body up to `REQUEST_LOG_BODY_BYTES_MAX`.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct IncomingRequestRecord {
+    pub id: String,
+    pub source_id: String,
+    pub at_ms: u64,
+    pub method: String,
+    pub headers: Vec<HeaderPair>,
+    pub body: Vec<u8>,
+    /// The whole body's length (`body` may be cut).
+    pub body_bytes: u64,
+    /// The status answered.
+    pub status: u16,
+    /// The outcome's stable code (`accepted`, `bad_signature`, ...).
+    pub outcome: String,
+    /// The messages it became (or, for a duplicate, the ones it was).
+    pub messages: Vec<String>,
+}
+
 /// A 2xx API answer stored for an `idempotency-key` (shard 0's journal), so
 /// replays survive a restart for their 12 hours.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -360,6 +385,11 @@ decoder!(decode_source, SourceRecord, Kind::SourcePut);
 decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_attempt, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);
+decoder!(
+    decode_incoming_request,
+    IncomingRequestRecord,
+    Kind::IncomingRequest
+);
 decoder!(
     decode_answer,
     IdempotentAnswerRecord,

@@ -534,3 +534,114 @@ fn a_cron_source_fires_each_tick_once_across_a_crash() {
     let (_, v) = engine.api("GET", &format!("/api/v1/app/{app}/msg"), None);
     assert_eq!(v["data"][0]["eventType"], "poll.due");
 }
+
+/// `logRequests`: every request that reached verification is kept with its
+/// headers (credentials hidden), its body (cut at 64 KiB), its status,
+/// outcome and messages, listed newest first, across a restart.
+#[test]
+fn the_request_log_keeps_each_request_and_what_became_of_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = Engine::start(dir.path(), &[]);
+    let logged = create_source(
+        &engine,
+        json!({ "name": "gh", "type": "github", "config": { "secret": "s" }, "logRequests": true }),
+    );
+    let quiet = create_source(
+        &engine,
+        json!({ "name": "q", "type": "github", "config": { "secret": "s" } }),
+    );
+    let id = logged["id"].as_str().expect("id").to_string();
+    let url = logged["ingestUrl"].as_str().expect("url").to_string();
+    let sign = |body: &[u8]| format!("sha256={}", hmac_hex(b"s", &[body]));
+    let small = br#"{"action":"opened"}"#;
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(100_000));
+    let (s, accepted, _) = post(
+        &url,
+        small,
+        &[
+            ("x-github-event", "issues"),
+            ("x-github-delivery", "d1"),
+            ("x-hub-signature-256", &sign(small)),
+        ],
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        post(&url, small, &[("x-hub-signature-256", "sha256=00")]).0,
+        401
+    );
+    assert_eq!(
+        post(
+            &url,
+            big.as_bytes(),
+            &[
+                ("x-github-event", "push"),
+                ("x-hub-signature-256", &sign(big.as_bytes()))
+            ]
+        )
+        .0,
+        200
+    );
+    let quiet_url = quiet["ingestUrl"].as_str().expect("url");
+    assert_eq!(
+        post(quiet_url, small, &[("x-hub-signature-256", &sign(small))]).0,
+        200
+    );
+
+    let check = |engine: &Engine| {
+        let (s, v) = engine.api("GET", &format!("/ingest/api/v1/source/{id}/request"), None);
+        assert_eq!(s, 200, "{v}");
+        let data = v["data"].as_array().expect("data");
+        assert_eq!(data.len(), 3, "{v}");
+        // Newest first.
+        assert_eq!(
+            (data[0]["status"].as_u64(), data[0]["outcome"].as_str()),
+            (Some(200), Some("accepted"))
+        );
+        assert_eq!(data[0]["bodyBytes"].as_u64(), Some(big.len() as u64));
+        assert_eq!(data[0]["bodyTruncated"], true);
+        assert_eq!(data[0]["body"].as_str().map(str::len), Some(64 * 1024));
+        assert_eq!(
+            (data[1]["status"].as_u64(), data[1]["outcome"].as_str()),
+            (Some(401), Some("bad_signature"))
+        );
+        assert_eq!(data[1]["headers"]["x-hub-signature-256"], "********");
+        assert_eq!(data[2]["body"], String::from_utf8_lossy(small).as_ref());
+        assert_eq!(data[2]["headers"]["x-github-delivery"], "d1");
+        assert_eq!(data[2]["messages"], accepted["messages"]);
+        assert_eq!(data[2]["method"], "POST");
+        // Pages.
+        let (_, p1) = engine.api(
+            "GET",
+            &format!("/ingest/api/v1/source/{id}/request?limit=2"),
+            None,
+        );
+        assert_eq!(
+            (p1["data"].as_array().map(Vec::len), p1["done"].as_bool()),
+            (Some(2), Some(false))
+        );
+        let it = p1["iterator"].as_str().expect("iterator");
+        let (_, p2) = engine.api(
+            "GET",
+            &format!("/ingest/api/v1/source/{id}/request?limit=2&iterator={it}"),
+            None,
+        );
+        assert_eq!(p2["data"][0]["id"], data[2]["id"]);
+    };
+    check(&engine);
+    let (_, v) = engine.api(
+        "GET",
+        &format!(
+            "/ingest/api/v1/source/{}/request",
+            quiet["id"].as_str().expect("id")
+        ),
+        None,
+    );
+    assert_eq!(
+        v["data"].as_array().map(Vec::len),
+        Some(0),
+        "not logged without logRequests"
+    );
+    assert!(engine.stop());
+    engine.spawn().expect("restart");
+    check(&engine);
+}

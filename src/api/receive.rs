@@ -16,7 +16,8 @@ use super::http::{error, Request, Response};
 use crate::accept::IngestError;
 use crate::incoming::source::{self, Identity};
 use crate::incoming::verify::{self, Incoming};
-use crate::records::SourceRecord;
+use crate::limits::REQUEST_LOG_BODY_BYTES_MAX;
+use crate::records::{HeaderPair, IncomingRequestRecord, Kind, SourceRecord};
 use crate::shard::route;
 use crate::shard::state::Shard;
 use serde_json::Value;
@@ -50,7 +51,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Outcome::Accepted => "accepted",
             Outcome::Duplicate => "duplicate",
@@ -199,17 +200,77 @@ fn answer(status: u16, body: Value) -> Response {
     }
 }
 
-/// Handles a receive request whose head `refuse_early` let through.
+/// Handles a receive request whose head `refuse_early` let through; with
+/// the source's `logRequests`, the request and what became of it are
+/// journaled for its request log.
 pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
     let Some(src) = find(shard, &req.path) else {
         return error(404, "not_found", "no source has this URL");
     };
+    let (resp, outcome, messages) = handle(shard, &src, &req).await;
+    if let Some(outcome) = outcome {
+        count(&src.id, outcome);
+    }
+    if src.log_requests {
+        let rec = log_record(&src, &req, &resp, outcome, messages);
+        if let Err(e) = shard.log_request(&rec) {
+            eprintln!(
+                "ringhook: cannot journal a request of source {}: {e}",
+                src.id
+            );
+        }
+    }
+    resp
+}
+
+/// The request log's record of a request: credential header values
+/// replaced, the body cut at `REQUEST_LOG_BODY_BYTES_MAX`.
+fn log_record(
+    src: &SourceRecord,
+    req: &Request,
+    resp: &Response,
+    outcome: Option<Outcome>,
+    messages: Vec<String>,
+) -> IncomingRequestRecord {
+    let headers = req
+        .headers
+        .iter()
+        .map(|(name, value)| HeaderPair {
+            name: name.clone(),
+            value: if super::views::is_sensitive(name) {
+                "********".into()
+            } else {
+                value.clone()
+            },
+        })
+        .collect();
+    let keep = req.body.len().min(REQUEST_LOG_BODY_BYTES_MAX);
+    IncomingRequestRecord {
+        id: crate::ids::new_id("req"),
+        source_id: src.id.clone(),
+        at_ms: crate::time::now_ms(),
+        method: req.method.clone(),
+        headers,
+        body: req.body[..keep].to_vec(),
+        body_bytes: req.body.len() as u64,
+        status: resp.status,
+        outcome: outcome.map_or("error", Outcome::name).to_string(),
+        messages,
+    }
+}
+
+/// Decides a request: its answer, its outcome (for the counters and the
+/// log) and the messages it became.
+async fn handle(
+    shard: &Rc<Shard>,
+    src: &SourceRecord,
+    req: &Request,
+) -> (Response, Option<Outcome>, Vec<String>) {
     let max = src
         .max_body_bytes
         .map_or(shard.shared().config.max_body_bytes, |m| m as usize);
     if req.body.len() > max {
-        count(&src.id, Outcome::TooLarge);
-        return error(
+        let resp = error(
             413,
             "payload_too_large",
             format!(
@@ -217,26 +278,28 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
                 req.body.len()
             ),
         );
+        return (resp, Some(Outcome::TooLarge), Vec::new());
     }
-    let scheme = match source::scheme_of(&src) {
+    let scheme = match source::scheme_of(src) {
         Ok(s) => s,
-        Err(e) => return error(500, "internal", format!("source configuration: {e}")),
+        Err(e) => {
+            let resp = error(500, "internal", format!("source configuration: {e}"));
+            return (resp, None, Vec::new());
+        }
     };
-    let now_s = crate::time::now_ms() / 1000;
     let incoming = Incoming {
         headers: &req.headers,
         body: &req.body,
-        now_s,
+        now_s: crate::time::now_ms() / 1000,
         tolerance_s: shard.shared().config.incoming_tolerance_ms / 1000,
     };
     if let Err(refusal) = verify::verify(&scheme, &incoming) {
-        count(&src.id, Outcome::Refused(refusal));
-        return error(401, refusal.code(), refusal.to_string());
+        let resp = error(401, refusal.code(), refusal.to_string());
+        return (resp, Some(Outcome::Refused(refusal)), Vec::new());
     }
     let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
     if let Some(reply) = source::handshake(&src.kind, &req.headers, parsed.as_ref()) {
-        count(&src.id, Outcome::Handshake);
-        return answer(200, reply);
+        return (answer(200, reply), Some(Outcome::Handshake), Vec::new());
     }
     let Identity {
         delivery_id,
@@ -249,7 +312,7 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
         .map(|(_, v)| v.as_str());
     let payload = source::message_payload(&req.body, parsed.as_ref(), content_type);
     let messages = source::messages_for(
-        &src,
+        src,
         event_type,
         delivery_id,
         payload,
@@ -270,28 +333,78 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
             // nothing about it, so it is not refused for it.
             Err(IngestError::UnknownApp) => {}
             Err(IngestError::Unavailable) => {
-                count(&src.id, Outcome::Unavailable);
                 let mut resp = error(
                     503,
                     "unavailable",
                     "the engine is overloaded or stopping; retry",
                 );
                 resp.headers.push(("retry-after", "1".into()));
-                return resp;
+                return (resp, Some(Outcome::Unavailable), ids);
             }
-            Err(IngestError::Invalid(e)) => return error(400, "invalid", e),
-            Err(IngestError::Journal(e)) => return error(500, "internal", e),
+            Err(IngestError::Invalid(e)) => return (error(400, "invalid", e), None, ids),
+            Err(IngestError::Journal(e)) => return (error(500, "internal", e), None, ids),
         }
     }
-    count(
-        &src.id,
-        if duplicate {
-            Outcome::Duplicate
-        } else {
-            Outcome::Accepted
-        },
-    );
-    answer(200, serde_json::json!({ "ok": true, "messages": ids }))
+    let outcome = if duplicate {
+        Outcome::Duplicate
+    } else {
+        Outcome::Accepted
+    };
+    let resp = answer(200, serde_json::json!({ "ok": true, "messages": ids }));
+    (resp, Some(outcome), ids)
+}
+
+/// `GET /ingest/api/v1/source/{src}/request`: the source's request log,
+/// newest first (`limit`, `iterator` as for other listings).
+pub fn list_requests(shard: &Shard, req: &Request, source_id: &str) -> Result<Response, Response> {
+    use super::params::*;
+    let src = shard
+        .shared()
+        .catalog
+        .load()
+        .source(source_id)
+        .cloned()
+        .ok_or_else(|| not_found("source"))?;
+    let (limit, iterator) = paging(req)?;
+    let page = shard.list_requests(&src.id, &crate::reads::index::PageReq { limit, iterator });
+    let config = &shard.shared().config;
+    let body = super::listing::page_view(&page, |e| {
+        let rec = crate::reads::record::read_record_at(config, e.loc, Kind::IncomingRequest)
+            .map_err(|err| error(500, "internal", err.to_string()))?;
+        let r = crate::records::decode_incoming_request(&rec.body)
+            .map_err(|err| error(500, "internal", err.to_string()))?;
+        Ok(request_view(&r))
+    })?;
+    Ok(ok(200, body))
+}
+
+fn request_view(r: &IncomingRequestRecord) -> Value {
+    use base64::Engine;
+    let headers: serde_json::Map<String, Value> = r
+        .headers
+        .iter()
+        .map(|h| (h.name.clone(), Value::String(h.value.clone())))
+        .collect();
+    let mut v = serde_json::json!({
+        "id": r.id,
+        "sourceId": r.source_id,
+        "method": r.method,
+        "headers": headers,
+        "bodyBytes": r.body_bytes,
+        "bodyTruncated": (r.body.len() as u64) < r.body_bytes,
+        "status": r.status,
+        "outcome": r.outcome,
+        "messages": r.messages,
+        "createdAt": crate::time::rfc3339(r.at_ms),
+    });
+    match std::str::from_utf8(&r.body) {
+        Ok(text) => v["body"] = Value::String(text.to_string()),
+        Err(_) => {
+            v["bodyBase64"] =
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&r.body))
+        }
+    }
+    v
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ enum Route {
     Sources,
     Source,
     SourceTokenRotate,
+    SourceRequests,
     SourceEndpoints,
     SourceEndpoint,
     SourceEndpointSecret,
@@ -128,6 +129,7 @@ fn router() -> &'static matchit::Router<Route> {
                 "/ingest/api/v1/source/{src}/token/rotate",
                 Route::SourceTokenRotate,
             ),
+            ("/ingest/api/v1/source/{src}/request", Route::SourceRequests),
             (
                 "/ingest/api/v1/source/{src}/endpoint",
                 Route::SourceEndpoints,
@@ -365,6 +367,7 @@ async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>
         (Route::Source, "PUT") => upsert_source(shard, req, p.src),
         (Route::Source, "DELETE") => delete_source(shard, p.src),
         (Route::SourceTokenRotate, "POST") => rotate_token(shard, p.src),
+        (Route::SourceRequests, "GET") => super::receive::list_requests(shard, req, p.src),
         (
             Route::SourceEndpoints
             | Route::SourceEndpoint

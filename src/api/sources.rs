@@ -282,6 +282,7 @@ pub fn delete_source(shard: &Shard, id: &str) -> Result<Response> {
     };
     commit_catalog(shard, Kind::SourceDelete, &encode(&rec)?)?;
     super::receive::forget(&existing.id);
+    shard.forget_requests(&existing.id);
     Ok(no_content())
 }
 

@@ -287,6 +287,16 @@ pub struct Index {
     deliveries: HashMap<Arc<str>, BTreeMap<IdKey, DeliveryEntry>>,
     /// Owner shard: endpoint id → attempt id → attempt.
     attempts: HashMap<Arc<str>, BTreeMap<IdKey, AttemptEntry>>,
+    /// Shard 0: source id → request id → logged request (`logRequests`).
+    requests: HashMap<Arc<str>, BTreeMap<IdKey, RequestEntry>>,
+}
+
+/// A logged incoming request: its id, when, and where its record is.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestEntry {
+    pub id: IdKey,
+    pub at_ms: u64,
+    pub loc: Loc,
 }
 
 impl Index {
@@ -297,7 +307,27 @@ impl Index {
             messages: HashMap::new(),
             deliveries: HashMap::new(),
             attempts: HashMap::new(),
+            requests: HashMap::new(),
         }
+    }
+
+    /// Indexes a logged request of a source (on shard 0).
+    pub fn add_request(&mut self, source_id: &str, entry: RequestEntry) {
+        let per_source = self.requests.entry(Arc::from(source_id)).or_default();
+        per_source.insert(entry.id, entry);
+        while per_source.len() > self.cap {
+            per_source.pop_first();
+        }
+    }
+
+    /// A source's logged requests, newest first.
+    pub fn list_requests(&self, source_id: &str, req: &PageReq) -> Page<RequestEntry> {
+        page_in(self.requests.get(source_id), req, |_| true, |r| *r)
+    }
+
+    /// Forgets a deleted source's log.
+    pub fn forget_requests(&mut self, source_id: &str) {
+        self.requests.remove(source_id);
     }
 
     /// Indexes a message journaled on this (home) shard.
@@ -506,6 +536,10 @@ impl Index {
             trim(per_ep, cap, cutoff, |a| a.at_ms);
         }
         self.attempts.retain(|_, m| !m.is_empty());
+        for per_source in self.requests.values_mut() {
+            trim(per_source, cap, cutoff, |r| r.at_ms);
+        }
+        self.requests.retain(|_, m| !m.is_empty());
     }
 }
 

@@ -187,7 +187,16 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     for entry in std::mem::take(&mut scan.event_ids) {
         dedup[placement.home_of_app(&entry.0 .0)].push(entry);
     }
-    let indexes = rebuild::indexes(&scan, config, now, newest)?;
+    let mut indexes = rebuild::indexes(&scan, config, now, newest)?;
+    // The request log is shard 0's (the API and receive URLs run there).
+    if let Some(first) = indexes.first_mut() {
+        let cutoff = now.saturating_sub(config.retention_ms);
+        for (source, entry) in std::mem::take(&mut scan.requests) {
+            if entry.at_ms >= cutoff {
+                first.add_request(&source, entry);
+            }
+        }
+    }
     let cron_fired = std::mem::take(&mut scan.cron_fired);
     let mut answers = std::mem::take(&mut scan.answers);
     answers.sort_by_key(|a| a.at_ms);

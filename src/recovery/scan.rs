@@ -12,7 +12,8 @@
 use crate::delivery::ColdRef;
 use crate::message::Loc;
 use crate::records::{
-    ArchivedAttemptRecord, ArchivedMessageRecord, ArchivedResendRecord, Kind, Outcome, RecordError,
+    ArchivedAttemptRecord, ArchivedIncomingRequestRecord, ArchivedMessageRecord,
+    ArchivedResendRecord, Kind, Outcome, RecordError,
 };
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -98,6 +99,8 @@ pub struct Scan {
     pub event_ids_since_ms: u64,
     /// The newest cron tick fired, per source (from its messages' `eventId`).
     pub cron_fired: HashMap<String, u64>,
+    /// Logged incoming requests: (source id, entry).
+    pub requests: Vec<(String, crate::reads::index::RequestEntry)>,
 }
 
 /// A 128-bit key for a message id: SipHash for one half and a cheap
@@ -226,6 +229,16 @@ impl Scan {
                 let a = crate::records::decode_answer(body)?;
                 let at_ms = a.at_ms;
                 self.answers.push(a);
+                Ok(at_ms)
+            }
+            Some(Kind::IncomingRequest) => {
+                let r = rkyv::access::<ArchivedIncomingRequestRecord, rkyv::rancor::Error>(body)
+                    .map_err(|e| invalid(Kind::IncomingRequest, e))?;
+                let at_ms = r.at_ms.to_native();
+                if let Some(id) = crate::message::IdKey::new(r.id.as_str()) {
+                    let entry = crate::reads::index::RequestEntry { id, at_ms, loc };
+                    self.requests.push((r.source_id.to_string(), entry));
+                }
                 Ok(at_ms)
             }
             _ => Err(RecordError::UnknownKind(kind)),

@@ -92,6 +92,44 @@ impl Shard {
         self.commit.append_record(kind, value)
     }
 
+    /// Journals a logged incoming request (not waited on: it rides the next
+    /// group commit) and indexes it for its source's request log.
+    pub fn log_request(
+        &self,
+        rec: &crate::records::IncomingRequestRecord,
+    ) -> Result<(), crate::commit::CommitError> {
+        let (_, pos) = self
+            .commit
+            .append_record_at(crate::records::Kind::IncomingRequest, rec)?;
+        if let Some(id) = crate::message::IdKey::new(&rec.id) {
+            let loc = crate::message::Loc {
+                journal: self.id as u32,
+                pos,
+            };
+            let entry = crate::reads::index::RequestEntry {
+                id,
+                at_ms: rec.at_ms,
+                loc,
+            };
+            self.index.borrow_mut().add_request(&rec.source_id, entry);
+        }
+        Ok(())
+    }
+
+    /// A page of a source's request log (this shard's; shard 0 keeps it).
+    pub fn list_requests(
+        &self,
+        source_id: &str,
+        page: &crate::reads::index::PageReq,
+    ) -> crate::reads::index::Page<crate::reads::index::RequestEntry> {
+        self.index.borrow().list_requests(source_id, page)
+    }
+
+    /// Forgets a deleted source's request log.
+    pub fn forget_requests(&self, source_id: &str) {
+        self.index.borrow_mut().forget_requests(source_id);
+    }
+
     /// Appends a catalog record, syncs it, then publishes the new snapshot;
     /// compacts the catalog journal when it is due. Only shard 0 holds the
     /// catalog journal.
