@@ -184,7 +184,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
                 .map_err(|e| format!("cannot restrict {}: {e}", socket.display()))?;
         }
         glommio::spawn_local(crate::ingest::server::serve(shard.clone(), ingest)).detach();
-        glommio::spawn_local(crate::incoming::ticker::run(shard.clone(), cron_fired)).detach();
+        glommio::spawn_local(crate::ticker::run(shard.clone(), cron_fired)).detach();
         Ok(())
     });
     let result = runtime::run(Start {

@@ -55,5 +55,6 @@ pub mod shared;
 pub mod signing;
 pub mod sim;
 pub mod split;
+pub mod ticker;
 pub mod time;
 pub mod wheel;

@@ -6,9 +6,9 @@
 //! already: a duplicate `eventId`); recovery hands back the newest tick
 //! fired per source, read from those messages.
 
-use super::cron::{self, Schedule};
-use super::source;
 use crate::accept::IngestError;
+use crate::incoming::cron::{self, Schedule};
+use crate::incoming::source;
 use crate::records::SourceRecord;
 use crate::shard::route;
 use crate::shard::state::Shard;
