@@ -3,7 +3,7 @@
 # on this machine and prints one JSON object per run (prefixed by its name).
 #
 #   cargo build --release -p ringhook -p loadgen
-#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|all] > results.txt
+#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|incoming|all] > results.txt
 #
 # Needs wrk (Debian package `wrk`) for the ceiling. Everything runs on
 # 127.0.0.1 and Unix sockets and stops by itself.
@@ -69,8 +69,68 @@ matrix() {
   done
 }
 
+# Incoming webhooks (issue 11): wrk posts one GitHub-signed body (a fixed,
+# valid X-Hub-Signature-256; no X-GitHub-Delivery, so no deduplication) to a
+# source's receive URL on a one-shard engine pinned to core 0 (durability
+# sync); every accepted request is forwarded to the loadgen sink on core 1.
+# Ceilings in the same run: wrk against the engine's health route (the same
+# HTTP server doing no work) and against the sink.
+incoming() {
+  local dir port=9292 secret=bench-secret
+  dir=$(mktemp -d); chmod 700 "$dir"
+  "$LG" sink --addr 127.0.0.1:9191 --cpu 1 >"$dir/sink.out" 2>/dev/null &
+  local sink=$!
+  RINGHOOK_API_TOKEN=bench target/release/ringhook serve --data-dir "$dir/data" \
+    --socket "$dir/ingest.sock" --http-addr 127.0.0.1:$port --shards 1 --cpus 0 \
+    --durability sync --allow-private-targets 2>"$dir/engine.err" &
+  local engine=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/api/v1/health && break; sleep 0.1; done
+  local api=(-sf -H "authorization: Bearer bench" -H "content-type: application/json")
+  local url
+  url=$(curl "${api[@]}" -d "{\"name\":\"bench\",\"type\":\"github\",\"config\":{\"secret\":\"$secret\"}}" \
+    http://127.0.0.1:$port/ingest/api/v1/source | python3 -c 'import json,sys; print(json.load(sys.stdin)["ingestUrl"])')
+  local src=${url##*/}
+  local id
+  id=$(curl "${api[@]}" http://127.0.0.1:$port/ingest/api/v1/source | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"][0]["id"])')
+  curl "${api[@]}" -d '{"url":"http://127.0.0.1:9191/ep/0"}' \
+    http://127.0.0.1:$port/ingest/api/v1/source/"$id"/endpoint >/dev/null
+  local body='{"action":"opened","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}'
+  local sig
+  sig=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | awk '{print $NF}')
+  cat >"$dir/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '$body'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-GitHub-Event"] = "push"
+wrk.headers["X-Hub-Signature-256"] = "sha256=$sig"
+LUA
+  local rps='/Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF} END {printf "{\"requests_per_sec\":%s,\"non_2xx\":%s}\n", r, bad+0}'
+  for i in 1 2 3; do
+    printf 'incoming-ceiling-health-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
+    taskset -c 1 wrk -t1 -c64 -d10s http://127.0.0.1:$port/api/v1/health | awk "$rps"
+    printf 'incoming-ceiling-sink-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
+    taskset -c 1 wrk -t1 -c64 -d10s -s "$dir/post.lua" http://127.0.0.1:9191/ep/0 | awk "$rps"
+    printf 'incoming-github-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
+    taskset -c 1 wrk -t1 -c64 -d10s -s "$dir/post.lua" "$url" | awk "$rps"
+  done
+  # Let the deliveries drain, then compare what the sink got with what the
+  # engine accepted.
+  for _ in $(seq 300); do
+    curl -sf -H "authorization: Bearer bench" http://127.0.0.1:$port/metrics \
+      | awk '/^ringhook_deliveries_pending / {exit ($2 == 0) ? 0 : 1}' && break
+    sleep 0.2
+  done
+  printf 'incoming-accepted '
+  curl -sf -H "authorization: Bearer bench" http://127.0.0.1:$port/metrics \
+    | awk -v s="$src" '/ringhook_incoming_requests_total/ && /accepted/ {print "{\"accepted\":" $2 "}"}'
+  kill -TERM "$engine"; wait "$engine" || true
+  kill -INT "$sink"; wait "$sink" || true
+  printf 'incoming-sink '; tail -n 1 "$dir/sink.out"
+  rm -rf "$dir"
+}
+
 case $what in
-  ceiling|headline|latency|ingest|matrix) $what ;;
-  all) ceiling; headline; latency; ingest; matrix ;;
-  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|all]" >&2; exit 2 ;;
+  ceiling|headline|latency|ingest|matrix|incoming) $what ;;
+  all) ceiling; headline; latency; ingest; matrix; incoming ;;
+  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|incoming|all]" >&2; exit 2 ;;
 esac
