@@ -30,6 +30,8 @@ pub const RESERVED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "connection",
     "user-agent",
+    SOURCE_EVENT_TYPE_HEADER,
+    SOURCE_EVENT_ID_HEADER,
 ];
 /// A retry due at least this far ahead drops its in-memory message.
 const COLD_AFTER_MS: u64 = 1_000;
@@ -560,6 +562,13 @@ async fn send(
         .collect()
 }
 
+/// The id prefix of incoming sources, whose application ids are theirs.
+const SOURCE_ID_PREFIX: &str = "src";
+/// Headers carrying a source message's event type and the provider's
+/// delivery id (its `eventId`) to the source's endpoints.
+const SOURCE_EVENT_TYPE_HEADER: &str = "x-ringhook-event-type";
+const SOURCE_EVENT_ID_HEADER: &str = "x-ringhook-event-id";
+
 /// Signs and encodes one request, appending it to the worker's run.
 fn encode(
     endpoint: &EndpointRecord,
@@ -591,6 +600,18 @@ fn encode(
         ("webhook-timestamp", &w.timestamp),
         ("webhook-signature", &w.signature),
     ]);
+    // A source's messages tell its endpoints what the provider called the
+    // event and its delivery (they are not in every provider's body).
+    if crate::ids::has_prefix(&msg.app_id, SOURCE_ID_PREFIX) {
+        headers.push((SOURCE_EVENT_TYPE_HEADER, &msg.event_type));
+        if let Some(id) = msg
+            .event_id
+            .as_deref()
+            .filter(|v| v.bytes().all(|b| (0x20..0x7f).contains(&b)))
+        {
+            headers.push((SOURCE_EVENT_ID_HEADER, id));
+        }
+    }
     for h in &endpoint.headers {
         let owned = h
             .name
