@@ -77,6 +77,15 @@ pub struct Config {
     pub ingest_public_url: String,
     /// HOST:PORT of a listener for receive URLs only (empty: none).
     pub ingest_addr: String,
+    /// How long a console sign-in lasts.
+    pub console_session_ms: u64,
+    /// Mark the console's session cookie `Secure` (set it behind TLS).
+    pub console_cookie_secure: bool,
+    /// The base of console and portal URLs as browsers reach them (empty:
+    /// the API listener's address).
+    pub console_public_url: String,
+    /// The CSP `frame-ancestors` of console and portal pages.
+    pub console_frame_ancestors: String,
     pub api_header_timeout_ms: u64,
     pub api_keepalive_idle_ms: u64,
     pub api_request_timeout_ms: u64,

@@ -141,6 +141,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         set => set,
     };
     let socket_path = config.socket.clone();
+    let data_dir_for_banner = config.data_dir.clone();
     let shared = Arc::new(Shared {
         retry_schedule_ms,
         catalog: ArcSwap::from_pointee(std::mem::take(&mut recovered.catalog)),
@@ -193,8 +194,9 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         connection_budget,
         services,
         banner: format!(
-            "ringhook: serving http://{http_addr}{receive_banner} and {} with {n} shard(s)",
-            socket_path.display()
+            "ringhook: serving http://{http_addr}{receive_banner} and {} with {n} shard(s)\nringhook: console at http://{http_addr}/console/ (sign in with a token from {})",
+            socket_path.display(),
+            datadir::tokens_file(&data_dir_for_banner).display()
         ),
     });
     let _ = std::fs::remove_file(&socket_path);

@@ -32,6 +32,7 @@ pub mod api;
 pub mod catalog;
 pub mod commit;
 pub mod config;
+pub mod console;
 pub mod datadir;
 pub mod delivery;
 pub mod engine;

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # The one test command: sets up what the tests need, then runs every test.
-# Creates .venv with the reference Python clients (standardwebhooks, svix)
+# Installs chromium and chromium-driver when missing (Debian), creates .venv
+# with the reference Python clients (standardwebhooks, svix, slack_sdk, selenium)
 # on first use, then runs the whole workspace's tests, benches included
 # (criterion benches run once each with tiny inputs under `cargo test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import standardwebhooks, svix, slack_sdk' 2>/dev/null; then
+# The console's browser test drives Debian's chromium through chromium-driver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq chromium chromium-driver
+fi
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import standardwebhooks, svix, slack_sdk, selenium' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 fi

@@ -17,6 +17,10 @@ pub struct Request {
     pub query: String,
     pub authorization: Option<String>,
     pub idempotency_key: Option<String>,
+    /// The console's session cookie (`rh_session`), if sent.
+    pub session: Option<String>,
+    /// `x-csrf-token`: a console session's state-changing requests carry it.
+    pub csrf: Option<String>,
     /// Every header, only for incoming-webhook requests (`/ingest/{token}`),
     /// whose verification reads the provider's headers.
     pub headers: Vec<(String, String)>,
@@ -45,6 +49,8 @@ pub enum RequestReadError {
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        302 => "Found",
+        403 => "Forbidden",
         201 => "Created",
         202 => "Accepted",
         204 => "No Content",
@@ -150,6 +156,16 @@ pub async fn read_head<S: futures_lite::AsyncRead + Unpin>(
                         )));
                     } else if h.name.eq_ignore_ascii_case("authorization") {
                         req.authorization = Some(value.to_string());
+                    } else if h.name.eq_ignore_ascii_case("cookie") {
+                        let wanted = super::auth::SESSION_COOKIE;
+                        req.session = value
+                            .split(';')
+                            .filter_map(|c| c.trim().split_once('='))
+                            .find(|(name, _)| *name == wanted)
+                            .map(|(_, v)| v.to_string())
+                            .filter(|v| !v.is_empty());
+                    } else if h.name.eq_ignore_ascii_case("x-csrf-token") {
+                        req.csrf = Some(value.to_string());
                     } else if h.name.eq_ignore_ascii_case("idempotency-key") {
                         req.idempotency_key = Some(value.to_string());
                     } else if h.name.eq_ignore_ascii_case("connection") {

@@ -10,6 +10,7 @@
 //! `payload_too_large` (413), `unavailable` (503), `internal` (500).
 
 use super::apps::*;
+use super::auth::{self, out_of_scope, principal, Principal};
 use super::endpoints::*;
 use super::event_types::*;
 use super::headers::*;
@@ -19,6 +20,7 @@ use super::messages::*;
 use super::params::not_found;
 use super::sources::*;
 use super::{attempts, manual, Surface};
+use crate::console::access::{portal_allows, Resource};
 use crate::shard::state::Shard;
 use std::rc::Rc;
 use std::sync::OnceLock;
@@ -59,6 +61,15 @@ enum Route {
     SourceEndpointSecretRotate,
     SourceEndpointHeaders,
     Receive,
+    Root,
+    Console,
+    ConsoleAsset,
+    Portal,
+    ConsoleSession,
+    PortalAccess,
+    PortalSelf,
+    AuthLogout,
+    ExpireAll,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -151,6 +162,15 @@ fn router() -> &'static matchit::Router<Route> {
                 Route::SourceEndpointHeaders,
             ),
             ("/ingest/{token}", Route::Receive),
+            ("/", Route::Root),
+            ("/console", Route::Console),
+            ("/console/{file}", Route::ConsoleAsset),
+            ("/portal", Route::Portal),
+            ("/console/api/session", Route::ConsoleSession),
+            ("/api/v1/auth/app-portal-access/{app}", Route::PortalAccess),
+            ("/api/v1/auth/portal", Route::PortalSelf),
+            ("/api/v1/auth/logout", Route::AuthLogout),
+            ("/api/v1/auth/app/{app}/expire-all", Route::ExpireAll),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -161,65 +181,83 @@ fn router() -> &'static matchit::Router<Route> {
     })
 }
 
-/// Compares two secrets in time that depends on neither their contents nor
-/// their lengths: both are hashed to 32 bytes first, and every byte is
-/// compared.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use sha2::Digest;
-    let (a, b) = (sha2::Sha256::digest(a), sha2::Sha256::digest(b));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
-}
-
-/// The request's bearer token when it is one of the configured tokens.
-fn authorized<'r>(shard: &Shard, req: &'r Request) -> Option<&'r str> {
-    let token = req.authorization.as_deref().and_then(|h| {
-        h.strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-    })?;
-    let token = token.trim();
-    shard
-        .shared()
-        .tokens
-        .iter()
-        // Every configured token is compared, whichever matches.
-        .fold(false, |found, t| {
-            constant_time_eq(t.as_bytes(), token.as_bytes()) | found
-        })
-        .then_some(token)
-}
-
 /// The route a path names, by name (`None`: no route); for tests and fuzzing.
 pub fn route_name(path: &str) -> Option<String> {
     router().at(path).ok().map(|m| format!("{:?}", m.value))
 }
 
-/// The 401 for a request that needs a token and has no valid one, decided
-/// from its head alone (the connection reads no body byte of it).
+/// Routes that need no principal: health, the console's and portal's
+/// pages (they sign in themselves), and console sign-in (its handler
+/// checks the token or cookie it is given).
+fn is_public(route: Route) -> bool {
+    matches!(
+        route,
+        Route::Health
+            | Route::Root
+            | Route::Console
+            | Route::ConsoleAsset
+            | Route::Portal
+            | Route::ConsoleSession
+    )
+}
+
+/// What a route touches, for a portal session's scope.
+fn resource(route: Route) -> Resource {
+    use Route::*;
+    match route {
+        App => Resource::App,
+        Endpoints | Endpoint | EndpointHeaders | EndpointStats | EndpointMessages
+        | AttemptsByEndpoint => Resource::Endpoint,
+        EndpointSecret | EndpointSecretRotate => Resource::EndpointSecret,
+        Messages | Message | MessageAttempt | MessageEndpoints | AttemptsByMsg => Resource::Message,
+        Resend | EndpointRecover | EndpointSendExample => Resource::Attempts,
+        EventTypes | EventType => Resource::EventTypes,
+        _ => Resource::Other,
+    }
+}
+
+/// Whether a principal may run this request (a portal only in its scope;
+/// its own session routes are always its to use).
+fn in_scope(shard: &Shard, who: &Principal, route: Route, method: &str, app: Option<&str>) -> bool {
+    let Principal::Portal { portal, .. } = who else {
+        return true;
+    };
+    if matches!(route, Route::AuthLogout | Route::PortalSelf) {
+        return true;
+    }
+    let app_id = app.and_then(|a| shard.shared().catalog.load().app(a).map(|a| a.id.clone()));
+    portal_allows(portal, method, resource(route), app_id.as_deref())
+}
+
+/// The answer to a request refused from its head alone (the connection
+/// reads no body byte of it): an unknown route on this listener, no valid
+/// principal (401), a console write without its CSRF token or a portal
+/// outside its scope (403), or a receive URL's head checks.
 pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Option<Response> {
     let path = match req.path.trim_end_matches('/') {
         "" => "/",
         p => p,
     };
-    let route = router().at(path).ok().map(|m| *m.value);
+    let matched = router().at(path).ok();
+    let route = matched.as_ref().map(|m| *m.value);
     if !serves(surface, route) {
         return Some(not_found("route"));
     }
-    if let Some(Route::Receive) = route {
+    let route = route?;
+    if let Route::Receive = route {
         // The URL's token is the credential; no bearer token.
         return super::receive::refuse_early(shard, req);
     }
-    let public = matches!(route, Some(Route::Health));
-    if public || authorized(shard, req).is_some() {
+    if is_public(route) {
         return None;
     }
-    Some(error(
-        401,
-        "authentication_failed",
-        "missing or invalid bearer token",
-    ))
+    match principal(shard, req) {
+        Err(resp) => Some(resp),
+        Ok(who) => {
+            let app = matched.as_ref().and_then(|m| m.params.get("app"));
+            (!in_scope(shard, &who, route, &req.method, app)).then(out_of_scope)
+        }
+    }
 }
 
 /// Whether a listener of `surface` serves `route`.
@@ -254,15 +292,18 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
             headers: Vec::new(),
         };
     }
-    let Some(token) = authorized(shard, &req) else {
-        return error(
-            401,
-            "authentication_failed",
-            "missing or invalid bearer token",
-        );
+    if let Some(resp) = pages(shard, &req, route, m.params.get("file")) {
+        return resp;
+    }
+    let who = match principal(shard, &req) {
+        Ok(who) => who,
+        Err(resp) => return resp,
     };
+    if !in_scope(shard, &who, route, &req.method, m.params.get("app")) {
+        return out_of_scope();
+    }
     let guard = match (req.method.as_str(), req.idempotency_key.as_deref()) {
-        ("POST", Some(key)) => match idempotency::begin(token, path, key) {
+        ("POST", Some(key)) => match idempotency::begin(who.key(), path, key) {
             idempotency::Begin::Run(g) => Some(g),
             idempotency::Begin::Answer(resp) => return resp,
         },
@@ -277,7 +318,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
         name: m.params.get("name").unwrap_or(""),
         src: m.params.get("src").unwrap_or(""),
     };
-    let resp = dispatch(shard, &req, route, &params).await;
+    let resp = dispatch(shard, &req, route, &params, &who).await;
     if let Some(g) = guard {
         if let Some(rec) = g.finish(&resp) {
             // Not waited on, like attempt records: see `idempotency`.
@@ -301,8 +342,59 @@ struct Params<'a> {
     src: &'a str,
 }
 
+/// The console's and portal's pages and files, and console sign-in; `None`
+/// for every other route.
+fn pages(shard: &Shard, req: &Request, route: Route, file: Option<&str>) -> Option<Response> {
+    let frame = &shard.shared().config.console_frame_ancestors;
+    let page = |name: &str| match crate::console::asset(name) {
+        Some(a) => Response {
+            status: 200,
+            body: a.bytes.to_vec(),
+            content_type: Some(a.content_type),
+            headers: crate::console::security_headers(frame),
+        },
+        None => not_found("file"),
+    };
+    let get = matches!(req.method.as_str(), "GET" | "HEAD");
+    Some(match (route, req.method.as_str()) {
+        (Route::Root, _) if get => Response {
+            status: 302,
+            body: Vec::new(),
+            content_type: Some("text/plain"),
+            headers: vec![("location", "/console/".into())],
+        },
+        (Route::Console | Route::Portal, _) if get => page(""),
+        (Route::ConsoleAsset, _) if get => page(file.unwrap_or("")),
+        (Route::ConsoleSession, "POST") => auth::sign_in(shard, req).unwrap_or_else(|e| e),
+        (Route::ConsoleSession, "GET") => auth::session(req).unwrap_or_else(|e| e),
+        (Route::ConsoleSession, "DELETE") => match principal(shard, req) {
+            Ok(_) => auth::sign_out(shard, req).unwrap_or_else(|e| e),
+            Err(resp) => resp,
+        },
+        (
+            Route::Root
+            | Route::Console
+            | Route::ConsoleAsset
+            | Route::Portal
+            | Route::ConsoleSession,
+            _,
+        ) => error(
+            405,
+            "method_not_allowed",
+            format!("{} not allowed here", req.method),
+        ),
+        _ => return None,
+    })
+}
+
 /// Runs the handler of a route and method.
-async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>) -> Response {
+async fn dispatch(
+    shard: &Rc<Shard>,
+    req: &Request,
+    route: Route,
+    p: &Params<'_>,
+    who: &Principal,
+) -> Response {
     let (app, ep) = (p.app, p.ep);
     let result = match (route, req.method.as_str()) {
         (Route::Metrics, "GET") => Ok(Response {
@@ -361,6 +453,10 @@ async fn dispatch(shard: &Rc<Shard>, req: &Request, route: Route, p: &Params<'_>
         (Route::EndpointStats, "GET") => attempts::endpoint_stats(shard, app, ep).await,
         (Route::BackgroundTasks, "GET") => manual::list_tasks(shard, req),
         (Route::BackgroundTask, "GET") => manual::get_task(shard, p.task),
+        (Route::PortalAccess, "POST") => auth::portal_access(shard, req, who, app),
+        (Route::PortalSelf, "GET") => auth::portal_self(who),
+        (Route::AuthLogout, "POST") => auth::logout(who),
+        (Route::ExpireAll, "POST") => auth::expire_all(shard, who, app),
         (Route::Sources, "GET") => list_sources(shard, req),
         (Route::Sources, "POST") => create_source(shard, req),
         (Route::Source, "GET") => get_source(shard, p.src),
@@ -417,27 +513,6 @@ async fn endpoint(
             "method_not_allowed",
             format!("{} not allowed here", req.method),
         )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn token_comparison_table() {
-        // (a, b) -> equal
-        let rows: &[(&[u8], &[u8], bool)] = &[
-            (b"rh_abc", b"rh_abc", true),
-            (b"rh_abc", b"rh_abd", false),
-            (b"rh_abc", b"rh_ab", false),
-            (b"rh_abc", b"rh_abcd", false),
-            (b"", b"", true),
-            (b"", b"x", false),
-        ];
-        for (i, (a, b, eq)) in rows.iter().enumerate() {
-            assert_eq!(constant_time_eq(a, b), *eq, "row {i}");
-        }
     }
 }
 

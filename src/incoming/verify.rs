@@ -511,6 +511,21 @@ mod tests {
     }
 
     #[test]
+    fn ct_eq_table() {
+        let rows: &[(&[u8], &[u8], bool)] = &[
+            (b"rh_abc", b"rh_abc", true),
+            (b"rh_abc", b"rh_abd", false),
+            (b"rh_abc", b"rh_ab", false),
+            (b"rh_abc", b"rh_abcd", false),
+            (b"", b"", true),
+            (b"", b"x", false),
+        ];
+        for (i, (a, b, eq)) in rows.iter().enumerate() {
+            assert_eq!(ct_eq(a, b), *eq, "row {i}");
+        }
+    }
+
+    #[test]
     fn generic_verifiers_table() {
         let header = Scheme::Header {
             name: "x-token".into(),

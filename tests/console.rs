@@ -1,0 +1,306 @@
+//! The web console and the application portal (issue 12): sessions, CSRF,
+//! security headers and portal scope over real HTTP; and the whole console
+//! in a real browser (Debian's chromium through selenium,
+//! `tests/py/console_browser.py`).
+
+mod common;
+
+use common::{Engine, TOKEN};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A request with arbitrary headers; (status, headers, JSON body).
+fn call(
+    engine: &Engine,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Vec<(String, String)>, Value) {
+    let mut req = ureq::request(method, &format!("http://{}{}", engine.http, path))
+        .timeout(Duration::from_secs(10));
+    for (n, v) in headers {
+        req = req.set(n, v);
+    }
+    let res = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    let r = match res {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {path}: {e}"),
+    };
+    let status = r.status();
+    let hs = r
+        .headers_names()
+        .into_iter()
+        .flat_map(|n| {
+            r.all(&n)
+                .into_iter()
+                .map(|v| (n.clone(), v.to_string()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let text = r.into_string().unwrap_or_default();
+    (
+        status,
+        hs,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    hs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn console_sessions_need_their_csrf_token_and_pages_carry_a_strict_csp() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    let (s, hs, _) = call(&engine, "GET", "/", &[], None);
+    // ureq follows the redirect to the console page.
+    assert_eq!(s, 200);
+    let csp = header(&hs, "content-security-policy").expect("csp");
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'self'"),
+        "{csp}"
+    );
+    assert_eq!(header(&hs, "x-content-type-options"), Some("nosniff"));
+
+    let (s, _, _) = call(
+        &engine,
+        "POST",
+        "/console/api/session",
+        &[("authorization", "Bearer nope")],
+        None,
+    );
+    assert_eq!(s, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let (s, hs, v) = call(
+        &engine,
+        "POST",
+        "/console/api/session",
+        &[("authorization", &bearer)],
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    let set = header(&hs, "set-cookie").expect("cookie");
+    for part in ["rh_session=rhs_", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(part), "{set}");
+    }
+    let id = set.split(';').next().expect("pair").to_string();
+    let csrf = v["csrfToken"].as_str().expect("csrf").to_string();
+    let cookie = [("cookie", id.as_str())];
+    assert_eq!(call(&engine, "GET", "/api/v1/app", &cookie, None).0, 200);
+    let (s, _, v) = call(
+        &engine,
+        "POST",
+        "/api/v1/app",
+        &cookie,
+        Some(json!({ "name": "a" })),
+    );
+    assert_eq!((s, v["code"].as_str()), (403, Some("csrf_failed")));
+    let wrong = [("cookie", id.as_str()), ("x-csrf-token", "csrf_wrong")];
+    assert_eq!(
+        call(
+            &engine,
+            "POST",
+            "/api/v1/app",
+            &wrong,
+            Some(json!({ "name": "a" }))
+        )
+        .0,
+        403
+    );
+    let good = [("cookie", id.as_str()), ("x-csrf-token", csrf.as_str())];
+    assert_eq!(
+        call(
+            &engine,
+            "POST",
+            "/api/v1/app",
+            &good,
+            Some(json!({ "name": "a" }))
+        )
+        .0,
+        201
+    );
+    // A reloaded page gets its CSRF token back; sign-out ends the session.
+    let (s, _, v) = call(&engine, "GET", "/console/api/session", &cookie, None);
+    assert_eq!((s, v["csrfToken"].as_str()), (200, Some(csrf.as_str())));
+    assert_eq!(
+        call(&engine, "DELETE", "/console/api/session", &cookie, None).0,
+        403,
+        "sign-out needs the CSRF token too"
+    );
+    assert_eq!(
+        call(&engine, "DELETE", "/console/api/session", &good, None).0,
+        204
+    );
+    assert_eq!(call(&engine, "GET", "/api/v1/app", &cookie, None).0, 401);
+}
+
+#[test]
+fn a_portal_token_reaches_only_its_application_and_capabilities() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    let mine = engine.create_app("mine");
+    let other = engine.create_app("other");
+    let ep = engine.create_endpoint(&mine, json!({ "url": "http://127.0.0.1:9/hook" }));
+    let ep = ep["id"].as_str().expect("id");
+    let theirs = engine.create_endpoint(&other, json!({ "url": "http://127.0.0.1:9/hook" }));
+    let theirs = theirs["id"].as_str().expect("id");
+    let (s, v) = engine.api(
+        "POST",
+        &format!("/api/v1/auth/app-portal-access/{mine}"),
+        Some(json!({ "capabilities": ["ViewBase"], "expiry": 3600 })),
+    );
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["url"]
+            .as_str()
+            .is_some_and(|u| u.contains("/portal/#token=rhp_")),
+        "{v}"
+    );
+    let bearer = format!("Bearer {}", v["token"].as_str().expect("token"));
+    let auth = [("authorization", bearer.as_str())];
+    let go =
+        |method: &str, path: &str, body: Option<Value>| call(&engine, method, path, &auth, body).0;
+    // Its own application, read only.
+    assert_eq!(go("GET", &format!("/api/v1/app/{mine}"), None), 200);
+    assert_eq!(
+        go("GET", &format!("/api/v1/app/{mine}/endpoint"), None),
+        200
+    );
+    assert_eq!(go("GET", &format!("/api/v1/app/{mine}/msg"), None), 200);
+    assert_eq!(go("GET", "/api/v1/event-type", None), 200);
+    // Nothing else: other applications, the application list, writes
+    // without the capability, secrets, sources, metrics, tasks, messages.
+    for (method, path, body) in [
+        ("GET", format!("/api/v1/app/{other}"), None),
+        (
+            "GET",
+            format!("/api/v1/app/{other}/endpoint/{theirs}"),
+            None,
+        ),
+        ("GET", "/api/v1/app".to_string(), None),
+        (
+            "POST",
+            "/api/v1/app".to_string(),
+            Some(json!({ "name": "x" })),
+        ),
+        (
+            "PATCH",
+            format!("/api/v1/app/{mine}/endpoint/{ep}"),
+            Some(json!({ "disabled": true })),
+        ),
+        ("DELETE", format!("/api/v1/app/{mine}"), None),
+        (
+            "GET",
+            format!("/api/v1/app/{mine}/endpoint/{ep}/secret"),
+            None,
+        ),
+        (
+            "POST",
+            format!("/api/v1/app/{mine}/msg"),
+            Some(json!({ "eventType": "a", "payload": {} })),
+        ),
+        (
+            "POST",
+            format!("/api/v1/app/{mine}/endpoint/{ep}/send-example"),
+            Some(json!({ "eventType": "a" })),
+        ),
+        ("GET", "/ingest/api/v1/source".to_string(), None),
+        ("GET", "/metrics".to_string(), None),
+        ("GET", "/api/v1/background-task".to_string(), None),
+        (
+            "POST",
+            format!("/api/v1/auth/app-portal-access/{mine}"),
+            Some(json!({})),
+        ),
+        (
+            "POST",
+            format!("/api/v1/auth/app/{mine}/expire-all"),
+            Some(json!({})),
+        ),
+    ] {
+        assert_eq!(go(method, &path, body), 403, "{method} {path}");
+    }
+    // Logout ends it.
+    assert_eq!(go("POST", "/api/v1/auth/logout", Some(json!({}))), 204);
+    assert_eq!(go("GET", &format!("/api/v1/app/{mine}"), None), 401);
+
+    // A managing, non-read-only portal may change its endpoints; read-only
+    // takes that away; expire-all ends every session of the application.
+    let mint = |body: Value| {
+        let (s, v) = engine.api(
+            "POST",
+            &format!("/api/v1/auth/app-portal-access/{mine}"),
+            Some(body),
+        );
+        assert_eq!(s, 200, "{v}");
+        format!("Bearer {}", v["token"].as_str().expect("token"))
+    };
+    let manage = mint(json!({}));
+    let read_only = mint(json!({ "readOnly": true }));
+    let patch = |bearer: &str| {
+        call(
+            &engine,
+            "PATCH",
+            &format!("/api/v1/app/{mine}/endpoint/{ep}"),
+            &[("authorization", bearer)],
+            Some(json!({ "description": "d" })),
+        )
+        .0
+    };
+    assert_eq!(patch(&manage), 200);
+    assert_eq!(patch(&read_only), 403);
+    let secret = call(
+        &engine,
+        "GET",
+        &format!("/api/v1/app/{mine}/endpoint/{ep}/secret"),
+        &[("authorization", read_only.as_str())],
+        None,
+    )
+    .0;
+    assert_eq!(secret, 200, "read-only still views the secret");
+    let (s, _) = engine.api(
+        "POST",
+        &format!("/api/v1/auth/app/{mine}/expire-all"),
+        Some(json!({})),
+    );
+    assert_eq!(s, 204);
+    assert_eq!(patch(&manage), 401);
+    let (s, _) = engine.api(
+        "POST",
+        "/api/v1/auth/app-portal-access/app_nope",
+        Some(json!({})),
+    );
+    assert_eq!(s, 404);
+}
+
+#[test]
+fn the_console_works_in_a_real_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,1s"]);
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/console_browser.py");
+    let out = Command::new(common::python())
+        .arg(&script)
+        .arg(format!("http://{}", engine.http))
+        .arg(TOKEN)
+        .arg(&shots)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "screenshots in {}\n{}{}",
+        shots.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["ok"], true);
+    assert!(report["screenshots"].as_u64().is_some_and(|n| n >= 7));
+}

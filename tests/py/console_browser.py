@@ -1,0 +1,213 @@
+"""The console and the portal in a real browser (Debian's chromium through
+chromium-driver and selenium), against a real `ringhook serve` and a real
+receiver run here.
+
+Usage: console_browser.py BASE_URL API_TOKEN SCREENSHOT_DIR
+Exits non-zero at the first failed expectation, naming it; saves a
+screenshot of each step in SCREENSHOT_DIR.
+"""
+import json
+import os
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+XSS_BODY = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+XSS_NAME = 'Shop "><img src=x onerror=alert(3)> <script>alert(4)</script>'
+
+
+class Receiver:
+    """A webhook receiver: answers 200 with an XSS-laden body; records paths."""
+
+    def __init__(self):
+        self.got = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("content-length") or 0)
+                outer.got.append((self.path, self.rfile.read(n)))
+                body = XSS_BODY.encode()
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def expect(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def api(base, token, method, path, body=None):
+    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"authorization": f"Bearer {token}", "content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        text = r.read()
+        return json.loads(text) if text else None
+
+
+def main() -> int:
+    base, token, shots = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(shots, exist_ok=True)
+    receiver = Receiver()
+    opts = webdriver.ChromeOptions()
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--disable-gpu"]:
+        opts.add_argument(a)
+    opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=opts)
+    wait = WebDriverWait(driver, 15)
+    step = [0]
+
+    def shot(name):
+        step[0] += 1
+        driver.save_screenshot(os.path.join(shots, f"{step[0]:02d}-{name}.png"))
+
+    def no_alert(where):
+        try:
+            text = driver.switch_to.alert.text
+            raise AssertionError(f"a script ran ({where}): alert {text!r}")
+        except NoAlertPresentException:
+            pass
+
+    def click(text, scope=None):
+        el = (scope or driver).find_element(By.XPATH, f".//button[normalize-space()='{text}']")
+        el.click()
+        return el
+
+    def field(label):
+        lab = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']")
+        return driver.find_element(By.ID, lab.get_attribute("for"))
+
+    try:
+        # Sign in: / redirects to the console, which asks for a token.
+        driver.get(base + "/")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//h1[normalize-space()='Sign in']")))
+        expect(driver.current_url.startswith(base + "/console/"), f"redirected: {driver.current_url}")
+        shot("sign-in")
+        field("API token").send_keys("not-the-token")
+        click("Sign in")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "toast"), "not valid"))
+        tok = field("API token")
+        tok.clear()
+        tok.send_keys(token)
+        click("Sign in")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//h1[normalize-space()='Applications']")))
+
+        # An application, through the form; its hostile name is text.
+        field("Name").send_keys(XSS_NAME)
+        click("Create application")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//button[normalize-space()='New endpoint']")))
+        expect(driver.find_element(By.TAG_NAME, "h1").text == XSS_NAME, "the app name renders as text")
+        no_alert("app name")
+        app_id = driver.find_element(By.CSS_SELECTOR, "p.mono").text.strip()
+        api(base, token, "PUT", "/api/v1/event-type/order.paid", {"description": "An order was paid"})
+
+        # An endpoint, through the form.
+        click("New endpoint")
+        field("URL").send_keys(receiver.url + "/hook")
+        field("Description").send_keys('"><img src=x onerror=alert(5)>')
+        click("Create endpoint")
+        row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]")))
+        expect(receiver.url in row.text, "the endpoint row shows its URL")
+        expect('onerror=alert(5)' in row.text, "the description renders as text")
+        no_alert("endpoint description")
+        shot("endpoints")
+
+        # Send test: the attempt appears inline, with the receiver's hostile
+        # body as text.
+        click("Send test", row)
+        click("Send")
+        result = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "dl.attempt")))
+        expect("success" in result.text and "200" in result.text, f"the attempt: {result.text}")
+        expect(XSS_BODY in result.text, "the response body renders as text")
+        no_alert("response body")
+        shot("send-test")
+
+        # Inactive: a new message is not delivered; Active again: it is.
+        row = driver.find_element(By.CSS_SELECTOR, "tr[data-endpoint]")
+        click("Active", row)
+        wait.until(EC.presence_of_element_located((By.XPATH, "//tr[@data-endpoint]//button[normalize-space()='Inactive']")))
+        ep_id = driver.find_element(By.CSS_SELECTOR, "tr[data-endpoint]").get_attribute("data-endpoint")
+        expect(api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}")["disabled"] is True, "disabled through the toggle")
+        before = len(receiver.got)
+        m1 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "order.paid", "payload": {"n": 1, "html": "<script>alert(6)</script>"}})
+        driver.get(f"{base}/console/#/app/{app_id}/msg/{m1['id']}")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//*[contains(text(), 'No endpoint takes this message')]")))
+        expect(len(receiver.got) == before, "nothing delivered while inactive")
+        shot("inactive-message")
+        driver.get(f"{base}/console/#/app/{app_id}")
+        click("Inactive", wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]"))))
+        wait.until(EC.presence_of_element_located((By.XPATH, "//tr[@data-endpoint]//button[normalize-space()='Active']")))
+        m2 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "order.paid", "payload": {"n": 2, "html": "<script>alert(7)</script>"}})
+        deadline = time.time() + 15
+        while not any(b'"n": 2' in b for _, b in receiver.got[before:]):
+            expect(time.time() < deadline, "delivered once active again")
+            time.sleep(0.1)
+
+        # The message page: payload as text, the attempt, and Resend.
+        driver.get(f"{base}/console/#/app/{app_id}/msg/{m2['id']}")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "pre.payload")))
+        expect("<script>alert(7)</script>" in driver.find_element(By.CSS_SELECTOR, "pre.payload").text, "payload as text")
+        no_alert("payload")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//td[@data-status='success']")))
+        n_before = len(receiver.got)
+        click("Resend")
+        deadline = time.time() + 15
+        while len(receiver.got) == n_before:
+            expect(time.time() < deadline, "the resend reached the receiver")
+            time.sleep(0.1)
+        driver.refresh()
+        wait.until(EC.presence_of_element_located((By.XPATH, "//td[contains(., '(manual)')]")))
+        shot("message")
+
+        # The message log, filtered by event type.
+        driver.get(f"{base}/console/#/app/{app_id}/msg")
+        Select(wait.until(lambda d: field("Event type"))).select_by_value("order.paid")
+        click("Filter")
+        wait.until(EC.presence_of_element_located((By.XPATH, f"//a[normalize-space()='{m2['id']}']")))
+        shot("messages")
+
+        # The portal: only its application, whatever the address asks for.
+        other = api(base, token, "POST", "/api/v1/app", {"name": "Someone else"})
+        portal = api(base, token, "POST", f"/api/v1/auth/app-portal-access/{app_id}", {"capabilities": ["ViewBase", "CreateAttempts"]})
+        driver.delete_all_cookies()
+        driver.get(portal["url"])
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]")))
+        expect(driver.find_element(By.TAG_NAME, "h1").text == XSS_NAME, "the portal shows its application")
+        expect(not driver.find_elements(By.XPATH, "//button[normalize-space()='New endpoint']"), "no ManageEndpoint, no New endpoint")
+        expect("token=" not in driver.current_url, "the token leaves the address bar")
+        shot("portal")
+        driver.get(f"{base}/portal/#/app/{other['id']}")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]")))
+        expect(driver.find_element(By.TAG_NAME, "h1").text == XSS_NAME, "another application is out of reach")
+        no_alert("portal")
+        print(json.dumps({"ok": True, "screenshots": step[0]}))
+        return 0
+    except Exception:
+        shot("failure")
+        raise
+    finally:
+        driver.quit()
+        receiver.server.shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
