@@ -38,6 +38,7 @@ pub mod delivery;
 pub mod engine;
 pub mod failpoint;
 pub mod fuzz;
+pub mod history;
 pub mod http_wire;
 pub mod ids;
 pub mod incoming;

@@ -283,8 +283,15 @@ fn a_portal_token_reaches_only_its_application_and_capabilities() {
 #[test]
 fn the_console_works_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,1s"]);
+    let config = dir.path().join("console.toml");
+    std::fs::write(&config, "dashboard_sample_ms = 200\n").expect("config");
+    let config = config.to_str().expect("utf-8 path").to_string();
+    let engine = Engine::start(
+        dir.path(),
+        &["--retry-schedule", "0s,1s", "--config", &config],
+    );
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    let _ = std::fs::remove_dir_all(&shots);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/console_browser.py");
     let out = Command::new(common::python())
         .arg(&script)
@@ -302,5 +309,5 @@ fn the_console_works_in_a_real_browser() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("report");
     assert_eq!(report["ok"], true);
-    assert!(report["screenshots"].as_u64().is_some_and(|n| n >= 7));
+    assert!(report["screenshots"].as_u64().is_some_and(|n| n >= 8));
 }

@@ -9,6 +9,7 @@
 pub mod apps;
 pub mod attempts;
 pub mod auth;
+pub mod dashboard;
 pub mod endpoints;
 pub mod event_types;
 pub mod headers;

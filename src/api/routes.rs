@@ -70,6 +70,7 @@ enum Route {
     PortalSelf,
     AuthLogout,
     ExpireAll,
+    Dashboard,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -171,6 +172,7 @@ fn router() -> &'static matchit::Router<Route> {
             ("/api/v1/auth/portal", Route::PortalSelf),
             ("/api/v1/auth/logout", Route::AuthLogout),
             ("/api/v1/auth/app/{app}/expire-all", Route::ExpireAll),
+            ("/api/v1/stats/dashboard", Route::Dashboard),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -457,6 +459,7 @@ async fn dispatch(
         (Route::PortalSelf, "GET") => auth::portal_self(who),
         (Route::AuthLogout, "POST") => auth::logout(who),
         (Route::ExpireAll, "POST") => auth::expire_all(shard, who, app),
+        (Route::Dashboard, "GET") => Ok(super::dashboard::dashboard(shard)),
         (Route::Sources, "GET") => list_sources(shard, req),
         (Route::Sources, "POST") => create_source(shard, req),
         (Route::Source, "GET") => get_source(shard, p.src),

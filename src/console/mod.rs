@@ -34,6 +34,7 @@ pub fn asset(name: &str) -> Option<Asset> {
         "endpoints.js" => asset!("endpoints.js", "text/javascript; charset=utf-8"),
         "messages.js" => asset!("messages.js", "text/javascript; charset=utf-8"),
         "catalog.js" => asset!("catalog.js", "text/javascript; charset=utf-8"),
+        "dashboard.js" => asset!("dashboard.js", "text/javascript; charset=utf-8"),
         "style.css" => asset!("style.css", "text/css; charset=utf-8"),
         _ => return None,
     })
@@ -67,6 +68,7 @@ mod tests {
             "endpoints.js",
             "messages.js",
             "catalog.js",
+            "dashboard.js",
             "style.css",
         ] {
             let a = super::asset(name).expect(name);

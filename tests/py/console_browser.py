@@ -185,6 +185,16 @@ def main() -> int:
         wait.until(EC.presence_of_element_located((By.XPATH, f"//a[normalize-space()='{m2['id']}']")))
         shot("messages")
 
+        # The dashboard: charts of the engine's own samples.
+        driver.get(f"{base}/console/#/dashboard")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "svg.chart polyline")))
+        charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
+        expect(len(charts) == 4, f"four charts, got {len(charts)}")
+        expect(not driver.find_elements(By.XPATH, "//*[contains(@class,'error')]"), "no error on the dashboard")
+        legend = driver.find_element(By.CSS_SELECTOR, "ul.legend").text
+        expect("delivered" in legend, legend)
+        shot("dashboard")
+
         # The portal: only its application, whatever the address asks for.
         other = api(base, token, "POST", "/api/v1/app", {"name": "Someone else"})
         portal = api(base, token, "POST", f"/api/v1/auth/app-portal-access/{app_id}", {"capabilities": ["ViewBase", "CreateAttempts"]})

@@ -1,0 +1,58 @@
+//! The console dashboard's data: a task on shard 0 samples the engine's
+//! metrics into a `history::History` every `dashboard_sample_ms` (an hour
+//! of them is kept), and `GET /api/v1/stats/dashboard` (operators only; a
+//! ringhook addition) answers them.
+
+use super::http::Response;
+use super::params::ok;
+use crate::history::History;
+use crate::metrics::ATTEMPT_ERROR_KINDS;
+use crate::shard::state::Shard;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+const HOUR_MS: u64 = 3_600_000;
+
+thread_local! {
+    static HISTORY: RefCell<Option<History>> = const { RefCell::new(None) };
+}
+
+/// Samples until the engine stops.
+pub async fn run(shard: Rc<Shard>) {
+    let every = shard.shared().config.dashboard_sample_ms.max(1);
+    let keep = usize::try_from(HOUR_MS / every).unwrap_or(usize::MAX);
+    HISTORY.with(|h| *h.borrow_mut() = Some(History::new(keep)));
+    while !shard.shared().is_stopping() {
+        let snaps = shard.shared().metrics.snapshots();
+        let now = crate::time::now_ms();
+        HISTORY.with(|h| {
+            if let Some(h) = h.borrow_mut().as_mut() {
+                h.sample(&snaps, now);
+            }
+        });
+        glommio::timer::sleep(Duration::from_millis(every)).await;
+    }
+}
+
+/// `GET /api/v1/stats/dashboard`: the samples of the last hour, oldest first.
+pub fn dashboard(shard: &Shard) -> Response {
+    let samples: Vec<serde_json::Value> = HISTORY.with(|h| {
+        h.borrow()
+            .as_ref()
+            .map(|h| {
+                h.samples()
+                    .filter_map(|s| serde_json::to_value(s).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    ok(
+        200,
+        serde_json::json!({
+            "sampleMs": shard.shared().config.dashboard_sample_ms,
+            "errorKinds": ATTEMPT_ERROR_KINDS,
+            "samples": samples,
+        }),
+    )
+}
