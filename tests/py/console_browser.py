@@ -18,6 +18,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -105,10 +106,13 @@ def main() -> int:
         field("API token").send_keys("not-the-token")
         click("Sign in")
         wait.until(EC.text_to_be_present_in_element((By.ID, "toast"), "not valid"))
-        tok = field("API token")
-        tok.clear()
-        tok.send_keys(token)
-        click("Sign in")
+        # The keyboard alone signs in: a fresh page focuses the token
+        # field, Enter submits.
+        driver.refresh()
+        wait.until(EC.presence_of_element_located((By.XPATH, "//h1[normalize-space()='Sign in']")))
+        active = driver.switch_to.active_element
+        expect(active.get_attribute("name") == "token", "the token field has the focus")
+        active.send_keys(token + Keys.ENTER)
         wait.until(EC.presence_of_element_located((By.XPATH, "//h1[normalize-space()='Applications']")))
 
         # An application, through the form; its hostile name is text.
@@ -184,6 +188,15 @@ def main() -> int:
         click("Filter")
         wait.until(EC.presence_of_element_located((By.XPATH, f"//a[normalize-space()='{m2['id']}']")))
         shot("messages")
+
+        # A narrow window (a phone): nothing wider than the screen.
+        driver.set_window_size(390, 844)
+        driver.get(f"{base}/console/#/app/{app_id}")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]")))
+        overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        expect(overflow <= 0, f"the page is {overflow}px wider than a narrow window")
+        shot("narrow")
+        driver.set_window_size(1280, 900)
 
         # The dashboard: charts of the engine's own samples.
         driver.get(f"{base}/console/#/dashboard")
