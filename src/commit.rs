@@ -201,9 +201,7 @@ impl Commit {
                     );
                 }
                 Err(e) => {
-                    eprintln!(
-                        "ringhook: journal sync failed, aborting to protect acknowledged data: {e}"
-                    );
+                    tracing::error!(error = %e, "journal sync failed, aborting to protect acknowledged data");
                     std::process::abort();
                 }
             }
@@ -230,7 +228,7 @@ impl Commit {
     /// A final blocking sync at shutdown, whatever the mode.
     pub fn sync_blocking(&self) {
         if let Err(e) = self.journal.borrow_mut().sync() {
-            eprintln!("ringhook: final journal sync failed: {e}");
+            tracing::error!(error = %e, "final journal sync failed");
         }
     }
 }

@@ -91,8 +91,12 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
 
     let mut recovered = recovery::recover(&config, repair)?;
     let s = &recovered.stats;
-    eprintln!(
-        "ringhook: recovered {} records from {} journals: {} messages, {} pending deliveries{}",
+    tracing::info!(
+        records = s.records,
+        journals = s.journals,
+        messages = s.messages,
+        pending = s.pending,
+        "recovered {} records from {} journals: {} messages, {} pending deliveries{}",
         s.records,
         s.journals,
         s.messages,
@@ -195,13 +199,13 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         connection_budget,
         services,
         banner: format!(
-            "ringhook: serving http://{http_addr}{receive_banner} and {} with {n} shard(s)\nringhook: console at http://{http_addr}/console/ (sign in with a token from {})",
+            "serving http://{http_addr}{receive_banner} and {} with {n} shard(s)\nconsole at http://{http_addr}/console/ (sign in with a token from {})",
             socket_path.display(),
             datadir::tokens_file(&data_dir_for_banner).display()
         ),
     });
     let _ = std::fs::remove_file(&socket_path);
     result?;
-    eprintln!("ringhook: stopped");
+    tracing::info!("stopped");
     Ok(())
 }

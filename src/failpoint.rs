@@ -37,7 +37,7 @@ fn crash_point() -> Option<&'static str> {
 /// Aborts the process if the crash failpoint names `point`.
 pub fn crash_at(point: &str) {
     if crash_point() == Some(point) {
-        eprintln!("ringhook: failpoint RINGHOOK_FAILPOINT_CRASH_AT={point}: aborting");
+        tracing::error!(point, "failpoint RINGHOOK_FAILPOINT_CRASH_AT: aborting");
         std::process::abort();
     }
 }

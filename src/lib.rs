@@ -45,6 +45,7 @@ pub mod incoming;
 pub mod ingest;
 pub mod journal;
 pub mod limits;
+pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod notify;

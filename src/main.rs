@@ -19,6 +19,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     args_override_self = true
 )]
 struct Cli {
+    /// Log lines as text or JSON (on stderr).
+    #[arg(
+        long,
+        global = true,
+        env = "RINGHOOK_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: ringhook::logging::LogFormat,
+    /// Which events to log, RUST_LOG-style: `info`, `warn`, `ringhook=debug`, ...
+    #[arg(long, global = true, env = "RINGHOOK_LOG", default_value = "info")]
+    log_level: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -106,6 +118,7 @@ enum JournalCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    ringhook::logging::init(cli.log_format, &cli.log_level)?;
     match cli.command {
         Command::Serve(args) => serve(*args),
         Command::Token {
@@ -191,10 +204,11 @@ fn load_tokens(config: &Config) -> anyhow::Result<Vec<String>> {
     }
     if tokens.is_empty() {
         let token = mint_token(&config.data_dir)?;
-        eprintln!(
-            "ringhook: no API token configured; created one in {}:\n  {token}",
-            path.display()
-        );
+        // The token goes to the terminal, never into the log.
+        tracing::info!(file = %path.display(), "no API token configured; created one");
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            println!("API token (also in {}): {token}", path.display());
+        }
         tokens.push(token);
     }
     Ok(tokens)

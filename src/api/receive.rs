@@ -214,10 +214,7 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
     if src.log_requests {
         let rec = log_record(&src, &req, &resp, outcome, messages);
         if let Err(e) = shard.log_request(&rec) {
-            eprintln!(
-                "ringhook: cannot journal a request of source {}: {e}",
-                src.id
-            );
+            tracing::error!(source = %src.id, error = %e, "cannot journal a logged request");
         }
     }
     resp

@@ -326,7 +326,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
             // Not waited on, like attempt records: see `idempotency`.
             let kind = crate::records::Kind::IdempotentAnswer;
             if let Err(e) = shard.append_record(kind, &rec) {
-                eprintln!("ringhook: cannot journal an idempotency-key answer: {e}");
+                tracing::error!(error = %e, "cannot journal an idempotency-key answer");
             }
         }
     }

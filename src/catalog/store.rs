@@ -275,7 +275,7 @@ impl CatalogStore {
         match j.sync() {
             Ok(durable) if durable >= written => {}
             Ok(_) | Err(_) => {
-                eprintln!("ringhook: catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
+                tracing::error!("catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
                 std::process::abort();
             }
         }
@@ -396,14 +396,14 @@ impl CatalogStore {
             Ok(())
         };
         if let Err(e) = swap() {
-            eprintln!("ringhook: catalog compaction failed while swapping directories ({e}); aborting, the next start completes it");
+            tracing::error!(error = %e, "catalog compaction failed while swapping directories; aborting, the next start completes it");
             std::process::abort();
         }
         let reopened = Journal::open(&cat, config, |_| {});
         let journal = match reopened {
             Ok((j, _)) => j,
             Err(e) => {
-                eprintln!("ringhook: cannot reopen the compacted catalog journal ({e}); aborting, the next start opens it");
+                tracing::error!(error = %e, "cannot reopen the compacted catalog journal; aborting, the next start opens it");
                 std::process::abort();
             }
         };

@@ -24,6 +24,7 @@ pub mod cold;
 pub mod conn;
 pub mod decision;
 pub mod exchange;
+pub mod failure_log;
 pub mod guard;
 pub mod resolver;
 pub mod throttle;
@@ -243,6 +244,8 @@ pub struct Deliveries {
     /// entries go on success, on disable, or when the endpoint is deleted.
     failing_since: RefCell<HashMap<String, u64>>,
     disable_requests: RefCell<Vec<DisableRequest>>,
+    /// Which failed attempts are logged (one per endpoint per 10 s).
+    failure_log: RefCell<failure_log::FailureLog>,
     /// Wakes the runtime's timer loop: a retry was armed, or a request waits.
     kick: Notify,
 }
@@ -259,6 +262,7 @@ impl Deliveries {
             in_attempt: Cell::new(0),
             cold_files: RefCell::new(cold::Files::default()),
             failing_since: RefCell::new(HashMap::new()),
+            failure_log: RefCell::new(failure_log::FailureLog::default()),
             disable_requests: RefCell::new(Vec::new()),
             kick: Notify::default(),
         })

@@ -54,7 +54,7 @@ fn resolver() -> &'static Resolver {
                     }
                 });
             if let Err(e) = spawned {
-                eprintln!("ringhook: cannot start DNS thread {i}: {e}");
+                tracing::error!(thread = i, error = %e, "cannot start a DNS thread");
             }
         }
         Resolver {

@@ -212,9 +212,11 @@ async fn prepare(
                 // once per 10,000, as it comes in floods.
                 static SEEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 if SEEN.fetch_add(1, Ordering::Relaxed).is_multiple_of(10_000) {
-                    eprintln!(
-                        "ringhook: shard {}: delivery to {endpoint_id} waits {UNREADABLE_RETRY_MS} ms: {e}",
-                        d.ports.shard
+                    tracing::warn!(
+                        shard = d.ports.shard,
+                        endpoint = %endpoint_id,
+                        error = %e,
+                        "delivery waits {UNREADABLE_RETRY_MS} ms: its message cannot be read now"
                     );
                 }
                 d.arm(crate::time::now_ms() + UNREADABLE_RETRY_MS, handle);
@@ -225,9 +227,11 @@ async fn prepare(
                 // Compaction never deletes a record a pending delivery
                 // needs, so this is damage: report it and drop the delivery
                 // rather than retry forever.
-                eprintln!(
-                    "ringhook: shard {}: delivery to {endpoint_id} dropped: its message record is unreadable: {e}",
-                    d.ports.shard
+                tracing::error!(
+                    shard = d.ports.shard,
+                    endpoint = %endpoint_id,
+                    error = %e,
+                    "delivery dropped: its message record is unreadable"
                 );
                 d.free(handle);
                 d.settled();
@@ -300,9 +304,10 @@ async fn attempt_run(
         decision::note_speed(q, &answers);
         if lost && !q.no_pipelining {
             q.no_pipelining = true;
-            eprintln!(
-                "ringhook: shard {}: endpoint {}: a pipelined request failed; sending one at a time from now on",
-                d.ports.shard, endpoint.id
+            tracing::info!(
+                shard = d.ports.shard,
+                endpoint = %endpoint.id,
+                "a pipelined request failed; sending one at a time from now on"
             );
         }
     }
@@ -322,10 +327,12 @@ fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) 
         stats.attempts += 1;
         crate::metrics::record_us(&mut stats.attempt_us, u64::from(duration_us));
     }
+    let mut error_kind = "status";
     let (status, body, retry_after) = match result {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => {
             d.ports.stats.borrow_mut().attempt_errors[e.kind_index()] += 1;
+            error_kind = e.kind();
             (0, e.to_string().into_bytes(), None)
         }
     };
@@ -361,6 +368,9 @@ fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) 
         }
     }
     let (outcome, next_attempt_ms) = (verdict.outcome, verdict.next_attempt_ms);
+    if outcome != Outcome::Succeeded {
+        log_failure(d, p, status, error_kind, &body, outcome, now);
+    }
     let done = Settlement {
         attempt_no: p.attempt_no,
         at_ms,
@@ -371,6 +381,40 @@ fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) 
         response: body,
     };
     record(d, *handle, &p.msg, &p.endpoint_id, done);
+}
+
+/// One `warn` event per failed attempt, at most one per endpoint every
+/// 10 s (`failure_log`). It names the endpoint, message and attempt, the
+/// error kind and status, and the error (an address and a reason, never a
+/// URL, header or body: those may carry credentials).
+fn log_failure(
+    d: &Deliveries,
+    p: &Delivery<Arc<Message>>,
+    status: u16,
+    error_kind: &'static str,
+    body: &[u8],
+    outcome: Outcome,
+    now_ms: u64,
+) {
+    let Some(held_back) = d.failure_log.borrow_mut().note(&p.endpoint_id, now_ms) else {
+        return;
+    };
+    let error = match error_kind {
+        "status" => String::new(),
+        _ => String::from_utf8_lossy(body).into_owned(),
+    };
+    tracing::warn!(
+        shard = d.ports.shard,
+        endpoint = %p.endpoint_id,
+        msg = %p.msg.id,
+        attempt = p.attempt_no + 1,
+        kind = error_kind,
+        status,
+        error = %error,
+        outcome = ?outcome,
+        held_back,
+        "attempt failed"
+    );
 }
 
 /// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
@@ -440,10 +484,7 @@ fn record(
     // after a restart (the delivery is still pending in the journal).
     match d.ports.commit.append_record_at(Kind::Attempt, &rec) {
         Ok((_, pos)) => index_attempt(d, msg, endpoint_id, rec, pos, outcome),
-        Err(e) => eprintln!(
-            "ringhook: shard {}: cannot journal attempt: {e}",
-            d.ports.shard
-        ),
+        Err(e) => tracing::error!(shard = d.ports.shard, error = %e, "cannot journal an attempt"),
     }
     if outcome.is_final() {
         d.free(handle);

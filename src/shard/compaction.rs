@@ -63,14 +63,14 @@ pub fn compact(shard: &Shard, now_ms: u64) {
         Ok(0) => {}
         // Open files of deleted segments would keep their space.
         Ok(_) => shard.delivery.close_cold_files(),
-        Err(e) => eprintln!("ringhook: shard {}: compaction failed: {e}", shard.id),
+        Err(e) => tracing::warn!(shard = shard.id, error = %e, "journal compaction failed"),
     }
     let mut retired = shard.retired.borrow_mut();
     retired.retain_mut(|r| {
         let keep = keep_from(&r.times, u64::MAX, cutoff);
         match crate::journal::remove_segments_before(&r.dir, keep) {
             Ok(_) => r.times = r.times.split_off(&keep),
-            Err(e) => eprintln!("ringhook: compaction of {} failed: {e}", r.dir.display()),
+            Err(e) => tracing::warn!(dir = %r.dir.display(), error = %e, "compaction of a retired journal failed"),
         }
         if r.times.is_empty() {
             // Every segment is gone: the directory goes too, so recovery

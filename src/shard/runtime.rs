@@ -214,7 +214,9 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
             }
         }
     }
-    println!("{banner}");
+    for line in banner.lines() {
+        tracing::info!("{line}");
+    }
 
     // A shard that ends before it is asked to stops the engine: the other
     // shards stop taking work and sync, and the process exits non-zero, so
@@ -222,11 +224,11 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     // process at once, see `abort_on_panic`.)
     let failed = loop {
         if signals.pending().next().is_some() {
-            eprintln!("ringhook: stopping: draining shards");
+            tracing::info!("stopping: draining shards");
             break false;
         }
         if exited.load(Ordering::Relaxed) > 0 {
-            eprintln!("ringhook: a shard ended unexpectedly; stopping");
+            tracing::error!("a shard ended unexpectedly; stopping");
             break true;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -269,9 +271,7 @@ fn abort_on_panic() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         report(info);
-        eprintln!(
-            "ringhook: a panic is a bug: aborting; restart to recover from the journal (nothing acknowledged is lost)"
-        );
+        tracing::error!("a panic is a bug: aborting; restart to recover from the journal (nothing acknowledged is lost)");
         std::process::abort();
     }));
 }

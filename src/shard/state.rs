@@ -153,13 +153,15 @@ impl Shard {
         // The change is durable and published; a compaction that fails
         // leaves the old journal in use and is tried again later.
         match store.compact_if_due(&next) {
-            Ok(Some(done)) => eprintln!(
-                "ringhook: catalog journal compacted: {} records, {} bytes → {} bytes",
-                done.records, done.before_bytes, done.after_bytes
+            Ok(Some(done)) => tracing::info!(
+                records = done.records,
+                before_bytes = done.before_bytes,
+                after_bytes = done.after_bytes,
+                "catalog journal compacted"
             ),
             Ok(None) => {}
             Err(e) => {
-                eprintln!("ringhook: catalog compaction failed, the journal stays as it is: {e}")
+                tracing::warn!(error = %e, "catalog compaction failed, the journal stays as it is")
             }
         }
         Ok(())
@@ -196,11 +198,11 @@ impl Shard {
             .and_then(|body| self.commit_catalog(crate::records::Kind::EndpointPut, &body));
         match result {
             Ok(()) => {
-                eprintln!("ringhook: endpoint {endpoint_id} disabled: {reason}");
+                tracing::warn!(endpoint = %endpoint_id, reason, "endpoint disabled");
                 true
             }
             Err(e) => {
-                eprintln!("ringhook: cannot disable endpoint {endpoint_id}: {e}");
+                tracing::error!(endpoint = %endpoint_id, error = %e, "cannot disable the endpoint");
                 false
             }
         }
