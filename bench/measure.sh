@@ -117,7 +117,7 @@ LUA
   # engine accepted.
   for _ in $(seq 300); do
     curl -sf -H "authorization: Bearer bench" http://127.0.0.1:$port/metrics \
-      | awk '/^ringhook_deliveries_pending / {exit ($2 == 0) ? 0 : 1}' && break
+      | awk '/^ringhook_deliveries_pending[{ ]/ {n += $NF} END {exit (n == 0) ? 0 : 1}' && break
     sleep 0.2
   done
   printf 'incoming-accepted '

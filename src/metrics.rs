@@ -133,41 +133,25 @@ type Metric<T> = (&'static str, &'static str, fn(&Snapshot) -> T);
 /// How to find a histogram in a snapshot.
 type HistogramOf = fn(&Snapshot) -> &Histogram<u64>;
 
-/// Renders every shard's snapshot and the totals in Prometheus text format.
+/// Upper bounds (seconds) of the latency histograms' buckets.
+const BUCKETS_S: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// Renders every shard's snapshot in Prometheus text format. Every series
+/// carries a `shard` label and there is no unlabelled total, so a `sum()`
+/// over a metric counts each event once. Latencies are histograms with
+/// buckets, `_sum` and `_count` (cumulative since start, as Prometheus
+/// histograms are: quantiles over a window come from `rate()` of the
+/// buckets).
 pub fn render(published: &Published) -> String {
     let snaps = published.snapshots();
-    let mut total = Snapshot::default();
-    for s in &snaps {
-        let t = &mut total.stats;
-        t.messages_ingested += s.stats.messages_ingested;
-        t.attempts += s.stats.attempts;
-        t.attempts_failed += s.stats.attempts_failed;
-        for (t, s) in t.attempt_errors.iter_mut().zip(s.stats.attempt_errors) {
-            *t += s;
-        }
-        t.deliveries_succeeded += s.stats.deliveries_succeeded;
-        t.deliveries_failed += s.stats.deliveries_failed;
-        t.deliveries_cancelled += s.stats.deliveries_cancelled;
-        t.journal_bytes += s.stats.journal_bytes;
-        t.journal_syncs += s.stats.journal_syncs;
-        let _ = t.attempt_us.add(&s.stats.attempt_us);
-        let _ = t.e2e_us.add(&s.stats.e2e_us);
-        let _ = t.sync_us.add(&s.stats.sync_us);
-        total.pending_deliveries += s.pending_deliveries;
-        total.retries_pending += s.retries_pending;
-        total.ready_queued += s.ready_queued;
-        total.in_flight += s.in_flight;
-        total.endpoints += s.endpoints;
-        total.deepest_queue = total.deepest_queue.max(s.deepest_queue);
-        total.connections += s.connections;
-        total.connection_waiters += s.connection_waiters;
-    }
     let mut out = String::with_capacity(8192);
     let all: Vec<(Option<usize>, &Snapshot)> = snaps
         .iter()
         .enumerate()
         .map(|(i, s)| (Some(i), s.as_ref()))
-        .chain(std::iter::once((None, &total)))
         .collect();
     let counters: [Metric<u64>; 6] = [
         (
@@ -296,7 +280,7 @@ pub fn render(published: &Published) -> String {
             line(&mut out, name, *shard, None, get(s) as f64);
         }
     }
-    let summaries: [(&str, &str, HistogramOf); 3] = [
+    let histograms: [(&str, &str, HistogramOf); 3] = [
         (
             "ringhook_attempt_latency_seconds",
             "HTTP attempt duration.",
@@ -313,29 +297,47 @@ pub fn render(published: &Published) -> String {
             |s| &s.stats.sync_us,
         ),
     ];
-    for (name, help, get) in summaries {
-        header(&mut out, name, help, "summary");
+    for (name, help, get) in histograms {
+        header(&mut out, name, help, "histogram");
         for (shard, s) in &all {
-            let h = get(s);
-            for q in [0.5, 0.9, 0.99, 0.999] {
-                let v = if h.is_empty() {
-                    0.0
-                } else {
-                    h.value_at_quantile(q) as f64 / 1e6
-                };
-                let qs = q.to_string();
-                line(&mut out, name, *shard, Some(("quantile", &qs)), v);
-            }
-            line(
-                &mut out,
-                &format!("{name}_count"),
-                *shard,
-                None,
-                h.len() as f64,
-            );
+            histogram(&mut out, name, *shard, get(s));
         }
     }
     out
+}
+
+/// One histogram's `_bucket`, `_sum` and `_count` lines from an
+/// hdrhistogram of microseconds. `_sum` is the histogram's mean times its
+/// count: exact to its 2 significant digits.
+fn histogram(out: &mut String, name: &str, shard: Option<usize>, h: &Histogram<u64>) {
+    let mut counts = [0u64; BUCKETS_S.len()];
+    for v in h.iter_recorded() {
+        let secs = h.highest_equivalent(v.value_iterated_to()) as f64 / 1e6;
+        let n = v.count_at_value();
+        for (c, bound) in counts.iter_mut().zip(BUCKETS_S) {
+            if secs <= bound {
+                *c += n;
+            }
+        }
+    }
+    let bucket = format!("{name}_bucket");
+    for (c, bound) in counts.iter().zip(BUCKETS_S) {
+        line(
+            out,
+            &bucket,
+            shard,
+            Some(("le", &bound.to_string())),
+            *c as f64,
+        );
+    }
+    line(out, &bucket, shard, Some(("le", "+Inf")), h.len() as f64);
+    let sum = if h.is_empty() {
+        0.0
+    } else {
+        h.mean() * h.len() as f64 / 1e6
+    };
+    line(out, &format!("{name}_sum"), shard, None, sum);
+    line(out, &format!("{name}_count"), shard, None, h.len() as f64);
 }
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
@@ -362,7 +364,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renders_per_shard_and_total() {
+    fn renders_per_shard_with_no_duplicate_total() {
         let p = Published::new(2);
         let mut s = Snapshot::default();
         s.stats.messages_ingested = 3;
@@ -375,13 +377,28 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("ringhook_messages_ingested_total 6"),
+            !text
+                .lines()
+                .any(|l| l.starts_with("ringhook_messages_ingested_total ")),
+            "no unlabelled total: {text}"
+        );
+        assert!(
+            text.contains("ringhook_e2e_latency_seconds_count{shard=\"1\"} 1"),
             "{text}"
         );
         assert!(
-            text.contains("ringhook_e2e_latency_seconds_count 2"),
+            text.contains("ringhook_e2e_latency_seconds_bucket{shard=\"0\",le=\"0.001\"} 0"),
             "{text}"
         );
+        assert!(
+            text.contains("ringhook_e2e_latency_seconds_bucket{shard=\"0\",le=\"0.0025\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ringhook_e2e_latency_seconds_bucket{shard=\"0\",le=\"+Inf\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE ringhook_e2e_latency_seconds histogram"));
         assert!(text.contains("# TYPE ringhook_deliveries_total counter"));
     }
 }

@@ -60,11 +60,9 @@ fn json_logs_carry_failed_attempts_rate_limited_and_no_secret() {
             .ok()?;
         let failed: f64 = metrics
             .lines()
-            .find(|l| l.starts_with("ringhook_attempts_failed_total "))?
-            .rsplit(' ')
-            .next()?
-            .parse()
-            .ok()?;
+            .filter(|l| l.starts_with("ringhook_attempts_failed_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
         (failed >= 120.0).then_some(())
     });
     let lines = log(&engine);
@@ -117,7 +115,11 @@ fn json_logs_carry_failed_attempts_rate_limited_and_no_secret() {
 fn text_logs_have_levels_and_the_filter_applies() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut engine = Engine::start(dir.path(), &[]);
-    let text = log(&engine);
+    // The banner follows the health check answering by a moment.
+    let text = wait_for("the serving line", Duration::from_secs(10), || {
+        let t = log(&engine);
+        t.contains("console at").then_some(t)
+    });
     assert!(
         text.contains(" INFO ") && text.contains("serving http://"),
         "{text}"

@@ -1,4 +1,4 @@
-//! `GET /metrics`: Prometheus text per shard and in total, behind the token.
+//! `GET /metrics`: Prometheus text per shard (no duplicate totals), behind the token.
 
 mod common;
 
@@ -26,8 +26,26 @@ fn value(text: &str, series: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// The sum over shards of a metric's series whose labels include `label`
+/// (e.g. `kind="timeout"`, or "" for all), as `sum()` in PromQL.
+fn total(text: &str, name: &str, label: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter_map(|l| {
+            let labels = l.strip_prefix(name)?.strip_prefix('{')?;
+            let (labels, v) = labels.split_once("} ")?;
+            labels
+                .split(',')
+                .any(|p| label.is_empty() || p == label)
+                .then_some(())?;
+            v.trim().parse().ok()
+        })
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
 #[test]
-fn metrics_count_ingest_and_deliveries_per_shard_and_in_total() {
+fn metrics_count_ingest_and_deliveries_per_shard_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::start(dir.path(), &["--shards", "2"]);
     let sink = Sink::start();
@@ -44,21 +62,36 @@ fn metrics_count_ingest_and_deliveries_per_shard_and_in_total() {
         Duration::from_secs(30),
         || {
             let t = scrape(&engine);
-            (value(&t, "ringhook_deliveries_total{outcome=\"succeeded\"}") == Some(5.0))
+            (total(&t, "ringhook_deliveries_total", "outcome=\"succeeded\"") == Some(5.0))
                 .then_some(t)
         },
     );
-    assert_eq!(value(&text, "ringhook_messages_ingested_total"), Some(5.0));
-    assert_eq!(value(&text, "ringhook_attempts_total"), Some(5.0));
-    assert!(value(&text, "ringhook_messages_ingested_total{shard=\"0\"}").is_some());
-    assert!(value(&text, "ringhook_messages_ingested_total{shard=\"1\"}").is_some());
-    assert!(value(&text, "ringhook_journal_bytes_total").is_some_and(|b| b > 0.0));
-    assert!(value(&text, "ringhook_journal_syncs_total").is_some_and(|n| n >= 1.0));
     assert_eq!(
-        value(&text, "ringhook_e2e_latency_seconds_count"),
+        total(&text, "ringhook_messages_ingested_total", ""),
         Some(5.0)
     );
-    assert!(text.contains("# TYPE ringhook_attempt_latency_seconds summary"));
+    assert_eq!(total(&text, "ringhook_attempts_total", ""), Some(5.0));
+    // No unlabelled duplicate: summing every series counts each event once.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("ringhook_attempts_total ")),
+        "{text}"
+    );
+    assert!(value(&text, "ringhook_messages_ingested_total{shard=\"0\"}").is_some());
+    assert!(value(&text, "ringhook_messages_ingested_total{shard=\"1\"}").is_some());
+    assert!(total(&text, "ringhook_journal_bytes_total", "").is_some_and(|b| b > 0.0));
+    assert!(total(&text, "ringhook_journal_syncs_total", "").is_some_and(|n| n >= 1.0));
+    assert_eq!(
+        total(&text, "ringhook_e2e_latency_seconds_count", ""),
+        Some(5.0)
+    );
+    assert_eq!(
+        total(&text, "ringhook_e2e_latency_seconds_bucket", "le=\"+Inf\""),
+        Some(5.0)
+    );
+    assert!(total(&text, "ringhook_e2e_latency_seconds_sum", "").is_some_and(|s| s > 0.0));
+    assert!(text.contains("# TYPE ringhook_attempt_latency_seconds histogram"));
 
     let resp = ureq::get(&format!("http://{}/metrics", engine.http)).call();
     assert!(
@@ -89,17 +122,17 @@ fn metrics_show_a_held_endpoint_queue_and_its_connections() {
     // of its deliveries wait in its queue.
     let text = wait_for("a queued backlog", Duration::from_secs(30), || {
         let t = scrape(&engine);
-        (value(&t, "ringhook_endpoint_queue_depth_max").is_some_and(|d| d >= 1.0)).then_some(t)
+        (total(&t, "ringhook_endpoint_queue_depth_max", "").is_some_and(|d| d >= 1.0)).then_some(t)
     });
-    assert_eq!(value(&text, "ringhook_connections"), Some(1.0));
-    assert_eq!(value(&text, "ringhook_connection_waiters"), Some(0.0));
+    assert_eq!(total(&text, "ringhook_connections", ""), Some(1.0));
+    assert_eq!(total(&text, "ringhook_connection_waiters", ""), Some(0.0));
     release.store(true, std::sync::atomic::Ordering::SeqCst);
     wait_for("every delivery", Duration::from_secs(30), || {
         (sink.count() >= 20).then_some(())
     });
     wait_for("the queue drained", Duration::from_secs(30), || {
         let t = scrape(&engine);
-        (value(&t, "ringhook_endpoint_queue_depth_max") == Some(0.0)).then_some(())
+        (total(&t, "ringhook_endpoint_queue_depth_max", "") == Some(0.0)).then_some(())
     });
 }
 
@@ -119,15 +152,19 @@ fn failed_attempts_are_counted_by_why() {
     engine.send(&app, "r.x", json!({ "i": 1 }));
     let text = wait_for("three refused attempts", Duration::from_secs(30), || {
         let t = scrape(&engine);
-        (value(
+        (total(
             &t,
-            "ringhook_attempt_errors_total{kind=\"connect_refused\"}",
+            "ringhook_attempt_errors_total",
+            "kind=\"connect_refused\"",
         ) == Some(3.0))
         .then_some(t)
     });
-    assert_eq!(value(&text, "ringhook_attempts_failed_total"), Some(3.0));
     assert_eq!(
-        value(&text, "ringhook_attempt_errors_total{kind=\"timeout\"}"),
+        total(&text, "ringhook_attempts_failed_total", ""),
+        Some(3.0)
+    );
+    assert_eq!(
+        total(&text, "ringhook_attempt_errors_total", "kind=\"timeout\""),
         Some(0.0)
     );
     assert!(
@@ -137,5 +174,57 @@ fn failed_attempts_are_counted_by_why() {
         )
         .is_some(),
         "per shard too: {text}"
+    );
+}
+
+/// The exposition passes `promtool check metrics` (Prometheus's own lint),
+/// with every family present: deliveries, failures, histograms, incoming.
+#[test]
+fn the_exposition_passes_promtool() {
+    let promtool = std::env::var("RINGHOOK_PROMTOOL")
+        .unwrap_or_else(|_| format!("{}/target/tools/promtool", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        std::path::Path::new(&promtool).exists(),
+        "no promtool at {promtool}: run tests/run.sh, which extracts it from Debian's prometheus package"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,50ms"]);
+    let sink = Sink::start();
+    let app = engine.create_app("prom");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/ok") }));
+    engine.create_endpoint(&app, json!({ "url": "http://127.0.0.1:1/refused" }));
+    engine.send(&app, "p.x", json!({}));
+    let (_, src) = engine.api(
+        "POST",
+        "/ingest/api/v1/source",
+        Some(json!({ "name": "s", "type": "generic-webhook" })),
+    );
+    let url = src["ingestUrl"].as_str().expect("url");
+    let _ = ureq::post(url).send_string("{}");
+    let text = wait_for("a delivery and a failure", Duration::from_secs(30), || {
+        let t = scrape(&engine);
+        (total(&t, "ringhook_deliveries_total", "outcome=\"succeeded\"") == Some(1.0)
+            && total(&t, "ringhook_attempts_failed_total", "").is_some_and(|n| n >= 2.0))
+        .then_some(t)
+    });
+    assert!(text.contains("ringhook_incoming_requests_total"), "{text}");
+    let mut child = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(text.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

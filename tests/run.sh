@@ -16,6 +16,15 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import standardwebhooks, 
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 fi
+# promtool (from Debian's prometheus package, extracted, not installed as a
+# service) checks the /metrics exposition.
+if [ ! -x target/tools/promtool ]; then
+  mkdir -p target/tools/deb
+  (cd target/tools/deb && apt-get download prometheus >/dev/null && dpkg -x prometheus_*.deb x)
+  cp target/tools/deb/x/usr/bin/promtool target/tools/promtool
+  rm -rf target/tools/deb
+fi
+export RINGHOOK_PROMTOOL="$PWD/target/tools/promtool"
 export RINGHOOK_TEST_PYTHON="$PWD/.venv/bin/python"
 cargo test --workspace --all-targets "$@"
 # The cargo-fuzz wrappers of the fuzz targets (run for seconds each above, by

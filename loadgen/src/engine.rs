@@ -163,12 +163,20 @@ impl Engine {
             .set("authorization", &format!("Bearer {}", self.token))
             .call()?
             .into_string()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .with_context(|| format!("no {name} in /metrics"))?
-            .trim()
-            .parse()
-            .with_context(|| format!("{name} is not a number"))
+        // Every series of the metric, over every shard's `shard` label.
+        let values: Vec<f64> = text
+            .lines()
+            .filter_map(|l| {
+                let rest = l.strip_prefix(name)?;
+                let value = match rest.strip_prefix('{') {
+                    Some(labelled) => labelled.split_once("} ")?.1,
+                    None => rest.strip_prefix(' ')?,
+                };
+                value.trim().parse::<f64>().ok()
+            })
+            .collect();
+        anyhow::ensure!(!values.is_empty(), "no {name} in /metrics");
+        Ok(values.iter().sum())
     }
 
     /// Bytes of journal on disk (every file under the data directory).
