@@ -64,3 +64,41 @@ fn gone_and_always_failing_endpoints_are_disabled() {
     assert_eq!(after, vec!["/fine".to_string()]);
     assert!(sink.ids().contains(&msg));
 }
+
+/// The failure streak survives a `kill -9`: recovery derives it from the
+/// attempt records, so the first failure after the restart already ends a
+/// streak older than `auto_disable_after_ms` (a streak reset by the restart
+/// would need four more seconds of failures).
+#[test]
+fn a_restart_neither_resets_nor_forgets_the_failure_streak() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ringhook.toml");
+    std::fs::write(&config, "auto_disable_after_ms = 4000\n").expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let schedule = format!("0s,{}", vec!["1s"; 20].join(","));
+    let mut engine = Engine::start(
+        dir.path(),
+        &["--config", &config, "--retry-schedule", &schedule],
+    );
+    let sink = Sink::with_policy(Arc::new(|_, _| 500));
+    let app = engine.create_app("streak");
+    let ep = engine.create_endpoint(&app, json!({ "url": sink.url("/broken") }));
+    let ep = ep["id"].as_str().expect("id").to_string();
+    let started = std::time::Instant::now();
+    engine.send(&app, "a.b", json!({}));
+    wait_for("a first failure", DEADLINE, || {
+        (!sink.all().is_empty()).then_some(())
+    });
+    engine.kill9();
+    // Down across the auto-disable period, measured from the first failure.
+    wait_for("the streak to pass 4 s", DEADLINE, || {
+        (started.elapsed() > Duration::from_millis(4_500)).then_some(())
+    });
+    let before = sink.all().len();
+    engine.spawn().expect("restart");
+    wait_for("the endpoint disabled", DEADLINE, || {
+        disabled(&engine, &app, &ep).then_some(())
+    });
+    let after = sink.all().len() - before;
+    assert_eq!(after, 1, "disabled at the first failure after the restart");
+}

@@ -8,8 +8,12 @@ use std::path::Path;
 use std::process::Command;
 
 fn read(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy").join(name))
-        .expect("deploy file")
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy")
+            .join(name),
+    )
+    .expect("deploy file")
 }
 
 #[test]
@@ -26,9 +30,16 @@ fn the_systemd_unit_restarts_on_failure_and_is_sandboxed() {
         "StateDirectoryMode=0700",
         "UMask=0077",
     ] {
-        assert!(unit.lines().any(|l| l.starts_with(directive)), "{directive} missing");
+        assert!(
+            unit.lines().any(|l| l.starts_with(directive)),
+            "{directive} missing"
+        );
     }
-    if Command::new("systemd-analyze").arg("--version").output().is_err() {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         // The directives are checked above; the verifier is not installed.
         return;
     }
@@ -59,7 +70,10 @@ fn the_systemd_unit_restarts_on_failure_and_is_sandboxed() {
 #[test]
 fn the_container_runs_as_a_user_on_a_private_data_directory() {
     let recipe = read("Containerfile");
-    assert!(recipe.lines().any(|l| l.starts_with("USER ringhook")), "non-root");
+    assert!(
+        recipe.lines().any(|l| l.starts_with("USER ringhook")),
+        "non-root"
+    );
     assert!(recipe.contains("chmod 0700 /var/lib/ringhook"));
     assert!(recipe.contains("--data-dir\", \"/var/lib/ringhook\""));
     assert!(recipe.contains("io_uring_setup, io_uring_enter and io_uring_register"));

@@ -1,4 +1,4 @@
-//! Logs (issue 13, its "Logs" part): `tracing` events on stderr as text or
+//! Logs and readiness (issue 13): `tracing` events on stderr as text or
 //! JSON lines with timestamps and levels; one event per failed attempt,
 //! rate-limited per endpoint; the serving line on stderr; and no secret,
 //! token or signature in any line.
@@ -132,4 +132,16 @@ fn text_logs_have_levels_and_the_filter_applies() {
         .spawn_with(&["--log-level", "warn"])
         .expect("restart");
     assert!(!log(&engine).contains("serving"), "{}", log(&engine));
+}
+
+/// `GET /api/v1/ready` (no token): 204 once recovery is done and the
+/// engine takes work; `health` stays the liveness check.
+#[test]
+fn readiness_answers_after_recovery_without_a_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    for path in ["/api/v1/ready", "/api/v1/health"] {
+        let r = ureq::get(&format!("http://{}{path}", engine.http)).call();
+        assert_eq!(r.map(|r| r.status()).ok(), Some(204), "{path}");
+    }
 }

@@ -71,6 +71,7 @@ enum Route {
     AuthLogout,
     ExpireAll,
     Dashboard,
+    Ready,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -173,6 +174,7 @@ fn router() -> &'static matchit::Router<Route> {
             ("/api/v1/auth/logout", Route::AuthLogout),
             ("/api/v1/auth/app/{app}/expire-all", Route::ExpireAll),
             ("/api/v1/stats/dashboard", Route::Dashboard),
+            ("/api/v1/ready", Route::Ready),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -195,6 +197,7 @@ fn is_public(route: Route) -> bool {
     matches!(
         route,
         Route::Health
+            | Route::Ready
             | Route::Root
             | Route::Console
             | Route::ConsoleAsset
@@ -266,7 +269,9 @@ pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Op
 fn serves(surface: Surface, route: Option<Route>) -> bool {
     match surface {
         Surface::Full => true,
-        Surface::ReceiveOnly => matches!(route, Some(Route::Receive | Route::Health)),
+        Surface::ReceiveOnly => {
+            matches!(route, Some(Route::Receive | Route::Health | Route::Ready))
+        }
     }
 }
 
@@ -292,6 +297,29 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
             body: Vec::new(),
             content_type: None,
             headers: Vec::new(),
+        };
+    }
+    if let Route::Ready = route {
+        // Liveness is `health`; readiness: recovery is done (the listener
+        // opens only after it) and the engine is neither stopping nor at
+        // its pending-deliveries bound.
+        let shared = shard.shared();
+        return match (shared.is_stopping(), shared.is_overloaded()) {
+            (false, false) => Response {
+                status: 204,
+                body: Vec::new(),
+                content_type: None,
+                headers: Vec::new(),
+            },
+            (stopping, _) => error(
+                503,
+                "not_ready",
+                if stopping {
+                    "stopping"
+                } else {
+                    "overloaded: a shard is at max_pending_per_shard"
+                },
+            ),
         };
     }
     if let Some(resp) = pages(shard, &req, route, m.params.get("file")) {

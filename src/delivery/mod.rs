@@ -270,6 +270,12 @@ impl Deliveries {
 
     /// Takes deliveries for endpoints this shard owns: due ones go to their
     /// endpoint's ready queue, the others into the timer wheel.
+    /// Seeds the failure streaks recovery derived from the attempt records
+    /// (`recovery::streaks`), so auto-disable keeps its clock across restarts.
+    pub fn resume_streaks(&self, streaks: HashMap<String, u64>) {
+        self.failing_since.borrow_mut().extend(streaks);
+    }
+
     pub fn accept(self: &Rc<Self>, batch: Vec<Due>) {
         let now = crate::time::now_ms();
         let mut armed = false;

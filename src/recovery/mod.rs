@@ -12,6 +12,7 @@
 
 mod rebuild;
 mod scan;
+pub mod streaks;
 
 use crate::accept::event_ids::DedupEntry;
 use crate::catalog::store::{CatalogStore, StoreOpenError, StoreSettings};
@@ -57,6 +58,8 @@ pub struct Recovered {
     pub retired: Vec<Retired>,
     /// Stored `idempotency-key` answers, oldest first (shard 0 replays them).
     pub answers: Vec<records::IdempotentAnswerRecord>,
+    /// Endpoint id → start of its failure streak, per owner shard.
+    pub failing_since: Vec<std::collections::HashMap<String, u64>>,
     /// The newest cron tick fired, per cron source.
     pub cron_fired: std::collections::HashMap<String, u64>,
     pub stats: RecoveryStats,
@@ -198,6 +201,32 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         }
     }
     let cron_fired = std::mem::take(&mut scan.cron_fired);
+    let mut failing_since: Vec<std::collections::HashMap<String, u64>> =
+        (0..n).map(|_| Default::default()).collect();
+    let tries: Vec<streaks::Try> = scan
+        .events
+        .iter()
+        .filter(|e| e.kind == scan::EventKind::Attempt)
+        .filter_map(|e| match records::Outcome::from_u8(e.outcome) {
+            Some(records::Outcome::Succeeded) => Some((e, true)),
+            Some(records::Outcome::Retrying | records::Outcome::Failed) => Some((e, false)),
+            _ => None,
+        })
+        .map(|(e, ok)| streaks::Try {
+            endpoint: e.endpoint,
+            at_ms: e.at_ms,
+            ok,
+        })
+        .collect();
+    let found = streaks::streaks(&tries, |ep| {
+        catalog
+            .endpoint_by_id(scan.endpoints.name(ep))
+            .map(|e| e.updated_ms)
+    });
+    for (ep, since) in found {
+        let name = scan.endpoints.name(ep);
+        failing_since[placement.owner_of_endpoint(name)].insert(name.to_string(), since);
+    }
     let mut answers = std::mem::take(&mut scan.answers);
     answers.sort_by_key(|a| a.at_ms);
     drop(scan);
@@ -214,6 +243,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         retired,
         answers,
         cron_fired,
+        failing_since,
         stats,
     })
 }

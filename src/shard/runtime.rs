@@ -83,6 +83,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         indexes,
         segment_times,
         retired,
+        failing_since,
         ..
     } = recovered;
     let mut services = Some(services);
@@ -95,12 +96,13 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
 
     let mut catalog_store = Some(catalog_store);
     let mut handles = Vec::with_capacity(n);
-    for (i, ((((journal, pending), dedup), index), times)) in journals
+    for (i, (((((journal, pending), dedup), index), times), failing)) in journals
         .into_iter()
         .zip(pending)
         .zip(dedup)
         .zip(indexes)
         .zip(segment_times)
+        .zip(failing_since)
         .enumerate()
     {
         let placement = match shared.config.cpus.get(i) {
@@ -187,6 +189,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                         return;
                     }
                 }
+                shard.delivery.resume_streaks(failing);
                 shard.delivery.accept(pending);
                 release_free_memory();
                 let _ = ready.send(Ok(i));

@@ -728,6 +728,8 @@ impl World {
             return Err("the recovered catalog differs from the live one".into());
         }
         self.catalog_store = Some(r.catalog_store);
+        // Failure streaks survive the restart, as recovery derives them.
+        self.failing_since = r.failing_since.into_iter().flatten().collect();
         self.journals = r.journals;
         let mut found = BTreeSet::new();
         let mut pending = Vec::new();
