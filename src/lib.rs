@@ -49,6 +49,7 @@ pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod notify;
+pub mod operational;
 pub mod placement;
 pub mod reads;
 pub mod records;

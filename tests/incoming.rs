@@ -11,8 +11,6 @@ use common::{wait_for, Engine, Received, Sink, TOKEN};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 fn hmac_hex(key: &[u8], parts: &[&[u8]]) -> String {
@@ -85,21 +83,15 @@ fn the_svix_sdk_manages_sources_and_provider_libraries_sign() {
     let dir = tempfile::tempdir().expect("tempdir");
     let engine = Engine::start(dir.path(), &[]);
     let sink = Sink::start();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/ingest_sdk.py");
-    let out = Command::new(common::python())
-        .arg(&script)
-        .arg(format!("http://{}", engine.http))
-        .arg(TOKEN)
-        .arg(format!("http://{}", sink.addr))
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_python_script(
+        "ingest_sdk.py",
+        &[
+            format!("http://{}", engine.http),
+            TOKEN.to_string(),
+            format!("http://{}", sink.addr),
+        ],
     );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    let report: Value = serde_json::from_str(&out).expect("report");
     // The Standard Webhooks request was forwarded once (its repeat and
     // every refused variant forwarded nothing), signed with the ingest
     // endpoint's secret, with the original body.

@@ -18,6 +18,7 @@ pub mod idempotency;
 pub mod listing;
 pub mod manual;
 pub mod messages;
+pub mod operational;
 pub mod params;
 pub mod receive;
 pub mod routes;

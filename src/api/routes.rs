@@ -72,6 +72,11 @@ enum Route {
     ExpireAll,
     Dashboard,
     Ready,
+    OpEndpoints,
+    OpEndpoint,
+    OpEndpointSecret,
+    OpEndpointSecretRotate,
+    OpEndpointHeaders,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -175,6 +180,23 @@ fn router() -> &'static matchit::Router<Route> {
             ("/api/v1/auth/app/{app}/expire-all", Route::ExpireAll),
             ("/api/v1/stats/dashboard", Route::Dashboard),
             ("/api/v1/ready", Route::Ready),
+            ("/api/v1/operational-webhook/endpoint", Route::OpEndpoints),
+            (
+                "/api/v1/operational-webhook/endpoint/{ep}",
+                Route::OpEndpoint,
+            ),
+            (
+                "/api/v1/operational-webhook/endpoint/{ep}/secret",
+                Route::OpEndpointSecret,
+            ),
+            (
+                "/api/v1/operational-webhook/endpoint/{ep}/secret/rotate",
+                Route::OpEndpointSecretRotate,
+            ),
+            (
+                "/api/v1/operational-webhook/endpoint/{ep}/headers",
+                Route::OpEndpointHeaders,
+            ),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -506,6 +528,17 @@ async fn dispatch(
             Ok(app) => endpoint(shard, req, route, &app, p.ep).await,
             Err(e) => Err(e),
         },
+        (
+            Route::OpEndpoints
+            | Route::OpEndpoint
+            | Route::OpEndpointSecret
+            | Route::OpEndpointSecretRotate
+            | Route::OpEndpointHeaders,
+            _,
+        ) => match super::operational::ensure_app(shard, route_is_create(route, &req.method)) {
+            Ok(app) => endpoint(shard, req, route, app, p.ep).await,
+            Err(e) => Err(e),
+        },
         _ => Err(error(
             405,
             "method_not_allowed",
@@ -515,9 +548,37 @@ async fn dispatch(
     result.unwrap_or_else(|e| e)
 }
 
-/// An endpoint route, of an application or of a source (whose endpoints
-/// are those of the source's application): one table for both.
+fn route_is_create(route: Route, method: &str) -> bool {
+    matches!(
+        (route, method),
+        (Route::OpEndpoints, "POST") | (Route::OpEndpoint, "PUT")
+    )
+}
+
+/// An endpoint route, of an application, of a source or of the operational
+/// endpoints (whose endpoints are those of ringhook's own applications):
+/// one table for all; changes to customers' endpoints are told to the
+/// operational endpoints (`endpoint.created`, ...).
 async fn endpoint(
+    shard: &Rc<Shard>,
+    req: &Request,
+    route: Route,
+    app: &str,
+    ep: &str,
+) -> Result<Response, Response> {
+    let before = matches!(route, Route::Endpoint | Route::SourceEndpoint)
+        .then(|| super::params::find_endpoint(shard, app, ep).ok())
+        .flatten();
+    let resp = endpoint_handler(shard, req, route, app, ep).await;
+    if let Ok(ok) = &resp {
+        for notice in super::operational::crud_notices(&req.method, before.as_deref(), ok) {
+            crate::shard::route::notify(shard, notice).await;
+        }
+    }
+    resp
+}
+
+async fn endpoint_handler(
     shard: &Rc<Shard>,
     req: &Request,
     route: Route,
@@ -526,19 +587,33 @@ async fn endpoint(
 ) -> Result<Response, Response> {
     use Route::*;
     match (route, req.method.as_str()) {
-        (Endpoints | SourceEndpoints, "GET") => list_endpoints(shard, req, app),
-        (Endpoints | SourceEndpoints, "POST") => create_endpoint(shard, req, app).await,
-        (Endpoint | SourceEndpoint, "GET") => get_endpoint(shard, app, ep),
-        (Endpoint | SourceEndpoint, "PUT") => upsert_endpoint(shard, req, app, ep).await,
-        (Endpoint | SourceEndpoint, "PATCH") => patch_endpoint(shard, req, app, ep).await,
-        (Endpoint | SourceEndpoint, "DELETE") => delete_endpoint(shard, app, ep),
-        (EndpointSecret | SourceEndpointSecret, "GET") => get_secret(shard, app, ep),
-        (EndpointSecretRotate | SourceEndpointSecretRotate, "POST") => {
+        (Endpoints | SourceEndpoints | OpEndpoints, "GET") => list_endpoints(shard, req, app),
+        (Endpoints | SourceEndpoints | OpEndpoints, "POST") => {
+            create_endpoint(shard, req, app).await
+        }
+        (Endpoint | SourceEndpoint | OpEndpoint, "GET") => get_endpoint(shard, app, ep),
+        (Endpoint | SourceEndpoint | OpEndpoint, "PUT") => {
+            upsert_endpoint(shard, req, app, ep).await
+        }
+        (Endpoint | SourceEndpoint | OpEndpoint, "PATCH") => {
+            patch_endpoint(shard, req, app, ep).await
+        }
+        (Endpoint | SourceEndpoint | OpEndpoint, "DELETE") => delete_endpoint(shard, app, ep),
+        (EndpointSecret | SourceEndpointSecret | OpEndpointSecret, "GET") => {
+            get_secret(shard, app, ep)
+        }
+        (EndpointSecretRotate | SourceEndpointSecretRotate | OpEndpointSecretRotate, "POST") => {
             rotate_secret(shard, req, app, ep)
         }
-        (EndpointHeaders | SourceEndpointHeaders, "GET") => get_headers(shard, app, ep),
-        (EndpointHeaders | SourceEndpointHeaders, "PUT") => put_headers(shard, req, app, ep),
-        (EndpointHeaders | SourceEndpointHeaders, "PATCH") => patch_headers(shard, req, app, ep),
+        (EndpointHeaders | SourceEndpointHeaders | OpEndpointHeaders, "GET") => {
+            get_headers(shard, app, ep)
+        }
+        (EndpointHeaders | SourceEndpointHeaders | OpEndpointHeaders, "PUT") => {
+            put_headers(shard, req, app, ep)
+        }
+        (EndpointHeaders | SourceEndpointHeaders | OpEndpointHeaders, "PATCH") => {
+            patch_headers(shard, req, app, ep)
+        }
         _ => Err(error(
             405,
             "method_not_allowed",

@@ -110,7 +110,7 @@ fn routes(shard: &Shard, v: &Value) -> Result<Vec<SourceRoute>> {
             let app = opt_str(r, "app", 256)?.ok_or_else(|| invalid("routes", "route.app is required"))?;
             let app = catalog
                 .app(&app)
-                .filter(|a| !catalog.is_source_app(&a.id))
+                .filter(|a| !catalog.is_hidden_app(&a.id))
                 .ok_or_else(|| invalid("routes", format!("no application {app}")))?;
             let fixed = opt_str(r, "eventType", 256)?;
             let header = opt_str(r, "eventTypeFromHeader", 256)?;
@@ -315,6 +315,11 @@ pub fn refuse_source_app(shard: &Shard, app: &str) -> Result<()> {
                 "application {} belongs to source {}; change the source instead",
                 a.id, a.id
             ),
+        )),
+        Some(a) if catalog.is_hidden_app(&a.id) => Err(error(
+            409,
+            "owned_by_ringhook",
+            "this application holds the operational endpoints; use /api/v1/operational-webhook/endpoint",
         )),
         _ => Ok(()),
     }

@@ -24,6 +24,9 @@ use crate::records::{
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+/// The reserved application of the operational endpoints (`operational`).
+pub const OPERATIONAL_APP_ID: &str = "app_operational";
+
 /// One immutable version of the catalog.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
@@ -172,6 +175,12 @@ impl Catalog {
         self.sources.contains_key(app_id)
     }
 
+    /// Whether an application is ringhook's own (a source's, or the
+    /// operational endpoints'): not listed, changed only through its owner.
+    pub fn is_hidden_app(&self, app_id: &str) -> bool {
+        app_id == OPERATIONAL_APP_ID || self.sources.contains_key(app_id)
+    }
+
     pub fn put_app(&mut self, app: AppRecord) {
         if let Some(old) = self.apps.get(&app.id) {
             if let Some(uid) = &old.uid {
@@ -289,9 +298,7 @@ impl Catalog {
 
     /// Applications in id order (creation order), without those of sources.
     pub fn apps(&self) -> impl DoubleEndedIterator<Item = &Arc<AppRecord>> {
-        self.apps
-            .values()
-            .filter(|a| !self.sources.contains_key(&a.id))
+        self.apps.values().filter(|a| !self.is_hidden_app(&a.id))
     }
 
     /// An endpoint of `app_id` by id or uid.

@@ -215,7 +215,20 @@ pub struct Ports {
     /// The read path's index: attempts and delivery states go there.
     pub index: Rc<RefCell<Index>>,
     pub stats: Rc<RefCell<ShardStats>>,
+    /// Hands an operational notice to the runtime, which makes it a durable
+    /// message; answers whether it was accepted. An attempt's notice is
+    /// handed over (and waited for) before the attempt's record is written,
+    /// so a crash between the two repeats the attempt, and with it the
+    /// notice, which its `eventId` deduplicates.
+    pub notices: NoticeSink,
 }
+
+/// See [`Ports::notices`].
+pub type NoticeSink = Rc<
+    dyn Fn(
+        crate::operational::Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>,
+>;
 
 /// The deliveries of the endpoints one shard owns.
 ///

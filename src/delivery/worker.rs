@@ -264,9 +264,11 @@ async fn prepare(
             _ => stats.deliveries_failed += 1,
         }
     }
+    let now = crate::time::now_ms();
     let done = Settlement {
+        id: crate::ids::new_id_at("atmpt", now),
         attempt_no,
-        at_ms: crate::time::now_ms(),
+        at_ms: now,
         status_code: 0,
         duration_us: 0,
         outcome,
@@ -312,12 +314,12 @@ async fn attempt_run(
         }
     }
     for (p, answer) in run.iter().zip(answers) {
-        finish(d, p, at_ms, answer);
+        finish(d, p, at_ms, answer).await;
     }
 }
 
 /// Settles one attempt: stats, health, the retry decision and its record.
-fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) {
+async fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) {
     let Answer {
         result,
         duration_us,
@@ -371,7 +373,27 @@ fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) 
     if outcome != Outcome::Succeeded {
         log_failure(d, p, status, error_kind, &body, outcome, now);
     }
+    let id = crate::ids::new_id_at("atmpt", at_ms);
+    // Most attempts make no notice: decide that before building one.
+    if crate::operational::attempt_kind(outcome, p.attempt_no).is_some() {
+        let notice = crate::operational::attempt_notice(
+            outcome,
+            p.attempt_no,
+            &p.msg.app_id,
+            &p.msg.id.to_string(),
+            p.msg.event_id.as_deref(),
+            &p.endpoint_id,
+            &id,
+            status,
+            at_ms,
+        );
+        if let Some(notice) = notice {
+            // Durable before the attempt record (see `Ports::notices`).
+            (d.ports.notices)(notice).await;
+        }
+    }
     let done = Settlement {
+        id,
         attempt_no: p.attempt_no,
         at_ms,
         status_code: status,
@@ -438,6 +460,8 @@ fn note_health(d: &Deliveries, endpoint_id: &str, status: u16, now_ms: u64) {
 
 /// How an attempt (or a decision without one) settles its delivery.
 struct Settlement {
+    /// The attempt record's id.
+    id: String,
     attempt_no: u32,
     at_ms: u64,
     /// HTTP status, 0 when no response arrived.
@@ -458,6 +482,7 @@ fn record(
     done: Settlement,
 ) {
     let Settlement {
+        id,
         attempt_no,
         at_ms,
         status_code,
@@ -468,7 +493,7 @@ fn record(
     } = done;
     response.truncate(d.ports.shared.config.response_keep_bytes);
     let rec = AttemptRecord {
-        id: crate::ids::new_id_at("atmpt", at_ms),
+        id,
         msg_id: msg.id.to_string(),
         endpoint_id: endpoint_id.to_string(),
         app_id: msg.app_id.to_string(),

@@ -118,3 +118,27 @@ pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<Accepted>) {
         }
     }
 }
+
+/// Makes an operational notice a message of the operational application
+/// (through the same accept path as every message) and waits until it is
+/// durable; whether it was accepted (a duplicate counts: it was before). No
+/// operational endpoint, no application, nothing to do.
+pub async fn notify(shard: &Rc<Shard>, notice: crate::operational::Notice) -> bool {
+    let catalog = shard.shared.catalog.load_full();
+    if catalog.app(crate::operational::APP_ID).is_none() {
+        return true;
+    }
+    let Some(message) = notice.message(&catalog) else {
+        return true;
+    };
+    match submit(shard, vec![message]).await.pop() {
+        Some(Ok(_)) | Some(Err(IngestError::Duplicate(_))) | Some(Err(IngestError::UnknownApp)) => {
+            true
+        }
+        Some(Err(e)) => {
+            tracing::warn!(event = %notice.event_type(), error = %e, "an operational notice was not accepted");
+            false
+        }
+        None => false,
+    }
+}

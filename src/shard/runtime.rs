@@ -148,6 +148,19 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     shared.config.idempotency_window_ms,
                     shared.config.max_event_ids_per_shard,
                 );
+                // The shard is built after its `Deliveries`: the notice sink
+                // reaches it through a cell set just below.
+                let this: Rc<std::cell::OnceCell<std::rc::Weak<Shard>>> = Rc::default();
+                let sink_to = this.clone();
+                let notices: crate::delivery::NoticeSink = Rc::new(move |notice| {
+                    let shard = sink_to.get().and_then(std::rc::Weak::upgrade);
+                    Box::pin(async move {
+                        match shard {
+                            Some(shard) => super::route::notify(&shard, notice).await,
+                            None => false,
+                        }
+                    })
+                });
                 let delivery = Deliveries::new(
                     Ports {
                         shard: i,
@@ -155,6 +168,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                         commit: commit.clone(),
                         index: index.clone(),
                         stats: stats.clone(),
+                        notices,
                     },
                     connection_budget,
                 );
@@ -172,6 +186,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     tasks: RefCell::new(Default::default()),
                     shared,
                 });
+                let _ = this.set(Rc::downgrade(&shard));
                 if let Some(mut receivers) = receivers {
                     for (_, rx) in receivers.streams() {
                         glommio::spawn_local(receive(shard.clone(), rx)).detach();
@@ -307,7 +322,7 @@ async fn receive(
         match msg {
             ShardMsg::Deliver(batch) => shard.delivery.accept(batch),
             ShardMsg::Disable(req) => {
-                shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string());
+                disable(&shard, &req);
             }
             ShardMsg::Request { request, reply } => super::query::receive(&shard, request, reply),
             ShardMsg::Ingest { events, reply } => {
@@ -385,10 +400,39 @@ async fn timer_loop(shard: &Rc<Shard>) {
     }
 }
 
+/// Disables an endpoint on shard 0 and tells the operators
+/// (`endpoint.disabled`, trigger `automatic`).
+fn disable(shard: &Rc<Shard>, req: &crate::delivery::DisableRequest) {
+    if !shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string()) {
+        return;
+    }
+    let Some(ep) = shard
+        .shared
+        .catalog
+        .load()
+        .endpoint_by_id(&req.endpoint_id)
+        .cloned()
+    else {
+        return;
+    };
+    let notice = crate::operational::Notice::Disabled {
+        app_id: ep.app_id.clone(),
+        endpoint_id: ep.id.clone(),
+        fail_since_ms: None,
+        trigger: "automatic",
+        at_ms: ep.updated_ms,
+    };
+    let s = shard.clone();
+    glommio::spawn_local(async move {
+        super::route::notify(&s, notice).await;
+    })
+    .detach();
+}
+
 /// Carries a disable request to shard 0, which owns the catalog journal.
 fn send_disable(shard: &Rc<Shard>, req: crate::delivery::DisableRequest) {
     if shard.id == 0 {
-        shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string());
+        disable(shard, &req);
         return;
     }
     // Sent from a task of its own: the timer loop never waits on a full

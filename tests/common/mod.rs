@@ -514,6 +514,26 @@ pub fn python() -> PathBuf {
     venv
 }
 
+/// Runs `tests/py/<script>` with `args` in the test venv; its stdout, or a
+/// panic with everything it printed when it fails.
+pub fn run_python_script(script: &str, args: &[String]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
+    let out = Command::new(python())
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 /// Verifies every received request's signature with the `standardwebhooks`
 /// PyPI library; returns how many it verified.
 pub fn verify_with_python(secret: &str, reqs: &[Received], dir: &Path) -> usize {

@@ -194,9 +194,11 @@ def _attempted_messages(c: Ctx) -> None:
 @check("attempted_destinations")
 def _attempted_destinations(c: Ctx) -> None:
     app, ep, msg, _ = delivered(c, "attempted destinations")
+    # The receiver has the request a moment before the engine has recorded
+    # its answer: wait for the recorded outcome, not just the listing.
     page = wait_for(
-        "the endpoint listed for the message",
-        lambda: (lambda p: p if any(e.id == ep.id for e in p.data) else None)(
+        "the endpoint listed for the message, delivered",
+        lambda: (lambda p: p if any(e.id == ep.id and e.status == MessageStatus.SUCCESS for e in p.data) else None)(
             c.svix.message_attempt.list_attempted_destinations(app.id, msg.id)
         ),
     )
