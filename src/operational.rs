@@ -53,6 +53,13 @@ pub enum Notice {
         trigger: &'static str,
         at_ms: u64,
     },
+    /// A background task (`endpoint.recover`, ...) ended.
+    TaskFinished {
+        task_id: String,
+        task: &'static str,
+        failed: bool,
+        data: Value,
+    },
     Attempt {
         /// `exhausted`, `failing` or `recovered`.
         kind: &'static str,
@@ -121,6 +128,7 @@ impl Notice {
                 }
             ),
             Notice::Disabled { .. } => "endpoint.disabled".into(),
+            Notice::TaskFinished { .. } => "background_task.finished".into(),
             Notice::Attempt { kind, .. } => format!("message.attempt.{kind}"),
         }
     }
@@ -147,6 +155,7 @@ impl Notice {
             } => {
                 format!("{kind}:{msg_id}:{endpoint_id}")
             }
+            Notice::TaskFinished { task_id, .. } => format!("background_task.finished:{task_id}"),
         }
     }
 
@@ -155,6 +164,7 @@ impl Notice {
             Notice::Endpoint { app_id, .. }
             | Notice::Disabled { app_id, .. }
             | Notice::Attempt { app_id, .. } => app_id,
+            Notice::TaskFinished { .. } => "",
         }
     }
 
@@ -193,6 +203,17 @@ impl Notice {
                 "endpointId": endpoint_id, "endpointUid": ep_uid(endpoint_id),
                 "failSince": fail_since_ms.map(crate::time::rfc3339),
                 "trigger": trigger,
+            }),
+            Notice::TaskFinished {
+                task_id,
+                task,
+                failed,
+                data,
+            } => json!({
+                "taskId": task_id,
+                "task": task,
+                "status": if *failed { "failed" } else { "finished" },
+                "data": data,
             }),
             Notice::Attempt {
                 app_id,

@@ -70,6 +70,11 @@ fn operators_hear_of_disables_failures_and_endpoint_changes() {
     assert_eq!(disabled.len(), 1);
     assert_eq!(disabled[0]["data"]["endpointId"], gone.as_str());
     assert_eq!(disabled[0]["data"]["trigger"], "automatic");
+    assert!(
+        disabled[0]["data"]["failSince"].is_string(),
+        "{}",
+        disabled[0]
+    );
     let failing_ev = of_type(&events, "message.attempt.failing");
     assert_eq!(failing_ev.len(), 1, "once, at the fourth failure");
     let exhausted = of_type(&events, "message.attempt.exhausted");
@@ -95,6 +100,20 @@ fn operators_hear_of_disables_failures_and_endpoint_changes() {
         common::verify_with_python(key, &received, dir.path()),
         received.len()
     );
+
+    // A background task's end.
+    let (s, task) = engine.api(
+        "POST",
+        &format!("/api/v1/app/{app}/endpoint/{failing}/recover"),
+        Some(json!({ "since": "2020-01-01T00:00:00Z" })),
+    );
+    assert_eq!(s, 202, "{task}");
+    let finished = wait_for("background_task.finished", DEADLINE, || {
+        let e = of_type(&ops_events(&sink), "background_task.finished");
+        (!e.is_empty()).then_some(e)
+    });
+    assert_eq!(finished[0]["data"]["taskId"], task["id"]);
+    assert_eq!(finished[0]["data"]["status"], "finished");
 
     // Manual changes: updated, disabled (manual), enabled, deleted.
     let path = format!("/api/v1/app/{app}/endpoint/{failing}");

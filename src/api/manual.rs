@@ -84,7 +84,14 @@ pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> R
         };
         s.tasks()
             .borrow_mut()
-            .finish(&id, failed, data, crate::time::now_ms());
+            .finish(&id, failed, data.clone(), crate::time::now_ms());
+        let notice = crate::operational::Notice::TaskFinished {
+            task_id: id,
+            task: "endpoint.recover",
+            failed,
+            data,
+        };
+        crate::shard::route::notify(&s, notice).await;
     })
     .detach();
     let mut v = task_view(&task);

@@ -200,6 +200,8 @@ impl std::fmt::Display for DisableReason {
 pub struct DisableRequest {
     pub endpoint_id: String,
     pub reason: DisableReason,
+    /// When the endpoint's failure streak began.
+    pub fail_since_ms: u64,
 }
 
 /// How long an idle keep-alive connection is kept.
@@ -471,12 +473,13 @@ impl Deliveries {
     }
 
     /// Asks the runtime to have shard 0 disable an endpoint.
-    fn request_disable(&self, endpoint_id: &str, reason: DisableReason) {
+    fn request_disable(&self, endpoint_id: &str, reason: DisableReason, fail_since_ms: u64) {
         let mut requests = self.disable_requests.borrow_mut();
         if requests.len() < DISABLE_REQUESTS_MAX {
             requests.push(DisableRequest {
                 endpoint_id: endpoint_id.to_string(),
                 reason,
+                fail_since_ms,
             });
         }
         drop(requests);

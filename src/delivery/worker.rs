@@ -454,7 +454,7 @@ fn note_health(d: &Deliveries, endpoint_id: &str, status: u16, now_ms: u64) {
         // A new streak starts after the disable, so it is requested once.
         failing.remove(endpoint_id);
         drop(failing);
-        d.request_disable(endpoint_id, reason);
+        d.request_disable(endpoint_id, reason, since);
     }
 }
 

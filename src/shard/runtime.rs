@@ -418,7 +418,7 @@ fn disable(shard: &Rc<Shard>, req: &crate::delivery::DisableRequest) {
     let notice = crate::operational::Notice::Disabled {
         app_id: ep.app_id.clone(),
         endpoint_id: ep.id.clone(),
-        fail_since_ms: None,
+        fail_since_ms: Some(req.fail_since_ms),
         trigger: "automatic",
         at_ms: ep.updated_ms,
     };
