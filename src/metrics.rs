@@ -103,9 +103,28 @@ pub struct Snapshot {
     pub connection_waiters: u64,
 }
 
+/// One application's delivery counts on one shard (for the per-application
+/// series; per application, not per endpoint, to bound their number).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppCounts {
+    pub succeeded: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    /// Attempts without a usable response, by `ATTEMPT_ERROR_KINDS`.
+    pub errors: [u64; ATTEMPT_ERROR_KINDS.len()],
+}
+
+/// Every application's counts on one shard.
+pub type AppCountsMap = std::collections::HashMap<Arc<str>, AppCounts>;
+
+/// How often shards publish their per-application counts (a copy of a map
+/// with an entry per application: rarer than the snapshot).
+pub const APP_PUBLISH_INTERVAL: Duration = Duration::from_secs(5);
+
 /// One published snapshot slot per shard.
 pub struct Published {
     slots: Vec<ArcSwap<Snapshot>>,
+    apps: Vec<ArcSwap<AppCountsMap>>,
 }
 
 impl Published {
@@ -114,7 +133,33 @@ impl Published {
             slots: (0..shards)
                 .map(|_| ArcSwap::from_pointee(Snapshot::default()))
                 .collect(),
+            apps: (0..shards)
+                .map(|_| ArcSwap::from_pointee(AppCountsMap::new()))
+                .collect(),
         }
+    }
+
+    pub fn publish_apps(&self, shard: usize, counts: AppCountsMap) {
+        if let Some(slot) = self.apps.get(shard) {
+            slot.store(Arc::new(counts));
+        }
+    }
+
+    /// Every application's counts, summed over the shards.
+    pub fn app_totals(&self) -> std::collections::BTreeMap<Arc<str>, AppCounts> {
+        let mut out: std::collections::BTreeMap<Arc<str>, AppCounts> = Default::default();
+        for slot in &self.apps {
+            for (app, c) in slot.load().iter() {
+                let t = out.entry(app.clone()).or_default();
+                t.succeeded += c.succeeded;
+                t.failed += c.failed;
+                t.cancelled += c.cancelled;
+                for (a, b) in t.errors.iter_mut().zip(c.errors) {
+                    *a += b;
+                }
+            }
+        }
+        out
     }
 
     pub fn publish(&self, shard: usize, snapshot: Snapshot) {
@@ -303,7 +348,48 @@ pub fn render(published: &Published) -> String {
             histogram(&mut out, name, *shard, get(s));
         }
     }
+    render_apps(&mut out, &published.app_totals());
     out
+}
+
+/// The per-application series (summed over shards; no `shard` label, and
+/// no engine-wide series they would duplicate): deliveries by outcome and
+/// attempt errors by kind, for applications that have any.
+fn render_apps(out: &mut String, apps: &std::collections::BTreeMap<Arc<str>, AppCounts>) {
+    header(
+        out,
+        "ringhook_app_deliveries_total",
+        "Deliveries ended, per application and outcome.",
+        "counter",
+    );
+    for (app, c) in apps {
+        for (outcome, v) in [
+            ("succeeded", c.succeeded),
+            ("failed", c.failed),
+            ("cancelled", c.cancelled),
+        ] {
+            let _ = writeln!(
+                out,
+                "ringhook_app_deliveries_total{{app=\"{app}\",outcome=\"{outcome}\"}} {v}"
+            );
+        }
+    }
+    header(
+        out,
+        "ringhook_app_attempt_errors_total",
+        "Attempts without a usable response, per application and why.",
+        "counter",
+    );
+    for (app, c) in apps {
+        for (kind, v) in ATTEMPT_ERROR_KINDS.iter().zip(c.errors) {
+            if v > 0 {
+                let _ = writeln!(
+                    out,
+                    "ringhook_app_attempt_errors_total{{app=\"{app}\",kind=\"{kind}\"}} {v}"
+                );
+            }
+        }
+    }
 }
 
 /// One histogram's `_bucket`, `_sum` and `_count` lines from an

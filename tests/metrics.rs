@@ -204,7 +204,8 @@ fn the_exposition_passes_promtool() {
     let text = wait_for("a delivery and a failure", Duration::from_secs(30), || {
         let t = scrape(&engine);
         (total(&t, "ringhook_deliveries_total", "outcome=\"succeeded\"") == Some(1.0)
-            && total(&t, "ringhook_attempts_failed_total", "").is_some_and(|n| n >= 2.0))
+            && total(&t, "ringhook_attempts_failed_total", "").is_some_and(|n| n >= 2.0)
+            && t.contains("ringhook_app_attempt_errors_total{"))
         .then_some(t)
     });
     assert!(text.contains("ringhook_incoming_requests_total"), "{text}");
@@ -226,5 +227,61 @@ fn the_exposition_passes_promtool() {
         "promtool: {}{}\n{text}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Per-application counters (not per endpoint, to bound their number):
+/// deliveries by outcome and attempt errors by kind, summed over shards.
+#[test]
+fn deliveries_and_errors_are_counted_per_application() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,50ms"]);
+    let sink = Sink::start();
+    let good = engine.create_app("good");
+    let bad = engine.create_app("bad");
+    engine.create_endpoint(&good, json!({ "url": sink.url("/ok") }));
+    engine.create_endpoint(&bad, json!({ "url": "http://127.0.0.1:1/refused" }));
+    engine.send(&good, "a.b", json!({}));
+    engine.send(&good, "a.b", json!({}));
+    engine.send(&bad, "a.b", json!({}));
+    let series = |app: &str, rest: &str| format!("{{app=\"{app}\",{rest}}}");
+    let text = wait_for("per-application counts", Duration::from_secs(30), || {
+        let t = scrape(&engine);
+        (value(
+            &t,
+            &format!(
+                "ringhook_app_deliveries_total{}",
+                series(&good, "outcome=\"succeeded\"")
+            ),
+        ) == Some(2.0)
+            && value(
+                &t,
+                &format!(
+                    "ringhook_app_deliveries_total{}",
+                    series(&bad, "outcome=\"failed\"")
+                ),
+            ) == Some(1.0))
+        .then_some(t)
+    });
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "ringhook_app_attempt_errors_total{}",
+                series(&bad, "kind=\"connect_refused\"")
+            )
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            &format!(
+                "ringhook_app_deliveries_total{}",
+                series(&good, "outcome=\"failed\"")
+            )
+        ),
+        Some(0.0)
     );
 }

@@ -261,6 +261,10 @@ pub struct Deliveries {
     disable_requests: RefCell<Vec<DisableRequest>>,
     /// Which failed attempts are logged (one per endpoint per 10 s).
     failure_log: RefCell<failure_log::FailureLog>,
+    /// Deliveries and attempt errors per application (`metrics::AppCounts`),
+    /// and when they were last published.
+    app_counts: RefCell<crate::metrics::AppCountsMap>,
+    app_counts_published_ms: Cell<u64>,
     /// Wakes the runtime's timer loop: a retry was armed, or a request waits.
     kick: Notify,
 }
@@ -278,6 +282,8 @@ impl Deliveries {
             cold_files: RefCell::new(cold::Files::default()),
             failing_since: RefCell::new(HashMap::new()),
             failure_log: RefCell::new(failure_log::FailureLog::default()),
+            app_counts: RefCell::new(Default::default()),
+            app_counts_published_ms: Cell::new(0),
             disable_requests: RefCell::new(Vec::new()),
             kick: Notify::default(),
         })
@@ -391,6 +397,9 @@ impl Deliveries {
         self.failing_since
             .borrow_mut()
             .retain(|id, _| catalog.endpoint_by_id(id).is_some());
+        self.app_counts
+            .borrow_mut()
+            .retain(|app, _| catalog.app(app).is_some());
         let mut closed = 0;
         self.queues.borrow_mut().retain(|_, q| {
             let before = q.idle.len();
@@ -431,6 +440,26 @@ impl Deliveries {
     }
 
     /// The gauges of `GET /metrics` this room knows.
+    /// Counts something for an application.
+    fn count_app(&self, app: &Arc<str>, f: impl FnOnce(&mut crate::metrics::AppCounts)) {
+        let mut counts = self.app_counts.borrow_mut();
+        match counts.get_mut(app) {
+            Some(c) => f(c),
+            None => f(counts.entry(app.clone()).or_default()),
+        }
+    }
+
+    /// A copy of the per-application counts when `APP_PUBLISH_INTERVAL`
+    /// has passed since the last one.
+    pub fn app_counts_due(&self, now_ms: u64) -> Option<crate::metrics::AppCountsMap> {
+        let every = crate::metrics::APP_PUBLISH_INTERVAL.as_millis() as u64;
+        if now_ms < self.app_counts_published_ms.get().saturating_add(every) {
+            return None;
+        }
+        self.app_counts_published_ms.set(now_ms);
+        Some(self.app_counts.borrow().clone())
+    }
+
     pub fn fill_snapshot(&self, s: &mut crate::metrics::Snapshot) {
         let queues = self.queues.borrow();
         s.pending_deliveries = self.slots.borrow().len() as u64;

@@ -264,6 +264,10 @@ async fn prepare(
             _ => stats.deliveries_failed += 1,
         }
     }
+    d.count_app(&msg.app_id, |c| match outcome {
+        Outcome::Cancelled => c.cancelled += 1,
+        _ => c.failed += 1,
+    });
     let now = crate::time::now_ms();
     let done = Settlement {
         id: crate::ids::new_id_at("atmpt", now),
@@ -334,6 +338,7 @@ async fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: An
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => {
             d.ports.stats.borrow_mut().attempt_errors[e.kind_index()] += 1;
+            d.count_app(&p.msg.app_id, |c| c.errors[e.kind_index()] += 1);
             error_kind = e.kind();
             (0, e.to_string().into_bytes(), None)
         }
@@ -358,11 +363,13 @@ async fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: An
         let mut stats = d.ports.stats.borrow_mut();
         match verdict.outcome {
             Outcome::Succeeded => {
+                d.count_app(&p.msg.app_id, |c| c.succeeded += 1);
                 stats.deliveries_succeeded += 1;
                 let e2e_ms = now.saturating_sub(p.msg.created_ms);
                 crate::metrics::record_us(&mut stats.e2e_us, e2e_ms.saturating_mul(1000));
             }
             Outcome::Failed => {
+                d.count_app(&p.msg.app_id, |c| c.failed += 1);
                 stats.attempts_failed += 1;
                 stats.deliveries_failed += 1;
             }

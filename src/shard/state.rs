@@ -218,5 +218,8 @@ impl Shard {
         };
         self.delivery.fill_snapshot(&mut snapshot);
         self.shared.metrics.publish(self.id, snapshot);
+        if let Some(apps) = self.delivery.app_counts_due(crate::time::now_ms()) {
+            self.shared.metrics.publish_apps(self.id, apps);
+        }
     }
 }
