@@ -187,6 +187,15 @@ def main() -> int:
         Select(wait.until(lambda d: field("Event type"))).select_by_value("order.paid")
         click("Filter")
         wait.until(EC.presence_of_element_located((By.XPATH, f"//a[normalize-space()='{m2['id']}']")))
+        # By an endpoint's delivery status: delivered ones under success,
+        # none under fail.
+        Select(field("Endpoint")).select_by_value(ep_id)
+        Select(field("Delivery status")).select_by_visible_text("success")
+        click("Filter")
+        wait.until(EC.presence_of_element_located((By.XPATH, f"//a[normalize-space()='{m2['id']}']")))
+        Select(field("Delivery status")).select_by_visible_text("fail")
+        click("Filter")
+        wait.until(lambda d: not d.find_elements(By.XPATH, f"//a[normalize-space()='{m2['id']}']"))
         shot("messages")
 
         # A narrow window (a phone): nothing wider than the screen.
