@@ -24,6 +24,8 @@ pub enum Kind {
     SourcePut = 7,
     /// An incoming source is deleted; the id is the source's.
     SourceDelete = 8,
+    /// An event type's schemas and Svix flags (next to its `EventTypePut`).
+    EventTypeDetails = 9,
     Message = 16,
     Attempt = 17,
     Resend = 18,
@@ -43,6 +45,7 @@ impl Kind {
             6 => Kind::EventTypeDelete,
             7 => Kind::SourcePut,
             8 => Kind::SourceDelete,
+            9 => Kind::EventTypeDetails,
             16 => Kind::Message,
             17 => Kind::Attempt,
             18 => Kind::Resend,
@@ -84,6 +87,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::EndpointPut) => decode_endpoint(body).map(drop),
         Some(Kind::EventTypePut) => decode_event_type(body).map(drop),
         Some(Kind::SourcePut) => decode_source(body).map(drop),
+        Some(Kind::EventTypeDetails) => decode_event_type_details(body).map(drop),
         Some(
             Kind::AppDelete | Kind::EndpointDelete | Kind::EventTypeDelete | Kind::SourceDelete,
         ) => decode_delete(body).map(drop),
@@ -202,6 +206,19 @@ pub struct EventTypeRecord {
     pub archived: bool,
     pub created_ms: u64,
     pub updated_ms: u64,
+}
+
+/// An event type's schemas (Svix's `{"<version>": <JSON Schema>}`, JSON
+/// object text, empty for none) and flags, kept beside its
+/// `EventTypeRecord` (a record of its own, so event types written before
+/// it read as they were).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct EventTypeDetailsRecord {
+    pub name: String,
+    pub schemas: String,
+    pub deprecated: bool,
+    pub group_name: Option<String>,
+    pub feature_flag: Option<String>,
 }
 
 /// Deletion of a catalog entity by id.
@@ -382,6 +399,11 @@ decoder!(decode_endpoint, EndpointRecord, Kind::EndpointPut);
 decoder!(decode_event_type, EventTypeRecord, Kind::EventTypePut);
 decoder!(decode_delete, DeleteRecord, Kind::AppDelete);
 decoder!(decode_source, SourceRecord, Kind::SourcePut);
+decoder!(
+    decode_event_type_details,
+    EventTypeDetailsRecord,
+    Kind::EventTypeDetails
+);
 decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_attempt, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);

@@ -3,15 +3,17 @@
 //! An event type is keyed by its name. `DELETE` archives (an `EventTypePut`
 //! with `archived: true`, as Svix does); `?expunge=true` removes it
 //! (`EventTypeDelete`). Creating an archived type again unarchives it.
-//! Svix's `schemas`, `deprecated`, `groupName` and `featureFlags` are accepted
-//! and not stored. Event types are a registry for clients: messages are not
-//! checked against it.
+//! Svix's `schemas` (`{"<version>": <JSON Schema>}`, ≤ 64 KiB), `deprecated`,
+//! `groupName` and `featureFlag` are stored in an `EventTypeDetails` record
+//! beside the event type; a schema's first `examples` entry is what
+//! `send-example` sends by default. Event types are a registry for clients:
+//! messages are not checked against it.
 
 use super::http::{error, Request, Response};
 use super::params::*;
 use super::views;
 use crate::catalog::valid_event_type;
-use crate::records::{DeleteRecord, EventTypeRecord, Kind};
+use crate::records::{DeleteRecord, EventTypeDetailsRecord, EventTypeRecord, Kind};
 use crate::shard::state::Shard;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -53,6 +55,90 @@ fn from_body(
     Ok(rec)
 }
 
+/// Largest `schemas` object kept for one event type.
+const SCHEMAS_BYTES_MAX: usize = 64 * 1024;
+
+/// Applies a body's Svix details to `d` according to `mode`.
+fn details_from_body(
+    obj: &Map<String, Value>,
+    mut d: EventTypeDetailsRecord,
+    mode: Mode,
+) -> Result<EventTypeDetailsRecord> {
+    let take = |key: &str| mode != Mode::Patch || has(obj, &[key]);
+    if take("schemas") {
+        d.schemas = match obj.get("schemas") {
+            None | Some(Value::Null) => String::new(),
+            Some(v @ Value::Object(m)) if m.values().all(Value::is_object) => {
+                let text = v.to_string();
+                if text.len() > SCHEMAS_BYTES_MAX {
+                    return Err(invalid("schemas", "at most 64 KiB of JSON"));
+                }
+                text
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "schemas",
+                    "an object of JSON Schemas by version, e.g. {\"1\": {...}}",
+                ))
+            }
+        };
+    }
+    if take("deprecated") {
+        d.deprecated = opt_bool(obj, "deprecated")?.unwrap_or(false);
+    }
+    if take("groupName") {
+        d.group_name = opt_str(obj, "groupName", 256)?;
+    }
+    if take("featureFlag") {
+        d.feature_flag = opt_str(obj, "featureFlag", 256)?;
+    }
+    Ok(d)
+}
+
+/// The details a body leaves an event type with, from what it had.
+fn details(
+    shard: &Shard,
+    name: &str,
+    obj: &Map<String, Value>,
+    mode: Mode,
+) -> Result<EventTypeDetailsRecord> {
+    let base = shard
+        .shared()
+        .catalog
+        .load()
+        .event_type_details(name)
+        .map(|d| (**d).clone())
+        .unwrap_or(EventTypeDetailsRecord {
+            name: name.to_string(),
+            schemas: String::new(),
+            deprecated: false,
+            group_name: None,
+            feature_flag: None,
+        });
+    details_from_body(obj, base, mode)
+}
+
+/// Commits the event type, then its details when they change.
+fn commit_with(shard: &Shard, rec: &EventTypeRecord, d: &EventTypeDetailsRecord) -> Result<Value> {
+    commit(shard, rec)?;
+    let before = shard
+        .shared()
+        .catalog
+        .load()
+        .event_type_details(&rec.name)
+        .cloned();
+    let empty =
+        d.schemas.is_empty() && !d.deprecated && d.group_name.is_none() && d.feature_flag.is_none();
+    let changed = match &before {
+        Some(b) => **b != *d,
+        None => !empty,
+    };
+    if changed {
+        commit_catalog(shard, Kind::EventTypeDetails, &encode(d)?)?;
+    }
+    Ok(views::event_type(rec, Some(d)))
+}
+
 fn fresh(name: &str) -> EventTypeRecord {
     let now = crate::time::now_ms();
     EventTypeRecord {
@@ -87,7 +173,7 @@ pub fn list_event_types(shard: &Shard, req: &Request) -> Result<Response> {
     Ok(ok(
         200,
         paginate(items, limit, iterator, order(req, Order::Ascending)?, |t| {
-            views::event_type(t)
+            views::event_type(t, catalog.event_type_details(&t.name).map(|d| &**d))
         }),
     ))
 }
@@ -109,12 +195,17 @@ pub fn create_event_type(shard: &Shard, req: &Request) -> Result<Response> {
         None => fresh(&name),
     };
     let rec = from_body(&obj, base, Mode::Replace)?;
-    commit(shard, &rec)?;
-    Ok(ok(201, views::event_type(&rec)))
+    let d = details(shard, &name, &obj, Mode::Replace)?;
+    Ok(ok(201, commit_with(shard, &rec, &d)?))
 }
 
 pub fn get_event_type(shard: &Shard, name: &str) -> Result<Response> {
-    Ok(ok(200, views::event_type(&*find(shard, name)?)))
+    let t = find(shard, name)?;
+    let catalog = shard.shared().catalog.load();
+    Ok(ok(
+        200,
+        views::event_type(&t, catalog.event_type_details(name).map(|d| &**d)),
+    ))
 }
 
 /// `PUT /event-type/{name}`: 200 replacing it, or 201 creating it.
@@ -133,18 +224,18 @@ pub fn upsert_event_type(shard: &Shard, req: &Request, name: &str) -> Result<Res
         }
     };
     let rec = from_body(&obj, base, Mode::Replace)?;
-    commit(shard, &rec)?;
-    Ok(ok(status, views::event_type(&rec)))
+    let d = details(shard, name, &obj, Mode::Replace)?;
+    Ok(ok(status, commit_with(shard, &rec, &d)?))
 }
 
-/// `PATCH /event-type/{name}`: changes only `description` / `archived` when given.
+/// `PATCH /event-type/{name}`: changes only the fields given.
 pub fn patch_event_type(shard: &Shard, req: &Request, name: &str) -> Result<Response> {
     let existing = find(shard, name)?;
     let obj = json_object(req)?;
     let mut rec = from_body(&obj, (*existing).clone(), Mode::Patch)?;
     rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
-    commit(shard, &rec)?;
-    Ok(ok(200, views::event_type(&rec)))
+    let d = details(shard, name, &obj, Mode::Patch)?;
+    Ok(ok(200, commit_with(shard, &rec, &d)?))
 }
 
 /// `DELETE /event-type/{name}`: archives it, or removes it with `?expunge=true`.

@@ -154,7 +154,14 @@ pub async fn send_example(
         Some(p @ Value::Object(_)) => p.clone(),
         // Svix's ping test event carries `{"success": true}`.
         None | Some(Value::Null) if event_type == "svix.ping" => json!({ "success": true }),
-        None | Some(Value::Null) => json!({ "example": true, "eventType": event_type }),
+        // The example of the event type's newest schema, else a small stand-in.
+        None | Some(Value::Null) => shard
+            .shared()
+            .catalog
+            .load()
+            .event_type_details(&event_type)
+            .and_then(|d| super::views::schema_example(d))
+            .unwrap_or_else(|| json!({ "example": true, "eventType": event_type })),
         Some(_) => return Err(invalid("payload", "must be a JSON object")),
     };
     let new = NewMessage {

@@ -2,8 +2,8 @@
 //!
 //! Both spellings Svix has used are emitted (`filterTypes`/`eventTypes`,
 //! `rateLimit`/`throttleRate`) so old and new SDKs read the same objects.
-//! Event types are not deprecated or schema-carrying here: `deprecated` is
-//! always false and `schemas` null (the record stores neither).
+//! Event types carry their `schemas`, `deprecated`, `groupName` and
+//! `featureFlag` from their details record, when they have one.
 //! Fields the official SDKs require in a response (such as an event type's
 //! `deprecated`) are always present, or the SDK refuses the whole object.
 
@@ -83,16 +83,39 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
     })
 }
 
-pub fn event_type(t: &EventTypeRecord) -> Value {
+pub fn event_type(
+    t: &EventTypeRecord,
+    d: Option<&crate::records::EventTypeDetailsRecord>,
+) -> Value {
+    let schemas = d
+        .filter(|d| !d.schemas.is_empty())
+        .map_or(Value::Null, |d| object(&d.schemas));
     json!({
         "name": t.name,
         "description": t.description,
         "archived": t.archived,
-        "deprecated": false,
-        "schemas": null,
+        "deprecated": d.is_some_and(|d| d.deprecated),
+        "schemas": schemas,
+        "groupName": d.and_then(|d| d.group_name.clone()),
+        "featureFlag": d.and_then(|d| d.feature_flag.clone()),
         "createdAt": rfc3339(t.created_ms),
         "updatedAt": rfc3339(t.updated_ms),
     })
+}
+
+/// The example payload of an event type's newest schema version
+/// (`schemas["<n>"].examples[0]`), if it has one that is an object.
+pub fn schema_example(d: &crate::records::EventTypeDetailsRecord) -> Option<Value> {
+    let schemas: serde_json::Map<String, Value> = serde_json::from_str(&d.schemas).ok()?;
+    let (_, newest) = schemas
+        .iter()
+        .max_by_key(|(version, _)| version.parse::<u64>().unwrap_or(0))?;
+    newest
+        .get("examples")?
+        .as_array()?
+        .first()
+        .filter(|e| e.is_object())
+        .cloned()
 }
 
 pub fn message(m: &Message) -> Value {

@@ -45,6 +45,8 @@ pub struct Catalog {
     by_type: HashMap<(String, String), Vec<String>>,
     any_type: HashMap<String, Vec<String>>,
     event_types: BTreeMap<String, Arc<EventTypeRecord>>,
+    /// Schemas and flags of event types that have them.
+    event_type_details: BTreeMap<String, Arc<records::EventTypeDetailsRecord>>,
     sources: BTreeMap<String, Arc<SourceRecord>>,
     source_uids: HashMap<String, String>,
     /// Receive-URL token → source id.
@@ -64,7 +66,13 @@ impl Catalog {
                 self.event_types.insert(et.name.clone(), Arc::new(et));
             }
             Some(Kind::EventTypeDelete) => {
-                self.event_types.remove(&records::decode_delete(body)?.id);
+                let name = records::decode_delete(body)?.id;
+                self.event_types.remove(&name);
+                self.event_type_details.remove(&name);
+            }
+            Some(Kind::EventTypeDetails) => {
+                let d = records::decode_event_type_details(body)?;
+                self.event_type_details.insert(d.name.clone(), Arc::new(d));
             }
             Some(Kind::SourcePut) => self.put_source(records::decode_source(body)?),
             Some(Kind::SourceDelete) => self.delete_source(&records::decode_delete(body)?.id),
@@ -84,6 +92,9 @@ impl Catalog {
         }
         for et in self.event_types.values() {
             out.push((Kind::EventTypePut, records::encode(et.as_ref())?));
+        }
+        for d in self.event_type_details.values() {
+            out.push((Kind::EventTypeDetails, records::encode(d.as_ref())?));
         }
         for src in self.sources.values() {
             out.push((Kind::SourcePut, records::encode(src.as_ref())?));
@@ -339,6 +350,11 @@ impl Catalog {
 
     pub fn event_type(&self, name: &str) -> Option<&Arc<EventTypeRecord>> {
         self.event_types.get(name)
+    }
+
+    /// An event type's schemas and flags, if it has any.
+    pub fn event_type_details(&self, name: &str) -> Option<&Arc<records::EventTypeDetailsRecord>> {
+        self.event_type_details.get(name)
     }
 
     pub fn event_types(&self) -> impl DoubleEndedIterator<Item = &Arc<EventTypeRecord>> {

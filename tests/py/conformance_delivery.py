@@ -139,11 +139,20 @@ def _message_pagination(c: Ctx) -> None:
 
 
 def delivered(c: Ctx, name: str) -> Tuple[Any, Any, Any, str]:
-    """An app with one endpoint and one message already delivered to it."""
+    """An app with one endpoint and one message already delivered to it, as
+    the engine records it: the receiver has the request a moment before the
+    engine has recorded its answer, so wait for the recorded success too."""
     app = c.app(name)
     ep, path = c.endpoint(app.id)
     msg = c.send(app.id)
     c.sink.wait_msg(path, msg.id)
+    wait_for(
+        "the delivery recorded as successful",
+        lambda: any(
+            e.id == ep.id and e.status == MessageStatus.SUCCESS
+            for e in c.svix.message_attempt.list_attempted_destinations(app.id, msg.id).data
+        ) or None,
+    )
     return app, ep, msg, path
 
 

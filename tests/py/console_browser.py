@@ -122,7 +122,9 @@ def main() -> int:
         expect(driver.find_element(By.TAG_NAME, "h1").text == XSS_NAME, "the app name renders as text")
         no_alert("app name")
         app_id = driver.find_element(By.CSS_SELECTOR, "p.mono").text.strip()
-        api(base, token, "PUT", "/api/v1/event-type/order.paid", {"description": "An order was paid"})
+        api(base, token, "PUT", "/api/v1/event-type/order.paid", {
+            "description": "An order was paid",
+            "schemas": {"1": {"type": "object", "examples": [{"orderId": "o_42", "note": "<b>bold</b>"}]}}})
 
         # An endpoint, through the form.
         click("New endpoint")
@@ -138,6 +140,10 @@ def main() -> int:
         # Send test: the attempt appears inline, with the receiver's hostile
         # body as text.
         click("Send test", row)
+        # The registry's schema example is the payload of a test of its type.
+        Select(field("Event type")).select_by_value("order.paid")
+        expect("o_42" in field("Payload (JSON)").get_attribute("value"), "the schema's example")
+        Select(field("Event type")).select_by_value("svix.ping")
         click("Send")
         result = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "dl.attempt")))
         expect("success" in result.text and "200" in result.text, f"the attempt: {result.text}")

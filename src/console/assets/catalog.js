@@ -1,6 +1,6 @@
 // The event-type registry and incoming sources: create, archive or delete,
 // the receive URL to copy, and a source's request log.
-import { h, fill, field, pretty, toast, when } from "/console/dom.js";
+import { h, fill, field, pretty, schemaExample, toast, when } from "/console/dom.js";
 import { get, post, del, all, enc } from "/console/api.js";
 import { route } from "/console/console.js";
 
@@ -8,17 +8,25 @@ export async function eventTypesScreen(main) {
   const types = await all("/api/v1/event-type?include_archived=true");
   const name = h("input", { required: true, pattern: "[a-zA-Z0-9\\-_.]+" });
   const description = h("input");
+  const schema = h("textarea", { rows: 4, placeholder: '{"type": "object", "examples": [{"orderId": "o_1"}]}' });
   const form = h("form.inline", {
     onsubmit: async (e) => {
       e.preventDefault();
-      try { await post("/api/v1/event-type", { name: name.value, description: description.value }); toast("Event type created"); route(); } catch (err) { toast(err.message, true); }
+      try {
+        const body = { name: name.value, description: description.value };
+        if (schema.value.trim()) body.schemas = { 1: JSON.parse(schema.value) };
+        await post("/api/v1/event-type", body);
+        toast("Event type created");
+        route();
+      } catch (err) { toast(err.message, true); }
     },
-  }, field("Name", name), field("Description", description), h("button", { type: "submit" }, "Create event type"));
+  }, field("Name", name), field("Description", description), field("JSON Schema (optional; its first example is the test payload)", schema), h("button", { type: "submit" }, "Create event type"));
   fill(main, h("h1", {}, "Event types"), h("div.card", {}, form),
-    h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Description", "State", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("table", {}, h("thead", {}, h("tr", {}, ["Name", "Description", "Example", "State", ""].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, types.map((t) => h("tr", {},
-        h("td.mono", {}, t.name),
+        h("td.mono", {}, t.name, t.deprecated ? " (deprecated)" : ""),
         h("td", {}, t.description),
+        h("td", {}, schemaExample(t) ? h("pre.excerpt", {}, pretty(schemaExample(t))) : "—"),
         h("td", {}, t.archived ? "archived" : "active"),
         h("td", {}, t.archived ? null : h("button", { type: "button", onclick: async () => {
           try { await del(`/api/v1/event-type/${enc(t.name)}`); route(); } catch (err) { toast(err.message, true); }

@@ -60,3 +60,12 @@ export function when(iso) {
   const d = new Date(iso);
   return isNaN(d) ? String(iso) : d.toLocaleString();
 }
+
+/** The example of an event type's newest schema (`schemas["n"].examples[0]`). */
+export function schemaExample(eventType) {
+  const schemas = eventType && eventType.schemas;
+  if (!schemas) return null;
+  const newest = Object.keys(schemas).sort((a, b) => Number(b) - Number(a))[0];
+  const examples = newest && schemas[newest] && schemas[newest].examples;
+  return Array.isArray(examples) && examples.length ? examples[0] : null;
+}

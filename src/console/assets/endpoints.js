@@ -2,7 +2,7 @@
 // attempt over the last hour), the create/edit form with every field the
 // API takes, the Active/Inactive toggle, Send test with the attempt shown
 // inline, secret reveal and rotate.
-import { h, fill, field, pretty, toast, when } from "/console/dom.js";
+import { h, fill, field, pretty, schemaExample, toast, when } from "/console/dom.js";
 import { get, post, patch, put, del, all, enc } from "/console/api.js";
 import { can, route } from "/console/console.js";
 
@@ -101,7 +101,8 @@ async function sendTest(appId, ep, types, panel) {
   const type = h("select", {}, names.map((n) => h("option", { value: n }, n)));
   const payload = h("textarea", { rows: 6 });
   const example = () => {
-    payload.value = pretty(type.value === "svix.ping" ? { success: true } : { example: true, eventType: type.value });
+    const fromSchema = schemaExample(types.find((t) => t.name === type.value));
+    payload.value = pretty(type.value === "svix.ping" ? { success: true } : fromSchema || { example: true, eventType: type.value });
   };
   type.addEventListener("change", example);
   example();
