@@ -137,24 +137,27 @@ impl Notice {
     /// the same fact is a duplicate.
     fn event_id(&self) -> String {
         match self {
-            Notice::Endpoint {
-                endpoint_id, at_ms, ..
-            } => {
-                format!("{}:{endpoint_id}:{at_ms}", self.event_type())
+            // Never repeated after a crash: a fresh id, so two changes in
+            // one millisecond are two events.
+            Notice::Endpoint { endpoint_id, .. } => {
+                format!(
+                    "{}:{endpoint_id}:{}",
+                    self.event_type(),
+                    crate::ids::new_id("ntc")
+                )
             }
             Notice::Disabled {
                 endpoint_id, at_ms, ..
             } => {
                 format!("endpoint.disabled:{endpoint_id}:{at_ms}")
             }
+            // The attempt's own id: a resend or recover starts a new series
+            // whose notices are new facts. (An attempt repeated after a
+            // crash has a new id, so its notice may come twice: at most
+            // what was in flight.)
             Notice::Attempt {
-                kind,
-                msg_id,
-                endpoint_id,
-                ..
-            } => {
-                format!("{kind}:{msg_id}:{endpoint_id}")
-            }
+                kind, attempt_id, ..
+            } => format!("{kind}:{attempt_id}"),
             Notice::TaskFinished { task_id, .. } => format!("background_task.finished:{task_id}"),
         }
     }
@@ -290,7 +293,7 @@ mod tests {
             (m.app_id.as_str(), m.event_type.as_str()),
             (APP_ID, "message.attempt.exhausted")
         );
-        assert_eq!(m.event_id.as_deref(), Some("exhausted:msg_1:ep_1"));
+        assert_eq!(m.event_id.as_deref(), Some("exhausted:atmpt_1"));
         let v: Value = serde_json::from_slice(&m.payload).expect("json");
         assert_eq!(v["data"]["lastAttempt"]["responseStatusCode"], 500);
         assert_eq!(v["type"], "message.attempt.exhausted");

@@ -61,7 +61,9 @@ pub async fn run(shard: Rc<Shard>, mut fired: HashMap<String, u64>) {
             let Some(schedule) = &entry.schedule else {
                 continue;
             };
-            let after = fired.get(&src.id).copied().unwrap_or(0).max(src.created_ms);
+            // Not before the source's last change: re-enabling it or a new
+            // schedule fires nothing it missed before.
+            let after = fired.get(&src.id).copied().unwrap_or(0).max(src.updated_ms);
             if let Some(tick) = cron::due(schedule, after, now, lookback) {
                 if fire(&shard, src, &cfg, tick).await {
                     fired.insert(src.id.clone(), tick);

@@ -77,6 +77,9 @@ fn console_sessions_need_their_csrf_token_and_pages_carry_a_strict_csp() {
         None,
     );
     assert_eq!(s, 401);
+    // Pages answer GET only, refused from the head.
+    let (s, _, _) = call(&engine, "POST", "/console", &[], Some(json!({ "x": 1 })));
+    assert_eq!(s, 405);
     let bearer = format!("Bearer {TOKEN}");
     let (s, hs, v) = call(
         &engine,
@@ -275,6 +278,40 @@ fn a_portal_token_reaches_only_its_application_and_capabilities() {
     let (s, _) = engine.api(
         "POST",
         "/api/v1/auth/app-portal-access/app_nope",
+        Some(json!({})),
+    );
+    assert_eq!(s, 404);
+    // ManageEndpoint without ManageEndpointSecret: endpoints, but not their secrets.
+    let managing = mint(json!({ "capabilities": ["ViewBase", "ManageEndpoint"] }));
+    let create = |body: Value| {
+        call(
+            &engine,
+            "POST",
+            &format!("/api/v1/app/{mine}/endpoint"),
+            &[("authorization", managing.as_str())],
+            Some(body),
+        )
+        .0
+    };
+    assert_eq!(
+        create(
+            json!({ "url": "http://127.0.0.1:9/a", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" })
+        ),
+        403
+    );
+    assert_eq!(create(json!({ "url": "http://127.0.0.1:9/a" })), 201);
+    // No portal for ringhook's own applications (a source's).
+    let (_, src) = engine.api(
+        "POST",
+        "/ingest/api/v1/source",
+        Some(json!({ "name": "s", "type": "generic-webhook" })),
+    );
+    let (s, _) = engine.api(
+        "POST",
+        &format!(
+            "/api/v1/auth/app-portal-access/{}",
+            src["id"].as_str().expect("id")
+        ),
         Some(json!({})),
     );
     assert_eq!(s, 404);

@@ -250,6 +250,44 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
     let (s, _, retry) = post(&url, body, &[("x-signature", &sig)]);
     assert_eq!((s, retry.as_deref()), (429, Some("1")));
 
+    // Two sources routed into one application with the same delivery id:
+    // each source's message stands (ids are scoped by source).
+    let twins_app = engine.create_app("twins");
+    let twin = |name: &str| {
+        create_source(
+            &engine,
+            json!({ "name": name, "type": "generic-webhook", "logRequests": true,
+                    "config": { "verify": { "kind": "header", "name": "X-Shared", "value": "pass-123" } },
+                    "routes": [{ "app": twins_app, "eventType": "twin.event" }] }),
+        )
+    };
+    let (t1, t2) = (twin("t1"), twin("t2"));
+    for t in [&t1, &t2] {
+        let url = t["ingestUrl"].as_str().expect("url");
+        let (s, _, _) = post(
+            url,
+            br#"{"t":1}"#,
+            &[("x-shared", "pass-123"), ("webhook-id", "same-id")],
+        );
+        assert_eq!(s, 200);
+    }
+    let (_, twins) = engine.api(
+        "GET",
+        &format!("/api/v1/app/{twins_app}/msg"),
+        None,
+    );
+    assert_eq!(twins["data"].as_array().map(Vec::len), Some(2), "{twins}");
+    // The request log hides the configured secret header, whatever its name.
+    let (_, log) = engine.api(
+        "GET",
+        &format!(
+            "/ingest/api/v1/source/{}/request",
+            t1["id"].as_str().expect("id")
+        ),
+        None,
+    );
+    assert_eq!(log["data"][0]["headers"]["x-shared"], "********", "{log}");
+
     // Unknown URL, GET, disabled source.
     let base = format!("http://{}/ingest/", engine.http);
     assert_eq!(post(&format!("{base}itk_nope"), b"{}", &[]).0, 404);
@@ -317,11 +355,12 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
 
-    // The source's application is not an application of the API.
+    // The sources' applications are not applications of the API (two are:
+    // billing and twins).
     let (s, v) = engine.api("GET", "/api/v1/app", None);
     assert_eq!(
         (s, v["data"].as_array().map(Vec::len)),
-        (200, Some(1)),
+        (200, Some(2)),
         "{v}"
     );
     let (s, v) = engine.api("DELETE", &format!("/api/v1/app/{gh_id}"), None);

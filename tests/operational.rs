@@ -101,6 +101,17 @@ fn operators_hear_of_disables_failures_and_endpoint_changes() {
         received.len()
     );
 
+    // A resend that fails again is a new series: a new exhausted event.
+    let (s, _) = engine.api(
+        "POST",
+        &format!("/api/v1/app/{app}/msg/{msg}/endpoint/{failing}/resend"),
+        Some(json!({})),
+    );
+    assert_eq!(s, 202);
+    wait_for("the resend's exhausted event", DEADLINE, || {
+        (of_type(&ops_events(&sink), "message.attempt.exhausted").len() >= 3).then_some(())
+    });
+
     // A background task's end.
     let (s, task) = engine.api(
         "POST",

@@ -119,6 +119,29 @@ pub fn principal(shard: &Shard, req: &Request) -> std::result::Result<Principal,
     })
 }
 
+/// Whether a request's bearer token is an API token (console sign-in,
+/// checked from the head).
+pub fn bearer_is_api_token(shard: &Shard, req: &Request) -> bool {
+    bearer(req).is_some_and(|t| is_api_token(shard, t))
+}
+
+/// Whether an endpoint body may carry a `secret`: not from a portal session
+/// without `ManageEndpointSecret`.
+pub fn may_set_secret(who: &Principal, body: &[u8]) -> bool {
+    match who {
+        Principal::Operator { .. } => true,
+        Principal::Portal { portal, .. } => {
+            crate::console::access::portal_allows(
+                portal,
+                "POST",
+                crate::console::access::Resource::EndpointSecret,
+                Some(&portal.app_id),
+            ) || !serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v.get("secret").is_some_and(|s| !s.is_null()))
+        }
+    }
+}
+
 /// The 403 for a portal session outside its scope.
 pub fn out_of_scope() -> Response {
     error(
@@ -201,6 +224,11 @@ pub fn portal_access(shard: &Shard, req: &Request, who: &Principal, app: &str) -
         return Err(out_of_scope());
     }
     let app = find_app(shard, app)?;
+    if shard.shared().catalog.load().is_hidden_app(&app.id) {
+        // A source's or the operational endpoints' application is
+        // ringhook's own, not a customer's.
+        return Err(not_found("application"));
+    }
     let obj = json_object_or_empty(req)?;
     let expiry_s = match obj.get("expiry") {
         None | Some(Value::Null) => access::PORTAL_EXPIRY_DEFAULT_S,

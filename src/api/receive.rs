@@ -229,12 +229,13 @@ fn log_record(
     outcome: Option<Outcome>,
     messages: Vec<String>,
 ) -> IncomingRequestRecord {
+    let secret = source::secret_headers(src);
     let headers = req
         .headers
         .iter()
         .map(|(name, value)| HeaderPair {
             name: name.clone(),
-            value: if super::views::is_sensitive(name) {
+            value: if super::views::is_sensitive(name) || secret.contains(name) {
                 "********".into()
             } else {
                 value.clone()
@@ -288,7 +289,12 @@ async fn handle(
         headers: &req.headers,
         body: &req.body,
         now_s: crate::time::now_ms() / 1000,
-        tolerance_s: shard.shared().config.incoming_tolerance_ms / 1000,
+        // Never longer than the deduplication window: a replay older than
+        // it would otherwise pass both checks.
+        tolerance_s: {
+            let c = &shard.shared().config;
+            c.incoming_tolerance_ms.min(c.idempotency_window_ms) / 1000
+        },
     };
     if let Err(refusal) = verify::verify(&scheme, &incoming) {
         let resp = error(401, refusal.code(), refusal.to_string());

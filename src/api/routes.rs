@@ -276,7 +276,32 @@ pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Op
         return super::receive::refuse_early(shard, req);
     }
     if is_public(route) {
-        return None;
+        let get = matches!(req.method.as_str(), "GET" | "HEAD");
+        return match route {
+            // Pages: only GET; anything else is refused before its body.
+            Route::Root | Route::Console | Route::ConsoleAsset | Route::Portal if !get => {
+                Some(error(
+                    405,
+                    "method_not_allowed",
+                    format!("{} not allowed here", req.method),
+                ))
+            }
+            // Sign-in: the API token is in the head; sign-out: the session.
+            Route::ConsoleSession if req.method == "POST" => auth::bearer_is_api_token(shard, req)
+                .then_some(())
+                .map_or_else(
+                    || {
+                        Some(error(
+                            401,
+                            "authentication_failed",
+                            "missing or invalid bearer token",
+                        ))
+                    },
+                    |()| None,
+                ),
+            Route::ConsoleSession if req.method == "DELETE" => principal(shard, req).err(),
+            _ => None,
+        };
     }
     match principal(shard, req) {
         Err(resp) => Some(resp),
@@ -470,6 +495,11 @@ async fn dispatch(
         }
         (Route::App, "DELETE") => {
             refuse_source_app(shard, app).and_then(|()| delete_app(shard, app))
+        }
+        (Route::Endpoints | Route::Endpoint, "POST" | "PUT" | "PATCH")
+            if !auth::may_set_secret(who, &req.body) =>
+        {
+            Err(out_of_scope())
         }
         (
             Route::Endpoints

@@ -318,12 +318,18 @@ async fn attempt_run(
         }
     }
     for (p, answer) in run.iter().zip(answers) {
-        finish(d, p, at_ms, answer).await;
+        finish(d, p, at_ms, answer, endpoint.updated_ms).await;
     }
 }
 
 /// Settles one attempt: stats, health, the retry decision and its record.
-async fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: Answer) {
+async fn finish(
+    d: &Rc<Deliveries>,
+    (handle, p): &Loaded,
+    at_ms: u64,
+    answer: Answer,
+    endpoint_changed_ms: u64,
+) {
     let Answer {
         result,
         duration_us,
@@ -344,7 +350,7 @@ async fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: An
         }
     };
     let now = crate::time::now_ms();
-    note_health(d, &p.endpoint_id, status, now);
+    note_health(d, &p.endpoint_id, status, now, endpoint_changed_ms);
     let shared = &d.ports.shared;
     let verdict = decision::verdict(&AttemptFacts {
         status,
@@ -395,8 +401,19 @@ async fn finish(d: &Rc<Deliveries>, (handle, p): &Loaded, at_ms: u64, answer: An
             at_ms,
         );
         if let Some(notice) = notice {
-            // Durable before the attempt record (see `Ports::notices`).
-            (d.ports.notices)(notice).await;
+            // Durable before the attempt record (see `Ports::notices`). A
+            // refusal (an overloaded or stopping engine) is tried again a
+            // few times before the attempt is recorded without it.
+            for wait_ms in NOTICE_RETRY_MS {
+                if (d.ports.notices)(notice.clone()).await || d.ports.shared.is_stopping() {
+                    break;
+                }
+                if wait_ms == 0 {
+                    tracing::error!(endpoint = %p.endpoint_id, event = %notice.event_type(), "an operational notice could not be made durable; it is lost");
+                    break;
+                }
+                glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
+            }
         }
     }
     let done = Settlement {
@@ -449,13 +466,27 @@ fn log_failure(
 /// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
 /// 410 Gone or when it has failed without a success for
 /// `auto_disable_after_ms` (`decision::should_disable`).
-fn note_health(d: &Deliveries, endpoint_id: &str, status: u16, now_ms: u64) {
+fn note_health(
+    d: &Deliveries,
+    endpoint_id: &str,
+    status: u16,
+    now_ms: u64,
+    endpoint_changed_ms: u64,
+) {
     let mut failing = d.failing_since.borrow_mut();
     if (200..300).contains(&status) {
         failing.remove(endpoint_id);
         return;
     }
-    let since = *failing.entry(endpoint_id.to_string()).or_insert(now_ms);
+    // A change to the endpoint (re-enabling it, say) starts a new streak,
+    // as recovery counts it (`recovery::streaks`).
+    let since = match failing.get(endpoint_id) {
+        Some(&since) if since > endpoint_changed_ms => since,
+        _ => {
+            failing.insert(endpoint_id.to_string(), now_ms);
+            now_ms
+        }
+    };
     let after = d.ports.shared.config.auto_disable_after_ms;
     if let Some(reason) = decision::should_disable(status, since, now_ms, after) {
         // A new streak starts after the disable, so it is requested once.
@@ -634,6 +665,10 @@ async fn send(
         .map(|a| a.unwrap_or_else(|| failed(AttemptError::NotSent)))
         .collect()
 }
+
+/// Waits between tries to make an attempt's operational notice durable
+/// (the last, 0, gives up).
+const NOTICE_RETRY_MS: [u64; 5] = [10, 100, 1_000, 5_000, 0];
 
 /// The id prefix of incoming sources, whose application ids are theirs.
 const SOURCE_ID_PREFIX: &str = "src";

@@ -176,6 +176,17 @@ fn generic(v: &Map<String, Value>) -> Result<Scheme, ConfigError> {
     }
 }
 
+/// The request headers that carry this source's credentials (a generic
+/// source's shared-secret or HMAC header): the request log hides them
+/// whatever their name.
+pub fn secret_headers(src: &SourceRecord) -> Vec<String> {
+    match scheme_of(src) {
+        Ok(Scheme::Header { name, .. }) => vec![name],
+        Ok(Scheme::Hmac { header, .. }) => vec![header],
+        _ => Vec::new(),
+    }
+}
+
 /// The scheme of a stored source (its config was checked when stored).
 pub fn scheme_of(src: &SourceRecord) -> Result<Scheme, ConfigError> {
     match serde_json::from_str::<Value>(&src.config) {
@@ -313,7 +324,8 @@ pub fn route_event_type(
 }
 
 /// The messages one accepted request (or cron tick) becomes: one of the
-/// source's own application, and one per route that names an event type.
+/// source's own application (`eventId` the delivery id), and one per route
+/// that names an event type (`eventId` `<source id>:<delivery id>`).
 pub fn messages_for(
     src: &SourceRecord,
     event_type: String,
@@ -328,7 +340,10 @@ pub fn messages_for(
             out.push(NewMessage {
                 app_id: r.app_id.clone(),
                 event_type,
-                event_id: event_id.clone(),
+                // Scoped by the source: two sources routed into one
+                // application (two cron sources on one schedule, say) must
+                // not take each other's events for duplicates.
+                event_id: event_id.as_ref().map(|id| format!("{}:{id}", src.id)),
                 channels: Vec::new(),
                 payload: payload.clone(),
             });
