@@ -271,11 +271,7 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
         );
         assert_eq!(s, 200);
     }
-    let (_, twins) = engine.api(
-        "GET",
-        &format!("/api/v1/app/{twins_app}/msg"),
-        None,
-    );
+    let (_, twins) = engine.api("GET", &format!("/api/v1/app/{twins_app}/msg"), None);
     assert_eq!(twins["data"].as_array().map(Vec::len), Some(2), "{twins}");
     // The request log hides the configured secret header, whatever its name.
     let (_, log) = engine.api(
