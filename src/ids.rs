@@ -108,6 +108,19 @@ pub fn has_prefix(s: &str, prefix: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric())
 }
 
+/// A new unguessable secret with a prefix: 24 random bytes, base64url
+/// (session ids, CSRF and portal tokens, receive-URL tokens).
+pub fn new_secret(prefix: &str) -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

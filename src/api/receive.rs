@@ -191,15 +191,6 @@ pub fn refuse_early(shard: &Shard, req: &Request) -> Option<Response> {
     None
 }
 
-fn answer(status: u16, body: Value) -> Response {
-    Response {
-        status,
-        body: serde_json::to_vec(&body).unwrap_or_default(),
-        content_type: None,
-        headers: Vec::new(),
-    }
-}
-
 /// Handles a receive request whose head `refuse_early` let through; with
 /// the source's `logRequests`, the request and what became of it are
 /// journaled for its request log.
@@ -302,7 +293,11 @@ async fn handle(
     }
     let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
     if let Some(reply) = source::handshake(&src.kind, &req.headers, parsed.as_ref()) {
-        return (answer(200, reply), Some(Outcome::Handshake), Vec::new());
+        return (
+            super::params::ok(200, reply),
+            Some(Outcome::Handshake),
+            Vec::new(),
+        );
     }
     let Identity {
         delivery_id,
@@ -353,7 +348,7 @@ async fn handle(
     } else {
         Outcome::Accepted
     };
-    let resp = answer(200, serde_json::json!({ "ok": true, "messages": ids }));
+    let resp = super::params::ok(200, serde_json::json!({ "ok": true, "messages": ids }));
     (resp, Some(outcome), ids)
 }
 

@@ -22,16 +22,9 @@ use std::sync::Arc;
 /// Most routes one source may have.
 const ROUTES_MAX: usize = 16;
 
-/// A new receive-URL token: 24 random bytes, base64url (unguessable).
+/// A new receive-URL token (unguessable).
 fn new_token() -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut raw = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut raw);
-    format!(
-        "itk_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-    )
+    ids::new_secret("itk")
 }
 
 /// The public receive URL of a token.

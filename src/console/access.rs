@@ -131,18 +131,6 @@ pub fn portal_allows(p: &Portal, method: &str, resource: Resource, app_id: Optio
     }
 }
 
-/// A new random token with a prefix (24 bytes, base64url).
-pub fn new_secret(prefix: &str) -> String {
-    use base64::Engine;
-    use rand::RngCore;
-    let mut raw = [0u8; 24];
-    rand::thread_rng().fill_bytes(&mut raw);
-    format!(
-        "{prefix}_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-    )
-}
-
 /// The sessions of both kinds.
 #[derive(Debug, Default)]
 pub struct Sessions {
@@ -176,7 +164,10 @@ impl Sessions {
         make_room(&mut self.operators, OPERATOR_SESSIONS_MAX, now_ms, |o| {
             o.expires_ms
         });
-        let (id, csrf) = (new_secret("rhs"), new_secret("csrf"));
+        let (id, csrf) = (
+            crate::ids::new_secret("rhs"),
+            crate::ids::new_secret("csrf"),
+        );
         self.operators.insert(
             id.clone(),
             Operator {
@@ -201,7 +192,7 @@ impl Sessions {
         make_room(&mut self.portals, PORTAL_SESSIONS_MAX, now_ms, |p| {
             p.expires_ms
         });
-        let token = new_secret("rhp");
+        let token = crate::ids::new_secret("rhp");
         self.portals.insert(token.clone(), portal);
         token
     }
