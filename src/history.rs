@@ -10,7 +10,8 @@
 //! - a sample's counts are differences of monotonic totals (never negative:
 //!   a total that went down, which cannot happen, counts as zero).
 
-use crate::metrics::{latency_histogram, Snapshot, ATTEMPT_ERROR_KINDS};
+use crate::metrics::{latency_histogram, Snapshot};
+use crate::records::ATTEMPT_ERROR_KINDS;
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
 
@@ -26,7 +27,7 @@ pub struct Sample {
     pub messages: u64,
     pub delivered: u64,
     pub failed_attempts: u64,
-    /// Attempts without a usable response, by `metrics::ATTEMPT_ERROR_KINDS`.
+    /// Attempts without a usable response, by `records::ATTEMPT_ERROR_KINDS`.
     pub errors: Vec<u64>,
     pub e2e_p50_us: u64,
     pub e2e_p99_us: u64,

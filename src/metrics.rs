@@ -27,24 +27,9 @@ pub fn record_us(h: &mut Histogram<u64>, us: u64) {
     let _ = h.record(us.clamp(1, LATENCY_US_MAX));
 }
 
-/// Why attempts got no usable response, as the `kind` label of
-/// `ringhook_attempt_errors_total`; `delivery::exchange::AttemptError`
-/// maps each of its variants to one of these, in this order.
-pub const ATTEMPT_ERROR_KINDS: [&str; 13] = [
-    "target",
-    "connect_refused",
-    "connect_timeout",
-    "connect",
-    "tls",
-    "write",
-    "timeout",
-    "read",
-    "closed",
-    "malformed",
-    "not_answered",
-    "encode",
-    "not_sent",
-];
+// Why attempts got no usable response: `ATTEMPT_ERROR_KINDS` are the `kind`
+// label of `ringhook_attempt_errors_total` (and the codes attempt records keep).
+use crate::records::ATTEMPT_ERROR_KINDS;
 
 /// What one shard counts, owned by the shard thread.
 #[derive(Clone)]

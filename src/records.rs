@@ -7,7 +7,59 @@
 use rkyv::{Archive, Deserialize, Serialize};
 
 /// Version byte written with every record body defined here.
-pub const RECORD_VERSION: u8 = 1;
+pub const RECORD_VERSION: u8 = 2;
+
+/// The oldest body version this build reads. Version 1 differs from 2 in
+/// one kind only: its `Attempt` bodies (`v1::AttemptRecord`) have no
+/// `error_kind`; `decode_attempt` and `attempt_head` read both.
+pub const RECORD_VERSION_OLDEST: u8 = 1;
+
+/// Why an attempt got no usable response, by the stable code
+/// `AttemptRecord::error_kind` stores (code = index + 1). Append only: a
+/// code, once written, keeps its meaning.
+pub const ATTEMPT_ERROR_KINDS: [&str; 13] = [
+    "target",
+    "connect_refused",
+    "connect_timeout",
+    "connect",
+    "tls",
+    "write",
+    "timeout",
+    "read",
+    "closed",
+    "malformed",
+    "not_answered",
+    "encode",
+    "not_sent",
+];
+
+/// `AttemptRecord::error_kind` of an attempt that got a response (its
+/// status code tells the rest) or of a decision without an attempt.
+pub const ERROR_KIND_NONE: u8 = 0;
+
+/// `AttemptRecord::error_kind` of a version-1 attempt that got no
+/// response: the kind was not recorded then.
+pub const ERROR_KIND_UNKNOWN: u8 = u8::MAX;
+
+/// The stored code of the error kind at `ATTEMPT_ERROR_KINDS[index]`.
+pub fn error_kind_code(index: usize) -> u8 {
+    assert!(index < ATTEMPT_ERROR_KINDS.len());
+    (index + 1) as u8
+}
+
+/// The name of a stored error-kind code: none for `ERROR_KIND_NONE`,
+/// `"unknown"` for a code this build does not know.
+pub fn error_kind_name(code: u8) -> Option<&'static str> {
+    match code {
+        ERROR_KIND_NONE => None,
+        c => Some(
+            ATTEMPT_ERROR_KINDS
+                .get(usize::from(c) - 1)
+                .copied()
+                .unwrap_or("unknown"),
+        ),
+    }
+}
 
 /// Record kinds. Catalog kinds live in the catalog journal, the rest in shard journals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +117,7 @@ pub enum RecordError {
     UnknownKind(u8),
     #[error("cannot encode record: {0}")]
     Encode(String),
-    #[error("record version {found}, but this build reads version {RECORD_VERSION}")]
+    #[error("record version {found}, but this build reads versions {RECORD_VERSION_OLDEST} to {RECORD_VERSION}")]
     Version { found: u8 },
 }
 
@@ -73,7 +125,7 @@ pub enum RecordError {
 /// version byte, checked before any body is decoded).
 pub fn check_version(version: u8) -> Result<(), RecordError> {
     match version {
-        RECORD_VERSION => Ok(()),
+        RECORD_VERSION_OLDEST..=RECORD_VERSION => Ok(()),
         found => Err(RecordError::Version { found }),
     }
 }
@@ -92,7 +144,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
             Kind::AppDelete | Kind::EndpointDelete | Kind::EventTypeDelete | Kind::SourceDelete,
         ) => decode_delete(body).map(drop),
         Some(Kind::Message) => decode_message(body).map(drop),
-        Some(Kind::Attempt) => decode_attempt(body).map(drop),
+        Some(Kind::Attempt) => decode_attempt(version, body).map(drop),
         Some(Kind::Resend) => decode_resend(body).map(drop),
         Some(Kind::IdempotentAnswer) => decode_answer(body).map(drop),
         Some(Kind::IncomingRequest) => decode_incoming_request(body).map(drop),
@@ -293,6 +345,108 @@ pub struct AttemptRecord {
     pub next_attempt_ms: u64,
     /// The first bytes of the response body (or the error text).
     pub response: Vec<u8>,
+    /// Why no usable response arrived: `ERROR_KIND_NONE`, a code of
+    /// `ATTEMPT_ERROR_KINDS` (`error_kind_code`), or `ERROR_KIND_UNKNOWN`
+    /// (read from a version-1 record). New in version 2.
+    pub error_kind: u8,
+}
+
+/// Record bodies as version 1 wrote them, where they differ from today's.
+pub mod v1 {
+    use rkyv::{Archive, Deserialize, Serialize};
+
+    /// Kind 17 before version 2: `super::AttemptRecord` without `error_kind`.
+    #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct AttemptRecord {
+        pub id: String,
+        pub msg_id: String,
+        pub endpoint_id: String,
+        pub app_id: String,
+        pub attempt_no: u32,
+        pub at_ms: u64,
+        pub status_code: u16,
+        pub duration_us: u32,
+        pub outcome: u8,
+        pub next_attempt_ms: u64,
+        pub response: Vec<u8>,
+    }
+
+    impl From<AttemptRecord> for super::AttemptRecord {
+        fn from(a: AttemptRecord) -> super::AttemptRecord {
+            super::AttemptRecord {
+                error_kind: match a.status_code {
+                    0 => super::ERROR_KIND_UNKNOWN,
+                    _ => super::ERROR_KIND_NONE,
+                },
+                id: a.id,
+                msg_id: a.msg_id,
+                endpoint_id: a.endpoint_id,
+                app_id: a.app_id,
+                attempt_no: a.attempt_no,
+                at_ms: a.at_ms,
+                status_code: a.status_code,
+                duration_us: a.duration_us,
+                outcome: a.outcome,
+                next_attempt_ms: a.next_attempt_ms,
+                response: a.response,
+            }
+        }
+    }
+}
+
+/// What recovery's scan needs of an attempt record, read in place from a
+/// body of either version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttemptHead<'a> {
+    pub msg_id: &'a str,
+    pub endpoint_id: &'a str,
+    pub attempt_no: u32,
+    pub at_ms: u64,
+    pub outcome: u8,
+    pub next_attempt_ms: u64,
+}
+
+macro_rules! attempt_head_of {
+    ($a:expr) => {
+        AttemptHead {
+            msg_id: $a.msg_id.as_str(),
+            endpoint_id: $a.endpoint_id.as_str(),
+            attempt_no: $a.attempt_no.to_native(),
+            at_ms: $a.at_ms.to_native(),
+            outcome: $a.outcome,
+            next_attempt_ms: $a.next_attempt_ms.to_native(),
+        }
+    };
+}
+
+/// Reads an attempt body's head in place (checked access), by its version.
+pub fn attempt_head(version: u8, body: &[u8]) -> Result<AttemptHead<'_>, RecordError> {
+    let invalid = |e: rkyv::rancor::Error| RecordError::Invalid {
+        kind: Kind::Attempt as u8,
+        reason: e.to_string(),
+    };
+    check_version(version)?;
+    Ok(match version {
+        1 => {
+            let a = rkyv::access::<v1::ArchivedAttemptRecord, rkyv::rancor::Error>(body)
+                .map_err(invalid)?;
+            attempt_head_of!(a)
+        }
+        _ => {
+            let a = rkyv::access::<ArchivedAttemptRecord, rkyv::rancor::Error>(body)
+                .map_err(invalid)?;
+            attempt_head_of!(a)
+        }
+    })
+}
+
+/// Validates and deserializes an attempt body of either version.
+pub fn decode_attempt(version: u8, body: &[u8]) -> Result<AttemptRecord, RecordError> {
+    check_version(version)?;
+    match version {
+        1 => decode_attempt_v1(body).map(AttemptRecord::from),
+        _ => decode_attempt_v2(body),
+    }
 }
 
 /// A manually requested delivery of an existing message to one endpoint
@@ -405,7 +559,8 @@ decoder!(
     Kind::EventTypeDetails
 );
 decoder!(decode_message, MessageRecord, Kind::Message);
-decoder!(decode_attempt, AttemptRecord, Kind::Attempt);
+decoder!(decode_attempt_v1, v1::AttemptRecord, Kind::Attempt);
+decoder!(decode_attempt_v2, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);
 decoder!(
     decode_incoming_request,
@@ -429,6 +584,54 @@ mod tests {
         v
     }
 
+    #[test]
+    fn version_1_attempts_read_as_today_s_with_their_error_kind_unknown() {
+        let old = |status_code| v1::AttemptRecord {
+            id: "atmpt_1".into(),
+            msg_id: "msg_1".into(),
+            endpoint_id: "ep_1".into(),
+            app_id: "app_1".into(),
+            attempt_no: 2,
+            at_ms: 5,
+            status_code,
+            duration_us: 7,
+            outcome: Outcome::Retrying as u8,
+            next_attempt_ms: 9,
+            response: b"connect to 127.0.0.1:1 failed".to_vec(),
+        };
+        for (status, kind) in [(0, ERROR_KIND_UNKNOWN), (503, ERROR_KIND_NONE)] {
+            let bytes = aligned(&encode(&old(status)).expect("encodes"));
+            let rec = decode_attempt(1, &bytes).expect("a version-1 body decodes");
+            assert_eq!(
+                (rec.status_code, rec.error_kind, rec.attempt_no),
+                (status, kind, 2)
+            );
+            let head = attempt_head(1, &bytes).expect("reads in place");
+            assert_eq!(
+                (head.msg_id, head.endpoint_id, head.next_attempt_ms),
+                ("msg_1", "ep_1", 9)
+            );
+            assert!(validate(Kind::Attempt as u8, 1, &bytes).is_ok());
+            // Read as the other version, the same bytes do not validate.
+            assert!(decode_attempt(2, &bytes).is_err());
+        }
+    }
+
+    #[test]
+    fn error_kind_codes_name_their_kinds() {
+        let rows: [(u8, Option<&str>); 6] = [
+            (ERROR_KIND_NONE, None),
+            (error_kind_code(0), Some("target")),
+            (error_kind_code(6), Some("timeout")),
+            (error_kind_code(12), Some("not_sent")),
+            (14, Some("unknown")),
+            (ERROR_KIND_UNKNOWN, Some("unknown")),
+        ];
+        for (code, name) in rows {
+            assert_eq!(error_kind_name(code), name, "code {code}");
+        }
+    }
+
     proptest! {
         #[test]
         fn message_records_round_trip(
@@ -446,10 +649,12 @@ mod tests {
         }
 
         #[test]
-        fn attempt_records_round_trip(attempt_no in any::<u32>(), status in any::<u16>(), next in any::<u64>(), response in proptest::collection::vec(any::<u8>(), 0..100)) {
-            let rec = AttemptRecord { id: "atmpt_1".into(), msg_id: "msg_1".into(), endpoint_id: "ep_1".into(), app_id: "app_1".into(), attempt_no, at_ms: 5, status_code: status, duration_us: 7, outcome: Outcome::Retrying as u8, next_attempt_ms: next, response };
-            let bytes = encode(&rec).expect("encodes");
-            prop_assert_eq!(decode_attempt(&aligned(&bytes)).expect("decodes"), rec);
+        fn attempt_records_round_trip(attempt_no in any::<u32>(), status in any::<u16>(), next in any::<u64>(), response in proptest::collection::vec(any::<u8>(), 0..100), error_kind in any::<u8>()) {
+            let rec = AttemptRecord { id: "atmpt_1".into(), msg_id: "msg_1".into(), endpoint_id: "ep_1".into(), app_id: "app_1".into(), attempt_no, at_ms: 5, status_code: status, duration_us: 7, outcome: Outcome::Retrying as u8, next_attempt_ms: next, response, error_kind };
+            let bytes = aligned(&encode(&rec).expect("encodes"));
+            prop_assert_eq!(decode_attempt(RECORD_VERSION, &bytes).expect("decodes"), rec.clone());
+            let head = attempt_head(RECORD_VERSION, &bytes).expect("reads");
+            prop_assert_eq!((head.msg_id, head.attempt_no, head.next_attempt_ms), ("msg_1", attempt_no, next));
         }
 
         #[test]
@@ -457,7 +662,7 @@ mod tests {
             let rec = DeleteRecord { id: "ep_1".into(), at_ms: 3 };
             let bytes = aligned(&encode(&rec).expect("encodes"));
             let result = validate(Kind::EndpointDelete as u8, version, &bytes);
-            prop_assert_eq!(result.is_ok(), version == RECORD_VERSION);
+            prop_assert_eq!(result.is_ok(), (RECORD_VERSION_OLDEST..=RECORD_VERSION).contains(&version));
             prop_assert!(validate(99, RECORD_VERSION, &bytes).is_err());
         }
 

@@ -382,3 +382,78 @@ fn in_flight_requests_per_endpoint_are_capped() {
         "at most 2 requests in flight, saw {peak}"
     );
 }
+
+/// Every attempt says why it got no usable response (`errorKind`), kept in
+/// its journal record: a refused connection, a receiver that never answers,
+/// and a 500 (a response: no error kind), read back again after `kill -9`.
+#[test]
+fn attempts_name_why_they_failed_across_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("ringhook.toml");
+    std::fs::write(&config, "request_timeout_ms = 300\n").expect("config");
+    let config = config.to_str().expect("utf-8").to_string();
+    let mut engine = Engine::start(
+        dir.path(),
+        &[
+            "--shards",
+            "2",
+            "--retry-schedule",
+            "0s",
+            "--config",
+            &config,
+        ],
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let refused_port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let silent_port = silent.local_addr().expect("addr").port();
+    let sink = Sink::with_policy(Arc::new(|_, _| 500));
+    let app = engine.create_app("why");
+    let mut kinds = HashMap::new();
+    for (url, want) in [
+        (
+            format!("http://127.0.0.1:{refused_port}/r"),
+            json!("connect_refused"),
+        ),
+        (
+            format!("http://127.0.0.1:{silent_port}/s"),
+            json!("timeout"),
+        ),
+        (sink.url("/500"), json!(null)),
+    ] {
+        let ep = engine.create_endpoint(&app, json!({ "url": url }));
+        kinds.insert(ep["id"].as_str().expect("id").to_string(), want);
+    }
+    let msg = engine.send(&app, "why.x", json!({ "i": 1 }));
+    let read = |engine: &Engine| {
+        let (status, page) =
+            engine.api("GET", &format!("/api/v1/app/{app}/attempt/msg/{msg}"), None);
+        assert_eq!(status, 200, "{page}");
+        page["data"].as_array().cloned().unwrap_or_default()
+    };
+    let attempts = wait_for("an attempt to each endpoint", DEADLINE, || {
+        let a = read(&engine);
+        (a.len() == 3).then_some(a)
+    });
+    let check = |attempts: &[serde_json::Value]| {
+        for a in attempts {
+            let ep = a["endpointId"].as_str().expect("endpointId");
+            assert_eq!(a["errorKind"], kinds[ep], "{a}");
+            assert_eq!(a["status"], 2, "failed: {a}");
+        }
+    };
+    check(&attempts);
+    let five_hundred = attempts
+        .iter()
+        .find(|a| a["errorKind"].is_null())
+        .expect("the 500");
+    assert_eq!(five_hundred["responseStatusCode"], 500);
+    engine.kill9();
+    engine.spawn().expect("restart");
+    let again = read(&engine);
+    assert_eq!(again.len(), 3, "{again:?}");
+    check(&again);
+    drop(silent);
+}

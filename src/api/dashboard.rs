@@ -6,7 +6,7 @@
 use super::http::Response;
 use super::params::ok;
 use crate::history::History;
-use crate::metrics::ATTEMPT_ERROR_KINDS;
+use crate::records::ATTEMPT_ERROR_KINDS;
 use crate::shard::state::Shard;
 use std::cell::RefCell;
 use std::rc::Rc;

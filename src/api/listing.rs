@@ -191,7 +191,7 @@ pub fn attempt_view(
     expanded: bool,
 ) -> Result<Value> {
     let rec = read(shard, a.loc, Kind::Attempt)?;
-    let rec = records::decode_attempt(&rec.body).map_err(internal)?;
+    let rec = records::decode_attempt(rec.version, &rec.body).map_err(internal)?;
     let url = shard
         .shared()
         .catalog
@@ -208,6 +208,7 @@ pub fn attempt_view(
         "response": String::from_utf8_lossy(&rec.response),
         "responseStatusCode": a.status_code,
         "responseDurationMs": a.duration_us / 1000,
+        "errorKind": records::error_kind_name(rec.error_kind),
         "status": status as u8,
         "statusText": status.text(),
         "triggerType": u8::from(a.manual),

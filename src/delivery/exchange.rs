@@ -39,8 +39,8 @@ pub struct Answer {
 
 /// Why an attempt got no usable response. Kept typed through the worker so
 /// a timeout is never mistaken for a refused connection; the attempt record
-/// stores its text (`Display`), which is what the API shows as the
-/// attempt's response.
+/// stores its kind (`records::error_kind_code`) and its text (`Display`),
+/// which is what the API shows as the attempt's response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttemptError {
     /// The URL does not parse, its host does not resolve, or it resolves to
@@ -79,7 +79,7 @@ pub enum AttemptError {
 }
 
 impl AttemptError {
-    /// The kind's index in `metrics::ATTEMPT_ERROR_KINDS`.
+    /// The kind's index in `records::ATTEMPT_ERROR_KINDS`.
     pub fn kind_index(&self) -> usize {
         match self {
             AttemptError::Target(_) => 0,
@@ -100,7 +100,7 @@ impl AttemptError {
 
     /// A stable name of the kind, for metrics and logs.
     pub fn kind(&self) -> &'static str {
-        crate::metrics::ATTEMPT_ERROR_KINDS[self.kind_index()]
+        crate::records::ATTEMPT_ERROR_KINDS[self.kind_index()]
     }
 }
 

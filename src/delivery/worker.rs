@@ -15,7 +15,7 @@ use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, Delivery, MsgRe
 use crate::http_wire::encode_request;
 use crate::message::{Loc, Message};
 use crate::reads::index::AttemptEntry;
-use crate::records::{AttemptRecord, EndpointRecord, Kind, Outcome};
+use crate::records::{self, AttemptRecord, EndpointRecord, Kind, Outcome};
 use crate::signing;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -278,6 +278,7 @@ async fn prepare(
         outcome,
         next_attempt_ms: 0,
         response: note.to_vec(),
+        error_kind: records::ERROR_KIND_NONE,
     };
     record(d, handle, &msg, &endpoint_id, done);
     None
@@ -340,12 +341,14 @@ async fn finish(
         crate::metrics::record_us(&mut stats.attempt_us, u64::from(duration_us));
     }
     let mut error_kind = "status";
+    let mut error_code = records::ERROR_KIND_NONE;
     let (status, body, retry_after) = match result {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => {
             d.ports.stats.borrow_mut().attempt_errors[e.kind_index()] += 1;
             d.count_app(&p.msg.app_id, |c| c.errors[e.kind_index()] += 1);
             error_kind = e.kind();
+            error_code = records::error_kind_code(e.kind_index());
             (0, e.to_string().into_bytes(), None)
         }
     };
@@ -425,6 +428,7 @@ async fn finish(
         outcome,
         next_attempt_ms,
         response: body,
+        error_kind: error_code,
     };
     record(d, *handle, &p.msg, &p.endpoint_id, done);
 }
@@ -509,6 +513,8 @@ struct Settlement {
     next_attempt_ms: u64,
     /// The kept start of the response body, or the error text.
     response: Vec<u8>,
+    /// `AttemptRecord::error_kind`.
+    error_kind: u8,
 }
 
 /// Appends the attempt record, then frees or re-arms the delivery.
@@ -528,6 +534,7 @@ fn record(
         outcome,
         next_attempt_ms,
         mut response,
+        error_kind,
     } = done;
     response.truncate(d.ports.shared.config.response_keep_bytes);
     let rec = AttemptRecord {
@@ -542,6 +549,7 @@ fn record(
         outcome: outcome as u8,
         next_attempt_ms,
         response,
+        error_kind,
     };
     // An attempt record that cannot be written only costs a duplicate attempt
     // after a restart (the delivery is still pending in the journal).

@@ -158,7 +158,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
                 },
             };
             records::check_version(r.version)
-                .and_then(|()| scan.visit(r.kind, r.body, loc))
+                .and_then(|()| scan.visit(r.kind, r.version, r.body, loc))
                 .map(|at_ms| {
                     let newest = times.entry(r.segment_seq).or_insert(at_ms);
                     *newest = (*newest).max(at_ms);

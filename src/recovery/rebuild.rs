@@ -257,7 +257,8 @@ pub fn indexes(
                 let bad = |reason: String| RecoveryError::Reread { loc, reason };
                 let rec =
                     read_record_at(config, loc, Kind::Attempt).map_err(|e| bad(e.to_string()))?;
-                let a = records::decode_attempt(&rec.body).map_err(|e| bad(e.to_string()))?;
+                let a = records::decode_attempt(rec.version, &rec.body)
+                    .map_err(|e| bad(e.to_string()))?;
                 let Some(outcome) = Outcome::from_u8(a.outcome) else {
                     continue;
                 };

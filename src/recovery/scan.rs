@@ -12,8 +12,8 @@
 use crate::delivery::ColdRef;
 use crate::message::Loc;
 use crate::records::{
-    ArchivedAttemptRecord, ArchivedIncomingRequestRecord, ArchivedMessageRecord,
-    ArchivedResendRecord, Kind, Outcome, RecordError,
+    self as records, ArchivedIncomingRequestRecord, ArchivedMessageRecord, ArchivedResendRecord,
+    Kind, Outcome, RecordError,
 };
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -150,7 +150,13 @@ impl Scan {
     }
 
     /// Folds one shard-journal record in; returns its time (for segment times).
-    pub fn visit(&mut self, kind: u8, body: &[u8], loc: Loc) -> Result<u64, RecordError> {
+    pub fn visit(
+        &mut self,
+        kind: u8,
+        version: u8,
+        body: &[u8],
+        loc: Loc,
+    ) -> Result<u64, RecordError> {
         match Kind::from_u8(kind) {
             Some(Kind::Message) => {
                 let m = rkyv::access::<ArchivedMessageRecord, rkyv::rancor::Error>(body)
@@ -185,8 +191,7 @@ impl Scan {
                 Ok(created_ms)
             }
             Some(Kind::Attempt) => {
-                let a = rkyv::access::<ArchivedAttemptRecord, rkyv::rancor::Error>(body)
-                    .map_err(|e| invalid(Kind::Attempt, e))?;
+                let a = records::attempt_head(version, body)?;
                 let outcome = a.outcome;
                 if Outcome::from_u8(outcome).is_none() {
                     return Err(RecordError::Invalid {
@@ -194,15 +199,15 @@ impl Scan {
                         reason: format!("unknown outcome {outcome}"),
                     });
                 }
-                let at_ms = a.at_ms.to_native();
+                let at_ms = a.at_ms;
                 let event = Event {
-                    msg: self.msg_number(a.msg_id.as_str()),
-                    endpoint: self.endpoints.number(a.endpoint_id.as_str()),
+                    msg: self.msg_number(a.msg_id),
+                    endpoint: self.endpoints.number(a.endpoint_id),
                     at_ms,
                     kind: EventKind::Attempt,
                     outcome,
-                    attempt_no: a.attempt_no.to_native(),
-                    next_attempt_ms: a.next_attempt_ms.to_native(),
+                    attempt_no: a.attempt_no,
+                    next_attempt_ms: a.next_attempt_ms,
                     at: ColdRef::new(loc, at_ms),
                 };
                 self.events.push(event);

@@ -550,12 +550,26 @@ impl World {
             outcome: outcome as u8,
             next_attempt_ms: next_ms,
             response: vec![],
+            error_kind: match status {
+                0 => records::error_kind_code(6),
+                _ => records::ERROR_KIND_NONE,
+            },
         };
-        let body = records::encode(&rec).map_err(|e| e.to_string())?;
+        // A quarter of the attempts are written as version 1 wrote them, so
+        // recovery always reads journals that mix both versions.
+        let (version, body) = match self.rng.gen_range(0..4) {
+            0 => (
+                1,
+                records::encode(&v1_attempt(&rec)).map_err(|e| e.to_string())?,
+            ),
+            _ => (
+                records::RECORD_VERSION,
+                records::encode(&rec).map_err(|e| e.to_string())?,
+            ),
+        };
         // An attempt record is appended before the delivery is freed or
         // re-armed, and not synced (at least once after a crash).
-        if let Ok((lsn, pos)) =
-            self.journals[shard].append_at(Kind::Attempt as u8, records::RECORD_VERSION, &body)
+        if let Ok((lsn, pos)) = self.journals[shard].append_at(Kind::Attempt as u8, version, &body)
         {
             self.track(shard, lsn, pos, body.len());
         }
@@ -787,4 +801,21 @@ fn same_catalog(a: &Catalog, b: &Catalog) -> Result<bool, Violation> {
         Ok(v)
     };
     Ok(sorted(a)? == sorted(b)?)
+}
+
+/// `rec` as a version-1 body (no error kind).
+fn v1_attempt(rec: &AttemptRecord) -> records::v1::AttemptRecord {
+    records::v1::AttemptRecord {
+        id: rec.id.clone(),
+        msg_id: rec.msg_id.clone(),
+        endpoint_id: rec.endpoint_id.clone(),
+        app_id: rec.app_id.clone(),
+        attempt_no: rec.attempt_no,
+        at_ms: rec.at_ms,
+        status_code: rec.status_code,
+        duration_us: rec.duration_us,
+        outcome: rec.outcome,
+        next_attempt_ms: rec.next_attempt_ms,
+        response: rec.response.clone(),
+    }
 }

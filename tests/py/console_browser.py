@@ -8,6 +8,7 @@ screenshot of each step in SCREENSHOT_DIR.
 """
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -187,6 +188,23 @@ def main() -> int:
         driver.refresh()
         wait.until(EC.presence_of_element_located((By.XPATH, "//td[contains(., '(manual)')]")))
         shot("message")
+
+        # A failed attempt names why: a port nobody listens on.
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+        probe.close()
+        dead = api(base, token, "POST", f"/api/v1/app/{app_id}/endpoint", {"url": f"http://127.0.0.1:{closed_port}/dead", "filterTypes": ["dead.letter"]})
+        m3 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "dead.letter", "payload": {"n": 3}})
+        driver.get(f"{base}/console/#/app/{app_id}/msg/{m3['id']}")
+        deadline = time.time() + 15
+        while not driver.find_elements(By.CSS_SELECTOR, "td[data-error-kind='connect_refused']"):
+            expect(time.time() < deadline, "the refused attempt shows its error kind")
+            time.sleep(0.3)
+            driver.refresh()
+        cell = driver.find_element(By.CSS_SELECTOR, "td[data-error-kind='connect_refused']")
+        expect(cell.text == "connect refused", f"the error kind reads: {cell.text}")
+        api(base, token, "DELETE", f"/api/v1/app/{app_id}/endpoint/{dead['id']}")
 
         # The message log, filtered by event type.
         driver.get(f"{base}/console/#/app/{app_id}/msg")

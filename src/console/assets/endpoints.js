@@ -120,6 +120,7 @@ async function sendTest(appId, ep, types, panel) {
           if (a) {
             fill(result, h("dl.attempt", {},
               h("dt", {}, "Status"), h("dd", { "data-status": a.statusText }, a.statusText),
+              h("dt", {}, "Error"), h("dd", { "data-error-kind": a.errorKind || "" }, a.errorKind ? a.errorKind.replace(/_/g, " ") : "none"),
               h("dt", {}, "Response code"), h("dd", {}, String(a.responseStatusCode)),
               h("dt", {}, "Duration"), h("dd", {}, `${a.responseDurationMs} ms`),
               h("dt", {}, "Response body"), h("dd", {}, h("pre", {}, a.response))));

@@ -69,10 +69,11 @@ export async function messageScreen(main, appId, msgId) {
       can("CreateAttempts") ? h("button", { type: "button", onclick: async () => {
         try { await post(`/api/v1/app/${enc(appId)}/msg/${enc(msgId)}/endpoint/${enc(d.id)}/resend`, {}); toast("Resent"); setTimeout(route, 500); } catch (err) { toast(err.message, true); }
       } }, "Resend") : null,
-      h("table", {}, h("thead", {}, h("tr", {}, ["When", "Status", "Code", "Duration", "Response"].map((t) => h("th", { scope: "col" }, t)))),
+      h("table", {}, h("thead", {}, h("tr", {}, ["When", "Status", "Error", "Code", "Duration", "Response"].map((t) => h("th", { scope: "col" }, t)))),
         h("tbody", {}, mine.map((a) => h("tr", {},
           h("td", {}, when(a.timestamp)),
           h("td", { "data-status": a.statusText }, a.statusText, a.triggerType === 1 ? " (manual)" : ""),
+          h("td", { "data-error-kind": a.errorKind || "" }, a.errorKind ? a.errorKind.replace(/_/g, " ") : "—"),
           h("td", {}, String(a.responseStatusCode)),
           h("td", {}, `${a.responseDurationMs} ms`),
           h("td", {}, h("pre.excerpt", {}, a.response)))))));
