@@ -33,6 +33,10 @@ fn a_short_run_finds_no_broken_invariant() {
     assert!(n(&v, "crashes") > 50, "{v}");
     assert!(n(&v, "faults_injected") > 20, "{v}");
     assert!(n(&v, "corruption_detected") > 5, "{v}");
+    assert!(
+        n(&v, "disk_errors") > 5,
+        "failed syncs and refused rolls: {v}"
+    );
 }
 
 #[test]

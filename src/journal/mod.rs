@@ -12,6 +12,7 @@
 
 mod check;
 mod error;
+pub mod faults;
 mod format;
 mod read;
 mod recovery;

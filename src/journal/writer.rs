@@ -13,9 +13,10 @@ use std::mem;
 use std::path::{Path, PathBuf};
 
 use super::error::{AppendError, JournalIoError, SyncError};
+use super::faults;
 use super::format::{
     encode_record_header, max_body_bytes, record_footprint_bytes, seal_record_header,
-    segment_base_lsn, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    segment_base_lsn, segment_path, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 use super::read::{read_record, OwnedRecord, Position, ReadError};
 use super::segment::{
@@ -223,6 +224,13 @@ impl Journal {
 
     /// The next segment: the prepared one when it is ready, else created here.
     fn next_segment(&mut self, seq: u64) -> Result<MappedSegment, JournalIoError> {
+        if let Some(e) = faults::strike(&self.dir, faults::Site::NewSegment) {
+            return Err(JournalIoError::new(
+                "create segment",
+                segment_path(&self.dir, seq),
+                e,
+            ));
+        }
         self.preparing = false;
         let prepared = self.next.lock().ok().and_then(|mut s| s.take());
         match prepared {
@@ -331,6 +339,10 @@ impl Journal {
     /// earlier is still running elsewhere (or has failed).
     pub fn sync(&mut self) -> Result<Lsn, SyncError> {
         if let Some(job) = self.take_sync_job() {
+            if let Some(e) = faults::strike(&self.dir, faults::Site::Sync) {
+                // As a failed msync: the job's bytes are in an unknown state.
+                return Err(JournalIoError::new("msync", &self.dir, e).into());
+            }
             let lsn = job.run()?;
             self.complete_sync(lsn);
         }

@@ -1,9 +1,11 @@
 //! `ringhook-sim`: a deterministic simulation of the engine's core, after
 //! TigerBeetle's VOPR. One seed drives a simulated clock, receivers that
 //! answer 2xx, 4xx, 5xx, 410, `Retry-After`, timeouts and resets, a disk
-//! that keeps, drops or tears unsynced writes at a crash and flips bits in
-//! old records, crashes with restarts (some with another shard count), and
-//! endpoints created, disabled, re-enabled and deleted while messages flow.
+//! that keeps, drops or tears unsynced writes at a crash, flips bits in
+//! old records, fails syncs (EIO: the engine aborts) and refuses new
+//! segments (ENOSPC: appends and catalog changes are refused), crashes
+//! with restarts (some with another shard count), and endpoints created,
+//! disabled, re-enabled and deleted while messages flow.
 //! See `world` for what is the engine's own code and what the simulator
 //! plays.
 //!
@@ -45,6 +47,9 @@ pub struct Counters {
     pub faults_injected: u64,
     pub corruption_detected: u64,
     pub catalog_compactions: u64,
+    /// Injected disk errors that struck: failed syncs (each an abort and a
+    /// restart) and rolls refused for a full disk.
+    pub disk_errors: u64,
 }
 
 impl Counters {
@@ -55,6 +60,7 @@ impl Counters {
         self.faults_injected += o.faults_injected;
         self.corruption_detected += o.corruption_detected;
         self.catalog_compactions += o.catalog_compactions;
+        self.disk_errors += o.disk_errors;
     }
 }
 

@@ -11,24 +11,27 @@
 //! between them: accept (append, group commit, then acknowledge, then fan
 //! out), the worker's settling of an attempt (record, then free or re-arm),
 //! and the flusher (a group commit every few milliseconds). The worker's
-//! network I/O and the glommio flusher are not in the loop.
+//! network I/O and the glommio flusher are not in the loop. Disk errors are
+//! the journal's own (`journal::faults`, armed by the seed): a failed sync
+//! is an abort and a restart, as in the engine; a refused roll refuses the
+//! message (not acknowledged), the attempt record (a repeat after a
+//! restart) or the catalog change (nothing changes).
 
-use super::disk::{self, Loss};
 use super::oracle::{EndpointModel, EndpointState, Oracle, Stand, Violation};
 use super::{Bug, Counters};
-use crate::catalog::store::CatalogStore;
+use crate::catalog::store::{CatalogStore, CatalogWriteError};
 use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::delivery::decision::{self, AttemptFacts};
 use crate::delivery::{Delivery, Due, MsgRef};
-use crate::journal::{Journal, Lsn, Position};
+use crate::journal::{faults, AppendError, Journal, Lsn, Position};
 use crate::message::{Loc, Message};
 use crate::placement::Placement;
 use crate::records::{self, AttemptRecord, EndpointRecord, Kind, MessageRecord, Outcome};
 use crate::wheel::TimerWheel;
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -39,6 +42,8 @@ const FLUSH_MS: u64 = 5;
 const COLD_AFTER_MS: u64 = 1_000;
 const EVENT_TYPES: [&str; 3] = ["order.paid", "order.shipped", "user.deleted"];
 const APPS: [&str; 2] = ["app_sim_a", "app_sim_b"];
+
+mod restart;
 
 /// How one endpoint's receiver behaves (chances out of 100).
 #[derive(Debug, Clone, Copy)]
@@ -136,6 +141,7 @@ impl World {
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
         };
+        faults::disarm_all();
         crate::datadir::create(&w.config.data_dir).map_err(|e| e.to_string())?;
         w.restart()?;
         for app in APPS {
@@ -187,6 +193,7 @@ impl World {
             }
             45..=52 if !quiet => self.catalog_change()?,
             53..=55 if !quiet => self.crash()?,
+            56 if !quiet => self.arm_disk_fault(),
             _ => {}
         }
         self.run_due()
@@ -199,6 +206,7 @@ impl World {
 
     /// Runs until nothing is pending (no more crashes or catalog changes).
     pub fn drain(&mut self) -> Result<(), Violation> {
+        faults::disarm_all();
         for _ in 0..1_000_000 {
             self.run_due()?;
             if self.slots.is_empty() {
@@ -225,14 +233,21 @@ impl World {
 
     /// Appends a catalog record and syncs it before the catalog changes,
     /// then compacts the catalog journal when due, as
-    /// `Shard::commit_catalog` does.
-    fn commit_catalog(&mut self, kind: Kind, body: &[u8]) -> Result<(), Violation> {
+    /// `Shard::commit_catalog` does. False when the journal refused the
+    /// record (a full disk): the change is refused and nothing changes.
+    fn commit_catalog(&mut self, kind: Kind, body: &[u8]) -> Result<bool, Violation> {
         let mut next = self.catalog.clone();
         next.apply(kind as u8, body).map_err(|e| e.to_string())?;
         let store = self.catalog_store.as_mut().ok_or("no catalog journal")?;
-        let pos = store
-            .append_synced(kind, body)
-            .map_err(|e| format!("catalog append: {e}"))?;
+        let pos = match store.append_synced(kind, body) {
+            Ok(pos) => pos,
+            Err(CatalogWriteError::Append(AppendError::Roll(_))) => {
+                self.note("catalog change refused: no new segment");
+                self.counters.disk_errors += 1;
+                return Ok(false);
+            }
+            Err(e) => return Err(format!("catalog append: {e}")),
+        };
         let dir = store.dir();
         let len = crate::journal::RECORD_HEADER_BYTES + body.len() as u64;
         self.durable
@@ -252,7 +267,7 @@ impl World {
             ));
         }
         self.catalog = next;
-        Ok(())
+        Ok(true)
     }
 
     fn create_endpoint(&mut self) -> Result<(), Violation> {
@@ -280,10 +295,12 @@ impl World {
             created_ms: self.now_ms,
             updated_ms: self.now_ms,
         };
-        self.commit_catalog(
+        if !self.commit_catalog(
             Kind::EndpointPut,
             &records::encode(&rec).map_err(|e| e.to_string())?,
-        )?;
+        )? {
+            return Ok(());
+        }
         let receiver = Receiver {
             ok: self.rng.gen_range(30..95),
             gone: self.rng.gen_range(0..2),
@@ -309,10 +326,12 @@ impl World {
         let mut rec = (*ep).clone();
         rec.disabled = disabled;
         rec.updated_ms = self.now_ms;
-        self.commit_catalog(
+        if !self.commit_catalog(
             Kind::EndpointPut,
             &records::encode(&rec).map_err(|e| e.to_string())?,
-        )?;
+        )? {
+            return Ok(());
+        }
         if let Some(e) = self.oracle.endpoints.get_mut(id) {
             e.state = match disabled {
                 true => EndpointState::Disabled,
@@ -349,7 +368,9 @@ impl World {
                         at_ms: self.now_ms,
                     };
                     let body = records::encode(&rec).map_err(|e| e.to_string())?;
-                    self.commit_catalog(Kind::EndpointDelete, &body)?;
+                    if !self.commit_catalog(Kind::EndpointDelete, &body)? {
+                        return Ok(());
+                    }
                     if let Some(e) = self.oracle.endpoints.get_mut(&id) {
                         e.state = EndpointState::Deleted;
                     }
@@ -396,7 +417,11 @@ impl World {
             ) {
                 Ok(at) => at,
                 // Refused, not acknowledged: the producer hears of it.
-                Err(_) => continue,
+                Err(_) => {
+                    self.note(&format!("message refused by journal {home}"));
+                    self.counters.disk_errors += 1;
+                    continue;
+                }
             };
             self.track(home, lsn, pos, body.len());
             self.ids_at
@@ -409,8 +434,10 @@ impl World {
             let (msg, dests) = Message::from_record(rec, loc);
             batch.push((Arc::new(msg), dests));
         }
-        if self.bug != Some(Bug::AckBeforeSync) {
-            self.sync(home)?;
+        // A failed group commit aborts the engine: nothing of the batch is
+        // acknowledged, and recovery decides what of it survived.
+        if self.bug != Some(Bug::AckBeforeSync) && !self.sync(home)? {
+            return Ok(());
         }
         for (msg, dests) in batch {
             self.oracle.acknowledged(&msg.id);
@@ -434,10 +461,20 @@ impl World {
             .push((lsn, Written { pos, len }));
     }
 
-    /// One group commit of shard `i`'s journal.
-    fn sync(&mut self, i: usize) -> Result<(), Violation> {
+    /// One group commit of shard `i`'s journal. A failed sync aborts the
+    /// engine (`commit::Commit::sync_once`): here a crash and a restart,
+    /// after which this returns false.
+    fn sync(&mut self, i: usize) -> Result<bool, Violation> {
         let j = &mut self.journals[i];
-        let durable = j.sync().map_err(|e| format!("sync: {e}"))?;
+        let durable = match j.sync() {
+            Ok(durable) => durable,
+            Err(_) => {
+                self.note(&format!("sync of journal {i} failed: abort"));
+                self.counters.disk_errors += 1;
+                self.crash()?;
+                return Ok(false);
+            }
+        };
         let dir = j.dir().to_path_buf();
         let list = self.unsynced.entry(dir.clone()).or_default();
         let (done, left): (Vec<_>, Vec<_>) = list.drain(..).partition(|(lsn, _)| *lsn <= durable);
@@ -446,12 +483,40 @@ impl World {
             .entry(dir)
             .or_default()
             .extend(done.into_iter().map(|(_, w)| w));
-        Ok(())
+        Ok(true)
+    }
+
+    /// Arms one disk fault (`journal::faults`): EIO at a shard journal's
+    /// next sync, or ENOSPC at the next one to three rolls to a new segment
+    /// of a shard journal or of the catalog journal. (A failed catalog sync
+    /// aborts the engine before anything changes, as a crash does.)
+    fn arm_disk_fault(&mut self) {
+        let pick = self.rng.gen_range(0..=self.journals.len());
+        let (dir, name) = match self.journals.get(pick) {
+            Some(j) => (j.dir().to_path_buf(), format!("journal {pick}")),
+            None => match &self.catalog_store {
+                Some(store) => (store.dir(), "catalog".to_string()),
+                None => return,
+            },
+        };
+        let (site, times, errno) = match self.rng.gen_range(0..2) {
+            0 if pick < self.journals.len() => (faults::Site::Sync, 1, libc::EIO),
+            _ => (
+                faults::Site::NewSegment,
+                self.rng.gen_range(1..=3),
+                libc::ENOSPC,
+            ),
+        };
+        faults::arm(&dir, site, times, errno);
+        self.counters.faults_injected += 1;
+        self.note(&format!("arm {site:?} x{times} errno {errno} on {name}"));
     }
 
     fn flush(&mut self) -> Result<(), Violation> {
         for i in 0..self.journals.len() {
-            self.sync(i)?;
+            if !self.sync(i)? {
+                break;
+            }
         }
         self.last_flush_ms = self.now_ms;
         Ok(())
@@ -569,9 +634,14 @@ impl World {
         };
         // An attempt record is appended before the delivery is freed or
         // re-armed, and not synced (at least once after a crash).
-        if let Ok((lsn, pos)) = self.journals[shard].append_at(Kind::Attempt as u8, version, &body)
-        {
-            self.track(shard, lsn, pos, body.len());
+        // As the worker: an attempt record that cannot be written costs a
+        // repeated attempt after a restart, nothing more.
+        match self.journals[shard].append_at(Kind::Attempt as u8, version, &body) {
+            Ok((lsn, pos)) => self.track(shard, lsn, pos, body.len()),
+            Err(_) => {
+                self.counters.disk_errors += 1;
+                self.note(&format!("attempt record refused by journal {shard}"));
+            }
         }
         if outcome.is_final() {
             self.slots.remove(h);
@@ -638,169 +708,6 @@ impl World {
         }
         Ok(())
     }
-
-    /// A crash: memory is gone, the disk keeps what it keeps; then a
-    /// restart, sometimes with another shard count.
-    pub fn crash(&mut self) -> Result<(), Violation> {
-        self.counters.crashes += 1;
-        let segment_bytes = self.config.segment_bytes;
-        let mut states = Vec::new();
-        for j in &self.journals {
-            states.push((j.dir().to_path_buf(), j.durable_lsn(), j.written_lsn()));
-        }
-        self.journals.clear();
-        self.catalog_store = None;
-        self.slots.clear();
-        self.wheel = TimerWheel::new(self.now_ms);
-        self.failing_since.clear();
-        for (dir, durable, written) in states {
-            let loss = disk::crash(&mut self.rng, &dir, segment_bytes, durable, written)
-                .map_err(|e| e.to_string())?;
-            if loss != Loss::Kept {
-                self.counters.faults_injected += 1;
-            }
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-            self.note(&format!(
-                "crash {} {loss:?} durable {} written {}",
-                name.unwrap_or_default(),
-                durable.0,
-                written.0
-            ));
-            // What was not synced may be gone: only synced records stay
-            // known (for bit flips).
-            self.unsynced.remove(&dir);
-        }
-        if self.rng.gen_range(0..4) == 0 {
-            self.flip_and_expect_detection()?;
-        }
-        if self.rng.gen_range(0..3) == 0 {
-            self.config.shards = self.rng.gen_range(1..=4);
-            self.placement = Placement::new(self.config.shards);
-            self.note(&format!("shards {}", self.config.shards));
-        }
-        self.restart()
-    }
-
-    /// Flips a bit inside a durable record that has a durable record after
-    /// it: recovery and `journal check` must both refuse, never drop it.
-    fn flip_and_expect_detection(&mut self) -> Result<(), Violation> {
-        let candidates: Vec<(PathBuf, Written)> = self
-            .durable
-            .iter()
-            .flat_map(|(dir, ws)| {
-                let n = ws.len().saturating_sub(1);
-                ws.iter().take(n).map(move |w| (dir.clone(), *w))
-            })
-            .collect();
-        if candidates.is_empty() {
-            return Ok(());
-        }
-        let (dir, w) = candidates[self.rng.gen_range(0..candidates.len())].clone();
-        let offset = w.pos.offset + self.rng.gen_range(0..w.len);
-        let bit = self.rng.gen_range(0..8u8);
-        disk::flip(&dir, w.pos.segment_seq, offset, bit).map_err(|e| e.to_string())?;
-        self.counters.faults_injected += 1;
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
-        self.note(&format!(
-            "flip {} seg {} record at {} byte {} bit {bit}",
-            name.unwrap_or_default(),
-            w.pos.segment_seq,
-            w.pos.offset,
-            offset - w.pos.offset
-        ));
-        let recovered = crate::recovery::recover(&self.config, false);
-        let checked = crate::journal::check_with(&dir, &mut |r| {
-            records::validate(r.kind, r.version, r.body).map_err(|e| e.to_string())
-        });
-        let refused = recovered.is_err();
-        drop(recovered);
-        let reported = checked.as_ref().map_or(true, |r| r.corruption.is_some());
-        disk::flip(&dir, w.pos.segment_seq, offset, bit).map_err(|e| e.to_string())?;
-        match (refused, reported) {
-            (true, true) => {
-                self.counters.corruption_detected += 1;
-                Ok(())
-            }
-            _ => Err(format!(
-                "a flipped bit at {} segment {} offset {offset} went unnoticed (recovery refused: {refused}, journal check reported: {reported})",
-                dir.display(),
-                w.pos.segment_seq
-            )),
-        }
-    }
-
-    /// Recovers from the data directory, as `serve` does, and checks that
-    /// nothing acknowledged and unfinished is missing.
-    fn restart(&mut self) -> Result<(), Violation> {
-        let r = crate::recovery::recover(&self.config, false)
-            .map_err(|e| format!("recovery refused the data directory: {e}"))?;
-        // Every catalog change is synced before it is applied: the catalog
-        // read back is the one that was live, compactions or not.
-        if same_catalog(&self.catalog, &r.catalog)? {
-            self.catalog = r.catalog;
-        } else {
-            return Err("the recovered catalog differs from the live one".into());
-        }
-        self.catalog_store = Some(r.catalog_store);
-        // Failure streaks survive the restart, as recovery derives them.
-        self.failing_since = r.failing_since.into_iter().flatten().collect();
-        self.journals = r.journals;
-        let mut found = BTreeSet::new();
-        let mut pending = Vec::new();
-        for (shard, list) in r.pending.into_iter().enumerate() {
-            for p in list {
-                if self.placement.owner_of_endpoint(&p.delivery.endpoint_id) != shard {
-                    return Err(format!(
-                        "{} recovered on shard {shard}, not its owner",
-                        p.delivery.endpoint_id
-                    ));
-                }
-                let MsgRef::Cold(c) = &p.delivery.msg else {
-                    return Err("recovery handed out a message in memory".into());
-                };
-                let loc = c.loc();
-                let key = (loc.journal, loc.pos.segment_seq, loc.pos.offset);
-                let id = self.ids_at.get(&key).cloned().unwrap_or_default();
-                found.insert((id, p.delivery.endpoint_id.to_string()));
-                pending.push((key, p, shard));
-            }
-        }
-        self.oracle.check_recovered(&found)?;
-        // Journaled but unacknowledged messages that survived are delivered
-        // too; deliveries whose final record was lost are pending again.
-        for (m, e) in &found {
-            if let Some(model) = self.oracle.messages.get(m).cloned() {
-                if !model.acknowledged {
-                    self.oracle.acknowledged(m);
-                }
-            }
-            self.oracle.pending_again(m, e);
-        }
-        pending.sort_by(|a, b| {
-            (a.0, &a.1.delivery.endpoint_id).cmp(&(b.0, &b.1.delivery.endpoint_id))
-        });
-        self.note(&format!("restart {} pending", pending.len()));
-        for (_, p, shard) in pending {
-            self.add(p, shard);
-        }
-        self.last_flush_ms = self.now_ms;
-        Ok(())
-    }
-}
-
-/// Whether two catalogs hold the same records (in any order).
-fn same_catalog(a: &Catalog, b: &Catalog) -> Result<bool, Violation> {
-    let sorted = |c: &Catalog| -> Result<Vec<(u8, Vec<u8>)>, Violation> {
-        let mut v: Vec<(u8, Vec<u8>)> = c
-            .snapshot_records()
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|(k, b)| (k as u8, b.to_vec()))
-            .collect();
-        v.sort();
-        Ok(v)
-    };
-    Ok(sorted(a)? == sorted(b)?)
 }
 
 /// `rec` as a version-1 body (no error kind).
