@@ -88,6 +88,7 @@ pub struct Config {
     pub console_frame_ancestors: String,
     /// How often the dashboard samples the metrics (an hour is kept).
     pub dashboard_sample_ms: u64,
+    pub rule_eval_interval_ms: u64,
     pub api_header_timeout_ms: u64,
     pub api_keepalive_idle_ms: u64,
     pub api_request_timeout_ms: u64,
@@ -192,6 +193,11 @@ impl Config {
             // they must outlive it.
             return Err(ConfigError::Invalid(
                 "retention_ms must be at least idempotency_window_ms".into(),
+            ));
+        }
+        if self.rule_eval_interval_ms < 100 {
+            return Err(ConfigError::Invalid(
+                "rule_eval_interval_ms must be at least 100".into(),
             ));
         }
         if self.dashboard_sample_ms < 100 {

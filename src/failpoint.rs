@@ -8,7 +8,9 @@
 //! `RINGHOOK_FAILPOINT_CRASH_AT=<point>`: the process aborts (no unwinding,
 //! no cleanup: what `kill -9` leaves) when it reaches that point. Points:
 //! `catalog-next-written`, `catalog-prev-renamed`, `catalog-next-renamed`
-//! (the steps of a catalog compaction, `catalog::store`).
+//! (the steps of a catalog compaction, `catalog::store`); `rule-notified`
+//! (a rule's change is told, its state not yet journaled:
+//! `rules::evaluator`).
 
 use std::sync::OnceLock;
 

@@ -54,6 +54,7 @@ pub mod placement;
 pub mod reads;
 pub mod records;
 pub mod recovery;
+pub mod rules;
 pub mod shard;
 pub mod shared;
 pub mod signing;

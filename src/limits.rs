@@ -140,3 +140,13 @@ pub const LATENCY_US_MAX: u64 = 3_600_000_000;
 /// not kept): enough for any provider's event, small enough that a logged
 /// flood stays a bounded share of the journal.
 pub const REQUEST_LOG_BODY_BYTES_MAX: usize = 64 * 1024;
+
+// Notification rules
+
+/// Most notification rules (`/api/v1/rule`): each is evaluated on shard 0
+/// every `rule_eval_interval_ms`, some with a query to every shard.
+pub const RULES_MAX: usize = 1_000;
+/// Engine totals the rule evaluator keeps for scope `all` (one per
+/// evaluation: a day at the default 10 s), so a window longer than that
+/// many evaluations is judged over what is kept.
+pub const RULE_SAMPLES_MAX: usize = 8_640;

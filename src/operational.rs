@@ -60,6 +60,15 @@ pub enum Notice {
         failed: bool,
         data: Value,
     },
+    /// A notification rule changed state: `rule.firing` or `rule.resolved`.
+    Rule {
+        firing: bool,
+        rule_id: String,
+        /// The rule's change number (names the event: one per change).
+        change: u64,
+        /// The payload's `data` (the rule, the observed value, when).
+        data: Value,
+    },
     Attempt {
         /// `exhausted`, `failing` or `recovered`.
         kind: &'static str,
@@ -129,6 +138,8 @@ impl Notice {
             ),
             Notice::Disabled { .. } => "endpoint.disabled".into(),
             Notice::TaskFinished { .. } => "background_task.finished".into(),
+            Notice::Rule { firing: true, .. } => "rule.firing".into(),
+            Notice::Rule { firing: false, .. } => "rule.resolved".into(),
             Notice::Attempt { kind, .. } => format!("message.attempt.{kind}"),
         }
     }
@@ -159,6 +170,11 @@ impl Notice {
                 kind, attempt_id, ..
             } => format!("{kind}:{attempt_id}"),
             Notice::TaskFinished { task_id, .. } => format!("background_task.finished:{task_id}"),
+            // A change evaluated again after a crash, before its state was
+            // journaled, has the same number: one event.
+            Notice::Rule {
+                rule_id, change, ..
+            } => format!("{}:{rule_id}:{change}", self.event_type()),
         }
     }
 
@@ -167,7 +183,7 @@ impl Notice {
             Notice::Endpoint { app_id, .. }
             | Notice::Disabled { app_id, .. }
             | Notice::Attempt { app_id, .. } => app_id,
-            Notice::TaskFinished { .. } => "",
+            Notice::TaskFinished { .. } | Notice::Rule { .. } => "",
         }
     }
 
@@ -218,6 +234,7 @@ impl Notice {
                 "status": if *failed { "failed" } else { "finished" },
                 "data": data,
             }),
+            Notice::Rule { data, .. } => data.clone(),
             Notice::Attempt {
                 app_id,
                 msg_id,

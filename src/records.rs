@@ -78,6 +78,12 @@ pub enum Kind {
     SourceDelete = 8,
     /// An event type's schemas and Svix flags (next to its `EventTypePut`).
     EventTypeDetails = 9,
+    /// A notification rule is created or changed.
+    RulePut = 10,
+    /// A notification rule is deleted (with its state); the id is the rule's.
+    RuleDelete = 11,
+    /// A rule's state changed (ok ↔ firing).
+    RuleState = 12,
     Message = 16,
     Attempt = 17,
     Resend = 18,
@@ -98,6 +104,9 @@ impl Kind {
             7 => Kind::SourcePut,
             8 => Kind::SourceDelete,
             9 => Kind::EventTypeDetails,
+            10 => Kind::RulePut,
+            11 => Kind::RuleDelete,
+            12 => Kind::RuleState,
             16 => Kind::Message,
             17 => Kind::Attempt,
             18 => Kind::Resend,
@@ -140,8 +149,14 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::EventTypePut) => decode_event_type(body).map(drop),
         Some(Kind::SourcePut) => decode_source(body).map(drop),
         Some(Kind::EventTypeDetails) => decode_event_type_details(body).map(drop),
+        Some(Kind::RulePut) => decode_rule(body).map(drop),
+        Some(Kind::RuleState) => decode_rule_state(body).map(drop),
         Some(
-            Kind::AppDelete | Kind::EndpointDelete | Kind::EventTypeDelete | Kind::SourceDelete,
+            Kind::AppDelete
+            | Kind::EndpointDelete
+            | Kind::EventTypeDelete
+            | Kind::SourceDelete
+            | Kind::RuleDelete,
         ) => decode_delete(body).map(drop),
         Some(Kind::Message) => decode_message(body).map(drop),
         Some(Kind::Attempt) => decode_attempt(version, body).map(drop),
@@ -449,6 +464,50 @@ pub fn decode_attempt(version: u8, body: &[u8]) -> Result<AttemptRecord, RecordE
     }
 }
 
+/// A notification rule (`/api/v1/rule`): a signal of a scope compared with
+/// a threshold over a window (`rules::Rule` is its checked form).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RuleRecord {
+    pub id: String,
+    pub name: String,
+    /// `all`, `app`, `endpoint`, `eventType` or `source`.
+    pub scope: String,
+    /// The scope's application (`app`, `endpoint`, and `eventType` when
+    /// narrowed to one application); empty otherwise.
+    pub app_id: String,
+    /// The endpoint id, event type name or source id of the scope.
+    pub target: String,
+    /// `failure_rate`, `consecutive_failures`, `backlog`,
+    /// `oldest_pending_seconds`, `e2e_p99_ms`, `attempts_per_minute`,
+    /// `no_messages`.
+    pub signal: String,
+    /// `>`, `>=`, `<` or `<=`.
+    pub comparison: String,
+    pub threshold: f64,
+    pub window_ms: u64,
+    pub cooldown_ms: u64,
+    pub disabled: bool,
+    /// JSON object text.
+    pub metadata: String,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// A rule's state after a change (journaled at each change, in the
+/// catalog journal; compaction keeps the newest).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RuleStateRecord {
+    pub rule_id: String,
+    pub firing: bool,
+    /// The observed value that made the change.
+    pub value: f64,
+    pub changed_ms: u64,
+    /// Changes so far (names the change's operational event).
+    pub changes: u64,
+    /// When the rule last fired (its cooldown counts from there); 0: never.
+    pub fired_ms: u64,
+}
+
 /// A manually requested delivery of an existing message to one endpoint
 /// (`resend`, or a `recover` task); journaled by the endpoint's owner shard
 /// before the delivery starts, so a crash cannot lose it. Attempts of that
@@ -559,6 +618,8 @@ decoder!(
     Kind::EventTypeDetails
 );
 decoder!(decode_message, MessageRecord, Kind::Message);
+decoder!(decode_rule, RuleRecord, Kind::RulePut);
+decoder!(decode_rule_state, RuleStateRecord, Kind::RuleState);
 decoder!(decode_attempt_v1, v1::AttemptRecord, Kind::Attempt);
 decoder!(decode_attempt_v2, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);

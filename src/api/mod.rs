@@ -22,6 +22,7 @@ pub mod operational;
 pub mod params;
 pub mod receive;
 pub mod routes;
+pub mod rules;
 pub mod sources;
 pub mod views;
 

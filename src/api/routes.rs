@@ -77,6 +77,8 @@ enum Route {
     OpEndpointSecret,
     OpEndpointSecretRotate,
     OpEndpointHeaders,
+    Rules,
+    Rule,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -197,6 +199,8 @@ fn router() -> &'static matchit::Router<Route> {
                 "/api/v1/operational-webhook/endpoint/{ep}/headers",
                 Route::OpEndpointHeaders,
             ),
+            ("/api/v1/rule", Route::Rules),
+            ("/api/v1/rule/{rule}", Route::Rule),
         ];
         for (path, route) in routes {
             // The table above is static and conflict-free; a failure here
@@ -394,6 +398,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
         task: m.params.get("task").unwrap_or(""),
         name: m.params.get("name").unwrap_or(""),
         src: m.params.get("src").unwrap_or(""),
+        rule: m.params.get("rule").unwrap_or(""),
     };
     let resp = dispatch(shard, &req, route, &params, &who).await;
     if let Some(g) = guard {
@@ -417,6 +422,7 @@ struct Params<'a> {
     task: &'a str,
     name: &'a str,
     src: &'a str,
+    rule: &'a str,
 }
 
 /// The console's and portal's pages and files, and console sign-in; `None`
@@ -479,12 +485,18 @@ async fn dispatch(
             body: {
                 let mut text = crate::metrics::render(&shard.shared().metrics);
                 super::receive::render_metrics(&mut text);
+                crate::rules::evaluator::render_metrics(&mut text, &shard.shared().catalog.load());
                 text.into_bytes()
             },
             content_type: Some("text/plain; version=0.0.4"),
             headers: Vec::new(),
         }),
         (Route::Apps, "GET") => list_apps(shard, req),
+        (Route::Rules, "GET") => super::rules::list_rules(shard, req),
+        (Route::Rules, "POST") => super::rules::create_rule(shard, req),
+        (Route::Rule, "GET") => super::rules::get_rule(shard, p.rule),
+        (Route::Rule, "PUT") => super::rules::replace_rule(shard, req, p.rule),
+        (Route::Rule, "DELETE") => super::rules::delete_rule(shard, p.rule),
         (Route::Apps, "POST") => create_app(shard, req),
         (Route::App, "GET") => get_app(shard, app),
         (Route::App, "PUT") => {

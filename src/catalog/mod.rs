@@ -16,6 +16,7 @@
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
 //!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
 
+mod rules;
 pub mod store;
 
 use crate::records::{
@@ -51,6 +52,9 @@ pub struct Catalog {
     source_uids: HashMap<String, String>,
     /// Receive-URL token → source id.
     source_tokens: HashMap<String, String>,
+    /// Notification rules and the state of each that has changed once.
+    rules: BTreeMap<String, Arc<records::RuleRecord>>,
+    rule_states: BTreeMap<String, Arc<records::RuleStateRecord>>,
 }
 
 impl Catalog {
@@ -76,6 +80,9 @@ impl Catalog {
             }
             Some(Kind::SourcePut) => self.put_source(records::decode_source(body)?),
             Some(Kind::SourceDelete) => self.delete_source(&records::decode_delete(body)?.id),
+            Some(Kind::RulePut) => self.put_rule(records::decode_rule(body)?),
+            Some(Kind::RuleDelete) => self.delete_rule(&records::decode_delete(body)?.id),
+            Some(Kind::RuleState) => self.put_rule_state(records::decode_rule_state(body)?),
             _ => return Err(RecordError::UnknownKind(kind)),
         }
         Ok(())
@@ -104,6 +111,7 @@ impl Catalog {
                 out.push((Kind::EndpointPut, records::encode(ep.as_ref())?));
             }
         }
+        self.snapshot_rules(&mut out)?;
         Ok(out)
     }
 

@@ -18,6 +18,10 @@
 //! The indexes are rebuilt at start by `recovery` from the same records, so a
 //! listing after a restart shows what it showed before.
 
+mod window;
+
+pub use window::{Window, WindowQuery};
+
 use crate::limits::ATTEMPTS_PER_DELIVERY_MAX;
 pub use crate::message::{IdKey, Loc, MsgMeta};
 use crate::records::Outcome;

@@ -16,7 +16,9 @@ use super::state::Shard;
 use super::{manual, route, ShardMsg};
 use crate::accept::{IngestResult, NewMessage};
 use crate::message::MsgMeta;
-use crate::reads::index::{AttemptEntry, DeliveryEntry, Filter, Page, PageReq};
+use crate::reads::index::{
+    AttemptEntry, DeliveryEntry, Filter, Page, PageReq, Window, WindowQuery,
+};
 use futures_channel::oneshot;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -51,6 +53,8 @@ pub enum Request {
     DeliveriesOf { msg_id: String },
     /// An endpoint's deliveries by status (owner shard).
     EndpointStats { endpoint_id: String },
+    /// What a notification rule counts over a window (every shard).
+    Window(WindowQuery),
     /// Deliver a message to an endpoint again (owner shard).
     Resend {
         meta: Arc<MsgMeta>,
@@ -79,6 +83,7 @@ pub enum Answer {
     AttemptsOf(Vec<AttemptEntry>),
     DeliveriesOf(Vec<DeliveryEntry>),
     EndpointStats([u64; 5]),
+    Window(Window),
     Resent(Result<(), manual::ManualError>),
     Recovered(Result<u64, manual::ManualError>),
     SentExample(Option<IngestResult>),
@@ -130,6 +135,7 @@ fn answer_now(shard: &Shard, request: Request) -> Result<Answer, Waiting> {
         Request::AttemptsOf { msg_id } => Answer::AttemptsOf(index.attempts_of(&msg_id)),
         Request::DeliveriesOf { msg_id } => Answer::DeliveriesOf(index.deliveries_of(&msg_id)),
         Request::EndpointStats { endpoint_id } => Answer::EndpointStats(index.stats(&endpoint_id)),
+        Request::Window(q) => Answer::Window(index.window(&q)),
         Request::Resend { meta, endpoint_id } => return Err(Waiting::Resend { meta, endpoint_id }),
         Request::Recover {
             endpoint_id,
@@ -379,4 +385,18 @@ pub async fn send_example(
         endpoint_id: endpoint_id.to_string(),
     };
     expect!(ask_home(shard, &app_id, request).await, SentExample).flatten()
+}
+
+/// What a notification rule counts over a window, added up over every
+/// shard; `None` if a shard could not be asked (at shutdown).
+pub async fn window(shard: &Rc<Shard>, q: WindowQuery) -> Option<Window> {
+    let answers = ask_all(shard, || Request::Window(q.clone())).await;
+    if answers.len() != shard.count {
+        return None;
+    }
+    let mut total = Window::default();
+    for a in answers {
+        total.add(&expect!(Some(a), Window)?);
+    }
+    Some(total)
 }
