@@ -321,7 +321,11 @@ fn a_portal_token_reaches_only_its_application_and_capabilities() {
 fn the_console_works_in_a_real_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("console.toml");
-    std::fs::write(&config, "dashboard_sample_ms = 200\n").expect("config");
+    std::fs::write(
+        &config,
+        "dashboard_sample_ms = 200\nrule_eval_interval_ms = 200\n",
+    )
+    .expect("config");
     let config = config.to_str().expect("utf-8 path").to_string();
     let engine = Engine::start(
         dir.path(),

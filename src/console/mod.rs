@@ -35,6 +35,7 @@ pub fn asset(name: &str) -> Option<Asset> {
         "messages.js" => asset!("messages.js", "text/javascript; charset=utf-8"),
         "catalog.js" => asset!("catalog.js", "text/javascript; charset=utf-8"),
         "dashboard.js" => asset!("dashboard.js", "text/javascript; charset=utf-8"),
+        "rules.js" => asset!("rules.js", "text/javascript; charset=utf-8"),
         "style.css" => asset!("style.css", "text/css; charset=utf-8"),
         _ => return None,
     })
@@ -69,6 +70,7 @@ mod tests {
             "messages.js",
             "catalog.js",
             "dashboard.js",
+            "rules.js",
             "style.css",
         ] {
             let a = super::asset(name).expect(name);

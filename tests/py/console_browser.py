@@ -204,6 +204,31 @@ def main() -> int:
             driver.refresh()
         cell = driver.find_element(By.CSS_SELECTOR, "td[data-error-kind='connect_refused']")
         expect(cell.text == "connect refused", f"the error kind reads: {cell.text}")
+
+        # A rule, through the Rules form, watching that endpoint: it fires.
+        driver.get(f"{base}/console/#/rules")
+        wait.until(EC.presence_of_element_located((By.XPATH, "//h1[normalize-space()='Rules']")))
+        field("Name").send_keys("dead endpoint")
+        Select(field("Scope")).select_by_value("endpoint")
+        field("Application").send_keys(app_id)
+        field("Endpoint, event type or source").send_keys(dead["id"])
+        Select(field("Signal")).select_by_value("consecutive_failures")
+        Select(field("Comparison")).select_by_value(">=")
+        threshold = field("Threshold")
+        threshold.clear()
+        threshold.send_keys("1")
+        cooldown = field("Cooldown (seconds)")
+        cooldown.clear()
+        cooldown.send_keys("0")
+        click("Create rule")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-rule]")))
+        deadline = time.time() + 20
+        while not driver.find_elements(By.CSS_SELECTOR, "td[data-rule-state='firing']"):
+            expect(time.time() < deadline, "the rule shows firing")
+            time.sleep(0.3)
+            driver.refresh()
+            wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-rule]")))
+        shot("rules")
         api(base, token, "DELETE", f"/api/v1/app/{app_id}/endpoint/{dead['id']}")
 
         # The message log, filtered by event type.

@@ -7,6 +7,7 @@ import { appScreen } from "/console/endpoints.js";
 import { messagesScreen, messageScreen } from "/console/messages.js";
 import { eventTypesScreen, sourcesScreen, sourceScreen } from "/console/catalog.js";
 import { dashboardScreen } from "/console/dashboard.js";
+import { rulesScreen } from "/console/rules.js";
 
 const main = () => document.getElementById("main");
 const portal = location.pathname.startsWith("/portal");
@@ -23,7 +24,7 @@ export function can(cap) {
 function nav() {
   const links = scope.portal
     ? [["Endpoints", `#/app/${enc(scope.appId)}`], ["Messages", `#/app/${enc(scope.appId)}/msg`]]
-    : [["Applications", "#/"], ["Dashboard", "#/dashboard"], ["Event types", "#/event-types"], ["Sources", "#/sources"]];
+    : [["Applications", "#/"], ["Dashboard", "#/dashboard"], ["Event types", "#/event-types"], ["Sources", "#/sources"], ["Rules", "#/rules"]];
   fill(document.getElementById("nav"), links.map(([t, href]) => h("a", { href }, t)));
   const who = document.getElementById("who");
   if (scope.portal) fill(who, "Portal");
@@ -119,6 +120,7 @@ async function route() {
     else if (parts[0] === "app" && parts[1]) await appScreen(main(), parts[1]);
     else if (parts[0] === "event-types") await eventTypesScreen(main());
     else if (parts[0] === "dashboard") await dashboardScreen(main());
+    else if (parts[0] === "rules") await rulesScreen(main());
     else if (parts[0] === "sources" && parts[1]) await sourceScreen(main(), parts[1]);
     else if (parts[0] === "sources") await sourcesScreen(main());
     else await appsScreen();
