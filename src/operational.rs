@@ -60,6 +60,16 @@ pub enum Notice {
         failed: bool,
         data: Value,
     },
+    /// An incoming source changed through the API: `source.created`,
+    /// `source.updated`, `source.deleted`, `source.enabled`,
+    /// `source.disabled`, `source.token_rotated`.
+    Source {
+        /// The part after `source.`.
+        event: &'static str,
+        source_id: String,
+        /// The payload's `data` (`sourceId`, `sourceUid`, `name`, `type`).
+        data: Value,
+    },
     /// A notification rule changed state: `rule.firing` or `rule.resolved`.
     Rule {
         firing: bool,
@@ -138,6 +148,7 @@ impl Notice {
             ),
             Notice::Disabled { .. } => "endpoint.disabled".into(),
             Notice::TaskFinished { .. } => "background_task.finished".into(),
+            Notice::Source { event, .. } => format!("source.{event}"),
             Notice::Rule { firing: true, .. } => "rule.firing".into(),
             Notice::Rule { firing: false, .. } => "rule.resolved".into(),
             Notice::Attempt { kind, .. } => format!("message.attempt.{kind}"),
@@ -170,6 +181,12 @@ impl Notice {
                 kind, attempt_id, ..
             } => format!("{kind}:{attempt_id}"),
             Notice::TaskFinished { task_id, .. } => format!("background_task.finished:{task_id}"),
+            // As `endpoint.*`: a fresh id per change.
+            Notice::Source { source_id, .. } => format!(
+                "{}:{source_id}:{}",
+                self.event_type(),
+                crate::ids::new_id("ntc")
+            ),
             // A change evaluated again after a crash, before its state was
             // journaled, has the same number: one event.
             Notice::Rule {
@@ -183,7 +200,7 @@ impl Notice {
             Notice::Endpoint { app_id, .. }
             | Notice::Disabled { app_id, .. }
             | Notice::Attempt { app_id, .. } => app_id,
-            Notice::TaskFinished { .. } | Notice::Rule { .. } => "",
+            Notice::TaskFinished { .. } | Notice::Rule { .. } | Notice::Source { .. } => "",
         }
     }
 
@@ -234,7 +251,7 @@ impl Notice {
                 "status": if *failed { "failed" } else { "finished" },
                 "data": data,
             }),
-            Notice::Rule { data, .. } => data.clone(),
+            Notice::Rule { data, .. } | Notice::Source { data, .. } => data.clone(),
             Notice::Attempt {
                 app_id,
                 msg_id,

@@ -213,3 +213,59 @@ fn the_svix_sdk_manages_operational_endpoints() {
     );
     assert!(out.contains("ok"), "{out}");
 }
+
+/// Changes to incoming sources are told too: `source.created`, `updated`,
+/// `disabled`, `enabled`, `token_rotated`, `deleted`.
+#[test]
+fn operators_hear_of_source_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    let sink = receiver();
+    let (s, ops) = engine.api(
+        "POST",
+        "/api/v1/operational-webhook/endpoint",
+        Some(json!({ "url": sink.url("/ops") })),
+    );
+    assert_eq!(s, 201, "{ops}");
+    let body = |disabled: bool| json!({ "name": "billing", "uid": "billing-in", "type": "generic-webhook", "disabled": disabled });
+    let (s, src) = engine.api("POST", "/ingest/api/v1/source", Some(body(false)));
+    assert_eq!(s, 201, "{src}");
+    let id = src["id"].as_str().expect("id").to_string();
+    let path = format!("/ingest/api/v1/source/{id}");
+    assert_eq!(engine.api("PUT", &path, Some(body(true))).0, 200);
+    assert_eq!(engine.api("PUT", &path, Some(body(false))).0, 200);
+    assert_eq!(
+        engine.api("POST", &format!("{path}/token/rotate"), None).0,
+        200
+    );
+    assert_eq!(engine.api("DELETE", &path, None).0, 204);
+    let want = [
+        "source.created",
+        "source.updated",
+        "source.disabled",
+        "source.updated",
+        "source.enabled",
+        "source.token_rotated",
+        "source.deleted",
+    ];
+    let events = wait_for("every source event", DEADLINE, || {
+        let e: Vec<Value> = ops_events(&sink)
+            .into_iter()
+            .map(|(_, v)| v)
+            .filter(|v| v["type"].as_str().is_some_and(|t| t.starts_with("source.")))
+            .collect();
+        (e.len() >= want.len()).then_some(e)
+    });
+    let mut types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    let mut sorted_want = want.to_vec();
+    // One endpoint queue delivers in order; sort both to compare as sets
+    // with their counts regardless.
+    types.sort_unstable();
+    sorted_want.sort_unstable();
+    assert_eq!(types, sorted_want, "{events:?}");
+    for e in &events {
+        assert_eq!(e["data"]["sourceId"], id.as_str(), "{e}");
+        assert_eq!(e["data"]["sourceUid"], "billing-in", "{e}");
+        assert_eq!(e["data"]["type"], "generic-webhook", "{e}");
+    }
+}

@@ -1,12 +1,13 @@
 //! The operational endpoints' API (`/api/v1/operational-webhook/endpoint`,
 //! Svix's `svix.operational_webhook.endpoint.*`): the endpoint handlers on
 //! ringhook's reserved operational application, made at the first create;
-//! and which `endpoint.*` notices a change to a customer's endpoint makes.
+//! and which `endpoint.*` notices a change to a customer's endpoint makes,
+//! and which `source.*` notices a change to an incoming source makes.
 
 use super::http::Response;
 use super::params::*;
 use crate::operational::{EndpointEvent, Notice, APP_ID};
-use crate::records::{AppRecord, EndpointRecord, Kind};
+use crate::records::{AppRecord, EndpointRecord, Kind, SourceRecord};
 use crate::shard::state::Shard;
 
 /// The operational application's id; made first when `create` and it does
@@ -68,6 +69,59 @@ pub fn crud_notices(method: &str, before: Option<&EndpointRecord>, resp: &Respon
                     endpoint_id: id,
                     at_ms: now,
                 });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The notices a successful source request makes: `created`, `updated`
+/// (with `enabled` / `disabled` when `disabled` changed), `token_rotated`,
+/// `deleted`. `rotate` marks a `…/token/rotate` request.
+pub fn source_notices(
+    method: &str,
+    rotate: bool,
+    before: Option<&SourceRecord>,
+    resp: &Response,
+) -> Vec<Notice> {
+    let after: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    let field = |k: &str| after.as_ref().and_then(|v| v.get(k)).cloned();
+    let notice =
+        |event: &'static str, id: &str, uid: Option<String>, name: String, kind: String| {
+            Notice::Source {
+                event,
+                source_id: id.to_string(),
+                data: serde_json::json!({
+                    "sourceId": id, "sourceUid": uid, "name": name, "type": kind,
+                }),
+            }
+        };
+    let of = |event: &'static str, b: &SourceRecord| {
+        notice(event, &b.id, b.uid.clone(), b.name.clone(), b.kind.clone())
+    };
+    let text = |k: &str| field(k).and_then(|v| v.as_str().map(str::to_string));
+    let mut out = Vec::new();
+    match (method, before, resp.status) {
+        ("POST", Some(b), 200) if rotate => out.push(of("token_rotated", b)),
+        ("DELETE", Some(b), 204) => out.push(of("deleted", b)),
+        ("PUT", Some(b), 200) => {
+            out.push(of("updated", b));
+            match (b.disabled, field("disabled").and_then(|d| d.as_bool())) {
+                (true, Some(false)) => out.push(of("enabled", b)),
+                (false, Some(true)) => out.push(of("disabled", b)),
+                _ => {}
+            }
+        }
+        ("POST" | "PUT", _, 201) => {
+            if let Some(id) = text("id") {
+                out.push(notice(
+                    "created",
+                    &id,
+                    text("uid"),
+                    text("name").unwrap_or_default(),
+                    text("type").unwrap_or_default(),
+                ));
             }
         }
         _ => {}

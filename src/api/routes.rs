@@ -553,11 +553,10 @@ async fn dispatch(
         (Route::ExpireAll, "POST") => auth::expire_all(shard, who, app),
         (Route::Dashboard, "GET") => Ok(super::dashboard::dashboard(shard)),
         (Route::Sources, "GET") => list_sources(shard, req),
-        (Route::Sources, "POST") => create_source(shard, req),
         (Route::Source, "GET") => get_source(shard, p.src),
-        (Route::Source, "PUT") => upsert_source(shard, req, p.src),
-        (Route::Source, "DELETE") => delete_source(shard, p.src),
-        (Route::SourceTokenRotate, "POST") => rotate_token(shard, p.src),
+        (Route::Sources | Route::Source | Route::SourceTokenRotate, _) => {
+            source_change(shard, req, route, p.src).await
+        }
         (Route::SourceRequests, "GET") => super::receive::list_requests(shard, req, p.src),
         (
             Route::SourceEndpoints
@@ -595,6 +594,39 @@ fn route_is_create(route: Route, method: &str) -> bool {
         (route, method),
         (Route::OpEndpoints, "POST") | (Route::OpEndpoint, "PUT")
     )
+}
+
+/// A change to an incoming source, told to the operational endpoints
+/// (`source.created`, ...).
+async fn source_change(
+    shard: &Rc<Shard>,
+    req: &Request,
+    route: Route,
+    src: &str,
+) -> Result<Response, Response> {
+    let before = match route {
+        Route::Sources => None,
+        _ => shard.shared().catalog.load().source(src).cloned(),
+    };
+    let resp = match (route, req.method.as_str()) {
+        (Route::Sources, "POST") => create_source(shard, req),
+        (Route::Source, "PUT") => upsert_source(shard, req, src),
+        (Route::Source, "DELETE") => delete_source(shard, src),
+        (Route::SourceTokenRotate, "POST") => rotate_token(shard, src),
+        _ => Err(error(
+            405,
+            "method_not_allowed",
+            format!("{} not allowed here", req.method),
+        )),
+    };
+    if let Ok(ok) = &resp {
+        let rotate = matches!(route, Route::SourceTokenRotate);
+        for notice in super::operational::source_notices(&req.method, rotate, before.as_deref(), ok)
+        {
+            crate::shard::route::notify(shard, notice).await;
+        }
+    }
+    resp
 }
 
 /// An endpoint route, of an application, of a source or of the operational
