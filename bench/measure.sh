@@ -3,7 +3,7 @@
 # on this machine and prints one JSON object per run (prefixed by its name).
 #
 #   cargo build --release -p ringhook -p loadgen
-#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|incoming|all] > results.txt
+#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|incoming|operational|all] > results.txt
 #
 # Needs wrk (Debian package `wrk`) for the ceiling. Everything runs on
 # 127.0.0.1 and Unix sockets and stops by itself.
@@ -129,8 +129,20 @@ LUA
   rm -rf "$dir"
 }
 
+operational() {
+  # Customers' deliveries while a failing endpoint makes an operational
+  # event per message, told to an operator endpoint that answers (ok) or
+  # hangs (hang); interleaved, same run length.
+  for i in 1 2 3; do
+    for mode in ok hang; do
+      run "operational-$mode-$i" run --messages 300000 --endpoints 1 --failing-endpoints 1 \
+        --operational "$mode" "${ONE_CORE[@]}"
+    done
+  done
+}
+
 case $what in
-  ceiling|headline|latency|ingest|matrix|incoming) $what ;;
-  all) ceiling; headline; latency; ingest; matrix; incoming ;;
-  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|incoming|all]" >&2; exit 2 ;;
+  ceiling|headline|latency|ingest|matrix|incoming|operational) $what ;;
+  all) ceiling; headline; latency; ingest; matrix; incoming; operational ;;
+  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|incoming|operational|all]" >&2; exit 2 ;;
 esac

@@ -304,6 +304,19 @@ impl Api {
             .map(String::from)
             .context("endpoint response has no id")
     }
+
+    /// An operational endpoint (`/api/v1/operational-webhook/endpoint`).
+    pub fn create_operational_endpoint(&self, url: &str) -> anyhow::Result<String> {
+        let v = self.call(
+            "POST",
+            "/api/v1/operational-webhook/endpoint",
+            json!({ "url": url }),
+        )?;
+        v["id"]
+            .as_str()
+            .map(String::from)
+            .context("endpoint response has no id")
+    }
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.

@@ -119,6 +119,61 @@ pub struct RunArgs {
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 300)]
     deadline_secs: u64,
+    /// Extra endpoints of the application, on a second sink that answers
+    /// 500: every event fails there after one attempt (the engine runs with
+    /// `--retry-schedule 0s`), and each failure is an operational
+    /// `message.attempt.exhausted` event. Not counted as deliveries.
+    #[arg(long, default_value_t = 0)]
+    failing_endpoints: usize,
+    /// An operational endpoint to hear of those failures: `ok` (a sink
+    /// answering 204) or `hang` (accepts connections, never answers).
+    #[arg(long, value_parser = ["ok", "hang"])]
+    operational: Option<String>,
+}
+
+/// A listener that accepts connections and never answers on them (until
+/// the process ends): an operator endpoint that hangs.
+fn hanging_listener() -> anyhow::Result<std::net::SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    std::thread::Builder::new()
+        .name("loadgen-hang".into())
+        .spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().flatten() {
+                held.push(conn);
+            }
+        })?;
+    Ok(addr)
+}
+
+/// The second sink (answering 500) and the operational endpoint of
+/// `--failing-endpoints` and `--operational`.
+fn side_sinks(args: &RunArgs, api: &Api, app: &str) -> anyhow::Result<()> {
+    let sink = |status: u16| -> anyhow::Result<std::net::SocketAddr> {
+        let config = SinkConfig {
+            addr: "127.0.0.1:0".parse()?,
+            cpu: args.sink_cpu,
+            fail_rate: 0.0,
+            status,
+            delay: None,
+            key: None,
+        };
+        sink::start(config, SinkStats::new()?)
+    };
+    if args.failing_endpoints > 0 {
+        let failing = sink(500)?;
+        for i in 0..args.failing_endpoints {
+            api.create_endpoint(app, &format!("http://{failing}/fail/{i}"), None, None)?;
+        }
+    }
+    let ops = match args.operational.as_deref() {
+        Some("ok") => sink(204)?,
+        Some(_) => hanging_listener()?,
+        None => return Ok(()),
+    };
+    api.create_operational_endpoint(&format!("http://{ops}/ops"))?;
+    Ok(())
 }
 
 #[derive(clap::Args)]
@@ -242,12 +297,17 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
             (SinkView::Local(stats), addr.to_string())
         }
     };
-    let mut engine = Engine::start(&args.engine.options())?;
+    let mut options = args.engine.options();
+    if args.failing_endpoints > 0 {
+        options.retry_schedule = Some("0s".into());
+    }
+    let mut engine = Engine::start(&options)?;
     let api = Api {
         base: engine.http.clone(),
         token: engine.token.clone(),
     };
     let app = api.create_app("loadgen")?;
+    side_sinks(&args, &api, &app)?;
     let secret = args.verify.then_some(VERIFY_SECRET);
     let fan_out = args
         .fan_out
@@ -313,6 +373,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     display.finish();
     let cpu = cpu_time(pid)?.saturating_sub(cpu_before);
     let end_us = view.last_delivery_us().max(start_us + 1);
+    // Messages the engine accepted beyond the producer's: its own
+    // operational events.
+    let own = engine
+        .metric("ringhook_messages_ingested_total")
+        .map(|n| (n as u64).saturating_sub(ingest.accepted))
+        .unwrap_or(0);
     engine.stop();
     report_run(
         &args,
@@ -321,7 +387,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         &last,
         expected,
         cpu,
-        end_us - start_us,
+        (end_us - start_us, own),
     )
 }
 
@@ -333,7 +399,7 @@ fn report_run(
     s: &StatsSnapshot,
     expected: u64,
     cpu: Duration,
-    delivery_us: u64,
+    (delivery_us, operational_messages): (u64, u64),
 ) -> anyhow::Result<()> {
     let delivered = s.delivered.saturating_sub(baseline.delivered);
     let duplicates = s.duplicates.saturating_sub(baseline.duplicates);
@@ -348,6 +414,9 @@ fn report_run(
         "rejected": ingest.rejected,
         "overloaded": ingest.overloaded,
         "endpoints": args.endpoints,
+        "failing_endpoints": args.failing_endpoints,
+        "operational": args.operational,
+        "operational_messages": operational_messages,
         "fan_out": args.fan_out.unwrap_or(args.endpoints).clamp(1, args.endpoints.max(1)),
         "expected_deliveries": expected,
         "delivered": delivered,
