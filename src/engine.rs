@@ -192,6 +192,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         glommio::spawn_local(crate::ticker::run(shard.clone(), cron_fired)).detach();
         glommio::spawn_local(crate::api::dashboard::run(shard.clone())).detach();
         glommio::spawn_local(crate::rules::evaluator::run(shard.clone())).detach();
+        glommio::spawn_local(crate::shard::outbox::run(shard.clone())).detach();
         Ok(())
     });
     let result = runtime::run(Start {

@@ -8,7 +8,10 @@
 //! `RINGHOOK_FAILPOINT_CRASH_AT=<point>`: the process aborts (no unwinding,
 //! no cleanup: what `kill -9` leaves) when it reaches that point. Points:
 //! `catalog-next-written`, `catalog-prev-renamed`, `catalog-next-renamed`
-//! (the steps of a catalog compaction, `catalog::store`); `rule-notified`
+//! (the steps of a catalog compaction, `catalog::store`);
+//! `change-journaled` (a catalog change that makes operational events is
+//! durable with them, none yet submitted: `Shard::commit_catalog_for`);
+//! `rule-notified`
 //! (a rule's change is told, its state not yet journaled:
 //! `rules::evaluator`).
 

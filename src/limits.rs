@@ -150,3 +150,12 @@ pub const RULES_MAX: usize = 1_000;
 /// evaluation: a day at the default 10 s), so a window longer than that
 /// many evaluations is judged over what is kept.
 pub const RULE_SAMPLES_MAX: usize = 8_640;
+
+// Operational events of catalog changes
+
+/// Events of recent catalog changes kept for resubmission at start (each a
+/// few hundred bytes in the catalog, copied with it at every change).
+pub const NOTICES_KEPT_MAX: usize = 1_000;
+/// How long such an event is kept (and resubmitted at start, if also
+/// within `idempotency_window_ms`, so a resubmission is recognised).
+pub const NOTICE_KEEP_MS: u64 = 15 * 60 * 1000;

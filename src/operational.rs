@@ -17,7 +17,7 @@
 
 use crate::accept::NewMessage;
 use crate::catalog::Catalog;
-use crate::records::Outcome;
+use crate::records::{self, Kind, NoticeRecord, Outcome};
 use serde_json::{json, Value};
 
 /// The reserved application that holds the operational endpoints.
@@ -281,6 +281,152 @@ impl Notice {
             channels: Vec::new(),
             payload: serde_json::to_vec(&payload).unwrap_or_default(),
         })
+    }
+}
+
+/// Why a catalog change was made, where its record cannot say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// Asked for through the API.
+    Api,
+    /// Auto-disable (a 410, or a failure streak since `fail_since_ms`).
+    AutoDisable { fail_since_ms: u64 },
+}
+
+/// The operational events a catalog change makes, as the messages to
+/// submit: `endpoint.created/updated/enabled/disabled/deleted` for an
+/// endpoint of a customer's application or source, and
+/// `source.created/updated/enabled/disabled/token_rotated/deleted` for a
+/// source. `old` is the catalog before the change, `new` after it; none
+/// while there are no operational endpoints. Pure.
+pub fn change_notices(
+    old: &Catalog,
+    new: &Catalog,
+    kind: Kind,
+    body: &[u8],
+    cause: Cause,
+) -> Vec<NewMessage> {
+    if new.app(APP_ID).is_none() {
+        return Vec::new();
+    }
+    let (notices, about) = match kind {
+        Kind::EndpointPut => match records::decode_endpoint(body) {
+            Ok(ep) => (
+                endpoint_notices(old.endpoint_by_id(&ep.id).map(|b| b.disabled), &ep, cause),
+                new,
+            ),
+            Err(_) => return Vec::new(),
+        },
+        Kind::EndpointDelete => match records::decode_delete(body)
+            .ok()
+            .and_then(|d| old.endpoint_by_id(&d.id).cloned())
+        {
+            Some(b) => (
+                vec![Notice::Endpoint {
+                    event: EndpointEvent::Deleted,
+                    app_id: b.app_id.clone(),
+                    endpoint_id: b.id.clone(),
+                    at_ms: b.updated_ms,
+                }],
+                old,
+            ),
+            None => return Vec::new(),
+        },
+        Kind::SourcePut => match records::decode_source(body) {
+            Ok(s) => {
+                let before = old.source(&s.id);
+                let events: Vec<&'static str> = match before {
+                    None => vec!["created"],
+                    Some(b) if b.token != s.token => vec!["token_rotated"],
+                    Some(b) => match (b.disabled, s.disabled) {
+                        (false, true) => vec!["updated", "disabled"],
+                        (true, false) => vec!["updated", "enabled"],
+                        _ => vec!["updated"],
+                    },
+                };
+                (
+                    events.into_iter().map(|e| source_notice(e, &s)).collect(),
+                    new,
+                )
+            }
+            Err(_) => return Vec::new(),
+        },
+        Kind::SourceDelete => match records::decode_delete(body)
+            .ok()
+            .and_then(|d| old.source(&d.id).cloned())
+        {
+            Some(s) => (vec![source_notice("deleted", &s)], old),
+            None => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    notices.iter().filter_map(|n| n.message(about)).collect()
+}
+
+/// An endpoint put's events: `created`; or `updated` with `enabled` /
+/// `disabled` (manual) when `disabled` flipped; or, for auto-disable,
+/// `disabled` (automatic) alone. `was_disabled`: none for a new endpoint.
+fn endpoint_notices(
+    was_disabled: Option<bool>,
+    ep: &records::EndpointRecord,
+    cause: Cause,
+) -> Vec<Notice> {
+    let endpoint = |event| Notice::Endpoint {
+        event,
+        app_id: ep.app_id.clone(),
+        endpoint_id: ep.id.clone(),
+        at_ms: ep.updated_ms,
+    };
+    let disabled = |fail_since_ms, trigger| Notice::Disabled {
+        app_id: ep.app_id.clone(),
+        endpoint_id: ep.id.clone(),
+        fail_since_ms,
+        trigger,
+        at_ms: ep.updated_ms,
+    };
+    match (was_disabled, cause) {
+        (None, _) => vec![endpoint(EndpointEvent::Created)],
+        (Some(_), Cause::AutoDisable { fail_since_ms }) => {
+            vec![disabled(Some(fail_since_ms), "automatic")]
+        }
+        (Some(was), Cause::Api) => {
+            let mut out = vec![endpoint(EndpointEvent::Updated)];
+            match (was, ep.disabled) {
+                (false, true) => out.push(disabled(None, "manual")),
+                (true, false) => out.push(endpoint(EndpointEvent::Enabled)),
+                _ => {}
+            }
+            out
+        }
+    }
+}
+
+fn source_notice(event: &'static str, s: &records::SourceRecord) -> Notice {
+    Notice::Source {
+        event,
+        source_id: s.id.clone(),
+        data: json!({ "sourceId": s.id, "sourceUid": s.uid, "name": s.name, "type": s.kind }),
+    }
+}
+
+/// The catalog record that keeps an event of a change.
+pub fn notice_record(m: &NewMessage, at_ms: u64) -> NoticeRecord {
+    NoticeRecord {
+        event_id: m.event_id.clone().unwrap_or_default(),
+        event_type: m.event_type.clone(),
+        payload: m.payload.clone(),
+        at_ms,
+    }
+}
+
+/// The message of a kept event.
+pub fn message_of(n: &NoticeRecord) -> NewMessage {
+    NewMessage {
+        app_id: APP_ID.to_string(),
+        event_type: n.event_type.clone(),
+        event_id: Some(n.event_id.clone()),
+        channels: Vec::new(),
+        payload: n.payload.clone(),
     }
 }
 

@@ -84,6 +84,8 @@ pub enum Kind {
     RuleDelete = 11,
     /// A rule's state changed (ok ↔ firing).
     RuleState = 12,
+    /// An operational event a catalog change makes, journaled with it.
+    Notice = 13,
     Message = 16,
     Attempt = 17,
     Resend = 18,
@@ -107,6 +109,7 @@ impl Kind {
             10 => Kind::RulePut,
             11 => Kind::RuleDelete,
             12 => Kind::RuleState,
+            13 => Kind::Notice,
             16 => Kind::Message,
             17 => Kind::Attempt,
             18 => Kind::Resend,
@@ -151,6 +154,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::EventTypeDetails) => decode_event_type_details(body).map(drop),
         Some(Kind::RulePut) => decode_rule(body).map(drop),
         Some(Kind::RuleState) => decode_rule_state(body).map(drop),
+        Some(Kind::Notice) => decode_notice(body).map(drop),
         Some(
             Kind::AppDelete
             | Kind::EndpointDelete
@@ -508,6 +512,19 @@ pub struct RuleStateRecord {
     pub fired_ms: u64,
 }
 
+/// An operational event a catalog change makes (`endpoint.*`,
+/// `source.*`), journaled in the same sync as the change: the message the
+/// operational application gets, submitted after the change and again at
+/// every start while it is recent (its `event_id` deduplicates).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct NoticeRecord {
+    pub event_id: String,
+    pub event_type: String,
+    /// The message's JSON payload.
+    pub payload: Vec<u8>,
+    pub at_ms: u64,
+}
+
 /// A manually requested delivery of an existing message to one endpoint
 /// (`resend`, or a `recover` task); journaled by the endpoint's owner shard
 /// before the delivery starts, so a crash cannot lose it. Attempts of that
@@ -620,6 +637,7 @@ decoder!(
 decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_rule, RuleRecord, Kind::RulePut);
 decoder!(decode_rule_state, RuleStateRecord, Kind::RuleState);
+decoder!(decode_notice, NoticeRecord, Kind::Notice);
 decoder!(decode_attempt_v1, v1::AttemptRecord, Kind::Attempt);
 decoder!(decode_attempt_v2, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);

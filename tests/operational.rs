@@ -269,3 +269,63 @@ fn operators_hear_of_source_changes() {
         assert_eq!(e["data"]["type"], "generic-webhook", "{e}");
     }
 }
+
+/// A crash right after an endpoint change is durable, before its event was
+/// submitted: the event was journaled with the change and goes at the next
+/// start, once.
+#[test]
+fn a_crash_after_a_change_loses_none_of_its_events() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = Engine::start(dir.path(), &[]);
+    let sink = receiver();
+    let (s, ops) = engine.api(
+        "POST",
+        "/api/v1/operational-webhook/endpoint",
+        Some(json!({ "url": sink.url("/ops") })),
+    );
+    assert_eq!(s, 201, "{ops}");
+    let app = engine.create_app("crash-after-change");
+    assert!(engine.stop());
+    engine.env.push((
+        "RINGHOOK_FAILPOINT_CRASH_AT".into(),
+        "change-journaled".into(),
+    ));
+    engine.spawn().expect("start with the failpoint");
+    // The engine aborts inside this request, after the change is durable.
+    let answered = engine.api_result(
+        "POST",
+        &format!("/api/v1/app/{app}/endpoint"),
+        json!({ "url": sink.url("/new") }),
+    );
+    assert_ne!(answered, Some(201), "the failpoint answers nothing");
+    let status = engine.wait_exit(DEADLINE).expect("aborted");
+    assert!(!status.success());
+    engine.env.clear();
+    engine.spawn().expect("restart");
+    let (_, eps) = engine.api("GET", &format!("/api/v1/app/{app}/endpoint"), None);
+    let ep = eps["data"][0]["id"]
+        .as_str()
+        .expect("the change survived")
+        .to_string();
+    let created = wait_for("endpoint.created after the restart", DEADLINE, || {
+        let e = of_type(&ops_events(&sink), "endpoint.created");
+        (!e.is_empty()).then_some(e)
+    });
+    assert_eq!(created[0]["data"]["endpointId"], ep.as_str());
+    // Once: a restart submits it again, and deduplication drops it.
+    assert!(engine.stop());
+    engine.spawn().expect("restart again");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/later") }));
+    wait_for("the next change's event", DEADLINE, || {
+        (of_type(&ops_events(&sink), "endpoint.created").len() >= 2).then_some(())
+    });
+    let ids: Vec<Value> = of_type(&ops_events(&sink), "endpoint.created")
+        .iter()
+        .map(|e| e["data"]["endpointId"].clone())
+        .collect();
+    assert_eq!(
+        ids.iter().filter(|i| **i == json!(ep)).count(),
+        1,
+        "{ids:?}"
+    );
+}

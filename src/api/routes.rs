@@ -555,7 +555,7 @@ async fn dispatch(
         (Route::Sources, "GET") => list_sources(shard, req),
         (Route::Source, "GET") => get_source(shard, p.src),
         (Route::Sources | Route::Source | Route::SourceTokenRotate, _) => {
-            source_change(shard, req, route, p.src).await
+            source_change(shard, req, route, p.src)
         }
         (Route::SourceRequests, "GET") => super::receive::list_requests(shard, req, p.src),
         (
@@ -596,19 +596,15 @@ fn route_is_create(route: Route, method: &str) -> bool {
     )
 }
 
-/// A change to an incoming source, told to the operational endpoints
-/// (`source.created`, ...).
-async fn source_change(
-    shard: &Rc<Shard>,
+/// A change to an incoming source (its operational events are made by
+/// the catalog commit: `operational::change_notices`).
+fn source_change(
+    shard: &Shard,
     req: &Request,
     route: Route,
     src: &str,
 ) -> Result<Response, Response> {
-    let before = match route {
-        Route::Sources => None,
-        _ => shard.shared().catalog.load().source(src).cloned(),
-    };
-    let resp = match (route, req.method.as_str()) {
+    match (route, req.method.as_str()) {
         (Route::Sources, "POST") => create_source(shard, req),
         (Route::Source, "PUT") => upsert_source(shard, req, src),
         (Route::Source, "DELETE") => delete_source(shard, src),
@@ -618,21 +614,13 @@ async fn source_change(
             "method_not_allowed",
             format!("{} not allowed here", req.method),
         )),
-    };
-    if let Ok(ok) = &resp {
-        let rotate = matches!(route, Route::SourceTokenRotate);
-        for notice in super::operational::source_notices(&req.method, rotate, before.as_deref(), ok)
-        {
-            crate::shard::route::notify(shard, notice).await;
-        }
     }
-    resp
 }
 
 /// An endpoint route, of an application, of a source or of the operational
 /// endpoints (whose endpoints are those of ringhook's own applications):
 /// one table for all; changes to customers' endpoints are told to the
-/// operational endpoints (`endpoint.created`, ...).
+/// operational endpoints by the catalog commit (`endpoint.created`, ...).
 async fn endpoint(
     shard: &Rc<Shard>,
     req: &Request,
@@ -640,16 +628,7 @@ async fn endpoint(
     app: &str,
     ep: &str,
 ) -> Result<Response, Response> {
-    let before = matches!(route, Route::Endpoint | Route::SourceEndpoint)
-        .then(|| super::params::find_endpoint(shard, app, ep).ok())
-        .flatten();
-    let resp = endpoint_handler(shard, req, route, app, ep).await;
-    if let Ok(ok) = &resp {
-        for notice in super::operational::crud_notices(&req.method, before.as_deref(), ok) {
-            crate::shard::route::notify(shard, notice).await;
-        }
-    }
-    resp
+    endpoint_handler(shard, req, route, app, ep).await
 }
 
 async fn endpoint_handler(

@@ -16,6 +16,7 @@
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
 //!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
 
+mod notices;
 mod rules;
 pub mod store;
 
@@ -55,6 +56,8 @@ pub struct Catalog {
     /// Notification rules and the state of each that has changed once.
     rules: BTreeMap<String, Arc<records::RuleRecord>>,
     rule_states: BTreeMap<String, Arc<records::RuleStateRecord>>,
+    /// The operational events of recent changes, oldest first (`notices.rs`).
+    notices: std::collections::VecDeque<Arc<records::NoticeRecord>>,
 }
 
 impl Catalog {
@@ -83,6 +86,7 @@ impl Catalog {
             Some(Kind::RulePut) => self.put_rule(records::decode_rule(body)?),
             Some(Kind::RuleDelete) => self.delete_rule(&records::decode_delete(body)?.id),
             Some(Kind::RuleState) => self.put_rule_state(records::decode_rule_state(body)?),
+            Some(Kind::Notice) => self.keep_notice(records::decode_notice(body)?),
             _ => return Err(RecordError::UnknownKind(kind)),
         }
         Ok(())
@@ -112,6 +116,9 @@ impl Catalog {
             }
         }
         self.snapshot_rules(&mut out)?;
+        for n in &self.notices {
+            out.push((Kind::Notice, records::encode(n.as_ref())?));
+        }
         Ok(out)
     }
 

@@ -283,6 +283,39 @@ impl CatalogStore {
         Ok(at)
     }
 
+    /// Appends records (a change and the events it makes) and syncs them
+    /// once: all are durable together. The first one may be refused (a full
+    /// disk: nothing was written); a later one refused would leave the
+    /// first ones in the mapping, to be replayed without the rest, so that
+    /// aborts as a failed sync does.
+    pub fn append_all_synced(
+        &mut self,
+        batch: &[(Kind, Vec<u8>)],
+    ) -> Result<(), CatalogWriteError> {
+        let j = self.journal();
+        for (i, (kind, body)) in batch.iter().enumerate() {
+            if let Err(e) = j.append_at(*kind as u8, records::RECORD_VERSION, body) {
+                if i == 0 {
+                    return Err(e.into());
+                }
+                tracing::error!(error = %e, "catalog journal refused part of a change; aborting to keep the journal and the catalog in agreement");
+                std::process::abort();
+            }
+        }
+        let written = j.written_lsn();
+        match j.sync() {
+            Ok(durable) if durable >= written => {}
+            Ok(_) | Err(_) => {
+                tracing::error!("catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
+                std::process::abort();
+            }
+        }
+        for (_, body) in batch {
+            self.journal_bytes += record_footprint_bytes(body.len() as u64);
+        }
+        Ok(())
+    }
+
     /// The catalog journal's directory.
     pub fn dir(&self) -> PathBuf {
         catalog_dir(&self.settings.data_dir)

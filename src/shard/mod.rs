@@ -17,6 +17,7 @@
 
 pub mod compaction;
 pub mod manual;
+pub mod outbox;
 pub mod query;
 pub mod route;
 pub mod runtime;

@@ -184,6 +184,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     stats,
                     index,
                     tasks: RefCell::new(Default::default()),
+                    outbox: Default::default(),
                     shared,
                 });
                 let _ = this.set(Rc::downgrade(&shard));
@@ -403,30 +404,7 @@ async fn timer_loop(shard: &Rc<Shard>) {
 /// Disables an endpoint on shard 0 and tells the operators
 /// (`endpoint.disabled`, trigger `automatic`).
 fn disable(shard: &Rc<Shard>, req: &crate::delivery::DisableRequest) {
-    if !shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string()) {
-        return;
-    }
-    let Some(ep) = shard
-        .shared
-        .catalog
-        .load()
-        .endpoint_by_id(&req.endpoint_id)
-        .cloned()
-    else {
-        return;
-    };
-    let notice = crate::operational::Notice::Disabled {
-        app_id: ep.app_id.clone(),
-        endpoint_id: ep.id.clone(),
-        fail_since_ms: Some(req.fail_since_ms),
-        trigger: "automatic",
-        at_ms: ep.updated_ms,
-    };
-    let s = shard.clone();
-    glommio::spawn_local(async move {
-        super::route::notify(&s, notice).await;
-    })
-    .detach();
+    shard.disable_endpoint(&req.endpoint_id, &req.reason.to_string(), req.fail_since_ms);
 }
 
 /// Carries a disable request to shard 0, which owns the catalog journal.

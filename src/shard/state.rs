@@ -46,6 +46,8 @@ pub struct Shard {
     pub(super) index: Rc<RefCell<Index>>,
     /// Background tasks (`recover`); only shard 0, which serves the API, uses it.
     pub(super) tasks: RefCell<Tasks>,
+    /// Operational events of catalog changes waiting to be submitted (shard 0).
+    pub(super) outbox: super::outbox::Outbox,
 }
 
 impl Shard {
@@ -132,24 +134,51 @@ impl Shard {
 
     /// Appends a catalog record, syncs it, then publishes the new snapshot;
     /// compacts the catalog journal when it is due. Only shard 0 holds the
-    /// catalog journal.
+    /// catalog journal. A change asked for through the API.
     pub fn commit_catalog(
         &self,
         kind: crate::records::Kind,
         body: &[u8],
     ) -> Result<(), CatalogWriteError> {
+        self.commit_catalog_for(kind, body, crate::operational::Cause::Api)
+    }
+
+    /// `commit_catalog` with the change's cause. The operational events the
+    /// change makes (`operational::change_notices`) are journaled in the
+    /// same sync as the change and then submitted (`outbox`).
+    pub fn commit_catalog_for(
+        &self,
+        kind: crate::records::Kind,
+        body: &[u8],
+        cause: crate::operational::Cause,
+    ) -> Result<(), CatalogWriteError> {
+        use crate::records::Kind;
         let store = self
             .catalog_store
             .as_ref()
             .ok_or(CatalogWriteError::NotHere)?;
         // Apply to a copy first: a record the catalog cannot apply never
         // reaches the journal, so replay at start reproduces the live catalog.
-        let mut next = (**self.shared.catalog.load()).clone();
+        let old = self.shared.catalog.load_full();
+        let mut next = (*old).clone();
         next.apply(kind as u8, body)?;
+        let now = crate::time::now_ms();
+        let told = crate::operational::change_notices(&old, &next, kind, body, cause);
+        let mut batch = vec![(kind, body.to_vec())];
+        for m in &told {
+            let rec = crate::operational::notice_record(m, now);
+            let b = crate::records::encode(&rec)?;
+            next.apply(Kind::Notice as u8, &b)?;
+            batch.push((Kind::Notice, b.to_vec()));
+        }
         let mut store = store.borrow_mut();
-        store.append_synced(kind, body)?;
+        store.append_all_synced(&batch)?;
+        if !told.is_empty() {
+            crate::failpoint::crash_at("change-journaled");
+        }
         let next = std::sync::Arc::new(next);
         self.shared.catalog.store(next.clone());
+        self.outbox.put(told);
         // The change is durable and published; a compaction that fails
         // leaves the old journal in use and is tried again later.
         match store.compact_if_due(&next) {
@@ -175,9 +204,11 @@ impl Shard {
         })
     }
 
-    /// Disables an endpoint (auto-disable, 410 Gone); only on shard 0.
-    /// Returns whether it changed anything.
-    pub fn disable_endpoint(&self, endpoint_id: &str, reason: &str) -> bool {
+    /// Disables an endpoint (auto-disable, 410 Gone); only on shard 0. The
+    /// change's `endpoint.disabled` event (trigger `automatic`, with the
+    /// streak's start) is journaled with it. Returns whether it changed
+    /// anything.
+    pub fn disable_endpoint(&self, endpoint_id: &str, reason: &str, fail_since_ms: u64) -> bool {
         let Some(ep) = self
             .shared
             .catalog
@@ -195,7 +226,10 @@ impl Shard {
         rec.updated_ms = crate::time::now_ms().max(rec.created_ms);
         let result = crate::records::encode(&rec)
             .map_err(CatalogWriteError::from)
-            .and_then(|body| self.commit_catalog(crate::records::Kind::EndpointPut, &body));
+            .and_then(|body| {
+                let cause = crate::operational::Cause::AutoDisable { fail_since_ms };
+                self.commit_catalog_for(crate::records::Kind::EndpointPut, &body, cause)
+            });
         match result {
             Ok(()) => {
                 tracing::warn!(endpoint = %endpoint_id, reason, "endpoint disabled");
