@@ -254,6 +254,49 @@ fn a_crash_between_telling_and_journaling_tells_once() {
     );
 }
 
+/// Scope `all` reads the engine's own totals: attempts per minute while
+/// traffic flows, and the end-to-end p99 of what was delivered.
+#[test]
+fn engine_wide_rules_read_the_engine_totals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = start(dir.path());
+    let sink = Sink::start();
+    ops_endpoint(&engine, &sink);
+    let app = engine.create_app("busy");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/hook") }));
+    let mut ids = Vec::new();
+    for (name, signal, threshold) in [
+        ("busy", "attempts_per_minute", 60.0),
+        ("slow", "e2e_p99_ms", 0.0),
+    ] {
+        let (s, rule) = engine.api(
+            "POST",
+            "/api/v1/rule",
+            Some(json!({
+                "name": name, "scope": { "type": "all" }, "signal": signal,
+                "comparison": ">", "threshold": threshold, "windowSeconds": 1, "cooldownSeconds": 0,
+            })),
+        );
+        assert_eq!(s, 201, "{rule}");
+        ids.push(rule["id"].as_str().expect("id").to_string());
+    }
+    let firing = wait_for("both rules firing", DEADLINE, || {
+        engine.send(&app, "tick", json!({}));
+        let e = rule_events(&sink, "rule.firing");
+        let fired: HashSet<&str> = e
+            .iter()
+            .filter_map(|(_, v)| v["data"]["ruleId"].as_str())
+            .collect();
+        ids.iter()
+            .all(|id| fired.contains(id.as_str()))
+            .then_some(e.clone())
+    });
+    for (_, v) in &firing {
+        assert!(v["data"]["value"].as_f64().is_some_and(|x| x > 0.0), "{v}");
+        assert_eq!(v["data"]["scope"]["type"], "all");
+    }
+}
+
 #[test]
 fn rules_are_checked_listed_replaced_and_deleted() {
     let dir = tempfile::tempdir().expect("tempdir");
