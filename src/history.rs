@@ -33,6 +33,9 @@ pub struct Sample {
     pub e2e_p99_us: u64,
     pub pending: u64,
     pub deepest_queue: u64,
+    /// The longest endpoint backlogs at the time, over every shard, longest
+    /// first: `[endpoint id, deliveries queued or in flight]`.
+    pub longest_queues: Vec<(String, u64)>,
 }
 
 /// Totals read from the snapshots, to take differences of.
@@ -91,6 +94,12 @@ impl History {
         let now = Totals::of(snaps, now_ms);
         let pending = snaps.iter().map(|s| s.pending_deliveries).sum();
         let deepest_queue = snaps.iter().map(|s| s.deepest_queue).max().unwrap_or(0);
+        let mut longest_queues: Vec<(String, u64)> = snaps
+            .iter()
+            .flat_map(|s| s.longest_queues.iter().map(|(id, d)| (id.to_string(), *d)))
+            .collect();
+        longest_queues.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        longest_queues.truncate(crate::limits::LONGEST_QUEUES_MAX);
         if let Some(before) = &self.last {
             let mut e2e = now.e2e.clone();
             // Subtracting an earlier state of the same monotonic histogram
@@ -121,6 +130,7 @@ impl History {
                 e2e_p99_us: pct(0.99),
                 pending,
                 deepest_queue,
+                longest_queues,
             });
             while self.samples.len() > self.max {
                 self.samples.pop_front();

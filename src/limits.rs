@@ -133,6 +133,10 @@ pub const INGEST_CLIENT_IN_FLIGHT_MAX: usize = 256;
 
 // Metrics
 
+/// Endpoints each shard names in its snapshot (and the dashboard keeps per
+/// sample) as the longest backlogs.
+pub const LONGEST_QUEUES_MAX: usize = 5;
+
 /// Largest latency recorded (one hour, in microseconds); larger values saturate.
 pub const LATENCY_US_MAX: u64 = 3_600_000_000;
 

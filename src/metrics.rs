@@ -82,6 +82,9 @@ pub struct Snapshot {
     pub endpoints: u64,
     /// The longest ready queue of any one endpoint.
     pub deepest_queue: u64,
+    /// The endpoints with the most deliveries queued or in flight, most
+    /// first (at most `LONGEST_QUEUES_MAX`; for the dashboard).
+    pub longest_queues: Vec<(Arc<str>, u64)>,
     /// Outbound connections held (busy workers plus idle pooled ones).
     pub connections: u64,
     /// Endpoints waiting for room in the connection budget.

@@ -35,24 +35,37 @@ pub async fn run(shard: Rc<Shard>) {
     }
 }
 
-/// `GET /api/v1/stats/dashboard`: the samples of the last hour, oldest first.
+/// `GET /api/v1/stats/dashboard`: the samples of the last hour, oldest
+/// first, and the application and URL of each endpoint they name among the
+/// longest backlogs.
 pub fn dashboard(shard: &Shard) -> Response {
+    let mut named = std::collections::BTreeSet::new();
     let samples: Vec<serde_json::Value> = HISTORY.with(|h| {
         h.borrow()
             .as_ref()
             .map(|h| {
                 h.samples()
+                    .inspect(|s| named.extend(s.longest_queues.iter().map(|(id, _)| id.clone())))
                     .filter_map(|s| serde_json::to_value(s).ok())
                     .collect()
             })
             .unwrap_or_default()
     });
+    let catalog = shard.shared().catalog.load();
+    let endpoints: serde_json::Map<String, serde_json::Value> = named
+        .into_iter()
+        .filter_map(|id| {
+            let ep = catalog.endpoint_by_id(&id)?;
+            Some((id, serde_json::json!({ "appId": ep.app_id, "url": ep.url })))
+        })
+        .collect();
     ok(
         200,
         serde_json::json!({
             "sampleMs": shard.shared().config.dashboard_sample_ms,
             "errorKinds": ATTEMPT_ERROR_KINDS,
             "samples": samples,
+            "endpoints": endpoints,
         }),
     )
 }

@@ -269,6 +269,22 @@ pub struct Deliveries {
     kick: Notify,
 }
 
+/// The `LONGEST_QUEUES_MAX` longest non-empty backlogs, longest first
+/// (ties by id, so the answer does not depend on map order).
+fn longest<'a>(queues: impl Iterator<Item = (&'a Arc<str>, u64)>) -> Vec<(Arc<str>, u64)> {
+    let max = crate::limits::LONGEST_QUEUES_MAX;
+    let mut top: Vec<(Arc<str>, u64)> = Vec::with_capacity(max + 1);
+    for (id, depth) in queues.filter(|(_, d)| *d > 0) {
+        if top.len() == max && top.last().is_some_and(|(_, d)| *d >= depth) {
+            continue;
+        }
+        top.push((id.clone(), depth));
+        top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        top.truncate(max);
+    }
+    top
+}
+
 impl Deliveries {
     /// An owner with nothing pending and a connection budget of `connections`.
     pub fn new(ports: Ports, connections: usize) -> Rc<Deliveries> {
@@ -471,6 +487,11 @@ impl Deliveries {
             .max()
             .unwrap_or(0);
         s.in_flight = queues.values().map(|q| q.in_flight as u64).sum();
+        s.longest_queues = longest(
+            queues
+                .iter()
+                .map(|(id, q)| (id, (q.ready.len() + q.in_flight) as u64)),
+        );
         s.endpoints = queues.len() as u64;
         s.connections = self.conns.borrow().used() as u64;
         s.connection_waiters = self.conns.borrow().waiting() as u64;
@@ -549,6 +570,35 @@ impl Deliveries {
         assert!(
             queues.values().all(|q| q.in_flight <= cap),
             "invariant 3: workers per endpoint within the cap"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_backlogs_are_the_deepest_five_longest_first() {
+        let ids: Vec<Arc<str>> = (0..8)
+            .map(|i| Arc::from(format!("ep_{i}").as_str()))
+            .collect();
+        let depths = [3, 0, 9, 1, 9, 7, 2, 5];
+        let top = longest(ids.iter().zip(depths));
+        let got: Vec<(&str, u64)> = top.iter().map(|(id, d)| (&**id, *d)).collect();
+        assert_eq!(
+            got,
+            [
+                ("ep_2", 9),
+                ("ep_4", 9),
+                ("ep_5", 7),
+                ("ep_7", 5),
+                ("ep_0", 3)
+            ]
+        );
+        assert!(
+            longest(ids.iter().zip([0; 8])).is_empty(),
+            "empty queues are not backlogs"
         );
     }
 }

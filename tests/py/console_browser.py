@@ -38,6 +38,8 @@ class Receiver:
             def do_POST(self):
                 n = int(self.headers.get("content-length") or 0)
                 outer.got.append((self.path, self.rfile.read(n)))
+                if self.path.startswith("/slow"):
+                    time.sleep(1)
                 body = XSS_BODY.encode()
                 self.send_response(200)
                 self.send_header("content-type", "text/html")
@@ -167,7 +169,7 @@ def main() -> int:
         driver.get(f"{base}/console/#/app/{app_id}")
         click("Inactive", wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]"))))
         wait.until(EC.presence_of_element_located((By.XPATH, "//tr[@data-endpoint]//button[normalize-space()='Active']")))
-        m2 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "order.paid", "payload": {"n": 2, "html": "<script>alert(7)</script>"}})
+        m2 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "order.paid", "payload": {"n": 2, "html": "<script>alert(7)</script>", "link": "javascript:alert(10)"}})
         deadline = time.time() + 15
         while not any(b'"n": 2' in b for _, b in receiver.got[before:]):
             expect(time.time() < deadline, "delivered once active again")
@@ -178,6 +180,17 @@ def main() -> int:
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "pre.payload")))
         expect("<script>alert(7)</script>" in driver.find_element(By.CSS_SELECTOR, "pre.payload").text, "payload as text")
         no_alert("payload")
+        expect(not driver.find_elements(By.CSS_SELECTOR, "a[href^='javascript:' i]"), "no javascript: link from the payload")
+        # A javascript: URL is no endpoint: the form says why, nothing is made.
+        driver.get(f"{base}/console/#/app/{app_id}")
+        click("New endpoint", wait.until(EC.presence_of_element_located((By.TAG_NAME, "main"))))
+        field("URL").send_keys("javascript:alert(9)//")
+        click("Create endpoint")
+        wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#toast.bad")))
+        expect(not driver.find_elements(By.XPATH, "//td[contains(., 'javascript:')]"), "no javascript: endpoint")
+        no_alert("javascript: URL")
+        driver.get(f"{base}/console/#/app/{app_id}/msg/{m2['id']}")
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "pre.payload")))
         wait.until(EC.presence_of_element_located((By.XPATH, "//td[@data-status='success']")))
         n_before = len(receiver.got)
         click("Resend")
@@ -256,8 +269,20 @@ def main() -> int:
         shot("narrow")
         driver.set_window_size(1280, 900)
 
-        # The dashboard: charts of the engine's own samples.
-        driver.get(f"{base}/console/#/dashboard")
+        # The dashboard: charts of the engine's own samples, the rule that
+        # fires, and a slow receiver's backlog among the longest.
+        slow = api(base, token, "POST", f"/api/v1/app/{app_id}/endpoint", {"url": receiver.url + "/slow", "filterTypes": ["slow.one"]})
+        for n in range(12):
+            api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "slow.one", "payload": {"n": n}})
+        deadline = time.time() + 20
+        while True:
+            driver.get(f"{base}/console/#/dashboard")
+            wait.until(EC.presence_of_element_located((By.XPATH, "//h2[normalize-space()='Rules firing']")))
+            if driver.find_elements(By.CSS_SELECTOR, f"tr[data-backlog='{slow['id']}']"):
+                break
+            expect(time.time() < deadline, "the slow endpoint among the longest backlogs")
+            time.sleep(0.5)
+        expect(driver.find_elements(By.CSS_SELECTOR, "li[data-firing]"), "the firing rule on the dashboard")
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "svg.chart polyline")))
         charts = driver.find_elements(By.CSS_SELECTOR, "svg.chart")
         expect(len(charts) == 4, f"four charts, got {len(charts)}")

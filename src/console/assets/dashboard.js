@@ -1,9 +1,10 @@
 // The dashboard: the last hour of deliveries per second, failures by kind,
 // end-to-end latency and backlog, from GET /api/v1/stats/dashboard (the
 // engine's own samples; no external service). Charts are SVG built through
-// the DOM; the latest values are also in a table.
-import { h, fill } from "/console/dom.js";
-import { get } from "/console/api.js";
+// the DOM. Below them: the longest endpoint backlogs of the hour and the
+// notification rules that fire.
+import { h, fill, when } from "/console/dom.js";
+import { get, all, enc } from "/console/api.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = ["#2450c7", "#b3261e", "#1a7f37", "#8a5cf5", "#c77d24", "#0f7c86", "#5b6475"];
@@ -40,8 +41,45 @@ function chart(title, unit, times, series) {
   return h("figure.card", {}, h("figcaption", {}, title), root, legend);
 }
 
+/** The endpoints with the longest backlogs in the hour: most at any sample. */
+function backlogs(d) {
+  const most = new Map();
+  for (const x of d.samples) {
+    for (const [id, depth] of x.longestQueues) {
+      const seen = most.get(id);
+      if (!seen || depth > seen.depth) most.set(id, { depth, at: x.atMs });
+    }
+  }
+  const last = d.samples.length ? d.samples[d.samples.length - 1].longestQueues : [];
+  const now = new Map(last.map(([id, depth]) => [id, depth]));
+  const rows = [...most.entries()].sort((a, b) => b[1].depth - a[1].depth).slice(0, 5);
+  return h("section.card", {},
+    h("h2", {}, "Longest endpoint backlogs (last hour)"),
+    rows.length === 0 ? h("p", {}, "No endpoint had deliveries waiting.") :
+      h("table", {}, h("thead", {}, h("tr", {}, ["Endpoint", "Most waiting", "When", "Now"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, rows.map(([id, m]) => {
+          const ep = d.endpoints[id];
+          return h("tr", { "data-backlog": id },
+            h("td.url", {}, ep ? h("a", { href: `#/app/${enc(ep.appId)}` }, ep.url) : id),
+            h("td", {}, String(m.depth)),
+            h("td", {}, when(new Date(m.at).toISOString())),
+            h("td", {}, String(now.get(id) || 0)));
+        }))));
+}
+
+/** The notification rules that fire now. */
+function firing(rules) {
+  const on = rules.filter((r) => r.state.status === "firing");
+  return h("section.card", {},
+    h("h2", {}, "Rules firing"),
+    rules.length === 0 ? h("p", {}, "No rules yet: ", h("a", { href: "#/rules" }, "create one"), ".") :
+      on.length === 0 ? h("p", {}, `None of ${rules.length} rules fires.`) :
+        h("ul", {}, on.map((r) => h("li", { "data-firing": r.id },
+          h("a", { href: "#/rules" }, r.name), ` — ${r.signal} ${r.comparison} ${r.threshold}: ${r.state.value} since ${when(r.state.since)}`))));
+}
+
 export async function dashboardScreen(main) {
-  const d = await get("/api/v1/stats/dashboard");
+  const [d, rules] = await Promise.all([get("/api/v1/stats/dashboard"), all("/api/v1/rule")]);
   const s = d.samples;
   const times = s.map((x) => x.atMs);
   const perSec = (f) => s.map((x) => (f(x) * 1000) / Math.max(1, x.intervalMs));
@@ -65,7 +103,9 @@ export async function dashboardScreen(main) {
       chart("Backlog", "", times, [
         { name: "pending deliveries", values: s.map((x) => x.pending) },
         { name: "deepest endpoint queue", values: s.map((x) => x.deepestQueue) },
-      ])));
+      ])),
+    firing(rules),
+    backlogs(d));
   clearTimeout(dashboardScreen.timer);
   dashboardScreen.timer = setTimeout(() => {
     if (location.hash.startsWith("#/dashboard")) dashboardScreen(main).catch(() => {});
