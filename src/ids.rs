@@ -58,6 +58,17 @@ pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     out
 }
 
+/// The smallest id of `prefix` minted at `ms`: every id minted at or after
+/// `ms` sorts after it (a position "before everything since `ms`").
+pub fn floor_at(prefix: &str, ms: u64) -> String {
+    let mut raw = [0u8; 20];
+    raw[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    format!(
+        "{prefix}_{}",
+        std::str::from_utf8(&encode_base62(&raw)).unwrap_or_default()
+    )
+}
+
 /// 62^5: below 2^30, so a remainder shifted left by a 32-bit limb fits a
 /// `u64` and every division is by a constant the compiler turns into a
 /// multiplication.
@@ -124,6 +135,19 @@ pub fn new_secret(prefix: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_floor_sorts_before_every_id_minted_since_and_after_every_earlier_one() {
+        for ms in [0u64, 1, 1_700_000_000_000, (1 << 48) - 2] {
+            let floor = floor_at("msg", ms);
+            assert!(has_prefix(&floor, "msg"), "{floor}");
+            assert!(floor <= new_id_at("msg", ms), "{ms}");
+            assert!(floor < new_id_at("msg", ms + 1), "{ms}");
+            if ms > 0 {
+                assert!(new_id_at("msg", ms - 1) < floor, "{ms}");
+            }
+        }
+    }
 
     #[test]
     fn ids_are_prefixed_unique_and_sorted_by_time() {

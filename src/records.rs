@@ -86,6 +86,8 @@ pub enum Kind {
     RuleState = 12,
     /// An operational event a catalog change makes, journaled with it.
     Notice = 13,
+    /// A poller consumer's position (`…/poller/{endpoint}/consumer/{id}`).
+    ConsumerPosition = 14,
     Message = 16,
     Attempt = 17,
     Resend = 18,
@@ -110,6 +112,7 @@ impl Kind {
             11 => Kind::RuleDelete,
             12 => Kind::RuleState,
             13 => Kind::Notice,
+            14 => Kind::ConsumerPosition,
             16 => Kind::Message,
             17 => Kind::Attempt,
             18 => Kind::Resend,
@@ -155,6 +158,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::RulePut) => decode_rule(body).map(drop),
         Some(Kind::RuleState) => decode_rule_state(body).map(drop),
         Some(Kind::Notice) => decode_notice(body).map(drop),
+        Some(Kind::ConsumerPosition) => decode_consumer(body).map(drop),
         Some(
             Kind::AppDelete
             | Kind::EndpointDelete
@@ -525,6 +529,17 @@ pub struct NoticeRecord {
     pub at_ms: u64,
 }
 
+/// Where a named poller consumer is: the id of the last message it was
+/// given (or a floor id, `ids::floor_at`, after a seek).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConsumerRecord {
+    pub app_id: String,
+    pub endpoint_id: String,
+    pub consumer_id: String,
+    pub iterator: String,
+    pub at_ms: u64,
+}
+
 /// A manually requested delivery of an existing message to one endpoint
 /// (`resend`, or a `recover` task); journaled by the endpoint's owner shard
 /// before the delivery starts, so a crash cannot lose it. Attempts of that
@@ -638,6 +653,7 @@ decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_rule, RuleRecord, Kind::RulePut);
 decoder!(decode_rule_state, RuleStateRecord, Kind::RuleState);
 decoder!(decode_notice, NoticeRecord, Kind::Notice);
+decoder!(decode_consumer, ConsumerRecord, Kind::ConsumerPosition);
 decoder!(decode_attempt_v1, v1::AttemptRecord, Kind::Attempt);
 decoder!(decode_attempt_v2, AttemptRecord, Kind::Attempt);
 decoder!(decode_resend, ResendRecord, Kind::Resend);

@@ -142,3 +142,21 @@ pub async fn get_message(
         super::listing::message_view(shard, &m, q.with_content.unwrap_or(true))?,
     ))
 }
+
+/// `POST /app/{app}/msg/precheck/active` (Svix's `message.precheck`): would
+/// a message of this type and these channels reach any enabled endpoint?
+pub fn precheck(shard: &Shard, req: &Request, app: &str) -> Result<Response> {
+    let obj = json_object(req)?;
+    let app = find_app(shard, app)?;
+    let event_type = opt_str(&obj, "eventType", 256)?
+        .filter(|t| crate::catalog::valid_event_type(t))
+        .ok_or_else(|| invalid("eventType", "an event type name is required"))?;
+    let channels = opt_list(&obj, &["channels"])?.unwrap_or_default();
+    let active = !shard
+        .shared()
+        .catalog
+        .load()
+        .fan_out(&app.id, &event_type, &channels)
+        .is_empty();
+    Ok(ok(200, serde_json::json!({ "active": active })))
+}

@@ -20,6 +20,7 @@ pub mod manual;
 pub mod messages;
 pub mod operational;
 pub mod params;
+pub mod poller;
 pub mod receive;
 pub mod routes;
 pub mod rules;

@@ -79,6 +79,10 @@ enum Route {
     OpEndpointHeaders,
     Rules,
     Rule,
+    Poller,
+    Precheck,
+    PollerConsumer,
+    PollerConsumerSeek,
 }
 
 fn router() -> &'static matchit::Router<Route> {
@@ -198,6 +202,16 @@ fn router() -> &'static matchit::Router<Route> {
             (
                 "/api/v1/operational-webhook/endpoint/{ep}/headers",
                 Route::OpEndpointHeaders,
+            ),
+            ("/api/v1/app/{app}/poller/{ep}", Route::Poller),
+            ("/api/v1/app/{app}/msg/precheck/active", Route::Precheck),
+            (
+                "/api/v1/app/{app}/poller/{ep}/consumer/{consumer}",
+                Route::PollerConsumer,
+            ),
+            (
+                "/api/v1/app/{app}/poller/{ep}/consumer/{consumer}/seek",
+                Route::PollerConsumerSeek,
             ),
             ("/api/v1/rule", Route::Rules),
             ("/api/v1/rule/{rule}", Route::Rule),
@@ -399,6 +413,7 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
         name: m.params.get("name").unwrap_or(""),
         src: m.params.get("src").unwrap_or(""),
         rule: m.params.get("rule").unwrap_or(""),
+        consumer: m.params.get("consumer").unwrap_or(""),
     };
     let resp = dispatch(shard, &req, route, &params, &who).await;
     if let Some(g) = guard {
@@ -423,6 +438,7 @@ struct Params<'a> {
     name: &'a str,
     src: &'a str,
     rule: &'a str,
+    consumer: &'a str,
 }
 
 /// The console's and portal's pages and files, and console sign-in; `None`
@@ -492,6 +508,14 @@ async fn dispatch(
             headers: Vec::new(),
         }),
         (Route::Apps, "GET") => list_apps(shard, req),
+        (Route::Poller, "GET") => super::poller::poll(shard, req, app, ep).await,
+        (Route::Precheck, "POST") => precheck(shard, req, app),
+        (Route::PollerConsumer, "GET") => {
+            super::poller::consumer_poll(shard, req, app, ep, p.consumer).await
+        }
+        (Route::PollerConsumerSeek, "POST") => {
+            super::poller::consumer_seek(shard, req, app, ep, p.consumer)
+        }
         (Route::Rules, "GET") => super::rules::list_rules(shard, req),
         (Route::Rules, "POST") => super::rules::create_rule(shard, req),
         (Route::Rule, "GET") => super::rules::get_rule(shard, p.rule),

@@ -16,6 +16,7 @@
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
 //!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
 
+mod consumers;
 mod notices;
 mod rules;
 pub mod store;
@@ -56,6 +57,9 @@ pub struct Catalog {
     /// Notification rules and the state of each that has changed once.
     rules: BTreeMap<String, Arc<records::RuleRecord>>,
     rule_states: BTreeMap<String, Arc<records::RuleStateRecord>>,
+    /// Poller consumers' positions by (endpoint id, consumer id)
+    /// (`consumers.rs`).
+    consumers: BTreeMap<(String, String), Arc<records::ConsumerRecord>>,
     /// The operational events of recent changes, oldest first (`notices.rs`).
     notices: std::collections::VecDeque<Arc<records::NoticeRecord>>,
 }
@@ -87,6 +91,7 @@ impl Catalog {
             Some(Kind::RuleDelete) => self.delete_rule(&records::decode_delete(body)?.id),
             Some(Kind::RuleState) => self.put_rule_state(records::decode_rule_state(body)?),
             Some(Kind::Notice) => self.keep_notice(records::decode_notice(body)?),
+            Some(Kind::ConsumerPosition) => self.put_consumer(records::decode_consumer(body)?),
             _ => return Err(RecordError::UnknownKind(kind)),
         }
         Ok(())
@@ -116,6 +121,9 @@ impl Catalog {
             }
         }
         self.snapshot_rules(&mut out)?;
+        for c in self.consumers.values() {
+            out.push((Kind::ConsumerPosition, records::encode(c.as_ref())?));
+        }
         for n in &self.notices {
             out.push((Kind::Notice, records::encode(n.as_ref())?));
         }
@@ -227,6 +235,7 @@ impl Catalog {
             self.app_uids.remove(uid);
         }
         for ep in self.app_endpoints.remove(id).unwrap_or_default() {
+            self.forget_consumers(&ep);
             self.endpoint_names.remove(&ep);
             if let Some(e) = self.endpoints.get(&ep).cloned() {
                 self.unindex_types(&e);
@@ -263,6 +272,7 @@ impl Catalog {
     }
 
     pub fn delete_endpoint(&mut self, id: &str) {
+        self.forget_consumers(id);
         self.endpoint_names.remove(id);
         let Some(ep) = self.endpoints.remove(id) else {
             return;

@@ -18,6 +18,7 @@
 //! The indexes are rebuilt at start by `recovery` from the same records, so a
 //! listing after a restart shows what it showed before.
 
+mod poll;
 mod window;
 
 pub use window::{Window, WindowQuery};

@@ -55,6 +55,15 @@ pub enum Request {
     EndpointStats { endpoint_id: String },
     /// What a notification rule counts over a window (every shard).
     Window(WindowQuery),
+    /// An application's messages after a position that an endpoint takes,
+    /// oldest first (home shard).
+    Poll {
+        app_id: String,
+        after: Option<String>,
+        endpoint: Arc<crate::records::EndpointRecord>,
+        filter: Filter,
+        limit: usize,
+    },
     /// Deliver a message to an endpoint again (owner shard).
     Resend {
         meta: Arc<MsgMeta>,
@@ -84,6 +93,7 @@ pub enum Answer {
     DeliveriesOf(Vec<DeliveryEntry>),
     EndpointStats([u64; 5]),
     Window(Window),
+    Polled(Vec<Arc<MsgMeta>>, bool),
     Resent(Result<(), manual::ManualError>),
     Recovered(Result<u64, manual::ManualError>),
     SentExample(Option<IngestResult>),
@@ -136,6 +146,16 @@ fn answer_now(shard: &Shard, request: Request) -> Result<Answer, Waiting> {
         Request::DeliveriesOf { msg_id } => Answer::DeliveriesOf(index.deliveries_of(&msg_id)),
         Request::EndpointStats { endpoint_id } => Answer::EndpointStats(index.stats(&endpoint_id)),
         Request::Window(q) => Answer::Window(index.window(&q)),
+        Request::Poll {
+            app_id,
+            after,
+            endpoint,
+            filter,
+            limit,
+        } => {
+            let (items, more) = index.poll(&app_id, after.as_deref(), &endpoint, &filter, limit);
+            Answer::Polled(items, more)
+        }
         Request::Resend { meta, endpoint_id } => return Err(Waiting::Resend { meta, endpoint_id }),
         Request::Recover {
             endpoint_id,
@@ -399,4 +419,27 @@ pub async fn window(shard: &Rc<Shard>, q: WindowQuery) -> Option<Window> {
         total.add(&expect!(Some(a), Window)?);
     }
     Some(total)
+}
+
+/// Up to `limit` messages of `app_id` after the id `after`, oldest first,
+/// that `endpoint` and `filter` take; and whether more are there.
+pub async fn poll(
+    shard: &Rc<Shard>,
+    app_id: &str,
+    after: Option<String>,
+    endpoint: Arc<crate::records::EndpointRecord>,
+    filter: Filter,
+    limit: usize,
+) -> Option<(Vec<Arc<MsgMeta>>, bool)> {
+    let request = Request::Poll {
+        app_id: app_id.to_string(),
+        after,
+        endpoint,
+        filter,
+        limit,
+    };
+    match ask_home(shard, app_id, request).await {
+        Some(Answer::Polled(items, more)) => Some((items, more)),
+        _ => None,
+    }
 }
