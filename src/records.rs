@@ -6,6 +6,23 @@
 
 use rkyv::{Archive, Deserialize, Serialize};
 
+/// Bytes as base64 text in JSON (the environment document's secrets).
+mod base64_bytes {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Version byte written with every record body defined here.
 pub const RECORD_VERSION: u8 = 2;
 
@@ -176,7 +193,10 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
 }
 
 /// An application (tenant).
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppRecord {
     pub id: String,
     pub uid: Option<String>,
@@ -191,7 +211,10 @@ pub struct AppRecord {
 /// An incoming source: a public receive URL (`/ingest/{token}`) whose
 /// requests are verified by `kind`'s scheme and forwarded to the endpoints
 /// of the source's own application (id = the source's id) and to `routes`.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceRecord {
     pub id: String,
     pub uid: Option<String>,
@@ -217,7 +240,10 @@ pub struct SourceRecord {
 }
 
 /// Where a source's requests also go: messages of an application.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceRoute {
     /// The application's id.
     pub app_id: String,
@@ -227,7 +253,10 @@ pub struct SourceRoute {
 }
 
 /// How a route names the event type of the messages it makes.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum RouteEventType {
     Fixed(String),
     Header(String),
@@ -235,21 +264,31 @@ pub enum RouteEventType {
 }
 
 /// One signing key of an endpoint; `expires_ms == 0` marks the current key.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKey {
+    #[serde(with = "base64_bytes")]
     pub key: Vec<u8>,
     pub expires_ms: u64,
 }
 
 /// One custom header sent with every delivery of an endpoint.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HeaderPair {
     pub name: String,
     pub value: String,
 }
 
 /// A webhook subscription of an application.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointRecord {
     pub id: String,
     pub app_id: String,
@@ -274,7 +313,10 @@ pub struct EndpointRecord {
 }
 
 /// A registered event type.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventTypeRecord {
     pub name: String,
     pub description: String,
@@ -287,7 +329,10 @@ pub struct EventTypeRecord {
 /// object text, empty for none) and flags, kept beside its
 /// `EventTypeRecord` (a record of its own, so event types written before
 /// it read as they were).
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventTypeDetailsRecord {
     pub name: String,
     pub schemas: String,
@@ -474,7 +519,10 @@ pub fn decode_attempt(version: u8, body: &[u8]) -> Result<AttemptRecord, RecordE
 
 /// A notification rule (`/api/v1/rule`): a signal of a scope compared with
 /// a threshold over a window (`rules::Rule` is its checked form).
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RuleRecord {
     pub id: String,
     pub name: String,

@@ -40,7 +40,7 @@ fn check_name(name: &str) -> Result<()> {
 }
 
 /// Applies a body to `rec` according to `mode`.
-fn from_body(
+pub(super) fn from_body(
     obj: &Map<String, Value>,
     mut rec: EventTypeRecord,
     mode: Mode,
@@ -59,7 +59,7 @@ fn from_body(
 const SCHEMAS_BYTES_MAX: usize = 64 * 1024;
 
 /// Applies a body's Svix details to `d` according to `mode`.
-fn details_from_body(
+pub(super) fn details_from_body(
     obj: &Map<String, Value>,
     mut d: EventTypeDetailsRecord,
     mode: Mode,

@@ -11,6 +11,7 @@ pub mod attempts;
 pub mod auth;
 pub mod dashboard;
 pub mod endpoints;
+pub mod environment;
 pub mod event_types;
 pub mod headers;
 pub mod http;

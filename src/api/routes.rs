@@ -81,6 +81,8 @@ enum Route {
     Rule,
     Poller,
     Precheck,
+    EnvironmentExport,
+    EnvironmentImport,
     PollerConsumer,
     PollerConsumerSeek,
 }
@@ -213,6 +215,8 @@ fn router() -> &'static matchit::Router<Route> {
                 "/api/v1/app/{app}/poller/{ep}/consumer/{consumer}/seek",
                 Route::PollerConsumerSeek,
             ),
+            ("/api/v1/environment/export", Route::EnvironmentExport),
+            ("/api/v1/environment/import", Route::EnvironmentImport),
             ("/api/v1/rule", Route::Rules),
             ("/api/v1/rule/{rule}", Route::Rule),
         ];
@@ -510,6 +514,8 @@ async fn dispatch(
         (Route::Apps, "GET") => list_apps(shard, req),
         (Route::Poller, "GET") => super::poller::poll(shard, req, app, ep).await,
         (Route::Precheck, "POST") => precheck(shard, req, app),
+        (Route::EnvironmentExport, "POST") => super::environment::export(shard),
+        (Route::EnvironmentImport, "POST") => super::environment::import(shard, req),
         (Route::PollerConsumer, "GET") => {
             super::poller::consumer_poll(shard, req, app, ep, p.consumer).await
         }

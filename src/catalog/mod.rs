@@ -337,6 +337,11 @@ impl Catalog {
         self.apps.values().filter(|a| !self.is_hidden_app(&a.id))
     }
 
+    /// Every application, ringhook's own and sources' ones too.
+    pub fn every_app(&self) -> impl DoubleEndedIterator<Item = &Arc<AppRecord>> {
+        self.apps.values()
+    }
+
     /// An endpoint of `app_id` by id or uid.
     pub fn endpoint(&self, app_id: &str, id_or_uid: &str) -> Option<&Arc<EndpointRecord>> {
         let by_id = self.endpoints.get(id_or_uid).filter(|e| e.app_id == app_id);

@@ -196,6 +196,31 @@ impl Shard {
         Ok(())
     }
 
+    /// Commits many catalog records at once (an environment import): all
+    /// applied to one copy, appended and synced together, published once.
+    /// They make no operational events.
+    pub fn commit_catalog_batch(
+        &self,
+        batch: &[(crate::records::Kind, Vec<u8>)],
+    ) -> Result<(), CatalogWriteError> {
+        let store = self
+            .catalog_store
+            .as_ref()
+            .ok_or(CatalogWriteError::NotHere)?;
+        let mut next = (**self.shared.catalog.load()).clone();
+        for (kind, body) in batch {
+            next.apply(*kind as u8, body)?;
+        }
+        let mut store = store.borrow_mut();
+        store.append_all_synced(batch)?;
+        let next = std::sync::Arc::new(next);
+        self.shared.catalog.store(next.clone());
+        if let Err(e) = store.compact_if_due(&next) {
+            tracing::warn!(error = %e, "catalog compaction failed, the journal stays as it is");
+        }
+        Ok(())
+    }
+
     /// The catalog journal's size and compactions since start (shard 0).
     pub fn catalog_journal_stats(&self) -> Option<(u64, u64)> {
         self.catalog_store.as_ref().map(|s| {
