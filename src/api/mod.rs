@@ -23,6 +23,7 @@ pub mod operational;
 pub mod params;
 pub mod poller;
 pub mod receive;
+pub mod replay;
 pub mod routes;
 pub mod rules;
 pub mod sources;

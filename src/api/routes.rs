@@ -81,6 +81,9 @@ enum Route {
     Rule,
     Poller,
     Precheck,
+    ReplayMissing,
+    AttemptStats,
+    BulkReplay,
     EnvironmentExport,
     EnvironmentImport,
     PollerConsumer,
@@ -215,6 +218,18 @@ fn router() -> &'static matchit::Router<Route> {
                 "/api/v1/app/{app}/poller/{ep}/consumer/{consumer}/seek",
                 Route::PollerConsumerSeek,
             ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/attempt-stats",
+                Route::AttemptStats,
+            ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/replay-missing",
+                Route::ReplayMissing,
+            ),
+            (
+                "/api/v1/app/{app}/endpoint/{ep}/bulk-replay",
+                Route::BulkReplay,
+            ),
             ("/api/v1/environment/export", Route::EnvironmentExport),
             ("/api/v1/environment/import", Route::EnvironmentImport),
             ("/api/v1/rule", Route::Rules),
@@ -255,8 +270,8 @@ fn resource(route: Route) -> Resource {
     use Route::*;
     match route {
         App => Resource::App,
-        Endpoints | Endpoint | EndpointHeaders | EndpointStats | EndpointMessages
-        | AttemptsByEndpoint => Resource::Endpoint,
+        Endpoints | Endpoint | EndpointHeaders | EndpointStats | AttemptStats
+        | EndpointMessages | AttemptsByEndpoint => Resource::Endpoint,
         EndpointSecret | EndpointSecretRotate => Resource::EndpointSecret,
         Messages | Message | MessageAttempt | MessageEndpoints | AttemptsByMsg => Resource::Message,
         Resend | EndpointRecover | EndpointSendExample => Resource::Attempts,
@@ -514,6 +529,8 @@ async fn dispatch(
         (Route::Apps, "GET") => list_apps(shard, req),
         (Route::Poller, "GET") => super::poller::poll(shard, req, app, ep).await,
         (Route::Precheck, "POST") => precheck(shard, req, app),
+        (Route::ReplayMissing, "POST") => super::replay::replay_missing(shard, req, app, ep),
+        (Route::BulkReplay, "POST") => super::replay::bulk_replay(shard, req, app, ep),
         (Route::EnvironmentExport, "POST") => super::environment::export(shard),
         (Route::EnvironmentImport, "POST") => super::environment::import(shard, req),
         (Route::PollerConsumer, "GET") => {
@@ -574,7 +591,8 @@ async fn dispatch(
         }
         (Route::EndpointRecover, "POST") => manual::recover(shard, req, app, ep).await,
         (Route::EndpointSendExample, "POST") => manual::send_example(shard, req, app, ep).await,
-        (Route::EndpointStats, "GET") => attempts::endpoint_stats(shard, app, ep).await,
+        (Route::EndpointStats, "GET") => attempts::endpoint_stats(shard, req, app, ep).await,
+        (Route::AttemptStats, "GET") => attempts::attempt_stats(shard, req, app, ep).await,
         (Route::BackgroundTasks, "GET") => manual::list_tasks(shard, req),
         (Route::BackgroundTask, "GET") => manual::get_task(shard, p.task),
         (Route::PortalAccess, "POST") => auth::portal_access(shard, req, who, app),

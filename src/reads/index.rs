@@ -491,15 +491,36 @@ impl Index {
     }
 
     /// Deliveries of an endpoint by status, indexed by `Status as usize`.
-    pub fn stats(&self, endpoint_id: &str) -> [u64; 5] {
+    pub fn stats(&self, endpoint_id: &str, since_ms: u64, until_ms: u64) -> [u64; 5] {
         let mut counts = [0u64; 5];
         for d in self
             .deliveries
             .get(endpoint_id)
             .into_iter()
             .flat_map(|m| m.values())
+            .filter(|d| (since_ms..until_ms).contains(&d.msg.created_ms))
         {
             counts[d.status as usize] += 1;
+        }
+        counts
+    }
+
+    /// The endpoint's attempts made in `since_ms..until_ms` by what they
+    /// show: (success, fail, canceled).
+    pub fn attempt_stats(&self, endpoint_id: &str, since_ms: u64, until_ms: u64) -> [u64; 3] {
+        let mut counts = [0u64; 3];
+        for a in self
+            .attempts
+            .get(endpoint_id)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter(|a| (since_ms..until_ms).contains(&a.at_ms))
+        {
+            match Status::of_attempt(a.outcome) {
+                Status::Success => counts[0] += 1,
+                Status::Canceled => counts[2] += 1,
+                _ => counts[1] += 1,
+            }
         }
         counts
     }

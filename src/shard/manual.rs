@@ -1,5 +1,7 @@
 //! Manually requested deliveries: `resend` of one message to one endpoint,
-//! and `recover` (resend every failed delivery of an endpoint since a time).
+//! `recover` (resend every failed delivery of an endpoint since a time), and
+//! `replay` (`replay-missing`: the messages never sent to it; `bulk-replay`:
+//! those sent to it, by delivery status).
 //!
 //! Both run on the endpoint's owner shard. The message body is read back from
 //! the journal (the index holds only its position), a `Resend` record is
@@ -126,6 +128,36 @@ pub async fn recover(
         };
         count += still_failed.len() as u64;
         resend_all(shard, still_failed, &endpoint_id).await?;
+    }
+    Ok(count)
+}
+
+/// Which of `candidates` (messages of the endpoint's application that its
+/// filters take) to replay to `endpoint_id`: with `only_missing`, those
+/// never sent to it (no delivery at all, `replay-missing`); else those
+/// sent to it whose delivery `filter` takes (`bulk-replay`). Resends them
+/// in batches, as `recover` does; returns how many.
+pub async fn replay(
+    shard: &Rc<Shard>,
+    endpoint_id: String,
+    candidates: Vec<Arc<MsgMeta>>,
+    only_missing: bool,
+    status: Option<u8>,
+) -> Result<u64, ManualError> {
+    let chosen: Vec<Arc<MsgMeta>> = {
+        let index = shard.index.borrow();
+        candidates
+            .into_iter()
+            .filter(|m| match index.delivery(&endpoint_id, &m.id) {
+                None => only_missing,
+                Some(d) => !only_missing && status.is_none_or(|s| d.status as u8 == s),
+            })
+            .collect()
+    };
+    let mut count = 0;
+    for chunk in chosen.chunks(RECOVER_BATCH_MAX) {
+        count += chunk.len() as u64;
+        resend_all(shard, chunk.to_vec(), &endpoint_id).await?;
     }
     Ok(count)
 }

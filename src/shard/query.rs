@@ -51,8 +51,14 @@ pub enum Request {
     AttemptsOf { msg_id: String },
     /// Every delivery of a message this shard owns.
     DeliveriesOf { msg_id: String },
-    /// An endpoint's deliveries by status (owner shard).
-    EndpointStats { endpoint_id: String },
+    /// An endpoint's deliveries by status, of messages created in
+    /// `since_ms..until_ms`, and its attempts in that range by what they
+    /// show (owner shard).
+    EndpointStats {
+        endpoint_id: String,
+        since_ms: u64,
+        until_ms: u64,
+    },
     /// What a notification rule counts over a window (every shard).
     Window(WindowQuery),
     /// An application's messages after a position that an endpoint takes,
@@ -75,6 +81,13 @@ pub enum Request {
         since_ms: u64,
         until_ms: u64,
     },
+    /// Replay messages to an endpoint (owner shard; `manual::replay`).
+    Replay {
+        endpoint_id: String,
+        candidates: Vec<Arc<MsgMeta>>,
+        only_missing: bool,
+        status: Option<u8>,
+    },
     /// Accept a message for one endpoint only (`send-example`, home shard).
     SendExample {
         message: NewMessage,
@@ -91,11 +104,12 @@ pub enum Answer {
     EndpointAttempts(Page<AttemptEntry>),
     AttemptsOf(Vec<AttemptEntry>),
     DeliveriesOf(Vec<DeliveryEntry>),
-    EndpointStats([u64; 5]),
+    EndpointStats([u64; 5], [u64; 3]),
     Window(Window),
     Polled(Vec<Arc<MsgMeta>>, bool),
     Resent(Result<(), manual::ManualError>),
     Recovered(Result<u64, manual::ManualError>),
+    Replayed(Result<u64, manual::ManualError>),
     SentExample(Option<IngestResult>),
 }
 
@@ -109,6 +123,12 @@ enum Waiting {
         endpoint_id: String,
         since_ms: u64,
         until_ms: u64,
+    },
+    Replay {
+        endpoint_id: String,
+        candidates: Vec<Arc<MsgMeta>>,
+        only_missing: bool,
+        status: Option<u8>,
     },
     SendExample {
         message: Box<NewMessage>,
@@ -144,7 +164,14 @@ fn answer_now(shard: &Shard, request: Request) -> Result<Answer, Waiting> {
         } => Answer::EndpointAttempts(index.list_endpoint_attempts(&endpoint_id, &filter, &page)),
         Request::AttemptsOf { msg_id } => Answer::AttemptsOf(index.attempts_of(&msg_id)),
         Request::DeliveriesOf { msg_id } => Answer::DeliveriesOf(index.deliveries_of(&msg_id)),
-        Request::EndpointStats { endpoint_id } => Answer::EndpointStats(index.stats(&endpoint_id)),
+        Request::EndpointStats {
+            endpoint_id,
+            since_ms,
+            until_ms,
+        } => Answer::EndpointStats(
+            index.stats(&endpoint_id, since_ms, until_ms),
+            index.attempt_stats(&endpoint_id, since_ms, until_ms),
+        ),
         Request::Window(q) => Answer::Window(index.window(&q)),
         Request::Poll {
             app_id,
@@ -166,6 +193,19 @@ fn answer_now(shard: &Shard, request: Request) -> Result<Answer, Waiting> {
                 endpoint_id,
                 since_ms,
                 until_ms,
+            })
+        }
+        Request::Replay {
+            endpoint_id,
+            candidates,
+            only_missing,
+            status,
+        } => {
+            return Err(Waiting::Replay {
+                endpoint_id,
+                candidates,
+                only_missing,
+                status,
             })
         }
         Request::SendExample {
@@ -191,6 +231,14 @@ async fn answer_waiting(shard: Rc<Shard>, request: Waiting) -> Answer {
             since_ms,
             until_ms,
         } => Answer::Recovered(manual::recover(&shard, endpoint_id, since_ms, until_ms).await),
+        Waiting::Replay {
+            endpoint_id,
+            candidates,
+            only_missing,
+            status,
+        } => Answer::Replayed(
+            manual::replay(&shard, endpoint_id, candidates, only_missing, status).await,
+        ),
         Waiting::SendExample {
             message,
             endpoint_id,
@@ -358,11 +406,21 @@ pub async fn deliveries_of(shard: &Rc<Shard>, msg_id: &str) -> Vec<DeliveryEntry
 }
 
 /// An endpoint's deliveries by status.
-pub async fn endpoint_stats(shard: &Rc<Shard>, endpoint_id: &str) -> Option<[u64; 5]> {
+pub async fn endpoint_stats(
+    shard: &Rc<Shard>,
+    endpoint_id: &str,
+    since_ms: u64,
+    until_ms: u64,
+) -> Option<([u64; 5], [u64; 3])> {
     let request = Request::EndpointStats {
         endpoint_id: endpoint_id.to_string(),
+        since_ms,
+        until_ms,
     };
-    expect!(ask_owner(shard, endpoint_id, request).await, EndpointStats)
+    match ask_owner(shard, endpoint_id, request).await {
+        Some(Answer::EndpointStats(deliveries, attempts)) => Some((deliveries, attempts)),
+        _ => None,
+    }
 }
 
 /// Delivers `meta` to `endpoint_id` again, once its `Resend` record is durable.
@@ -440,6 +498,26 @@ pub async fn poll(
     };
     match ask_home(shard, app_id, request).await {
         Some(Answer::Polled(items, more)) => Some((items, more)),
+        _ => None,
+    }
+}
+
+/// Replays messages to an endpoint on its owner (`manual::replay`).
+pub async fn replay(
+    shard: &Rc<Shard>,
+    endpoint_id: &str,
+    candidates: Vec<Arc<MsgMeta>>,
+    only_missing: bool,
+    status: Option<u8>,
+) -> Option<Result<u64, manual::ManualError>> {
+    let request = Request::Replay {
+        endpoint_id: endpoint_id.to_string(),
+        candidates,
+        only_missing,
+        status,
+    };
+    match ask_owner(shard, endpoint_id, request).await {
+        Some(Answer::Replayed(r)) => Some(r),
         _ => None,
     }
 }
