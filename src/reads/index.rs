@@ -658,7 +658,7 @@ mod tests {
             3
         );
         assert!(ix.message("app", "msg_0").is_none());
-        assert_eq!(ix.stats("ep")[Status::Pending as usize], 3);
+        assert_eq!(ix.stats("ep", 0, u64::MAX)[Status::Pending as usize], 3);
         ix.prune(1000 + 135);
         assert_eq!(
             ix.list_messages("app", &Filter::default(), &all)
@@ -666,7 +666,7 @@ mod tests {
                 .len(),
             1
         );
-        assert_eq!(ix.stats("ep")[Status::Pending as usize], 1);
+        assert_eq!(ix.stats("ep", 0, u64::MAX)[Status::Pending as usize], 1);
         assert!(ix.message("app", "msg_4").is_some());
     }
 }
