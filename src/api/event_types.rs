@@ -119,7 +119,11 @@ fn details(
 }
 
 /// Commits the event type, then its details when they change.
-fn commit_with(shard: &Shard, rec: &EventTypeRecord, d: &EventTypeDetailsRecord) -> Result<Value> {
+pub(super) fn commit_with(
+    shard: &Shard,
+    rec: &EventTypeRecord,
+    d: &EventTypeDetailsRecord,
+) -> Result<Value> {
     commit(shard, rec)?;
     let before = shard
         .shared()
@@ -139,7 +143,7 @@ fn commit_with(shard: &Shard, rec: &EventTypeRecord, d: &EventTypeDetailsRecord)
     Ok(views::event_type(rec, Some(d)))
 }
 
-fn fresh(name: &str) -> EventTypeRecord {
+pub(super) fn fresh(name: &str) -> EventTypeRecord {
     let now = crate::time::now_ms();
     EventTypeRecord {
         name: name.to_string(),

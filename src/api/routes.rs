@@ -81,6 +81,7 @@ enum Route {
     Rule,
     Poller,
     Precheck,
+    ImportOpenapi,
     ReplayMissing,
     AttemptStats,
     BulkReplay,
@@ -230,6 +231,7 @@ fn router() -> &'static matchit::Router<Route> {
                 "/api/v1/app/{app}/endpoint/{ep}/bulk-replay",
                 Route::BulkReplay,
             ),
+            ("/api/v1/event-type/import/openapi", Route::ImportOpenapi),
             ("/api/v1/environment/export", Route::EnvironmentExport),
             ("/api/v1/environment/import", Route::EnvironmentImport),
             ("/api/v1/rule", Route::Rules),
@@ -531,6 +533,7 @@ async fn dispatch(
         (Route::Precheck, "POST") => precheck(shard, req, app),
         (Route::ReplayMissing, "POST") => super::replay::replay_missing(shard, req, app, ep),
         (Route::BulkReplay, "POST") => super::replay::bulk_replay(shard, req, app, ep),
+        (Route::ImportOpenapi, "POST") => super::openapi_import::import_openapi(shard, req),
         (Route::EnvironmentExport, "POST") => super::environment::export(shard),
         (Route::EnvironmentImport, "POST") => super::environment::import(shard, req),
         (Route::PollerConsumer, "GET") => {
