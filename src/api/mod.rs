@@ -28,6 +28,7 @@ pub mod replay;
 pub mod routes;
 pub mod rules;
 pub mod sources;
+pub mod usage;
 pub mod views;
 
 use crate::limits::{API_LINGER_BYTES_MAX, API_REJECTIONS_IN_FLIGHT_MAX};

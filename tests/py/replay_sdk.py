@@ -1,7 +1,8 @@
 """The official svix SDK replays and reads stats against ringhook:
 `endpoint.replay_missing`, `endpoint.bulk_replay`, `endpoint.get_stats`
-(with `since`/`until`), `endpoint.get_attempt_stats`, and the background
-tasks they start.
+(with `since`/`until`), `endpoint.get_attempt_stats`,
+`statistics.aggregate_app_stats` / `aggregate_event_types`, and the
+background tasks they start.
 
 Usage: replay_sdk.py SERVER_URL TOKEN SINK_URL; prints "ok" or fails
 naming the expectation.
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from svix.api import (ApplicationIn, EndpointGetAttemptStatsOptions, EndpointGetStatsOptions, EndpointIn,
                       MessageIn, Svix, SvixOptions)
-from svix.models import BulkReplayIn, ReplayIn
+from svix.models import AppUsageStatsIn, BulkReplayIn, ReplayIn
 
 
 def expect(cond, what):
@@ -77,6 +78,16 @@ def main() -> int:
     expect(empty.success == 0, f"stats since the future: {empty}")
     attempts = svix.endpoint.get_attempt_stats(app, a, EndpointGetAttemptStatsOptions(since=start))
     expect(attempts.success == 6 and attempts.fail == 0, f"attempt stats: {attempts}")
+    # Usage statistics, as (finished) background tasks.
+    usage = svix.statistics.aggregate_app_stats(AppUsageStatsIn(since=start, until=future, app_ids=[app, "app_nope"]))
+    expect(usage.unresolved_app_ids == ["app_nope"], f"usage: {usage}")
+    data = finished(svix, usage.id)
+    expect(data["appStats"] == [{"appId": app, "appUid": None, "messageDestinations": 6}], f"app stats: {data}")
+    kinds = svix.statistics.aggregate_event_types()
+    data = finished(svix, kinds.id)
+    mine = [e for e in data["event_types"] if e["appId"] == app]
+    expect(mine == [{"appId": app, "explicitlySubscribedEventTypes": ["order.paid"], "hasCatchAllEndpoint": False}],
+           f"event types: {data}")
     print("ok")
     return 0
 

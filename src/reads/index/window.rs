@@ -21,6 +21,9 @@ pub struct Window {
     pub consecutive_failures: u64,
     /// Deliveries pending or being sent.
     pub backlog: u64,
+    /// Deliveries of messages created in the window (with
+    /// `WindowQuery::destinations`).
+    pub destinations: u64,
 }
 
 impl Window {
@@ -31,6 +34,7 @@ impl Window {
         self.failed += o.failed;
         self.consecutive_failures = self.consecutive_failures.max(o.consecutive_failures);
         self.backlog += o.backlog;
+        self.destinations += o.destinations;
     }
 }
 
@@ -48,6 +52,9 @@ pub struct WindowQuery {
     pub endpoints: Vec<String>,
     /// Messages created and attempts made after this time.
     pub since_ms: u64,
+    /// Count the endpoints' deliveries of messages created after
+    /// `since_ms` and before this time (application usage stats).
+    pub destinations_until_ms: Option<u64>,
 }
 
 impl Index {
@@ -92,6 +99,12 @@ impl Index {
                     .values()
                     .filter(|d| matches!(d.status, Status::Pending | Status::Sending))
                     .count() as u64;
+                if let Some(until) = q.destinations_until_ms {
+                    w.destinations += deliveries
+                        .values()
+                        .filter(|d| d.msg.created_ms > q.since_ms && d.msg.created_ms < until)
+                        .count() as u64;
+                }
             }
         }
         w
