@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from svix.api import (ApplicationIn, EndpointGetAttemptStatsOptions, EndpointGetStatsOptions, EndpointIn,
                       MessageIn, Svix, SvixOptions)
-from svix.models import AppUsageStatsIn, BulkReplayIn, ReplayIn
+from svix.models import AppPortalAccessIn, ApplicationTokenExpireIn, AppUsageStatsIn, BulkReplayIn, ReplayIn
 
 
 def expect(cond, what):
@@ -88,6 +88,24 @@ def main() -> int:
     mine = [e for e in data["event_types"] if e["appId"] == app]
     expect(mine == [{"appId": app, "explicitlySubscribedEventTypes": ["order.paid"], "hasCatchAllEndpoint": False}],
            f"event types: {data}")
+    # Portal sessions through the SDK: access, logout, expire-all.
+    access = svix.authentication.app_portal_access(app, AppPortalAccessIn(capabilities=["ViewBase"]))
+    expect(access.url and access.token, f"portal access: {access}")
+    portal = Svix(access.token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    expect([e.id for e in portal.endpoint.list(app).data] == [a, b], "the portal reads its application")
+    portal.authentication.logout()
+    try:
+        portal.endpoint.list(app)
+        expect(False, "a logged-out portal token still works")
+    except Exception as e:  # the SDK raises its HTTP error type
+        expect("401" in str(e) or "authentication" in str(e).lower(), f"after logout: {e}")
+    other = svix.authentication.app_portal_access(app, AppPortalAccessIn())
+    svix.authentication.expire_all(app, ApplicationTokenExpireIn())
+    try:
+        Svix(other.token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0)).endpoint.list(app)
+        expect(False, "an expired portal token still works")
+    except Exception as e:
+        expect("401" in str(e) or "authentication" in str(e).lower(), f"after expire-all: {e}")
     print("ok")
     return 0
 
