@@ -64,6 +64,34 @@ fn task_view(t: &Task) -> Value {
     })
 }
 
+/// Ends a background task that resent messages: its `data` is
+/// `{<key>: count}` or the error, and the operators hear of it
+/// (`background_task.finished`).
+pub(super) async fn end_task(
+    shard: &Rc<Shard>,
+    id: String,
+    kind: &'static str,
+    key: &str,
+    result: Option<std::result::Result<u64, ManualError>>,
+) {
+    let (failed, data) = match result {
+        Some(Ok(n)) => (false, json!({ key: n })),
+        Some(Err(e)) => (true, json!({ "error": e.to_string() })),
+        None => (true, json!({ "error": "shard not reachable" })),
+    };
+    shard
+        .tasks()
+        .borrow_mut()
+        .finish(&id, failed, data.clone(), crate::time::now_ms());
+    let notice = crate::operational::Notice::TaskFinished {
+        task_id: id,
+        task: kind,
+        failed,
+        data,
+    };
+    crate::shard::route::notify(shard, notice).await;
+}
+
 /// `POST /app/{app}/endpoint/{ep}/recover` (202): resends, in the background,
 /// every message whose delivery to the endpoint failed since `since`.
 pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> Result<Response> {
@@ -77,21 +105,7 @@ pub async fn recover(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> R
     let endpoint_id = ep.id.clone();
     glommio::spawn_local(async move {
         let result = query::recover(&s, &endpoint_id, since, until).await;
-        let (failed, data) = match result {
-            Some(Ok(n)) => (false, json!({ "messages": n })),
-            Some(Err(e)) => (true, json!({ "error": e.to_string() })),
-            None => (true, json!({ "error": "shard not reachable" })),
-        };
-        s.tasks()
-            .borrow_mut()
-            .finish(&id, failed, data.clone(), crate::time::now_ms());
-        let notice = crate::operational::Notice::TaskFinished {
-            task_id: id,
-            task: "endpoint.recover",
-            failed,
-            data,
-        };
-        crate::shard::route::notify(&s, notice).await;
+        end_task(&s, id, "endpoint.recover", "messages", result).await;
     })
     .detach();
     let mut v = task_view(&task);

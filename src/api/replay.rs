@@ -77,21 +77,7 @@ fn start(
             Some(c) => query::replay(&s, &endpoint_id, c, only_missing, status).await,
             None => None,
         };
-        let (failed, data) = match result {
-            Some(Ok(n)) => (false, json!({ "messagesSent": n })),
-            Some(Err(e)) => (true, json!({ "error": e.to_string() })),
-            None => (true, json!({ "error": "shard not reachable" })),
-        };
-        s.tasks()
-            .borrow_mut()
-            .finish(&id, failed, data.clone(), crate::time::now_ms());
-        let notice = crate::operational::Notice::TaskFinished {
-            task_id: id,
-            task: kind,
-            failed,
-            data,
-        };
-        crate::shard::route::notify(&s, notice).await;
+        super::manual::end_task(&s, id, kind, "messagesSent", result).await;
     })
     .detach();
     ok(

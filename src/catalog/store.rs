@@ -259,28 +259,15 @@ impl CatalogStore {
             .expect("the catalog journal is present outside a compaction")
     }
 
-    /// Appends a catalog record and syncs it. A failed sync aborts the
-    /// process: the record is in the mapping and would be replayed at the
-    /// next start, so going on would let the live catalog and the journal
-    /// disagree (as for shard journals).
+    /// Appends a catalog record and syncs it (see `append_all_synced`).
     /// Returns where the record was written.
     pub fn append_synced(
         &mut self,
         kind: Kind,
         body: &[u8],
     ) -> Result<Position, CatalogWriteError> {
-        let j = self.journal();
-        let (_, at) = j.append_at(kind as u8, records::RECORD_VERSION, body)?;
-        let written = j.written_lsn();
-        match j.sync() {
-            Ok(durable) if durable >= written => {}
-            Ok(_) | Err(_) => {
-                tracing::error!("catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
-                std::process::abort();
-            }
-        }
-        self.journal_bytes += record_footprint_bytes(body.len() as u64);
-        Ok(at)
+        let at = self.append_all_synced(&[(kind, body.to_vec())])?;
+        Ok(at[0])
     }
 
     /// Appends records (a change and the events it makes) and syncs them
@@ -288,18 +275,28 @@ impl CatalogStore {
     /// disk: nothing was written); a later one refused would leave the
     /// first ones in the mapping, to be replayed without the rest, so that
     /// aborts as a failed sync does.
+    /// Returns where each record was written. A failed sync aborts the
+    /// process: the records are in the mapping and would be replayed at the
+    /// next start, so going on would let the live catalog and the journal
+    /// disagree (as for shard journals).
     pub fn append_all_synced(
         &mut self,
         batch: &[(Kind, Vec<u8>)],
-    ) -> Result<(), CatalogWriteError> {
+    ) -> Result<Vec<Position>, CatalogWriteError> {
+        assert!(
+            !batch.is_empty(),
+            "a catalog change has at least one record"
+        );
         let j = self.journal();
+        let mut at = Vec::with_capacity(batch.len());
         for (i, (kind, body)) in batch.iter().enumerate() {
-            if let Err(e) = j.append_at(*kind as u8, records::RECORD_VERSION, body) {
-                if i == 0 {
-                    return Err(e.into());
+            match j.append_at(*kind as u8, records::RECORD_VERSION, body) {
+                Ok((_, pos)) => at.push(pos),
+                Err(e) if i == 0 => return Err(e.into()),
+                Err(e) => {
+                    tracing::error!(error = %e, "catalog journal refused part of a change; aborting to keep the journal and the catalog in agreement");
+                    std::process::abort();
                 }
-                tracing::error!(error = %e, "catalog journal refused part of a change; aborting to keep the journal and the catalog in agreement");
-                std::process::abort();
             }
         }
         let written = j.written_lsn();
@@ -313,7 +310,7 @@ impl CatalogStore {
         for (_, body) in batch {
             self.journal_bytes += record_footprint_bytes(body.len() as u64);
         }
-        Ok(())
+        Ok(at)
     }
 
     /// The catalog journal's directory.

@@ -203,6 +203,9 @@ impl Shard {
         &self,
         batch: &[(crate::records::Kind, Vec<u8>)],
     ) -> Result<(), CatalogWriteError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
         let store = self
             .catalog_store
             .as_ref()
