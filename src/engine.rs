@@ -155,6 +155,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         metrics: crate::metrics::Published::new(n),
         pending: (0..n).map(|_| Default::default()).collect(),
         oldest_pending_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        expunged: crate::expunge::Expunged::new(std::mem::take(&mut recovered.expunged)),
         config,
     });
     let answers = std::mem::take(&mut recovered.answers);

@@ -36,6 +36,7 @@ pub mod console;
 pub mod datadir;
 pub mod delivery;
 pub mod engine;
+pub mod expunge;
 pub mod failpoint;
 pub mod fuzz;
 pub mod history;

@@ -111,6 +111,8 @@ pub enum Kind {
     IdempotentAnswer = 19,
     /// A request to an incoming source's receive URL, logged (`logRequests`).
     IncomingRequest = 20,
+    /// A message's payload or an attempt's response body was expunged.
+    Expunge = 21,
 }
 
 impl Kind {
@@ -135,6 +137,7 @@ impl Kind {
             18 => Kind::Resend,
             19 => Kind::IdempotentAnswer,
             20 => Kind::IncomingRequest,
+            21 => Kind::Expunge,
             _ => return None,
         })
     }
@@ -188,6 +191,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
         Some(Kind::Resend) => decode_resend(body).map(drop),
         Some(Kind::IdempotentAnswer) => decode_answer(body).map(drop),
         Some(Kind::IncomingRequest) => decode_incoming_request(body).map(drop),
+        Some(Kind::Expunge) => decode_expunge(body).map(drop),
         None => Err(RecordError::UnknownKind(kind)),
     }
 }
@@ -588,6 +592,17 @@ pub struct ConsumerRecord {
     pub at_ms: u64,
 }
 
+/// An expunge (`expunge`): the message's payload, or (with `attempt_id`)
+/// one attempt's response body, is no longer shown or sent.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ExpungeRecord {
+    pub app_id: String,
+    pub msg_id: String,
+    /// Empty for the message's payload.
+    pub attempt_id: String,
+    pub at_ms: u64,
+}
+
 /// A manually requested delivery of an existing message to one endpoint
 /// (`resend`, or a `recover` task); journaled by the endpoint's owner shard
 /// before the delivery starts, so a crash cannot lose it. Attempts of that
@@ -701,6 +716,7 @@ decoder!(decode_message, MessageRecord, Kind::Message);
 decoder!(decode_rule, RuleRecord, Kind::RulePut);
 decoder!(decode_rule_state, RuleStateRecord, Kind::RuleState);
 decoder!(decode_notice, NoticeRecord, Kind::Notice);
+decoder!(decode_expunge, ExpungeRecord, Kind::Expunge);
 decoder!(decode_consumer, ConsumerRecord, Kind::ConsumerPosition);
 decoder!(decode_attempt_v1, v1::AttemptRecord, Kind::Attempt);
 decoder!(decode_attempt_v2, AttemptRecord, Kind::Attempt);

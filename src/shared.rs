@@ -28,6 +28,8 @@ pub struct Shared {
     /// Oldest pending message time per shard (`u64::MAX` if none), published
     /// each compaction tick.
     pub oldest_pending_ms: Vec<AtomicU64>,
+    /// Expunged message payloads and attempt responses.
+    pub expunged: crate::expunge::Expunged,
 }
 
 impl Shared {

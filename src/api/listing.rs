@@ -130,6 +130,9 @@ fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {
 
 /// The message's payload, read from the journal.
 pub fn payload(shard: &Shard, m: &MsgMeta) -> Result<Value> {
+    if shard.shared().expunged.contains(m.id.as_str()) {
+        return Ok(json!({}));
+    }
     let rec = read(shard, m.loc, Kind::Message)?;
     let msg = records::decode_message(&rec.body).map_err(internal)?;
     if *msg.id != *m.id {
@@ -205,7 +208,10 @@ pub fn attempt_view(
         "msgId": a.msg.id,
         "endpointId": a.endpoint_id,
         "url": url,
-        "response": String::from_utf8_lossy(&rec.response),
+        "response": match shard.shared().expunged.contains(&a.id) {
+            true => String::new(),
+            false => String::from_utf8_lossy(&rec.response).into_owned(),
+        },
         "responseStatusCode": a.status_code,
         "responseDurationMs": a.duration_us / 1000,
         "errorKind": records::error_kind_name(rec.error_kind),

@@ -13,6 +13,7 @@ pub mod dashboard;
 pub mod endpoints;
 pub mod environment;
 pub mod event_types;
+pub mod expunge;
 pub mod headers;
 pub mod http;
 pub mod idempotency;

@@ -82,6 +82,10 @@ enum Route {
     Poller,
     Precheck,
     ImportOpenapi,
+    MessageContent,
+    BulkExpunge,
+    ExpungeAll,
+    AttemptContent,
     UsageApp,
     UsageEventTypes,
     ReplayMissing,
@@ -234,6 +238,16 @@ fn router() -> &'static matchit::Router<Route> {
                 Route::BulkReplay,
             ),
             ("/api/v1/event-type/import/openapi", Route::ImportOpenapi),
+            ("/api/v1/app/{app}/msg/{msg}/content", Route::MessageContent),
+            ("/api/v1/app/{app}/msg/bulk-expunge", Route::BulkExpunge),
+            (
+                "/api/v1/app/{app}/msg/expunge-all-contents",
+                Route::ExpungeAll,
+            ),
+            (
+                "/api/v1/app/{app}/msg/{msg}/attempt/{attempt}/content",
+                Route::AttemptContent,
+            ),
             ("/api/v1/stats/usage/app", Route::UsageApp),
             ("/api/v1/stats/usage/event-types", Route::UsageEventTypes),
             ("/api/v1/environment/export", Route::EnvironmentExport),
@@ -537,6 +551,14 @@ async fn dispatch(
         (Route::Precheck, "POST") => precheck(shard, req, app),
         (Route::ReplayMissing, "POST") => super::replay::replay_missing(shard, req, app, ep),
         (Route::BulkReplay, "POST") => super::replay::bulk_replay(shard, req, app, ep),
+        (Route::MessageContent, "DELETE") => {
+            super::expunge::expunge_message(shard, app, p.msg).await
+        }
+        (Route::BulkExpunge, "POST") => super::expunge::bulk_expunge(shard, req, app).await,
+        (Route::ExpungeAll, "POST") => super::expunge::expunge_all(shard, app),
+        (Route::AttemptContent, "DELETE") => {
+            super::expunge::expunge_attempt(shard, app, p.msg, p.attempt).await
+        }
         (Route::UsageApp, "POST") => super::usage::aggregate_app_stats(shard, req).await,
         (Route::UsageEventTypes, "PUT") => super::usage::aggregate_event_types(shard),
         (Route::ImportOpenapi, "POST") => super::openapi_import::import_openapi(shard, req),

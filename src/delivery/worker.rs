@@ -239,11 +239,14 @@ async fn prepare(
             }
         },
     };
-    // A deleted endpoint's deliveries are cancelled. A disabled endpoint's
-    // end as failed without an attempt, so that "recover" can send them once
-    // it is enabled again (messages sent while it was disabled never had a
+    // A deleted endpoint's deliveries are cancelled, and so are those of a
+    // message whose payload was expunged. A disabled endpoint's end as
+    // failed without an attempt, so that "recover" can send them once it is
+    // enabled again (messages sent while it was disabled never had a
     // delivery to it at all).
+    let expunged = d.ports.shared.expunged.contains(msg.id.as_str());
     let (outcome, note) = match endpoint {
+        Some(_) if expunged => (Outcome::Cancelled, &b"payload expunged"[..]),
         Some(e) if !e.disabled => {
             return Some((
                 handle,

@@ -62,6 +62,8 @@ pub struct Recovered {
     pub failing_since: Vec<std::collections::HashMap<String, u64>>,
     /// The newest cron tick fired, per cron source.
     pub cron_fired: std::collections::HashMap<String, u64>,
+    /// Expunged message and attempt ids (`expunge`).
+    pub expunged: std::collections::HashMap<String, u64>,
     pub stats: RecoveryStats,
 }
 
@@ -201,6 +203,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         }
     }
     let cron_fired = std::mem::take(&mut scan.cron_fired);
+    let expunged = std::mem::take(&mut scan.expunged);
     let mut failing_since: Vec<std::collections::HashMap<String, u64>> =
         (0..n).map(|_| Default::default()).collect();
     let tries: Vec<streaks::Try> = scan
@@ -243,6 +246,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         retired,
         answers,
         cron_fired,
+        expunged,
         failing_since,
         stats,
     })

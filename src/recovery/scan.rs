@@ -101,6 +101,8 @@ pub struct Scan {
     pub cron_fired: HashMap<String, u64>,
     /// Logged incoming requests: (source id, entry).
     pub requests: Vec<(String, crate::reads::index::RequestEntry)>,
+    /// Expunged message and attempt ids, with when (`expunge`).
+    pub expunged: HashMap<String, u64>,
 }
 
 /// A 128-bit key for a message id: SipHash for one half and a cheap
@@ -245,6 +247,15 @@ impl Scan {
                     self.requests.push((r.source_id.to_string(), entry));
                 }
                 Ok(at_ms)
+            }
+            Some(Kind::Expunge) => {
+                let e = crate::records::decode_expunge(body)?;
+                let id = match e.attempt_id.is_empty() {
+                    true => e.msg_id,
+                    false => e.attempt_id,
+                };
+                self.expunged.insert(id, e.at_ms);
+                Ok(e.at_ms)
             }
             _ => Err(RecordError::UnknownKind(kind)),
         }

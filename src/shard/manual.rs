@@ -67,7 +67,11 @@ async fn resend_all(
     let now = crate::time::now_ms();
     let mut started = Vec::with_capacity(metas.len());
     let mut last_lsn = None;
-    for meta in metas {
+    // A message whose payload was expunged cannot be sent again.
+    for meta in metas
+        .into_iter()
+        .filter(|m| !shard.shared.expunged.contains(m.id.as_str()))
+    {
         let m = shard.delivery.read_message(meta.loc).await?;
         let rec = ResendRecord {
             msg_id: m.id.clone(),

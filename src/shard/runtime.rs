@@ -387,6 +387,10 @@ async fn timer_loop(shard: &Rc<Shard>) {
         if now.saturating_sub(last_prune_ms) > 60_000 {
             shard.accept.expire_event_ids(now);
             shard.index.borrow_mut().prune(now);
+            if shard.id == 0 {
+                let retention = shard.shared.config.retention_ms;
+                shard.shared.expunged.prune(now.saturating_sub(retention));
+            }
             last_prune_ms = now;
         }
         let wait_ms = match shard.delivery.next_wake_ms() {

@@ -224,6 +224,36 @@ impl Shard {
         Ok(())
     }
 
+    /// Journals expunges in this shard's journal, waits until they are
+    /// durable, then hides the contents from every read (`expunge`).
+    pub async fn expunge(&self, recs: &[crate::records::ExpungeRecord]) -> Result<(), String> {
+        let id = |r: &crate::records::ExpungeRecord| match r.attempt_id.is_empty() {
+            true => r.msg_id.clone(),
+            false => r.attempt_id.clone(),
+        };
+        let mut last = None;
+        for rec in recs
+            .iter()
+            .filter(|r| !self.shared.expunged.contains(&id(r)))
+        {
+            let lsn = self
+                .commit
+                .append_record(crate::records::Kind::Expunge, rec)
+                .map_err(|e| e.to_string())?;
+            last = Some(lsn);
+        }
+        if let Some(lsn) = last {
+            self.commit.durable(lsn).await;
+        }
+        for rec in recs {
+            self.shared
+                .expunged
+                .insert(&id(rec), rec.at_ms)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// The catalog journal's size and compactions since start (shard 0).
     pub fn catalog_journal_stats(&self) -> Option<(u64, u64)> {
         self.catalog_store.as_ref().map(|s| {
