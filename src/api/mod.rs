@@ -20,6 +20,7 @@ pub mod idempotency;
 pub mod listing;
 pub mod manual;
 pub mod messages;
+pub mod openapi;
 pub mod openapi_import;
 pub mod operational;
 pub mod params;
