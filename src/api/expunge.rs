@@ -83,31 +83,12 @@ pub fn expunge_all(shard: &Rc<Shard>, app: &str) -> Result<Response> {
         let mut after: Option<String> = None;
         let mut count = 0u64;
         let mut failure = None;
-        // Every message: an endpoint that takes everything.
-        let any = std::sync::Arc::new(crate::records::EndpointRecord {
-            id: String::new(),
-            app_id: app_id.clone(),
-            uid: None,
-            url: String::new(),
-            description: String::new(),
-            disabled: false,
-            event_types: Vec::new(),
-            channels: Vec::new(),
-            headers: Vec::new(),
-            method: String::new(),
-            extra_json: String::new(),
-            secrets: Vec::new(),
-            rate_limit: None,
-            metadata: String::new(),
-            created_ms: 0,
-            updated_ms: 0,
-        });
         loop {
             let page = crate::shard::query::poll(
                 &s,
                 &app_id,
                 after.clone(),
-                any.clone(),
+                None,
                 Default::default(),
                 250,
             )

@@ -53,10 +53,16 @@ async fn page(
     }
     // Without a position, `after` starts the scan at its time.
     let from = from.or_else(|| filter.after_ms.map(|ms| crate::ids::floor_at("msg", ms)));
-    let (items, more) =
-        crate::shard::query::poll(shard, &app.id, from.clone(), endpoint, filter, q.page.limit)
-            .await
-            .ok_or_else(unreachable_shard)?;
+    let (items, more) = crate::shard::query::poll(
+        shard,
+        &app.id,
+        from.clone(),
+        Some(endpoint),
+        filter,
+        q.page.limit,
+    )
+    .await
+    .ok_or_else(unreachable_shard)?;
     let iterator = items
         .last()
         .map(|m| m.id.to_string())

@@ -34,7 +34,8 @@ fn time_field(obj: &Map<String, Value>, key: &str) -> Result<Option<u64>> {
 /// `endpoint`'s filters and `filter` take, oldest first, page by page.
 async fn candidates(
     shard: &Rc<Shard>,
-    endpoint: Arc<EndpointRecord>,
+    app_id: &str,
+    endpoint: Option<Arc<EndpointRecord>>,
     filter: Filter,
 ) -> Option<Vec<Arc<MsgMeta>>> {
     let mut out: Vec<Arc<MsgMeta>> = Vec::new();
@@ -44,7 +45,7 @@ async fn candidates(
     loop {
         let (items, more) = query::poll(
             shard,
-            &endpoint.app_id,
+            app_id,
             after.clone(),
             endpoint.clone(),
             filter.clone(),
@@ -63,7 +64,8 @@ async fn candidates(
 fn start(
     shard: &Rc<Shard>,
     kind: &'static str,
-    endpoint: Arc<EndpointRecord>,
+    endpoint: &EndpointRecord,
+    filters_apply: bool,
     filter: Filter,
     only_missing: bool,
     status: Option<u8>,
@@ -71,9 +73,10 @@ fn start(
     let now = crate::time::now_ms();
     let task = shard.tasks().borrow_mut().start(kind, now);
     let (s, id) = (shard.clone(), task.id.clone());
+    let (app_id, endpoint_id) = (endpoint.app_id.clone(), endpoint.id.clone());
+    let takes = filters_apply.then(|| Arc::new(endpoint.clone()));
     glommio::spawn_local(async move {
-        let endpoint_id = endpoint.id.clone();
-        let result = match candidates(&s, endpoint, filter).await {
+        let result = match candidates(&s, &app_id, takes, filter).await {
             Some(c) => query::replay(&s, &endpoint_id, c, only_missing, status).await,
             None => None,
         };
@@ -109,7 +112,8 @@ pub fn replay_missing(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> 
     Ok(start(
         shard,
         "endpoint.replay",
-        endpoint,
+        &endpoint,
+        true,
         filter,
         true,
         None,
@@ -145,13 +149,11 @@ pub fn bulk_replay(shard: &Rc<Shard>, req: &Request, app: &str, ep: &str) -> Res
     }
     // Messages sent to the endpoint under any filters it had: its present
     // filters do not narrow the search.
-    let mut any = (*endpoint).clone();
-    any.event_types.clear();
-    any.channels.clear();
     Ok(start(
         shard,
         "endpoint.bulk-replay",
-        Arc::new(any),
+        &endpoint,
+        false,
         filter,
         false,
         status,

@@ -66,7 +66,7 @@ pub enum Request {
     Poll {
         app_id: String,
         after: Option<String>,
-        endpoint: Arc<crate::records::EndpointRecord>,
+        endpoint: Option<Arc<crate::records::EndpointRecord>>,
         filter: Filter,
         limit: usize,
     },
@@ -180,7 +180,13 @@ fn answer_now(shard: &Shard, request: Request) -> Result<Answer, Waiting> {
             filter,
             limit,
         } => {
-            let (items, more) = index.poll(&app_id, after.as_deref(), &endpoint, &filter, limit);
+            let (items, more) = index.poll(
+                &app_id,
+                after.as_deref(),
+                endpoint.as_deref(),
+                &filter,
+                limit,
+            );
             Answer::Polled(items, more)
         }
         Request::Resend { meta, endpoint_id } => return Err(Waiting::Resend { meta, endpoint_id }),
@@ -480,12 +486,12 @@ pub async fn window(shard: &Rc<Shard>, q: WindowQuery) -> Option<Window> {
 }
 
 /// Up to `limit` messages of `app_id` after the id `after`, oldest first,
-/// that `endpoint` and `filter` take; and whether more are there.
+/// that `endpoint` (none: any) and `filter` take; and whether more are there.
 pub async fn poll(
     shard: &Rc<Shard>,
     app_id: &str,
     after: Option<String>,
-    endpoint: Arc<crate::records::EndpointRecord>,
+    endpoint: Option<Arc<crate::records::EndpointRecord>>,
     filter: Filter,
     limit: usize,
 ) -> Option<(Vec<Arc<MsgMeta>>, bool)> {

@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 impl Index {
     /// Up to `limit` messages of `app_id` after the id `after` (none: from
-    /// the oldest kept), oldest first, that `endpoint` and `filter` take;
-    /// and whether more are there.
+    /// the oldest kept), oldest first, that `endpoint` (none: any) and
+    /// `filter` take; and whether more are there.
     pub fn poll(
         &self,
         app_id: &str,
         after: Option<&str>,
-        endpoint: &EndpointRecord,
+        endpoint: Option<&EndpointRecord>,
         filter: &Filter,
         limit: usize,
     ) -> (Vec<Arc<MsgMeta>>, bool) {
@@ -31,7 +31,7 @@ impl Index {
         let mut picked: Vec<Arc<MsgMeta>> = msgs
             .range((lower, Bound::Unbounded))
             .map(|(_, m)| m)
-            .filter(|m| filter.message(m) && takes(endpoint, m))
+            .filter(|m| filter.message(m) && endpoint.is_none_or(|ep| takes(ep, m)))
             .take(limit + 1)
             .cloned()
             .collect();
