@@ -1,9 +1,10 @@
 //! `GET /api/v1/openapi.json`: an OpenAPI 3.1 document of every route
 //! ringhook serves (the Svix dialect and ringhook's additions), built from
-//! one table ([`OPERATIONS`]). Request bodies are JSON objects (each
-//! handler checks its fields and answers a 422 listing what is wrong);
-//! responses name their success status and shape, and every operation
-//! may answer a `4XX` in the shared error shape. `tests/openapi.rs` checks
+//! one table ([`OPERATIONS`]). The central bodies have named schemas
+//! ([`SCHEMAS`]); the other request bodies are JSON objects (each handler
+//! checks its fields and answers a 422 listing what is wrong); responses
+//! name their success status and shape, and every operation may answer a
+//! `4XX` in the shared error shape. `tests/openapi.rs` checks
 //! the table against the router (no undocumented route, no documented path
 //! without one), validates the document with `openapi-spec-validator`, and
 //! runs Schemathesis against a real engine with it.
@@ -150,6 +151,143 @@ const OPERATIONS: &[Op] = &[
     Op("delete", "/console/api/session", "console_sign_out", false, 204, Empty, false),
 ];
 
+/// Operations whose bodies have a named schema (components below):
+/// operation id, request body, success response.
+#[rustfmt::skip]
+const SCHEMAS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("app_create", Some("ApplicationIn"), Some("ApplicationOut")),
+    ("app_get", None, Some("ApplicationOut")),
+    ("app_upsert", Some("ApplicationIn"), Some("ApplicationOut")),
+    ("event_type_create", Some("EventTypeIn"), Some("EventTypeOut")),
+    ("event_type_get", None, Some("EventTypeOut")),
+    ("event_type_upsert", Some("EventTypeIn"), Some("EventTypeOut")),
+    ("message_create", Some("MessageIn"), Some("MessageOut")),
+    ("message_get", None, Some("MessageOut")),
+    ("message_precheck", Some("MessagePrecheckIn"), Some("MessagePrecheckOut")),
+    ("endpoint_get", None, Some("EndpointOut")),
+    ("endpoint_create", None, Some("EndpointOut")),
+    ("rule_get", None, Some("RuleOut")),
+    ("rule_create", None, Some("RuleOut")),
+    ("poller_consumer_seek", Some("SeekIn"), Some("SeekOut")),
+    ("endpoint_recover", Some("RangeIn"), Some("TaskOut")),
+    ("endpoint_replay_missing", Some("RangeIn"), Some("TaskOut")),
+    ("background_task_get", None, Some("TaskOut")),
+];
+
+fn schemas() -> Value {
+    let text = |max: u64| json!({ "type": "string", "minLength": 1, "maxLength": max });
+    let name = json!({ "type": "string", "pattern": "^[a-zA-Z0-9\\-_.]{1,256}$" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let strings = json!({ "type": "object", "additionalProperties": { "type": "string" } });
+    json!({
+        "Error": {
+            "type": "object",
+            "required": ["code", "detail"],
+            "properties": { "code": { "type": "string" }, "detail": {} },
+        },
+        "Page": {
+            "type": "object",
+            "required": ["data", "done"],
+            "properties": {
+                "data": { "type": "array", "items": { "type": "object" } },
+                "iterator": { "type": ["string", "null"] },
+                "prevIterator": { "type": ["string", "null"] },
+                "done": { "type": "boolean" },
+            },
+        },
+        "ApplicationIn": {
+            "type": "object",
+            "required": ["name"],
+            "properties": { "name": text(256), "metadata": strings },
+        },
+        "ApplicationOut": {
+            "type": "object",
+            "required": ["id", "name", "uid", "metadata", "createdAt", "updatedAt"],
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "uid": { "type": ["string", "null"] }, "metadata": strings,
+                "createdAt": time, "updatedAt": time,
+            },
+        },
+        "EventTypeIn": {
+            "type": "object",
+            "properties": { "description": { "type": "string", "maxLength": 4096 }, "archived": { "type": "boolean" } },
+        },
+        "EventTypeOut": {
+            "type": "object",
+            "required": ["name", "description", "archived", "deprecated", "createdAt", "updatedAt"],
+            "properties": {
+                "name": name, "description": { "type": "string" }, "archived": { "type": "boolean" },
+                "deprecated": { "type": "boolean" }, "createdAt": time, "updatedAt": time,
+            },
+        },
+        "MessageIn": {
+            "type": "object",
+            "required": ["eventType", "payload"],
+            "properties": { "eventType": name, "payload": { "type": "object" } },
+        },
+        "MessageOut": {
+            "type": "object",
+            "required": ["id", "eventType", "payload", "timestamp"],
+            "properties": {
+                "id": { "type": "string" }, "eventType": { "type": "string" },
+                "eventId": { "type": ["string", "null"] }, "payload": { "type": "object" },
+                "channels": { "type": ["array", "null"], "items": { "type": "string" } },
+                "timestamp": time,
+            },
+        },
+        "MessagePrecheckIn": {
+            "type": "object",
+            "required": ["eventType"],
+            "properties": { "eventType": name },
+        },
+        "MessagePrecheckOut": {
+            "type": "object",
+            "required": ["active"],
+            "properties": { "active": { "type": "boolean" } },
+        },
+        "EndpointOut": {
+            "type": "object",
+            "required": ["id", "url", "description", "disabled", "version", "createdAt", "updatedAt", "metadata"],
+            "properties": {
+                "id": { "type": "string" }, "url": { "type": "string" },
+                "description": { "type": "string" }, "disabled": { "type": "boolean" },
+                "version": { "type": "integer" }, "metadata": strings,
+                "filterTypes": { "type": ["array", "null"], "items": { "type": "string" } },
+                "channels": { "type": ["array", "null"], "items": { "type": "string" } },
+                "createdAt": time, "updatedAt": time,
+            },
+        },
+        "RuleOut": {
+            "type": "object",
+            "required": ["id", "name", "scope", "signal", "comparison", "threshold", "windowSeconds", "cooldownSeconds", "state"],
+            "properties": {
+                "id": { "type": "string" }, "name": { "type": "string" },
+                "scope": { "type": "object", "required": ["type"] },
+                "signal": { "type": "string" }, "comparison": { "enum": [">", ">=", "<", "<="] },
+                "threshold": { "type": "number" }, "windowSeconds": { "type": "integer" },
+                "cooldownSeconds": { "type": "integer" },
+                "state": { "type": "object", "required": ["status"], "properties": { "status": { "enum": ["ok", "firing"] } } },
+            },
+        },
+        "SeekIn": { "type": "object", "required": ["after"], "properties": { "after": time } },
+        "SeekOut": { "type": "object", "required": ["iterator"], "properties": { "iterator": { "type": "string" } } },
+        "RangeIn": {
+            "type": "object",
+            "required": ["since"],
+            "properties": { "since": time, "until": time },
+        },
+        "TaskOut": {
+            "type": "object",
+            "required": ["id", "status", "task", "updatedAt"],
+            "properties": {
+                "id": { "type": "string" }, "status": { "enum": ["running", "finished", "failed"] },
+                "task": { "type": "string" }, "updatedAt": time,
+            },
+        },
+    })
+}
+
 /// The paths the document names (for the router check).
 pub fn paths() -> impl Iterator<Item = &'static str> {
     OPERATIONS.iter().map(|op| op.1)
@@ -209,11 +347,20 @@ pub fn document() -> Value {
         if *path == "/" {
             op["responses"]["200"] = success(Html);
         }
+        let named = SCHEMAS.iter().find(|(op_id, _, _)| op_id == id);
+        let reference = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
         if *body {
+            let schema = named
+                .and_then(|(_, req, _)| *req)
+                .map_or_else(|| json!({ "type": "object" }), reference);
             op["requestBody"] = json!({
                 "required": true,
-                "content": { "application/json": { "schema": { "type": "object" } } },
+                "content": { "application/json": { "schema": schema } },
             });
+        }
+        if let Some(res) = named.and_then(|(_, _, res)| *res) {
+            op["responses"][status.to_string()]["content"]["application/json"]["schema"] =
+                reference(res);
         }
         if !*auth {
             op["security"] = json!([]);
@@ -232,23 +379,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["code", "detail"],
-                    "properties": { "code": { "type": "string" }, "detail": {} },
-                },
-                "Page": {
-                    "type": "object",
-                    "required": ["data", "done"],
-                    "properties": {
-                        "data": { "type": "array", "items": { "type": "object" } },
-                        "iterator": { "type": ["string", "null"] },
-                        "prevIterator": { "type": ["string", "null"] },
-                        "done": { "type": "boolean" },
-                    },
-                },
-            },
+            "schemas": schemas(),
         },
     })
 }
