@@ -9,11 +9,9 @@
 //! no cleanup: what `kill -9` leaves) when it reaches that point. Points:
 //! `catalog-next-written`, `catalog-prev-renamed`, `catalog-next-renamed`
 //! (the steps of a catalog compaction, `catalog::store`);
-//! `change-journaled` (a catalog change that makes operational events is
-//! durable with them, none yet submitted: `Shard::commit_catalog_for`);
-//! `rule-notified`
-//! (a rule's change is told, its state not yet journaled:
-//! `rules::evaluator`).
+//! `change-journaled` (a catalog change that makes operational events, an
+//! endpoint's or a rule's, is durable with them, none yet submitted:
+//! `Shard::commit_catalog_telling`).
 
 use std::sync::OnceLock;
 

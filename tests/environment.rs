@@ -141,6 +141,13 @@ fn the_catalog_moves_to_another_engine_and_bad_documents_change_nothing() {
         Some(json!({ "version": 7 })),
     );
     assert_eq!(s, 422, "{v}");
+    // An endpoint id that is another application's is refused.
+    let other = b.create_app("other");
+    let mut moved = doc.clone();
+    moved["ringhook"]["endpoints"][0]["appId"] = json!(other);
+    let (s, v) = b.api("POST", "/api/v1/environment/import", Some(moved));
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("another application"), "{v}");
 
     // The SDK's own calls.
     let out = common::run_python_script(

@@ -194,11 +194,11 @@ fn a_delivery_gap_rule_fires_when_an_application_goes_quiet() {
     });
 }
 
-/// A crash after a change was told and before its state was journaled:
-/// the restarted engine evaluates the change again and tells it under the
-/// same number, which deduplication makes one event.
+/// A crash right after a rule's change and its event were journaled
+/// together, before the event was submitted: the restarted engine submits
+/// it, once, and the rule is firing.
 #[test]
-fn a_crash_between_telling_and_journaling_tells_once() {
+fn a_crash_after_journaling_a_change_tells_it_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut engine = start(dir.path());
     let sink = Sink::with_policy(Arc::new(|r, _| match r.path.as_str() {
@@ -219,9 +219,10 @@ fn a_crash_between_telling_and_journaling_tells_once() {
     assert_eq!(s, 201, "{rule}");
     let rule_id = rule["id"].as_str().expect("id").to_string();
     engine.stop();
-    engine
-        .env
-        .push(("RINGHOOK_FAILPOINT_CRASH_AT".into(), "rule-notified".into()));
+    engine.env.push((
+        "RINGHOOK_FAILPOINT_CRASH_AT".into(),
+        "change-journaled".into(),
+    ));
     engine.spawn().expect("start with the failpoint");
     for n in 0..3 {
         engine.send(&app, "order.paid", json!({ "n": n }));

@@ -10,7 +10,8 @@
 //! Import checks everything first, against the catalog as it would be with
 //! the document applied (names, URLs, references between records, limits),
 //! and changes nothing when anything is wrong (422 naming each problem);
-//! then it writes every record in one sync. Records keep their ids: an
+//! then it writes the records in as few syncs as fit
+//! (`Shard::commit_catalog_batch`). Records keep their ids: an
 //! import over the same engine replaces them, over another adds them. It
 //! makes no operational events and deletes nothing.
 
@@ -140,6 +141,86 @@ fn event_types(
     out
 }
 
+/// Refuses what would make two records answer to one name: a uid, an id
+/// under another application, a receive token (the catalog keeps one
+/// record per name, so the other would silently lose it).
+fn check_names(s: &Section, before: &Catalog, problems: &mut Problems) {
+    use std::collections::HashMap;
+    let at = |list: &str, i: usize, f: &str| [json!("ringhook"), json!(list), json!(i), json!(f)];
+    let mut app_uids: HashMap<&str, &str> = HashMap::new();
+    for (i, a) in s.applications.iter().enumerate() {
+        if let Some(uid) = a.uid.as_deref() {
+            let other = before
+                .app(uid)
+                .map(|o| o.id.as_str())
+                .filter(|o| *o != a.id);
+            let twice = app_uids.insert(uid, &a.id).is_some_and(|o| o != a.id);
+            if other.is_some() || twice {
+                problems.add(
+                    &at("applications", i, "uid"),
+                    format!("uid {uid} names another application"),
+                );
+            }
+        }
+    }
+    let mut endpoint_apps: HashMap<&str, &str> = HashMap::new();
+    let mut endpoint_uids: HashMap<(&str, &str), &str> = HashMap::new();
+    for (i, e) in s.endpoints.iter().enumerate() {
+        let elsewhere = before
+            .endpoint_by_id(&e.id)
+            .is_some_and(|o| o.app_id != e.app_id);
+        let twice = endpoint_apps.insert(&e.id, &e.app_id).is_some();
+        if elsewhere || twice {
+            problems.add(
+                &at("endpoints", i, "id"),
+                format!(
+                    "endpoint {} is another application's, or twice in the document",
+                    e.id
+                ),
+            );
+        }
+        if let Some(uid) = e.uid.as_deref() {
+            let other = before
+                .endpoint(&e.app_id, uid)
+                .is_some_and(|o| o.id != e.id);
+            let twice = endpoint_uids
+                .insert((&e.app_id, uid), &e.id)
+                .is_some_and(|o| o != e.id);
+            if other || twice {
+                problems.add(
+                    &at("endpoints", i, "uid"),
+                    format!("uid {uid} names another endpoint of {}", e.app_id),
+                );
+            }
+        }
+    }
+    let mut source_names: HashMap<&str, &str> = HashMap::new();
+    for (i, src) in s.sources.iter().enumerate() {
+        let token_other = before
+            .source_by_token(&src.token)
+            .is_some_and(|o| o.id != src.id);
+        let uid_other = src
+            .uid
+            .as_deref()
+            .and_then(|u| before.source(u))
+            .is_some_and(|o| o.id != src.id);
+        let mut twice = source_names
+            .insert(&src.token, &src.id)
+            .is_some_and(|o| o != src.id);
+        if let Some(uid) = src.uid.as_deref() {
+            twice |= source_names
+                .insert(uid, &src.id)
+                .is_some_and(|o| o != src.id);
+        }
+        if token_other || uid_other || twice {
+            problems.add(
+                &at("sources", i, ""),
+                "its uid or receive token names another source",
+            );
+        }
+    }
+}
+
 /// Checks the records against the catalog they would make.
 fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
     let config = &shard.shared().config;
@@ -247,6 +328,12 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
             format!("more than {} sources", config.max_sources),
         );
     }
+    if after.event_types().count() > config.max_event_types {
+        problems.add(
+            &[json!("ringhook"), json!("eventTypes")],
+            format!("more than {} event types", config.max_event_types),
+        );
+    }
     if after.rule_count() > crate::limits::RULES_MAX {
         problems.add(&[json!("ringhook"), json!("rules")], "more than 1000 rules");
     }
@@ -301,7 +388,9 @@ pub fn import(shard: &Shard, req: &Request) -> Result<Response> {
     for r in &section.rules {
         push(Kind::RulePut, records::encode(r));
     }
-    let mut after = (**shard.shared().catalog.load()).clone();
+    let before = shard.shared().catalog.load_full();
+    check_names(&section, &before, &mut problems);
+    let mut after = (*before).clone();
     for (kind, body) in &batch {
         if let Err(e) = after.apply(*kind as u8, body) {
             problems.add(&[json!("ringhook")], e.to_string());

@@ -81,18 +81,17 @@ pub fn expunge_all(shard: &Rc<Shard>, app: &str) -> Result<Response> {
     let (s, id, app_id) = (shard.clone(), task.id.clone(), app.id.clone());
     glommio::spawn_local(async move {
         let mut after: Option<String> = None;
+        // What was accepted before the request, not what comes meanwhile.
+        let upto = crate::reads::index::Filter {
+            before_ms: Some(now.saturating_add(1)),
+            ..Default::default()
+        };
         let mut count = 0u64;
         let mut failure = None;
         loop {
-            let page = crate::shard::query::poll(
-                &s,
-                &app_id,
-                after.clone(),
-                None,
-                Default::default(),
-                250,
-            )
-            .await;
+            let page =
+                crate::shard::query::poll(&s, &app_id, after.clone(), None, upto.clone(), 250)
+                    .await;
             let Some((items, more)) = page else {
                 failure = Some("shard not reachable".to_string());
                 break;
@@ -150,4 +149,18 @@ pub async fn expunge_attempt(
         .await
         .map_err(failed)?;
     Ok(no_content())
+}
+
+/// A stored answer replayed for an `idempotency-key` shows no payload the
+/// message's expunge removed since (`expunge`).
+pub fn without_expunged(shard: &Shard, mut resp: Response) -> Response {
+    let expunged = &shard.shared().expunged;
+    if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&resp.body) {
+        let gone = v["id"].as_str().is_some_and(|id| expunged.contains(id));
+        if gone && v.get("payload").is_some() {
+            v["payload"] = serde_json::json!({});
+            resp.body = serde_json::to_vec(&v).unwrap_or_default();
+        }
+    }
+    resp
 }

@@ -452,7 +452,9 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
     let guard = match (req.method.as_str(), req.idempotency_key.as_deref()) {
         ("POST", Some(key)) => match idempotency::begin(who.key(), path, key) {
             idempotency::Begin::Run(g) => Some(g),
-            idempotency::Begin::Answer(resp) => return resp,
+            idempotency::Begin::Answer(resp) => {
+                return super::expunge::without_expunged(shard, resp)
+            }
         },
         _ => None,
     };

@@ -16,8 +16,8 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 /// Longest window (a day) and cooldown (a week).
-const WINDOW_SECS_MAX: u64 = 86_400;
-const COOLDOWN_SECS_MAX: u64 = 7 * 86_400;
+const WINDOW_SECS_MAX: u64 = rules::WINDOW_MS_MAX / 1000;
+const COOLDOWN_SECS_MAX: u64 = rules::COOLDOWN_MS_MAX / 1000;
 
 fn view(shard: &Shard, r: &RuleRecord) -> Value {
     let catalog = shard.shared().catalog.load();

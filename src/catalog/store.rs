@@ -259,6 +259,12 @@ impl CatalogStore {
             .expect("the catalog journal is present outside a compaction")
     }
 
+    /// The most bytes of records one `append_all_synced` takes: half a
+    /// segment (a bigger batch goes in several).
+    pub fn batch_bytes_max(&mut self) -> u64 {
+        (self.journal().segment_bytes() - crate::journal::SEGMENT_HEADER_BYTES) / 2
+    }
+
     /// Appends a catalog record and syncs it (see `append_all_synced`).
     /// Returns where the record was written.
     pub fn append_synced(
@@ -271,10 +277,9 @@ impl CatalogStore {
     }
 
     /// Appends records (a change and the events it makes) and syncs them
-    /// once: all are durable together. The first one may be refused (a full
-    /// disk: nothing was written); a later one refused would leave the
-    /// first ones in the mapping, to be replayed without the rest, so that
-    /// aborts as a failed sync does.
+    /// once: all are durable together. Room for all of them is made first
+    /// (`Journal::reserve`), so a full disk refuses the batch before any of
+    /// it is written (a refusal after that cannot happen, and would abort).
     /// Returns where each record was written. A failed sync aborts the
     /// process: the records are in the mapping and would be replayed at the
     /// next start, so going on would let the live catalog and the journal
@@ -288,6 +293,13 @@ impl CatalogStore {
             "a catalog change has at least one record"
         );
         let j = self.journal();
+        // Room for the whole batch first: after this, no append rolls, so
+        // none is refused after another was written.
+        let footprint = batch
+            .iter()
+            .map(|(_, body)| record_footprint_bytes(body.len() as u64))
+            .sum();
+        j.reserve(footprint)?;
         let mut at = Vec::with_capacity(batch.len());
         for (i, (kind, body)) in batch.iter().enumerate() {
             match j.append_at(*kind as u8, records::RECORD_VERSION, body) {

@@ -649,7 +649,14 @@ async fn send(
     // Requests that cannot be encoded are answered at once; the rest go out.
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(run.len());
     w.wire.clear();
+    let expunged = &d.ports.shared.expunged;
     for (_, p) in run {
+        // Expunged while the run was being prepared: not sent (the next
+        // look at the delivery cancels it).
+        if expunged.contains(p.msg.id.as_str()) {
+            answers.push(Some(failed(AttemptError::NotSent)));
+            continue;
+        }
         match encode(endpoint, &target, &p.msg, w) {
             Ok(()) => {
                 w.wire.ends.push(w.wire.request.len());

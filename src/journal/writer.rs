@@ -167,6 +167,24 @@ impl Journal {
         Ok((self.written_lsn(), position))
     }
 
+    /// Makes room for records of `footprint` bytes in all (see
+    /// `record_footprint_bytes`) in the active segment, rolling to the next
+    /// one first if they do not fit, so that appending them cannot roll
+    /// halfway (a batch is then all written or, refused here, none).
+    pub fn reserve(&mut self, footprint: u64) -> Result<(), AppendError> {
+        let room = self.segment_bytes - SEGMENT_HEADER_BYTES;
+        if footprint > room {
+            return Err(AppendError::RecordTooLarge {
+                body_bytes: footprint,
+                max_body_bytes: room,
+            });
+        }
+        if self.write_offset + footprint > self.segment_bytes {
+            self.roll()?;
+        }
+        Ok(())
+    }
+
     /// Faults in the pages ahead of the writer a window at a time
     /// (`MADV_POPULATE_WRITE`): one call instead of a page fault per 4 KiB
     /// touched by the copies. A hint: if the kernel refuses, the copies fault

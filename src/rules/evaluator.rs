@@ -12,9 +12,11 @@
 //! read path's indexes on every shard (`shard::query::window`).
 //!
 //! # Invariants
-//! - a change's event is durable before its state is journaled, and names
-//!   the change by number: a crash between the two repeats the same event,
-//!   which deduplication drops; a crash before both repeats the evaluation.
+//! - a change's event is journaled with its state in one sync (a `Notice`
+//!   record beside the `RuleState`, `Shard::commit_catalog_telling`) and
+//!   submitted by shard 0's outbox, again at start until it is accepted:
+//!   neither goes without the other; a crash before both repeats the
+//!   evaluation.
 
 use super::{next_state, value, Change, Observed, Rule, Scope, Signal, Tracked};
 use crate::limits::RULE_SAMPLES_MAX;
@@ -22,8 +24,8 @@ use crate::metrics::{latency_histogram, Snapshot};
 use crate::operational::Notice;
 use crate::reads::index::WindowQuery;
 use crate::records::{self, Kind, RuleStateRecord};
+use crate::shard::query;
 use crate::shard::state::Shard;
-use crate::shard::{query, route};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -98,9 +100,9 @@ impl Engine {
             .min()
             .unwrap_or(u64::MAX);
         Observed {
-            messages: Some(last.messages - base.messages),
-            attempts: Some(last.attempts - base.attempts),
-            failed: Some(last.failed - base.failed),
+            messages: Some(last.messages.saturating_sub(base.messages)),
+            attempts: Some(last.attempts.saturating_sub(base.attempts)),
+            failed: Some(last.failed.saturating_sub(base.failed)),
             consecutive_failures: None,
             backlog: Some(snaps.iter().map(|s| s.pending_deliveries).sum()),
             oldest_pending_ms: (oldest != u64::MAX).then(|| now_ms.saturating_sub(oldest)),
@@ -110,7 +112,7 @@ impl Engine {
                 .filter(|t| t.at_ms > start)
                 .map(|t| t.p99_us)
                 .max(),
-            covered_ms: last.at_ms - base.at_ms,
+            covered_ms: last.at_ms.saturating_sub(base.at_ms),
         }
     }
 }
@@ -205,10 +207,14 @@ async fn changed(shard: &Rc<Shard>, rule: &Rule, t: &Tracked, change: Change, v:
         change: t.changes,
         data,
     };
-    if !route::notify(shard, notice).await {
-        tracing::error!(rule = %rule.id, "a rule's operational event could not be made durable");
-    }
-    crate::failpoint::crash_at("rule-notified");
+    // The event is journaled with the state, in one sync, and then
+    // submitted (`shard::outbox`): neither goes without the other.
+    let catalog = shard.shared().catalog.load_full();
+    let told: Vec<_> = match catalog.app(crate::operational::APP_ID) {
+        Some(_) => notice.message(&catalog).into_iter().collect(),
+        None => Vec::new(),
+    };
+    drop(catalog);
     let state = RuleStateRecord {
         rule_id: rule.id.clone(),
         firing,
@@ -219,7 +225,8 @@ async fn changed(shard: &Rc<Shard>, rule: &Rule, t: &Tracked, change: Change, v:
     };
     match records::encode(&state) {
         Ok(body) => {
-            if let Err(e) = shard.commit_catalog(Kind::RuleState, &body) {
+            let cause = crate::operational::Cause::Api;
+            if let Err(e) = shard.commit_catalog_telling(Kind::RuleState, &body, cause, told) {
                 tracing::error!(rule = %rule.id, error = %e, "cannot journal a rule's state");
             }
         }

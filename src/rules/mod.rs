@@ -17,6 +17,10 @@ pub mod evaluator;
 
 use crate::records::RuleRecord;
 
+/// The longest window (a day) and cooldown (a week) a rule may have.
+pub const WINDOW_MS_MAX: u64 = 86_400_000;
+pub const COOLDOWN_MS_MAX: u64 = 7 * 86_400_000;
+
 /// Evaluations in a row whose condition is clear before a firing rule
 /// resolves: a value hovering at the threshold does not flap.
 pub const CLEAR_EVALUATIONS: u32 = 3;
@@ -167,7 +171,11 @@ impl Rule {
     /// evaluate (the API refuses to store such a rule).
     pub fn of(r: &RuleRecord) -> Option<Rule> {
         let signal = Signal::parse(&r.signal)?;
-        if !supported(&r.scope, signal) || r.window_ms == 0 || !r.threshold.is_finite() {
+        if !supported(&r.scope, signal)
+            || !(1..=WINDOW_MS_MAX).contains(&r.window_ms)
+            || r.cooldown_ms > COOLDOWN_MS_MAX
+            || !r.threshold.is_finite()
+        {
             return None;
         }
         let app = || (!r.app_id.is_empty()).then(|| r.app_id.clone());
@@ -216,7 +224,8 @@ pub struct Observed {
 /// The value of the rule's signal; none when there is nothing to judge
 /// (no attempts for a failure rate, a count whose window has not passed).
 pub fn value(rule: &Rule, o: &Observed, now_ms: u64) -> Option<f64> {
-    let full = o.covered_ms >= rule.window_ms && now_ms >= rule.updated_ms + rule.window_ms;
+    let full =
+        o.covered_ms >= rule.window_ms && now_ms >= rule.updated_ms.saturating_add(rule.window_ms);
     if rule.signal.windowed_count() && !full {
         return None;
     }

@@ -389,7 +389,13 @@ async fn timer_loop(shard: &Rc<Shard>) {
             shard.index.borrow_mut().prune(now);
             if shard.id == 0 {
                 let retention = shard.shared.config.retention_ms;
-                shard.shared.expunged.prune(now.saturating_sub(retention));
+                // A margin of two prune periods: every shard's index has let
+                // go of a message before its expunge is forgotten.
+                let margin = 2 * 60_000;
+                shard
+                    .shared
+                    .expunged
+                    .prune(now.saturating_sub(retention).saturating_sub(margin));
             }
             last_prune_ms = now;
         }

@@ -152,6 +152,18 @@ impl Shard {
         body: &[u8],
         cause: crate::operational::Cause,
     ) -> Result<(), CatalogWriteError> {
+        self.commit_catalog_telling(kind, body, cause, Vec::new())
+    }
+
+    /// `commit_catalog_for`, with operational events of the caller's own
+    /// (a rule's change of state) journaled in the same sync.
+    pub fn commit_catalog_telling(
+        &self,
+        kind: crate::records::Kind,
+        body: &[u8],
+        cause: crate::operational::Cause,
+        mut also: Vec<crate::accept::NewMessage>,
+    ) -> Result<(), CatalogWriteError> {
         use crate::records::Kind;
         let store = self
             .catalog_store
@@ -163,7 +175,8 @@ impl Shard {
         let mut next = (*old).clone();
         next.apply(kind as u8, body)?;
         let now = crate::time::now_ms();
-        let told = crate::operational::change_notices(&old, &next, kind, body, cause);
+        let mut told = crate::operational::change_notices(&old, &next, kind, body, cause);
+        told.append(&mut also);
         let mut batch = vec![(kind, body.to_vec())];
         for m in &told {
             let rec = crate::operational::notice_record(m, now);
@@ -196,30 +209,44 @@ impl Shard {
         Ok(())
     }
 
-    /// Commits many catalog records at once (an environment import): all
-    /// applied to one copy, appended and synced together, published once.
+    /// Commits many catalog records (an environment import), in as few
+    /// syncs as fit: each part of at most `batch_bytes_max` is applied,
+    /// appended, synced and published together, so what is live is always
+    /// what is durable (a failure leaves the parts before it in place).
     /// They make no operational events.
     pub fn commit_catalog_batch(
         &self,
         batch: &[(crate::records::Kind, Vec<u8>)],
     ) -> Result<(), CatalogWriteError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
         let store = self
             .catalog_store
             .as_ref()
             .ok_or(CatalogWriteError::NotHere)?;
-        let mut next = (**self.shared.catalog.load()).clone();
-        for (kind, body) in batch {
-            next.apply(*kind as u8, body)?;
-        }
         let mut store = store.borrow_mut();
-        store.append_all_synced(batch)?;
-        let next = std::sync::Arc::new(next);
-        self.shared.catalog.store(next.clone());
-        if let Err(e) = store.compact_if_due(&next) {
-            tracing::warn!(error = %e, "catalog compaction failed, the journal stays as it is");
+        let max = store.batch_bytes_max();
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let mut bytes = 0;
+            let n = rest
+                .iter()
+                .take_while(|(_, body)| {
+                    bytes += crate::journal::record_footprint_bytes(body.len() as u64);
+                    bytes <= max
+                })
+                .count()
+                .max(1);
+            let (part, later) = rest.split_at(n);
+            let mut next = (**self.shared.catalog.load()).clone();
+            for (kind, body) in part {
+                next.apply(*kind as u8, body)?;
+            }
+            store.append_all_synced(part)?;
+            let next = std::sync::Arc::new(next);
+            self.shared.catalog.store(next.clone());
+            if let Err(e) = store.compact_if_due(&next) {
+                tracing::warn!(error = %e, "catalog compaction failed, the journal stays as it is");
+            }
+            rest = later;
         }
         Ok(())
     }

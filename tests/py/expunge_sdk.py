@@ -9,7 +9,8 @@ Prints "ok APP MSG" (first) or "ok", or fails naming the expectation.
 import sys
 import time
 
-from svix.api import ApplicationIn, EndpointIn, MessageGetOptions, MessageIn, Svix, SvixOptions
+from svix.api import (ApplicationIn, EndpointIn, MessageCreateOptions, MessageGetOptions, MessageIn, Svix,
+                      SvixOptions)
 from svix.models import BulkExpungeContentsIn
 
 
@@ -40,7 +41,8 @@ def first(svix, sink):
     svix.endpoint.create(app, EndpointIn(url=f"{sink}/fail"))
     m1 = svix.message.create(app, MessageIn(event_type="user.created", payload={"email": "a@example.com"})).id
     m2 = svix.message.create(app, MessageIn(event_type="user.created", payload={"email": "b@example.com"})).id
-    m3 = svix.message.create(app, MessageIn(event_type="user.created", payload={"email": "c@example.com"})).id
+    m3 = svix.message.create(app, MessageIn(event_type="user.created", payload={"email": "c@example.com"}),
+                             MessageCreateOptions(idempotency_key="create-c")).id
     attempt = wait("m1 delivered to ok", lambda: [a for a in svix.message_attempt.list_by_msg(app, m1).data
                                                    if a.endpoint_id == ok_ep and a.status.value == 0])[0]
     expect(attempt.response != "", "a response body to expunge")
@@ -64,6 +66,10 @@ def after_restart(svix, app, m1, m3):
     done = wait("the purge", lambda: (lambda t: t if t.status.value != "running" else None)(svix.background_task.get(task.id)))
     expect(done.status.value == "finished" and done.data == {"messagesPurged": 3}, f"purge: {done}")
     expect(payload(svix, app, m3) == {}, "m3 gone too")
+    # A retry with m3's idempotency-key answers m3 again, without its payload.
+    again = svix.message.create(app, MessageIn(event_type="user.created", payload={"email": "c@example.com"}),
+                                MessageCreateOptions(idempotency_key="create-c"))
+    expect(again.id == m3 and again.payload == {}, f"the replayed answer: {again}")
     print("ok")
 
 
