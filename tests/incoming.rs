@@ -671,4 +671,20 @@ fn the_request_log_keeps_each_request_and_what_became_of_it() {
     assert!(engine.stop());
     engine.spawn().expect("restart");
     check(&engine);
+    // Expunging a message a request became leaves the request's body out
+    // of the log too.
+    let msg = accepted["messages"][0].as_str().expect("a message id");
+    let (s, v) = engine.api(
+        "DELETE",
+        &format!("/api/v1/app/{id}/msg/{msg}/content"),
+        None,
+    );
+    assert_eq!(s, 204, "{v}");
+    let (_, v) = engine.api("GET", &format!("/ingest/api/v1/source/{id}/request"), None);
+    let logged = &v["data"][2];
+    assert_eq!(
+        (logged["body"].as_str(), logged["bodyExpunged"].as_bool()),
+        (Some(""), Some(true)),
+        "{logged}"
+    );
 }

@@ -371,12 +371,14 @@ pub fn list_requests(shard: &Shard, req: &Request, source_id: &str) -> Result<Re
             .map_err(|err| error(500, "internal", err.to_string()))?;
         let r = crate::records::decode_incoming_request(&rec.body)
             .map_err(|err| error(500, "internal", err.to_string()))?;
-        Ok(request_view(&r))
+        Ok(request_view(&r, &shard.shared().expunged))
     })?;
     Ok(ok(200, body))
 }
 
-fn request_view(r: &IncomingRequestRecord) -> Value {
+/// A logged request as the API shows it; its body is left out once a
+/// message it became was expunged (the same content, `expunge`).
+fn request_view(r: &IncomingRequestRecord, expunged: &crate::expunge::Expunged) -> Value {
     use base64::Engine;
     let headers: serde_json::Map<String, Value> = r
         .headers
@@ -395,6 +397,11 @@ fn request_view(r: &IncomingRequestRecord) -> Value {
         "messages": r.messages,
         "createdAt": crate::time::rfc3339(r.at_ms),
     });
+    if r.messages.iter().any(|m| expunged.contains(m)) {
+        v["body"] = Value::String(String::new());
+        v["bodyExpunged"] = Value::Bool(true);
+        return v;
+    }
     match std::str::from_utf8(&r.body) {
         Ok(text) => v["body"] = Value::String(text.to_string()),
         Err(_) => {
