@@ -6,7 +6,7 @@
 //! of one message may be spread over every shard, so per-message reads ask
 //! all shards and merge the answers.
 
-use super::http::{error, Request, Response};
+use super::http::{Request, Response};
 use super::listing::*;
 use super::params::*;
 use crate::reads::index::{page_of, AttemptEntry, DeliveryEntry, Status};
@@ -186,19 +186,42 @@ pub async fn list_msg_endpoints(
     ))
 }
 
+/// The endpoint's deliveries by status (of messages created in the query's
+/// `[since, until)`) and its attempts in that range by what they show.
+async fn counts(
+    shard: &Rc<Shard>,
+    req: &Request,
+    app: &str,
+    ep: &str,
+) -> Result<([u64; 5], [u64; 3])> {
+    let ep = find_endpoint(shard, app, ep)?;
+    let time = |name: &str| -> Result<Option<u64>> {
+        query_value(req, name)
+            .map(|v| {
+                crate::time::parse_rfc3339(&v)
+                    .ok_or_else(|| query_invalid(name, "must be an RFC 3339 date-time"))
+            })
+            .transpose()
+    };
+    // The whole retention period when absent.
+    let (since, until) = (
+        time("since")?.unwrap_or(0),
+        time("until")?.unwrap_or(u64::MAX),
+    );
+    query::endpoint_stats(shard, &ep.id, since, until)
+        .await
+        .ok_or_else(unreachable_shard)
+}
+
 /// `GET /app/{app}/endpoint/{ep}/stats`: deliveries of the endpoint by
-/// status, over the index's retention period.
+/// status, of messages created in `[since, until)`.
 pub async fn endpoint_stats(
     shard: &Rc<Shard>,
     req: &Request,
     app: &str,
     ep: &str,
 ) -> Result<Response> {
-    let ep = find_endpoint(shard, app, ep)?;
-    let (since, until) = since_until(req)?;
-    let (c, _) = query::endpoint_stats(shard, &ep.id, since, until)
-        .await
-        .ok_or_else(unreachable_shard)?;
+    let (c, _) = counts(shard, req, app, ep).await?;
     Ok(ok(
         200,
         json!({
@@ -211,27 +234,6 @@ pub async fn endpoint_stats(
     ))
 }
 
-/// `since` and `until` (RFC 3339) of a stats query: the whole retention
-/// period when absent.
-fn since_until(req: &Request) -> Result<(u64, u64)> {
-    let time = |name: &str| -> Result<Option<u64>> {
-        match query_value(req, name) {
-            None => Ok(None),
-            Some(v) => crate::time::parse_rfc3339(&v).map(Some).ok_or_else(|| {
-                error(
-                    422,
-                    "validation_error",
-                    json!([{ "loc": ["query", name], "msg": "must be an RFC 3339 date-time", "type": "value_error" }]),
-                )
-            }),
-        }
-    };
-    Ok((
-        time("since")?.unwrap_or(0),
-        time("until")?.unwrap_or(u64::MAX),
-    ))
-}
-
 /// `GET /app/{app}/endpoint/{ep}/attempt-stats` (Svix's
 /// `endpoint.get_attempt_stats`): the endpoint's attempts made in
 /// `[since, until)` by what they show.
@@ -241,11 +243,7 @@ pub async fn attempt_stats(
     app: &str,
     ep: &str,
 ) -> Result<Response> {
-    let ep = find_endpoint(shard, app, ep)?;
-    let (since, until) = since_until(req)?;
-    let (_, a) = query::endpoint_stats(shard, &ep.id, since, until)
-        .await
-        .ok_or_else(unreachable_shard)?;
+    let (_, a) = counts(shard, req, app, ep).await?;
     Ok(ok(
         200,
         json!({ "success": a[0], "fail": a[1], "canceled": a[2] }),

@@ -32,7 +32,7 @@ pub struct ListQuery {
     pub endpoint_id: Option<String>,
 }
 
-fn query_invalid(field: &str, msg: &str) -> Response {
+pub fn query_invalid(field: &str, msg: &str) -> Response {
     error(
         422,
         "validation_error",

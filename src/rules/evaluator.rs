@@ -182,7 +182,7 @@ pub fn scope_view(scope: &Scope) -> serde_json::Value {
 }
 
 /// Tells, journals and logs one change.
-async fn changed(shard: &Rc<Shard>, rule: &Rule, t: &Tracked, change: Change, v: f64, now_ms: u64) {
+fn changed(shard: &Shard, rule: &Rule, t: &Tracked, change: Change, v: f64, now_ms: u64) {
     let firing = change == Change::Fire;
     let data = json!({
         "ruleId": rule.id,
@@ -281,7 +281,7 @@ pub async fn run(shard: Rc<Shard>) {
             let v = value(&rule, &observed, now);
             if let Some(change) = next_state(t, v, &rule, now) {
                 let t = *t;
-                changed(&shard, &rule, &t, change, v.unwrap_or(0.0), now).await;
+                changed(&shard, &rule, &t, change, v.unwrap_or(0.0), now);
             }
         }
         glommio::timer::sleep(Duration::from_millis(every)).await;
