@@ -38,9 +38,11 @@ pub const RETRY_AFTER_MS_MAX: u64 = 3_600_000;
 /// wake-up, which the request itself causes); past this, a request is
 /// dropped and the endpoint's next failure asks again.
 pub const DISABLE_REQUESTS_MAX: usize = 1_024;
-/// Segment files kept open per shard for cold reads: the recent segments a
-/// retry storm reads from, without holding descriptors of every segment.
-pub const COLD_FILES_OPEN_MAX: usize = 8;
+/// Segment files kept open per journal reader (`reads::files`; each shard
+/// has two, its deliveries' cold reads and its API reads): the recent
+/// segments a retry storm or a listing reads from, without holding
+/// descriptors of every segment.
+pub const READ_FILES_OPEN_MAX: usize = 8;
 /// DNS lookups waiting for a resolver thread; more fail at once (the
 /// attempt retries on its schedule) rather than queue without end behind a
 /// slow name server.

@@ -27,6 +27,14 @@ pub fn rfc3339(ms: u64) -> String {
     }
 }
 
+/// Milliseconds in a (UTC) day.
+pub const DAY_MS: u64 = 86_400_000;
+
+/// The UTC date (`YYYY-MM-DD`) of milliseconds since the epoch.
+pub fn date(ms: u64) -> String {
+    rfc3339(ms).get(..10).unwrap_or_default().to_string()
+}
+
 /// Parses an RFC 3339 timestamp into milliseconds since the epoch.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;

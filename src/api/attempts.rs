@@ -13,7 +13,7 @@ use crate::reads::index::{page_of, AttemptEntry, DeliveryEntry, Status};
 use crate::shard::query;
 use crate::shard::state::Shard;
 use crate::time::rfc3339;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -33,9 +33,10 @@ pub async fn list_by_endpoint(
         .ok_or_else(unreachable_shard)?;
     Ok(ok(
         200,
-        page_view(&page, |a| {
-            attempt_view(shard, a, q.with_msg, q.expanded_statuses)
-        })?,
+        page_view(&page, async |a| {
+            attempt_view(shard, a, q.with_msg, q.expanded_statuses).await
+        })
+        .await?,
     ))
 }
 
@@ -90,9 +91,10 @@ pub async fn list_by_msg(
     );
     Ok(ok(
         200,
-        page_view(&page, |a| {
-            attempt_view(shard, a, false, q.expanded_statuses)
-        })?,
+        page_view(&page, async |a| {
+            attempt_view(shard, a, false, q.expanded_statuses).await
+        })
+        .await?,
     ))
 }
 
@@ -109,7 +111,10 @@ pub async fn get_attempt(
     let msg = find_message(shard, &app.id, msg).await?;
     let all = attempts_of(shard, &msg.id).await;
     let a = all.get(attempt).ok_or_else(|| not_found("attempt"))?;
-    Ok(ok(200, attempt_view(shard, a, false, q.expanded_statuses)?))
+    Ok(ok(
+        200,
+        attempt_view(shard, a, false, q.expanded_statuses).await?,
+    ))
 }
 
 /// `GET /app/{app}/endpoint/{ep}/msg`
@@ -128,9 +133,10 @@ pub async fn list_endpoint_messages(
     let with_content = q.with_content.unwrap_or(true);
     Ok(ok(
         200,
-        page_view(&page, |d| {
-            endpoint_message_view(shard, d, with_content, q.expanded_statuses)
-        })?,
+        page_view(&page, async |d| {
+            endpoint_message_view(shard, d, with_content, q.expanded_statuses).await
+        })
+        .await?,
     ))
 }
 
@@ -159,7 +165,7 @@ pub async fn list_msg_endpoints(
     );
     Ok(ok(
         200,
-        page_view(&page, |d| {
+        page_view(&page, async |d| {
             let Some(e) = catalog.endpoint_by_id(&d.endpoint_id) else {
                 return Ok(json!(null));
             };
@@ -182,7 +188,8 @@ pub async fn list_msg_endpoints(
                 "statusText": status.text(),
                 "nextAttempt": d.next_attempt_ms.map(rfc3339),
             }))
-        })?,
+        })
+        .await?,
     ))
 }
 
@@ -193,7 +200,7 @@ async fn counts(
     req: &Request,
     app: &str,
     ep: &str,
-) -> Result<([u64; 5], [u64; 3])> {
+) -> Result<([u64; 5], Vec<(u64, [u64; 3])>)> {
     let ep = find_endpoint(shard, app, ep)?;
     let time = |name: &str| -> Result<Option<u64>> {
         query_value(req, name)
@@ -236,16 +243,31 @@ pub async fn endpoint_stats(
 
 /// `GET /app/{app}/endpoint/{ep}/attempt-stats` (Svix's
 /// `endpoint.get_attempt_stats`): the endpoint's attempts made in
-/// `[since, until)` by what they show.
+/// `[since, until)` by what they show: the totals the SDK reads, and the
+/// same per UTC day (`days`, oldest first, days without attempts left out).
 pub async fn attempt_stats(
     shard: &Rc<Shard>,
     req: &Request,
     app: &str,
     ep: &str,
 ) -> Result<Response> {
-    let (_, a) = counts(shard, req, app, ep).await?;
+    let (_, days) = counts(shard, req, app, ep).await?;
+    let total = days.iter().fold([0u64; 3], |t, (_, c)| {
+        [t[0] + c[0], t[1] + c[1], t[2] + c[2]]
+    });
+    let days: Vec<Value> = days
+        .iter()
+        .map(|(day, c)| {
+            json!({
+                "date": crate::time::date(day * crate::time::DAY_MS),
+                "success": c[0],
+                "fail": c[1],
+                "canceled": c[2],
+            })
+        })
+        .collect();
     Ok(ok(
         200,
-        json!({ "success": a[0], "fail": a[1], "canceled": a[2] }),
+        json!({ "success": total[0], "fail": total[1], "canceled": total[2], "days": days }),
     ))
 }

@@ -3,8 +3,9 @@
 //! the Svix-shaped views of index entries.
 //!
 //! Index entries carry only metadata and journal positions; payloads and
-//! response texts are read here, on the API shard, with `read_record` (which
-//! re-checks each record's CRC) and only for the entries of one page.
+//! response texts are read here, on the API shard, through io_uring
+//! (`Shard::read_record`, which re-checks each record's CRC), only for the
+//! entries of one page.
 
 use super::http::{error, Request, Response};
 use super::params::{paging, Result};
@@ -124,16 +125,16 @@ pub async fn find_message(shard: &Rc<Shard>, app_id: &str, msg: &str) -> Result<
         .ok_or_else(|| super::params::not_found("message"))
 }
 
-fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {
-    crate::reads::record::read_record_at(&shard.shared().config, loc, kind).map_err(internal)
+async fn read(shard: &Shard, loc: Loc, kind: Kind) -> Result<OwnedRecord> {
+    shard.read_record(loc, kind).await.map_err(internal)
 }
 
 /// The message's payload, read from the journal.
-pub fn payload(shard: &Shard, m: &MsgMeta) -> Result<Value> {
+pub async fn payload(shard: &Shard, m: &MsgMeta) -> Result<Value> {
     if shard.shared().expunged.contains(m.id.as_str()) {
         return Ok(json!({}));
     }
-    let rec = read(shard, m.loc, Kind::Message)?;
+    let rec = read(shard, m.loc, Kind::Message).await?;
     let msg = records::decode_message(&rec.body).map_err(internal)?;
     if *msg.id != *m.id {
         return Err(internal(format!(
@@ -145,9 +146,9 @@ pub fn payload(shard: &Shard, m: &MsgMeta) -> Result<Value> {
 }
 
 /// Svix's `MessageOut`; the payload is read only `with_content`.
-pub fn message_view(shard: &Shard, m: &MsgMeta, with_content: bool) -> Result<Value> {
+pub async fn message_view(shard: &Shard, m: &MsgMeta, with_content: bool) -> Result<Value> {
     let payload = if with_content {
-        payload(shard, m)?
+        payload(shard, m).await?
     } else {
         json!({})
     };
@@ -172,13 +173,13 @@ pub fn status_of(status: Status, expanded: bool) -> Status {
 }
 
 /// Svix's `EndpointMessageOut`: the message plus its delivery's status.
-pub fn endpoint_message_view(
+pub async fn endpoint_message_view(
     shard: &Shard,
     d: &DeliveryEntry,
     with_content: bool,
     expanded: bool,
 ) -> Result<Value> {
-    let mut v = message_view(shard, &d.msg, with_content)?;
+    let mut v = message_view(shard, &d.msg, with_content).await?;
     let status = status_of(d.status, expanded);
     v["status"] = json!(status as u8);
     v["statusText"] = json!(status.text());
@@ -187,13 +188,13 @@ pub fn endpoint_message_view(
 }
 
 /// Svix's `MessageAttemptOut`; the response text is read from the journal.
-pub fn attempt_view(
+pub async fn attempt_view(
     shard: &Shard,
     a: &AttemptEntry,
     with_msg: bool,
     expanded: bool,
 ) -> Result<Value> {
-    let rec = read(shard, a.loc, Kind::Attempt)?;
+    let rec = read(shard, a.loc, Kind::Attempt).await?;
     let rec = records::decode_attempt(rec.version, &rec.body).map_err(internal)?;
     let url = shard
         .shared()
@@ -221,22 +222,30 @@ pub fn attempt_view(
         "timestamp": rfc3339(a.at_ms),
     });
     if with_msg {
-        v["msg"] = message_view(shard, &a.msg, false)?;
+        v["msg"] = message_view(shard, &a.msg, false).await?;
     }
     Ok(v)
 }
 
 /// Renders a page in Svix's `{data, iterator, prevIterator, done}` shape.
-pub fn page_view<T>(page: &Page<T>, mut view: impl FnMut(&T) -> Result<Value>) -> Result<Value> {
-    let data = page
-        .items
-        .iter()
-        .map(&mut view)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(json!({
+/// Items are viewed one after another (each may read the journal).
+pub async fn page_view<T>(
+    page: &Page<T>,
+    mut view: impl AsyncFnMut(&T) -> Result<Value>,
+) -> Result<Value> {
+    let mut data = Vec::with_capacity(page.items.len());
+    for item in &page.items {
+        data.push(view(item).await?);
+    }
+    Ok(page_json(page, data))
+}
+
+/// The `{data, iterator, prevIterator, done}` shape around views already made.
+pub fn page_json<T>(page: &Page<T>, data: Vec<Value>) -> Value {
+    json!({
         "data": data,
         "iterator": page.iterator,
         "prevIterator": page.prev_iterator,
         "done": page.done,
-    }))
+    })
 }

@@ -148,7 +148,7 @@ pub fn list_tasks(shard: &Shard, req: &Request) -> Result<Response> {
         |_| true,
         Value::clone,
     );
-    Ok(ok(200, page_view(&page, |v| Ok(v.clone()))?))
+    Ok(ok(200, page_json(&page, page.items.clone())))
 }
 
 /// `POST /app/{app}/endpoint/{ep}/send-example` (202): a new message of the

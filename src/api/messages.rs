@@ -121,9 +121,10 @@ pub async fn list_messages(shard: &Rc<Shard>, req: &Request, app: &str) -> Resul
     let with_content = q.with_content.unwrap_or(true);
     Ok(ok(
         200,
-        super::listing::page_view(&page, |m| {
-            super::listing::message_view(shard, m, with_content)
-        })?,
+        super::listing::page_view(&page, async |m| {
+            super::listing::message_view(shard, m, with_content).await
+        })
+        .await?,
     ))
 }
 
@@ -139,7 +140,7 @@ pub async fn get_message(
     let m = super::listing::find_message(shard, &app.id, msg).await?;
     Ok(ok(
         200,
-        super::listing::message_view(shard, &m, q.with_content.unwrap_or(true))?,
+        super::listing::message_view(shard, &m, q.with_content.unwrap_or(true)).await?,
     ))
 }
 

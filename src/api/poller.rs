@@ -68,10 +68,10 @@ async fn page(
         .map(|m| m.id.to_string())
         .or(from)
         .unwrap_or_else(|| crate::ids::floor_at("msg", 0));
-    let data = items
-        .iter()
-        .map(|m| message_view(shard, m, true))
-        .collect::<Result<Vec<_>>>()?;
+    let mut data = Vec::with_capacity(items.len());
+    for m in &items {
+        data.push(message_view(shard, m, true).await?);
+    }
     Ok((
         json!({ "data": data, "iterator": iterator, "done": !more }),
         iterator,

@@ -354,7 +354,11 @@ async fn handle(
 
 /// `GET /ingest/api/v1/source/{src}/request`: the source's request log,
 /// newest first (`limit`, `iterator` as for other listings).
-pub fn list_requests(shard: &Shard, req: &Request, source_id: &str) -> Result<Response, Response> {
+pub async fn list_requests(
+    shard: &Shard,
+    req: &Request,
+    source_id: &str,
+) -> Result<Response, Response> {
     use super::params::*;
     let src = shard
         .shared()
@@ -365,14 +369,16 @@ pub fn list_requests(shard: &Shard, req: &Request, source_id: &str) -> Result<Re
         .ok_or_else(|| not_found("source"))?;
     let (limit, iterator) = paging(req)?;
     let page = shard.list_requests(&src.id, &crate::reads::index::PageReq { limit, iterator });
-    let config = &shard.shared().config;
-    let body = super::listing::page_view(&page, |e| {
-        let rec = crate::reads::record::read_record_at(config, e.loc, Kind::IncomingRequest)
+    let body = super::listing::page_view(&page, async |e| {
+        let rec = shard
+            .read_record(e.loc, Kind::IncomingRequest)
+            .await
             .map_err(|err| error(500, "internal", err.to_string()))?;
         let r = crate::records::decode_incoming_request(&rec.body)
             .map_err(|err| error(500, "internal", err.to_string()))?;
         Ok(request_view(&r, &shard.shared().expunged))
-    })?;
+    })
+    .await?;
     Ok(ok(200, body))
 }
 

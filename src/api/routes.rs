@@ -651,7 +651,7 @@ async fn dispatch(
         (Route::Sources | Route::Source | Route::SourceTokenRotate, _) => {
             source_change(shard, req, route, p.src)
         }
-        (Route::SourceRequests, "GET") => super::receive::list_requests(shard, req, p.src),
+        (Route::SourceRequests, "GET") => super::receive::list_requests(shard, req, p.src).await,
         (
             Route::SourceEndpoints
             | Route::SourceEndpoint

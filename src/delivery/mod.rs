@@ -254,7 +254,7 @@ pub struct Deliveries {
     /// Handles taken off a ready queue by a worker and not yet settled.
     in_attempt: Cell<usize>,
     /// Segment files kept open for cold reads (`cold`).
-    cold_files: RefCell<cold::Files>,
+    cold_files: crate::reads::files::Files,
     /// Endpoint id → start of its current failure streak (auto-disable);
     /// entries go on success, on disable, or when the endpoint is deleted.
     failing_since: RefCell<HashMap<String, u64>>,
@@ -295,7 +295,7 @@ impl Deliveries {
             queues: RefCell::new(HashMap::new()),
             conns: RefCell::new(budget::Budget::new(connections)),
             in_attempt: Cell::new(0),
-            cold_files: RefCell::new(cold::Files::default()),
+            cold_files: Default::default(),
             failing_since: RefCell::new(HashMap::new()),
             failure_log: RefCell::new(failure_log::FailureLog::default()),
             app_counts: RefCell::new(Default::default()),
@@ -425,7 +425,7 @@ impl Deliveries {
             !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty())
         });
         self.conns.borrow_mut().closed_idle(closed);
-        self.cold_files.borrow_mut().expire(now_ms);
+        self.cold_files.expire(now_ms);
         self.check();
     }
 
@@ -443,7 +443,7 @@ impl Deliveries {
     /// Closes every segment file kept open for cold reads (after compaction
     /// deleted segments, whose space open files would keep).
     pub fn close_cold_files(&self) {
-        self.cold_files.borrow_mut().clear();
+        self.cold_files.clear();
     }
 
     /// Reads a message back from the journal through io_uring (cold

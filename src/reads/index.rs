@@ -506,9 +506,16 @@ impl Index {
     }
 
     /// The endpoint's attempts made in `since_ms..until_ms` by what they
-    /// show: (success, fail, canceled).
-    pub fn attempt_stats(&self, endpoint_id: &str, since_ms: u64, until_ms: u64) -> [u64; 3] {
-        let mut counts = [0u64; 3];
+    /// show, per UTC day (days since the epoch, ascending; days with none
+    /// left out): (success, fail, canceled). At most one entry per day of
+    /// what the index holds.
+    pub fn attempt_stats(
+        &self,
+        endpoint_id: &str,
+        since_ms: u64,
+        until_ms: u64,
+    ) -> Vec<(u64, [u64; 3])> {
+        let mut days: BTreeMap<u64, [u64; 3]> = BTreeMap::new();
         for a in self
             .attempts
             .get(endpoint_id)
@@ -516,13 +523,14 @@ impl Index {
             .flat_map(|m| m.values())
             .filter(|a| (since_ms..until_ms).contains(&a.at_ms))
         {
+            let counts = days.entry(a.at_ms / crate::time::DAY_MS).or_default();
             match Status::of_attempt(a.outcome) {
                 Status::Success => counts[0] += 1,
                 Status::Canceled => counts[2] += 1,
                 _ => counts[1] += 1,
             }
         }
-        counts
+        days.into_iter().collect()
     }
 
     /// Messages whose delivery to `endpoint_id` ended failed, created in
@@ -637,6 +645,49 @@ mod tests {
         assert!(p3.done);
         let back = ix.list_messages("app", &Filter::default(), &req(p2.prev_iterator.clone()));
         assert_eq!(ids(&back), ids(&p1));
+    }
+
+    #[test]
+    fn attempt_stats_count_each_utc_day_apart_within_the_range() {
+        let mut ix = Index::new(u64::MAX / 4, 100);
+        let day = crate::time::DAY_MS;
+        let m = meta("msg_1", 5 * day, "a");
+        let attempts = [
+            (5 * day + 1, Outcome::Retrying),
+            (5 * day + 2, Outcome::Succeeded),
+            (7 * day - 1, Outcome::Failed),
+            (7 * day, Outcome::Succeeded),
+            (9 * day, Outcome::Succeeded),
+        ];
+        for (i, (at_ms, outcome)) in attempts.into_iter().enumerate() {
+            let a = AttemptEntry {
+                id: format!("atmpt_{i}").into(),
+                msg: m.clone(),
+                endpoint_id: "ep".into(),
+                status_code: 200,
+                outcome,
+                at_ms,
+                duration_us: 1,
+                manual: false,
+                loc: m.loc,
+            };
+            ix.add_attempt(a, 0);
+        }
+        assert_eq!(
+            ix.attempt_stats("ep", 0, u64::MAX),
+            vec![
+                (5, [1, 1, 0]),
+                (6, [0, 1, 0]),
+                (7, [1, 0, 0]),
+                (9, [1, 0, 0])
+            ]
+        );
+        assert_eq!(
+            ix.attempt_stats("ep", 5 * day + 2, 9 * day),
+            vec![(5, [1, 0, 0]), (6, [0, 1, 0]), (7, [1, 0, 0])],
+            "since inclusive, until exclusive"
+        );
+        assert!(ix.attempt_stats("other", 0, u64::MAX).is_empty());
     }
 
     #[test]

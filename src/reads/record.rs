@@ -2,8 +2,9 @@
 //! listings, recovery's index rebuild), with the journal's checks (magic,
 //! length, CRC) and the record kind the caller expects.
 //!
-//! These are blocking `pread`s; the delivery path reads cold messages
-//! through io_uring instead (`delivery::cold`).
+//! These are blocking `pread`s, for recovery (before any shard runs) and
+//! the simulator; code on a shard reads through io_uring instead
+//! (`reads::files`).
 
 use crate::config::Config;
 use crate::journal::{OwnedRecord, ReadError};

@@ -62,7 +62,10 @@ pub fn compact(shard: &Shard, now_ms: u64) {
     {
         Ok(0) => {}
         // Open files of deleted segments would keep their space.
-        Ok(_) => shard.delivery.close_cold_files(),
+        Ok(_) => {
+            shard.delivery.close_cold_files();
+            shard.read_files.clear();
+        }
         Err(e) => tracing::warn!(shard = shard.id, error = %e, "journal compaction failed"),
     }
     let mut retired = shard.retired.borrow_mut();

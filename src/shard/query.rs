@@ -104,7 +104,7 @@ pub enum Answer {
     EndpointAttempts(Page<AttemptEntry>),
     AttemptsOf(Vec<AttemptEntry>),
     DeliveriesOf(Vec<DeliveryEntry>),
-    EndpointStats([u64; 5], [u64; 3]),
+    EndpointStats([u64; 5], Vec<(u64, [u64; 3])>),
     Window(Window),
     Polled(Vec<Arc<MsgMeta>>, bool),
     Resent(Result<(), manual::ManualError>),
@@ -417,7 +417,7 @@ pub async fn endpoint_stats(
     endpoint_id: &str,
     since_ms: u64,
     until_ms: u64,
-) -> Option<([u64; 5], [u64; 3])> {
+) -> Option<([u64; 5], Vec<(u64, [u64; 3])>)> {
     let request = Request::EndpointStats {
         endpoint_id: endpoint_id.to_string(),
         since_ms,

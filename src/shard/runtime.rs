@@ -185,6 +185,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     index,
                     tasks: RefCell::new(Default::default()),
                     outbox: Default::default(),
+                    read_files: Default::default(),
                     shared,
                 });
                 let _ = this.set(Rc::downgrade(&shard));
@@ -374,6 +375,7 @@ async fn timer_loop(shard: &Rc<Shard>) {
         }
         if now.saturating_sub(last_sweep_ms) >= 1_000 {
             shard.delivery.sweep(now);
+            shard.read_files.expire(now);
             last_sweep_ms = now;
         }
         if now.saturating_sub(last_compaction_ms) >= shard.shared.config.compaction_interval_ms {

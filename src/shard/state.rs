@@ -48,6 +48,8 @@ pub struct Shard {
     pub(super) tasks: RefCell<Tasks>,
     /// Operational events of catalog changes waiting to be submitted (shard 0).
     pub(super) outbox: super::outbox::Outbox,
+    /// Segment files kept open for the API's record reads on this shard.
+    pub(super) read_files: crate::reads::files::Files,
 }
 
 impl Shard {
@@ -77,6 +79,17 @@ impl Shard {
     pub(super) fn accepted_as(&self, app_id: &str, event_id: &str) -> Option<String> {
         self.accept
             .accepted_as(app_id, event_id, crate::time::now_ms())
+    }
+
+    /// Reads back the record of `kind` at `loc` (a payload, a response
+    /// text, a logged request) through io_uring: a listing never blocks
+    /// this shard on the disk.
+    pub async fn read_record(
+        &self,
+        loc: crate::message::Loc,
+        kind: crate::records::Kind,
+    ) -> Result<crate::journal::OwnedRecord, crate::reads::record::RecordAtError> {
+        self.read_files.read(&self.shared.config, loc, kind).await
     }
 
     /// The background-task table (used on shard 0).

@@ -7,8 +7,10 @@ background tasks they start.
 Usage: replay_sdk.py SERVER_URL TOKEN SINK_URL; prints "ok" or fails
 naming the expectation.
 """
+import json
 import sys
 import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from svix.api import (ApplicationIn, EndpointGetAttemptStatsOptions, EndpointGetStatsOptions, EndpointIn,
@@ -78,6 +80,13 @@ def main() -> int:
     expect(empty.success == 0, f"stats since the future: {empty}")
     attempts = svix.endpoint.get_attempt_stats(app, a, EndpointGetAttemptStatsOptions(since=start))
     expect(attempts.success == 6 and attempts.fail == 0, f"attempt stats: {attempts}")
+    # ringhook's addition: the same counts per UTC day (the SDK ignores it).
+    req = urllib.request.Request(f"{server}/api/v1/app/{app}/endpoint/{a}/attempt-stats",
+                                 headers={"Authorization": f"Bearer {token}"})
+    days = json.load(urllib.request.urlopen(req, timeout=10))["days"]
+    today = datetime.now(timezone.utc).date().isoformat()
+    expect(sum(d["success"] for d in days) == 6 and days[-1]["date"] in (today, start.date().isoformat()),
+           f"per-day attempt stats: {days}")
     # Usage statistics, as (finished) background tasks.
     usage = svix.statistics.aggregate_app_stats(AppUsageStatsIn(since=start, until=future, app_ids=[app, "app_nope"]))
     expect(usage.unresolved_app_ids == ["app_nope"], f"usage: {usage}")
