@@ -1,11 +1,12 @@
-//! Criterion benchmarks of the per-delivery hot path: the signature over a 1 KiB body,
-//! request encoding, response parsing (content-length and chunked), and one whole dispatch
+//! Criterion benchmarks of the per-delivery hot path: the signature over a 1 KiB body
+//! (HMAC `v1`, and ed25519 `v1a` through the delivery's `Signer`), request encoding, response parsing (content-length and chunked), and one whole dispatch
 //! step (sign + encode + parse a canned response), all without I/O.
 //!
 //! These are small and fixed-size, so `cargo test --benches` (one run each) is fast as is.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use ringhook::http_wire::{encode_request, Progress, ResponseParser};
+use ringhook::records::{KeyScheme, SecretKey};
 use ringhook::signing;
 
 const MSG_ID: &str = "msg_2pQbQ7wM1mB8sTuvWxYz0aBcDeF";
@@ -62,6 +63,26 @@ fn bench_hot_path(c: &mut Criterion) {
             black_box(sig.len())
         })
     });
+
+    // What a worker does per request: `Signer` with the endpoint's keys.
+    let now_ms = TIMESTAMP * 1000;
+    for (name, scheme, k) in [
+        ("signer_v1_1KiB", KeyScheme::Hmac, key.clone()),
+        ("signer_v1a_1KiB", KeyScheme::Ed25519, vec![7u8; 32]),
+    ] {
+        let keys = [SecretKey {
+            key: k,
+            expires_ms: 0,
+            scheme,
+        }];
+        let mut signer = signing::Signer::default();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                signer.sign(&keys, black_box(now_ms), MSG_ID, &body);
+                black_box(signer.signature().len())
+            })
+        });
+    }
 
     let signature = signing::signature_header(&[&key], MSG_ID, TIMESTAMP, &body);
     let mut buf = Vec::with_capacity(2048);

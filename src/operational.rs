@@ -310,7 +310,7 @@ pub fn change_notices(
         return Vec::new();
     }
     let (notices, about) = match kind {
-        Kind::EndpointPut => match records::decode_endpoint(body) {
+        Kind::EndpointPut => match records::decode_endpoint(records::RECORD_VERSION, body) {
             Ok(ep) => (
                 endpoint_notices(old.endpoint_by_id(&ep.id).map(|b| b.disabled), &ep, cause),
                 new,

@@ -1,23 +1,100 @@
-//! Standard Webhooks signatures: `whsec_` secrets and `webhook-signature` values.
+//! Standard Webhooks signatures: keys as the API shows them (`whsec_`
+//! shared secrets; `whsk_` ed25519 signing keys, shown as their `whpk_`
+//! public half), and `webhook-signature` values (`v1,` HMAC-SHA256 and
+//! `v1a,` ed25519, one per key during a rotation).
 //!
-//! Signing does no I/O and allocates only the output string, so the delivery
-//! hot path can call it once per attempt.
+//! Signing does no I/O; [`Signer`] keeps its buffers and the ed25519 key
+//! pairs it has expanded, so the delivery hot path allocates nothing per
+//! attempt once warm. An ed25519 signature costs far more than an HMAC
+//! (docs/BENCHMARKS.md, `bench/signing.rs`).
 
+use crate::records::{KeyScheme, SecretKey};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use sha2::Sha256;
 
 /// Prefix of symmetric secrets on the API.
 pub const SECRET_PREFIX: &str = "whsec_";
+/// Prefix of an ed25519 signing key given to the API (base64 of the 32-byte
+/// seed followed by its 32-byte public key).
+pub const SIGNING_KEY_PREFIX: &str = "whsk_";
+/// Prefix of an ed25519 public key, as the API shows an asymmetric secret.
+pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
+
+/// Bytes of an ed25519 seed (what the catalog keeps of a `whsk_` key).
+const ED25519_SEED_BYTES: usize = 32;
 
 /// Why a secret string was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SecretError {
     #[error("secret must start with whsec_ and carry base64")]
     Format,
+    #[error("key must start with whsec_ (HMAC) or whsk_ (ed25519) and carry base64")]
+    KeyFormat,
     #[error("secret key must be 24 to 64 bytes once decoded")]
     Length,
+    #[error("an ed25519 key (whsk_) must carry 64 bytes: the 32-byte seed, then its public key")]
+    Ed25519Length,
+    #[error("the public half of the whsk_ key does not belong to its seed")]
+    Ed25519Mismatch,
+}
+
+/// Parses a key given to the API: `whsec_…` (HMAC) or `whsk_…` (ed25519,
+/// checked: the public half must be the seed's). Returns the scheme and
+/// the bytes the catalog keeps (an ed25519 key keeps only its seed).
+pub fn parse_key(text: &str) -> Result<(KeyScheme, Vec<u8>), SecretError> {
+    let Some(b64) = text.strip_prefix(SIGNING_KEY_PREFIX) else {
+        return match parse_secret(text) {
+            Ok(k) => Ok((KeyScheme::Hmac, k)),
+            Err(SecretError::Format) => Err(SecretError::KeyFormat),
+            Err(e) => Err(e),
+        };
+    };
+    let key = B64.decode(b64).map_err(|_| SecretError::KeyFormat)?;
+    if key.len() != 2 * ED25519_SEED_BYTES {
+        return Err(SecretError::Ed25519Length);
+    }
+    let (seed, public) = key.split_at(ED25519_SEED_BYTES);
+    Ed25519KeyPair::from_seed_and_public_key(seed, public)
+        .map_err(|_| SecretError::Ed25519Mismatch)?;
+    Ok((KeyScheme::Ed25519, seed.to_vec()))
+}
+
+/// A new random key of `scheme` (24 bytes for HMAC, as Svix; a 32-byte
+/// ed25519 seed).
+pub fn generate(scheme: KeyScheme) -> Vec<u8> {
+    use rand::RngCore;
+    match scheme {
+        KeyScheme::Hmac => generate_key(),
+        KeyScheme::Ed25519 => {
+            let mut seed = vec![0u8; ED25519_SEED_BYTES];
+            rand::thread_rng().fill_bytes(&mut seed);
+            seed
+        }
+    }
+}
+
+/// What the API shows of a key: the `whsec_` secret, or only the `whpk_`
+/// public half of an ed25519 key (never its seed).
+pub fn shown(scheme: KeyScheme, key: &[u8]) -> String {
+    match scheme {
+        KeyScheme::Hmac => format_secret(key),
+        KeyScheme::Ed25519 => match Ed25519KeyPair::from_seed_unchecked(key) {
+            Ok(pair) => format!("{PUBLIC_KEY_PREFIX}{}", B64.encode(pair.public_key())),
+            Err(_) => String::new(),
+        },
+    }
+}
+
+/// The `whsk_` text of an ed25519 seed (seed then public key), as a user
+/// gives it; for tests and tools.
+pub fn format_signing_key(seed: &[u8]) -> Option<String> {
+    let pair = Ed25519KeyPair::from_seed_unchecked(seed).ok()?;
+    let mut both = seed.to_vec();
+    both.extend_from_slice(pair.public_key().as_ref());
+    Some(format!("{SIGNING_KEY_PREFIX}{}", B64.encode(both)))
 }
 
 /// Generates a new random 24-byte key (Svix's size).
@@ -51,18 +128,25 @@ pub fn sign_into(out: &mut String, key: &[u8], msg_id: &str, timestamp_s: u64, b
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return;
     };
-    mac.update(msg_id.as_bytes());
-    mac.update(b".");
     let mut digits = [0u8; 20];
-    mac.update(decimal(timestamp_s, &mut digits));
-    mac.update(b".");
-    mac.update(body);
-    let tag = mac.finalize().into_bytes();
+    for part in signed_parts(msg_id, decimal(timestamp_s, &mut digits), body) {
+        mac.update(part);
+    }
+    push_signature(out, "v1,", mac.finalize().into_bytes().as_slice());
+}
+
+/// The pieces of what both schemes sign: `{id}.{timestamp}.{body}`.
+fn signed_parts<'a>(msg_id: &'a str, timestamp: &'a [u8], body: &'a [u8]) -> [&'a [u8]; 5] {
+    [msg_id.as_bytes(), b".", timestamp, b".", body]
+}
+
+/// Appends one `<version>,<base64>` entry to a signature header value.
+fn push_signature(out: &mut String, version: &str, sig: &[u8]) {
     if !out.is_empty() {
         out.push(' ');
     }
-    out.push_str("v1,");
-    B64.encode_string(tag, out);
+    out.push_str(version);
+    B64.encode_string(sig, out);
 }
 
 /// The full header value for one or more keys (all keys sign during a rotation).
@@ -72,6 +156,100 @@ pub fn signature_header(keys: &[&[u8]], msg_id: &str, timestamp_s: u64, body: &[
         sign_into(&mut out, key, msg_id, timestamp_s, body);
     }
     out
+}
+
+/// Appends `v1a,<base64 ed25519 signature of "{id}.{timestamp}.{body}">`
+/// to `out`; `message` is scratch space for the signed bytes.
+fn sign_v1a_into(
+    out: &mut String,
+    pair: &Ed25519KeyPair,
+    message: &mut Vec<u8>,
+    msg_id: &str,
+    timestamp_s: u64,
+    body: &[u8],
+) {
+    message.clear();
+    let mut digits = [0u8; 20];
+    for part in signed_parts(msg_id, decimal(timestamp_s, &mut digits), body) {
+        message.extend_from_slice(part);
+    }
+    push_signature(out, "v1a,", pair.sign(message).as_ref());
+}
+
+/// Signs deliveries: the `webhook-timestamp` and `webhook-signature` values
+/// of one request at a time, with every unexpired key of the endpoint.
+///
+/// Bounds: keeps at most `ENDPOINT_SECRETS_MAX` expanded ed25519 key pairs
+/// (one endpoint's keys), the least recently added dropped first.
+#[derive(Default)]
+pub struct Signer {
+    signature: String,
+    timestamp: String,
+    message: Vec<u8>,
+    pairs: Vec<(Vec<u8>, Ed25519KeyPair)>,
+}
+
+impl Signer {
+    /// Signs `body` of message `msg_id` at `now_ms` with each key of `keys`
+    /// that has not expired; read the values with [`Signer::timestamp`] and
+    /// [`Signer::signature`].
+    pub fn sign(&mut self, keys: &[SecretKey], now_ms: u64, msg_id: &str, body: &[u8]) {
+        let timestamp_s = now_ms / 1000;
+        self.signature.clear();
+        for k in keys
+            .iter()
+            .filter(|k| k.expires_ms == 0 || k.expires_ms > now_ms)
+        {
+            match k.scheme {
+                KeyScheme::Hmac => {
+                    sign_into(&mut self.signature, &k.key, msg_id, timestamp_s, body)
+                }
+                KeyScheme::Ed25519 => {
+                    let Some(i) = self.pair_of(&k.key) else {
+                        continue;
+                    };
+                    let pair = &self.pairs[i].1;
+                    sign_v1a_into(
+                        &mut self.signature,
+                        pair,
+                        &mut self.message,
+                        msg_id,
+                        timestamp_s,
+                        body,
+                    );
+                }
+            }
+        }
+        self.timestamp.clear();
+        let mut digits = [0u8; 20];
+        // Only ASCII digits are written.
+        self.timestamp
+            .push_str(std::str::from_utf8(decimal(timestamp_s, &mut digits)).unwrap_or("0"));
+    }
+
+    /// The last signed request's `webhook-timestamp`.
+    pub fn timestamp(&self) -> &str {
+        &self.timestamp
+    }
+
+    /// The last signed request's `webhook-signature`.
+    pub fn signature(&self) -> &str {
+        &self.signature
+    }
+
+    /// The expanded key pair of `seed`, expanding it on first use (none
+    /// for a seed of the wrong length, which the API never stores).
+    fn pair_of(&mut self, seed: &[u8]) -> Option<usize> {
+        if let Some(i) = self.pairs.iter().position(|(s, _)| s == seed) {
+            return Some(i);
+        }
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed).ok()?;
+        if self.pairs.len() >= crate::limits::ENDPOINT_SECRETS_MAX {
+            self.pairs.remove(0);
+        }
+        self.pairs.push((seed.to_vec(), pair));
+        Some(self.pairs.len() - 1)
+    }
 }
 
 /// Writes `n` in decimal into the end of `buf` and returns the digits.
@@ -111,6 +289,54 @@ mod tests {
         assert_eq!(parse_secret("nope"), Err(SecretError::Format));
         assert_eq!(parse_secret("whsec_!!!"), Err(SecretError::Format));
         assert_eq!(parse_secret("whsec_AAAA"), Err(SecretError::Length));
+    }
+
+    #[test]
+    fn ed25519_keys_parse_show_their_public_half_and_sign_v1a() {
+        let seed = [7u8; 32];
+        let text = format_signing_key(&seed).expect("formats");
+        assert_eq!(parse_key(&text), Ok((KeyScheme::Ed25519, seed.to_vec())));
+        let public = shown(KeyScheme::Ed25519, &seed);
+        assert!(public.starts_with(PUBLIC_KEY_PREFIX), "{public}");
+        let public = B64
+            .decode(&public[PUBLIC_KEY_PREFIX.len()..])
+            .expect("base64");
+        let mut signer = Signer::default();
+        let key = |scheme, key: Vec<u8>, expires_ms| SecretKey {
+            key,
+            expires_ms,
+            scheme,
+        };
+        let now = 1_614_265_330_500;
+        let keys = [
+            key(KeyScheme::Ed25519, seed.to_vec(), 0),
+            key(KeyScheme::Hmac, vec![1; 24], now + 5_000),
+            key(KeyScheme::Hmac, vec![2; 24], now - 1),
+        ];
+        signer.sign(&keys, now, "msg_1", b"{}");
+        assert_eq!(signer.timestamp(), "1614265330");
+        let parts: Vec<&str> = signer.signature().split(' ').collect();
+        assert_eq!(parts.len(), 2, "the expired key does not sign: {parts:?}");
+        let sig = B64
+            .decode(parts[0].strip_prefix("v1a,").expect("v1a first"))
+            .expect("b64");
+        let verifier = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, &public);
+        assert!(verifier.verify(b"msg_1.1614265330.{}", &sig).is_ok());
+        assert!(verifier.verify(b"msg_1.1614265331.{}", &sig).is_err());
+        assert!(parts[1].starts_with("v1,"));
+    }
+
+    #[test]
+    fn bad_ed25519_keys_are_refused() {
+        let text = format_signing_key(&[7u8; 32]).expect("formats");
+        let mut bytes = B64.decode(&text[SIGNING_KEY_PREFIX.len()..]).expect("b64");
+        bytes[40] ^= 1;
+        let wrong = format!("{SIGNING_KEY_PREFIX}{}", B64.encode(&bytes));
+        assert_eq!(parse_key(&wrong), Err(SecretError::Ed25519Mismatch));
+        let short = format!("{SIGNING_KEY_PREFIX}{}", B64.encode([1u8; 32]));
+        assert_eq!(parse_key(&short), Err(SecretError::Ed25519Length));
+        assert_eq!(parse_key("whsk_!!"), Err(SecretError::KeyFormat));
+        assert_eq!(parse_key("whpk_AAAA"), Err(SecretError::KeyFormat));
     }
 
     #[test]

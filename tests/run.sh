@@ -12,7 +12,7 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq chromium chromium-driver
 fi
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import standardwebhooks, svix, slack_sdk, selenium, schemathesis, openapi_spec_validator' 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import standardwebhooks, svix, slack_sdk, selenium, schemathesis, openapi_spec_validator, cryptography' 2>/dev/null; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r tests/py/requirements.txt
 fi

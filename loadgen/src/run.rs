@@ -22,6 +22,10 @@ const POLL: Duration = Duration::from_millis(20);
 const PLAIN_EVERY: Duration = Duration::from_secs(1);
 /// The signing secret endpoints get when `--verify` is on (any valid 24-byte key works).
 const VERIFY_SECRET: &str = "whsec_bG9hZGdlbi1sb2FkZ2VuLWxvYWRnZW4tbG9h";
+/// The ed25519 key endpoints get with `--signing ed25519` (seed of 7s, then
+/// its public key).
+const ED25519_SECRET: &str =
+    "whsk_BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwfqSmxj4pxSCr71UHsTLsX5lUd2rr6+e5JCHuppFEbSLA==";
 
 /// Flags for a self-started engine.
 #[derive(clap::Args, Clone, Debug)]
@@ -116,6 +120,10 @@ pub struct RunArgs {
     /// Sign with a fixed secret and verify every signature in the sink.
     #[arg(long)]
     verify: bool,
+    /// How endpoints sign: `hmac` (`v1`, the default) or `ed25519` (`v1a`,
+    /// a fixed key; the sink does not verify these).
+    #[arg(long, value_parser = ["hmac", "ed25519"], default_value = "hmac")]
+    signing: String,
     /// Give up waiting for deliveries after this many seconds.
     #[arg(long, default_value_t = 300)]
     deadline_secs: u64,
@@ -308,7 +316,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let app = api.create_app("loadgen")?;
     side_sinks(&args, &api, &app)?;
-    let secret = args.verify.then_some(VERIFY_SECRET);
+    let secret = match (args.signing.as_str(), args.verify) {
+        ("ed25519", true) => anyhow::bail!("--verify checks v1 (HMAC) signatures only"),
+        ("ed25519", false) => Some(ED25519_SECRET),
+        _ => args.verify.then_some(VERIFY_SECRET),
+    };
     let fan_out = args
         .fan_out
         .unwrap_or(args.endpoints)
@@ -415,6 +427,7 @@ fn report_run(
         "overloaded": ingest.overloaded,
         "endpoints": args.endpoints,
         "failing_endpoints": args.failing_endpoints,
+        "signing": args.signing,
         "operational": args.operational,
         "operational_messages": operational_messages,
         "fan_out": args.fan_out.unwrap_or(args.endpoints).clamp(1, args.endpoints.max(1)),

@@ -12,7 +12,7 @@ use super::params::*;
 use super::views;
 use crate::delivery::guard::{is_private, Target};
 use crate::limits::{ENDPOINT_SECRETS_MAX, SECRET_GRACE_SECS_MAX};
-use crate::records::{DeleteRecord, EndpointRecord, Kind, SecretKey};
+use crate::records::{DeleteRecord, EndpointRecord, KeyScheme, Kind, SecretKey};
 use crate::shard::state::Shard;
 use crate::{ids, signing};
 use serde_json::{json, Map, Value};
@@ -44,7 +44,7 @@ pub fn get_secret(shard: &Shard, app: &str, ep: &str) -> Result<Response> {
         .secrets
         .iter()
         .find(|k| k.expires_ms == 0)
-        .map(|k| signing::format_secret(&k.key))
+        .map(|k| signing::shown(k.scheme, &k.key))
         .ok_or_else(|| error(500, "internal", "endpoint has no current secret"))?;
     Ok(ok(200, json!({ "key": key })))
 }
@@ -126,10 +126,21 @@ fn endpoint_from_body(
             Some(_) => return Err(invalid("extraJson", "must be an object")),
         };
     }
+    if take(&["eventTypeHeader"]) {
+        rec.event_type_header = opt_str(obj, "eventTypeHeader", 256)?;
+        if let Some(name) = &rec.event_type_header {
+            super::headers::check_event_type_header(name)?;
+        }
+    }
     if mode == Mode::Create {
         if let Some(s) = opt_str(obj, "secret", 256)? {
-            let key = signing::parse_secret(&s).map_err(|e| invalid("secret", e.to_string()))?;
-            rec.secrets = vec![SecretKey { key, expires_ms: 0 }];
+            let (scheme, key) =
+                signing::parse_key(&s).map_err(|e| invalid("secret", e.to_string()))?;
+            rec.secrets = vec![SecretKey {
+                key,
+                expires_ms: 0,
+                scheme,
+            }];
         }
     }
     Ok(rec)
@@ -195,11 +206,13 @@ async fn new_endpoint(
         secrets: vec![SecretKey {
             key: signing::generate_key(),
             expires_ms: 0,
+            scheme: crate::records::KeyScheme::Hmac,
         }],
         rate_limit: None,
         metadata: "{}".into(),
         created_ms: now,
         updated_ms: now,
+        event_type_header: None,
     };
     let rec = endpoint_from_body(obj, base, Mode::Create)?;
     check_url(shard, &rec.url).await?;
@@ -299,7 +312,8 @@ pub fn delete_endpoint(shard: &Shard, app: &str, ep: &str) -> Result<Response> {
 }
 
 /// `POST /app/{app}/endpoint/{ep}/secret/rotate`: a new current key (given
-/// as `key` or generated); the old one co-signs until its grace period ends.
+/// as `key`, `whsec_` or `whsk_`, or generated of the current key's
+/// scheme); the old one co-signs until its grace period ends.
 ///
 /// Answers 200 with `{"key": new}`: the Svix SDK (2.9.1) parses a JSON body
 /// from this call, so an empty 204 would make it fail.
@@ -307,8 +321,12 @@ pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
     let existing = find_endpoint(shard, app, ep)?;
     let obj = json_object_or_empty(req)?;
     let key = match opt_str(&obj, "key", 256)? {
-        Some(s) => signing::parse_secret(&s).map_err(|e| invalid("key", e.to_string()))?,
-        None => signing::generate_key(),
+        Some(s) => signing::parse_key(&s).map_err(|e| invalid("key", e.to_string()))?,
+        None => {
+            let current = existing.secrets.iter().find(|k| k.expires_ms == 0);
+            let scheme = current.map(|k| k.scheme).unwrap_or_default();
+            (scheme, signing::generate(scheme))
+        }
     };
     let grace_ms = match opt_u32(&obj, &["gracePeriodSeconds"])? {
         Some(s) if s > SECRET_GRACE_SECS_MAX => {
@@ -329,7 +347,7 @@ pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
         .secrets
         .iter()
         .find(|k| k.expires_ms == 0)
-        .map(|k| signing::format_secret(&k.key))
+        .map(|k| signing::shown(k.scheme, &k.key))
         .unwrap_or_default();
     Ok(ok(200, json!({ "key": formatted })))
 }
@@ -338,7 +356,12 @@ pub fn rotate_secret(shard: &Shard, req: &Request, app: &str, ep: &str) -> Resul
 /// pruned, the current key expires at `now + grace_ms` (or goes at once when
 /// the grace is zero), `key` becomes current, and at most [`ENDPOINT_SECRETS_MAX`]
 /// keys remain.
-pub fn rotated(old: &[SecretKey], key: Vec<u8>, now: u64, grace_ms: u64) -> Vec<SecretKey> {
+pub fn rotated(
+    old: &[SecretKey],
+    (scheme, key): (KeyScheme, Vec<u8>),
+    now: u64,
+    grace_ms: u64,
+) -> Vec<SecretKey> {
     let mut keys: Vec<SecretKey> = old
         .iter()
         .filter(|k| k.expires_ms == 0 || k.expires_ms > now)
@@ -349,13 +372,18 @@ pub fn rotated(old: &[SecretKey], key: Vec<u8>, now: u64, grace_ms: u64) -> Vec<
             } else {
                 k.expires_ms
             },
+            scheme: k.scheme,
         })
         .filter(|k| k.expires_ms > now)
         .collect();
     // Keep the latest-expiring old keys when over the bound.
     keys.sort_by_key(|k| std::cmp::Reverse(k.expires_ms));
     keys.truncate(ENDPOINT_SECRETS_MAX - 1);
-    keys.push(SecretKey { key, expires_ms: 0 });
+    keys.push(SecretKey {
+        key,
+        expires_ms: 0,
+        scheme,
+    });
     keys
 }
 
@@ -367,26 +395,32 @@ mod tests {
         SecretKey {
             key: vec![b; 24],
             expires_ms,
+            scheme: KeyScheme::Hmac,
         }
+    }
+
+    fn hmac(b: u8) -> (KeyScheme, Vec<u8>) {
+        (KeyScheme::Hmac, vec![b; 24])
     }
 
     #[test]
     fn rotation_expires_current_prunes_old_and_bounds() {
-        let keys = rotated(&[k(1, 0)], vec![2; 24], 1000, 500);
+        let keys = rotated(&[k(1, 0)], hmac(2), 1000, 500);
         assert_eq!(keys, vec![k(1, 1500), k(2, 0)]);
         // At 1600 the first key's grace has passed: it is pruned.
-        let keys = rotated(&keys, vec![3; 24], 1600, 500);
+        let keys = rotated(&keys, hmac(3), 1600, 500);
         assert_eq!(keys, vec![k(2, 2100), k(3, 0)]);
         // A zero grace drops the current key at once.
-        assert_eq!(
-            rotated(&keys, vec![4; 24], 1700, 0),
-            vec![k(2, 2100), k(4, 0)]
-        );
+        assert_eq!(rotated(&keys, hmac(4), 1700, 0), vec![k(2, 2100), k(4, 0)]);
         let mut many = vec![k(0, 0)];
         for i in 1..20u8 {
-            many = rotated(&many, vec![i; 24], u64::from(i), 1_000_000);
+            many = rotated(&many, hmac(i), u64::from(i), 1_000_000);
         }
         assert_eq!(many.len(), ENDPOINT_SECRETS_MAX);
         assert_eq!(many.iter().filter(|k| k.expires_ms == 0).count(), 1);
+        // Rotating to an ed25519 key keeps the HMAC key co-signing.
+        let mixed = rotated(&[k(1, 0)], (KeyScheme::Ed25519, vec![9; 32]), 1000, 500);
+        assert_eq!(mixed[0], k(1, 1500));
+        assert_eq!(mixed[1].scheme, KeyScheme::Ed25519);
     }
 }

@@ -28,6 +28,31 @@ pub fn is_reserved(name: &str) -> bool {
             .any(|r| r.eq_ignore_ascii_case(name))
 }
 
+/// The headers that make a Standard Webhooks signature: no other header may
+/// take their names.
+const SIGNED_HEADERS: [&str; 3] = ["webhook-id", "webhook-timestamp", "webhook-signature"];
+
+/// Checks an endpoint's `eventTypeHeader`: a header name the engine does
+/// not otherwise write (`webhook-event-type` is allowed; the signed
+/// `webhook-id`/`-timestamp`/`-signature` are not).
+pub fn check_event_type_header(name: &str) -> Result<()> {
+    const FIELD: &str = "eventTypeHeader";
+    if name.is_empty() || name.len() > 256 || !crate::http_wire::is_token(name) {
+        return Err(invalid(FIELD, format!("invalid header name {name:?}")));
+    }
+    let owned = SIGNED_HEADERS
+        .iter()
+        .chain(RESERVED_HEADERS)
+        .any(|r| r.eq_ignore_ascii_case(name));
+    if owned {
+        return Err(invalid(
+            FIELD,
+            format!("header {name:?} is set by the engine"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks one header; `field` names the body field in the 422.
 fn check(field: &str, name: &str, value: &str) -> Result<()> {
     let name_ok = name.len() <= 256 && crate::http_wire::is_token(name);

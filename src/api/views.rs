@@ -78,6 +78,7 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
         "headers": headers,
         "sensitiveHeaders": sensitive,
         "extraJson": if e.extra_json.is_empty() { Value::Null } else { object(&e.extra_json) },
+        "eventTypeHeader": e.event_type_header,
         "createdAt": rfc3339(e.created_ms),
         "updatedAt": rfc3339(e.updated_ms),
     })

@@ -65,12 +65,23 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Applies one catalog journal record.
+    /// Applies one catalog record this build just encoded (of today's
+    /// `RECORD_VERSION`).
     pub fn apply(&mut self, kind: u8, body: &[u8]) -> Result<(), RecordError> {
+        self.apply_versioned(kind, records::RECORD_VERSION, body)
+    }
+
+    /// Applies one catalog journal record of body version `version`.
+    pub fn apply_versioned(
+        &mut self,
+        kind: u8,
+        version: u8,
+        body: &[u8],
+    ) -> Result<(), RecordError> {
         match Kind::from_u8(kind) {
             Some(Kind::AppPut) => self.put_app(records::decode_app(body)?),
             Some(Kind::AppDelete) => self.delete_app(&records::decode_delete(body)?.id),
-            Some(Kind::EndpointPut) => self.put_endpoint(records::decode_endpoint(body)?),
+            Some(Kind::EndpointPut) => self.put_endpoint(records::decode_endpoint(version, body)?),
             Some(Kind::EndpointDelete) => self.delete_endpoint(&records::decode_delete(body)?.id),
             Some(Kind::EventTypePut) => {
                 let et = records::decode_event_type(body)?;
@@ -472,6 +483,7 @@ mod tests {
             metadata: "{}".into(),
             created_ms: 1,
             updated_ms: 1,
+            event_type_header: None,
         }
     }
 

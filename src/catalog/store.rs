@@ -221,7 +221,7 @@ impl CatalogStore {
                 &mut |r| {
                     bytes += record_footprint_bytes(r.body.len() as u64);
                     records::check_version(r.version)
-                        .and_then(|()| catalog.apply(r.kind, r.body))
+                        .and_then(|()| catalog.apply_versioned(r.kind, r.version, r.body))
                         .map_err(|e| e.to_string())
                 },
             );

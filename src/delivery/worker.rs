@@ -41,8 +41,7 @@ const UNREADABLE_RETRY_MS: u64 = 1_000;
 /// Buffers and caches one worker reuses across attempts.
 struct Worker {
     wire: Wire,
-    signature: String,
-    timestamp: String,
+    signer: signing::Signer,
     /// The parsed URL of the endpoint version it was parsed from; catalog
     /// snapshots share unchanged endpoints, so pointer equality detects edits.
     target: Option<(Arc<EndpointRecord>, Rc<Target>)>,
@@ -71,8 +70,7 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
     wire.conn = conn;
     let mut w = Worker {
         wire,
-        signature: String::with_capacity(128),
-        timestamp: String::with_capacity(16),
+        signer: signing::Signer::default(),
         target: None,
     };
     let mut handles = Vec::new();
@@ -703,29 +701,20 @@ fn encode(
     w: &mut Worker,
 ) -> Result<(), AttemptError> {
     let body = body_for(endpoint, msg);
-    let now = crate::time::now_ms();
-    let timestamp_s = now / 1000;
-    w.signature.clear();
-    for k in endpoint
-        .secrets
-        .iter()
-        .filter(|k| k.expires_ms == 0 || k.expires_ms > now)
-    {
-        signing::sign_into(&mut w.signature, &k.key, &msg.id, timestamp_s, &body);
-    }
-    w.timestamp.clear();
-    {
-        use std::fmt::Write;
-        let _ = write!(w.timestamp, "{timestamp_s}");
-    }
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(5 + endpoint.headers.len());
+    w.signer
+        .sign(&endpoint.secrets, crate::time::now_ms(), &msg.id, &body);
+    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6 + endpoint.headers.len());
     headers.extend_from_slice(&[
         ("content-type", "application/json"),
         ("user-agent", "ringhook/0.1"),
         ("webhook-id", &msg.id),
-        ("webhook-timestamp", &w.timestamp),
-        ("webhook-signature", &w.signature),
+        ("webhook-timestamp", w.signer.timestamp()),
+        ("webhook-signature", w.signer.signature()),
     ]);
+    let topic = endpoint.event_type_header.as_deref();
+    if let Some(name) = topic {
+        headers.push((name, &msg.event_type));
+    }
     // A source's messages tell its endpoints what the provider called the
     // event and its delivery (they are not in every provider's body).
     if crate::ids::has_prefix(&msg.app_id, SOURCE_ID_PREFIX) {
@@ -739,10 +728,10 @@ fn encode(
         }
     }
     for h in &endpoint.headers {
-        let owned = h
-            .name
-            .get(..8)
-            .is_some_and(|p| p.eq_ignore_ascii_case("webhook-"))
+        let owned = topic.is_some_and(|t| t.eq_ignore_ascii_case(&h.name))
+            || h.name
+                .get(..8)
+                .is_some_and(|p| p.eq_ignore_ascii_case("webhook-"))
             || RESERVED_HEADERS
                 .iter()
                 .any(|r| r.eq_ignore_ascii_case(&h.name));

@@ -24,11 +24,14 @@ mod base64_bytes {
 }
 
 /// Version byte written with every record body defined here.
-pub const RECORD_VERSION: u8 = 2;
+pub const RECORD_VERSION: u8 = 3;
 
 /// The oldest body version this build reads. Version 1 differs from 2 in
 /// one kind only: its `Attempt` bodies (`v1::AttemptRecord`) have no
-/// `error_kind`; `decode_attempt` and `attempt_head` read both.
+/// `error_kind`; `decode_attempt` and `attempt_head` read both. Version 2
+/// differs from 3 in one kind only: its `EndpointPut` bodies
+/// (`v2::EndpointRecord`) have no `event_type_header` and no key `scheme`;
+/// `decode_endpoint` reads all three.
 pub const RECORD_VERSION_OLDEST: u8 = 1;
 
 /// Why an attempt got no usable response, by the stable code
@@ -171,7 +174,7 @@ pub fn validate(kind: u8, version: u8, body: &[u8]) -> Result<(), RecordError> {
     check_version(version)?;
     match Kind::from_u8(kind) {
         Some(Kind::AppPut) => decode_app(body).map(drop),
-        Some(Kind::EndpointPut) => decode_endpoint(body).map(drop),
+        Some(Kind::EndpointPut) => decode_endpoint(version, body).map(drop),
         Some(Kind::EventTypePut) => decode_event_type(body).map(drop),
         Some(Kind::SourcePut) => decode_source(body).map(drop),
         Some(Kind::EventTypeDetails) => decode_event_type_details(body).map(drop),
@@ -267,6 +270,30 @@ pub enum RouteEventType {
     Pointer(String),
 }
 
+/// How a key signs (`signing`): the Standard Webhooks scheme it gives.
+#[derive(
+    Archive,
+    Serialize,
+    Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyScheme {
+    /// `v1`: HMAC-SHA256 with a shared `whsec_` key (24 to 64 bytes).
+    #[default]
+    Hmac,
+    /// `v1a`: ed25519; the key is the 32-byte seed (`whsk_` on the API,
+    /// `whpk_` for its public half).
+    Ed25519,
+}
+
 /// One signing key of an endpoint; `expires_ms == 0` marks the current key.
 #[derive(
     Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
@@ -276,6 +303,9 @@ pub struct SecretKey {
     #[serde(with = "base64_bytes")]
     pub key: Vec<u8>,
     pub expires_ms: u64,
+    /// New in version 3 (older keys are HMAC keys).
+    #[serde(default)]
+    pub scheme: KeyScheme,
 }
 
 /// One custom header sent with every delivery of an endpoint.
@@ -314,6 +344,10 @@ pub struct EndpointRecord {
     pub metadata: String,
     pub created_ms: u64,
     pub updated_ms: u64,
+    /// A header that carries the message's event type to this endpoint
+    /// (`eventTypeHeader`); none when absent. New in version 3.
+    #[serde(default)]
+    pub event_type_header: Option<String>,
 }
 
 /// A registered event type.
@@ -423,48 +457,8 @@ pub struct AttemptRecord {
     pub error_kind: u8,
 }
 
-/// Record bodies as version 1 wrote them, where they differ from today's.
-pub mod v1 {
-    use rkyv::{Archive, Deserialize, Serialize};
-
-    /// Kind 17 before version 2: `super::AttemptRecord` without `error_kind`.
-    #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq)]
-    pub struct AttemptRecord {
-        pub id: String,
-        pub msg_id: String,
-        pub endpoint_id: String,
-        pub app_id: String,
-        pub attempt_no: u32,
-        pub at_ms: u64,
-        pub status_code: u16,
-        pub duration_us: u32,
-        pub outcome: u8,
-        pub next_attempt_ms: u64,
-        pub response: Vec<u8>,
-    }
-
-    impl From<AttemptRecord> for super::AttemptRecord {
-        fn from(a: AttemptRecord) -> super::AttemptRecord {
-            super::AttemptRecord {
-                error_kind: match a.status_code {
-                    0 => super::ERROR_KIND_UNKNOWN,
-                    _ => super::ERROR_KIND_NONE,
-                },
-                id: a.id,
-                msg_id: a.msg_id,
-                endpoint_id: a.endpoint_id,
-                app_id: a.app_id,
-                attempt_no: a.attempt_no,
-                at_ms: a.at_ms,
-                status_code: a.status_code,
-                duration_us: a.duration_us,
-                outcome: a.outcome,
-                next_attempt_ms: a.next_attempt_ms,
-                response: a.response,
-            }
-        }
-    }
-}
+pub mod v1;
+pub mod v2;
 
 /// What recovery's scan needs of an attempt record, read in place from a
 /// body of either version.
@@ -703,7 +697,17 @@ macro_rules! decoder {
 }
 
 decoder!(decode_app, AppRecord, Kind::AppPut);
-decoder!(decode_endpoint, EndpointRecord, Kind::EndpointPut);
+decoder!(decode_endpoint_v3, EndpointRecord, Kind::EndpointPut);
+decoder!(decode_endpoint_v2, v2::EndpointRecord, Kind::EndpointPut);
+
+/// Validates and deserializes an endpoint body of any version.
+pub fn decode_endpoint(version: u8, body: &[u8]) -> Result<EndpointRecord, RecordError> {
+    check_version(version)?;
+    match version {
+        1 | 2 => decode_endpoint_v2(body).map(EndpointRecord::from),
+        _ => decode_endpoint_v3(body),
+    }
+}
 decoder!(decode_event_type, EventTypeRecord, Kind::EventTypePut);
 decoder!(decode_delete, DeleteRecord, Kind::AppDelete);
 decoder!(decode_source, SourceRecord, Kind::SourcePut);

@@ -1,5 +1,5 @@
 //! Round trips and version rules of the record bodies (proptest), and the
-//! reading of version-1 attempts.
+//! reading of version-1 attempts and version-2 endpoints.
 
 use super::*;
 use proptest::prelude::*;
@@ -8,6 +8,53 @@ fn aligned(bytes: &[u8]) -> rkyv::util::AlignedVec {
     let mut v = rkyv::util::AlignedVec::new();
     v.extend_from_slice(bytes);
     v
+}
+
+#[test]
+fn version_2_endpoints_read_as_today_s_with_hmac_keys_and_no_topic_header() {
+    let old = v2::EndpointRecord {
+        id: "ep_1".into(),
+        app_id: "app_1".into(),
+        uid: Some("u".into()),
+        url: "https://example.com/hook".into(),
+        description: "d".into(),
+        disabled: false,
+        event_types: vec!["a.b".into()],
+        channels: vec![],
+        headers: vec![HeaderPair {
+            name: "x-a".into(),
+            value: "1".into(),
+        }],
+        method: "POST".into(),
+        extra_json: String::new(),
+        secrets: vec![v2::SecretKey {
+            key: vec![3; 24],
+            expires_ms: 0,
+        }],
+        rate_limit: Some(5),
+        metadata: "{}".into(),
+        created_ms: 1,
+        updated_ms: 2,
+    };
+    let bytes = aligned(&encode(&old).expect("encodes"));
+    for version in [1, 2] {
+        let rec = decode_endpoint(version, &bytes).expect("an old body decodes");
+        assert_eq!(rec.secrets[0].scheme, KeyScheme::Hmac);
+        assert_eq!(rec.secrets[0].key, vec![3; 24]);
+        assert_eq!(rec.event_type_header, None);
+        assert_eq!(
+            (rec.url.as_str(), rec.rate_limit),
+            ("https://example.com/hook", Some(5))
+        );
+        assert!(validate(Kind::EndpointPut as u8, version, &bytes).is_ok());
+    }
+    // Today's decoder must not take the old layout as its own.
+    let today: EndpointRecord = old.into();
+    let new = aligned(&encode(&today).expect("encodes"));
+    assert_eq!(
+        decode_endpoint(RECORD_VERSION, &new).expect("decodes"),
+        today
+    );
 }
 
 #[test]
@@ -95,6 +142,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
         let _ = decode_message(&aligned(&bytes));
-        let _ = decode_endpoint(&aligned(&bytes));
+        let _ = decode_endpoint(RECORD_VERSION, &aligned(&bytes));
+        let _ = decode_endpoint(2, &aligned(&bytes));
     }
 }

@@ -294,6 +294,7 @@ impl World {
             metadata: "{}".into(),
             created_ms: self.now_ms,
             updated_ms: self.now_ms,
+            event_type_header: None,
         };
         if !self.commit_catalog(
             Kind::EndpointPut,

@@ -537,6 +537,13 @@ pub fn run_python_script(script: &str, args: &[String]) -> String {
 /// Verifies every received request's signature with the `standardwebhooks`
 /// PyPI library; returns how many it verified.
 pub fn verify_with_python(secret: &str, reqs: &[Received], dir: &Path) -> usize {
+    verify_with_script("verify.py", secret, reqs, dir)
+}
+
+/// Verifies every received request with `tests/py/<script> KEY FILE`
+/// (`verify.py`: `v1` with `standardwebhooks`; `verify_ed25519.py`: `v1a`
+/// with the `cryptography` package); returns how many it verified.
+pub fn verify_with_script(script: &str, secret: &str, reqs: &[Received], dir: &Path) -> usize {
     let items: Vec<Value> = reqs
         .iter()
         .map(|r| {
@@ -548,7 +555,9 @@ pub fn verify_with_python(secret: &str, reqs: &[Received], dir: &Path) -> usize 
         .collect();
     let file = dir.join(format!("to-verify-{}.json", rand_suffix()));
     std::fs::write(&file, serde_json::to_vec(&items).expect("json")).expect("write");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/verify.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(script);
     let out = Command::new(python())
         .arg(script)
         .arg(secret)

@@ -52,6 +52,9 @@ function endpointForm(appId, types, ep, done) {
   const headers = h("textarea", { rows: 3, placeholder: "x-team: billing" }, headerLines(ep && ep.headers));
   const extra = h("textarea", { rows: 3, placeholder: "{\"source\": \"ringhook\"}" }, ep && ep.extraJson ? JSON.stringify(ep.extraJson, null, 2) : "");
   const rate = h("input", { type: "number", min: 0, value: ep && ep.rateLimit != null ? ep.rateLimit : "" });
+  const topic = h("input", { value: ep && ep.eventTypeHeader ? ep.eventTypeHeader : "", placeholder: "x-alloy-topic" });
+  // Only at creation: afterwards the key changes by rotation.
+  const secret = ep ? null : h("input", { type: "password", autocomplete: "off", placeholder: "whsec_… or whsk_… (empty: generated)" });
   const form = h("form.card", {
     onsubmit: async (e) => {
       e.preventDefault();
@@ -64,7 +67,9 @@ function endpointForm(appId, types, ep, done) {
           channels: channels.value.split(",").map((s) => s.trim()).filter(Boolean),
           extraJson: extra.value.trim() ? JSON.parse(extra.value) : null,
           rateLimit: rate.value === "" ? null : Number(rate.value),
+          eventTypeHeader: topic.value.trim() || null,
         };
+        if (secret && secret.value.trim()) body.secret = secret.value.trim();
         if (!body.filterTypes.length) body.filterTypes = null;
         if (!body.channels.length) body.channels = null;
         const hdrs = parseHeaders(headers.value);
@@ -91,6 +96,8 @@ function endpointForm(appId, types, ep, done) {
   field("Custom headers (one \"name: value\" per line)", headers, ep && ep.sensitiveHeaders && ep.sensitiveHeaders.length ? `Set but not shown: ${ep.sensitiveHeaders.join(", ")}` : null),
   field("Extra JSON merged into every body", extra),
   field("Rate limit (messages per second)", rate),
+  field("Event type header (sends the event type in this header)", topic),
+  secret ? field("Signing key (whsec_ for HMAC, whsk_ for ed25519)", secret) : null,
   h("div.row", {}, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"), h("button.link", { type: "button", onclick: done }, "Cancel")));
   return form;
 }
@@ -137,14 +144,18 @@ async function sendTest(appId, ep, types, panel) {
 
 async function secretPanel(appId, ep, panel) {
   const shown = h("code", {}, "••••••••");
+  const newKey = h("input", { type: "password", autocomplete: "off", placeholder: "whsec_… or whsk_… (empty: generated)" });
   fill(panel, h("div.card", {}, h("h2", {}, "Signing secret"), h("p", {}, shown),
+    h("small", {}, "An ed25519 (whsk_) key shows only its public half (whpk_), which receivers verify with."),
+    can("ManageEndpointSecret") ? field("New key for the next rotation", newKey) : null,
     h("div.row", {},
       can("ViewEndpointSecret") ? h("button", { type: "button", onclick: async () => {
         try { fill(shown, (await get(`/api/v1/app/${enc(appId)}/endpoint/${enc(ep.id)}/secret`)).key); } catch (err) { toast(err.message, true); }
       } }, "Reveal") : null,
       can("ManageEndpointSecret") ? h("button", { type: "button", onclick: async () => {
         if (!confirm("Rotate the secret? The old one keeps signing for 24 hours.")) return;
-        try { fill(shown, (await post(`/api/v1/app/${enc(appId)}/endpoint/${enc(ep.id)}/secret/rotate`, {})).key); toast("Secret rotated"); } catch (err) { toast(err.message, true); }
+        const key = newKey.value.trim();
+        try { fill(shown, (await post(`/api/v1/app/${enc(appId)}/endpoint/${enc(ep.id)}/secret/rotate`, key ? { key } : {})).key); newKey.value = ""; toast("Secret rotated"); } catch (err) { toast(err.message, true); }
       } }, "Rotate") : null,
       h("button.link", { type: "button", onclick: () => fill(panel) }, "Close"))));
 }
