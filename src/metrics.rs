@@ -89,6 +89,10 @@ pub struct Snapshot {
     pub connections: u64,
     /// Endpoints waiting for room in the connection budget.
     pub connection_waiters: u64,
+    /// Deliveries held behind FIFO endpoints' heads.
+    pub fifo_held: u64,
+    /// The longest a FIFO endpoint's head has been failing, whole seconds.
+    pub fifo_blocked_s_max: u64,
 }
 
 /// One application's delivery counts on one shard (for the per-application
@@ -270,7 +274,7 @@ pub fn render(published: &Published) -> String {
             );
         }
     }
-    let gauges: [Metric<u64>; 7] = [
+    let gauges: [Metric<u64>; 9] = [
         (
             "ringhook_deliveries_pending",
             "Deliveries not yet ended (queued, in flight or waiting).",
@@ -305,6 +309,16 @@ pub fn render(published: &Published) -> String {
             "ringhook_connection_waiters",
             "Endpoints with deliveries waiting for room in the connection budget.",
             |s| s.connection_waiters,
+        ),
+        (
+            "ringhook_fifo_held",
+            "Deliveries held behind a FIFO endpoint's head (in order, not yet tried).",
+            |s| s.fifo_held,
+        ),
+        (
+            "ringhook_fifo_blocked_seconds_max",
+            "The longest a FIFO endpoint's head has been failing, holding its line back (whole seconds; 0: none blocked).",
+            |s| s.fifo_blocked_s_max,
         ),
     ];
     for (name, help, get) in gauges {

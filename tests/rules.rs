@@ -55,12 +55,7 @@ fn ops_endpoint(engine: &Engine, sink: &Sink) -> String {
 }
 
 fn metric(engine: &Engine, rule: &str) -> Option<f64> {
-    let text = ureq::get(&format!("http://{}/metrics", engine.http))
-        .set("authorization", &format!("Bearer {}", common::TOKEN))
-        .call()
-        .ok()?
-        .into_string()
-        .ok()?;
+    let text = engine.metrics()?;
     let series = format!("ringhook_rule_firing{{rule=\"{rule}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&series))

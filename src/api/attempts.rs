@@ -200,7 +200,7 @@ async fn counts(
     req: &Request,
     app: &str,
     ep: &str,
-) -> Result<([u64; 5], Vec<(u64, [u64; 3])>)> {
+) -> Result<query::EndpointCounts> {
     let ep = find_endpoint(shard, app, ep)?;
     let time = |name: &str| -> Result<Option<u64>> {
         query_value(req, name)
@@ -228,7 +228,18 @@ pub async fn endpoint_stats(
     app: &str,
     ep: &str,
 ) -> Result<Response> {
-    let (c, _) = counts(shard, req, app, ep).await?;
+    let is_fifo = find_endpoint(shard, app, ep)?.fifo;
+    let counts = counts(shard, req, app, ep).await?;
+    let c = counts.deliveries;
+    // A FIFO endpoint's line: how many wait behind its head, and since
+    // when the head has been failing (ringhook's addition).
+    let fifo = match (is_fifo, counts.fifo) {
+        (true, Some(l)) => {
+            json!({ "held": l.held, "blockedSince": l.blocked_since_ms.map(rfc3339) })
+        }
+        (true, None) => json!({ "held": 0, "blockedSince": null }),
+        (false, _) => Value::Null,
+    };
     Ok(ok(
         200,
         json!({
@@ -237,6 +248,7 @@ pub async fn endpoint_stats(
             "sending": c[Status::Sending as usize],
             "fail": c[Status::Fail as usize],
             "canceled": c[Status::Canceled as usize],
+            "fifo": fifo,
         }),
     ))
 }
@@ -251,7 +263,7 @@ pub async fn attempt_stats(
     app: &str,
     ep: &str,
 ) -> Result<Response> {
-    let (_, days) = counts(shard, req, app, ep).await?;
+    let days = counts(shard, req, app, ep).await?.attempt_days;
     let total = days.iter().fold([0u64; 3], |t, (_, c)| {
         [t[0] + c[0], t[1] + c[1], t[2] + c[2]]
     });

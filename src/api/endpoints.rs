@@ -126,6 +126,15 @@ fn endpoint_from_body(
             Some(_) => return Err(invalid("extraJson", "must be an object")),
         };
     }
+    // Fixed at creation: a delivery order cannot change with deliveries
+    // under way. Saying the same value again is fine.
+    if let Some(fifo) = opt_bool(obj, "fifo")? {
+        if mode == Mode::Create {
+            rec.fifo = fifo;
+        } else if fifo != rec.fifo {
+            return Err(invalid("fifo", "fixed when the endpoint is created"));
+        }
+    }
     if take(&["eventTypeHeader"]) {
         rec.event_type_header = opt_str(obj, "eventTypeHeader", 256)?;
         if let Some(name) = &rec.event_type_header {
@@ -213,6 +222,7 @@ async fn new_endpoint(
         created_ms: now,
         updated_ms: now,
         event_type_header: None,
+        fifo: false,
     };
     let rec = endpoint_from_body(obj, base, Mode::Create)?;
     check_url(shard, &rec.url).await?;

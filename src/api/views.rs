@@ -79,6 +79,7 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
         "sensitiveHeaders": sensitive,
         "extraJson": if e.extra_json.is_empty() { Value::Null } else { object(&e.extra_json) },
         "eventTypeHeader": e.event_type_header,
+        "fifo": e.fifo,
         "createdAt": rfc3339(e.created_ms),
         "updatedAt": rfc3339(e.updated_ms),
     })

@@ -376,6 +376,11 @@ impl Catalog {
         self.endpoints.get(id)
     }
 
+    /// Whether any endpoint delivers in order (`fifo`).
+    pub fn has_fifo_endpoints(&self) -> bool {
+        self.endpoints.values().any(|e| e.fifo)
+    }
+
     /// The endpoints of an application, in id order.
     pub fn endpoints_of<'a>(
         &'a self,
@@ -484,6 +489,7 @@ mod tests {
             created_ms: 1,
             updated_ms: 1,
             event_type_header: None,
+            fifo: false,
         }
     }
 

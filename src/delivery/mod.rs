@@ -13,7 +13,8 @@
 //! (a run's requests and responses on one connection), `conn` (TCP/TLS),
 //! `guard` (URL parsing and the SSRF guard), `resolver` (DNS off the shard
 //! thread), `throttle` (token buckets), `budget` (the connection budget),
-//! `cold` (reading a waiting retry's message back through io_uring).
+//! `cold` (reading a waiting retry's message back through io_uring),
+//! `fifo` (the line of a FIFO endpoint's deliveries).
 //!
 //! This room knows nothing of shards' channels or of the API: it asks the
 //! runtime for what only another shard can do (disabling an endpoint, on
@@ -25,6 +26,7 @@ pub mod conn;
 pub mod decision;
 pub mod exchange;
 pub mod failure_log;
+pub mod fifo;
 pub mod guard;
 pub mod resolver;
 pub mod throttle;
@@ -161,6 +163,9 @@ impl Delivery {
 #[derive(Default)]
 pub struct EndpointQueue {
     pub ready: VecDeque<usize>,
+    /// A FIFO endpoint's line (`fifo`): only its head is ever in `ready`,
+    /// the wheel or an attempt; the rest wait here.
+    pub fifo: Option<Box<fifo::Line>>,
     pub in_flight: usize,
     /// Idle keep-alive connections with the time they went idle.
     pub idle: Vec<(conn::Conn, u64)>,
@@ -236,12 +241,16 @@ pub type NoticeSink = Rc<
 ///
 /// # Invariants
 /// 1. every live slab handle is in exactly one of: the timer wheel, one
-///    ready queue, or a worker's attempt (`in_attempt` counts those), so
-///    `slots.len() == wheel.len() + Σ ready + in_attempt`;
+///    ready queue, a worker's attempt (`in_attempt` counts those), or held
+///    in a FIFO endpoint's line behind its head, so
+///    `slots.len() == wheel.len() + Σ ready + in_attempt + Σ held`;
 /// 2. the connection budget's `used == Σ in_flight (live workers) + Σ idle
 ///    (pooled connections)`, and `used <= limit` (see `budget`);
 /// 3. `in_flight` of a queue never exceeds `max_in_flight_per_endpoint`;
-/// 4. an attempt's record is appended before its delivery is freed or re-armed.
+/// 4. an attempt's record is appended before its delivery is freed or re-armed;
+///
+/// 5. a FIFO endpoint has at most one delivery in its ready queue, the
+///    wheel or an attempt: its line's head.
 ///
 /// 1-3 are checked after every change in debug builds ([`Deliveries::check`]).
 pub struct Deliveries {
@@ -344,7 +353,7 @@ impl Deliveries {
             self.ports.shared.pending[self.ports.shard].fetch_add(1, Ordering::Relaxed);
             if due <= now {
                 self.enqueue(handle);
-            } else {
+            } else if self.admit(handle) != fifo::Admit::Held {
                 self.wheel.borrow_mut().insert(due, handle as u32);
                 armed = true;
             }
@@ -379,19 +388,86 @@ impl Deliveries {
         std::mem::take(&mut *self.disable_requests.borrow_mut())
     }
 
-    /// Puts a delivery on its endpoint's ready queue, starting a worker if allowed.
-    fn enqueue(self: &Rc<Self>, handle: usize) {
-        let Some(endpoint_id) = self
-            .slots
+    /// The endpoint of the live delivery at `handle`.
+    fn endpoint_of(&self, handle: usize) -> Option<Arc<str>> {
+        self.slots
             .borrow()
             .get(handle)
             .map(|p| p.endpoint_id.clone())
-        else {
+    }
+
+    /// Whether the endpoint is FIFO (a catalog lookup: only when its queue
+    /// is made, or for a delivery that waits without a queue).
+    fn is_fifo(&self, endpoint_id: &str) -> bool {
+        self.ports
+            .shared
+            .catalog
+            .load()
+            .endpoint_by_id(endpoint_id)
+            .is_some_and(|e| e.fifo)
+    }
+
+    /// A new queue for `endpoint_id`, with a line if it is FIFO.
+    fn new_queue(&self, endpoint_id: &str) -> EndpointQueue {
+        EndpointQueue {
+            fifo: self.is_fifo(endpoint_id).then(Box::default),
+            ..EndpointQueue::default()
+        }
+    }
+
+    /// Hands a delivery that will wait in the wheel to its endpoint's line,
+    /// if the endpoint is FIFO (`Head` otherwise: it waits as any other).
+    fn admit(&self, handle: usize) -> fifo::Admit {
+        let Some(endpoint_id) = self.endpoint_of(handle) else {
+            return fifo::Admit::Head;
+        };
+        let mut queues = self.queues.borrow_mut();
+        if !queues.contains_key(&endpoint_id) {
+            if !self.is_fifo(&endpoint_id) {
+                return fifo::Admit::Head;
+            }
+            queues.insert(endpoint_id.clone(), self.new_queue(&endpoint_id));
+        }
+        match queues.get_mut(&endpoint_id) {
+            Some(q) => self.admit_to(q, handle),
+            None => fifo::Admit::Head,
+        }
+    }
+
+    /// `q`'s line takes the delivery (`Head` if `q` has none). A held
+    /// delivery lets go of its message until its turn (see `MsgRef`).
+    fn admit_to(&self, q: &mut EndpointQueue, handle: usize) -> fifo::Admit {
+        let Some(line) = q.fifo.as_mut() else {
+            return fifo::Admit::Head;
+        };
+        let mut slots = self.slots.borrow_mut();
+        let Some(p) = slots.get_mut(handle) else {
+            return fifo::Admit::Head;
+        };
+        let admit = line.admit(handle, fifo::Key::of(&p.msg));
+        if admit == fifo::Admit::Held {
+            p.msg = p.msg.cold();
+        }
+        admit
+    }
+
+    /// Puts a delivery on its endpoint's ready queue, starting a worker if
+    /// allowed (a FIFO endpoint's delivery behind its head is held instead).
+    fn enqueue(self: &Rc<Self>, handle: usize) {
+        let Some(endpoint_id) = self.endpoint_of(handle) else {
             return;
         };
         let config = &self.ports.shared.config;
         let mut queues = self.queues.borrow_mut();
-        let q = queues.entry(endpoint_id.clone()).or_default();
+        let q = match queues.get_mut(&endpoint_id) {
+            Some(q) => q,
+            None => queues
+                .entry(endpoint_id.clone())
+                .or_insert_with(|| self.new_queue(&endpoint_id)),
+        };
+        if q.fifo.is_some() && self.admit_to(q, handle) == fifo::Admit::Held {
+            return;
+        }
         q.ready.push_back(handle);
         let wanted = decision::workers_wanted(q, config.pipeline_depth);
         if q.in_flight >= config.max_in_flight_per_endpoint || q.in_flight >= wanted {
@@ -422,7 +498,8 @@ impl Deliveries {
             q.idle
                 .retain(|(_, since)| now_ms.saturating_sub(*since) < IDLE_CONNECTION_MS);
             closed += before - q.idle.len();
-            !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty())
+            let line_empty = q.fifo.as_ref().is_none_or(|l| l.is_empty());
+            !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty() && line_empty)
         });
         self.conns.borrow_mut().closed_idle(closed);
         self.cold_files.expire(now_ms);
@@ -495,19 +572,62 @@ impl Deliveries {
         s.endpoints = queues.len() as u64;
         s.connections = self.conns.borrow().used() as u64;
         s.connection_waiters = self.conns.borrow().waiting() as u64;
+        let lines = queues.values().filter_map(|q| q.fifo.as_ref());
+        s.fifo_held = lines.clone().map(|l| l.held() as u64).sum();
+        let now = crate::time::now_ms();
+        s.fifo_blocked_s_max = lines
+            .filter_map(|l| l.blocked_since_ms())
+            .map(|since| now.saturating_sub(since) / 1000)
+            .max()
+            .unwrap_or(0);
     }
 
-    /// Frees a settled delivery's slot.
+    /// Frees a settled delivery's slot. The end of a FIFO endpoint's head
+    /// puts the next in line on the ready queue, where the worker settling
+    /// this one (every `free` is a worker's) takes it on its next turn.
     fn free(&self, handle: usize) {
-        if self.slots.borrow_mut().try_remove(handle).is_some() {
-            self.ports.shared.pending[self.ports.shard].fetch_sub(1, Ordering::Relaxed);
+        let Some(p) = self.slots.borrow_mut().try_remove(handle) else {
+            return;
+        };
+        self.ports.shared.pending[self.ports.shard].fetch_sub(1, Ordering::Relaxed);
+        let mut queues = self.queues.borrow_mut();
+        let Some(q) = queues.get_mut(&p.endpoint_id) else {
+            return;
+        };
+        if let Some(next) = q.fifo.as_mut().and_then(|line| line.ended(handle)) {
+            debug_assert!(q.in_flight > 0, "fifo: a worker takes the next in line");
+            q.ready.push_back(next);
         }
     }
 
-    /// Arms a delivery's next attempt in the wheel.
+    /// Arms a delivery's next attempt in the wheel (a FIFO endpoint's head
+    /// that does so blocks its line).
     fn arm(&self, due_ms: u64, handle: usize) {
+        let endpoint_id = self
+            .slots
+            .borrow()
+            .get(handle)
+            .map(|p| p.endpoint_id.clone());
+        if let Some(id) = endpoint_id {
+            let mut queues = self.queues.borrow_mut();
+            if let Some(line) = queues.get_mut(&id).and_then(|q| q.fifo.as_mut()) {
+                line.head_failed(handle, crate::time::now_ms());
+            }
+        }
         self.wheel.borrow_mut().insert(due_ms, handle as u32);
         self.kick.notify();
+    }
+
+    /// A FIFO endpoint's line: how many wait behind its head, and since
+    /// when the head has been failing; `None` unless the endpoint is FIFO
+    /// and has deliveries here.
+    pub fn fifo_state(&self, endpoint_id: &str) -> Option<fifo::LineState> {
+        let queues = self.queues.borrow();
+        let line = queues.get(endpoint_id)?.fifo.as_ref()?;
+        Some(fifo::LineState {
+            held: line.held(),
+            blocked_since_ms: line.blocked_since_ms(),
+        })
     }
 
     /// A worker settled one of the handles it took off a ready queue (freed
@@ -550,10 +670,21 @@ impl Deliveries {
             return;
         };
         let ready: usize = queues.values().map(|q| q.ready.len()).sum();
+        let held: usize = queues
+            .values()
+            .filter_map(|q| q.fifo.as_ref())
+            .map(|l| l.held())
+            .sum();
         assert_eq!(
             slots.len(),
-            wheel.len() + ready + self.in_attempt.get(),
-            "invariant 1: every delivery is in the wheel, a ready queue or an attempt"
+            wheel.len() + ready + self.in_attempt.get() + held,
+            "invariant 1: every delivery is in the wheel, a ready queue, an attempt or a line"
+        );
+        assert!(
+            queues
+                .values()
+                .all(|q| q.fifo.is_none() || (q.ready.len() <= 1 && q.in_flight <= 1)),
+            "invariant 5: a FIFO endpoint has one delivery under way at most"
         );
         let workers: usize = queues.values().map(|q| q.in_flight).sum();
         let idle: usize = queues.values().map(|q| q.idle.len()).sum();

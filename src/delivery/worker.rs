@@ -133,6 +133,11 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
         }
         if let Some(endpoint) = endpoint.filter(|_| !batch.is_empty()) {
             attempt_run(&d, &endpoint, &mut batch, &mut w).await;
+            // A FIFO endpoint's next message goes once this one's outcome
+            // is durable: a crash then repeats at most the one in flight.
+            if endpoint.fifo {
+                d.ports.commit.durable(d.ports.commit.written_lsn()).await;
+            }
         }
         batch.clear();
         // Endpoints wait for connections: after a turn, hand this one on

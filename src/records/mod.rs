@@ -30,7 +30,8 @@ pub const RECORD_VERSION: u8 = 3;
 /// one kind only: its `Attempt` bodies (`v1::AttemptRecord`) have no
 /// `error_kind`; `decode_attempt` and `attempt_head` read both. Version 2
 /// differs from 3 in one kind only: its `EndpointPut` bodies
-/// (`v2::EndpointRecord`) have no `event_type_header` and no key `scheme`;
+/// (`v2::EndpointRecord`) have no `event_type_header`, no `fifo` and no key
+/// `scheme`;
 /// `decode_endpoint` reads all three.
 pub const RECORD_VERSION_OLDEST: u8 = 1;
 
@@ -348,6 +349,10 @@ pub struct EndpointRecord {
     /// (`eventTypeHeader`); none when absent. New in version 3.
     #[serde(default)]
     pub event_type_header: Option<String>,
+    /// Delivered in acceptance order, one attempt at a time (`fifo`; fixed
+    /// at creation). New in version 3.
+    #[serde(default)]
+    pub fifo: bool,
 }
 
 /// A registered event type.

@@ -1,6 +1,7 @@
 //! Record bodies as versions 1 and 2 wrote them, where they differ from
-//! version 3 (today's): kind 3 `EndpointPut` had no `event_type_header`,
-//! and its keys (`SecretKey`) no `scheme` (every key was an HMAC key).
+//! version 3 (today's): kind 3 `EndpointPut` had no `event_type_header`
+//! and no `fifo`, and its keys (`SecretKey`) no `scheme` (every key was an
+//! HMAC key).
 //! Frozen: these types must never change, since such bodies stay on disk.
 
 use rkyv::{Archive, Deserialize, Serialize};
@@ -61,6 +62,7 @@ impl From<EndpointRecord> for super::EndpointRecord {
             created_ms: e.created_ms,
             updated_ms: e.updated_ms,
             event_type_header: None,
+            fifo: false,
         }
     }
 }

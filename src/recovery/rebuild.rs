@@ -116,6 +116,17 @@ pub fn deliveries(
         };
         pending[placement.owner_of_endpoint(name)].push(delivery.due(due_ms));
     });
+    // A FIFO endpoint's line forms in the order its deliveries arrive:
+    // hand them over in acceptance order (`delivery::fifo::Key`), whatever
+    // order the scan met them in.
+    for shard in pending.iter_mut().filter(|_| catalog.has_fifo_endpoints()) {
+        shard.sort_by_cached_key(|d| {
+            let fifo = catalog
+                .endpoint_by_id(&d.delivery.endpoint_id)
+                .is_some_and(|e| e.fifo);
+            fifo.then(|| crate::delivery::fifo::Key::of(&d.delivery.msg))
+        });
+    }
     Deliveries {
         pending,
         count,

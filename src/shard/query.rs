@@ -95,6 +95,15 @@ pub enum Request {
     },
 }
 
+/// An endpoint's deliveries by status, its attempts per day by what they
+/// show, and its FIFO line (`None` unless FIFO with deliveries pending).
+#[derive(Debug)]
+pub struct EndpointCounts {
+    pub deliveries: [u64; 5],
+    pub attempt_days: Vec<(u64, [u64; 3])>,
+    pub fifo: Option<crate::delivery::fifo::LineState>,
+}
+
 /// The answer to a [`Request`], variant for variant.
 #[derive(Debug)]
 pub enum Answer {
@@ -104,7 +113,7 @@ pub enum Answer {
     EndpointAttempts(Page<AttemptEntry>),
     AttemptsOf(Vec<AttemptEntry>),
     DeliveriesOf(Vec<DeliveryEntry>),
-    EndpointStats([u64; 5], Vec<(u64, [u64; 3])>),
+    EndpointStats(Box<EndpointCounts>),
     Window(Window),
     Polled(Vec<Arc<MsgMeta>>, bool),
     Resent(Result<(), manual::ManualError>),
@@ -168,10 +177,11 @@ fn answer_now(shard: &Shard, request: Request) -> Result<Answer, Waiting> {
             endpoint_id,
             since_ms,
             until_ms,
-        } => Answer::EndpointStats(
-            index.stats(&endpoint_id, since_ms, until_ms),
-            index.attempt_stats(&endpoint_id, since_ms, until_ms),
-        ),
+        } => Answer::EndpointStats(Box::new(EndpointCounts {
+            deliveries: index.stats(&endpoint_id, since_ms, until_ms),
+            attempt_days: index.attempt_stats(&endpoint_id, since_ms, until_ms),
+            fifo: shard.delivery.fifo_state(&endpoint_id),
+        })),
         Request::Window(q) => Answer::Window(index.window(&q)),
         Request::Poll {
             app_id,
@@ -417,14 +427,14 @@ pub async fn endpoint_stats(
     endpoint_id: &str,
     since_ms: u64,
     until_ms: u64,
-) -> Option<([u64; 5], Vec<(u64, [u64; 3])>)> {
+) -> Option<EndpointCounts> {
     let request = Request::EndpointStats {
         endpoint_id: endpoint_id.to_string(),
         since_ms,
         until_ms,
     };
     match ask_owner(shard, endpoint_id, request).await {
-        Some(Answer::EndpointStats(deliveries, attempts)) => Some((deliveries, attempts)),
+        Some(Answer::EndpointStats(counts)) => Some(*counts),
         _ => None,
     }
 }

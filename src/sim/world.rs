@@ -295,6 +295,7 @@ impl World {
             created_ms: self.now_ms,
             updated_ms: self.now_ms,
             event_type_header: None,
+            fifo: false,
         };
         if !self.commit_catalog(
             Kind::EndpointPut,

@@ -230,6 +230,17 @@ impl Engine {
         }
     }
 
+    /// `GET /metrics` (Prometheus text), if it answers.
+    pub fn metrics(&self) -> Option<String> {
+        ureq::get(&format!("http://{}/metrics", self.http))
+            .set("authorization", &format!("Bearer {TOKEN}"))
+            .timeout(Duration::from_secs(5))
+            .call()
+            .ok()?
+            .into_string()
+            .ok()
+    }
+
     pub fn create_app(&self, name: &str) -> String {
         let (s, v) = self.api("POST", "/api/v1/app", Some(json!({ "name": name })));
         assert_eq!(s, 201, "create app: {v}");

@@ -134,6 +134,7 @@ def main() -> int:
         field("URL").send_keys(receiver.url + "/hook")
         field("Description").send_keys('"><img src=x onerror=alert(5)>')
         field("Event type header (sends the event type in this header)").send_keys("x-alloy-topic")
+        driver.find_element(By.XPATH, "//label[contains(., 'Deliver in order')]/input").click()
         click("Create endpoint")
         row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]")))
         expect(receiver.url in row.text, "the endpoint row shows its URL")
@@ -163,6 +164,7 @@ def main() -> int:
         expect(api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}")["disabled"] is True, "disabled through the toggle")
         expect(api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}")["eventTypeHeader"] == "x-alloy-topic",
                "the event type header set in the form")
+        expect(api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}")["fifo"] is True, "FIFO chosen in the form")
         before = len(receiver.got)
         m1 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "order.paid", "payload": {"n": 1, "html": "<script>alert(6)</script>"}})
         driver.get(f"{base}/console/#/app/{app_id}/msg/{m1['id']}")

@@ -52,6 +52,8 @@ function endpointForm(appId, types, ep, done) {
   const headers = h("textarea", { rows: 3, placeholder: "x-team: billing" }, headerLines(ep && ep.headers));
   const extra = h("textarea", { rows: 3, placeholder: "{\"source\": \"ringhook\"}" }, ep && ep.extraJson ? JSON.stringify(ep.extraJson, null, 2) : "");
   const rate = h("input", { type: "number", min: 0, value: ep && ep.rateLimit != null ? ep.rateLimit : "" });
+  // Fixed at creation: shown, not changed, when editing.
+  const fifo = h("input", { type: "checkbox", checked: !!(ep && ep.fifo), disabled: !!ep });
   const topic = h("input", { value: ep && ep.eventTypeHeader ? ep.eventTypeHeader : "", placeholder: "x-alloy-topic" });
   // Only at creation: afterwards the key changes by rotation.
   const secret = ep ? null : h("input", { type: "password", autocomplete: "off", placeholder: "whsec_… or whsk_… (empty: generated)" });
@@ -70,6 +72,7 @@ function endpointForm(appId, types, ep, done) {
           eventTypeHeader: topic.value.trim() || null,
         };
         if (secret && secret.value.trim()) body.secret = secret.value.trim();
+        if (!ep && fifo.checked) body.fifo = true;
         if (!body.filterTypes.length) body.filterTypes = null;
         if (!body.channels.length) body.channels = null;
         const hdrs = parseHeaders(headers.value);
@@ -97,6 +100,7 @@ function endpointForm(appId, types, ep, done) {
   field("Extra JSON merged into every body", extra),
   field("Rate limit (messages per second)", rate),
   field("Event type header (sends the event type in this header)", topic),
+  h("label.check", {}, fifo, "Deliver in order (FIFO: one at a time; a failing message holds back the rest; fixed at creation)"),
   secret ? field("Signing key (whsec_ for HMAC, whsk_ for ed25519)", secret) : null,
   h("div.row", {}, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"), h("button.link", { type: "button", onclick: done }, "Cancel")));
   return form;
