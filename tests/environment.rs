@@ -148,6 +148,31 @@ fn the_catalog_moves_to_another_engine_and_bad_documents_change_nothing() {
     let (s, v) = b.api("POST", "/api/v1/environment/import", Some(moved));
     assert_eq!(s, 422, "{v}");
     assert!(v.to_string().contains("another application"), "{v}");
+    // What the views show is checked as the API checks it.
+    let mut shown = doc.clone();
+    shown["ringhook"]["applications"][0]["metadata"] = json!("[1]");
+    shown["ringhook"]["applications"][0]["createdMs"] = json!(u64::MAX);
+    shown["ringhook"]["endpoints"][0]["method"] = json!("GET");
+    shown["ringhook"]["endpoints"][0]["extraJson"] = json!("[]");
+    shown["ringhook"]["endpoints"][0]["headers"] = json!([{ "name": "webhook-id", "value": "x" }]);
+    shown["ringhook"]["endpoints"][0]["eventTypeHeader"] = json!("webhook-id");
+    shown["ringhook"]["endpoints"][1]["secrets"] =
+        json!([{ "key": "AAAA", "expiresMs": 0, "scheme": "ed25519" }]);
+    shown["ringhook"]["sources"][0]["config"] = json!("nope");
+    let (s, v) = b.api("POST", "/api/v1/environment/import", Some(shown));
+    assert_eq!(s, 422, "{v}");
+    for field in [
+        "metadata",
+        "createdMs",
+        "method",
+        "extraJson",
+        "headers",
+        "eventTypeHeader",
+        "32-byte seed",
+        "config",
+    ] {
+        assert!(v.to_string().contains(field), "{field}: {v}");
+    }
 
     // The SDK's own calls.
     let out = common::run_python_script(

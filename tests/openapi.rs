@@ -2,8 +2,10 @@
 //! without a token, valid (`openapi-spec-validator`), and Schemathesis,
 //! calling every documented operation of a real engine with generated
 //! inputs, finds no 5xx and no answer the document does not describe.
-//! (That every route is documented, and only routes, is a unit test in
-//! `src/api/openapi.rs`.) A longer run: `RINGHOOK_SCHEMATHESIS_EXAMPLES=500`.
+//! (That every route is documented, and only routes, and that every JSON
+//! body has a named schema whose references resolve, are unit tests in
+//! `src/api/openapi/mod.rs`.) A longer run:
+//! `RINGHOOK_SCHEMATHESIS_EXAMPLES=500`.
 
 mod common;
 

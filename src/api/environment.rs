@@ -8,7 +8,8 @@
 //! as the catalog's own records.
 //!
 //! Import checks everything first, against the catalog as it would be with
-//! the document applied (names, URLs, references between records, limits),
+//! the document applied (names, URLs, references between records, limits,
+//! and the fields the views show, as the API itself would take them),
 //! and changes nothing when anything is wrong (422 naming each problem);
 //! then it writes the records in as few syncs as fit
 //! (`Shard::commit_catalog_batch`). Records keep their ids: an
@@ -221,11 +222,45 @@ fn check_names(s: &Section, before: &Catalog, problems: &mut Problems) {
     }
 }
 
+/// Whether a record's `metadata` text is what the API itself would keep: a
+/// JSON object of strings within the API's bounds (views show it as is).
+fn metadata_ok(text: &str) -> bool {
+    match serde_json::from_str::<Value>(text) {
+        Ok(v @ Value::Object(_)) => {
+            metadata(&Map::from_iter([("metadata".to_string(), v)])).is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// The fields every record shares that the views show: its metadata and
+/// its times (a time the API cannot write, past the year 9999, is refused).
+fn check_shown(
+    problems: &mut Problems,
+    at: impl Fn(&str) -> [Value; 4],
+    metadata: &str,
+    times: [u64; 2],
+) {
+    if !metadata_ok(metadata) {
+        problems.add(
+            &at("metadata"),
+            "JSON object text of strings (at most 64 keys, 8 KiB)",
+        );
+    }
+    for (ms, field) in times.into_iter().zip(["createdMs", "updatedMs"]) {
+        if crate::time::rfc3339(ms).is_empty() {
+            problems.add(&at(field), "a time before the year 10000");
+        }
+    }
+}
+
 /// Checks the records against the catalog they would make.
 fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
     let config = &shard.shared().config;
     let at = |list: &str, i: usize, f: &str| [json!("ringhook"), json!(list), json!(i), json!(f)];
     for (i, a) in s.applications.iter().enumerate() {
+        let times = [a.created_ms, a.updated_ms];
+        check_shown(problems, |f| at("applications", i, f), &a.metadata, times);
         let own = a.id == crate::operational::APP_ID;
         if !own && !crate::ids::has_prefix(&a.id, "app") {
             problems.add(&at("applications", i, "id"), "an application id (app_…)");
@@ -235,6 +270,46 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
         }
     }
     for (i, e) in s.endpoints.iter().enumerate() {
+        let times = [e.created_ms, e.updated_ms];
+        check_shown(problems, |f| at("endpoints", i, f), &e.metadata, times);
+        let extra = serde_json::from_str::<Map<String, Value>>(&e.extra_json);
+        if !e.extra_json.is_empty() && extra.is_err() {
+            problems.add(
+                &at("endpoints", i, "extraJson"),
+                "JSON object text, or empty",
+            );
+        }
+        if !["POST", "PUT", "PATCH"].contains(&e.method.as_str()) {
+            problems.add(&at("endpoints", i, "method"), "POST, PUT or PATCH");
+        }
+        let headers_ok = e.headers.len() <= crate::limits::ENDPOINT_HEADERS_MAX
+            && e.headers
+                .iter()
+                .all(|h| super::headers::check("headers", &h.name, &h.value).is_ok());
+        if !headers_ok {
+            problems.add(
+                &at("endpoints", i, "headers"),
+                "headers the API takes (at most 64, valid, none the engine sets)",
+            );
+        }
+        let type_header = e.event_type_header.as_deref();
+        if type_header.is_some_and(|h| super::headers::check_event_type_header(h).is_err()) {
+            problems.add(
+                &at("endpoints", i, "eventTypeHeader"),
+                "a header name the engine does not write",
+            );
+        }
+        // An ed25519 seed that is no key would show as "" and sign nothing.
+        let bad_seed = e.secrets.iter().any(|k| {
+            k.scheme == crate::records::KeyScheme::Ed25519
+                && crate::signing::shown(k.scheme, &k.key).is_empty()
+        });
+        if bad_seed {
+            problems.add(
+                &at("endpoints", i, "secrets"),
+                "an ed25519 key is a 32-byte seed",
+            );
+        }
         if !crate::ids::has_prefix(&e.id, "ep") {
             problems.add(&at("endpoints", i, "id"), "an endpoint id (ep_…)");
         }
@@ -282,10 +357,16 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
         if !crate::ids::has_prefix(&src.id, "src") {
             problems.add(&at("sources", i, "id"), "a source id (src_…)");
         }
-        let config_obj =
-            serde_json::from_str::<Map<String, Value>>(&src.config).unwrap_or_default();
-        if let Err(err) = crate::incoming::source::scheme(&src.kind, &config_obj) {
-            problems.add(&at("sources", i, "config"), err.to_string());
+        let times = [src.created_ms, src.updated_ms];
+        check_shown(problems, |f| at("sources", i, f), &src.metadata, times);
+        // Checked as receiving reads it (`source::scheme_of`).
+        match serde_json::from_str::<Map<String, Value>>(&src.config) {
+            Err(_) => problems.add(&at("sources", i, "config"), "JSON object text"),
+            Ok(config_obj) => {
+                if let Err(err) = crate::incoming::source::scheme(&src.kind, &config_obj) {
+                    problems.add(&at("sources", i, "config"), err.to_string());
+                }
+            }
         }
         if src.token.len() < 16 {
             problems.add(&at("sources", i, "token"), "a receive token");
@@ -300,6 +381,8 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
         }
     }
     for (i, r) in s.rules.iter().enumerate() {
+        let times = [r.created_ms, r.updated_ms];
+        check_shown(problems, |f| at("rules", i, f), &r.metadata, times);
         if !crate::ids::has_prefix(&r.id, "rule") || crate::rules::Rule::of(r).is_none() {
             problems.add(&at("rules", i, ""), "not a rule this engine can evaluate");
         }

@@ -54,7 +54,7 @@ pub fn check_event_type_header(name: &str) -> Result<()> {
 }
 
 /// Checks one header; `field` names the body field in the 422.
-fn check(field: &str, name: &str, value: &str) -> Result<()> {
+pub(super) fn check(field: &str, name: &str, value: &str) -> Result<()> {
     let name_ok = name.len() <= 256 && crate::http_wire::is_token(name);
     if !name_ok
         || value.len() > HEADER_VALUE_BYTES_MAX

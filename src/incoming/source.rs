@@ -28,6 +28,20 @@ const SVIX_FAMILY: &[&str] = &[
     "stych",
 ];
 
+/// Every type [`scheme`] takes (the API document's enum of `type`).
+pub fn types() -> impl Iterator<Item = &'static str> {
+    [
+        "generic-webhook",
+        "cron",
+        "github",
+        "stripe",
+        "shopify",
+        "slack",
+    ]
+    .into_iter()
+    .chain(SVIX_FAMILY.iter().copied())
+}
+
 /// Why a source's `config` is refused (the API answers 422 with it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -389,6 +403,21 @@ mod tests {
             Value::Object(m) => m,
             _ => Map::new(),
         }
+    }
+
+    #[test]
+    fn every_listed_type_is_supported() {
+        for kind in types() {
+            let e = scheme(kind, &Map::new()).err();
+            assert!(
+                !matches!(e, Some(ConfigError::UnsupportedType(_))),
+                "{kind}"
+            );
+        }
+        assert!(matches!(
+            scheme("nope", &Map::new()),
+            Err(ConfigError::UnsupportedType(_))
+        ));
     }
 
     #[test]

@@ -1,13 +1,18 @@
 //! `GET /api/v1/openapi.json`: an OpenAPI 3.1 document of every route
 //! ringhook serves (the Svix dialect and ringhook's additions), built from
-//! one table ([`OPERATIONS`]). The central bodies have named schemas
-//! ([`SCHEMAS`]); the other request bodies are JSON objects (each handler
-//! checks its fields and answers a 422 listing what is wrong); responses
-//! name their success status and shape, and every operation may answer a
-//! `4XX` in the shared error shape. `tests/openapi.rs` checks
-//! the table against the router (no undocumented route, no documented path
-//! without one), validates the document with `openapi-spec-validator`, and
-//! runs Schemathesis against a real engine with it.
+//! one table ([`OPERATIONS`]). Every JSON request body and every JSON
+//! success answer has a named component schema ([`SCHEMAS`]): the schemas
+//! (`schemas`) describe each body field by field, as the handlers read
+//! and answer it, under Svix's names where Svix has the same body, and
+//! pages as `ListResponse_<item>`. Every operation may answer a `4XX` (and
+//! a 503) in the shared error shape. The unit tests below check the table
+//! against the router (no undocumented route, no documented path without
+//! one), that no JSON body is left unnamed and that every `$ref` resolves;
+//! `tests/openapi.rs` validates the document with `openapi-spec-validator`
+//! and runs Schemathesis against a real engine with it (an answer that
+//! contradicts its schema fails it).
+
+mod schemas;
 
 use serde_json::{json, Map, Value};
 
@@ -151,142 +156,105 @@ const OPERATIONS: &[Op] = &[
     Op("delete", "/console/api/session", "console_sign_out", false, 204, Empty, false),
 ];
 
-/// Operations whose bodies have a named schema (components below):
-/// operation id, request body, success response.
+/// The named schemas of every operation's JSON bodies (components in
+/// [`schemas`]): operation id, request body, success response. Pages are
+/// `ListResponse_<item>`.
 #[rustfmt::skip]
 const SCHEMAS: &[(&str, Option<&str>, Option<&str>)] = &[
+    ("openapi", None, Some("OpenApiDocument")),
+    ("app_list", None, Some("ListResponse_ApplicationOut")),
     ("app_create", Some("ApplicationIn"), Some("ApplicationOut")),
     ("app_get", None, Some("ApplicationOut")),
     ("app_upsert", Some("ApplicationIn"), Some("ApplicationOut")),
-    ("event_type_create", Some("EventTypeIn"), Some("EventTypeOut")),
-    ("event_type_get", None, Some("EventTypeOut")),
-    ("event_type_upsert", Some("EventTypeIn"), Some("EventTypeOut")),
-    ("message_create", Some("MessageIn"), Some("MessageOut")),
-    ("message_get", None, Some("MessageOut")),
-    ("message_precheck", Some("MessagePrecheckIn"), Some("MessagePrecheckOut")),
+    ("app_patch", Some("ApplicationPatch"), Some("ApplicationOut")),
+    ("endpoint_list", None, Some("ListResponse_EndpointOut")),
+    ("endpoint_create", Some("EndpointIn"), Some("EndpointOut")),
     ("endpoint_get", None, Some("EndpointOut")),
-    ("endpoint_create", None, Some("EndpointOut")),
+    ("endpoint_upsert", Some("EndpointUpdate"), Some("EndpointOut")),
+    ("endpoint_patch", Some("EndpointPatch"), Some("EndpointOut")),
+    ("endpoint_get_secret", None, Some("EndpointSecretOut")),
+    ("endpoint_rotate_secret", Some("EndpointSecretRotateIn"), Some("EndpointSecretOut")),
+    ("endpoint_get_headers", None, Some("EndpointHeadersOut")),
+    ("endpoint_set_headers", Some("EndpointHeadersIn"), None),
+    ("endpoint_patch_headers", Some("EndpointHeadersPatchIn"), None),
+    ("endpoint_get_stats", None, Some("EndpointStats")),
+    ("endpoint_get_attempt_stats", None, Some("EndpointAttemptStats")),
+    ("endpoint_recover", Some("RecoverIn"), Some("RecoverOut")),
+    ("endpoint_replay_missing", Some("ReplayIn"), Some("ReplayOut")),
+    ("endpoint_bulk_replay", Some("BulkReplayIn"), Some("ReplayOut")),
+    ("endpoint_send_example", Some("EventExampleIn"), Some("MessageOut")),
+    ("attempted_messages", None, Some("ListResponse_EndpointMessageOut")),
+    ("message_list", None, Some("ListResponse_MessageOut")),
+    ("message_create", Some("MessageIn"), Some("MessageOut")),
+    ("message_precheck", Some("MessagePrecheckIn"), Some("MessagePrecheckOut")),
+    ("message_bulk_expunge", Some("BulkExpungeContentsIn"), Some("BulkExpungeContentsOut")),
+    ("message_expunge_all", None, Some("ExpungeAllContentsOut")),
+    ("message_get", None, Some("MessageOut")),
+    ("attempted_destinations", None, Some("ListResponse_MessageEndpointOut")),
+    ("attempt_get", None, Some("MessageAttemptOut")),
+    ("attempt_resend", None, Some("EmptyResponse")),
+    ("attempt_list_by_endpoint", None, Some("ListResponse_MessageAttemptOut")),
+    ("attempt_list_by_msg", None, Some("ListResponse_MessageAttemptOut")),
+    ("poller_poll", None, Some("PollingEndpointOut")),
+    ("poller_consumer_poll", None, Some("PollingEndpointOut")),
+    ("poller_consumer_seek", Some("PollingEndpointConsumerSeekIn"), Some("PollingEndpointConsumerSeekOut")),
+    ("event_type_list", None, Some("ListResponse_EventTypeOut")),
+    ("event_type_create", Some("EventTypeIn"), Some("EventTypeOut")),
+    ("event_type_import_openapi", Some("EventTypeImportOpenApiIn"), Some("EventTypeImportOpenApiOut")),
+    ("event_type_get", None, Some("EventTypeOut")),
+    ("event_type_upsert", Some("EventTypeUpdate"), Some("EventTypeOut")),
+    ("event_type_patch", Some("EventTypePatch"), Some("EventTypeOut")),
+    ("background_task_list", None, Some("ListResponse_BackgroundTaskOut")),
+    ("background_task_get", None, Some("BackgroundTaskOut")),
+    ("stats_app_usage", Some("AppUsageStatsIn"), Some("AppUsageStatsOut")),
+    ("stats_event_types", None, Some("AggregateEventTypesOut")),
+    ("stats_dashboard", None, Some("DashboardOut")),
+    ("environment_export", None, Some("EnvironmentOut")),
+    ("environment_import", Some("EnvironmentIn"), None),
+    ("rule_list", None, Some("ListResponse_RuleOut")),
+    ("rule_create", Some("RuleIn"), Some("RuleOut")),
     ("rule_get", None, Some("RuleOut")),
-    ("rule_create", None, Some("RuleOut")),
-    ("poller_consumer_seek", Some("SeekIn"), Some("SeekOut")),
-    ("endpoint_recover", Some("RangeIn"), Some("TaskOut")),
-    ("endpoint_replay_missing", Some("RangeIn"), Some("TaskOut")),
-    ("background_task_get", None, Some("TaskOut")),
+    ("rule_replace", Some("RuleIn"), Some("RuleOut")),
+    ("op_endpoint_list", None, Some("ListResponse_OperationalWebhookEndpointOut")),
+    ("op_endpoint_create", Some("OperationalWebhookEndpointIn"), Some("OperationalWebhookEndpointOut")),
+    ("op_endpoint_get", None, Some("OperationalWebhookEndpointOut")),
+    ("op_endpoint_upsert", Some("OperationalWebhookEndpointUpdate"), Some("OperationalWebhookEndpointOut")),
+    ("op_endpoint_patch", Some("OperationalWebhookEndpointPatch"), Some("OperationalWebhookEndpointOut")),
+    ("op_endpoint_get_secret", None, Some("OperationalWebhookEndpointSecretOut")),
+    ("op_endpoint_rotate_secret", Some("OperationalWebhookEndpointSecretIn"), Some("OperationalWebhookEndpointSecretOut")),
+    ("op_endpoint_get_headers", None, Some("OperationalWebhookEndpointHeadersOut")),
+    ("op_endpoint_set_headers", Some("OperationalWebhookEndpointHeadersIn"), None),
+    ("op_endpoint_patch_headers", Some("OperationalWebhookEndpointHeadersPatchIn"), None),
+    ("auth_app_portal_access", Some("AppPortalAccessIn"), Some("AppPortalAccessOut")),
+    ("auth_portal_self", None, Some("PortalSessionOut")),
+    ("auth_expire_all", Some("ApplicationTokenExpireIn"), None),
+    ("source_list", None, Some("ListResponse_IngestSourceOut")),
+    ("source_create", Some("IngestSourceIn"), Some("IngestSourceOut")),
+    ("source_get", None, Some("IngestSourceOut")),
+    ("source_upsert", Some("IngestSourceIn"), Some("IngestSourceOut")),
+    ("source_rotate_token", None, Some("RotateTokenOut")),
+    ("source_requests", None, Some("ListResponse_IngestRequestOut")),
+    ("source_endpoint_list", None, Some("ListResponse_IngestEndpointOut")),
+    ("source_endpoint_create", Some("IngestEndpointIn"), Some("IngestEndpointOut")),
+    ("source_endpoint_get", None, Some("IngestEndpointOut")),
+    ("source_endpoint_upsert", Some("IngestEndpointUpdate"), Some("IngestEndpointOut")),
+    ("source_endpoint_patch", Some("IngestEndpointPatch"), Some("IngestEndpointOut")),
+    ("source_endpoint_get_secret", None, Some("IngestEndpointSecretOut")),
+    ("source_endpoint_rotate_secret", Some("IngestEndpointSecretIn"), Some("IngestEndpointSecretOut")),
+    ("source_endpoint_get_headers", None, Some("IngestEndpointHeadersOut")),
+    ("source_endpoint_set_headers", Some("IngestEndpointHeadersIn"), None),
+    ("source_endpoint_patch_headers", Some("IngestEndpointHeadersPatchIn"), None),
+    ("receive", None, Some("ReceiveOut")),
+    ("console_session", None, Some("ConsoleSessionOut")),
+    ("console_sign_in", None, Some("ConsoleSessionOut")),
 ];
 
-fn schemas() -> Value {
-    let text = |max: u64| json!({ "type": "string", "minLength": 1, "maxLength": max });
-    let name = json!({ "type": "string", "pattern": "^[a-zA-Z0-9\\-_.]{1,256}$" });
-    let time = json!({ "type": "string", "format": "date-time" });
-    let strings = json!({ "type": "object", "additionalProperties": { "type": "string" } });
-    json!({
-        "Error": {
-            "type": "object",
-            "required": ["code", "detail"],
-            "properties": { "code": { "type": "string" }, "detail": {} },
-        },
-        "Page": {
-            "type": "object",
-            "required": ["data", "done"],
-            "properties": {
-                "data": { "type": "array", "items": { "type": "object" } },
-                "iterator": { "type": ["string", "null"] },
-                "prevIterator": { "type": ["string", "null"] },
-                "done": { "type": "boolean" },
-            },
-        },
-        "ApplicationIn": {
-            "type": "object",
-            "required": ["name"],
-            "properties": { "name": text(256), "metadata": strings },
-        },
-        "ApplicationOut": {
-            "type": "object",
-            "required": ["id", "name", "uid", "metadata", "createdAt", "updatedAt"],
-            "properties": {
-                "id": { "type": "string" }, "name": { "type": "string" },
-                "uid": { "type": ["string", "null"] }, "metadata": strings,
-                "createdAt": time, "updatedAt": time,
-            },
-        },
-        "EventTypeIn": {
-            "type": "object",
-            "properties": { "description": { "type": "string", "maxLength": 4096 }, "archived": { "type": "boolean" } },
-        },
-        "EventTypeOut": {
-            "type": "object",
-            "required": ["name", "description", "archived", "deprecated", "createdAt", "updatedAt"],
-            "properties": {
-                "name": name, "description": { "type": "string" }, "archived": { "type": "boolean" },
-                "deprecated": { "type": "boolean" }, "createdAt": time, "updatedAt": time,
-            },
-        },
-        "MessageIn": {
-            "type": "object",
-            "required": ["eventType", "payload"],
-            "properties": { "eventType": name, "payload": { "type": "object" } },
-        },
-        "MessageOut": {
-            "type": "object",
-            "required": ["id", "eventType", "payload", "timestamp"],
-            "properties": {
-                "id": { "type": "string" }, "eventType": { "type": "string" },
-                "eventId": { "type": ["string", "null"] }, "payload": { "type": "object" },
-                "channels": { "type": ["array", "null"], "items": { "type": "string" } },
-                "timestamp": time,
-            },
-        },
-        "MessagePrecheckIn": {
-            "type": "object",
-            "required": ["eventType"],
-            "properties": { "eventType": name },
-        },
-        "MessagePrecheckOut": {
-            "type": "object",
-            "required": ["active"],
-            "properties": { "active": { "type": "boolean" } },
-        },
-        "EndpointOut": {
-            "type": "object",
-            "required": ["id", "url", "description", "disabled", "version", "createdAt", "updatedAt", "metadata"],
-            "properties": {
-                "id": { "type": "string" }, "url": { "type": "string" },
-                "description": { "type": "string" }, "disabled": { "type": "boolean" },
-                "version": { "type": "integer" }, "metadata": strings,
-                "filterTypes": { "type": ["array", "null"], "items": { "type": "string" } },
-                "channels": { "type": ["array", "null"], "items": { "type": "string" } },
-                "createdAt": time, "updatedAt": time,
-            },
-        },
-        "RuleOut": {
-            "type": "object",
-            "required": ["id", "name", "scope", "signal", "comparison", "threshold", "windowSeconds", "cooldownSeconds", "state"],
-            "properties": {
-                "id": { "type": "string" }, "name": { "type": "string" },
-                "scope": { "type": "object", "required": ["type"] },
-                "signal": { "type": "string" }, "comparison": { "enum": [">", ">=", "<", "<="] },
-                "threshold": { "type": "number" }, "windowSeconds": { "type": "integer" },
-                "cooldownSeconds": { "type": "integer" },
-                "state": { "type": "object", "required": ["status"], "properties": { "status": { "enum": ["ok", "firing"] } } },
-            },
-        },
-        "SeekIn": { "type": "object", "required": ["after"], "properties": { "after": time } },
-        "SeekOut": { "type": "object", "required": ["iterator"], "properties": { "iterator": { "type": "string" } } },
-        "RangeIn": {
-            "type": "object",
-            "required": ["since"],
-            "properties": { "since": time, "until": time },
-        },
-        "TaskOut": {
-            "type": "object",
-            "required": ["id", "status", "task", "updatedAt"],
-            "properties": {
-                "id": { "type": "string" }, "status": { "enum": ["running", "finished", "failed"] },
-                "task": { "type": "string" }, "updatedAt": time,
-            },
-        },
-    })
-}
+/// Operations whose body may be left out (read as `{}`, or not read).
+#[rustfmt::skip]
+const OPTIONAL_BODIES: &[&str] = &[
+    "endpoint_rotate_secret", "op_endpoint_rotate_secret", "source_endpoint_rotate_secret",
+    "auth_app_portal_access", "auth_expire_all",
+];
 
 /// The paths the document names (for the router check).
 pub fn paths() -> impl Iterator<Item = &'static str> {
@@ -302,12 +270,21 @@ fn params(path: &str) -> Vec<Value> {
         .collect()
 }
 
-fn success(out: Out) -> Value {
-    let json_body =
-        |schema: Value| json!({ "content": { "application/json": { "schema": schema } } });
+/// A reference to a component schema.
+fn reference(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The success response of an operation answering `out`, whose JSON body
+/// (if any) is the component `named` (a plain object if unnamed, which the
+/// tests refuse).
+fn success(out: Out, named: Option<&str>) -> Value {
+    let json_body = || {
+        let schema = named.map_or_else(|| json!({ "type": "object" }), reference);
+        json!({ "content": { "application/json": { "schema": schema } } })
+    };
     let mut v = match out {
-        Object => json_body(json!({ "type": "object" })),
-        Page => json_body(json!({ "$ref": "#/components/schemas/Page" })),
+        Object | Page => json_body(),
         Empty | Redirect => json!({}),
         Text => json!({ "content": { "text/plain": { "schema": { "type": "string" } } } }),
         Html => json!({ "content": {
@@ -322,45 +299,37 @@ fn success(out: Out) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    let error = json!({ "application/json": { "schema": reference("Error") } });
     let mut paths = Map::new();
     for Op(method, path, id, body, status, out, auth) in OPERATIONS {
+        let named = SCHEMAS.iter().find(|(op_id, _, _)| op_id == id);
+        let (request, response) = named.map_or((None, None), |(_, req, res)| (*req, *res));
         let mut op = json!({
             "operationId": id,
             "parameters": params(path),
             "responses": {
-                status.to_string(): success(*out),
-                "4XX": {
-                    "description": "refused: the error's `code` says why",
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
-                },
+                status.to_string(): success(*out, response),
+                "4XX": { "description": "refused: the error's `code` says why", "content": error },
                 "503": {
                     "description": "the engine is stopping, overloaded, or a shard cannot be reached",
-                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
+                    "content": error,
                 },
             },
         });
-        // An upsert creates what is not there yet (201); the root answers
-        // the console page when a client follows its redirect.
+        // An upsert creates what is not there yet (201, the same body); the
+        // root answers the console page when a client follows its redirect.
         if *method == "put" && matches!(out, Object) {
-            op["responses"]["201"] = success(Object);
+            op["responses"]["201"] = success(Object, response);
         }
         if *path == "/" {
-            op["responses"]["200"] = success(Html);
+            op["responses"]["200"] = success(Html, None);
         }
-        let named = SCHEMAS.iter().find(|(op_id, _, _)| op_id == id);
-        let reference = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
         if *body {
-            let schema = named
-                .and_then(|(_, req, _)| *req)
-                .map_or_else(|| json!({ "type": "object" }), reference);
+            let schema = request.map_or_else(|| json!({ "type": "object" }), reference);
             op["requestBody"] = json!({
-                "required": true,
+                "required": !OPTIONAL_BODIES.contains(id),
                 "content": { "application/json": { "schema": schema } },
             });
-        }
-        if let Some(res) = named.and_then(|(_, _, res)| *res) {
-            op["responses"][status.to_string()]["content"]["application/json"]["schema"] =
-                reference(res);
         }
         if !*auth {
             op["security"] = json!([]);
@@ -379,7 +348,7 @@ pub fn document() -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": schemas(),
+            "schemas": schemas::schemas(),
         },
     })
 }
@@ -405,5 +374,129 @@ mod tests {
         );
         let ids: BTreeSet<&str> = OPERATIONS.iter().map(|op| op.2).collect();
         assert_eq!(ids.len(), OPERATIONS.len(), "operation ids are unique");
+    }
+
+    #[test]
+    fn every_json_body_has_a_named_schema() {
+        for Op(_, _, id, body, _, out, _) in OPERATIONS {
+            let named = SCHEMAS.iter().find(|(op_id, _, _)| op_id == id);
+            let (req, res) = named.map_or((None, None), |(_, req, res)| (*req, *res));
+            assert_eq!(
+                *body,
+                req.is_some(),
+                "{id}: a request schema iff a JSON body"
+            );
+            let json_out = matches!(out, Object | Page);
+            assert_eq!(
+                json_out,
+                res.is_some(),
+                "{id}: a response schema iff a JSON success"
+            );
+            if let (Page, Some(res)) = (out, res) {
+                assert!(
+                    res.starts_with("ListResponse_"),
+                    "{id}: a page is a ListResponse_"
+                );
+            }
+        }
+        for (id, _, _) in SCHEMAS {
+            assert!(
+                OPERATIONS.iter().any(|op| op.2 == *id),
+                "{id}: named schemas of an operation that does not exist"
+            );
+        }
+        let ids: BTreeSet<&str> = SCHEMAS.iter().map(|s| s.0).collect();
+        assert_eq!(ids.len(), SCHEMAS.len(), "one row per operation");
+        for id in OPTIONAL_BODIES {
+            assert!(
+                OPERATIONS.iter().any(|op| op.2 == *id && op.3),
+                "{id}: an optional body of an operation with none"
+            );
+        }
+    }
+
+    /// Every `$ref` in `v`, with where it is.
+    fn refs<'a>(v: &'a Value, at: &str, out: &mut Vec<(String, &'a str)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => out.push((at.to_string(), r)),
+                        _ => refs(x, &format!("{at}/{k}"), out),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    refs(x, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_every_schema_is_used() {
+        let doc = document();
+        let components = doc["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut found = Vec::new();
+        refs(&doc, "", &mut found);
+        let mut used = BTreeSet::new();
+        for (at, r) in &found {
+            let name = r.strip_prefix("#/components/schemas/");
+            assert!(
+                name.is_some_and(|n| components.contains_key(n)),
+                "{at}: {r} names no component"
+            );
+            used.extend(name);
+        }
+        for name in components.keys() {
+            assert!(used.contains(name.as_str()), "{name} is never used");
+        }
+    }
+
+    /// Every object schema in `v` that lists `required` fields, with where
+    /// it is (a `oneOf` branch naming only `required` is not one).
+    fn objects<'a>(v: &'a Value, at: &str, out: &mut Vec<(String, &'a Map<String, Value>)>) {
+        match v {
+            Value::Object(m) => {
+                let object =
+                    m.get("type") == Some(&json!("object")) || m.contains_key("properties");
+                if object && m.contains_key("required") {
+                    out.push((at.to_string(), m));
+                }
+                for (k, x) in m {
+                    objects(x, &format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, x) in items.iter().enumerate() {
+                    objects(x, &format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn required_fields_are_described() {
+        let doc = document();
+        let mut found = Vec::new();
+        objects(&doc["components"]["schemas"], "", &mut found);
+        assert!(!found.is_empty());
+        for (at, schema) in found {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let required = schema.get("required").and_then(Value::as_array);
+            for name in required.into_iter().flatten() {
+                let name = name.as_str().unwrap_or_default();
+                assert!(
+                    props.is_some_and(|p| p.contains_key(name)),
+                    "{at}: required {name} is not among its properties"
+                );
+            }
+        }
     }
 }
