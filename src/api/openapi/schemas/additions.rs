@@ -64,7 +64,8 @@ fn records() -> Value {
             }), &["scheme"])),
             "rateLimit": u32_or_null(), "metadata": json_text(),
             "createdMs": u64_(), "updatedMs": u64_(), "eventTypeHeader": or_null(string()),
-        }), &["uid", "rateLimit", "eventTypeHeader"]),
+            "fifo": boolean(),
+        }), &["uid", "rateLimit", "eventTypeHeader", "fifo"]),
         "RinghookSourceRecord": record(json!({
             "id": string(), "uid": or_null(string()), "name": string(), "kind": string(),
             "config": json_text(), "metadata": json_text(), "description": string(),
@@ -172,7 +173,13 @@ fn others() -> Value {
         )
     };
     json!({
-        "EndpointStats": stats(json!({ "pending": count(), "sending": count() })),
+        "EndpointStats": stats(json!({
+            "pending": count(), "sending": count(),
+            "fifo": with(
+                or_null(output(json!({ "held": count(), "blockedSince": or_null(time()) }), &[])),
+                json!({ "description": "a FIFO endpoint's line: deliveries held behind its head, and since when the head has been failing; null for other endpoints" }),
+            ),
+        })),
         "EndpointAttemptStats": stats(json!({
             "days": with(
                 list(refer("EndpointAttemptStatsDay")),

@@ -64,6 +64,10 @@ fn endpoint_in(secret: bool) -> Value {
             "type": ["string", "null"], "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$",
             "description": "a header carrying the message's event type on every delivery; not one the engine writes nor webhook-id/-timestamp/-signature",
         },
+        "fifo": {
+            "type": ["boolean", "null"],
+            "description": "deliver in acceptance order, one at a time (fixed at creation: a different value on PUT or PATCH is a 422)",
+        },
     });
     if secret {
         v["secret"] = json!({
@@ -87,6 +91,7 @@ fn endpoint_out() -> Value {
             "headers": with(strings(), json!({ "description": "custom headers but the sensitive ones" })),
             "sensitiveHeaders": with(list(string()), json!({ "description": "names of headers whose values are not shown" })),
             "extraJson": { "type": ["object", "null"] }, "eventTypeHeader": or_null(string()),
+            "fifo": boolean(),
             "createdAt": time(), "updatedAt": time(),
         }),
         &[],
