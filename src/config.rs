@@ -123,6 +123,8 @@ pub struct Config {
     pub compaction_interval_ms: u64,
     pub auto_disable_after_ms: u64,
     pub index_max_per_key: usize,
+    /// Whom deliveries over https trust (`[tls]`).
+    pub tls: crate::delivery::tls::TlsSettings,
 }
 
 impl Config {

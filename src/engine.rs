@@ -89,6 +89,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         .retry_schedule_ms()
         .map_err(|e| EngineError::Config(e.to_string()))?;
 
+    crate::delivery::tls::init(&config.tls).map_err(|e| EngineError::Config(e.to_string()))?;
     let mut recovered = recovery::recover(&config, repair)?;
     let s = &recovered.stats;
     tracing::info!(

@@ -75,6 +75,8 @@ pub const METADATA_KEYS_MAX: usize = 64;
 pub const METADATA_BYTES_MAX: usize = 8 * 1024;
 /// Longest endpoint URL.
 pub const URL_BYTES_MAX: usize = 2048;
+/// Longest PEM text an endpoint's `caCert`, `clientCert` or `clientKey` may be.
+pub const ENDPOINT_PEM_BYTES_MAX: usize = 64 * 1024;
 /// Most custom headers per endpoint.
 pub const ENDPOINT_HEADERS_MAX: usize = 64;
 /// Longest header value.

@@ -141,6 +141,25 @@ fn endpoint_from_body(
             super::headers::check_event_type_header(name)?;
         }
     }
+    // Kept on PUT unless given, as `secret` (Svix's upsert does not carry them).
+    if has(obj, &["caCert"]) {
+        rec.tls_ca = pem(obj, "caCert")?;
+    }
+    if has(obj, &["clientCert", "clientKey"]) {
+        if !(has(obj, &["clientCert"]) && has(obj, &["clientKey"])) {
+            return Err(invalid("clientKey", "clientCert and clientKey go together"));
+        }
+        rec.tls_client_cert = pem(obj, "clientCert")?;
+        rec.tls_client_key = pem(obj, "clientKey")?;
+    }
+    if let Err(e) = crate::delivery::tls::for_endpoint(rec.tls()) {
+        let field = match &e {
+            crate::delivery::tls::TlsSetupError::Invalid { what, .. }
+            | crate::delivery::tls::TlsSetupError::NoCertificate { what } => what.clone(),
+            _ => "clientKey".to_string(),
+        };
+        return Err(invalid(&field, e.to_string()));
+    }
     if mode == Mode::Create {
         if let Some(s) = opt_str(obj, "secret", 256)? {
             let (scheme, key) =
@@ -153,6 +172,11 @@ fn endpoint_from_body(
         }
     }
     Ok(rec)
+}
+
+/// A PEM text field (`null` clears it).
+fn pem(obj: &Map<String, Value>, field: &str) -> Result<String> {
+    Ok(opt_str(obj, field, crate::limits::ENDPOINT_PEM_BYTES_MAX)?.unwrap_or_default())
 }
 
 /// Refuses a uid another endpoint of the same application uses.
@@ -223,6 +247,9 @@ async fn new_endpoint(
         updated_ms: now,
         event_type_header: None,
         fifo: false,
+        tls_ca: String::new(),
+        tls_client_cert: String::new(),
+        tls_client_key: String::new(),
     };
     let rec = endpoint_from_body(obj, base, Mode::Create)?;
     check_url(shard, &rec.url).await?;

@@ -310,6 +310,9 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
                 "an ed25519 key is a 32-byte seed",
             );
         }
+        if let Err(err) = crate::delivery::tls::for_endpoint(e.tls()) {
+            problems.add(&at("endpoints", i, "tlsCa"), err.to_string());
+        }
         if !crate::ids::has_prefix(&e.id, "ep") {
             problems.add(&at("endpoints", i, "id"), "an endpoint id (ep_…)");
         }

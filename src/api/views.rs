@@ -80,6 +80,10 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
         "extraJson": if e.extra_json.is_empty() { Value::Null } else { object(&e.extra_json) },
         "eventTypeHeader": e.event_type_header,
         "fifo": e.fifo,
+        // The CA bundle is public; the client certificate and key are
+        // stored like secrets and never shown.
+        "caCert": (!e.tls_ca.is_empty()).then_some(&e.tls_ca),
+        "hasClientCert": !e.tls_client_cert.is_empty(),
         "createdAt": rfc3339(e.created_ms),
         "updatedAt": rfc3339(e.updated_ms),
     })

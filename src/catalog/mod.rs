@@ -490,6 +490,9 @@ mod tests {
             updated_ms: 1,
             event_type_header: None,
             fifo: false,
+            tls_ca: String::new(),
+            tls_client_cert: String::new(),
+            tls_client_key: String::new(),
         }
     }
 

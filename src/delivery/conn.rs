@@ -8,7 +8,7 @@ use super::guard::{is_private, Target, TargetError};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why a connection could not be opened.
@@ -23,8 +23,20 @@ pub enum ConnError {
         kind: std::io::ErrorKind,
         reason: String,
     },
-    #[error("tls handshake failed: {0}")]
-    Tls(String),
+    #[error("tls handshake failed: {reason}")]
+    Tls {
+        failure: super::tls::Failure,
+        reason: String,
+    },
+}
+
+impl ConnError {
+    fn tls(failure: super::tls::Failure, reason: impl std::fmt::Display) -> ConnError {
+        ConnError::Tls {
+            failure,
+            reason: reason.to_string(),
+        }
+    }
 }
 
 enum Stream {
@@ -49,30 +61,16 @@ pub fn key_of(target: &Target) -> String {
     )
 }
 
-/// The shared rustls client configuration (ring provider, webpki roots).
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, ConnError> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
-    if let Some(c) = CONFIG.get() {
-        return Ok(c.clone());
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConnError::Tls(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
-}
-
 impl Conn {
-    /// Resolves, checks and connects (and handshakes, for https).
+    /// Resolves, checks and connects (and handshakes, for https, with the
+    /// endpoint's own TLS configuration or the engine-wide one).
     pub async fn connect(
         target: &Target,
         allow_private: bool,
         connect_timeout: Duration,
+        tls: Option<&Arc<rustls::ClientConfig>>,
     ) -> Result<Conn, ConnError> {
+        use super::tls::Failure;
         let addrs = match target.host.parse::<IpAddr>() {
             Ok(ip) => {
                 if !allow_private && is_private(ip) {
@@ -89,11 +87,16 @@ impl Conn {
                     let _ = tcp.set_nodelay(true);
                     let stream = if target.tls {
                         let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-                            .map_err(|e| ConnError::Tls(e.to_string()))?;
-                        let tls = futures_rustls::TlsConnector::from(tls_config()?)
+                            .map_err(|e| ConnError::tls(Failure::WrongName, e))?;
+                        let config = match tls {
+                            Some(c) => c.clone(),
+                            None => super::tls::default_config()
+                                .map_err(|e| ConnError::tls(Failure::Handshake, e))?,
+                        };
+                        let tls = futures_rustls::TlsConnector::from(config)
                             .connect(name, tcp)
                             .await
-                            .map_err(|e| ConnError::Tls(e.to_string()))?;
+                            .map_err(|e| ConnError::tls(Failure::of(&e), e))?;
                         Stream::Tls(Box::new(tls))
                     } else {
                         Stream::Plain(tcp)

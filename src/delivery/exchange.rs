@@ -53,8 +53,11 @@ pub enum AttemptError {
     ConnectTimeout { addr: String, reason: String },
     #[error("connect to {addr} failed: {reason}")]
     Connect { addr: String, reason: String },
-    #[error("tls handshake failed: {0}")]
-    Tls(String),
+    #[error("tls handshake failed: {reason}")]
+    Tls {
+        failure: super::tls::Failure,
+        reason: String,
+    },
     #[error("write failed: {0}")]
     Write(String),
     /// No (whole) response within the request timeout.
@@ -86,7 +89,12 @@ impl AttemptError {
             AttemptError::ConnectRefused { .. } => 1,
             AttemptError::ConnectTimeout { .. } => 2,
             AttemptError::Connect { .. } => 3,
-            AttemptError::Tls(_) => 4,
+            AttemptError::Tls { failure, .. } => match failure {
+                super::tls::Failure::Handshake => 4,
+                super::tls::Failure::UnknownCa => 13,
+                super::tls::Failure::Expired => 14,
+                super::tls::Failure::WrongName => 15,
+            },
             AttemptError::Write(_) => 5,
             AttemptError::Timeout { .. } => 6,
             AttemptError::Read(_) => 7,
@@ -108,7 +116,7 @@ impl From<ConnError> for AttemptError {
     fn from(e: ConnError) -> AttemptError {
         match e {
             ConnError::Target(t) => AttemptError::Target(t.to_string()),
-            ConnError::Tls(t) => AttemptError::Tls(t),
+            ConnError::Tls { failure, reason } => AttemptError::Tls { failure, reason },
             ConnError::Connect { addr, kind, reason } => {
                 let addr = addr.to_string();
                 match kind {
@@ -133,6 +141,8 @@ pub struct Limits {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub keep_bytes: usize,
+    /// The endpoint's own TLS configuration (`None`: the engine-wide one).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Why a response could not be read, and whether any of its bytes arrived.
@@ -174,7 +184,12 @@ impl Wire {
             let reused = self.conn.as_ref().is_some_and(|c| c.key == key);
             if !reused {
                 self.conn = None;
-                let connect = Conn::connect(target, limits.allow_private, limits.connect_timeout);
+                let connect = Conn::connect(
+                    target,
+                    limits.allow_private,
+                    limits.connect_timeout,
+                    limits.tls.as_ref(),
+                );
                 match with_timeout(limits.request_timeout, connect).await {
                     Ok(Ok(c)) => self.conn = Some(c),
                     Ok(Err(e)) => {
@@ -331,7 +346,13 @@ async fn read_response(
         }
         .map_err(|e| ResponseReadError {
             got_bytes,
-            error: AttemptError::Read(e.to_string()),
+            error: match super::tls::Failure::within(&e) {
+                Some(failure) => AttemptError::Tls {
+                    failure,
+                    reason: e.to_string(),
+                },
+                None => AttemptError::Read(e.to_string()),
+            },
         })?;
         if n == 0 {
             let mut response = parser.finish_eof().map_err(|e| ResponseReadError {

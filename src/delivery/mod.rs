@@ -14,7 +14,8 @@
 //! `guard` (URL parsing and the SSRF guard), `resolver` (DNS off the shard
 //! thread), `throttle` (token buckets), `budget` (the connection budget),
 //! `cold` (reading a waiting retry's message back through io_uring),
-//! `fifo` (the line of a FIFO endpoint's deliveries).
+//! `fifo` (the line of a FIFO endpoint's deliveries), `tls` (whom
+//! deliveries trust, which certificate they present).
 //!
 //! This room knows nothing of shards' channels or of the API: it asks the
 //! runtime for what only another shard can do (disabling an endpoint, on
@@ -30,6 +31,7 @@ pub mod fifo;
 pub mod guard;
 pub mod resolver;
 pub mod throttle;
+pub mod tls;
 mod worker;
 
 use crate::commit::Commit;

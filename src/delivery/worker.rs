@@ -39,25 +39,42 @@ const COLD_AFTER_MS: u64 = 1_000;
 /// I/O reason (not damage) before it tries again.
 const UNREADABLE_RETRY_MS: u64 = 1_000;
 /// Buffers and caches one worker reuses across attempts.
+/// An endpoint version with its parsed URL and TLS configuration.
+type PreparedTarget = (
+    Arc<EndpointRecord>,
+    Rc<Target>,
+    Option<Arc<rustls::ClientConfig>>,
+);
+
 struct Worker {
     wire: Wire,
     signer: signing::Signer,
-    /// The parsed URL of the endpoint version it was parsed from; catalog
-    /// snapshots share unchanged endpoints, so pointer equality detects edits.
-    target: Option<(Arc<EndpointRecord>, Rc<Target>)>,
+    /// The parsed URL and TLS configuration of the endpoint version they
+    /// were made from; catalog snapshots share unchanged endpoints, so
+    /// pointer equality detects edits.
+    target: Option<PreparedTarget>,
 }
 
 impl Worker {
     fn target(&mut self, endpoint: &Arc<EndpointRecord>) -> Result<Rc<Target>, AttemptError> {
-        if let Some((ep, t)) = &self.target {
+        if let Some((ep, t, _)) = &self.target {
             if Arc::ptr_eq(ep, endpoint) {
                 return Ok(t.clone());
             }
         }
         let t =
             Rc::new(Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?);
-        self.target = Some((endpoint.clone(), t.clone()));
+        let tls = super::tls::for_endpoint(endpoint.tls()).map_err(|e| AttemptError::Tls {
+            failure: super::tls::Failure::Handshake,
+            reason: e.to_string(),
+        })?;
+        self.target = Some((endpoint.clone(), t.clone(), tls));
         Ok(t)
+    }
+
+    /// The TLS configuration made with the last `target`.
+    fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.target.as_ref().and_then(|(_, _, tls)| tls.clone())
     }
 }
 
@@ -674,6 +691,7 @@ async fn send(
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
         request_timeout: Duration::from_millis(config.request_timeout_ms),
         keep_bytes: config.response_keep_bytes,
+        tls: w.tls(),
     };
     let mut sent = match w.wire.ends.is_empty() {
         true => Vec::new(),

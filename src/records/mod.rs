@@ -30,15 +30,15 @@ pub const RECORD_VERSION: u8 = 3;
 /// one kind only: its `Attempt` bodies (`v1::AttemptRecord`) have no
 /// `error_kind`; `decode_attempt` and `attempt_head` read both. Version 2
 /// differs from 3 in one kind only: its `EndpointPut` bodies
-/// (`v2::EndpointRecord`) have no `event_type_header`, no `fifo` and no key
-/// `scheme`;
+/// (`v2::EndpointRecord`) have no `event_type_header`, `fifo` or `tls_*`
+/// fields and no key `scheme`;
 /// `decode_endpoint` reads all three.
 pub const RECORD_VERSION_OLDEST: u8 = 1;
 
 /// Why an attempt got no usable response, by the stable code
 /// `AttemptRecord::error_kind` stores (code = index + 1). Append only: a
 /// code, once written, keeps its meaning.
-pub const ATTEMPT_ERROR_KINDS: [&str; 13] = [
+pub const ATTEMPT_ERROR_KINDS: [&str; 16] = [
     "target",
     "connect_refused",
     "connect_timeout",
@@ -52,6 +52,9 @@ pub const ATTEMPT_ERROR_KINDS: [&str; 13] = [
     "not_answered",
     "encode",
     "not_sent",
+    "tls_unknown_ca",
+    "tls_expired",
+    "tls_wrong_name",
 ];
 
 /// `AttemptRecord::error_kind` of an attempt that got a response (its
@@ -353,6 +356,28 @@ pub struct EndpointRecord {
     /// at creation). New in version 3.
     #[serde(default)]
     pub fifo: bool,
+    /// PEM: the certificate authorities this endpoint trusts instead of
+    /// the engine's (`caCert`); empty for the engine's. New in version 3.
+    #[serde(default)]
+    pub tls_ca: String,
+    /// PEM: the client certificate chain and its private key presented to
+    /// the receiver (`clientCert`, `clientKey`: mTLS); empty for none. New
+    /// in version 3.
+    #[serde(default)]
+    pub tls_client_cert: String,
+    #[serde(default)]
+    pub tls_client_key: String,
+}
+
+impl EndpointRecord {
+    /// The endpoint's TLS settings (`delivery::tls`).
+    pub fn tls(&self) -> crate::delivery::tls::EndpointTls<'_> {
+        crate::delivery::tls::EndpointTls {
+            ca_cert: &self.tls_ca,
+            client_cert: &self.tls_client_cert,
+            client_key: &self.tls_client_key,
+        }
+    }
 }
 
 /// A registered event type.

@@ -296,6 +296,9 @@ impl World {
             updated_ms: self.now_ms,
             event_type_header: None,
             fifo: false,
+            tls_ca: String::new(),
+            tls_client_cert: String::new(),
+            tls_client_key: String::new(),
         };
         if !self.commit_catalog(
             Kind::EndpointPut,

@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -241,6 +241,13 @@ impl Engine {
             .ok()
     }
 
+    /// POSTs `body` to `path` and expects a 422 naming `field`.
+    pub fn expect_invalid(&self, path: &str, body: Value, field: &str) {
+        let (s, v) = self.api("POST", path, Some(body.clone()));
+        assert_eq!(s, 422, "{body}: {v}");
+        assert_eq!(v["detail"][0]["loc"][1], field, "{body}: {v}");
+    }
+
     pub fn create_app(&self, name: &str) -> String {
         let (s, v) = self.api("POST", "/api/v1/app", Some(json!({ "name": name })));
         assert_eq!(s, 201, "create app: {v}");
@@ -314,6 +321,11 @@ pub struct Sink {
     pub all: Arc<Mutex<Vec<(Received, u16)>>>,
     /// Most connections open at once so far.
     pub max_open: Arc<AtomicUsize>,
+    /// Connections accepted so far.
+    pub accepted: Arc<AtomicUsize>,
+    /// Requests whose successor had already arrived when they were answered
+    /// (the client pipelined).
+    pub pipelined: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -327,6 +339,16 @@ impl Sink {
     }
 
     pub fn bind(addr: &str, policy: Policy) -> Sink {
+        Sink::serve(addr, policy, None)
+    }
+
+    /// An HTTPS sink on 127.0.0.1 with this server configuration (its
+    /// certificate, and whether it asks for a client's).
+    pub fn tls(policy: Policy, config: Arc<rustls::ServerConfig>) -> Sink {
+        Sink::serve("127.0.0.1:0", policy, Some(config))
+    }
+
+    fn serve(addr: &str, policy: Policy, tls: Option<Arc<rustls::ServerConfig>>) -> Sink {
         let listener = TcpListener::bind(addr).expect("bind sink");
         let addr = listener.local_addr().expect("addr").to_string();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -337,6 +359,10 @@ impl Sink {
         let open = Arc::new(AtomicUsize::new(0));
         let max_open = Arc::new(AtomicUsize::new(0));
         let (o, m) = (open.clone(), max_open.clone());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let acc = accepted.clone();
+        let pipelined = Arc::new(AtomicUsize::new(0));
+        let piped = pipelined.clone();
         listener.set_nonblocking(true).expect("nonblocking");
         std::thread::spawn(move || loop {
             if s.load(Ordering::Relaxed) {
@@ -349,13 +375,24 @@ impl Sink {
                         a.clone(),
                         s.clone(),
                         policy.clone(),
-                        counts.clone(),
+                        (counts.clone(), piped.clone()),
                     );
+                    acc.fetch_add(1, Ordering::SeqCst);
                     let now = o.fetch_add(1, Ordering::SeqCst) + 1;
                     m.fetch_max(now, Ordering::SeqCst);
                     let o = o.clone();
+                    let tls = tls.clone();
                     std::thread::spawn(move || {
-                        serve_conn(stream, r, a, s, p, c);
+                        let _ = stream.set_nonblocking(false);
+                        let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+                        match tls.map(rustls::ServerConnection::new) {
+                            None => serve_conn(stream, r, a, s, p, c),
+                            Some(Ok(conn)) => {
+                                let tls = rustls::StreamOwned::new(conn, stream);
+                                serve_conn(tls, r, a, s, p, c);
+                            }
+                            Some(Err(_)) => {}
+                        }
                         o.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
@@ -367,6 +404,8 @@ impl Sink {
             received,
             all,
             max_open,
+            accepted,
+            pipelined,
             stop,
         }
     }
@@ -402,19 +441,14 @@ impl Drop for Sink {
     }
 }
 
-fn serve_conn(
-    stream: TcpStream,
+fn serve_conn<S: Read + Write>(
+    stream: S,
     received: Arc<Mutex<Vec<Received>>>,
     all: Arc<Mutex<Vec<(Received, u16)>>>,
     stop: Arc<AtomicBool>,
     policy: Policy,
-    counts: Arc<Mutex<HashMap<String, usize>>>,
+    (counts, pipelined): (Arc<Mutex<HashMap<String, usize>>>, Arc<AtomicUsize>),
 ) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
@@ -489,6 +523,9 @@ fn serve_conn(
             *n += 1;
             *n - 1
         };
+        if !reader.buffer().is_empty() {
+            pipelined.fetch_add(1, Ordering::SeqCst);
+        }
         let status = policy(&req, nth);
         all.lock().expect("lock").push((req.clone(), status));
         if (200..300).contains(&status) {
@@ -505,7 +542,8 @@ fn serve_conn(
             204 | 304 => format!("HTTP/1.1 {status} X\r\n{extra}\r\n"),
             _ => format!("HTTP/1.1 {status} X\r\n{extra}content-length: 2\r\n\r\nok"),
         };
-        if writer.write_all(resp.as_bytes()).is_err() {
+        if reader.get_mut().write_all(resp.as_bytes()).is_err() || reader.get_mut().flush().is_err()
+        {
             return;
         }
     }

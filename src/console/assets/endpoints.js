@@ -52,6 +52,10 @@ function endpointForm(appId, types, ep, done) {
   const headers = h("textarea", { rows: 3, placeholder: "x-team: billing" }, headerLines(ep && ep.headers));
   const extra = h("textarea", { rows: 3, placeholder: "{\"source\": \"ringhook\"}" }, ep && ep.extraJson ? JSON.stringify(ep.extraJson, null, 2) : "");
   const rate = h("input", { type: "number", min: 0, value: ep && ep.rateLimit != null ? ep.rateLimit : "" });
+  const caCert = h("textarea", { rows: 3, placeholder: "-----BEGIN CERTIFICATE-----" }, ep && ep.caCert ? ep.caCert : "");
+  // Never shown back: left empty, the stored ones stay; both filled replace them.
+  const clientCert = h("textarea", { rows: 3, placeholder: ep && ep.hasClientCert ? "set (not shown); paste a new one to replace it" : "-----BEGIN CERTIFICATE-----" });
+  const clientKey = h("textarea", { rows: 3, placeholder: "-----BEGIN PRIVATE KEY-----" });
   // Fixed at creation: shown, not changed, when editing.
   const fifo = h("input", { type: "checkbox", checked: !!(ep && ep.fifo), disabled: !!ep });
   const topic = h("input", { value: ep && ep.eventTypeHeader ? ep.eventTypeHeader : "", placeholder: "x-alloy-topic" });
@@ -73,6 +77,11 @@ function endpointForm(appId, types, ep, done) {
         };
         if (secret && secret.value.trim()) body.secret = secret.value.trim();
         if (!ep && fifo.checked) body.fifo = true;
+        body.caCert = caCert.value.trim() || null;
+        if (clientCert.value.trim() || clientKey.value.trim()) {
+          body.clientCert = clientCert.value.trim();
+          body.clientKey = clientKey.value.trim();
+        }
         if (!body.filterTypes.length) body.filterTypes = null;
         if (!body.channels.length) body.channels = null;
         const hdrs = parseHeaders(headers.value);
@@ -100,6 +109,9 @@ function endpointForm(appId, types, ep, done) {
   field("Extra JSON merged into every body", extra),
   field("Rate limit (messages per second)", rate),
   field("Event type header (sends the event type in this header)", topic),
+  field("CA certificates trusted instead of the engine's (PEM, https only)", caCert),
+  field("Client certificate (PEM, for receivers that require one)", clientCert),
+  field("Client key (PEM)", clientKey),
   h("label.check", {}, fifo, "Deliver in order (FIFO: one at a time; a failing message holds back the rest; fixed at creation)"),
   secret ? field("Signing key (whsec_ for HMAC, whsk_ for ed25519)", secret) : null,
   h("div.row", {}, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"), h("button.link", { type: "button", onclick: done }, "Cancel")));

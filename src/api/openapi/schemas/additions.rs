@@ -65,7 +65,10 @@ fn records() -> Value {
             "rateLimit": u32_or_null(), "metadata": json_text(),
             "createdMs": u64_(), "updatedMs": u64_(), "eventTypeHeader": or_null(string()),
             "fifo": boolean(),
-        }), &["uid", "rateLimit", "eventTypeHeader", "fifo"]),
+            "tlsCa": with(string(), json!({ "description": "PEM; empty: the engine's trust" })),
+            "tlsClientCert": with(string(), json!({ "description": "PEM; empty: none" })),
+            "tlsClientKey": with(string(), json!({ "description": "PEM; empty: none" })),
+        }), &["uid", "rateLimit", "eventTypeHeader", "fifo", "tlsCa", "tlsClientCert", "tlsClientKey"]),
         "RinghookSourceRecord": record(json!({
             "id": string(), "uid": or_null(string()), "name": string(), "kind": string(),
             "config": json_text(), "metadata": json_text(), "description": string(),

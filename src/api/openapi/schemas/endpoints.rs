@@ -64,6 +64,18 @@ fn endpoint_in(secret: bool) -> Value {
             "type": ["string", "null"], "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$",
             "description": "a header carrying the message's event type on every delivery; not one the engine writes nor webhook-id/-timestamp/-signature",
         },
+        "caCert": {
+            "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
+            "description": "PEM certificate authorities this endpoint trusts instead of the engine's; null clears",
+        },
+        "clientCert": {
+            "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
+            "description": "PEM client certificate chain presented to the receiver (mTLS); given with clientKey; never shown back",
+        },
+        "clientKey": {
+            "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
+            "description": "PEM private key of clientCert; never shown back",
+        },
         "fifo": {
             "type": ["boolean", "null"],
             "description": "deliver in acceptance order, one at a time (fixed at creation: a different value on PUT or PATCH is a 422)",
@@ -92,6 +104,8 @@ fn endpoint_out() -> Value {
             "sensitiveHeaders": with(list(string()), json!({ "description": "names of headers whose values are not shown" })),
             "extraJson": { "type": ["object", "null"] }, "eventTypeHeader": or_null(string()),
             "fifo": boolean(),
+            "caCert": or_null(string()),
+            "hasClientCert": with(boolean(), json!({ "description": "whether a client certificate is presented (it and its key are never shown)" })),
             "createdAt": time(), "updatedAt": time(),
         }),
         &[],
