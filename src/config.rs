@@ -123,6 +123,8 @@ pub struct Config {
     pub compaction_interval_ms: u64,
     pub auto_disable_after_ms: u64,
     pub index_max_per_key: usize,
+    /// The egress proxy deliveries tunnel through (`http://host:port`; empty: none).
+    pub proxy_url: String,
     /// Whom deliveries over https trust (`[tls]`).
     pub tls: crate::delivery::tls::TlsSettings,
 }
@@ -175,6 +177,10 @@ impl Config {
             self.socket = self.data_dir.join("ingest.sock");
         }
         self.retry_schedule_ms()?;
+        if !self.proxy_url.is_empty() {
+            crate::delivery::proxy::Proxy::parse(&self.proxy_url)
+                .map_err(|e| ConfigError::Invalid(format!("proxy_url: {e}")))?;
+        }
         if self.segment_bytes < 64 * 1024 || self.segment_bytes > u64::from(u32::MAX) {
             return Err(ConfigError::Invalid(
                 "segment_bytes must be between 64 KiB and 4 GiB".into(),

@@ -152,6 +152,13 @@ fn endpoint_from_body(
         rec.tls_client_cert = pem(obj, "clientCert")?;
         rec.tls_client_key = pem(obj, "clientKey")?;
     }
+    if has(obj, &["proxyUrl"]) {
+        rec.proxy_url = opt_str(obj, "proxyUrl", crate::limits::URL_BYTES_MAX)?.unwrap_or_default();
+        if !rec.proxy_url.is_empty() {
+            crate::delivery::proxy::Proxy::parse(&rec.proxy_url)
+                .map_err(|e| invalid("proxyUrl", e.to_string()))?;
+        }
+    }
     if let Err(e) = crate::delivery::tls::for_endpoint(rec.tls()) {
         let field = match &e {
             crate::delivery::tls::TlsSetupError::Invalid { what, .. }
@@ -250,6 +257,7 @@ async fn new_endpoint(
         tls_ca: String::new(),
         tls_client_cert: String::new(),
         tls_client_key: String::new(),
+        proxy_url: String::new(),
     };
     let rec = endpoint_from_body(obj, base, Mode::Create)?;
     check_url(shard, &rec.url).await?;

@@ -310,6 +310,12 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
                 "an ed25519 key is a 32-byte seed",
             );
         }
+        if !e.proxy_url.is_empty() && crate::delivery::proxy::Proxy::parse(&e.proxy_url).is_err() {
+            problems.add(
+                &at("endpoints", i, "proxyUrl"),
+                "http://host:port (a CONNECT proxy)",
+            );
+        }
         if let Err(err) = crate::delivery::tls::for_endpoint(e.tls()) {
             problems.add(&at("endpoints", i, "tlsCa"), err.to_string());
         }

@@ -84,6 +84,8 @@ pub fn endpoint(e: &EndpointRecord) -> Value {
         // stored like secrets and never shown.
         "caCert": (!e.tls_ca.is_empty()).then_some(&e.tls_ca),
         "hasClientCert": !e.tls_client_cert.is_empty(),
+        // A proxy URL may carry credentials: only whether one is set.
+        "hasProxy": !e.proxy_url.is_empty(),
         "createdAt": rfc3339(e.created_ms),
         "updatedAt": rfc3339(e.updated_ms),
     })

@@ -493,6 +493,7 @@ mod tests {
             tls_ca: String::new(),
             tls_client_cert: String::new(),
             tls_client_key: String::new(),
+            proxy_url: String::new(),
         }
     }
 

@@ -23,6 +23,8 @@ pub enum ConnError {
         kind: std::io::ErrorKind,
         reason: String,
     },
+    #[error(transparent)]
+    Proxy(#[from] super::proxy::ProxyError),
     #[error("tls handshake failed: {reason}")]
     Tls {
         failure: super::tls::Failure,
@@ -61,6 +63,51 @@ pub fn key_of(target: &Target) -> String {
     )
 }
 
+/// A TCP connection to `proxy` (its address exempt from the SSRF guard),
+/// tunnelled to `to` (the target's checked address), within `timeout`.
+async fn through(
+    proxy: &super::proxy::Proxy,
+    to: SocketAddr,
+    timeout: Duration,
+) -> Result<TcpStream, ConnError> {
+    use super::proxy::ProxyError;
+    let at = Target {
+        tls: false,
+        host: proxy.host.clone(),
+        port: proxy.port,
+        authority: String::new(),
+        path_and_query: String::new(),
+    };
+    let addrs = match proxy.host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, proxy.port)],
+        Err(_) => super::resolver::resolve(&at, true).await?,
+    };
+    let mut last = ConnError::Proxy(ProxyError::Io(format!("{} does not resolve", proxy.host)));
+    for addr in addrs {
+        let mut tcp = match TcpStream::connect_timeout(addr, timeout).await {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                last = ConnError::Proxy(ProxyError::Io(format!("connect to {addr} failed: {e}")));
+                continue;
+            }
+        };
+        let tunnel = async { proxy.tunnel(&mut tcp, to).await.map(|()| true) };
+        let late = async {
+            glommio::timer::sleep(timeout).await;
+            Ok(false)
+        };
+        return match futures_lite::future::or(tunnel, late).await {
+            Ok(true) => Ok(tcp),
+            Ok(false) => Err(ConnError::Proxy(ProxyError::Io(format!(
+                "{addr} did not open the tunnel within {} ms",
+                timeout.as_millis()
+            )))),
+            Err(e) => Err(ConnError::Proxy(e)),
+        };
+    }
+    Err(last)
+}
+
 impl Conn {
     /// Resolves, checks and connects (and handshakes, for https, with the
     /// endpoint's own TLS configuration or the engine-wide one).
@@ -69,6 +116,7 @@ impl Conn {
         allow_private: bool,
         connect_timeout: Duration,
         tls: Option<&Arc<rustls::ClientConfig>>,
+        proxy: Option<&super::proxy::Proxy>,
     ) -> Result<Conn, ConnError> {
         use super::tls::Failure;
         let addrs = match target.host.parse::<IpAddr>() {
@@ -82,7 +130,17 @@ impl Conn {
         };
         let mut last = None;
         for addr in addrs {
-            match TcpStream::connect_timeout(addr, connect_timeout).await {
+            let opened = match proxy {
+                None => TcpStream::connect_timeout(addr, connect_timeout)
+                    .await
+                    .map_err(|e| {
+                        let reason = e.to_string();
+                        let kind = std::io::Error::from(e).kind();
+                        ConnError::Connect { addr, kind, reason }
+                    }),
+                Some(p) => through(p, addr, connect_timeout).await,
+            };
+            match opened {
                 Ok(tcp) => {
                     let _ = tcp.set_nodelay(true);
                     let stream = if target.tls {
@@ -106,11 +164,8 @@ impl Conn {
                         stream,
                     });
                 }
-                Err(e) => {
-                    let reason = e.to_string();
-                    let kind = std::io::Error::from(e).kind();
-                    last = Some(ConnError::Connect { addr, kind, reason })
-                }
+                Err(e @ ConnError::Proxy(_)) => return Err(e),
+                Err(e) => last = Some(e),
             }
         }
         Err(last.unwrap_or_else(|| TargetError::Resolve(target.host.clone()).into()))

@@ -58,6 +58,9 @@ pub enum AttemptError {
         failure: super::tls::Failure,
         reason: String,
     },
+    /// The egress proxy refused or failed the tunnel.
+    #[error("{0}")]
+    Proxy(String),
     #[error("write failed: {0}")]
     Write(String),
     /// No (whole) response within the request timeout.
@@ -103,6 +106,7 @@ impl AttemptError {
             AttemptError::NotAnswered(_) => 10,
             AttemptError::Encode(_) => 11,
             AttemptError::NotSent => 12,
+            AttemptError::Proxy(_) => 16,
         }
     }
 
@@ -117,6 +121,7 @@ impl From<ConnError> for AttemptError {
         match e {
             ConnError::Target(t) => AttemptError::Target(t.to_string()),
             ConnError::Tls { failure, reason } => AttemptError::Tls { failure, reason },
+            ConnError::Proxy(e) => AttemptError::Proxy(e.to_string()),
             ConnError::Connect { addr, kind, reason } => {
                 let addr = addr.to_string();
                 match kind {
@@ -143,6 +148,8 @@ pub struct Limits {
     pub keep_bytes: usize,
     /// The endpoint's own TLS configuration (`None`: the engine-wide one).
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The egress proxy deliveries tunnel through, if any.
+    pub proxy: Option<std::sync::Arc<super::proxy::Proxy>>,
 }
 
 /// Why a response could not be read, and whether any of its bytes arrived.
@@ -189,6 +196,7 @@ impl Wire {
                     limits.allow_private,
                     limits.connect_timeout,
                     limits.tls.as_ref(),
+                    limits.proxy.as_deref(),
                 );
                 match with_timeout(limits.request_timeout, connect).await {
                     Ok(Ok(c)) => self.conn = Some(c),

@@ -15,7 +15,8 @@
 //! thread), `throttle` (token buckets), `budget` (the connection budget),
 //! `cold` (reading a waiting retry's message back through io_uring),
 //! `fifo` (the line of a FIFO endpoint's deliveries), `tls` (whom
-//! deliveries trust, which certificate they present).
+//! deliveries trust, which certificate they present), `proxy` (the egress
+//! proxy's CONNECT tunnel).
 //!
 //! This room knows nothing of shards' channels or of the API: it asks the
 //! runtime for what only another shard can do (disabling an endpoint, on
@@ -29,6 +30,7 @@ pub mod exchange;
 pub mod failure_log;
 pub mod fifo;
 pub mod guard;
+pub mod proxy;
 pub mod resolver;
 pub mod throttle;
 pub mod tls;

@@ -39,11 +39,13 @@ const COLD_AFTER_MS: u64 = 1_000;
 /// I/O reason (not damage) before it tries again.
 const UNREADABLE_RETRY_MS: u64 = 1_000;
 /// Buffers and caches one worker reuses across attempts.
-/// An endpoint version with its parsed URL and TLS configuration.
+/// An endpoint version with its parsed URL, TLS configuration and egress
+/// proxy.
 type PreparedTarget = (
     Arc<EndpointRecord>,
     Rc<Target>,
     Option<Arc<rustls::ClientConfig>>,
+    Option<Arc<super::proxy::Proxy>>,
 );
 
 struct Worker {
@@ -56,8 +58,12 @@ struct Worker {
 }
 
 impl Worker {
-    fn target(&mut self, endpoint: &Arc<EndpointRecord>) -> Result<Rc<Target>, AttemptError> {
-        if let Some((ep, t, _)) = &self.target {
+    fn target(
+        &mut self,
+        endpoint: &Arc<EndpointRecord>,
+        engine_proxy: &str,
+    ) -> Result<Rc<Target>, AttemptError> {
+        if let Some((ep, t, _, _)) = &self.target {
             if Arc::ptr_eq(ep, endpoint) {
                 return Ok(t.clone());
             }
@@ -68,13 +74,30 @@ impl Worker {
             failure: super::tls::Failure::Handshake,
             reason: e.to_string(),
         })?;
-        self.target = Some((endpoint.clone(), t.clone(), tls));
+        // The endpoint's proxy, or the engine's (both checked when set).
+        let proxy_url = match endpoint.proxy_url.is_empty() {
+            true => engine_proxy,
+            false => endpoint.proxy_url.as_str(),
+        };
+        let proxy = match proxy_url.is_empty() {
+            true => None,
+            false => Some(Arc::new(
+                super::proxy::Proxy::parse(proxy_url)
+                    .map_err(|e| AttemptError::Proxy(e.to_string()))?,
+            )),
+        };
+        self.target = Some((endpoint.clone(), t.clone(), tls, proxy));
         Ok(t)
     }
 
     /// The TLS configuration made with the last `target`.
     fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
-        self.target.as_ref().and_then(|(_, _, tls)| tls.clone())
+        self.target.as_ref().and_then(|(_, _, tls, _)| tls.clone())
+    }
+
+    /// The egress proxy chosen with the last `target`.
+    fn proxy(&self) -> Option<Arc<super::proxy::Proxy>> {
+        self.target.as_ref().and_then(|(_, _, _, p)| p.clone())
     }
 }
 
@@ -662,7 +685,7 @@ async fn send(
         result: Err(e),
         duration_us: 0,
     };
-    let target = match w.target(endpoint) {
+    let target = match w.target(endpoint, &d.ports.shared.config.proxy_url) {
         Ok(t) => t,
         Err(e) => return run.iter().map(|_| failed(e.clone())).collect(),
     };
@@ -692,6 +715,7 @@ async fn send(
         request_timeout: Duration::from_millis(config.request_timeout_ms),
         keep_bytes: config.response_keep_bytes,
         tls: w.tls(),
+        proxy: w.proxy(),
     };
     let mut sent = match w.wire.ends.is_empty() {
         true => Vec::new(),

@@ -30,15 +30,15 @@ pub const RECORD_VERSION: u8 = 3;
 /// one kind only: its `Attempt` bodies (`v1::AttemptRecord`) have no
 /// `error_kind`; `decode_attempt` and `attempt_head` read both. Version 2
 /// differs from 3 in one kind only: its `EndpointPut` bodies
-/// (`v2::EndpointRecord`) have no `event_type_header`, `fifo` or `tls_*`
-/// fields and no key `scheme`;
+/// (`v2::EndpointRecord`) have no `event_type_header`, `fifo`, `tls_*` or
+/// `proxy_url` fields and no key `scheme`;
 /// `decode_endpoint` reads all three.
 pub const RECORD_VERSION_OLDEST: u8 = 1;
 
 /// Why an attempt got no usable response, by the stable code
 /// `AttemptRecord::error_kind` stores (code = index + 1). Append only: a
 /// code, once written, keeps its meaning.
-pub const ATTEMPT_ERROR_KINDS: [&str; 16] = [
+pub const ATTEMPT_ERROR_KINDS: [&str; 17] = [
     "target",
     "connect_refused",
     "connect_timeout",
@@ -55,6 +55,7 @@ pub const ATTEMPT_ERROR_KINDS: [&str; 16] = [
     "tls_unknown_ca",
     "tls_expired",
     "tls_wrong_name",
+    "proxy",
 ];
 
 /// `AttemptRecord::error_kind` of an attempt that got a response (its
@@ -367,6 +368,10 @@ pub struct EndpointRecord {
     pub tls_client_cert: String,
     #[serde(default)]
     pub tls_client_key: String,
+    /// The egress proxy of this endpoint's deliveries (`proxyUrl`); empty
+    /// for the engine's `proxy_url`. New in version 3.
+    #[serde(default)]
+    pub proxy_url: String,
 }
 
 impl EndpointRecord {

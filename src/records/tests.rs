@@ -92,13 +92,14 @@ fn version_1_attempts_read_as_today_s_with_their_error_kind_unknown() {
 
 #[test]
 fn error_kind_codes_name_their_kinds() {
-    let rows: [(u8, Option<&str>); 7] = [
+    let rows: [(u8, Option<&str>); 8] = [
         (ERROR_KIND_NONE, None),
         (error_kind_code(0), Some("target")),
         (error_kind_code(6), Some("timeout")),
         (error_kind_code(12), Some("not_sent")),
         (error_kind_code(15), Some("tls_wrong_name")),
-        (17, Some("unknown")),
+        (error_kind_code(16), Some("proxy")),
+        (18, Some("unknown")),
         (ERROR_KIND_UNKNOWN, Some("unknown")),
     ];
     for (code, name) in rows {

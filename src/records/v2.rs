@@ -1,6 +1,6 @@
 //! Record bodies as versions 1 and 2 wrote them, where they differ from
 //! version 3 (today's): kind 3 `EndpointPut` had no `event_type_header`,
-//! `fifo` or `tls_*` fields, and its keys (`SecretKey`) no `scheme` (every key was an
+//! `fifo`, `tls_*` or `proxy_url` fields, and its keys (`SecretKey`) no `scheme` (every key was an
 //! HMAC key).
 //! Frozen: these types must never change, since such bodies stay on disk.
 
@@ -66,6 +66,7 @@ impl From<EndpointRecord> for super::EndpointRecord {
             tls_ca: String::new(),
             tls_client_cert: String::new(),
             tls_client_key: String::new(),
+            proxy_url: String::new(),
         }
     }
 }

@@ -299,6 +299,7 @@ impl World {
             tls_ca: String::new(),
             tls_client_cert: String::new(),
             tls_client_key: String::new(),
+            proxy_url: String::new(),
         };
         if !self.commit_catalog(
             Kind::EndpointPut,

@@ -4,6 +4,8 @@
 //! temporary directory. Waiting is always polling with a deadline.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

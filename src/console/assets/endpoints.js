@@ -56,6 +56,8 @@ function endpointForm(appId, types, ep, done) {
   // Never shown back: left empty, the stored ones stay; both filled replace them.
   const clientCert = h("textarea", { rows: 3, placeholder: ep && ep.hasClientCert ? "set (not shown); paste a new one to replace it" : "-----BEGIN CERTIFICATE-----" });
   const clientKey = h("textarea", { rows: 3, placeholder: "-----BEGIN PRIVATE KEY-----" });
+  // May carry credentials, so never shown back: left empty, the stored one stays.
+  const proxyUrl = h("input", { placeholder: ep && ep.hasProxy ? "set (not shown); type a new one to replace it" : "http://proxy.internal:3128 (empty: the engine's)" });
   // Fixed at creation: shown, not changed, when editing.
   const fifo = h("input", { type: "checkbox", checked: !!(ep && ep.fifo), disabled: !!ep });
   const topic = h("input", { value: ep && ep.eventTypeHeader ? ep.eventTypeHeader : "", placeholder: "x-alloy-topic" });
@@ -78,6 +80,7 @@ function endpointForm(appId, types, ep, done) {
         if (secret && secret.value.trim()) body.secret = secret.value.trim();
         if (!ep && fifo.checked) body.fifo = true;
         body.caCert = caCert.value.trim() || null;
+        if (proxyUrl.value.trim()) body.proxyUrl = proxyUrl.value.trim();
         if (clientCert.value.trim() || clientKey.value.trim()) {
           body.clientCert = clientCert.value.trim();
           body.clientKey = clientKey.value.trim();
@@ -112,6 +115,7 @@ function endpointForm(appId, types, ep, done) {
   field("CA certificates trusted instead of the engine's (PEM, https only)", caCert),
   field("Client certificate (PEM, for receivers that require one)", clientCert),
   field("Client key (PEM)", clientKey),
+  field("Egress proxy (HTTP CONNECT)", proxyUrl),
   h("label.check", {}, fifo, "Deliver in order (FIFO: one at a time; a failing message holds back the rest; fixed at creation)"),
   secret ? field("Signing key (whsec_ for HMAC, whsk_ for ed25519)", secret) : null,
   h("div.row", {}, h("button", { type: "submit" }, ep ? "Save" : "Create endpoint"), h("button.link", { type: "button", onclick: done }, "Cancel")));

@@ -68,7 +68,8 @@ fn records() -> Value {
             "tlsCa": with(string(), json!({ "description": "PEM; empty: the engine's trust" })),
             "tlsClientCert": with(string(), json!({ "description": "PEM; empty: none" })),
             "tlsClientKey": with(string(), json!({ "description": "PEM; empty: none" })),
-        }), &["uid", "rateLimit", "eventTypeHeader", "fifo", "tlsCa", "tlsClientCert", "tlsClientKey"]),
+            "proxyUrl": with(string(), json!({ "description": "empty: the engine's proxy_url" })),
+        }), &["uid", "rateLimit", "eventTypeHeader", "fifo", "tlsCa", "tlsClientCert", "tlsClientKey", "proxyUrl"]),
         "RinghookSourceRecord": record(json!({
             "id": string(), "uid": or_null(string()), "name": string(), "kind": string(),
             "config": json_text(), "metadata": json_text(), "description": string(),

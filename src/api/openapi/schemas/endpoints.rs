@@ -76,6 +76,10 @@ fn endpoint_in(secret: bool) -> Value {
             "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
             "description": "PEM private key of clientCert; never shown back",
         },
+        "proxyUrl": {
+            "type": ["string", "null"], "maxLength": crate::limits::URL_BYTES_MAX,
+            "description": "http://[user:password@]host:port of a CONNECT proxy this endpoint's deliveries tunnel through (null: the engine's proxy_url); never shown back",
+        },
         "fifo": {
             "type": ["boolean", "null"],
             "description": "deliver in acceptance order, one at a time (fixed at creation: a different value on PUT or PATCH is a 422)",
@@ -106,6 +110,7 @@ fn endpoint_out() -> Value {
             "fifo": boolean(),
             "caCert": or_null(string()),
             "hasClientCert": with(boolean(), json!({ "description": "whether a client certificate is presented (it and its key are never shown)" })),
+            "hasProxy": with(boolean(), json!({ "description": "whether the endpoint has its own egress proxy (its URL may hold credentials: not shown)" })),
             "createdAt": time(), "updatedAt": time(),
         }),
         &[],
