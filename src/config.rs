@@ -126,7 +126,17 @@ pub struct Config {
     /// The egress proxy deliveries tunnel through (`http://host:port`; empty: none).
     pub proxy_url: String,
     /// Whom deliveries over https trust (`[tls]`).
-    pub tls: crate::delivery::tls::TlsSettings,
+    pub tls: TlsSettings,
+}
+
+/// The engine-wide trust settings (`[tls]` in the configuration).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSettings {
+    /// Also trust the operating system's certificate store.
+    pub system_roots: bool,
+    /// PEM files of further (private) certificate authorities to trust.
+    pub ca_files: Vec<std::path::PathBuf>,
 }
 
 impl Config {
@@ -177,10 +187,7 @@ impl Config {
             self.socket = self.data_dir.join("ingest.sock");
         }
         self.retry_schedule_ms()?;
-        if !self.proxy_url.is_empty() {
-            crate::delivery::proxy::Proxy::parse(&self.proxy_url)
-                .map_err(|e| ConfigError::Invalid(format!("proxy_url: {e}")))?;
-        }
+
         if self.segment_bytes < 64 * 1024 || self.segment_bytes > u64::from(u32::MAX) {
             return Err(ConfigError::Invalid(
                 "segment_bytes must be between 64 KiB and 4 GiB".into(),

@@ -90,6 +90,10 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         .map_err(|e| EngineError::Config(e.to_string()))?;
 
     crate::delivery::tls::init(&config.tls).map_err(|e| EngineError::Config(e.to_string()))?;
+    if !config.proxy_url.is_empty() {
+        crate::delivery::proxy::Proxy::parse(&config.proxy_url)
+            .map_err(|e| EngineError::Config(format!("proxy_url: {e}")))?;
+    }
     let mut recovered = recovery::recover(&config, repair)?;
     let s = &recovered.stats;
     tracing::info!(

@@ -159,7 +159,8 @@ fn endpoint_from_body(
                 .map_err(|e| invalid("proxyUrl", e.to_string()))?;
         }
     }
-    if let Err(e) = crate::delivery::tls::for_endpoint(rec.tls()) {
+    if let Err(e) = crate::delivery::tls::for_endpoint(crate::delivery::tls::EndpointTls::of(&rec))
+    {
         let field = match &e {
             crate::delivery::tls::TlsSetupError::Invalid { what, .. }
             | crate::delivery::tls::TlsSetupError::NoCertificate { what } => what.clone(),

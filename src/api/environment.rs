@@ -316,7 +316,9 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
                 "http://host:port (a CONNECT proxy)",
             );
         }
-        if let Err(err) = crate::delivery::tls::for_endpoint(e.tls()) {
+        if let Err(err) =
+            crate::delivery::tls::for_endpoint(crate::delivery::tls::EndpointTls::of(e))
+        {
             problems.add(&at("endpoints", i, "tlsCa"), err.to_string());
         }
         if !crate::ids::has_prefix(&e.id, "ep") {

@@ -9,6 +9,7 @@
 //! happens in its worker tasks (`worker`).
 //!
 //! The rooms inside: `worker` (the worker task: prepare, sign, send, settle),
+//! `request` (one delivery's signed HTTP request),
 //! `decision` (the pure decisions: run length, retry, speed), `exchange`
 //! (a run's requests and responses on one connection), `conn` (TCP/TLS),
 //! `guard` (URL parsing and the SSRF guard), `resolver` (DNS off the shard
@@ -31,6 +32,7 @@ pub mod failure_log;
 pub mod fifo;
 pub mod guard;
 pub mod proxy;
+mod request;
 pub mod resolver;
 pub mod throttle;
 pub mod tls;
@@ -50,7 +52,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-pub use worker::RESERVED_HEADERS;
+pub use request::RESERVED_HEADERS;
 
 /// The message a pending delivery is for.
 ///

@@ -10,20 +10,11 @@
 //! API checked with the same function. A failed handshake is told apart by
 //! what went wrong ([`Failure`]), for attempts and metrics.
 
+use crate::config::TlsSettings;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ClientConfig;
 use std::sync::{Arc, OnceLock};
-
-/// The engine-wide trust settings (`[tls]` in the configuration).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsSettings {
-    /// Also trust the operating system's certificate store.
-    pub system_roots: bool,
-    /// PEM files of further (private) certificate authorities to trust.
-    pub ca_files: Vec<std::path::PathBuf>,
-}
 
 /// Why a TLS configuration could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -180,6 +171,15 @@ pub struct EndpointTls<'a> {
 }
 
 impl EndpointTls<'_> {
+    /// An endpoint's settings as its record keeps them.
+    pub fn of(e: &crate::records::EndpointRecord) -> EndpointTls<'_> {
+        EndpointTls {
+            ca_cert: &e.tls_ca,
+            client_cert: &e.tls_client_cert,
+            client_key: &e.tls_client_key,
+        }
+    }
+
     /// Whether the endpoint uses the engine-wide configuration as it is.
     pub fn is_default(&self) -> bool {
         self.ca_cert.is_empty() && self.client_cert.is_empty() && self.client_key.is_empty()
@@ -226,4 +226,71 @@ pub fn for_endpoint(tls: EndpointTls<'_>) -> Result<Option<Arc<ClientConfig>>, T
         _ => return Err(TlsSetupError::HalfPair),
     };
     Ok(Some(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_roots_and_ca_files_add_to_the_web_pki_roots() {
+        let web = default_roots(&TlsSettings::default()).expect("web pki");
+        assert!(!web.is_empty());
+        let with_system = TlsSettings {
+            system_roots: true,
+            ..TlsSettings::default()
+        };
+        let system = default_roots(&with_system).expect("system store");
+        // Debian's ca-certificates (installed where the tests run) adds its own.
+        if std::path::Path::new("/etc/ssl/certs/ca-certificates.crt").exists() {
+            assert!(
+                system.len() > web.len(),
+                "{} vs {}",
+                system.len(),
+                web.len()
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = TlsSettings {
+            ca_files: vec![dir.path().join("nope.pem")],
+            ..TlsSettings::default()
+        };
+        assert!(matches!(
+            default_roots(&missing),
+            Err(TlsSetupError::Read { .. })
+        ));
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here").expect("write");
+        let no_cert = TlsSettings {
+            ca_files: vec![empty],
+            ..TlsSettings::default()
+        };
+        assert!(matches!(
+            default_roots(&no_cert),
+            Err(TlsSetupError::NoCertificate { .. })
+        ));
+    }
+
+    #[test]
+    fn endpoint_settings_need_both_halves_of_a_client_pair() {
+        let none = EndpointTls {
+            ca_cert: "",
+            client_cert: "",
+            client_key: "",
+        };
+        assert!(matches!(for_endpoint(none), Ok(None)));
+        let half = EndpointTls {
+            client_cert: "-----BEGIN CERTIFICATE-----",
+            ..none
+        };
+        assert!(for_endpoint(half).is_err());
+        let junk_ca = EndpointTls {
+            ca_cert: "junk",
+            ..none
+        };
+        assert!(matches!(
+            for_endpoint(junk_ca),
+            Err(TlsSetupError::NoCertificate { .. })
+        ));
+    }
 }

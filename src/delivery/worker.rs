@@ -12,7 +12,6 @@ use super::decision::{self, AttemptFacts};
 use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
 use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, Delivery, MsgRef};
-use crate::http_wire::encode_request;
 use crate::message::{Loc, Message};
 use crate::reads::index::AttemptEntry;
 use crate::records::{self, AttemptRecord, EndpointRecord, Kind, Outcome};
@@ -22,17 +21,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Header names the engine owns; endpoint headers cannot override them.
-pub const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "transfer-encoding",
-    "connection",
-    "user-agent",
-    SOURCE_EVENT_TYPE_HEADER,
-    SOURCE_EVENT_ID_HEADER,
-];
 /// A retry due at least this far ahead drops its in-memory message.
 const COLD_AFTER_MS: u64 = 1_000;
 /// How long a delivery waits when its message could not be read back for an
@@ -70,9 +58,11 @@ impl Worker {
         }
         let t =
             Rc::new(Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?);
-        let tls = super::tls::for_endpoint(endpoint.tls()).map_err(|e| AttemptError::Tls {
-            failure: super::tls::Failure::Handshake,
-            reason: e.to_string(),
+        let tls = super::tls::for_endpoint(super::tls::EndpointTls::of(endpoint)).map_err(|e| {
+            AttemptError::Tls {
+                failure: super::tls::Failure::Handshake,
+                reason: e.to_string(),
+            }
         })?;
         // The endpoint's proxy, or the engine's (both checked when set).
         let proxy_url = match endpoint.proxy_url.is_empty() {
@@ -649,30 +639,6 @@ fn index_attempt(
         .add_attempt(entry, rec.next_attempt_ms);
 }
 
-/// The delivered body: the payload, with the endpoint's extra JSON merged in.
-fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow<'a, [u8]> {
-    if endpoint.extra_json.is_empty() {
-        return std::borrow::Cow::Borrowed(&msg.payload);
-    }
-    let merged = crate::accept::payload::parse(&msg.payload)
-        .ok()
-        .zip(serde_json::from_str::<serde_json::Value>(&endpoint.extra_json).ok())
-        .and_then(|(mut body, extra)| {
-            let (Some(obj), serde_json::Value::Object(extra)) = (body.as_object_mut(), extra)
-            else {
-                return None;
-            };
-            for (k, v) in extra {
-                obj.insert(k, v);
-            }
-            serde_json::to_vec(&body).ok()
-        });
-    match merged {
-        Some(b) => std::borrow::Cow::Owned(b),
-        None => std::borrow::Cow::Borrowed(&msg.payload),
-    }
-}
-
 /// Signs and encodes the run's requests, sends them on one connection and
 /// returns one answer per delivery, in order.
 async fn send(
@@ -700,7 +666,13 @@ async fn send(
             answers.push(Some(failed(AttemptError::NotSent)));
             continue;
         }
-        match encode(endpoint, &target, &p.msg, w) {
+        match super::request::encode(
+            endpoint,
+            &target,
+            &p.msg,
+            &mut w.signer,
+            &mut w.wire.request,
+        ) {
             Ok(()) => {
                 w.wire.ends.push(w.wire.request.len());
                 answers.push(None);
@@ -732,67 +704,3 @@ async fn send(
 /// Waits between tries to make an attempt's operational notice durable
 /// (the last, 0, gives up).
 const NOTICE_RETRY_MS: [u64; 5] = [10, 100, 1_000, 5_000, 0];
-
-/// The id prefix of incoming sources, whose application ids are theirs.
-const SOURCE_ID_PREFIX: &str = "src";
-/// Headers carrying a source message's event type and the provider's
-/// delivery id (its `eventId`) to the source's endpoints.
-const SOURCE_EVENT_TYPE_HEADER: &str = "x-ringhook-event-type";
-const SOURCE_EVENT_ID_HEADER: &str = "x-ringhook-event-id";
-
-/// Signs and encodes one request, appending it to the worker's run.
-fn encode(
-    endpoint: &EndpointRecord,
-    target: &Target,
-    msg: &Message,
-    w: &mut Worker,
-) -> Result<(), AttemptError> {
-    let body = body_for(endpoint, msg);
-    w.signer
-        .sign(&endpoint.secrets, crate::time::now_ms(), &msg.id, &body);
-    let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6 + endpoint.headers.len());
-    headers.extend_from_slice(&[
-        ("content-type", "application/json"),
-        ("user-agent", "ringhook/0.1"),
-        ("webhook-id", &msg.id),
-        ("webhook-timestamp", w.signer.timestamp()),
-        ("webhook-signature", w.signer.signature()),
-    ]);
-    let topic = endpoint.event_type_header.as_deref();
-    if let Some(name) = topic {
-        headers.push((name, &msg.event_type));
-    }
-    // A source's messages tell its endpoints what the provider called the
-    // event and its delivery (they are not in every provider's body).
-    if crate::ids::has_prefix(&msg.app_id, SOURCE_ID_PREFIX) {
-        headers.push((SOURCE_EVENT_TYPE_HEADER, &msg.event_type));
-        if let Some(id) = msg
-            .event_id
-            .as_deref()
-            .filter(|v| v.bytes().all(|b| (0x20..0x7f).contains(&b)))
-        {
-            headers.push((SOURCE_EVENT_ID_HEADER, id));
-        }
-    }
-    for h in &endpoint.headers {
-        let owned = topic.is_some_and(|t| t.eq_ignore_ascii_case(&h.name))
-            || h.name
-                .get(..8)
-                .is_some_and(|p| p.eq_ignore_ascii_case("webhook-"))
-            || RESERVED_HEADERS
-                .iter()
-                .any(|r| r.eq_ignore_ascii_case(&h.name));
-        if !owned {
-            headers.push((&h.name, &h.value));
-        }
-    }
-    encode_request(
-        &mut w.wire.request,
-        &endpoint.method,
-        &target.authority,
-        &target.path_and_query,
-        &headers,
-        &body,
-    )
-    .map_err(|e| AttemptError::Encode(e.to_string()))
-}

@@ -374,17 +374,6 @@ pub struct EndpointRecord {
     pub proxy_url: String,
 }
 
-impl EndpointRecord {
-    /// The endpoint's TLS settings (`delivery::tls`).
-    pub fn tls(&self) -> crate::delivery::tls::EndpointTls<'_> {
-        crate::delivery::tls::EndpointTls {
-            ca_cert: &self.tls_ca,
-            client_cert: &self.tls_client_cert,
-            client_key: &self.tls_client_key,
-        }
-    }
-}
-
 /// A registered event type.
 #[derive(
     Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,
