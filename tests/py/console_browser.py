@@ -6,6 +6,7 @@ Usage: console_browser.py BASE_URL API_TOKEN SCREENSHOT_DIR
 Exits non-zero at the first failed expectation, naming it; saves a
 screenshot of each step in SCREENSHOT_DIR.
 """
+import base64
 import json
 import os
 import socket
@@ -15,6 +16,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
@@ -135,6 +137,11 @@ def main() -> int:
         field("Description").send_keys('"><img src=x onerror=alert(5)>')
         field("Event type header (sends the event type in this header)").send_keys("x-alloy-topic")
         driver.find_element(By.XPATH, "//label[contains(., 'Deliver in order')]/input").click()
+        # An ed25519 signing key pasted in the form: only its public half is shown after.
+        key = Ed25519PrivateKey.generate()
+        public = key.public_key().public_bytes_raw()
+        whsk = "whsk_" + base64.b64encode(key.private_bytes_raw() + public).decode()
+        field("Signing key (whsec_ for HMAC, whsk_ for ed25519)").send_keys(whsk)
         click("Create endpoint")
         row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr[data-endpoint]")))
         expect(receiver.url in row.text, "the endpoint row shows its URL")
@@ -165,6 +172,8 @@ def main() -> int:
         expect(api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}")["eventTypeHeader"] == "x-alloy-topic",
                "the event type header set in the form")
         expect(api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}")["fifo"] is True, "FIFO chosen in the form")
+        shown_key = api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{ep_id}/secret")["key"]
+        expect(shown_key == "whpk_" + base64.b64encode(public).decode(), f"the form's ed25519 key, public half: {shown_key}")
         before = len(receiver.got)
         m1 = api(base, token, "POST", f"/api/v1/app/{app_id}/msg", {"eventType": "order.paid", "payload": {"n": 1, "html": "<script>alert(6)</script>"}})
         driver.get(f"{base}/console/#/app/{app_id}/msg/{m1['id']}")
