@@ -39,6 +39,8 @@ pub enum SecretError {
     Ed25519Length,
     #[error("the public half of the whsk_ key does not belong to its seed")]
     Ed25519Mismatch,
+    #[error("an ed25519 public key (whpk_) carries 32 bytes")]
+    PublicLength,
 }
 
 /// Parses a key given to the API: `whsec_…` (HMAC) or `whsk_…` (ed25519,
@@ -60,6 +62,18 @@ pub fn parse_key(text: &str) -> Result<(KeyScheme, Vec<u8>), SecretError> {
     Ed25519KeyPair::from_seed_and_public_key(seed, public)
         .map_err(|_| SecretError::Ed25519Mismatch)?;
     Ok((KeyScheme::Ed25519, seed.to_vec()))
+}
+
+/// Parses a `whpk_` public key (32 bytes of ed25519).
+pub fn parse_public_key(text: &str) -> Result<Vec<u8>, SecretError> {
+    let b64 = text
+        .strip_prefix(PUBLIC_KEY_PREFIX)
+        .ok_or(SecretError::KeyFormat)?;
+    let key = B64.decode(b64).map_err(|_| SecretError::KeyFormat)?;
+    match key.len() {
+        32 => Ok(key),
+        _ => Err(SecretError::PublicLength),
+    }
 }
 
 /// A new random key of `scheme` (24 bytes for HMAC, as Svix; a 32-byte

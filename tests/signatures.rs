@@ -173,3 +173,62 @@ fn bad_keys_and_header_names_are_refused_with_422() {
     );
     assert_eq!(ep["eventTypeHeader"], "webhook-event-type");
 }
+
+/// ringhook to ringhook: an endpoint signing with ed25519 delivers into an
+/// incoming `svix` source that holds only the public key (`whpk_`), which
+/// checks the `v1a` signature and forwards; a wrong key is refused.
+#[test]
+fn an_incoming_svix_source_checks_v1a_with_the_public_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::start();
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,100ms"]);
+    let (secret, public) = keygen();
+    let (_, other_public) = keygen();
+    let mut urls = Vec::new();
+    for (name, key) in [("trusting", &public), ("wary", &other_public)] {
+        let (s, src) = engine.api(
+            "POST",
+            "/ingest/api/v1/source",
+            Some(json!({ "name": name, "type": "svix", "config": { "secret": key } })),
+        );
+        assert_eq!(s, 201, "{src}");
+        let id = src["id"].as_str().expect("id");
+        let (s, v) = engine.api(
+            "POST",
+            &format!("/ingest/api/v1/source/{id}/endpoint"),
+            Some(json!({ "url": sink.url(&format!("/from-{name}")) })),
+        );
+        assert_eq!(s, 201, "{v}");
+        urls.push(src["ingestUrl"].as_str().expect("ingestUrl").to_string());
+    }
+    let app = engine.create_app("sender");
+    let ids: Vec<String> = urls
+        .iter()
+        .map(|url| {
+            let ep = engine.create_endpoint(&app, json!({ "url": url, "secret": secret }));
+            ep["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    engine.send(&app, "order.paid", json!({ "n": 1 }));
+    let got = delivered(&sink, "/from-trusting", 1);
+    assert_eq!(got[0].json()["n"], 1);
+    // The other source's key is not the sender's: it refuses the request
+    // (the sender's attempt shows it) and forwards nothing.
+    let status = wait_for("the wary source's answer", Duration::from_secs(20), || {
+        let path = format!("/api/v1/app/{app}/attempt/endpoint/{}", ids[1]);
+        let (_, page) = engine.api("GET", &path, None);
+        page["data"][0]["responseStatusCode"].as_u64()
+    });
+    assert!((400..500).contains(&status), "refused: {status}");
+    assert!(sink.received().iter().all(|r| r.path != "/from-wary"));
+    let (s, v) = engine.api(
+        "POST",
+        "/ingest/api/v1/source",
+        Some(json!({ "name": "bad", "type": "svix", "config": { "secret": "whpk_AAAA" } })),
+    );
+    assert_eq!(
+        (s, &v["detail"][0]["loc"][1]),
+        (422, &json!("config")),
+        "{v}"
+    );
+}

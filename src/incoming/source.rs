@@ -71,10 +71,17 @@ fn secret<'a>(config: &'a Map<String, Value>, field: &'static str) -> Result<&'a
 pub fn scheme(kind: &str, config: &Map<String, Value>) -> Result<Scheme, ConfigError> {
     if SVIX_FAMILY.contains(&kind) {
         let s = secret(config, "secret")?;
-        let key = crate::signing::parse_secret(s).map_err(|e| ConfigError::Invalid {
+        let invalid = |e: crate::signing::SecretError| ConfigError::Invalid {
             field: "secret",
             why: e.to_string(),
-        })?;
+        };
+        // A sender that signs with ed25519 (`v1a`) is checked with its
+        // public key.
+        if s.starts_with(crate::signing::PUBLIC_KEY_PREFIX) {
+            let public = crate::signing::parse_public_key(s).map_err(invalid)?;
+            return Ok(Scheme::SvixPublic { public });
+        }
+        let key = crate::signing::parse_secret(s).map_err(invalid)?;
         return Ok(Scheme::Svix { key });
     }
     let bytes = |field| secret(config, field).map(|s| s.as_bytes().to_vec());

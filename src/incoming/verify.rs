@@ -18,6 +18,9 @@ pub enum Scheme {
     Open,
     /// Standard Webhooks (`webhook-*` or `svix-*` headers); the key bytes.
     Svix { key: Vec<u8> },
+    /// Standard Webhooks' asymmetric `v1a` (ed25519): the sender's public
+    /// key (a `whpk_` secret).
+    SvixPublic { public: Vec<u8> },
     /// `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
     Github { secret: Vec<u8> },
     /// `Stripe-Signature: t=<ts>,v1=<hex HMAC-SHA256(secret, "ts.body")>`.
@@ -150,16 +153,22 @@ fn hex_eq(given: &str, expected: &[u8]) -> bool {
     )
 }
 
+/// A Standard Webhooks request's id, signatures and (fresh) timestamp,
+/// from `webhook-*` or `svix-*` headers.
+fn standard<'a>(req: &'a Incoming<'_>) -> Result<(&'a str, &'a str, u64), Refusal> {
+    let pick = |a: &str, b: &str| req.header(a).or_else(|| req.header(b));
+    let id = pick("webhook-id", "svix-id").ok_or(Refusal::MissingSignature)?;
+    let sigs = pick("webhook-signature", "svix-signature").ok_or(Refusal::MissingSignature)?;
+    let ts = req.fresh(pick("webhook-timestamp", "svix-timestamp"))?;
+    Ok((id, sigs, ts))
+}
+
 /// Checks a request against a scheme.
 pub fn verify(scheme: &Scheme, req: &Incoming<'_>) -> Result<(), Refusal> {
     match scheme {
         Scheme::Open => Ok(()),
         Scheme::Svix { key } => {
-            let pick = |a: &str, b: &str| req.header(a).or_else(|| req.header(b));
-            let id = pick("webhook-id", "svix-id").ok_or(Refusal::MissingSignature)?;
-            let sigs =
-                pick("webhook-signature", "svix-signature").ok_or(Refusal::MissingSignature)?;
-            let ts = req.fresh(pick("webhook-timestamp", "svix-timestamp"))?;
+            let (id, sigs, ts) = standard(req)?;
             let expected = B64.encode(hmac256(
                 key,
                 &[
@@ -175,6 +184,25 @@ pub fn verify(scheme: &Scheme, req: &Incoming<'_>) -> Result<(), Refusal> {
                 .split_whitespace()
                 .filter_map(|s| s.strip_prefix("v1,"))
                 .fold(false, |m, s| ct_eq(s.as_bytes(), expected.as_bytes()) | m);
+            matched.then_some(()).ok_or(Refusal::BadSignature)
+        }
+        Scheme::SvixPublic { public } => {
+            let (id, sigs, ts) = standard(req)?;
+            let signed = [
+                id.as_bytes(),
+                b".",
+                ts.to_string().as_bytes(),
+                b".",
+                req.body,
+            ]
+            .concat();
+            let key = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public);
+            // Space-separated `v1a,<base64>` entries; any one may verify.
+            let matched = sigs
+                .split_whitespace()
+                .filter_map(|s| s.strip_prefix("v1a,"))
+                .filter_map(|s| B64.decode(s).ok())
+                .any(|sig| key.verify(&signed, &sig).is_ok());
             matched.then_some(()).ok_or(Refusal::BadSignature)
         }
         Scheme::Github { secret } => {
@@ -372,6 +400,37 @@ mod tests {
             );
         }
         assert_eq!(check(&scheme, &[], BODY), Err(Refusal::MissingSignature));
+    }
+
+    #[test]
+    fn svix_v1a_is_checked_with_the_public_key() {
+        use ring::signature::{Ed25519KeyPair, KeyPair};
+        let pair = Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).expect("pair");
+        let scheme = Scheme::SvixPublic {
+            public: pair.public_key().as_ref().to_vec(),
+        };
+        let t = NOW.to_string();
+        let signed = [b"msg_1.".as_slice(), t.as_bytes(), b".", BODY].concat();
+        let good = format!("v1,AAAA v1a,{}", B64.encode(pair.sign(&signed)));
+        let other = Ed25519KeyPair::from_seed_unchecked(&[8u8; 32]).expect("pair");
+        let wrong = format!("v1a,{}", B64.encode(other.sign(&signed)));
+        let headers = |sig: &str| {
+            [
+                ("webhook-id", "msg_1".to_string()),
+                ("webhook-timestamp", t.clone()),
+                ("webhook-signature", sig.to_string()),
+            ]
+        };
+        let rows: [(&str, Result<(), Refusal>); 3] = [
+            (&good, Ok(())),
+            (&wrong, Err(Refusal::BadSignature)),
+            ("v1a,!!!", Err(Refusal::BadSignature)),
+        ];
+        for (sig, want) in rows {
+            let h = headers(sig);
+            let h: Vec<(&str, &str)> = h.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            assert_eq!(check(&scheme, &h, BODY), want, "{sig}");
+        }
     }
 
     #[test]
