@@ -354,9 +354,14 @@ async fn attempt_run(
             );
         }
     }
-    for (p, answer) in run.iter().zip(answers) {
-        finish(d, p, at_ms, answer, endpoint.updated_ms).await;
-    }
+    // Settled together: a run's operational notices (failures that end a
+    // delivery, say) ride one group commit instead of one each. Attempts
+    // without a notice settle on the first poll, in run order.
+    let settling = run
+        .iter()
+        .zip(answers)
+        .map(|(p, answer)| finish(d, p, at_ms, answer, endpoint.updated_ms));
+    futures_util::future::join_all(settling).await;
 }
 
 /// Settles one attempt: stats, health, the retry decision and its record.
