@@ -2,9 +2,10 @@
 //! CONNECT proxy written here. With `proxy_url` every delivery, http and
 //! https, goes through it, the proxy seeing only the target's checked
 //! address; an endpoint's `proxyUrl` overrides it (credentials sent as
-//! `Proxy-Authorization`); the proxy's own loopback address is exempt from
-//! the SSRF guard while targets are not (the engine runs without
-//! `allow_private_targets`); a refusing proxy is the attempt error `proxy`.
+//! `Proxy-Authorization`); the operator's proxy on loopback is exempt from
+//! the SSRF guard, targets and an endpoint's proxy are not (the engine runs
+//! without `allow_private_targets`); a refusing proxy is the attempt error
+//! `proxy`.
 
 mod common;
 
@@ -87,18 +88,26 @@ fn tunnel(client: TcpStream, upstream: Option<String>, log: Seen) {
     }
 }
 
+/// The endpoint whose attempts' first error kind this is, once it has one.
+fn first_error(engine: &Engine, app: &str, ep: &str) -> String {
+    wait_for(&format!("an attempt to {ep}"), DEADLINE, || {
+        let path = format!("/api/v1/app/{app}/attempt/endpoint/{ep}");
+        let (_, page) = engine.api("GET", &path, None);
+        page["data"][0]["errorKind"].as_str().map(str::to_string)
+    })
+}
+
 #[test]
-fn deliveries_tunnel_through_the_engine_or_endpoint_proxy() {
+fn the_operator_proxy_is_exempt_from_the_guard_an_endpoint_proxy_is_not() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = Sink::with_policy(Arc::new(|_: &Received, _| 204));
     let (engine_proxy, engine_seen) = proxy(Some(sink.addr.clone()));
     let (own_proxy, own_seen) = proxy(Some(sink.addr.clone()));
-    let (refusing, refusing_seen) = proxy(None);
     let config = dir.path().join("ringhook.toml");
     std::fs::write(&config, format!("proxy_url = \"http://{engine_proxy}\"\n")).expect("config");
     let config_arg = config.display().to_string();
-    // No --allow-private-targets: the targets must be public, the proxies
-    // on loopback are the operator's choice.
+    // No --allow-private-targets: targets must be public; the operator's
+    // proxy on loopback is its own choice, an API caller's is refused.
     let engine = Engine::start(
         dir.path(),
         &[
@@ -110,63 +119,96 @@ fn deliveries_tunnel_through_the_engine_or_endpoint_proxy() {
         ],
     );
     let app = engine.create_app("proxied");
-    let ep = |body: serde_json::Value| {
-        engine.create_endpoint(&app, body)["id"]
-            .as_str()
-            .expect("id")
-            .to_string()
-    };
     let port = sink.addr.rsplit(':').next().expect("port").to_string();
     let url = |path: &str| format!("http://{PUBLIC}:{port}{path}");
-    // A loopback target is still refused.
     let (s, v) = engine.api(
         "POST",
         &format!("/api/v1/app/{app}/endpoint"),
         Some(json!({ "url": sink.url("/direct") })),
     );
-    assert_eq!(s, 422, "{v}");
-    ep(json!({ "url": url("/engine") }));
-    let own =
-        ep(json!({ "url": url("/own"), "proxyUrl": format!("http://user:s3cret@{own_proxy}") }));
-    let refused = ep(json!({ "url": url("/refused"), "proxyUrl": format!("http://{refusing}") }));
+    assert_eq!(s, 422, "a loopback target is still refused: {v}");
+    engine.create_endpoint(&app, json!({ "url": url("/engine") }));
+    let own = engine.create_endpoint(
+        &app,
+        json!({ "url": url("/own"), "proxyUrl": format!("http://{own_proxy}") }),
+    );
+    let own = own["id"].as_str().expect("id").to_string();
     engine.send(&app, "proxy.test", json!({ "n": 1 }));
-    wait_for("deliveries through both proxies", DEADLINE, || {
-        let paths: Vec<String> = sink.received().iter().map(|r| r.path.clone()).collect();
-        (paths.contains(&"/engine".to_string()) && paths.contains(&"/own".to_string()))
-            .then_some(())
-    });
+    wait_for(
+        "the delivery through the operator's proxy",
+        DEADLINE,
+        || {
+            sink.received()
+                .iter()
+                .any(|r| r.path == "/engine")
+                .then_some(())
+        },
+    );
     let target = format!("{PUBLIC}:{port}");
     let engine_seen = engine_seen.lock().expect("lock").clone();
     assert!(
         engine_seen.iter().all(|(t, a)| *t == target && a.is_none()),
         "{engine_seen:?}"
     );
+    // The endpoint's loopback proxy is the SSRF guard's business.
+    assert_eq!(first_error(&engine, &app, &own), "target");
+    assert!(
+        own_seen.lock().expect("lock").is_empty(),
+        "never connected to"
+    );
+    assert!(sink.received().iter().all(|r| r.path != "/own"));
+}
+
+#[test]
+fn an_endpoint_proxy_gets_credentials_and_a_refusal_is_an_error_kind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = Sink::with_policy(Arc::new(|_: &Received, _| 204));
+    let (own_proxy, own_seen) = proxy(Some(sink.addr.clone()));
+    let (refusing, refusing_seen) = proxy(None);
+    // Private proxies allowed here: this is about what goes through them.
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,100ms"]);
+    let app = engine.create_app("proxied");
+    let port = sink.addr.rsplit(':').next().expect("port").to_string();
+    let url = |path: &str| format!("http://{PUBLIC}:{port}{path}");
+    let own = engine.create_endpoint(
+        &app,
+        json!({ "url": url("/own"), "proxyUrl": format!("http://user:s3cret@{own_proxy}") }),
+    );
+    let own = own["id"].as_str().expect("id").to_string();
+    let refused = engine.create_endpoint(
+        &app,
+        json!({ "url": url("/refused"), "proxyUrl": format!("http://{refusing}") }),
+    );
+    let refused = refused["id"].as_str().expect("id").to_string();
+    engine.send(&app, "proxy.test", json!({ "n": 1 }));
+    wait_for(
+        "the delivery through the endpoint's proxy",
+        DEADLINE,
+        || {
+            sink.received()
+                .iter()
+                .any(|r| r.path == "/own")
+                .then_some(())
+        },
+    );
     let own_seen = own_seen.lock().expect("lock").clone();
     // user:s3cret
     assert!(
         own_seen
             .iter()
-            .any(|(t, a)| *t == target && a.as_deref() == Some("Basic dXNlcjpzM2NyZXQ=")),
+            .any(|(t, a)| *t == format!("{PUBLIC}:{port}")
+                && a.as_deref() == Some("Basic dXNlcjpzM2NyZXQ=")),
         "{own_seen:?}"
     );
-    assert!(sink.received().iter().all(|r| r.path != "/refused"));
     let (_, view) = engine.api("GET", &format!("/api/v1/app/{app}/endpoint/{own}"), None);
     assert_eq!(view["hasProxy"], true);
     assert!(
         !view.to_string().contains("s3cret"),
         "proxy credentials are not shown: {view}"
     );
-    // The refusing proxy's answer is the attempt's error.
-    let kind = wait_for("the refused attempt", DEADLINE, || {
-        let (_, page) = engine.api(
-            "GET",
-            &format!("/api/v1/app/{app}/attempt/endpoint/{refused}"),
-            None,
-        );
-        page["data"][0]["errorKind"].as_str().map(str::to_string)
-    });
-    assert_eq!(kind, "proxy");
+    assert_eq!(first_error(&engine, &app, &refused), "proxy");
     assert!(!refusing_seen.lock().expect("lock").is_empty());
+    assert!(sink.received().iter().all(|r| r.path != "/refused"));
     let (s, v) = engine.api(
         "POST",
         &format!("/api/v1/app/{app}/endpoint"),
@@ -187,10 +229,7 @@ fn https_runs_end_to_end_inside_the_tunnel() {
     // uses; the proxy carries the TLS bytes without reading them.
     let secure = https_sink(&ca.issue(&[PUBLIC], false), None);
     let (via, seen) = proxy(Some(secure.addr.clone()));
-    let engine = Engine::start(
-        dir.path(),
-        &["--no-allow-private", "--retry-schedule", "0s,100ms"],
-    );
+    let engine = Engine::start(dir.path(), &["--retry-schedule", "0s,100ms"]);
     let app = engine.create_app("tunnelled");
     let port = secure.addr.rsplit(':').next().expect("port").to_string();
     engine.create_endpoint(

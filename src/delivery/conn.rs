@@ -56,20 +56,24 @@ pub struct Conn {
 /// The pool key of a target.
 pub fn key_of(target: &Target) -> String {
     format!(
-        "{}://{}:{}",
+        "{}://{}:{}#{}",
         if target.tls { "https" } else { "http" },
         target.host,
-        target.port
+        target.port,
+        target.pool_tag
     )
 }
 
-/// A TCP connection to `proxy` (its address exempt from the SSRF guard),
-/// tunnelled to `to` (the target's checked address), within `timeout`.
+/// A TCP connection to `proxy` (the operator's is exempt from the SSRF
+/// guard, an endpoint's is not), tunnelled to `to` (the target's checked
+/// address), within `timeout`.
 async fn through(
     proxy: &super::proxy::Proxy,
     to: SocketAddr,
     timeout: Duration,
+    allow_private: bool,
 ) -> Result<TcpStream, ConnError> {
+    let allow = allow_private || proxy.trusted;
     use super::proxy::ProxyError;
     let at = Target {
         tls: false,
@@ -77,10 +81,12 @@ async fn through(
         port: proxy.port,
         authority: String::new(),
         path_and_query: String::new(),
+        pool_tag: 0,
     };
     let addrs = match proxy.host.parse::<IpAddr>() {
+        Ok(ip) if !allow && is_private(ip) => return Err(TargetError::Private(ip).into()),
         Ok(ip) => vec![SocketAddr::new(ip, proxy.port)],
-        Err(_) => super::resolver::resolve(&at, true).await?,
+        Err(_) => super::resolver::resolve(&at, allow).await?,
     };
     let mut last = ConnError::Proxy(ProxyError::Io(format!("{} does not resolve", proxy.host)));
     for addr in addrs {
@@ -138,7 +144,7 @@ impl Conn {
                         let kind = std::io::Error::from(e).kind();
                         ConnError::Connect { addr, kind, reason }
                     }),
-                Some(p) => through(p, addr, connect_timeout).await,
+                Some(p) => through(p, addr, connect_timeout, allow_private).await,
             };
             match opened {
                 Ok(tcp) => {

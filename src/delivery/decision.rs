@@ -21,6 +21,10 @@ pub const FAST_RECEIVER_US: u32 = 5_000;
 /// fast one gets as few connections as take the queue in full runs (fewer
 /// writes and wake-ups); a slow one as many as allowed, for parallelism.
 pub fn workers_wanted(q: &EndpointQueue, pipeline_depth: usize) -> usize {
+    // A FIFO endpoint has one delivery under way at a time.
+    if q.fifo.is_some() {
+        return 1;
+    }
     match (q.per_request_us, is_fast(q)) {
         (0, _) => 1,
         (_, true) => q.ready.len().div_ceil(pipeline_depth),

@@ -84,6 +84,10 @@ pub struct Target {
     /// The `host` header value (host, plus `:port` when not the default).
     pub authority: String,
     pub path_and_query: String,
+    /// Tells apart connections made with different TLS or proxy settings
+    /// of the same endpoint (0: the engine's defaults), so none is reused
+    /// after the settings change (`conn::key_of`).
+    pub pool_tag: u64,
 }
 
 /// Why an endpoint URL is refused.
@@ -138,6 +142,7 @@ impl Target {
             port,
             authority,
             path_and_query,
+            pool_tag: 0,
         })
     }
 

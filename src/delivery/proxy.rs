@@ -7,8 +7,8 @@
 //! any, runs end to end inside the tunnel). The SSRF guard still runs on
 //! the target, whose resolved and checked address is what the tunnel
 //! asks for (so the proxy cannot be sent, by a DNS answer, somewhere the
-//! guard refused); the proxy's own address is exempt, as the operator
-//! chose it. `http://user:password@host:port` sends `Proxy-Authorization:
+//! guard refused); the operator's proxy (`proxy_url`) is exempt from the
+//! guard, an endpoint's (`proxyUrl`, chosen by an API caller) is not. `http://user:password@host:port` sends `Proxy-Authorization:
 //! Basic`.
 //!
 //! Bounds: the proxy's answer to `CONNECT` is read up to `ANSWER_BYTES_MAX`
@@ -22,12 +22,27 @@ use std::net::SocketAddr;
 const ANSWER_BYTES_MAX: usize = 8 * 1024;
 
 /// A parsed proxy URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Proxy {
     pub host: String,
     pub port: u16,
     /// `Basic <base64(user:password)>` when the URL carries credentials.
     authorization: Option<String>,
+    /// The operator's proxy (`proxy_url`), exempt from the SSRF guard; an
+    /// endpoint's (`proxyUrl`, an API caller's choice) is not.
+    pub trusted: bool,
+}
+
+/// Credentials stay out of logs and panics.
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("authorization", &self.authorization.as_ref().map(|_| "…"))
+            .field("trusted", &self.trusted)
+            .finish()
+    }
 }
 
 /// Why a proxy URL is refused, or a tunnel could not be opened.
@@ -72,6 +87,7 @@ impl Proxy {
             host,
             port,
             authorization,
+            trusted: false,
         })
     }
 

@@ -56,8 +56,15 @@ impl Worker {
                 return Ok(t.clone());
             }
         }
-        let t =
-            Rc::new(Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?);
+        let mut t =
+            Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?;
+        let own_settings =
+            !super::tls::EndpointTls::of(endpoint).is_default() || !endpoint.proxy_url.is_empty();
+        if own_settings {
+            // Connections made before an edit of these settings are not reused.
+            t.pool_tag = endpoint.updated_ms.max(1);
+        }
+        let t = Rc::new(t);
         let tls = super::tls::for_endpoint(super::tls::EndpointTls::of(endpoint)).map_err(|e| {
             AttemptError::Tls {
                 failure: super::tls::Failure::Handshake,
@@ -71,10 +78,13 @@ impl Worker {
         };
         let proxy = match proxy_url.is_empty() {
             true => None,
-            false => Some(Arc::new(
-                super::proxy::Proxy::parse(proxy_url)
-                    .map_err(|e| AttemptError::Proxy(e.to_string()))?,
-            )),
+            false => {
+                let mut p = super::proxy::Proxy::parse(proxy_url)
+                    .map_err(|e| AttemptError::Proxy(e.to_string()))?;
+                // Only the operator's proxy may sit on a private address.
+                p.trusted = endpoint.proxy_url.is_empty();
+                Some(Arc::new(p))
+            }
         };
         self.target = Some((endpoint.clone(), t.clone(), tls, proxy));
         Ok(t)
