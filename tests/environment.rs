@@ -135,6 +135,12 @@ fn the_catalog_moves_to_another_engine_and_bad_documents_change_nothing() {
         "{text}"
     );
     assert_eq!(count(&b, "/api/v1/app"), apps_before, "nothing imported");
+    // An endpoint's delivery order is fixed at creation, on import too.
+    let mut reordered = doc.clone();
+    reordered["ringhook"]["endpoints"][0]["fifo"] = json!(true);
+    let (s, v) = b.api("POST", "/api/v1/environment/import", Some(reordered));
+    assert_eq!(s, 422, "{v}");
+    assert!(v.to_string().contains("fifo"), "{v}");
     let (s, v) = b.api(
         "POST",
         "/api/v1/environment/import",

@@ -310,6 +310,17 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
                 "an ed25519 key is a 32-byte seed",
             );
         }
+        // As through the API: the delivery order is fixed at creation.
+        let now = shard.shared().catalog.load();
+        if now
+            .endpoint_by_id(&e.id)
+            .is_some_and(|old| old.fifo != e.fifo)
+        {
+            problems.add(
+                &at("endpoints", i, "fifo"),
+                "fixed when the endpoint was created",
+            );
+        }
         if !e.proxy_url.is_empty() && crate::delivery::proxy::Proxy::parse(&e.proxy_url).is_err() {
             problems.add(
                 &at("endpoints", i, "proxyUrl"),
