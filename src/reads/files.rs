@@ -12,10 +12,10 @@
 //! (`journal::RecordAt`: magic, length, CRC) and `record::of_kind`'s.
 //!
 //! Bounds: `READ_FILES_OPEN_MAX` open segment files per [`Files`] (each
-//! shard has two: its deliveries' and its API reads'), all closed once none
-//! was used for `IDLE_MS` and after this shard's compactions (an open file
-//! keeps a deleted segment's space; segments of other shards' journals are
-//! released by the idle rule).
+//! shard has two: its deliveries' and its API reads'), each closed once it
+//! was not read for `IDLE_MS`, and all after this shard's compactions (an
+//! open file keeps a deleted segment's space; segments of other shards'
+//! journals are released by the idle rule).
 
 use super::record::RecordAtError;
 use crate::config::Config;
@@ -32,7 +32,7 @@ use std::rc::Rc;
 /// messages, the whole body.
 const FIRST_READ_BYTES: usize = 4096;
 
-/// Open segment files are closed after this long without a read.
+/// An open segment file is closed after this long without a read of it.
 pub const IDLE_MS: u64 = 10_000;
 
 /// One reader's recently used segment files, least recently used first.
@@ -43,8 +43,8 @@ pub struct Files {
 
 #[derive(Default)]
 struct Open {
-    open: Vec<(PathBuf, Rc<BufferedFile>)>,
-    last_used_ms: u64,
+    /// Each file with when it was last read.
+    open: Vec<(PathBuf, Rc<BufferedFile>, u64)>,
 }
 
 impl Files {
@@ -91,34 +91,34 @@ impl Files {
     /// Closes every file if none was used for `IDLE_MS` (called about once a
     /// second).
     pub fn expire(&self, now_ms: u64) {
-        let mut s = self.state.borrow_mut();
-        if now_ms.saturating_sub(s.last_used_ms) >= IDLE_MS {
-            s.open.clear();
-        }
+        self.state
+            .borrow_mut()
+            .open
+            .retain(|(_, _, used)| now_ms.saturating_sub(*used) < IDLE_MS);
     }
 }
 
 impl Open {
     fn get(&mut self, path: &Path) -> Option<Rc<BufferedFile>> {
-        self.last_used_ms = crate::time::now_ms();
-        let i = self.open.iter().position(|(p, _)| p == path)?;
-        let entry = self.open.remove(i);
+        let i = self.open.iter().position(|(p, _, _)| p == path)?;
+        let mut entry = self.open.remove(i);
+        entry.2 = crate::time::now_ms();
         let file = entry.1.clone();
         self.open.push(entry);
         Some(file)
     }
 
     fn put(&mut self, path: &Path, file: Rc<BufferedFile>) {
-        self.last_used_ms = crate::time::now_ms();
         self.forget(path);
         if self.open.len() >= READ_FILES_OPEN_MAX {
             self.open.remove(0);
         }
-        self.open.push((path.to_path_buf(), file));
+        self.open
+            .push((path.to_path_buf(), file, crate::time::now_ms()));
     }
 
     fn forget(&mut self, path: &Path) {
-        self.open.retain(|(p, _)| p != path);
+        self.open.retain(|(p, _, _)| p != path);
     }
 }
 
@@ -184,11 +184,16 @@ mod tests {
                 "the oldest went first"
             );
             assert!(files.state.borrow_mut().get(&paths[2]).is_some());
-            let last = files.state.borrow().open.last().map(|(p, _)| p.clone());
+            let last = files.state.borrow().open.last().map(|(p, _, _)| p.clone());
             assert_eq!(last.as_ref(), Some(&paths[2]));
-            let used = files.state.borrow().last_used_ms;
-            files.expire(used + IDLE_MS - 1);
-            assert_eq!(count(), READ_FILES_OPEN_MAX, "not idle yet");
+            // Each file goes after its own idle time: the one read later stays.
+            let oldest = files.state.borrow().open.iter().map(|e| e.2).min();
+            let oldest = oldest.expect("open files");
+            files.state.borrow_mut().open[0].2 = oldest.saturating_sub(1);
+            let used = files.state.borrow().open.iter().map(|e| e.2).max();
+            let used = used.expect("open files");
+            files.expire(oldest - 1 + IDLE_MS);
+            assert_eq!(count(), READ_FILES_OPEN_MAX - 1, "only the idle one closed");
             files.expire(used + IDLE_MS);
             assert_eq!(count(), 0, "closed when idle");
         });
