@@ -62,4 +62,22 @@ fn expunged_content_is_gone_from_reads_and_deliveries_across_kill_9() {
     ]);
     let out = common::run_python_script("expunge_sdk.py", &args);
     assert!(out.trim_end().ends_with("ok"), "{out}");
+    // An expunged message cannot be resent: a clear refusal, nothing sent.
+    let (_, page) = engine.api("GET", &format!("/api/v1/app/{app}/msg/{m1}/endpoint"), None);
+    let ep = page["data"][0]["id"]
+        .as_str()
+        .expect("an endpoint")
+        .to_string();
+    let before = sink.all().len();
+    let (s, v) = engine.api(
+        "POST",
+        &format!("/api/v1/app/{app}/msg/{m1}/endpoint/{ep}/resend"),
+        None,
+    );
+    assert_eq!(
+        (s, v["code"].as_str()),
+        (409, Some("message_expunged")),
+        "{v}"
+    );
+    assert_eq!(sink.all().len(), before);
 }

@@ -34,6 +34,14 @@ fn manual_error(e: ManualError) -> Response {
 pub async fn resend(shard: &Rc<Shard>, app: &str, msg: &str, ep: &str) -> Result<Response> {
     let ep = find_endpoint(shard, app, ep)?;
     let msg = find_message(shard, &ep.app_id, msg).await?;
+    // Nothing is left to send: say so rather than answer 202 and send nothing.
+    if shard.shared().expunged.contains(msg.id.as_str()) {
+        return Err(error(
+            409,
+            "message_expunged",
+            "the message's content was expunged; it cannot be resent",
+        ));
+    }
     query::resend(shard, msg, &ep.id)
         .await
         .ok_or_else(|| error(503, "unavailable", "a shard is not reachable; retry"))?
