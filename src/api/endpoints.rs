@@ -233,32 +233,18 @@ async fn new_endpoint(
 ) -> Result<EndpointRecord> {
     let now = crate::time::now_ms();
     let base = EndpointRecord {
-        id: ids::new_id_at("ep", now),
-        app_id: app_id.to_string(),
         uid,
-        url: String::new(),
-        description: String::new(),
-        disabled: false,
-        event_types: Vec::new(),
-        channels: Vec::new(),
-        headers: Vec::new(),
-        method: "POST".into(),
-        extra_json: String::new(),
         secrets: vec![SecretKey {
             key: signing::generate_key(),
             expires_ms: 0,
             scheme: crate::records::KeyScheme::Hmac,
         }],
-        rate_limit: None,
-        metadata: "{}".into(),
-        created_ms: now,
-        updated_ms: now,
-        event_type_header: None,
-        fifo: false,
-        tls_ca: String::new(),
-        tls_client_cert: String::new(),
-        tls_client_key: String::new(),
-        proxy_url: String::new(),
+        ..EndpointRecord::new(
+            ids::new_id_at("ep", now),
+            app_id.to_string(),
+            String::new(),
+            now,
+        )
     };
     let rec = endpoint_from_body(obj, base, Mode::Create)?;
     check_url(shard, &rec.url).await?;

@@ -472,28 +472,9 @@ mod tests {
 
     fn ep(id: &str, app: &str, types: &[&str], channels: &[&str]) -> EndpointRecord {
         EndpointRecord {
-            id: id.into(),
-            app_id: app.into(),
-            uid: None,
-            url: "http://127.0.0.1:1/".into(),
-            description: String::new(),
-            disabled: false,
             event_types: types.iter().map(|s| s.to_string()).collect(),
             channels: channels.iter().map(|s| s.to_string()).collect(),
-            headers: vec![],
-            method: "POST".into(),
-            extra_json: String::new(),
-            secrets: vec![],
-            rate_limit: None,
-            metadata: "{}".into(),
-            created_ms: 1,
-            updated_ms: 1,
-            event_type_header: None,
-            fifo: false,
-            tls_ca: String::new(),
-            tls_client_cert: String::new(),
-            tls_client_key: String::new(),
-            proxy_url: String::new(),
+            ..EndpointRecord::new(id.into(), app.into(), "http://127.0.0.1:1/".into(), 1)
         }
     }
 

@@ -374,6 +374,37 @@ pub struct EndpointRecord {
     pub proxy_url: String,
 }
 
+impl EndpointRecord {
+    /// An endpoint of `app_id` to `url` made at `now_ms`, with every other
+    /// field at its default (all event types, POST, no keys, no extras).
+    pub fn new(id: String, app_id: String, url: String, now_ms: u64) -> EndpointRecord {
+        EndpointRecord {
+            id,
+            app_id,
+            uid: None,
+            url,
+            description: String::new(),
+            disabled: false,
+            event_types: Vec::new(),
+            channels: Vec::new(),
+            headers: Vec::new(),
+            method: "POST".into(),
+            extra_json: String::new(),
+            secrets: Vec::new(),
+            rate_limit: None,
+            metadata: "{}".into(),
+            created_ms: now_ms,
+            updated_ms: now_ms,
+            event_type_header: None,
+            fifo: false,
+            tls_ca: String::new(),
+            tls_client_cert: String::new(),
+            tls_client_key: String::new(),
+            proxy_url: String::new(),
+        }
+    }
+}
+
 /// A registered event type.
 #[derive(
     Archive, Serialize, Deserialize, Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize,

@@ -36,11 +36,9 @@ pub struct EndpointRecord {
 
 impl From<EndpointRecord> for super::EndpointRecord {
     fn from(e: EndpointRecord) -> super::EndpointRecord {
+        let now = e.created_ms;
         super::EndpointRecord {
-            id: e.id,
-            app_id: e.app_id,
             uid: e.uid,
-            url: e.url,
             description: e.description,
             disabled: e.disabled,
             event_types: e.event_types,
@@ -59,14 +57,9 @@ impl From<EndpointRecord> for super::EndpointRecord {
                 .collect(),
             rate_limit: e.rate_limit,
             metadata: e.metadata,
-            created_ms: e.created_ms,
             updated_ms: e.updated_ms,
-            event_type_header: None,
-            fifo: false,
-            tls_ca: String::new(),
-            tls_client_cert: String::new(),
-            tls_client_key: String::new(),
-            proxy_url: String::new(),
+            // What version 3 added keeps its defaults.
+            ..super::EndpointRecord::new(e.id, e.app_id, e.url, now)
         }
     }
 }

@@ -278,28 +278,13 @@ impl World {
             _ => vec![EVENT_TYPES[self.rng.gen_range(0..EVENT_TYPES.len())].to_string()],
         };
         let rec = EndpointRecord {
-            id: id.clone(),
-            app_id: app.clone(),
-            uid: None,
-            url: format!("https://{id}.example/hook"),
-            description: String::new(),
-            disabled: false,
             event_types: types.clone(),
-            channels: vec![],
-            headers: vec![],
-            method: "POST".into(),
-            extra_json: String::new(),
-            secrets: vec![],
-            rate_limit: None,
-            metadata: "{}".into(),
-            created_ms: self.now_ms,
-            updated_ms: self.now_ms,
-            event_type_header: None,
-            fifo: false,
-            tls_ca: String::new(),
-            tls_client_cert: String::new(),
-            tls_client_key: String::new(),
-            proxy_url: String::new(),
+            ..EndpointRecord::new(
+                id.clone(),
+                app.clone(),
+                format!("https://{id}.example/hook"),
+                self.now_ms,
+            )
         };
         if !self.commit_catalog(
             Kind::EndpointPut,

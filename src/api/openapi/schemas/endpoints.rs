@@ -36,6 +36,14 @@ fn headers(value: Value) -> Value {
     })
 }
 
+/// A PEM text field of an endpoint body (`null` clears it).
+fn pem(description: &str) -> Value {
+    json!({
+        "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
+        "description": description,
+    })
+}
+
 /// The fields an endpoint body may carry (`secret` only where `secret`).
 fn endpoint_in(secret: bool) -> Value {
     let mut v = json!({
@@ -64,18 +72,9 @@ fn endpoint_in(secret: bool) -> Value {
             "type": ["string", "null"], "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$",
             "description": "a header carrying the message's event type on every delivery; not one the engine writes nor webhook-id/-timestamp/-signature",
         },
-        "caCert": {
-            "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
-            "description": "PEM certificate authorities this endpoint trusts instead of the engine's; null clears",
-        },
-        "clientCert": {
-            "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
-            "description": "PEM client certificate chain presented to the receiver (mTLS); given with clientKey; never shown back",
-        },
-        "clientKey": {
-            "type": ["string", "null"], "maxLength": crate::limits::ENDPOINT_PEM_BYTES_MAX,
-            "description": "PEM private key of clientCert; never shown back",
-        },
+        "caCert": pem("PEM certificate authorities this endpoint trusts instead of the engine's; null clears"),
+        "clientCert": pem("PEM client certificate chain presented to the receiver (mTLS); given with clientKey; never shown back"),
+        "clientKey": pem("PEM private key of clientCert; never shown back"),
         "proxyUrl": {
             "type": ["string", "null"], "maxLength": crate::limits::URL_BYTES_MAX,
             "description": "http://[user:password@]host:port of a CONNECT proxy this endpoint's deliveries tunnel through (null: the engine's proxy_url); never shown back",
