@@ -3,7 +3,7 @@
 # on this machine and prints one JSON object per run (prefixed by its name).
 #
 #   cargo build --release -p ringhook -p loadgen
-#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|incoming|operational|all] > results.txt
+#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|incoming|operational|api|all] > results.txt
 #
 # Needs wrk (Debian package `wrk`) for the ceiling. Everything runs on
 # 127.0.0.1 and Unix sockets and stops by itself.
@@ -129,6 +129,67 @@ LUA
   rm -rf "$dir"
 }
 
+# The HTTP API by the method used to measure Svix here (issue 16): wrk -t2
+# posts `{"eventType","payload"}` (a ~250-byte payload) to one application
+# for 20 s, with 32 and then 256 connections; the application has one
+# endpoint (and then ten) on the loadgen sink. The engine runs its default
+# shards (one per core); nothing is pinned, as for Svix. Reported: messages
+# created per second (wrk's 2xx), deliveries the sink got and the seconds
+# until the last one (so deliveries/s counts the drain too), and the API's
+# latency percentiles.
+api() {
+  local eps conns
+  for eps in 1 10; do
+    for conns in 32 256; do
+      api_run "$eps" "$conns"
+    done
+  done
+}
+
+api_run() {
+  local eps=$1 conns=$2 dir port=9292
+  dir=$(mktemp -d); chmod 700 "$dir"
+  "$LG" sink --addr 127.0.0.1:9191 >"$dir/sink.out" 2>/dev/null &
+  local sink=$!
+  RINGHOOK_API_TOKEN=bench target/release/ringhook serve --data-dir "$dir/data" \
+    --socket "$dir/ingest.sock" --http-addr 127.0.0.1:$port \
+    --durability sync --allow-private-targets 2>"$dir/engine.err" &
+  local engine=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/api/v1/health >/dev/null && break; sleep 0.1; done
+  local api=(-sf -H "authorization: Bearer bench" -H "content-type: application/json")
+  curl "${api[@]}" -d '{"name":"bench","uid":"bench"}' http://127.0.0.1:$port/api/v1/app >/dev/null
+  for e in $(seq 0 $((eps - 1))); do
+    curl "${api[@]}" -d "{\"url\":\"http://127.0.0.1:9191/ep/$e\"}" \
+      http://127.0.0.1:$port/api/v1/app/bench/endpoint >/dev/null
+  done
+  cat >"$dir/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"eventType":"invoice.paid","payload":{"id":"in_1PqRsTuVwXyZ","customer":"cus_9AbCdEfGhIjK","amount_due":4200,"currency":"usd","status":"paid","lines":[{"description":"Pro plan","amount":4200,"quantity":1}],"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer bench"
+LUA
+  local start end_ created
+  printf 'api-e%s-c%s load=%s ' "$eps" "$conns" "$(cut -d' ' -f1 /proc/loadavg)"
+  start=$(date +%s.%N)
+  wrk -t2 -c"$conns" -d20s --latency -s "$dir/post.lua" http://127.0.0.1:$port/api/v1/app/bench/msg >"$dir/wrk.out"
+  created=$(awk '/requests in/ {n=$1} /Non-2xx/ {bad=$NF} END {print n - bad}' "$dir/wrk.out")
+  # Wait for the sink to have every delivery (or 60 s).
+  local want=$((created * eps)) got=0
+  for _ in $(seq 600); do
+    got=$(curl -sf http://127.0.0.1:9191/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["delivered"])')
+    [ "$got" -ge "$want" ] && break
+    sleep 0.1
+  done
+  end_=$(date +%s.%N)
+  awk -v c="$created" -v g="$got" -v w="$want" -v s="$start" -v e="$end_" '
+    /Non-2xx/ {bad=$NF}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    END {printf "{\"created_per_sec\":%.0f,\"deliveries_wanted\":%d,\"delivered\":%d,\"deliveries_per_sec\":%.0f,\"seconds_to_last_delivery\":%.1f,\"non_2xx\":%d,\"api_p50\":\"%s\",\"api_p99\":\"%s\"}\n", c/20, w, g, g/(e-s), e-s, bad+0, p50, p99}' "$dir/wrk.out"
+  kill -TERM "$engine"; wait "$engine" || true
+  kill -INT "$sink"; wait "$sink" || true
+  rm -rf "$dir"
+}
+
 operational() {
   # Customers' deliveries while a failing endpoint makes an operational
   # event per message, told to an operator endpoint that answers (ok) or
@@ -142,7 +203,7 @@ operational() {
 }
 
 case $what in
-  ceiling|headline|latency|ingest|matrix|incoming|operational) $what ;;
-  all) ceiling; headline; latency; ingest; matrix; incoming; operational ;;
-  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|incoming|operational|all]" >&2; exit 2 ;;
+  ceiling|headline|latency|ingest|matrix|incoming|operational|api) $what ;;
+  all) ceiling; headline; latency; ingest; matrix; incoming; operational; api ;;
+  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|incoming|operational|api|all]" >&2; exit 2 ;;
 esac

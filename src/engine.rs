@@ -38,6 +38,42 @@ pub enum EngineError {
     Config(String),
 }
 
+/// Binds `n` listeners on `addr`, all with `SO_REUSEPORT` so that each
+/// shard accepts its own connections (the kernel spreads them by their
+/// addresses). A port 0 becomes one real port, shared by all. Only a
+/// process of the same user can join a reuse-port group, as for the data
+/// directory.
+fn bind_shared(addr: &str, n: usize) -> Result<Vec<std::net::TcpListener>, EngineError> {
+    use std::net::ToSocketAddrs;
+    let failed = |source: std::io::Error| EngineError::Listen {
+        addr: addr.to_string(),
+        source,
+    };
+    let mut at = addr
+        .to_socket_addrs()
+        .map_err(failed)?
+        .next()
+        .ok_or_else(|| failed(std::io::Error::other("the address resolves to nothing")))?;
+    let mut listeners = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(at),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )
+        .map_err(failed)?;
+        socket.set_reuse_address(true).map_err(failed)?;
+        socket.set_reuse_port(true).map_err(failed)?;
+        socket.bind(&at.into()).map_err(failed)?;
+        socket.listen(1024).map_err(failed)?;
+        let listener: std::net::TcpListener = socket.into();
+        // The next ones join the port this one got.
+        at = listener.local_addr().map_err(failed)?;
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
 /// Raises the open-file limit to its hard maximum (the default soft limit,
 /// often 1024, would run out long before memory does) and returns the soft
 /// limit in force, which sizes the shards' connection budgets.
@@ -113,15 +149,14 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         }
     );
 
-    let api_listener =
-        std::net::TcpListener::bind(&config.http_addr).map_err(|source| EngineError::Listen {
-            addr: config.http_addr.clone(),
-            source,
-        })?;
-    let http_addr = api_listener
-        .local_addr()
+    // One API listener per shard on the same address (SO_REUSEPORT): the
+    // kernel spreads connections over the shards.
+    let api_listeners = bind_shared(&config.http_addr, config.shards)?;
+    let http_addr = api_listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
         .map(|a| a.to_string())
-        .unwrap_or_else(|_| config.http_addr.clone());
+        .unwrap_or_else(|| config.http_addr.clone());
     // Receive URLs on a listener of their own, when configured.
     let receive_listener = match config.ingest_addr.as_str() {
         "" => None,
@@ -165,16 +200,31 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
     });
     let answers = std::mem::take(&mut recovered.answers);
     let cron_fired = std::mem::take(&mut recovered.cron_fired);
-    let api_fd = api_listener.into_raw_fd();
+    let mut api_fds = api_listeners.into_iter().map(|l| l.into_raw_fd());
+    let api_fd = api_fds
+        .next()
+        .ok_or_else(|| EngineError::Config("shards must be at least 1".into()))?;
     let receive_fd = receive_listener.map(|l| l.into_raw_fd());
     let socket = socket_path.clone();
-    let services: Services = Box::new(move |shard| {
+    let api_open = Arc::new(crate::api::Open::default());
+    let (forward, inbox) = crate::api::forward::channel();
+    let mut services: Vec<Services> = Vec::with_capacity(n);
+    let open = api_open.clone();
+    services.push(Box::new(move |shard| {
         // The idempotency table is shard 0's thread-local.
         crate::api::idempotency::restore(answers);
         // SAFETY: the descriptor came from a bound std listener whose
         // ownership was released with into_raw_fd.
         let listener = unsafe { glommio::net::TcpListener::from_raw_fd(api_fd) };
-        glommio::spawn_local(crate::api::serve(shard.clone(), listener, Surface::Full)).detach();
+        glommio::spawn_local(crate::api::serve(
+            shard.clone(),
+            listener,
+            Surface::Full,
+            open,
+            None,
+        ))
+        .detach();
+        glommio::spawn_local(crate::api::forward::answer(shard.clone(), inbox)).detach();
         if let Some(fd) = receive_fd {
             // SAFETY: as above, a bound std listener released with into_raw_fd.
             let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
@@ -182,6 +232,8 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
                 shard.clone(),
                 listener,
                 Surface::ReceiveOnly,
+                Arc::new(crate::api::Open::default()),
+                None,
             ))
             .detach();
         }
@@ -200,7 +252,24 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         glommio::spawn_local(crate::rules::evaluator::run(shard.clone())).detach();
         glommio::spawn_local(crate::shard::outbox::run(shard.clone())).detach();
         Ok(())
-    });
+    }));
+    for fd in api_fds {
+        let (open, forward) = (api_open.clone(), forward.clone());
+        services.push(Box::new(move |shard| {
+            // SAFETY: as above, a bound std listener released with into_raw_fd.
+            let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+            glommio::spawn_local(crate::api::serve(
+                shard.clone(),
+                listener,
+                Surface::Full,
+                open,
+                Some(forward),
+            ))
+            .detach();
+            Ok(())
+        }));
+    }
+    drop(forward);
     let result = runtime::run(Start {
         shared,
         recovered,

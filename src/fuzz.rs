@@ -40,7 +40,7 @@ pub fn api_request(data: &[u8]) {
                 return;
             };
             let path = head.request.path.clone();
-            let _ = crate::api::routes::route_name(&path);
+            let _ = crate::api::table::route_name(&path);
             if http::read_body(&mut stream, &mut buf, head).await.is_err() {
                 return;
             }

@@ -92,6 +92,11 @@ pub const SECRET_GRACE_SECS_MAX: u32 = 7 * 24 * 3600;
 /// Connections being answered 503 at once because the API is full (each
 /// for at most a second); past it a refused connection is just closed.
 pub const API_REJECTIONS_IN_FLIGHT_MAX: usize = 64;
+/// Requests (and head checks) other shards' API connections hand to shard
+/// 0 that may wait in its queue (`api::forward`); a shard finding it full
+/// waits for room. Each connection has at most one waiting, so the
+/// connection limit bounds them too.
+pub const API_FORWARDED_MAX: usize = 256;
 /// Most bytes read and discarded after an error reply, so the client sees
 /// the reply instead of a reset, without reading an unbounded body.
 pub const API_LINGER_BYTES_MAX: usize = 8 * 1024 * 1024;

@@ -44,6 +44,8 @@ pub struct ShardStats {
     pub deliveries_cancelled: u64,
     pub journal_bytes: u64,
     pub journal_syncs: u64,
+    /// API connections accepted by the shard's listener.
+    pub api_connections: u64,
     /// Attempt duration (request written → response parsed).
     pub attempt_us: Histogram<u64>,
     /// Message accepted → successful delivery.
@@ -64,6 +66,7 @@ impl Default for ShardStats {
             deliveries_cancelled: 0,
             journal_bytes: 0,
             journal_syncs: 0,
+            api_connections: 0,
             attempt_us: latency_histogram(),
             e2e_us: latency_histogram(),
             sync_us: latency_histogram(),
@@ -190,7 +193,7 @@ pub fn render(published: &Published) -> String {
         .enumerate()
         .map(|(i, s)| (Some(i), s.as_ref()))
         .collect();
-    let counters: [Metric<u64>; 6] = [
+    let counters: [Metric<u64>; 7] = [
         (
             "ringhook_messages_ingested_total",
             "Messages accepted (durable and acknowledged).",
@@ -213,6 +216,11 @@ pub fn render(published: &Published) -> String {
             "ringhook_journal_syncs_total",
             "Group commits (msync calls).",
             |s| s.stats.journal_syncs,
+        ),
+        (
+            "ringhook_api_connections_total",
+            "API connections accepted by the shard's listener (every shard listens on the API port).",
+            |s| s.stats.api_connections,
         ),
         (
             "ringhook_endpoints_active",

@@ -19,36 +19,7 @@ fn call(
     headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> (u16, Vec<(String, String)>, Value) {
-    let mut req = ureq::request(method, &format!("http://{}{}", engine.http, path))
-        .timeout(Duration::from_secs(10));
-    for (n, v) in headers {
-        req = req.set(n, v);
-    }
-    let res = match body {
-        Some(b) => req.send_json(b),
-        None => req.call(),
-    };
-    let r = match res {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {path}: {e}"),
-    };
-    let status = r.status();
-    let hs = r
-        .headers_names()
-        .into_iter()
-        .flat_map(|n| {
-            r.all(&n)
-                .into_iter()
-                .map(|v| (n.clone(), v.to_string()))
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    let text = r.into_string().unwrap_or_default();
-    (
-        status,
-        hs,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-    )
+    engine.call(&ureq::agent(), method, path, headers, body)
 }
 
 fn header<'a>(hs: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -10,7 +10,7 @@ use crate::limits::{API_HEAD_BYTES_MAX, API_REQUEST_HEADERS_MAX};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 
 /// One parsed API request.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Request {
     pub method: String,
     pub path: String,

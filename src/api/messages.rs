@@ -30,15 +30,23 @@ struct MessageIn {
 
 pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Result<Response> {
     let found = find_app(shard, app);
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&req.body) {
-        return Err(error(
-            400,
-            "invalid_json",
-            format!("request body is not valid JSON: {e}"),
-        ));
-    }
-    let m: MessageIn =
-        serde_json::from_slice(&req.body).map_err(|e| invalid("body", e.to_string()))?;
+    // One parse; only a refused body is parsed again, to say whether it is
+    // JSON at all.
+    let m: MessageIn = match serde_json::from_slice(&req.body) {
+        Ok(m) => m,
+        Err(e) => {
+            return Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(&req.body) {
+                    Err(e) => error(
+                        400,
+                        "invalid_json",
+                        format!("request body is not valid JSON: {e}"),
+                    ),
+                    Ok(_) => invalid("body", e.to_string()),
+                },
+            )
+        }
+    };
     if !valid_event_type(&m.event_type) {
         return Err(invalid(
             "eventType",
@@ -77,7 +85,12 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
     };
     let mut results = route::submit(shard, vec![new]).await;
     match results.pop() {
-        Some(Ok(msg)) => Ok(ok(202, views::message(&msg))),
+        Some(Ok(msg)) => Ok(Response {
+            status: 202,
+            body: views::message_bytes(&msg, &m.payload),
+            content_type: None,
+            headers: Vec::new(),
+        }),
         Some(Err(IngestError::Duplicate(id))) => Err(error(
             409,
             "conflict",

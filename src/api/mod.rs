@@ -1,4 +1,6 @@
-//! The HTTP API in the Svix `/api/v1` dialect, served by shard 0.
+//! The HTTP API in the Svix `/api/v1` dialect, served by every shard (what
+//! a shard other than 0 does not serve itself it hands to shard 0: see
+//! `forward`).
 //!
 //! `http` reads requests and writes responses, `routes` maps paths to
 //! handlers, `views` renders records as Svix-shaped JSON. The API changes the
@@ -14,6 +16,7 @@ pub mod endpoints;
 pub mod environment;
 pub mod event_types;
 pub mod expunge;
+pub mod forward;
 pub mod headers;
 pub mod http;
 pub mod idempotency;
@@ -30,25 +33,33 @@ pub mod replay;
 pub mod routes;
 pub mod rules;
 pub mod sources;
+pub mod table;
 pub mod usage;
 pub mod views;
 
 use crate::limits::{API_LINGER_BYTES_MAX, API_REJECTIONS_IN_FLIGHT_MAX};
 use crate::shard::state::Shard;
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The open connections, in all and per client address (bounded by
-/// `api_connections_max` entries).
+/// The open connections of one surface on every shard, in all and per
+/// client address (bounded by `api_connections_max` entries): the limits
+/// hold for the engine, whichever shard's listener a connection reaches.
 #[derive(Default)]
-struct Open {
-    total: Cell<usize>,
-    per_client: RefCell<HashMap<IpAddr, usize>>,
+pub struct Open {
+    counts: Mutex<Counts>,
     /// Tasks answering a refused connection with a 503.
-    rejecting: Cell<usize>,
+    rejecting: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Counts {
+    total: usize,
+    per_client: HashMap<IpAddr, usize>,
 }
 
 impl Open {
@@ -59,29 +70,29 @@ impl Open {
         max: usize,
         per_client_max: usize,
     ) -> Result<(), &'static str> {
-        if self.total.get() >= max {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if c.total >= max {
             return Err("the API has as many connections open as it allows");
         }
         if let Some(ip) = client {
-            let mut per = self.per_client.borrow_mut();
-            let n = per.entry(ip).or_insert(0);
+            let n = c.per_client.entry(ip).or_insert(0);
             if *n >= per_client_max {
                 return Err("this client has as many connections open as one client may");
             }
             *n += 1;
         }
-        self.total.set(self.total.get() + 1);
+        c.total += 1;
         Ok(())
     }
 
     fn release(&self, client: Option<IpAddr>) {
-        self.total.set(self.total.get() - 1);
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.total -= 1;
         if let Some(ip) = client {
-            let mut per = self.per_client.borrow_mut();
-            if let Some(n) = per.get_mut(&ip) {
+            if let Some(n) = c.per_client.get_mut(&ip) {
                 *n -= 1;
                 if *n == 0 {
-                    per.remove(&ip);
+                    c.per_client.remove(&ip);
                 }
             }
         }
@@ -98,14 +109,22 @@ pub enum Surface {
     ReceiveOnly,
 }
 
-/// Accepts API connections until the engine stops.
-pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener, surface: Surface) {
-    let open = Rc::new(Open::default());
+/// Accepts API connections on one shard's listener until the engine stops.
+/// `open` is the surface's count on every shard; `forward` is `None` on
+/// shard 0 and the way to it on the others (see `forward`).
+pub async fn serve(
+    shard: Rc<Shard>,
+    listener: glommio::net::TcpListener,
+    surface: Surface,
+    open: Arc<Open>,
+    forward: Option<forward::Forward>,
+) {
     let config = &shard.shared().config;
     let (max, per_client_max) = (
         config.api_connections_max,
         config.api_connections_per_client_max,
     );
+    let forward = forward.map(Rc::new);
     while !shard.shared().is_stopping() {
         let Ok(stream) = listener.accept().await else {
             // Out of descriptors or a transient error: back off rather than
@@ -113,6 +132,7 @@ pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener, surfac
             glommio::timer::sleep(Duration::from_millis(10)).await;
             continue;
         };
+        shard.note_api_connection();
         let client = stream.peer_addr().ok().map(|a| a.ip());
         if let Err(why) = open.admit(client, max, per_client_max) {
             reject(&open, stream, why);
@@ -120,8 +140,9 @@ pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener, surfac
         }
         let shard = shard.clone();
         let open = open.clone();
+        let forward = forward.clone();
         glommio::spawn_local(async move {
-            connection(&shard, stream, surface).await;
+            connection(&shard, stream, surface, forward.as_deref()).await;
             open.release(client);
         })
         .detach();
@@ -131,11 +152,11 @@ pub async fn serve(shard: Rc<Shard>, listener: glommio::net::TcpListener, surfac
 /// Answers a connection over a limit with a 503 and closes it, within a
 /// second; at most `API_REJECTIONS_IN_FLIGHT_MAX` at once (past that, the
 /// connection is closed without an answer).
-fn reject(open: &Rc<Open>, mut stream: glommio::net::TcpStream, why: &'static str) {
-    if open.rejecting.get() >= API_REJECTIONS_IN_FLIGHT_MAX {
+fn reject(open: &Arc<Open>, mut stream: glommio::net::TcpStream, why: &'static str) {
+    if open.rejecting.fetch_add(1, Ordering::Relaxed) >= API_REJECTIONS_IN_FLIGHT_MAX {
+        open.rejecting.fetch_sub(1, Ordering::Relaxed);
         return;
     }
-    open.rejecting.set(open.rejecting.get() + 1);
     let open = open.clone();
     glommio::spawn_local(async move {
         let resp = http::error(503, "too_many_connections", why);
@@ -145,7 +166,7 @@ fn reject(open: &Rc<Open>, mut stream: glommio::net::TcpStream, why: &'static st
             Ok(())
         })
         .await;
-        open.rejecting.set(open.rejecting.get() - 1);
+        open.rejecting.fetch_sub(1, Ordering::Relaxed);
     })
     .detach();
 }
@@ -167,7 +188,12 @@ async fn until<T>(deadline: Instant, f: impl std::future::Future<Output = T>) ->
 /// and writing the answer) has the request timeout in all, so a client that
 /// never reads its answers cannot hold the connection. The token is checked
 /// right after the head, before any body byte is read.
-async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream, surface: Surface) {
+async fn connection(
+    shard: &Rc<Shard>,
+    mut stream: glommio::net::TcpStream,
+    surface: Surface,
+    forward: Option<&forward::Forward>,
+) {
     let config = &shard.shared().config;
     let header_timeout = Duration::from_millis(config.api_header_timeout_ms);
     let idle = Duration::from_millis(config.api_keepalive_idle_ms);
@@ -199,7 +225,11 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream, surf
             Some(Ok(head)) => head,
         };
         let deadline = Instant::now() + request_timeout;
-        if let Some(resp) = routes::refuse_unauthorized(shard, &head.request, surface) {
+        let refused = match forward {
+            None => routes::refuse_unauthorized(shard, &head.request, surface),
+            Some(f) => f.refuse_unauthorized(shard, &head.request, surface).await,
+        };
+        if let Some(resp) = refused {
             let _ = until(deadline, http::write_response(&mut stream, &resp, false)).await;
             linger(&mut stream).await;
             return;
@@ -211,7 +241,10 @@ async fn connection(shard: &Rc<Shard>, mut stream: glommio::net::TcpStream, surf
                 Err(_) => return false,
             };
             let keep_alive = req.keep_alive && !last;
-            let resp = routes::handle(shard, req, surface).await;
+            let resp = match forward {
+                None => routes::handle(shard, req, surface).await,
+                Some(f) => f.handle(shard, req, surface).await,
+            };
             http::write_response(&mut stream, &resp, keep_alive)
                 .await
                 .is_ok()

@@ -10,6 +10,7 @@
 use crate::message::Message;
 use crate::records::{AppRecord, EndpointRecord, EventTypeRecord};
 use crate::time::rfc3339;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 /// Parts of a header name that mark its value as a credential: no API view
@@ -127,15 +128,47 @@ pub fn schema_example(d: &crate::records::EventTypeDetailsRecord) -> Option<Valu
 }
 
 pub fn message(m: &Message) -> Value {
-    let payload = crate::accept::payload::parse(&m.payload).unwrap_or(Value::Null);
-    json!({
-        "id": m.id,
-        "eventType": m.event_type,
-        "eventId": m.event_id,
-        "payload": payload,
-        "channels": (!m.channels.is_empty()).then_some(&m.channels),
-        "timestamp": rfc3339(m.created_ms),
-    })
+    match crate::accept::payload::check(&m.payload)
+        .ok()
+        .and_then(|()| serde_json::from_slice::<&RawValue>(&m.payload).ok())
+    {
+        Some(payload) => serde_json::to_value(MessageOut::new(m, payload)).unwrap_or(Value::Null),
+        // A payload that no longer reads (written before the depth bound
+        // existed) shows as null.
+        None => serde_json::to_value(MessageOut::new(m, RawValue::NULL)).unwrap_or(Value::Null),
+    }
+}
+
+/// The JSON text of a message's view with `payload` (its bytes, already
+/// checked) as they are: what `POST …/msg` answers, written without building
+/// a `Value` of the payload and serialising it again.
+pub fn message_bytes(m: &Message, payload: &RawValue) -> Vec<u8> {
+    serde_json::to_vec(&MessageOut::new(m, payload)).unwrap_or_default()
+}
+
+/// A message's view, Svix's `MessageOut`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessageOut<'a> {
+    id: &'a str,
+    event_type: &'a str,
+    event_id: Option<&'a str>,
+    payload: &'a RawValue,
+    channels: Option<&'a [String]>,
+    timestamp: String,
+}
+
+impl<'a> MessageOut<'a> {
+    fn new(m: &'a Message, payload: &'a RawValue) -> Self {
+        MessageOut {
+            id: m.id.as_str(),
+            event_type: &m.event_type,
+            event_id: m.event_id.as_deref(),
+            payload,
+            channels: (!m.channels.is_empty()).then_some(&m.channels[..]),
+            timestamp: rfc3339(m.created_ms),
+        }
+    }
 }
 
 /// A page of a listing in Svix's `{data, iterator, prevIterator, done}` shape.

@@ -3,7 +3,7 @@
 //!
 //! The caller (`ringhook serve`, in `engine.rs`) recovers state and binds listeners; this
 //! module builds each shard's rooms from what recovery found, starts the
-//! executors, starts the caller's services on shard 0, and then only waits
+//! executors, starts the caller's services on each shard, and then only waits
 //! for SIGTERM/SIGINT or a shard's exit. On a signal it sets `stopping`;
 //! shards stop taking work, sync their journals and return.
 
@@ -32,14 +32,15 @@ pub struct Start {
     pub recovered: Recovered,
     /// Outbound connections per shard (`delivery::budget`).
     pub connection_budget: usize,
-    /// Started on shard 0 once its state exists: the API and the ingest
-    /// socket, which the caller knows and this runtime does not.
-    pub services: Services,
+    /// Started on each shard once its state exists, one per shard in shard
+    /// order: the API on every shard, the ingest socket and shard 0's
+    /// tasks, which the caller knows and this runtime does not.
+    pub services: Vec<Services>,
     /// Printed once every shard is up.
     pub banner: String,
 }
 
-/// What shard 0 starts besides the shard itself; an error stops the start.
+/// What a shard starts besides the shard itself; an error stops the start.
 pub type Services = Box<dyn FnOnce(&Rc<Shard>) -> Result<(), String> + Send>;
 
 /// Why the runtime could not start or stopped abnormally.
@@ -86,7 +87,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         failing_since,
         ..
     } = recovered;
-    let mut services = Some(services);
+    let mut services: Vec<Option<Services>> = services.into_iter().map(Some).collect();
     let mut retired = Some(retired);
     let n = shared.config.shards;
     let mesh =
@@ -113,7 +114,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         let mesh = mesh.clone();
         let ready = ready_tx.clone();
         let exited = exited.clone();
-        let services = if i == 0 { services.take() } else { None };
+        let services = services.get_mut(i).and_then(Option::take);
         let catalog_store = if i == 0 { catalog_store.take() } else { None };
         let retired = if i == 0 {
             retired.take().unwrap_or_default()

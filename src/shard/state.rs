@@ -295,6 +295,11 @@ impl Shard {
     }
 
     /// The catalog journal's size and compactions since start (shard 0).
+    /// Counts an API connection this shard's listener accepted (metrics).
+    pub fn note_api_connection(&self) {
+        self.stats.borrow_mut().api_connections += 1;
+    }
+
     pub fn catalog_journal_stats(&self) -> Option<(u64, u64)> {
         self.catalog_store.as_ref().map(|s| {
             let s = s.borrow();

@@ -250,6 +250,49 @@ impl Engine {
         assert_eq!(v["detail"][0]["loc"][1], field, "{body}: {v}");
     }
 
+    /// A request with arbitrary headers through `agent` (a fresh agent
+    /// opens a connection of its own); (status, every header, JSON body).
+    pub fn call(
+        &self,
+        agent: &ureq::Agent,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> (u16, Vec<(String, String)>, Value) {
+        let mut req = agent
+            .request(method, &format!("http://{}{}", self.http, path))
+            .timeout(Duration::from_secs(10));
+        for (n, v) in headers {
+            req = req.set(n, v);
+        }
+        let res = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        let r = match res {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        let status = r.status();
+        let hs = r
+            .headers_names()
+            .into_iter()
+            .flat_map(|n| {
+                r.all(&n)
+                    .into_iter()
+                    .map(|v| (n.clone(), v.to_string()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let text = r.into_string().unwrap_or_default();
+        (
+            status,
+            hs,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
     pub fn create_app(&self, name: &str) -> String {
         let (s, v) = self.api("POST", "/api/v1/app", Some(json!({ "name": name })));
         assert_eq!(s, 201, "create app: {v}");

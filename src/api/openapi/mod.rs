@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn the_document_names_every_route_and_only_routes() {
         let documented: BTreeSet<&str> = paths().collect();
-        let routed: BTreeSet<&str> = super::super::routes::route_paths().collect();
+        let routed: BTreeSet<&str> = super::super::table::route_paths().collect();
         let missing: Vec<_> = routed.difference(&documented).collect();
         let extra: Vec<_> = documented.difference(&routed).collect();
         assert!(

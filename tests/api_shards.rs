@@ -1,0 +1,165 @@
+//! The HTTP API on every shard (issue 16): each shard accepts API
+//! connections on the one port; a shard other than 0 creates messages
+//! itself and hands every other request (and every head check an API token
+//! does not decide) to shard 0. Driven over many fresh connections, so that
+//! both shards' listeners get some: messages, reads, console sessions with
+//! their CSRF token, idempotency keys and refusals all answer as on shard 0,
+//! and nothing is lost.
+
+mod common;
+
+use common::{wait_for, Engine, Sink, TOKEN};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+/// Connections opened per check: each lands on a shard by its address, so
+/// both shards see some (the chance that 40 all land on one is 2^-39).
+const CONNECTIONS: usize = 40;
+
+/// One request on a connection of its own; (status, headers, JSON body).
+fn fresh(
+    engine: &Engine,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (u16, Vec<(String, String)>, Value) {
+    let agent = ureq::AgentBuilder::new().max_idle_connections(0).build();
+    engine.call(&agent, method, path, headers, body)
+}
+
+fn shard_connections(engine: &Engine, shard: usize) -> u64 {
+    let text = engine.metrics().expect("metrics");
+    let prefix = format!("ringhook_api_connections_total{{shard=\"{shard}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .expect("a connection count per shard") as u64
+}
+
+#[test]
+fn every_shard_serves_the_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "2"]);
+    let sink = Sink::start();
+    let app = engine.create_app("shards");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/hook") }));
+    let bearer = format!("Bearer {TOKEN}");
+    let auth = [("authorization", bearer.as_str())];
+
+    // Messages created and read back, each on connections of their own.
+    let mut ids = HashSet::new();
+    for i in 0..CONNECTIONS {
+        let (s, _, v) = fresh(
+            &engine,
+            "POST",
+            &format!("/api/v1/app/{app}/msg"),
+            &auth,
+            Some(json!({ "eventType": "order.paid", "payload": { "n": i } })),
+        );
+        assert_eq!(s, 202, "{v}");
+        assert_eq!(v["payload"], json!({ "n": i }), "{v}");
+        let id = v["id"].as_str().expect("id").to_string();
+        let (s, _, got) = fresh(
+            &engine,
+            "GET",
+            &format!("/api/v1/app/{app}/msg/{id}"),
+            &auth,
+            None,
+        );
+        assert_eq!((s, &got["id"]), (200, &json!(id)), "{got}");
+        ids.insert(id);
+    }
+    // Metrics are published by each shard every few hundred milliseconds.
+    wait_for(
+        "both shards accepted API connections",
+        Duration::from_secs(10),
+        || (shard_connections(&engine, 0) > 0 && shard_connections(&engine, 1) > 0).then_some(()),
+    );
+
+    // Refusals read the same on every shard: no token, a wrong token, an
+    // unknown application (handed to shard 0, which knows inline creation).
+    for _ in 0..CONNECTIONS / 4 {
+        let path = format!("/api/v1/app/{app}/msg");
+        let body = json!({ "eventType": "a", "payload": {} });
+        assert_eq!(
+            fresh(&engine, "POST", &path, &[], Some(body.clone())).0,
+            401
+        );
+        let wrong = [("authorization", "Bearer rh_wrong")];
+        assert_eq!(
+            fresh(&engine, "POST", &path, &wrong, Some(body.clone())).0,
+            401
+        );
+        let (s, _, v) = fresh(
+            &engine,
+            "POST",
+            "/api/v1/app/app_none/msg",
+            &auth,
+            Some(body),
+        );
+        assert_eq!((s, v["code"].as_str()), (404, Some("not_found")), "{v}");
+    }
+
+    // A console session is shard 0's; its cookie and CSRF token work on
+    // connections that reach either shard.
+    let (s, hs, v) = fresh(&engine, "POST", "/console/api/session", &auth, None);
+    assert_eq!(s, 200, "{v}");
+    let cookie = hs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, v)| v.split(';').next().unwrap_or_default().to_string())
+        .expect("a session cookie");
+    let csrf = v["csrfToken"].as_str().expect("csrf").to_string();
+    for i in 0..CONNECTIONS / 2 {
+        let read = [("cookie", cookie.as_str())];
+        assert_eq!(fresh(&engine, "GET", "/api/v1/app", &read, None).0, 200);
+        let write = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+        let (s, _, v) = fresh(
+            &engine,
+            "POST",
+            "/api/v1/app",
+            &write,
+            Some(json!({ "name": format!("console-{i}") })),
+        );
+        assert_eq!(s, 201, "{v}");
+        let (s, _, v) = fresh(
+            &engine,
+            "POST",
+            "/api/v1/app",
+            &read,
+            Some(json!({ "name": "no-csrf" })),
+        );
+        assert_eq!((s, v["code"].as_str()), (403, Some("csrf_failed")), "{v}");
+    }
+
+    // One idempotency key from many connections: one message, one answer.
+    let keyed = [
+        ("authorization", bearer.as_str()),
+        ("idempotency-key", "shards-key-1"),
+    ];
+    let answers: HashSet<String> = (0..CONNECTIONS / 2)
+        .map(|_| {
+            let (s, _, v) = fresh(
+                &engine,
+                "POST",
+                &format!("/api/v1/app/{app}/msg"),
+                &keyed,
+                Some(json!({ "eventType": "order.paid", "payload": { "keyed": true } })),
+            );
+            assert_eq!(s, 202, "{v}");
+            v["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    ids.extend(answers);
+
+    // Every message reaches the endpoint once.
+    wait_for("every message delivered", Duration::from_secs(30), || {
+        (sink.ids().iter().collect::<HashSet<_>>().len() >= ids.len()).then_some(())
+    });
+    let got: HashSet<String> = sink.ids().into_iter().collect();
+    assert_eq!(got, ids);
+    assert_eq!(sink.count(), ids.len(), "no message delivered twice");
+}
