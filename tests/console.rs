@@ -9,7 +9,6 @@ use common::{Engine, TOKEN};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 /// A request with arbitrary headers; (status, headers, JSON body).
 fn call(
