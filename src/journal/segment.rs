@@ -253,8 +253,8 @@ fn reserve_range(file: &File, path: &Path, from: u64, to: u64) -> Result<(), Jou
 ///
 /// # Invariants
 /// 1. The mapping is `segment_bytes` long; the file under it is at least
-///    `file_bytes` long (nothing cuts a mapped file below it) and at most
-///    the mapping is read or written.
+///    `file_bytes` long: nothing cuts a mapped file below that (a failed
+///    growth cuts the file back to exactly that).
 /// 2. Every read ([`bytes`](Self::bytes)) and write ([`write_at`](Self::write_at),
 ///    [`zero`](Self::zero)) through the mapping stays below `file_bytes`:
 ///    a page wholly past the file's end faults with SIGBUS. Writes assert it.

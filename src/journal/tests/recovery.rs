@@ -225,6 +225,7 @@ fn all_zero_newest_segment_is_reinitialized() {
     assert_eq!(report.segments, 2);
     assert_eq!(journal.active_segment_seq(), 2);
     assert_eq!(report.end_lsn.0, SEG + SEGMENT_HEADER_BYTES);
+    assert_eq!(file_len(&seg(tmp.path(), 2)), initial_file_bytes(SEG));
     append_all(&mut journal, &[(5, b"x".to_vec())]);
     drop(journal);
     let (_, _, seen) = open_collect(tmp.path(), config(SEG)).expect("reopen");
