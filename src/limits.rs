@@ -28,6 +28,15 @@ pub const INTERNED_STRINGS_MAX: usize = 65_536;
 /// one `MADV_POPULATE_WRITE` call instead of a page fault per 4 KiB, without
 /// committing more of a segment than a few milliseconds of writes need.
 pub const POPULATE_AHEAD_BYTES_MAX: u64 = 256 * 1024;
+/// Largest size a new segment's file starts at (`journal::segment`): a
+/// file starts at a sixteenth of `segment_bytes`, at most this, and doubles
+/// ahead of the writer up to `segment_bytes` (its mapping is full length from
+/// the start). Small enough that a fresh engine takes a few MiB of disk
+/// instead of a full segment per shard (64 MiB each, 4 GiB on 64 cores);
+/// large enough that a 64 MiB segment grows only six times. A sixteenth
+/// rather than the whole of a small segment, so that the simulator's and
+/// the tests' small segments grow through the same code.
+pub const SEGMENT_FILE_INITIAL_BYTES_MAX: u64 = 1024 * 1024;
 
 // Delivery
 

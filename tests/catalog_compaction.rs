@@ -269,7 +269,15 @@ fn a_catalog_journal_of_another_segment_size_is_migrated() {
     let mut engine = Engine::start(dir.path(), &["--shards", "1"]);
     let app = engine.create_app("old");
     assert!(engine.stop());
-    let size = |p: &Path| std::fs::metadata(p).expect("stat").len();
+    // The segment size a segment was written with is in its header (its
+    // file grows as it fills, up to that size).
+    let size = |p: &Path| {
+        let bytes = std::fs::read(p).expect("read segment");
+        let len = std::fs::metadata(p).expect("stat").len();
+        let header = u64::from_le_bytes(bytes[24..32].try_into().expect("8 bytes"));
+        assert!(len <= header, "{len} > {header}");
+        header
+    };
     let before = catalog_segments(&engine.data_dir);
     assert_eq!(before.len(), 1);
     assert_eq!(

@@ -15,7 +15,7 @@ use super::error::{JournalIoError, ScanError};
 use super::format::{
     decode_segment_header, segment_base_lsn, segment_order_problem, HeaderProblem,
 };
-use super::scan::{classify, find_nonzero, scan_records, EndVerdict};
+use super::scan::{classify, find_nonzero, scan_records, EndVerdict, SegmentBytes};
 use super::segment::list_segments;
 use super::{Corruption, TornTail, Visit};
 
@@ -102,7 +102,7 @@ pub fn check_with(dir: &Path, visit: &mut Visit<'_>) -> Result<CheckReport, Scan
             offset,
             reason,
         };
-        let mut data = fs::read(&segment.path)
+        let data = fs::read(&segment.path)
             .map_err(|e| JournalIoError::new("read segment", &segment.path, e))?;
         let file_bytes = data.len() as u64;
         let header = decode_segment_header(&data, segment.seq);
@@ -130,18 +130,16 @@ pub fn check_with(dir: &Path, visit: &mut Visit<'_>) -> Result<CheckReport, Scan
             report.corruption = Some(corrupt(0, reason));
             break;
         }
-        // Like recovery, read a short file as if its missing bytes were zero.
-        // The size comes from disk, so allocation failure is reported rather
-        // than allowed to abort the process.
-        let extra = usize::try_from(segment_bytes - file_bytes).ok();
-        if extra.is_none_or(|extra| data.try_reserve_exact(extra).is_err()) {
+        // Like recovery, read a short file (files grow as they fill) as if
+        // its missing bytes were zero; they are not allocated.
+        let Ok(view_bytes) = usize::try_from(segment_bytes) else {
             report.corruption = Some(corrupt(
                 0,
-                format!("segment size {segment_bytes} cannot be held in memory"),
+                format!("segment size {segment_bytes} does not fit in memory"),
             ));
             break;
-        }
-        data.resize(data.len() + extra.unwrap_or(0), 0);
+        };
+        let view = SegmentBytes::new(&data, view_bytes);
         match header {
             Ok(_) => {}
             Err(HeaderProblem::AllZero) if newest => {
@@ -163,7 +161,7 @@ pub fn check_with(dir: &Path, visit: &mut Visit<'_>) -> Result<CheckReport, Scan
             }
         }
         let base_lsn = segment_base_lsn(segment.seq, segment_bytes).unwrap_or(0);
-        let scan = scan_records(&data, segment.seq, base_lsn, visit);
+        let scan = scan_records(view, segment.seq, base_lsn, visit);
         report.records += scan.records;
         report.bytes += scan.record_bytes;
         match classify(&scan.end, newest) {

@@ -76,6 +76,10 @@ pub enum AppendError {
     /// append may be retried (for example after freeing disk space).
     #[error("cannot roll to a new segment: {0}")]
     Roll(#[source] JournalIoError),
+    /// Growing the active segment's file to hold the record failed (a full
+    /// disk); the journal is unchanged and the append may be retried.
+    #[error("cannot grow the segment file: {0}")]
+    Grow(#[source] JournalIoError),
 }
 
 /// Why a group commit did not make its bytes durable.

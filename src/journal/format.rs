@@ -22,9 +22,11 @@ pub const RECORD_ALIGN_BYTES: u64 = 16;
 /// Non-zero marker in the first two bytes of a record header ("RJ" on disk).
 ///
 /// It must be non-zero so that an all-zero header can unambiguously mean
-/// "end of data" in a preallocated, zero-filled segment.
+/// "end of data" in a zero-filled segment (zeros reserved with its file,
+/// or past the file's end).
 pub const RECORD_MAGIC: u16 = u16::from_le_bytes(*b"RJ");
-/// Segment sizes are whole pages so that every mapping covers exactly its file.
+/// Segment sizes (and the sizes a segment's file grows through) are whole
+/// pages, so a file ends at a page boundary of its mapping.
 pub const SEGMENT_SIZE_GRANULE_BYTES: u64 = 4096;
 
 /// Byte offset of the CRC inside the segment header; the CRC covers every byte before it.

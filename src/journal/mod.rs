@@ -1,7 +1,8 @@
 //! The per-shard write-ahead journal: the engine's ground truth on disk.
 //!
-//! A journal is a directory of fixed-size, preallocated, memory-mapped segment
-//! files holding opaque, CRC-protected record bodies tagged with a `kind`.
+//! A journal is a directory of fixed-size, memory-mapped segments holding
+//! opaque, CRC-protected record bodies tagged with a `kind`. A segment's
+//! file starts small and grows, blocks reserved, ahead of the writer.
 //! Appends are plain memory copies into the mapping; durability comes from
 //! group commit (`take_sync_job` / `SyncJob::run` / `complete_sync`), which
 //! lets the blocking msync run on another thread while the shard keeps
@@ -35,7 +36,7 @@ pub use scan::EndVerdict;
 /// pure and total, for the fuzzer and tests.
 pub fn judge_segment(bytes: &[u8], seq: u64, newest: bool) -> Result<(u64, EndVerdict), String> {
     format::decode_segment_header(bytes, seq).map_err(|e| e.to_string())?;
-    let scan = scan::scan_records(bytes, seq, 0, &mut |_| Ok(()));
+    let scan = scan::scan_records(scan::SegmentBytes::whole(bytes), seq, 0, &mut |_| Ok(()));
     Ok((scan.records, scan::classify(&scan.end, newest)))
 }
 pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
@@ -50,8 +51,9 @@ pub use writer::{remove_segments_before, Journal};
 /// Tunables fixed when a journal is opened.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JournalConfig {
-    /// Size of every segment file; a positive multiple of 4096. Existing
-    /// segments must have been created with the same size.
+    /// Size of every segment (its mapping, its Lsn span, the size in its
+    /// header; its file grows up to it); a positive multiple of 4096.
+    /// Existing segments must have been created with the same size.
     pub segment_bytes: u64,
     /// Truncate the log at the first corruption instead of refusing to open
     /// (the `--repair` flag). Records after that point are lost.

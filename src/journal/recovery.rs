@@ -16,9 +16,11 @@ use super::format::{
     decode_segment_header, segment_base_lsn, segment_order_problem, valid_segment_bytes,
     HeaderProblem, SEGMENT_HEADER_BYTES,
 };
-use super::scan::{classify, find_nonzero, last_nonzero_end, scan_records, EndVerdict};
+use super::scan::{
+    classify, find_nonzero, last_nonzero_end, scan_records, EndVerdict, SegmentBytes,
+};
 use super::segment::{
-    create_segment, extend_and_reserve, list_segments, lock_dir, open_rw, read_prefix,
+    create_segment, initial_file_bytes, list_segments, lock_dir, open_rw, read_prefix,
     remove_segments, MappedSegment, SegmentFile,
 };
 use super::{
@@ -93,6 +95,10 @@ impl Journal {
             reinitialized: None,
         };
         let end = recover(dir, &config, &segments, visit, &mut report)?;
+        // The writer stores into the rest of this file through the mapping:
+        // a crash in the middle of a growth may have left its tail without
+        // blocks, where a full disk would be a SIGBUS instead of an error.
+        end.segment.reserve_file()?;
         // Repair may have deleted segments or created one; count what is there now.
         report.segments = list_segments(dir)?.len();
         report.end_lsn = Lsn(end.base_lsn + end.end_offset);
@@ -234,12 +240,11 @@ fn recover_segment(
             "segment file is {file_bytes} bytes, larger than the segment size of {segment_bytes}"
         )));
     }
-    // Case 3: a short file reads as if the missing bytes were zero, which is
-    // exactly what extending it produces.
-    if file_bytes < segment_bytes {
-        extend_and_reserve(&handle, path, segment_bytes)?;
-    }
-    let segment = MappedSegment::map(&handle, path, file.seq, segment_bytes)?;
+    // Case 3: a file shorter than its segment is normal (files grow as
+    // they fill); its missing bytes read as zero (`SegmentBytes`) and are
+    // never touched through the mapping.
+    let mut segment = MappedSegment::map(handle, path, file.seq, segment_bytes)?;
+    let view_bytes = segment.len_bytes() as usize;
     match header {
         Ok(_) => {}
         Err(HeaderProblem::AllZero) if newest => {
@@ -252,7 +257,9 @@ fn recover_segment(
                     "segment header is all zero but the segment holds data at offset {data_at}"
                 )));
             }
-            segment.write_header(&handle)?;
+            // The crash may have come before the file had its first size.
+            segment.grow_to(initial_file_bytes(segment_bytes))?;
+            segment.write_header()?;
             report.reinitialized = Some(path.clone());
             return Ok(Step::Continue(LogEnd {
                 segment,
@@ -264,11 +271,12 @@ fn recover_segment(
         Err(problem) => return Ok(corrupt(problem.to_string())),
     }
     // SAFETY: the slice lives only for the scan; the writes below come after it.
-    let scan = scan_records(unsafe { segment.bytes() }, file.seq, base_lsn, visit);
+    let bytes = SegmentBytes::new(unsafe { segment.bytes() }, view_bytes);
+    let scan = scan_records(bytes, file.seq, base_lsn, visit);
     report.records += scan.records;
     // A previous process may have died with these records only in the page
     // cache; make them durable before anything built from them is acted on.
-    sync_file(&handle, path)?;
+    sync_file(segment.file(), path)?;
     // One of the three ends below is taken, so the segment moves into it.
     let (end_offset, corrupt_at) = match classify(&scan.end, newest) {
         EndVerdict::EndOfData { end_offset } => (end_offset, None),
@@ -277,8 +285,10 @@ fn recover_segment(
             extent_end,
             reason,
         } => {
-            segment.zero(offset, extent_end);
-            segment.flush(offset, extent_end)?;
+            // Past the file's end the segment is zero already.
+            let in_file = extent_end.min(segment.file_bytes());
+            segment.zero(offset.min(in_file), in_file);
+            segment.flush(offset.min(in_file), in_file)?;
             report.torn_tail = Some(TornTail {
                 path: path.clone(),
                 offset,
@@ -326,7 +336,8 @@ fn repair(
         Some(end) => {
             // The header is fine: keep the records before the corruption and
             // zero everything from it to the last non-zero byte.
-            let offset = end.end_offset;
+            // Past the file's end the segment is zero already.
+            let offset = end.end_offset.min(end.segment.file_bytes());
             // SAFETY: the slice is dropped before the segment is written.
             let zero_end = last_nonzero_end(unsafe { end.segment.bytes() }, offset as usize) as u64;
             end.segment.zero(offset, zero_end);

@@ -4,7 +4,9 @@
 //! same walk, so the two can never disagree about what is a valid record, a
 //! clean end of data, a torn tail or corruption. The walk never writes and
 //! never panics on any byte content: every length read from disk is checked
-//! against the slice before it is used.
+//! against the segment before it is used. It reads a segment through
+//! [`SegmentBytes`], which ends the file's bytes with zeros up to the
+//! segment's size without reading past the file's end.
 
 use std::fmt;
 
@@ -13,6 +15,94 @@ use super::format::{
     SEGMENT_HEADER_BYTES,
 };
 use super::{Lsn, RecordRef};
+
+/// One segment's bytes as the walk sees them: what its file holds, then
+/// zeros up to the segment's size.
+///
+/// The zeros exist nowhere. A segment's file grows as it fills, so it is
+/// normally shorter than its segment, and a crash (or an operator) can
+/// leave it shorter still, at any length; bytes past the file's end are
+/// never read, since through a mapping a page wholly past it faults with
+/// SIGBUS. A short file reads exactly as the same file extended with zeros
+/// would, which is what recovery did before files grew.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentBytes<'a> {
+    file: &'a [u8],
+    len: usize,
+}
+
+impl<'a> SegmentBytes<'a> {
+    /// The segment of `segment_bytes` whose file holds `file`.
+    pub fn new(file: &'a [u8], segment_bytes: usize) -> Self {
+        assert!(
+            file.len() <= segment_bytes,
+            "a longer file is refused before its segment is walked"
+        );
+        Self {
+            file,
+            len: segment_bytes,
+        }
+    }
+
+    /// A segment whose file holds all of it (the fuzzer, tests).
+    pub fn whole(bytes: &'a [u8]) -> Self {
+        Self::new(bytes, bytes.len())
+    }
+
+    /// The segment's size.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The 16 bytes at `at`, or `None` if they do not fit in the segment.
+    fn header(&self, at: usize) -> Option<[u8; 16]> {
+        let end = at.checked_add(RECORD_HEADER_BYTES as usize)?;
+        if end > self.len {
+            return None;
+        }
+        let mut raw = [0u8; 16];
+        if let Some(held) = self.file.get(at..end.min(self.file.len())) {
+            raw[..held.len()].copy_from_slice(held);
+        }
+        Some(raw)
+    }
+
+    /// The record CRC of `header_prefix` and the body at `from..to`, which
+    /// must lie in the segment; the zeros past the file's end are fed to
+    /// the CRC without being allocated.
+    fn record_crc(&self, header_prefix: &[u8], from: usize, to: usize) -> u32 {
+        const ZEROS: [u8; 4096] = [0; 4096];
+        let held = &self.file[from.min(self.file.len())..to.min(self.file.len())];
+        let mut crc = record_crc(header_prefix, held);
+        let mut zeros = to - from - held.len();
+        while zeros > 0 {
+            let n = zeros.min(ZEROS.len());
+            crc = crc32c::crc32c_append(crc, &ZEROS[..n]);
+            zeros -= n;
+        }
+        crc
+    }
+
+    /// The bytes at `from..to` (in the segment) as one 16-byte-aligned
+    /// buffer: only for a valid record that runs past the file's end.
+    fn padded(&self, from: usize, to: usize) -> rkyv::util::AlignedVec {
+        let held = &self.file[from.min(self.file.len())..to.min(self.file.len())];
+        // At least one byte, so even an empty body points into an aligned
+        // allocation rather than at a dangling address.
+        let mut out = rkyv::util::AlignedVec::with_capacity((to - from).max(1));
+        out.extend_from_slice(held);
+        out.resize(to - from, 0);
+        out
+    }
+
+    fn find_nonzero(&self, from: usize) -> Option<usize> {
+        find_nonzero(self.file, from)
+    }
+
+    fn last_nonzero_end(&self, from: usize) -> usize {
+        last_nonzero_end(self.file, from)
+    }
+}
 
 /// Why the walk stopped before a clean end of data.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,8 +180,8 @@ pub enum SegmentEnd {
 
 /// What recovery and `check` do with the end of one segment's walk: the
 /// rows of the decision table in `docs/journal-format.md` that a walk
-/// decides (the segment-level rows 1, 3, 6, 6a and 6b are decided before
-/// the walk).
+/// decides (the segment-level rows 1, 6, 6a and 6b are decided before
+/// the walk; row 3, a file shorter than its segment, is [`SegmentBytes`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndVerdict {
     /// Row 2: the data of this segment ends at `end_offset`.
@@ -165,14 +255,14 @@ pub struct SegmentScan {
     pub end: SegmentEnd,
 }
 
-/// Walks the records of segment `seq`, whose full (zero-extended) contents are
-/// `bytes`, calling `visit` for every record whose CRC matches; a record the
-/// visitor refuses ends the walk as [`BadRecord::InvalidBody`].
+/// Walks the records of segment `seq`, whose contents are `bytes`, calling
+/// `visit` for every record whose CRC matches; a record the visitor refuses
+/// ends the walk as [`BadRecord::InvalidBody`].
 ///
 /// `lsn_base` is the Lsn of byte 0 of this segment, so that each visited
 /// record can carry the Lsn at its end.
 pub fn scan_records(
-    bytes: &[u8],
+    bytes: SegmentBytes<'_>,
     seq: u64,
     lsn_base: u64,
     visit: &mut super::Visit<'_>,
@@ -184,16 +274,13 @@ pub fn scan_records(
     loop {
         // Offsets stay 16-aligned and the segment length is a multiple of 16,
         // so a header either fits completely or we are exactly at the end.
-        let Some(raw) = bytes
-            .get(offset..offset + header_bytes)
-            .and_then(|s| <&[u8; 16]>::try_from(s).ok())
-        else {
+        let Some(raw) = bytes.header(offset) else {
             return finish(records, record_bytes, clean_end(bytes, offset));
         };
         if raw.iter().all(|&b| b == 0) {
             return finish(records, record_bytes, clean_end(bytes, offset));
         }
-        let header = decode_record_header(raw);
+        let header = decode_record_header(&raw);
         let body_start = offset + header_bytes;
         let room_bytes = (bytes.len() - body_start) as u64;
         let problem = if header.magic != RECORD_MAGIC {
@@ -215,11 +302,10 @@ pub fn scan_records(
                 bad_end(bytes, offset, header_bytes, problem),
             );
         }
-        // The length was checked against the slice above, so this range is in bounds.
+        // The length was checked against the segment above, so this range is in bounds.
         let body_end = body_start + header.body_len as usize;
-        let body = &bytes[body_start..body_end];
         let footprint = record_footprint_bytes(u64::from(header.body_len)) as usize;
-        let computed = record_crc(&raw[0..8], body);
+        let computed = bytes.record_crc(&raw[0..8], body_start, body_end);
         if computed != header.crc {
             let problem = BadRecord::CrcMismatch {
                 stored: header.crc,
@@ -233,6 +319,16 @@ pub fn scan_records(
             return finish(records, record_bytes, end);
         }
         let end_offset = (offset + footprint).min(bytes.len());
+        // A valid record that runs past the file's end (its last bytes are
+        // zeros a crash cut off) is handed out from a copy.
+        let padded;
+        let body = match bytes.file.get(body_start..body_end) {
+            Some(body) => body,
+            None => {
+                padded = bytes.padded(body_start, body_end);
+                &padded[..]
+            }
+        };
         let visited = visit(RecordRef {
             kind: header.kind,
             version: header.version,
@@ -246,7 +342,7 @@ pub fn scan_records(
                 offset: offset as u64,
                 problem: BadRecord::InvalidBody(reason),
                 extent_end: end_offset as u64,
-                zeros_after: find_nonzero(bytes, end_offset).is_none(),
+                zeros_after: bytes.find_nonzero(end_offset).is_none(),
                 swallowed: None,
             };
             return finish(records, record_bytes, end);
@@ -266,9 +362,9 @@ fn finish(records: u64, record_bytes: u64, end: SegmentEnd) -> SegmentScan {
 }
 
 /// An end-of-data marker at `offset`: clean unless stray bytes follow it.
-fn clean_end(bytes: &[u8], offset: usize) -> SegmentEnd {
+fn clean_end(bytes: SegmentBytes<'_>, offset: usize) -> SegmentEnd {
     let after_marker = (offset + RECORD_HEADER_BYTES as usize).min(bytes.len());
-    match find_nonzero(bytes, after_marker) {
+    match bytes.find_nonzero(after_marker) {
         None => SegmentEnd::Clean {
             end_offset: offset as u64,
         },
@@ -277,20 +373,25 @@ fn clean_end(bytes: &[u8], offset: usize) -> SegmentEnd {
             problem: BadRecord::StrayBytes {
                 first_nonzero: first_nonzero as u64,
             },
-            extent_end: last_nonzero_end(bytes, first_nonzero) as u64,
+            extent_end: bytes.last_nonzero_end(first_nonzero) as u64,
             zeros_after: true,
             swallowed: None,
         },
     }
 }
 
-fn bad_end(bytes: &[u8], offset: usize, claimed_bytes: usize, problem: BadRecord) -> SegmentEnd {
+fn bad_end(
+    bytes: SegmentBytes<'_>,
+    offset: usize,
+    claimed_bytes: usize,
+    problem: BadRecord,
+) -> SegmentEnd {
     let extent_end = offset + claimed_bytes;
     SegmentEnd::Bad {
         offset: offset as u64,
         problem,
         extent_end: extent_end as u64,
-        zeros_after: find_nonzero(bytes, extent_end).is_none(),
+        zeros_after: bytes.find_nonzero(extent_end).is_none(),
         swallowed: None,
     }
 }
@@ -299,18 +400,19 @@ fn bad_end(bytes: &[u8], offset: usize, claimed_bytes: usize, problem: BadRecord
 /// in `from..to` (16-byte aligned), if any. A torn write leaves no valid
 /// record inside its own extent (its body is its own bytes or zeros); one
 /// there means the length field that claimed it was corrupted.
-fn first_valid_record(bytes: &[u8], from: usize, to: usize) -> Option<u64> {
+fn first_valid_record(bytes: SegmentBytes<'_>, from: usize, to: usize) -> Option<u64> {
     let header_bytes = RECORD_HEADER_BYTES as usize;
     let mut at = from.next_multiple_of(16);
-    while at + header_bytes <= to.min(bytes.len()) {
-        let raw = bytes
-            .get(at..at + header_bytes)
-            .and_then(|s| <&[u8; 16]>::try_from(s).ok())?;
-        let h = decode_record_header(raw);
+    // Past the file's end every header is zero: no record starts there.
+    while at + header_bytes <= to.min(bytes.len()) && at < bytes.file.len() {
+        let raw = bytes.header(at)?;
+        let h = decode_record_header(&raw);
         if h.magic == RECORD_MAGIC && h.reserved == 0 {
             let body_start = at + header_bytes;
-            let body = bytes.get(body_start..body_start + h.body_len as usize);
-            if body.is_some_and(|b| record_crc(&raw[0..8], b) == h.crc) {
+            let body_end = body_start + h.body_len as usize;
+            if body_end <= bytes.len()
+                && bytes.record_crc(&raw[0..8], body_start, body_end) == h.crc
+            {
                 return Some(at as u64);
             }
         }
@@ -416,6 +518,55 @@ mod tests {
         }
     }
 
+    /// Writes a record at `at` of `bytes`; returns where the next one goes.
+    fn put(bytes: &mut [u8], at: usize, body: &[u8]) -> usize {
+        let mut header = super::super::format::encode_record_header(1, 0, body.len() as u32);
+        super::super::format::seal_record_header(&mut header, body);
+        bytes[at..at + 16].copy_from_slice(&header);
+        bytes[at + 16..at + 16 + body.len()].copy_from_slice(body);
+        at + record_footprint_bytes(body.len() as u64) as usize
+    }
+
+    #[test]
+    fn a_short_file_reads_as_the_same_file_extended_with_zeros() {
+        let len = 8192;
+        let mut full = rkyv::util::AlignedVec::<16>::new();
+        full.resize(len, 0);
+        let mut at = SEGMENT_HEADER_BYTES as usize;
+        for (i, body_len) in [10usize, 0, 200, 33, 1000].into_iter().enumerate() {
+            let mut body: Vec<u8> = (0..body_len).map(|j| (i * 31 + j) as u8 | 1).collect();
+            if body_len == 1000 {
+                // Valid when the file ends among these zeros.
+                body[500..].fill(0);
+            }
+            at = put(&mut full, at, &body);
+        }
+        // A torn record whose claimed extent holds a valid one.
+        let torn_at = at;
+        at = put(&mut full, at, &[5u8; 1500]);
+        full[torn_at + 100] ^= 1;
+        put(&mut full, torn_at + 512, &[6u8; 64]);
+        let walk = |view: SegmentBytes<'_>| {
+            let mut seen = Vec::new();
+            let scan = scan_records(view, 1, 0, &mut |r| {
+                assert_eq!(r.body.as_ptr() as usize % 16, 0, "aligned body");
+                seen.push((r.offset, r.lsn, r.body.to_vec()));
+                Ok(())
+            });
+            (scan, seen)
+        };
+        for cut in 0..=at + 64 {
+            let mut extended = rkyv::util::AlignedVec::<16>::new();
+            extended.extend_from_slice(&full[..cut]);
+            extended.resize(len, 0);
+            assert_eq!(
+                walk(SegmentBytes::new(&full[..cut], len)),
+                walk(SegmentBytes::whole(&extended)),
+                "file cut at {cut}"
+            );
+        }
+    }
+
     #[test]
     fn a_valid_record_is_found_only_at_a_record_boundary() {
         let mut bytes = vec![0u8; 256];
@@ -424,14 +575,16 @@ mod tests {
         super::super::format::seal_record_header(&mut header, body);
         bytes[96..112].copy_from_slice(&header);
         bytes[112..128].copy_from_slice(body);
-        assert_eq!(first_valid_record(&bytes, 64, 256), Some(96));
-        assert_eq!(first_valid_record(&bytes, 64, 100), None, "past the range");
+        let whole = |b: &[u8]| first_valid_record(SegmentBytes::whole(b), 64, 256);
+        assert_eq!(whole(&bytes), Some(96));
+        let view = SegmentBytes::whole(&bytes);
+        assert_eq!(first_valid_record(view, 64, 100), None, "past the range");
         assert_eq!(
-            first_valid_record(&bytes, 97, 256),
+            first_valid_record(view, 97, 256),
             None,
             "97 rounds up to 112"
         );
         bytes[120] ^= 1;
-        assert_eq!(first_valid_record(&bytes, 64, 256), None, "crc must match");
+        assert_eq!(whole(&bytes), None, "crc must match");
     }
 }

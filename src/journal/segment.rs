@@ -1,9 +1,14 @@
-//! File-system side of segments: naming, listing, creating, mapping, locking.
+//! File-system side of segments: naming, listing, creating, mapping,
+//! growing, locking.
 //!
 //! Keeping every syscall in one file makes the durability protocol easy to
-//! audit: a segment is created at full size with its blocks reserved, its
-//! header is written and flushed, the file is fsynced, and only then is the
-//! directory fsynced so the new name survives a crash.
+//! audit: a segment's file is created small ([`initial_file_bytes`]) with
+//! its blocks reserved, its header is written and flushed, the file is
+//! fsynced, and only then is the directory fsynced so the new name survives
+//! a crash. The mapping is `segment_bytes` long from the start; the file
+//! grows under it ([`MappedSegment::grow_to`], [`SegmentGrower`]) before the
+//! writer reaches its end, and nothing reads or writes a mapped byte past
+//! the file's end (a page wholly past it faults with SIGBUS).
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -19,7 +24,9 @@ use memmap2::{MmapOptions, MmapRaw};
 use super::error::JournalIoError;
 use super::format::{
     encode_segment_header, parse_segment_name, segment_path, SEGMENT_HEADER_BYTES,
+    SEGMENT_SIZE_GRANULE_BYTES,
 };
+use crate::limits::SEGMENT_FILE_INITIAL_BYTES_MAX;
 
 /// Name of the lock file that keeps a second writer out of the directory.
 pub const LOCK_FILE_NAME: &str = "journal.lock";
@@ -160,27 +167,69 @@ pub fn read_prefix(file: &File, path: &Path, len: usize) -> Result<Vec<u8>, Jour
     Ok(buf)
 }
 
-/// Grows `file` to `segment_bytes` (zero-filled) and reserves its blocks.
+/// The size a new segment's file starts at: a sixteenth of `segment_bytes`
+/// in whole pages, at most [`SEGMENT_FILE_INITIAL_BYTES_MAX`] (1 MiB) and
+/// at most the segment.
+pub fn initial_file_bytes(segment_bytes: u64) -> u64 {
+    (segment_bytes / 16)
+        .next_multiple_of(SEGMENT_SIZE_GRANULE_BYTES)
+        .clamp(SEGMENT_SIZE_GRANULE_BYTES, SEGMENT_FILE_INITIAL_BYTES_MAX)
+        .min(segment_bytes)
+}
+
+/// The size a segment's file of `file_bytes` grows to so that it holds at
+/// least `needed` bytes: double, in whole pages, at least a new file's size
+/// (a file a crash cut short starts over from there), at most
+/// `segment_bytes`.
+pub fn grown_file_bytes(file_bytes: u64, needed: u64, segment_bytes: u64) -> u64 {
+    assert!(
+        needed <= segment_bytes,
+        "a segment's file never needs to grow past its segment"
+    );
+    file_bytes
+        .saturating_mul(2)
+        .max(needed)
+        .max(initial_file_bytes(segment_bytes))
+        .next_multiple_of(SEGMENT_SIZE_GRANULE_BYTES)
+        .min(segment_bytes)
+}
+
+/// Grows `file` from `from` to `to` bytes (zero-filled) and reserves the
+/// blocks of the new range.
 ///
 /// Reserving matters because the writer stores through a shared mapping: on a
 /// sparse file a full disk would surface as SIGBUS inside `append` instead of
-/// as an error here.
-pub fn extend_and_reserve(
-    file: &File,
-    path: &Path,
-    segment_bytes: u64,
-) -> Result<(), JournalIoError> {
-    file.set_len(segment_bytes)
+/// as an error here. If reserving fails the file is cut back to `from`
+/// (best effort), so no unreserved tail is left for the writer or a later
+/// open to take for reserved.
+pub fn extend_file(file: &File, path: &Path, from: u64, to: u64) -> Result<(), JournalIoError> {
+    debug_assert!(from <= to, "a segment's file only grows");
+    file.set_len(to)
         .map_err(|e| JournalIoError::new("extend segment", path, e))?;
-    let len = libc::off_t::try_from(segment_bytes).map_err(|_| {
-        JournalIoError::new(
+    let reserved = reserve_range(file, path, from, to);
+    if reserved.is_err() {
+        let _ = file.set_len(from);
+    }
+    reserved
+}
+
+/// Reserves the blocks of `from..to` of `file` (`posix_fallocate`).
+fn reserve_range(file: &File, path: &Path, from: u64, to: u64) -> Result<(), JournalIoError> {
+    if to <= from {
+        return Ok(());
+    }
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(to - from),
+    ) else {
+        return Err(JournalIoError::new(
             "reserve segment blocks",
             path,
             io::Error::new(io::ErrorKind::InvalidInput, "segment too large for off_t"),
-        )
-    })?;
+        ));
+    };
     // SAFETY: posix_fallocate only reads the descriptor, which `file` keeps open.
-    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), offset, len) };
     // posix_fallocate returns the error number instead of setting errno.
     // Filesystems that cannot reserve blocks at all still work, only without
     // the early ENOSPC, so "not supported" is not treated as a failure.
@@ -201,21 +250,40 @@ pub fn extend_and_reserve(
 /// writer exists) holds the only one, so no two places can write into a
 /// segment. Sync jobs on other threads hold [`SegmentSync`]s, which can only
 /// ask the kernel to write a range back.
+///
+/// # Invariants
+/// 1. The mapping is `segment_bytes` long; the file under it is at least
+///    `file_bytes` long: nothing cuts a mapped file below that (a failed
+///    growth cuts the file back to exactly that).
+/// 2. Every read ([`bytes`](Self::bytes)) and write ([`write_at`](Self::write_at),
+///    [`zero`](Self::zero)) through the mapping stays below `file_bytes`:
+///    a page wholly past the file's end faults with SIGBUS. Writes assert it.
+/// 3. `file_bytes` only grows, and only once the file was extended and its
+///    new blocks reserved ([`grow_to`](Self::grow_to), or a
+///    [`SegmentGrower`] whose extension succeeded).
 #[derive(Debug)]
 pub struct MappedSegment {
     pub seq: u64,
     pub path: Arc<Path>,
     pub map: Arc<MmapRaw>,
+    file: Arc<File>,
+    file_bytes: u64,
 }
 
 impl MappedSegment {
-    /// Maps `file`, which must already be exactly `segment_bytes` long.
+    /// Maps `file` for `segment_bytes`, whatever its length (a segment's
+    /// file grows under its mapping; `file_bytes` is what it is now).
     pub fn map(
-        file: &File,
+        file: File,
         path: &Path,
         seq: u64,
         segment_bytes: u64,
     ) -> Result<Self, JournalIoError> {
+        let file_bytes = file
+            .metadata()
+            .map_err(|e| JournalIoError::new("stat segment", path, e))?
+            .len()
+            .min(segment_bytes);
         let len = usize::try_from(segment_bytes).map_err(|_| {
             JournalIoError::new(
                 "map segment",
@@ -228,7 +296,7 @@ impl MappedSegment {
         })?;
         let map = MmapOptions::new()
             .len(len)
-            .map_raw(file)
+            .map_raw(&file)
             .map_err(|e| JournalIoError::new("map segment", path, e))?;
         // Appends touch each page once, in order: without read-ahead a first
         // touch faults in one page instead of zero-filling a large folio
@@ -238,11 +306,65 @@ impl MappedSegment {
             seq,
             path: Arc::from(path),
             map: Arc::new(map),
+            file: Arc::new(file),
+            file_bytes,
         })
     }
 
+    /// The mapping's length: `segment_bytes`.
     pub fn len_bytes(&self) -> u64 {
         self.map.len() as u64
+    }
+
+    /// How much of the mapping the file holds (invariant 2).
+    pub fn file_bytes(&self) -> u64 {
+        self.file_bytes
+    }
+
+    /// The segment's file.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Grows the file to `to` bytes (at most the mapping), reserving the
+    /// new blocks, on the calling thread.
+    pub fn grow_to(&mut self, to: u64) -> Result<(), JournalIoError> {
+        if to <= self.file_bytes {
+            return Ok(());
+        }
+        assert!(
+            to <= self.len_bytes(),
+            "a segment's file never grows past its mapping"
+        );
+        extend_file(&self.file, &self.path, self.file_bytes, to)?;
+        self.file_bytes = to;
+        Ok(())
+    }
+
+    /// A handle that grows this segment's file on another thread.
+    pub fn grower(&self) -> SegmentGrower {
+        SegmentGrower {
+            path: self.path.clone(),
+            file: self.file.clone(),
+        }
+    }
+
+    /// Takes the file's new length after `self.grower().extend(_, to)`
+    /// returned `Ok` (invariant 3: only then).
+    pub fn adopt_growth(&mut self, to: u64) {
+        assert!(
+            to <= self.len_bytes(),
+            "a segment's file never grows past its mapping"
+        );
+        self.file_bytes = self.file_bytes.max(to);
+    }
+
+    /// Reserves the blocks of the whole file again: after a crash in the
+    /// middle of a growth its tail may be sparse, and the writer is about
+    /// to store into it through the mapping. Cheap where the blocks are
+    /// already reserved.
+    pub fn reserve_file(&self) -> Result<(), JournalIoError> {
+        reserve_range(&self.file, &self.path, 0, self.file_bytes)
     }
 
     /// A handle that can make ranges of this segment durable, and nothing else.
@@ -254,16 +376,19 @@ impl MappedSegment {
         }
     }
 
-    /// Borrows the mapped bytes for reading.
+    /// Borrows the mapped bytes the file holds (`..file_bytes`) for
+    /// reading; the rest of the segment reads as zero (see
+    /// `scan::SegmentBytes`).
     ///
     /// # Safety
     /// No write through `write_at`/`zero` may happen while the slice is alive,
-    /// and no other process may modify the file (the directory lock keeps out
-    /// other journals).
+    /// and no other process may modify or truncate the file (the directory
+    /// lock keeps out other journals).
     pub unsafe fn bytes(&self) -> &[u8] {
         // SAFETY: the mapping is valid for `len` bytes for as long as `self.map`
-        // lives; the caller guarantees no concurrent writes.
-        unsafe { std::slice::from_raw_parts(self.map.as_ptr(), self.map.len()) }
+        // lives, and the file backs its first `file_bytes` (invariant 1); the
+        // caller guarantees no concurrent writes.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr(), self.file_bytes as usize) }
     }
 
     /// Copies `src` into the mapping at `offset`.
@@ -274,14 +399,14 @@ impl MappedSegment {
     pub fn write_at(&self, offset: u64, src: &[u8]) {
         let end = offset
             .checked_add(src.len() as u64)
-            .filter(|&end| end <= self.len_bytes());
+            .filter(|&end| end <= self.file_bytes);
         assert!(
             end.is_some(),
-            "journal write past the end of its segment mapping"
+            "journal write past the end of its segment file (invariant 2)"
         );
-        // SAFETY: the range was bounds-checked above, the mapping outlives the
-        // call, and `src` cannot point into the mapping because callers only
-        // pass caller-owned buffers.
+        // SAFETY: the range was bounds-checked above against the file, which
+        // the mapping covers; the mapping outlives the call, and `src` cannot
+        // point into the mapping because callers only pass caller-owned buffers.
         unsafe {
             ptr::copy_nonoverlapping(
                 src.as_ptr(),
@@ -294,8 +419,8 @@ impl MappedSegment {
     /// Zeroes `offset..end` of the mapping.
     pub fn zero(&self, offset: u64, end: u64) {
         assert!(
-            offset <= end && end <= self.len_bytes(),
-            "journal zeroing outside its segment mapping"
+            offset <= end && end <= self.file_bytes,
+            "journal zeroing outside its segment file (invariant 2)"
         );
         // SAFETY: the range was bounds-checked above and the mapping outlives the call.
         unsafe {
@@ -313,14 +438,37 @@ impl MappedSegment {
     }
 
     /// Writes a fresh header for this segment and makes it durable.
-    pub fn write_header(&self, file: &File) -> Result<(), JournalIoError> {
+    pub fn write_header(&self) -> Result<(), JournalIoError> {
         let header = encode_segment_header(self.seq, self.len_bytes());
         self.write_at(0, &header);
         self.flush(0, SEGMENT_HEADER_BYTES)?;
         // The msync above covers the bytes; fsync also persists the size and
-        // block reservation from `extend_and_reserve`.
-        file.sync_all()
+        // block reservation from `extend_file`.
+        self.file
+            .sync_all()
             .map_err(|e| JournalIoError::new("fsync segment", &*self.path, e))
+    }
+}
+
+/// A segment's file as a background growth holds it: it can extend the
+/// file, never touch the mapping. The new length is the writer's to take
+/// ([`MappedSegment::adopt_growth`]) once the extension succeeded; until
+/// then the writer stays below the old one, so the two never race.
+#[derive(Debug)]
+pub struct SegmentGrower {
+    path: Arc<Path>,
+    file: Arc<File>,
+}
+
+impl SegmentGrower {
+    /// Grows the file from `from` to `to` bytes and reserves the new blocks
+    /// (see [`extend_file`]).
+    pub fn extend(&self, from: u64, to: u64) -> Result<(), JournalIoError> {
+        extend_file(&self.file, &self.path, from, to)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -348,7 +496,8 @@ fn flush_range(map: &MmapRaw, path: &Path, offset: u64, end: u64) -> Result<(), 
         .map_err(|e| JournalIoError::new("msync", path, e))
 }
 
-/// Creates segment `seq` at full size with a durable header and directory entry.
+/// Creates segment `seq`, its file at [`initial_file_bytes`], with a durable
+/// header and directory entry.
 ///
 /// On failure the half-created file is removed so that a retried roll does
 /// not trip over it.
@@ -365,9 +514,9 @@ pub fn create_segment(
         .mode(FILE_MODE)
         .open(&path)
         .map_err(|e| JournalIoError::new("create segment", &path, e))?;
-    let initialised = extend_and_reserve(&file, &path, segment_bytes)
-        .and_then(|()| MappedSegment::map(&file, &path, seq, segment_bytes))
-        .and_then(|segment| segment.write_header(&file).map(|()| segment));
+    let initialised = extend_file(&file, &path, 0, initial_file_bytes(segment_bytes))
+        .and_then(|()| MappedSegment::map(file, &path, seq, segment_bytes))
+        .and_then(|segment| segment.write_header().map(|()| segment));
     match initialised {
         Ok(segment) => {
             sync_dir(dir)?;
@@ -385,8 +534,8 @@ pub fn create_segment(
 pub const NEXT_SUFFIX: &str = ".next";
 
 /// Prepares segment `seq` under a temporary name (`….seg.next`, which
-/// `list_segments` and recovery ignore): created at full size, blocks
-/// reserved, header written and fsynced. Runs off the writer's thread, so a
+/// `list_segments` and recovery ignore): its file created at
+/// [`initial_file_bytes`], blocks reserved, header written and fsynced. Runs off the writer's thread, so a
 /// roll only has to rename it into place ([`install_prepared`]).
 pub fn prepare_segment(
     dir: &Path,
@@ -405,9 +554,9 @@ pub fn prepare_segment(
         .mode(FILE_MODE)
         .open(&path)
         .map_err(|e| JournalIoError::new("create segment", &path, e))?;
-    let prepared = extend_and_reserve(&file, &path, segment_bytes)
-        .and_then(|()| MappedSegment::map(&file, &path, seq, segment_bytes))
-        .and_then(|segment| segment.write_header(&file).map(|()| segment));
+    let prepared = extend_file(&file, &path, 0, initial_file_bytes(segment_bytes))
+        .and_then(|()| MappedSegment::map(file, &path, seq, segment_bytes))
+        .and_then(|segment| segment.write_header().map(|()| segment));
     if prepared.is_err() {
         let _ = fs::remove_file(&path);
     }

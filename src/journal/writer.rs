@@ -5,12 +5,20 @@
 //! watermarks (`written_lsn`, `durable_lsn`) plus the queue of jobs handed out
 //! but not yet completed, so jobs may finish in any order without the durable
 //! watermark ever passing bytes that are not yet synced.
+//!
+//! Two jobs run ahead of the writer on threads of their own, so that its
+//! thread rarely makes a file-system call: once the active segment's file is
+//! half written, a thread doubles it (`grow_when_half_full`); once the
+//! segment is half full, a thread prepares the next one
+//! (`prepare_next_when_half_full`). Either is done on the writer's thread
+//! if it is not ready when needed.
 
 use crate::limits::POPULATE_AHEAD_BYTES_MAX;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::mem;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use super::error::{AppendError, JournalIoError, SyncError};
 use super::faults;
@@ -20,8 +28,8 @@ use super::format::{
 };
 use super::read::{read_record, OwnedRecord, Position, ReadError};
 use super::segment::{
-    create_segment, install_prepared, list_segments, prepare_segment, remove_prepared,
-    remove_segments, MappedSegment,
+    create_segment, grown_file_bytes, install_prepared, list_segments, prepare_segment,
+    remove_prepared, remove_segments, MappedSegment,
 };
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +43,16 @@ use super::Lsn;
 /// How long `close` waits for a background segment preparation to finish
 /// (it creates, reserves and fsyncs one file).
 const PREPARE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A growth of the active segment's file running on a background thread
+/// (`Journal::grow_when_half_full`): the file goes to `to` bytes, and the
+/// outcome arrives on `done` (a thread that never ran drops the sender, so
+/// waiting on it cannot hang).
+#[derive(Debug)]
+struct Growing {
+    to: u64,
+    done: mpsc::Receiver<Result<(), JournalIoError>>,
+}
 
 /// A job handed out by `take_sync_job`, waiting for `complete_sync`.
 #[derive(Debug)]
@@ -56,6 +74,11 @@ pub struct Journal {
     /// preparing one for the active segment.
     next: NextSlot,
     preparing: bool,
+    /// The growth of the active segment's file running ahead of the writer.
+    growing: Option<Growing>,
+    /// The write offset at which the next growth starts (half of the
+    /// file); `u64::MAX` while one runs or once the file is full size.
+    grow_at: u64,
     active: MappedSegment,
     /// Lsn of byte 0 of the active segment.
     active_base_lsn: u64,
@@ -99,8 +122,11 @@ impl Journal {
             durable: Lsn(0),
             next: Arc::new(Mutex::new(None)),
             preparing: false,
+            growing: None,
+            grow_at: u64::MAX,
         };
         journal.durable = journal.written_lsn();
+        journal.grow_at = journal.next_grow_at();
         journal
     }
 
@@ -143,9 +169,12 @@ impl Journal {
         if self.write_offset + footprint > self.segment_bytes {
             self.roll()?;
         }
+        let at = self.write_offset;
+        if at + footprint > self.active.file_bytes() {
+            self.grow_for(at + footprint)?;
+        }
         let mut header = encode_record_header(kind, version, body_len);
         seal_record_header(&mut header, body);
-        let at = self.write_offset;
         self.populate_ahead(at + footprint);
         // Everything from `handed_offset` on is owned by the writer alone: jobs
         // only cover ranges below it, so these copies never race with an msync
@@ -159,6 +188,9 @@ impl Journal {
         self.active
             .zero(at + RECORD_HEADER_BYTES + body_bytes, at + footprint);
         self.write_offset = at + footprint;
+        if self.write_offset >= self.grow_at {
+            self.grow_when_half_full();
+        }
         self.prepare_next_when_half_full();
         let position = Position {
             segment_seq: self.active.seq,
@@ -169,8 +201,9 @@ impl Journal {
 
     /// Makes room for records of `footprint` bytes in all (see
     /// `record_footprint_bytes`) in the active segment, rolling to the next
-    /// one first if they do not fit, so that appending them cannot roll
-    /// halfway (a batch is then all written or, refused here, none).
+    /// one first if they do not fit and growing its file if it is too
+    /// short, so that appending them can neither roll nor grow halfway (a
+    /// batch is then all written or, refused here, none).
     pub fn reserve(&mut self, footprint: u64) -> Result<(), AppendError> {
         let room = self.segment_bytes - SEGMENT_HEADER_BYTES;
         if footprint > room {
@@ -182,7 +215,94 @@ impl Journal {
         if self.write_offset + footprint > self.segment_bytes {
             self.roll()?;
         }
+        if self.write_offset + footprint > self.active.file_bytes() {
+            self.grow_for(self.write_offset + footprint)?;
+        }
         Ok(())
+    }
+
+    /// Where the next growth of the active segment's file starts: once half
+    /// of the file is written, unless it is full size or one is running.
+    fn next_grow_at(&self) -> u64 {
+        let file_bytes = self.active.file_bytes();
+        if self.growing.is_some() || file_bytes >= self.segment_bytes {
+            u64::MAX
+        } else {
+            file_bytes / 2
+        }
+    }
+
+    /// Starts doubling the active segment's file on a background thread,
+    /// so that it is long done when the writer reaches the file's end.
+    fn grow_when_half_full(&mut self) {
+        let from = self.active.file_bytes();
+        let to = grown_file_bytes(from, from, self.segment_bytes);
+        // An injected fault is taken here, on the writer's thread (faults
+        // are per thread), and handed to the growth.
+        let fault = faults::strike(&self.dir, faults::Site::Grow);
+        let grower = self.active.grower();
+        let (tx, done) = mpsc::sync_channel(1);
+        let spawned = std::thread::Builder::new()
+            .name("ringhook-grow".into())
+            .spawn(move || {
+                let grown = match fault {
+                    Some(e) => Err(JournalIoError::new("extend segment", grower.path(), e)),
+                    None => grower.extend(from, to),
+                };
+                let _ = tx.send(grown);
+            });
+        // Without a thread the sender is gone and the writer grows the file
+        // itself when it needs to.
+        drop(spawned);
+        self.growing = Some(Growing { to, done });
+        self.grow_at = u64::MAX;
+    }
+
+    /// Waits (at most [`PREPARE_WAIT`]) for the growth running in the
+    /// background, if any, and forgets it, whatever its outcome.
+    fn finish_growth(&mut self) {
+        if let Some(growing) = self.growing.take() {
+            let _ = growing.done.recv_timeout(PREPARE_WAIT);
+        }
+    }
+
+    /// Makes the active segment's file at least `needed` bytes long before
+    /// the writer stores there: takes the background growth (waiting for
+    /// it if it still runs), else grows the file on this thread. A failure
+    /// (a full disk) refuses the append; nothing was written.
+    fn grow_for(&mut self, needed: u64) -> Result<(), AppendError> {
+        if let Some(growing) = self.growing.take() {
+            if let Ok(Ok(())) = growing.done.recv() {
+                self.active.adopt_growth(growing.to);
+            }
+        }
+        let grown = if needed > self.active.file_bytes() {
+            self.grow_here(needed)
+        } else {
+            Ok(())
+        };
+        // The next growth starts from the file's length as it is now.
+        self.grow_at = self.next_grow_at();
+        grown?;
+        assert!(
+            needed <= self.active.file_bytes(),
+            "the writer stores only within the file"
+        );
+        Ok(())
+    }
+
+    /// Grows the active segment's file on the writer's thread.
+    fn grow_here(&mut self, needed: u64) -> Result<(), AppendError> {
+        let to = grown_file_bytes(self.active.file_bytes(), needed, self.segment_bytes);
+        if let Some(e) = faults::strike(&self.dir, faults::Site::Grow) {
+            let path = self.active.path.to_path_buf();
+            return Err(AppendError::Grow(JournalIoError::new(
+                "extend segment",
+                path,
+                e,
+            )));
+        }
+        self.active.grow_to(to).map_err(AppendError::Grow)
     }
 
     /// Faults in the pages ahead of the writer a window at a time
@@ -195,7 +315,11 @@ impl Journal {
         }
         // madvise wants page-aligned ranges; windows are multiples of pages.
         let from = self.populated_to.max(end & !(POPULATE_AHEAD_BYTES_MAX - 1)) & !4095;
-        let to = (from + POPULATE_AHEAD_BYTES_MAX).min(self.segment_bytes);
+        // Only pages the file holds: one wholly past its end would fault.
+        let to = (from + POPULATE_AHEAD_BYTES_MAX).min(self.active.file_bytes());
+        if to <= from {
+            return;
+        }
         if let (Ok(offset), Ok(len)) = (usize::try_from(from), usize::try_from(to - from)) {
             let _ = self
                 .active
@@ -292,6 +416,11 @@ impl Journal {
         self.write_offset = SEGMENT_HEADER_BYTES;
         self.populated_to = SEGMENT_HEADER_BYTES;
         self.handed_offset = SEGMENT_HEADER_BYTES;
+        // A growth of the old segment's file (started when it was half
+        // written; almost always done by now) is waited for, so that at most
+        // one runs per journal and none outlives it (`Drop`).
+        self.finish_growth();
+        self.grow_at = self.next_grow_at();
         Ok(())
     }
 
@@ -372,9 +501,14 @@ impl Journal {
         &self.dir
     }
 
-    /// Size of every segment file in this journal.
+    /// Size of every segment in this journal (its files grow up to it).
     pub fn segment_bytes(&self) -> u64 {
         self.segment_bytes
+    }
+
+    /// How long the active segment's file is now.
+    pub fn active_file_bytes(&self) -> u64 {
+        self.active.file_bytes()
     }
 
     /// Sequence number of the segment currently appended to.
@@ -385,7 +519,9 @@ impl Journal {
     /// Closes the journal for good, before its directory is renamed or
     /// removed: waits (at most [`PREPARE_WAIT`]) for a segment being
     /// prepared in the background, so no thread writes into the directory
-    /// afterwards, removes it, and releases the lock. Does not sync.
+    /// afterwards, removes it, and releases the lock. (A growth of the
+    /// active segment's file is waited for when the journal drops.) Does
+    /// not sync.
     pub fn close(self) {
         if self.preparing {
             let deadline = std::time::Instant::now() + PREPARE_WAIT;
@@ -403,6 +539,15 @@ impl Journal {
     /// (compaction; see [`remove_segments_before`]).
     pub fn remove_segments_before(&mut self, before_seq: u64) -> Result<usize, JournalIoError> {
         remove_segments_before(&self.dir, before_seq.min(self.active.seq))
+    }
+}
+
+impl Drop for Journal {
+    /// Waits for a growth of the active segment's file still running, so
+    /// that no thread extends a file of a journal that is gone (another
+    /// `Journal` may open the directory next, and tests cut files).
+    fn drop(&mut self) {
+        self.finish_growth();
     }
 }
 

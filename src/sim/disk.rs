@@ -9,7 +9,14 @@
 //! - [`Loss::Dropped`]: nothing unsynced reached the disk: zeros from the
 //!   durable position on;
 //! - [`Loss::Torn`]: a prefix of the unsynced bytes reached the disk, cut at
-//!   any byte; the rest reads as before (zeros: segments are preallocated).
+//!   any byte; the rest reads as before (zeros, written or past the file's
+//!   end).
+//!
+//! With a loss, a segment file may also come back shorter, at any length
+//! down to the last synced byte (never into its header): the writer grows
+//! files as they fill, and a growth only becomes durable with the first
+//! sync of bytes in it. Only zeros are cut off, so recovery must read the
+//! same log from the short file.
 //!
 //! Not modelled: unsynced pages reaching the disk out of order, and garbage
 //! in sectors being written. The journal's decision table treats both as
@@ -55,7 +62,8 @@ fn split(lsn: u64, segment_bytes: u64) -> (u64, u64) {
 }
 
 /// Overwrites `[from, to)` of the log in `dir` with `fill(i)` for the i-th
-/// byte, segment headers and missing segment files left alone.
+/// byte, segment headers, missing segment files and bytes past a file's end
+/// (which read as zero) left alone.
 fn rewrite(
     dir: &Path,
     segment_bytes: u64,
@@ -68,9 +76,9 @@ fn rewrite(
         let (seq, offset) = split(lsn, segment_bytes);
         let seg_end = (seq * segment_bytes).min(to);
         let path = crate::journal::segment_path(dir, seq);
-        if path.exists() {
+        if let Ok(meta) = std::fs::metadata(&path) {
             let start = offset.max(SEGMENT_HEADER_BYTES);
-            let end = seg_end - (seq - 1) * segment_bytes;
+            let end = (seg_end - (seq - 1) * segment_bytes).min(meta.len());
             if start < end {
                 let bytes: Vec<u8> = (start..end)
                     .map(|o| fill(o - offset + lsn - from))
@@ -106,13 +114,47 @@ pub fn crash(
     };
     match loss {
         Loss::Kept => {}
-        Loss::Dropped => rewrite(dir, segment_bytes, durable, written, |_| 0)?,
+        Loss::Dropped => {
+            rewrite(dir, segment_bytes, durable, written, |_| 0)?;
+            shorten(rng, dir, segment_bytes, durable, written)?;
+        }
         Loss::Torn => {
             let cut = rng.gen_range(durable..written);
             rewrite(dir, segment_bytes, cut, written, |_| 0)?;
+            shorten(rng, dir, segment_bytes, durable, written)?;
         }
     }
     Ok(loss)
+}
+
+/// Cuts, each with even odds, the segment files holding log bytes in
+/// `[durable, written)` to a length between the last durable byte (or the
+/// end of the header) and their length: growths no sync made durable.
+fn shorten(
+    rng: &mut StdRng,
+    dir: &Path,
+    segment_bytes: u64,
+    durable: u64,
+    written: u64,
+) -> Result<(), DiskError> {
+    let (first, durable_offset) = split(durable, segment_bytes);
+    let (last, _) = split(written, segment_bytes);
+    for seq in first..=last {
+        let path = crate::journal::segment_path(dir, seq);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        let floor = if seq == first { durable_offset } else { 0 }.max(SEGMENT_HEADER_BYTES);
+        if floor < meta.len() && rng.gen_bool(0.5) {
+            let len = rng.gen_range(floor..=meta.len());
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_len(len))
+                .map_err(io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Flips bit `bit` of the byte at `offset` of segment `seq` in `dir`.
@@ -158,11 +200,43 @@ mod tests {
             .iter()
             .all(|&b| b == 0));
         assert!(two[500..].iter().all(|&b| b == 7));
+        // A short file is not extended: past its end it reads as zero.
+        let short = crate::journal::segment_path(dir.path(), 3);
+        std::fs::write(&short, vec![7u8; 1000]).expect("write");
+        rewrite(dir.path(), sb, 2 * sb + 100, 3 * sb, |_| 0).expect("rewrite");
+        let three = std::fs::read(&short).expect("read");
+        assert_eq!(three.len(), 1000, "not extended");
+        assert!(three[100..].iter().all(|&b| b == 0));
         // Nothing unsynced: nothing changes.
         let mut rng = StdRng::seed_from_u64(1);
         assert_eq!(
             crash(&mut rng, dir.path(), sb, Lsn(10), Lsn(10)).expect("crash"),
             Loss::Kept
         );
+    }
+
+    #[test]
+    fn a_shortened_file_keeps_every_synced_byte_and_its_header() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sb = 8192u64;
+        for seed in 0..64 {
+            for seq in 1..=2 {
+                std::fs::write(
+                    crate::journal::segment_path(dir.path(), seq),
+                    vec![7u8; sb as usize],
+                )
+                .expect("write");
+            }
+            let mut rng = StdRng::seed_from_u64(seed);
+            // Synced up to 5000 of segment 1; written into segment 2.
+            shorten(&mut rng, dir.path(), sb, 5000, sb + 3000).expect("shorten");
+            let one = std::fs::metadata(crate::journal::segment_path(dir.path(), 1));
+            let two = std::fs::metadata(crate::journal::segment_path(dir.path(), 2));
+            assert!(one.expect("stat").len() >= 5000, "seed {seed}");
+            assert!(
+                two.expect("stat").len() >= SEGMENT_HEADER_BYTES,
+                "seed {seed}"
+            );
+        }
     }
 }

@@ -2,8 +2,9 @@
 //! TigerBeetle's VOPR. One seed drives a simulated clock, receivers that
 //! answer 2xx, 4xx, 5xx, 410, `Retry-After`, timeouts and resets, a disk
 //! that keeps, drops or tears unsynced writes at a crash, flips bits in
-//! old records, fails syncs (EIO: the engine aborts) and refuses new
-//! segments (ENOSPC: appends and catalog changes are refused), crashes
+//! old records, fails syncs (EIO: the engine aborts), refuses new
+//! segments and the growth of segment files (ENOSPC: appends and catalog
+//! changes are refused), brings grown files back shorter, crashes
 //! with restarts (some with another shard count), and endpoints created,
 //! disabled, re-enabled and deleted while messages flow.
 //! See `world` for what is the engine's own code and what the simulator

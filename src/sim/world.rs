@@ -241,8 +241,8 @@ impl World {
         let store = self.catalog_store.as_mut().ok_or("no catalog journal")?;
         let pos = match store.append_synced(kind, body) {
             Ok(pos) => pos,
-            Err(CatalogWriteError::Append(AppendError::Roll(_))) => {
-                self.note("catalog change refused: no new segment");
+            Err(CatalogWriteError::Append(AppendError::Roll(_) | AppendError::Grow(_))) => {
+                self.note("catalog change refused: a full disk");
                 self.counters.disk_errors += 1;
                 return Ok(false);
             }
@@ -479,8 +479,9 @@ impl World {
 
     /// Arms one disk fault (`journal::faults`): EIO at a shard journal's
     /// next sync, or ENOSPC at the next one to three rolls to a new segment
-    /// of a shard journal or of the catalog journal. (A failed catalog sync
-    /// aborts the engine before anything changes, as a crash does.)
+    /// or growths of the active segment's file, of a shard journal or of
+    /// the catalog journal. (A failed catalog sync aborts the engine before
+    /// anything changes, as a crash does.)
     fn arm_disk_fault(&mut self) {
         let pick = self.rng.gen_range(0..=self.journals.len());
         let (dir, name) = match self.journals.get(pick) {
@@ -490,8 +491,9 @@ impl World {
                 None => return,
             },
         };
-        let (site, times, errno) = match self.rng.gen_range(0..2) {
+        let (site, times, errno) = match self.rng.gen_range(0..3) {
             0 if pick < self.journals.len() => (faults::Site::Sync, 1, libc::EIO),
+            1 => (faults::Site::Grow, self.rng.gen_range(1..=3), libc::ENOSPC),
             _ => (
                 faults::Site::NewSegment,
                 self.rng.gen_range(1..=3),

@@ -1,8 +1,10 @@
 //! Tests for the journal, on real files in temporary directories.
 //!
 //! Shared helpers live here; the cases are split by concern so each file stays
-//! readable: API round trips, recovery decisions, and property tests.
+//! readable: API round trips, segment files growing, recovery decisions,
+//! and property tests.
 
+mod growth;
 mod props;
 mod recovery;
 mod roundtrip;
@@ -12,6 +14,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::format::segment_path;
+pub use super::segment::initial_file_bytes;
 use super::{Journal, JournalConfig, OpenError, RecoveryReport};
 
 /// Small segments so that tests roll often.

@@ -177,7 +177,7 @@ fn garbage_header_at_the_tail_of_the_newest_segment_is_a_torn_tail() {
 }
 
 #[test]
-fn truncated_newest_segment_is_re_extended_and_torn_record_dropped() {
+fn truncated_newest_segment_stays_short_and_torn_record_dropped() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let records = populate(tmp.path(), 100);
     let (journal, positions) = open_positions(tmp.path(), config(SEG)).expect("positions");
@@ -187,12 +187,30 @@ fn truncated_newest_segment_is_re_extended_and_torn_record_dropped() {
     let file = OpenOptions::new().write(true).open(&path).expect("open");
     file.set_len(offset + 16 + 50).expect("truncate mid-body");
     drop(file);
-    let (_, report, seen) = open_collect(tmp.path(), config(SEG)).expect("open");
+    let (mut journal, report, seen) = open_collect(tmp.path(), config(SEG)).expect("open");
     assert_eq!(seen, records[..records.len() - 1].to_vec());
     let torn = report.torn_tail.expect("torn");
     assert_eq!(torn.offset, offset);
     assert!(torn.reason.starts_with("crc mismatch"), "{}", torn.reason);
-    assert_eq!(file_len(&path), SEG);
+    // The missing bytes read as zero; nothing extends the file until the
+    // writer needs it to.
+    assert_eq!(file_len(&path), offset + 16 + 50);
+    assert_eq!(
+        read_at(&path, offset, 66),
+        vec![0u8; 66],
+        "torn bytes zeroed"
+    );
+    let more: Vec<Rec> = (0..20).map(|i| (2, body(1000 + i, 300))).collect();
+    append_all(&mut journal, &more);
+    drop(journal);
+    let (_, report, seen) = open_collect(tmp.path(), config(SEG)).expect("reopen");
+    assert!(report.torn_tail.is_none());
+    let expected: Vec<Rec> = records[..records.len() - 1]
+        .iter()
+        .chain(&more)
+        .cloned()
+        .collect();
+    assert_eq!(seen, expected);
 }
 
 #[test]
@@ -207,6 +225,7 @@ fn all_zero_newest_segment_is_reinitialized() {
     assert_eq!(report.segments, 2);
     assert_eq!(journal.active_segment_seq(), 2);
     assert_eq!(report.end_lsn.0, SEG + SEGMENT_HEADER_BYTES);
+    assert_eq!(file_len(&seg(tmp.path(), 2)), initial_file_bytes(SEG));
     append_all(&mut journal, &[(5, b"x".to_vec())]);
     drop(journal);
     let (_, _, seen) = open_collect(tmp.path(), config(SEG)).expect("reopen");

@@ -16,7 +16,11 @@ fn empty_directory_creates_segment_one() {
     assert!(seen.is_empty());
     assert_eq!(report.segments, 1);
     assert_eq!(report.records, 0);
-    assert_eq!(file_len(&seg(&dir, 1)), SMALL_SEGMENT_BYTES);
+    assert_eq!(
+        file_len(&seg(&dir, 1)),
+        initial_file_bytes(SMALL_SEGMENT_BYTES),
+        "a new segment's file starts small"
+    );
     assert_eq!(journal.written_lsn(), Lsn(SEGMENT_HEADER_BYTES));
     assert_eq!(journal.durable_lsn(), journal.written_lsn());
     assert_eq!(journal.dir(), dir.as_path());
