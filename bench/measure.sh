@@ -3,7 +3,7 @@
 # on this machine and prints one JSON object per run (prefixed by its name).
 #
 #   cargo build --release -p ringhook -p loadgen
-#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|incoming|operational|api|all] > results.txt
+#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api|all] > results.txt
 #
 # Needs wrk (Debian package `wrk`) for the ceiling. Everything runs on
 # 127.0.0.1 and Unix sockets and stops by itself.
@@ -27,6 +27,11 @@ ceiling() {
   for i in 1 2 3; do
     printf 'wrk-c64-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
     taskset -c 0 wrk -t1 -c64 -d10s -s bench/wrk-post.lua http://127.0.0.1:9191/ep/0 \
+      | awk '/Requests\/sec/ {print "{\"requests_per_sec\":" $2 "}"}'
+    # The pipelined ceiling: 16 requests per round trip, as the engine's
+    # runs (compare like with like).
+    printf 'wrk-c64-pipeline16-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
+    taskset -c 0 wrk -t1 -c64 -d10s -s bench/wrk-pipeline.lua http://127.0.0.1:9191/ep/0 -- 16 \
       | awk '/Requests\/sec/ {print "{\"requests_per_sec\":" $2 "}"}'
   done
   kill -INT "$sink"; wait "$sink" || true
@@ -67,6 +72,23 @@ matrix() {
     run "m-s$shards-e10000-f1" run --messages 100000 --endpoints 10000 --fan-out 1 "${place[@]}" --durability sync --json
     run "m-s$shards-e10000-f10" run --messages 10000 --endpoints 10000 --fan-out 10 "${place[@]}" --durability sync --json
   done
+}
+
+# Many slow receivers (issue 16): 1,000 and then 10,000 endpoints on a sink
+# that answers each request after 50 ms; each message goes to one endpoint.
+# Reported: deliveries/s, the engine's CPU per delivery, its peak memory
+# (VmHWM) and that nothing was lost.
+slow() {
+  "$LG" sink --addr 127.0.0.1:9191 --cpu 1 --delay-ms 50 >/dev/null 2>&1 &
+  local sink=$!
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/9191) 2>/dev/null && break; sleep 0.1; done
+  for i in 1 2; do
+    run "slow-e1000-$i" run --sink 127.0.0.1:9191 --messages 200000 --endpoints 1000 --fan-out 1 \
+      --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
+    run "slow-e10000-$i" run --sink 127.0.0.1:9191 --messages 200000 --endpoints 10000 --fan-out 1 \
+      --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
+  done
+  kill -INT "$sink"; wait "$sink" || true
 }
 
 # Incoming webhooks (issue 11): wrk posts one GitHub-signed body (a fixed,
@@ -203,7 +225,7 @@ operational() {
 }
 
 case $what in
-  ceiling|headline|latency|ingest|matrix|incoming|operational|api) $what ;;
-  all) ceiling; headline; latency; ingest; matrix; incoming; operational; api ;;
-  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|incoming|operational|api|all]" >&2; exit 2 ;;
+  ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api) $what ;;
+  all) ceiling; headline; latency; ingest; matrix; slow; incoming; operational; api ;;
+  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api|all]" >&2; exit 2 ;;
 esac

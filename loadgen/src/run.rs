@@ -384,6 +384,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     display.finish();
     let cpu = cpu_time(pid)?.saturating_sub(cpu_before);
+    // The engine's peak resident memory over the run (the kernel's VmHWM).
+    let peak_rss = engine.status_bytes("VmHWM").unwrap_or(0);
     let end_us = view.last_delivery_us().max(start_us + 1);
     // Messages the engine accepted beyond the producer's: its own
     // operational events.
@@ -398,7 +400,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         &baseline,
         &last,
         expected,
-        cpu,
+        (cpu, peak_rss),
         (end_us - start_us, own),
     )
 }
@@ -410,7 +412,7 @@ fn report_run(
     baseline: &StatsSnapshot,
     s: &StatsSnapshot,
     expected: u64,
-    cpu: Duration,
+    (cpu, peak_rss): (Duration, u64),
     (delivery_us, operational_messages): (u64, u64),
 ) -> anyhow::Result<()> {
     let delivered = s.delivered.saturating_sub(baseline.delivered);
@@ -448,6 +450,7 @@ fn report_run(
         "e2e_max_ms": s.e2e_max_ms,
         "engine_cpu_seconds": cpu.as_secs_f64(),
         "engine_cpu_us_per_delivery": if delivered > 0 { cpu_us / delivered as f64 } else { 0.0 },
+        "engine_peak_rss_mib": peak_rss as f64 / (1024.0 * 1024.0),
         "shards": args.engine.shards,
         "cpus": args.engine.cpus,
         "durability": args.engine.durability.as_deref().unwrap_or("sync"),
