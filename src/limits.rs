@@ -40,6 +40,13 @@ pub const SEGMENT_FILE_INITIAL_BYTES_MAX: u64 = 1024 * 1024;
 
 // Delivery
 
+/// Buffer sets of ended delivery workers a shard keeps for the next ones
+/// (`delivery::exchange::Spares`): ~20 KiB each, so at most ~5 MiB.
+pub const WIRES_SPARE_MAX: usize = 256;
+/// Largest request or read buffer a spare keeps; a bigger one (a run of
+/// large payloads) is freed with its worker.
+pub const WIRE_SPARE_BYTES_MAX: usize = 64 * 1024;
+
 /// Longest honoured `Retry-After`: a receiver may slow its deliveries down,
 /// not park them for days.
 pub const RETRY_AFTER_MS_MAX: u64 = 3_600_000;

@@ -14,6 +14,8 @@
 use super::conn::{key_of, Conn, ConnError};
 use super::guard::Target;
 use crate::http_wire::{Progress, Response, ResponseParser};
+use crate::limits::{WIRES_SPARE_MAX, WIRE_SPARE_BYTES_MAX};
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 /// Bytes read from a connection per read call.
@@ -167,6 +169,35 @@ impl Default for Wire {
             read: vec![0; READ_CHUNK_BYTES],
             unparsed: Vec::new(),
         }
+    }
+}
+
+/// Buffers of ended workers, kept for the next worker to start, so that a
+/// worker start (one per run for a slow receiver) does not allocate and
+/// zero them again. At most `WIRES_SPARE_MAX`; a buffer grown past
+/// `WIRE_SPARE_BYTES_MAX` (a run of large payloads) is dropped instead.
+#[derive(Default)]
+pub struct Spares(RefCell<Vec<Wire>>);
+
+impl Spares {
+    /// A spare buffer set, or a new one.
+    pub fn take(&self) -> Wire {
+        self.0.borrow_mut().pop().unwrap_or_default()
+    }
+
+    /// Keeps an ended worker's buffers (its connection already taken).
+    pub fn keep(&self, mut wire: Wire) {
+        debug_assert!(wire.conn.is_none(), "a spare carries no connection");
+        let mut spares = self.0.borrow_mut();
+        if spares.len() >= WIRES_SPARE_MAX
+            || wire.request.capacity() > WIRE_SPARE_BYTES_MAX
+            || wire.unparsed.capacity() > WIRE_SPARE_BYTES_MAX
+        {
+            return;
+        }
+        wire.clear();
+        wire.unparsed.clear();
+        spares.push(wire);
     }
 }
 
@@ -379,6 +410,26 @@ async fn read_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spares_are_bounded_cleared_and_never_oversized() {
+        let spares = Spares::default();
+        let mut used = spares.take();
+        used.request.extend_from_slice(b"POST / HTTP/1.1\r\n\r\n");
+        used.ends.push(used.request.len());
+        used.unparsed.extend_from_slice(b"HTTP/1.1 2");
+        spares.keep(used);
+        let again = spares.take();
+        assert!(again.request.is_empty() && again.ends.is_empty() && again.unparsed.is_empty());
+        let mut big = Wire::default();
+        big.request.reserve(WIRE_SPARE_BYTES_MAX + 1);
+        spares.keep(big);
+        assert!(spares.0.borrow().is_empty(), "an oversized buffer is freed");
+        for _ in 0..WIRES_SPARE_MAX + 10 {
+            spares.keep(Wire::default());
+        }
+        assert_eq!(spares.0.borrow().len(), WIRES_SPARE_MAX);
+    }
 
     #[test]
     fn attempt_errors_keep_their_kind_and_their_text() {

@@ -186,6 +186,9 @@ pub struct EndpointQueue {
     pub per_request_us: u32,
     /// In line for room in the shard's connection budget (`budget`).
     pub waiting: bool,
+    /// The endpoint version's parsed URL, TLS configuration and proxy,
+    /// kept across workers (`worker::prepared`).
+    prepared: Option<Box<worker::Prepared>>,
 }
 
 /// Why the owner shard wants an endpoint disabled.
@@ -282,6 +285,9 @@ pub struct Deliveries {
     app_counts_published_ms: Cell<u64>,
     /// Wakes the runtime's timer loop: a retry was armed, or a request waits.
     kick: Notify,
+    /// Buffers of ended workers, for the next to start (at most
+    /// `WIRES_SPARE_MAX`).
+    spare_wires: exchange::Spares,
 }
 
 /// The `LONGEST_QUEUES_MAX` longest non-empty backlogs, longest first
@@ -317,6 +323,7 @@ impl Deliveries {
             app_counts_published_ms: Cell::new(0),
             disable_requests: RefCell::new(Vec::new()),
             kick: Notify::default(),
+            spare_wires: exchange::Spares::default(),
         })
     }
 

@@ -26,92 +26,96 @@ const COLD_AFTER_MS: u64 = 1_000;
 /// How long a delivery waits when its message could not be read back for an
 /// I/O reason (not damage) before it tries again.
 const UNREADABLE_RETRY_MS: u64 = 1_000;
-/// Buffers and caches one worker reuses across attempts.
 /// An endpoint version with its parsed URL, TLS configuration and egress
-/// proxy.
-type PreparedTarget = (
-    Arc<EndpointRecord>,
-    Rc<Target>,
-    Option<Arc<rustls::ClientConfig>>,
-    Option<Arc<super::proxy::Proxy>>,
-);
+/// proxy, kept on the endpoint's queue (`EndpointQueue::prepared`) so that
+/// a worker start neither parses the URL nor builds a rustls configuration
+/// again (which also lets TLS sessions resume across workers).
+pub(super) struct Prepared {
+    endpoint: Arc<EndpointRecord>,
+    target: Rc<Target>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    proxy: Option<Arc<super::proxy::Proxy>>,
+}
 
+/// The buffers one worker reuses across runs (from the shard's spares).
 struct Worker {
     wire: Wire,
     signer: signing::Signer,
-    /// The parsed URL and TLS configuration of the endpoint version they
-    /// were made from; catalog snapshots share unchanged endpoints, so
-    /// pointer equality detects edits.
-    target: Option<PreparedTarget>,
 }
 
-impl Worker {
-    fn target(
-        &mut self,
-        endpoint: &Arc<EndpointRecord>,
-        engine_proxy: &str,
-    ) -> Result<Rc<Target>, AttemptError> {
-        if let Some((ep, t, _, _)) = &self.target {
-            if Arc::ptr_eq(ep, endpoint) {
-                return Ok(t.clone());
-            }
+/// The prepared target of `endpoint`'s current version: the queue's, or
+/// made now and kept there (catalog snapshots share unchanged endpoints, so
+/// pointer equality detects edits).
+fn prepared(
+    d: &Deliveries,
+    endpoint: &Arc<EndpointRecord>,
+    engine_proxy: &str,
+) -> Result<(Rc<Target>, Limits2), AttemptError> {
+    if let Some(p) = d
+        .queues
+        .borrow()
+        .get(&endpoint.id[..])
+        .and_then(|q| q.prepared.as_ref())
+        .filter(|p| Arc::ptr_eq(&p.endpoint, endpoint))
+    {
+        return Ok((p.target.clone(), (p.tls.clone(), p.proxy.clone())));
+    }
+    let mut t = Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?;
+    let own_settings =
+        !super::tls::EndpointTls::of(endpoint).is_default() || !endpoint.proxy_url.is_empty();
+    if own_settings {
+        // Connections made before an edit of these settings are not reused.
+        t.pool_tag = endpoint.updated_ms.max(1);
+    }
+    let target = Rc::new(t);
+    let tls = super::tls::for_endpoint(super::tls::EndpointTls::of(endpoint)).map_err(|e| {
+        AttemptError::Tls {
+            failure: super::tls::Failure::Handshake,
+            reason: e.to_string(),
         }
-        let mut t =
-            Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?;
-        let own_settings =
-            !super::tls::EndpointTls::of(endpoint).is_default() || !endpoint.proxy_url.is_empty();
-        if own_settings {
-            // Connections made before an edit of these settings are not reused.
-            t.pool_tag = endpoint.updated_ms.max(1);
+    })?;
+    // The endpoint's proxy, or the engine's (both checked when set).
+    let proxy_url = match endpoint.proxy_url.is_empty() {
+        true => engine_proxy,
+        false => endpoint.proxy_url.as_str(),
+    };
+    let proxy = match proxy_url.is_empty() {
+        true => None,
+        false => {
+            let mut p = super::proxy::Proxy::parse(proxy_url)
+                .map_err(|e| AttemptError::Proxy(e.to_string()))?;
+            // Only the operator's proxy may sit on a private address.
+            p.trusted = endpoint.proxy_url.is_empty();
+            Some(Arc::new(p))
         }
-        let t = Rc::new(t);
-        let tls = super::tls::for_endpoint(super::tls::EndpointTls::of(endpoint)).map_err(|e| {
-            AttemptError::Tls {
-                failure: super::tls::Failure::Handshake,
-                reason: e.to_string(),
-            }
-        })?;
-        // The endpoint's proxy, or the engine's (both checked when set).
-        let proxy_url = match endpoint.proxy_url.is_empty() {
-            true => engine_proxy,
-            false => endpoint.proxy_url.as_str(),
-        };
-        let proxy = match proxy_url.is_empty() {
-            true => None,
-            false => {
-                let mut p = super::proxy::Proxy::parse(proxy_url)
-                    .map_err(|e| AttemptError::Proxy(e.to_string()))?;
-                // Only the operator's proxy may sit on a private address.
-                p.trusted = endpoint.proxy_url.is_empty();
-                Some(Arc::new(p))
-            }
-        };
-        self.target = Some((endpoint.clone(), t.clone(), tls, proxy));
-        Ok(t)
+    };
+    if let Some(q) = d.queues.borrow_mut().get_mut(&endpoint.id[..]) {
+        q.prepared = Some(Box::new(Prepared {
+            endpoint: endpoint.clone(),
+            target: target.clone(),
+            tls: tls.clone(),
+            proxy: proxy.clone(),
+        }));
     }
-
-    /// The TLS configuration made with the last `target`.
-    fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
-        self.target.as_ref().and_then(|(_, _, tls, _)| tls.clone())
-    }
-
-    /// The egress proxy chosen with the last `target`.
-    fn proxy(&self) -> Option<Arc<super::proxy::Proxy>> {
-        self.target.as_ref().and_then(|(_, _, _, p)| p.clone())
-    }
+    Ok((target, (tls, proxy)))
 }
+
+/// The TLS configuration and egress proxy that go with a prepared target.
+type Limits2 = (
+    Option<Arc<rustls::ClientConfig>>,
+    Option<Arc<super::proxy::Proxy>>,
+);
 
 /// A delivery loaded for its attempt (its message in memory), with the slab
 /// handle the worker owns meanwhile.
 type Loaded = (usize, Delivery<Arc<Message>>);
 
 pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<Conn>) {
-    let mut wire = Wire::default();
+    let mut wire = d.spare_wires.take();
     wire.conn = conn;
     let mut w = Worker {
         wire,
         signer: signing::Signer::default(),
-        target: None,
     };
     let mut handles = Vec::new();
     let mut batch = Vec::new();
@@ -188,6 +192,8 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
         }
     }
     let mut starts = Vec::new();
+    let conn = w.wire.conn.take();
+    d.spare_wires.keep(w.wire);
     {
         let mut queues = d.queues.borrow_mut();
         let mut conns = d.conns.borrow_mut();
@@ -195,7 +201,7 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
         let may_pool = conns.worker_ended();
         if let Some(q) = queues.get_mut(&endpoint_id) {
             q.in_flight -= 1;
-            if let Some(conn) = w.wire.conn.take() {
+            if let Some(conn) = conn {
                 let max_idle = d.ports.shared.config.max_idle_connections_per_endpoint;
                 if may_pool && q.idle.len() < max_idle {
                     q.idle.push((conn, crate::time::now_ms()));
@@ -666,7 +672,7 @@ async fn send(
         result: Err(e),
         duration_us: 0,
     };
-    let target = match w.target(endpoint, &d.ports.shared.config.proxy_url) {
+    let (target, (tls, proxy)) = match prepared(d, endpoint, &d.ports.shared.config.proxy_url) {
         Ok(t) => t,
         Err(e) => return run.iter().map(|_| failed(e.clone())).collect(),
     };
@@ -701,8 +707,8 @@ async fn send(
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
         request_timeout: Duration::from_millis(config.request_timeout_ms),
         keep_bytes: config.response_keep_bytes,
-        tls: w.tls(),
-        proxy: w.proxy(),
+        tls,
+        proxy,
     };
     let mut sent = match w.wire.ends.is_empty() {
         true => Vec::new(),
