@@ -14,10 +14,14 @@ what=${1:-all}
 # The layout: engine shard and producer on core 0, sink on core 1.
 ONE_CORE=(--shards 1 --cpus 0 --producer-cpu 0 --sink-cpu 1 --durability sync --json)
 
+# Whatever this script started (sinks, engines) stops with it, even when a
+# run fails: a stray sink on the next run's port spoils its results.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
+
 run() {
   local name=$1; shift
   printf '%s load=%s ' "$name" "$(cut -d' ' -f1 /proc/loadavg)"
-  "$LG" "$@" 2>/dev/null | tail -n 1
+  "$LG" "$@" 2>/dev/null | tail -n 1 || echo '{"error":"the run failed"}'
 }
 
 ceiling() {
@@ -173,7 +177,8 @@ api_run() {
   dir=$(mktemp -d); chmod 700 "$dir"
   "$LG" sink --addr 127.0.0.1:9191 >"$dir/sink.out" 2>/dev/null &
   local sink=$!
-  RINGHOOK_API_TOKEN=bench target/release/ringhook serve --data-dir "$dir/data" \
+  # RINGHOOK_BIN measures another build (an A/B against an older commit).
+  RINGHOOK_API_TOKEN=bench "${RINGHOOK_BIN:-target/release/ringhook}" serve --data-dir "$dir/data" \
     --socket "$dir/ingest.sock" --http-addr 127.0.0.1:$port \
     --durability sync --allow-private-targets 2>"$dir/engine.err" &
   local engine=$!

@@ -28,6 +28,10 @@ pub struct EngineOptions {
     pub pipeline_depth: Option<usize>,
     /// The engine's `--retry-schedule`.
     pub retry_schedule: Option<String>,
+    /// Endpoints of the benchmark's application: past the engine's default
+    /// `max_endpoints_per_app`, the engine gets a configuration file that
+    /// allows them.
+    pub endpoints: usize,
 }
 
 /// A running `ringhook serve`.
@@ -102,6 +106,15 @@ impl Engine {
             opts.pipeline_depth.map(|n| n.to_string()),
         );
         flag("--retry-schedule", opts.retry_schedule.clone());
+        if opts.endpoints > 1000 {
+            let path = dir.path().join("ringhook.toml");
+            std::fs::write(
+                &path,
+                format!("max_endpoints_per_app = {}\n", opts.endpoints),
+            )?;
+            args.push("--config".into());
+            args.push(path.into());
+        }
         let mut engine = Engine {
             child: None,
             command: (binary, args),

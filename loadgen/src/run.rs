@@ -56,6 +56,7 @@ impl EngineArgs {
             durability: self.durability.clone(),
             pipeline_depth: self.http_pipeline,
             retry_schedule: None,
+            endpoints: 1,
         }
     }
 
@@ -306,6 +307,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let mut options = args.engine.options();
+    options.endpoints = args.endpoints;
     if args.failing_endpoints > 0 {
         options.retry_schedule = Some("0s".into());
     }
