@@ -142,8 +142,13 @@ pub async fn serve(
         let open = open.clone();
         let forward = forward.clone();
         glommio::spawn_local(async move {
-            connection(&shard, stream, surface, forward.as_deref()).await;
+            let mut stream = stream;
+            connection(&shard, &mut stream, surface, forward.as_deref()).await;
+            // The slot is given back before the socket closes: a client that
+            // reconnects on seeing the close (at its per-client limit) may
+            // reach another shard's listener at once.
             open.release(client);
+            drop(stream);
         })
         .detach();
     }
@@ -190,7 +195,7 @@ async fn until<T>(deadline: Instant, f: impl std::future::Future<Output = T>) ->
 /// right after the head, before any body byte is read.
 async fn connection(
     shard: &Rc<Shard>,
-    mut stream: glommio::net::TcpStream,
+    stream: &mut glommio::net::TcpStream,
     surface: Surface,
     forward: Option<&forward::Forward>,
 ) {
@@ -206,20 +211,15 @@ async fn connection(
             _ => idle + header_timeout,
         };
         let head_deadline = Instant::now() + wait;
-        let head = match until(
-            head_deadline,
-            http::read_head(&mut stream, &mut buf, max_body),
-        )
-        .await
-        {
+        let head = match until(head_deadline, http::read_head(stream, &mut buf, max_body)).await {
             None | Some(Err(http::RequestReadError::Closed)) => return,
             Some(Err(http::RequestReadError::Reply(resp))) => {
                 let _ = until(
                     Instant::now() + request_timeout,
-                    http::write_response(&mut stream, &resp, false),
+                    http::write_response(stream, &resp, false),
                 )
                 .await;
-                linger(&mut stream).await;
+                linger(stream).await;
                 return;
             }
             Some(Ok(head)) => head,
@@ -230,13 +230,13 @@ async fn connection(
             Some(f) => f.refuse_unauthorized(shard, &head.request, surface).await,
         };
         if let Some(resp) = refused {
-            let _ = until(deadline, http::write_response(&mut stream, &resp, false)).await;
-            linger(&mut stream).await;
+            let _ = until(deadline, http::write_response(stream, &resp, false)).await;
+            linger(stream).await;
             return;
         }
         let last = served == config.api_requests_per_connection_max;
         let cycle = async {
-            let req = match http::read_body(&mut stream, &mut buf, head).await {
+            let req = match http::read_body(stream, &mut buf, head).await {
                 Ok(req) => req,
                 Err(_) => return false,
             };
@@ -245,7 +245,7 @@ async fn connection(
                 None => routes::handle(shard, req, surface).await,
                 Some(f) => f.handle(shard, req, surface).await,
             };
-            http::write_response(&mut stream, &resp, keep_alive)
+            http::write_response(stream, &resp, keep_alive)
                 .await
                 .is_ok()
                 && keep_alive
