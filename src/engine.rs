@@ -40,35 +40,53 @@ pub enum EngineError {
 
 /// Binds `n` listeners on `addr`, all with `SO_REUSEPORT` so that each
 /// shard accepts its own connections (the kernel spreads them by their
-/// addresses). A port 0 becomes one real port, shared by all. Only a
-/// process of the same user can join a reuse-port group, as for the data
-/// directory.
+/// addresses). A port 0 becomes one real port, shared by all. A port in use
+/// is refused as before (a plain bind is tried first), so a second engine
+/// cannot join this one's group and split its clients. Each address the
+/// name resolves to is tried in turn, as `TcpListener::bind` does.
 fn bind_shared(addr: &str, n: usize) -> Result<Vec<std::net::TcpListener>, EngineError> {
     use std::net::ToSocketAddrs;
     let failed = |source: std::io::Error| EngineError::Listen {
         addr: addr.to_string(),
         source,
     };
-    let mut at = addr
-        .to_socket_addrs()
-        .map_err(failed)?
-        .next()
-        .ok_or_else(|| failed(std::io::Error::other("the address resolves to nothing")))?;
+    let mut last = std::io::Error::other("the address resolves to nothing");
+    for at in addr.to_socket_addrs().map_err(failed)? {
+        if at.port() != 0 {
+            // Fails with "address in use" if anything holds the port,
+            // another engine's reuse-port group included.
+            if let Err(e) = std::net::TcpListener::bind(at) {
+                last = e;
+                continue;
+            }
+        }
+        match bind_group(at, n) {
+            Ok(listeners) => return Ok(listeners),
+            Err(e) => last = e,
+        }
+    }
+    Err(failed(last))
+}
+
+/// `n` reuse-port listeners on `at` (the first decides a port 0).
+fn bind_group(
+    mut at: std::net::SocketAddr,
+    n: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
     let mut listeners = Vec::with_capacity(n);
     for _ in 0..n.max(1) {
         let socket = socket2::Socket::new(
             socket2::Domain::for_address(at),
             socket2::Type::STREAM,
             Some(socket2::Protocol::TCP),
-        )
-        .map_err(failed)?;
-        socket.set_reuse_address(true).map_err(failed)?;
-        socket.set_reuse_port(true).map_err(failed)?;
-        socket.bind(&at.into()).map_err(failed)?;
-        socket.listen(1024).map_err(failed)?;
+        )?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&at.into())?;
+        socket.listen(1024)?;
         let listener: std::net::TcpListener = socket.into();
         // The next ones join the port this one got.
-        at = listener.local_addr().map_err(failed)?;
+        at = listener.local_addr()?;
         listeners.push(listener);
     }
     Ok(listeners)

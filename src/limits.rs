@@ -41,11 +41,13 @@ pub const SEGMENT_FILE_INITIAL_BYTES_MAX: u64 = 1024 * 1024;
 // Delivery
 
 /// Buffer sets of ended delivery workers a shard keeps for the next ones
-/// (`delivery::exchange::Spares`): ~20 KiB each, so at most ~5 MiB.
+/// (`delivery::exchange::Spares`): each at most 16 KiB of read buffer and
+/// `WIRE_SPARE_BYTES_MAX` each of request and unparsed bytes (80 KiB), so
+/// at most 20 MiB per shard, ~20 KiB each in the common case.
 pub const WIRES_SPARE_MAX: usize = 256;
-/// Largest request or read buffer a spare keeps; a bigger one (a run of
-/// large payloads) is freed with its worker.
-pub const WIRE_SPARE_BYTES_MAX: usize = 64 * 1024;
+/// Largest request or unparsed-response buffer a spare keeps; a bigger one
+/// (a run of large payloads) is freed with its worker.
+pub const WIRE_SPARE_BYTES_MAX: usize = 32 * 1024;
 
 /// Longest honoured `Retry-After`: a receiver may slow its deliveries down,
 /// not park them for days.
@@ -108,10 +110,11 @@ pub const SECRET_GRACE_SECS_MAX: u32 = 7 * 24 * 3600;
 /// Connections being answered 503 at once because the API is full (each
 /// for at most a second); past it a refused connection is just closed.
 pub const API_REJECTIONS_IN_FLIGHT_MAX: usize = 64;
-/// Requests (and head checks) other shards' API connections hand to shard
-/// 0 that may wait in its queue (`api::forward`); a shard finding it full
-/// waits for room. Each connection has at most one waiting, so the
-/// connection limit bounds them too.
+/// The buffer of the queue other shards' API connections hand requests
+/// (and head checks) to shard 0 through (`api::forward`). Each job is sent
+/// through a sender of its own, which futures' channel always admits, so
+/// what bounds the jobs waiting is the connections: one each, at most
+/// `api_connections_max`.
 pub const API_FORWARDED_MAX: usize = 256;
 /// Most bytes read and discarded after an error reply, so the client sees
 /// the reply instead of a reset, without reading an unbounded body.

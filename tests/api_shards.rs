@@ -163,3 +163,49 @@ fn every_shard_serves_the_api() {
     assert_eq!(got, ids);
     assert_eq!(sink.count(), ids.len(), "no message delivered twice");
 }
+
+#[test]
+fn a_second_engine_cannot_join_the_api_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("first")).expect("dir");
+    let first = Engine::start(&dir.path().join("first"), &["--shards", "2"]);
+    let root = dir.path().join("second");
+    std::fs::create_dir_all(&root).expect("dir");
+    // Not through `Engine::spawn`: its health check would reach the first
+    // engine on the shared address.
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(root.join("data"))
+        .arg("--socket")
+        .arg(root.join("ingest.sock"))
+        .args(["--http-addr", &first.http, "--shards", "2"])
+        .env("RINGHOOK_API_TOKEN", TOKEN)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn a second engine");
+    let status = wait_for("the second engine exits", Duration::from_secs(20), || {
+        second.try_wait().ok().flatten()
+    });
+    let mut err = String::new();
+    if let Some(mut e) = second.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    assert!(
+        !status.success(),
+        "a second engine on the same port does not start"
+    );
+    assert!(err.contains("cannot listen"), "{err}");
+    // Every connection still reaches the first engine.
+    for _ in 0..CONNECTIONS / 4 {
+        let (s, _, v) = fresh(
+            &first,
+            "GET",
+            "/api/v1/app",
+            &[("authorization", &format!("Bearer {TOKEN}"))],
+            None,
+        );
+        assert_eq!(s, 200, "{v}");
+    }
+}

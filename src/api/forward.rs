@@ -44,8 +44,8 @@ pub struct Forward(mpsc::Sender<Forwarded>);
 /// Shard 0's receiving side.
 pub type Inbox = mpsc::Receiver<Forwarded>;
 
-/// The channel: at most `API_FORWARDED_MAX` jobs queued (plus one per
-/// sender); a shard whose job finds it full waits for room.
+/// The channel, with a buffer of `API_FORWARDED_MAX`; the jobs in it are
+/// bounded by the connections that sent them (one each, see the limit).
 pub fn channel() -> (Forward, Inbox) {
     let (tx, rx) = mpsc::channel(API_FORWARDED_MAX);
     (Forward(tx), rx)
@@ -58,11 +58,23 @@ pub async fn answer(shard: Rc<Shard>, mut inbox: Inbox) {
     while let Some(Forwarded { job, reply }) = inbox.next().await {
         let shard = shard.clone();
         glommio::spawn_local(async move {
-            let answer = match job {
-                Job::Check(req, surface) => routes::refuse_unauthorized(&shard, &req, surface),
-                Job::Handle(req, surface) => Some(routes::handle(&shard, req, surface).await),
+            let mut reply = reply;
+            let work = async {
+                Some(match job {
+                    Job::Check(req, surface) => routes::refuse_unauthorized(&shard, &req, surface),
+                    Job::Handle(req, surface) => Some(routes::handle(&shard, req, surface).await),
+                })
             };
-            let _ = reply.send(answer);
+            // A job whose asker gave up (its request deadline passed, its
+            // connection closed) stops here too, as on shard 0's own
+            // connections.
+            let gone = async {
+                reply.cancellation().await;
+                None
+            };
+            if let Some(answer) = futures_lite::future::or(work, gone).await {
+                let _ = reply.send(answer);
+            }
         })
         .detach();
     }

@@ -71,6 +71,16 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
     }
     let app = match (found, &m.application) {
         (Ok(found), _) => found,
+        // Another shard serves this request only for an application that
+        // existed a moment ago (`api::forward`); deleted meanwhile, it is
+        // created again by shard 0 alone: a retry gets there.
+        (Err(_), Some(_)) if valid_uid(app) && !shard.writes_catalog() => {
+            return Err(error(
+                503,
+                "unavailable",
+                "the application changed meanwhile; retry",
+            ))
+        }
         (Err(_), Some(inline)) if valid_uid(app) => {
             inline_app(shard, inline, app).map(std::sync::Arc::new)?
         }

@@ -227,7 +227,19 @@ async fn connection(
         let deadline = Instant::now() + request_timeout;
         let refused = match forward {
             None => routes::refuse_unauthorized(shard, &head.request, surface),
-            Some(f) => f.refuse_unauthorized(shard, &head.request, surface).await,
+            // Asked of shard 0 within the request's deadline.
+            Some(f) => until(
+                Instant::now() + request_timeout,
+                f.refuse_unauthorized(shard, &head.request, surface),
+            )
+            .await
+            .unwrap_or_else(|| {
+                Some(http::error(
+                    503,
+                    "unavailable",
+                    "the engine is shutting down or overloaded; retry",
+                ))
+            }),
         };
         if let Some(resp) = refused {
             let _ = until(deadline, http::write_response(stream, &resp, false)).await;

@@ -132,7 +132,11 @@ pub fn message(m: &Message) -> Value {
         .ok()
         .and_then(|()| serde_json::from_slice::<&RawValue>(&m.payload).ok())
     {
-        Some(payload) => serde_json::to_value(MessageOut::new(m, payload)).unwrap_or(Value::Null),
+        // `to_value` reads the payload again with serde_json's own depth
+        // limit; a payload past it shows as null, not the whole view.
+        Some(payload) => serde_json::to_value(MessageOut::new(m, payload)).unwrap_or_else(|_| {
+            serde_json::to_value(MessageOut::new(m, RawValue::NULL)).unwrap_or(Value::Null)
+        }),
         // A payload that no longer reads (written before the depth bound
         // existed) shows as null.
         None => serde_json::to_value(MessageOut::new(m, RawValue::NULL)).unwrap_or(Value::Null),

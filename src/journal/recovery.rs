@@ -285,8 +285,12 @@ fn recover_segment(
             extent_end,
             reason,
         } => {
-            // Past the file's end the segment is zero already.
+            // Past the file's end the segment is zero already. The blocks
+            // are reserved first: a crash during a growth may have left the
+            // tail without them, and a store there on a full disk would be a
+            // SIGBUS instead of this error.
             let in_file = extent_end.min(segment.file_bytes());
+            segment.reserve_file()?;
             segment.zero(offset.min(in_file), in_file);
             segment.flush(offset.min(in_file), in_file)?;
             report.torn_tail = Some(TornTail {

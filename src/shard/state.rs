@@ -295,6 +295,11 @@ impl Shard {
     }
 
     /// The catalog journal's size and compactions since start (shard 0).
+    /// Whether this shard writes the catalog (shard 0 alone).
+    pub fn writes_catalog(&self) -> bool {
+        self.catalog_store.is_some()
+    }
+
     /// Counts an API connection this shard's listener accepted (metrics).
     pub fn note_api_connection(&self) {
         self.stats.borrow_mut().api_connections += 1;
