@@ -132,13 +132,15 @@ fn route_of(req: &Request) -> Option<(Route, Option<String>)> {
 }
 
 /// Whether this shard can run a request's head checks itself: an unknown
-/// path, a public route other than the console's sign-out, or an API token
-/// (sessions, portal tokens and receive URLs are shard 0's).
+/// path, a public route other than the console's sign-out, an API token, or
+/// no credential at all (its 401 needs no session); sessions, portal tokens
+/// and receive URLs are shard 0's.
 fn checked_here(shard: &Shard, head: &Request) -> bool {
     match route_of(head) {
         None => true,
         Some((Route::Receive | Route::ConsoleSession, _)) => false,
         Some((route, _)) if super::table::is_public(route) => true,
+        Some(_) if head.authorization.is_none() && head.session.is_none() => true,
         Some(_) => super::auth::bearer_is_api_token(shard, head),
     }
 }

@@ -143,11 +143,14 @@ pub async fn serve(
         let forward = forward.clone();
         glommio::spawn_local(async move {
             let mut stream = stream;
-            connection(&shard, &mut stream, surface, forward.as_deref()).await;
-            // The slot is given back before the socket closes: a client that
-            // reconnects on seeing the close (at its per-client limit) may
-            // reach another shard's listener at once.
+            let ended = connection(&shard, &mut stream, surface, forward.as_deref()).await;
+            // The slot is given back before the socket closes (or lingers
+            // closing): a client that reconnects on seeing the close (at its
+            // per-client limit) may reach another shard's listener at once.
             open.release(client);
+            if let Ended::Refused = ended {
+                linger(&mut stream).await;
+            }
             drop(stream);
         })
         .detach();
@@ -198,7 +201,7 @@ async fn connection(
     stream: &mut glommio::net::TcpStream,
     surface: Surface,
     forward: Option<&forward::Forward>,
-) {
+) -> Ended {
     let config = &shard.shared().config;
     let header_timeout = Duration::from_millis(config.api_header_timeout_ms);
     let idle = Duration::from_millis(config.api_keepalive_idle_ms);
@@ -212,15 +215,14 @@ async fn connection(
         };
         let head_deadline = Instant::now() + wait;
         let head = match until(head_deadline, http::read_head(stream, &mut buf, max_body)).await {
-            None | Some(Err(http::RequestReadError::Closed)) => return,
+            None | Some(Err(http::RequestReadError::Closed)) => return Ended::Closed,
             Some(Err(http::RequestReadError::Reply(resp))) => {
                 let _ = until(
                     Instant::now() + request_timeout,
                     http::write_response(stream, &resp, false),
                 )
                 .await;
-                linger(stream).await;
-                return;
+                return Ended::Refused;
             }
             Some(Ok(head)) => head,
         };
@@ -243,8 +245,7 @@ async fn connection(
         };
         if let Some(resp) = refused {
             let _ = until(deadline, http::write_response(stream, &resp, false)).await;
-            linger(stream).await;
-            return;
+            return Ended::Refused;
         }
         let last = served == config.api_requests_per_connection_max;
         let cycle = async {
@@ -264,9 +265,18 @@ async fn connection(
         };
         match until(deadline, cycle).await {
             Some(true) => {}
-            Some(false) | None => return,
+            Some(false) | None => return Ended::Closed,
         }
     }
+    Ended::Closed
+}
+
+/// How a connection's requests ended.
+enum Ended {
+    /// Done: close it.
+    Closed,
+    /// A request was refused unread: linger (see `linger`) before closing.
+    Refused,
 }
 
 /// After answering a request we refuse to read (too large, malformed), read
