@@ -194,6 +194,14 @@ pub fn start(config: SinkConfig, stats: Arc<SinkStats>) -> anyhow::Result<Socket
         Some(cpu) => Placement::Fixed(cpu),
         None => Placement::Unbound,
     };
+    // glommio's listeners set SO_REUSEPORT: without this plain bind first, a
+    // second sink (a stray one from an earlier run) would share the port and
+    // silently take part of a benchmark's deliveries.
+    if config.addr.port() != 0 {
+        std::net::TcpListener::bind(config.addr).map_err(|e| {
+            anyhow::anyhow!("binding {} (is another sink running?): {e}", config.addr)
+        })?;
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     LocalExecutorBuilder::new(placement)
         .name("loadgen-sink")
