@@ -262,7 +262,10 @@ impl Journal {
     /// background, if any, and forgets it, whatever its outcome.
     fn finish_growth(&mut self) {
         if let Some(growing) = self.growing.take() {
-            let _ = growing.done.recv_timeout(PREPARE_WAIT);
+            // Without a time limit: a growth left running could, on failing,
+            // cut back a file that a journal opened next already counts as
+            // longer. A disk that stalls it stalls this journal's syncs too.
+            let _ = growing.done.recv();
         }
     }
 
