@@ -38,6 +38,27 @@ pub enum EngineError {
     Config(String),
 }
 
+/// Serves the whole API on `shard` from the listener `fd` (`forward`:
+/// the way to shard 0, for the other shards).
+fn serve_api(
+    shard: &std::rc::Rc<crate::shard::state::Shard>,
+    fd: std::os::fd::RawFd,
+    open: Arc<crate::api::Open>,
+    forward: Option<crate::api::forward::Forward>,
+) {
+    // SAFETY: the descriptor came from a bound std listener whose ownership
+    // was released with into_raw_fd, and only this call takes it.
+    let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
+    glommio::spawn_local(crate::api::serve(
+        shard.clone(),
+        listener,
+        Surface::Full,
+        open,
+        forward,
+    ))
+    .detach();
+}
+
 /// Binds `n` listeners on `addr`, all with `SO_REUSEPORT` so that each
 /// shard accepts its own connections (the kernel spreads them by their
 /// addresses). A port 0 becomes one real port, shared by all. A port in use
@@ -231,20 +252,10 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
     services.push(Box::new(move |shard| {
         // The idempotency table is shard 0's thread-local.
         crate::api::idempotency::restore(answers);
-        // SAFETY: the descriptor came from a bound std listener whose
-        // ownership was released with into_raw_fd.
-        let listener = unsafe { glommio::net::TcpListener::from_raw_fd(api_fd) };
-        glommio::spawn_local(crate::api::serve(
-            shard.clone(),
-            listener,
-            Surface::Full,
-            open,
-            None,
-        ))
-        .detach();
+        serve_api(shard, api_fd, open, None);
         glommio::spawn_local(crate::api::forward::answer(shard.clone(), inbox)).detach();
         if let Some(fd) = receive_fd {
-            // SAFETY: as above, a bound std listener released with into_raw_fd.
+            // SAFETY: a bound std listener released with into_raw_fd, taken once.
             let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
             glommio::spawn_local(crate::api::serve(
                 shard.clone(),
@@ -274,16 +285,7 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
     for fd in api_fds {
         let (open, forward) = (api_open.clone(), forward.clone());
         services.push(Box::new(move |shard| {
-            // SAFETY: as above, a bound std listener released with into_raw_fd.
-            let listener = unsafe { glommio::net::TcpListener::from_raw_fd(fd) };
-            glommio::spawn_local(crate::api::serve(
-                shard.clone(),
-                listener,
-                Surface::Full,
-                open,
-                Some(forward),
-            ))
-            .detach();
+            serve_api(shard, fd, open, Some(forward));
             Ok(())
         }));
     }

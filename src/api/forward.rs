@@ -14,7 +14,7 @@
 //! request is answered the same on every shard.
 
 use super::http::{Request, Response};
-use super::table::{router, Route};
+use super::table::{route_path, router, Route};
 use super::{routes, Surface};
 use crate::limits::API_FORWARDED_MAX;
 use crate::shard::state::Shard;
@@ -121,14 +121,10 @@ impl Forward {
     }
 }
 
-/// The route of a request's path, if any.
-fn route_of(req: &Request) -> Option<(Route, Option<String>)> {
-    let path = match req.path.trim_end_matches('/') {
-        "" => "/",
-        p => p,
-    };
-    let m = router().at(path).ok()?;
-    Some((*m.value, m.params.get("app").map(str::to_string)))
+/// The route of a request's path and its application, if any.
+fn route_of(req: &Request) -> Option<(Route, Option<&str>)> {
+    let m = router().at(route_path(&req.path)).ok()?;
+    Some((*m.value, m.params.get("app")))
 }
 
 /// Whether this shard can run a request's head checks itself: an unknown
@@ -155,7 +151,7 @@ fn served_here(shard: &Shard, req: &Request) -> bool {
             req.method == "POST"
                 && req.idempotency_key.is_none()
                 && super::auth::bearer_is_api_token(shard, req)
-                && shard.shared().catalog.load().app(&app).is_some()
+                && shard.shared().catalog.load().app(app).is_some()
         }
         _ => false,
     }

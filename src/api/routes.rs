@@ -20,7 +20,7 @@ use super::idempotency;
 use super::messages::*;
 use super::params::not_found;
 use super::sources::*;
-use super::table::{is_public, router, serves, Route};
+use super::table::{is_public, route_path, router, serves, Route};
 use super::{attempts, manual, Surface};
 use crate::console::access::{portal_allows, Resource};
 use crate::shard::state::Shard;
@@ -59,10 +59,7 @@ fn in_scope(shard: &Shard, who: &Principal, route: Route, method: &str, app: Opt
 /// principal (401), a console write without its CSRF token or a portal
 /// outside its scope (403), or a receive URL's head checks.
 pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Option<Response> {
-    let path = match req.path.trim_end_matches('/') {
-        "" => "/",
-        p => p,
-    };
+    let path = route_path(&req.path);
     let matched = router().at(path).ok();
     let route = matched.as_ref().map(|m| *m.value);
     if !serves(surface, route) {
@@ -112,10 +109,7 @@ pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Op
 
 /// Dispatches one request.
 pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Response {
-    let path = match req.path.trim_end_matches('/') {
-        "" => "/",
-        p => p,
-    };
+    let path = route_path(&req.path);
     let Ok(m) = router().at(path) else {
         return not_found("route");
     };

@@ -234,6 +234,15 @@ const ROUTES: &[(&str, Route)] = &[
     ("/api/v1/rule/{rule}", Route::Rule),
 ];
 
+/// A request path as the route table reads it: without trailing slashes
+/// (`/` for the root).
+pub(super) fn route_path(path: &str) -> &str {
+    match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
+    }
+}
+
 pub(super) fn router() -> &'static matchit::Router<Route> {
     static ROUTER: OnceLock<matchit::Router<Route>> = OnceLock::new();
     ROUTER.get_or_init(|| {
