@@ -40,10 +40,6 @@ type NextSlot = Arc<Mutex<Option<Result<MappedSegment, JournalIoError>>>>;
 use super::sync::{SyncJob, SyncRange};
 use super::Lsn;
 
-/// How long `close` waits for a background segment preparation to finish
-/// (it creates, reserves and fsyncs one file).
-const PREPARE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
 /// A growth of the active segment's file running on a background thread
 /// (`Journal::grow_when_half_full`): the file goes to `to` bytes, and the
 /// outcome arrives on `done` (a thread that never ran drops the sender, so
@@ -74,6 +70,10 @@ pub struct Journal {
     /// preparing one for the active segment.
     next: NextSlot,
     preparing: bool,
+    /// Preparation threads not yet known to have ended: a journal waits for
+    /// them before it goes, since one left running could create (and
+    /// truncate) the `.seg.next` file a journal opened next is writing.
+    preparers: Vec<std::thread::JoinHandle<()>>,
     /// The growth of the active segment's file running ahead of the writer.
     growing: Option<Growing>,
     /// The write offset at which the next growth starts (half of the
@@ -122,6 +122,7 @@ impl Journal {
             durable: Lsn(0),
             next: Arc::new(Mutex::new(None)),
             preparing: false,
+            preparers: Vec::new(),
             growing: None,
             grow_at: u64::MAX,
         };
@@ -258,8 +259,8 @@ impl Journal {
         self.grow_at = u64::MAX;
     }
 
-    /// Waits (at most [`PREPARE_WAIT`]) for the growth running in the
-    /// background, if any, and forgets it, whatever its outcome.
+    /// Waits for the growth running in the background, if any, and forgets
+    /// it, whatever its outcome.
     fn finish_growth(&mut self) {
         if let Some(growing) = self.growing.take() {
             // Without a time limit: a growth left running could, on failing,
@@ -356,7 +357,15 @@ impl Journal {
                 }
             });
         // Without a thread the roll creates the segment inline, as before.
-        drop(spawned);
+        self.preparers.retain(|h| !h.is_finished());
+        self.preparers.extend(spawned.ok());
+    }
+
+    /// Waits for every segment preparation thread to end.
+    fn finish_preparing(&mut self) {
+        for h in self.preparers.drain(..) {
+            let _ = h.join();
+        }
     }
 
     /// Whether the next segment has been prepared and waits for the roll.
@@ -520,21 +529,12 @@ impl Journal {
     }
 
     /// Closes the journal for good, before its directory is renamed or
-    /// removed: waits (at most [`PREPARE_WAIT`]) for a segment being
-    /// prepared in the background, so no thread writes into the directory
-    /// afterwards, removes it, and releases the lock. (A growth of the
-    /// active segment's file is waited for when the journal drops.) Does
-    /// not sync.
-    pub fn close(self) {
-        if self.preparing {
-            let deadline = std::time::Instant::now() + PREPARE_WAIT;
-            while std::time::Instant::now() < deadline {
-                if self.next.lock().map(|s| s.is_some()).unwrap_or(true) {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
+    /// removed: waits for a segment being prepared in the background, so
+    /// no thread writes into the directory afterwards, removes it, and
+    /// releases the lock. (A growth of the active segment's file is waited
+    /// for when the journal drops.) Does not sync.
+    pub fn close(mut self) {
+        self.finish_preparing();
         remove_prepared(&self.dir);
     }
 
@@ -546,11 +546,14 @@ impl Journal {
 }
 
 impl Drop for Journal {
-    /// Waits for a growth of the active segment's file still running, so
-    /// that no thread extends a file of a journal that is gone (another
-    /// `Journal` may open the directory next, and tests cut files).
+    /// Waits for a growth of the active segment's file and a preparation of
+    /// the next segment still running, so that no thread extends or creates
+    /// a file of a journal that is gone (another `Journal` may open the
+    /// directory next and prepare the same `.seg.next`, and tests cut
+    /// files).
     fn drop(&mut self) {
         self.finish_growth();
+        self.finish_preparing();
     }
 }
 
