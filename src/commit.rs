@@ -151,10 +151,25 @@ impl Commit {
         self.journal.borrow().written_lsn()
     }
 
+    pub fn durable_lsn(&self) -> Lsn {
+        self.journal.borrow().durable_lsn()
+    }
+
+    /// The journal's directory.
+    pub fn dir(&self) -> PathBuf {
+        self.journal.borrow().dir().to_path_buf()
+    }
+
+    /// Whether `lsn` counts as durable per the configured mode: in `sync`
+    /// mode once a sync covers it, in `batch` and `none` at once.
+    pub fn is_durable(&self, lsn: Lsn) -> bool {
+        self.mode != Durability::Sync || self.journal.borrow().durable_lsn() >= lsn
+    }
+
     /// Waits until `lsn` is durable per the configured mode: in `sync` mode
     /// until a sync covers it, in `batch` and `none` at once.
     pub async fn durable(&self, lsn: Lsn) {
-        if self.mode != Durability::Sync || self.journal.borrow().durable_lsn() >= lsn {
+        if self.is_durable(lsn) {
             return;
         }
         let (tx, rx) = oneshot::channel();
@@ -206,6 +221,22 @@ impl Commit {
                 }
             }
         }
+        self.wake_covered();
+    }
+
+    /// One group commit run on the calling thread, blocking: the
+    /// simulator's flusher (the engine's runs [`Commit::sync_once`] on
+    /// glommio's blocking pool). Completes every waiter the durable position
+    /// now covers. A failure is what aborts the engine: the caller must not
+    /// use this journal again.
+    pub fn sync_here(&self) -> Result<Lsn, crate::journal::SyncError> {
+        let durable = self.journal.borrow_mut().sync()?;
+        self.wake_covered();
+        Ok(durable)
+    }
+
+    /// Completes every waiter whose record the durable position covers.
+    fn wake_covered(&self) {
         let durable = self.journal.borrow().durable_lsn();
         let mut waiters = self.waiters.borrow_mut();
         // Waiters register in call order, which need not be Lsn order, so

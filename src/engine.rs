@@ -11,13 +11,10 @@ use crate::api::Surface;
 use crate::config::Config;
 use crate::datadir::{self, DataDirError, DirLock};
 use crate::delivery::budget::Budget;
-use crate::placement::Placement;
 use crate::recovery::{self, RecoveryError};
 use crate::shard::runtime::{self, RuntimeError, Services, Start};
 use crate::shared::Shared;
-use arc_swap::ArcSwap;
 use std::os::fd::{FromRawFd, IntoRawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 /// Why the engine could not start or stopped abnormally.
@@ -225,18 +222,13 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
     };
     let socket_path = config.socket.clone();
     let data_dir_for_banner = config.data_dir.clone();
-    let shared = Arc::new(Shared {
-        retry_schedule_ms,
-        catalog: ArcSwap::from_pointee(std::mem::take(&mut recovered.catalog)),
-        tokens,
-        placement: Placement::new(n),
-        stopping: AtomicBool::new(false),
-        metrics: crate::metrics::Published::new(n),
-        pending: (0..n).map(|_| Default::default()).collect(),
-        oldest_pending_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
-        expunged: crate::expunge::Expunged::new(std::mem::take(&mut recovered.expunged)),
+    let shared = Arc::new(Shared::new(
         config,
-    });
+        retry_schedule_ms,
+        std::mem::take(&mut recovered.catalog),
+        tokens,
+        std::mem::take(&mut recovered.expunged),
+    ));
     let answers = std::mem::take(&mut recovered.answers);
     let cron_fired = std::mem::take(&mut recovered.cron_fired);
     let mut api_fds = api_listeners.into_iter().map(|l| l.into_raw_fd());

@@ -20,6 +20,36 @@ thread_local! {
     /// sequence number by different processes, so they need to be unique,
     /// not unpredictable, and this runs for every message and attempt.
     static STATE: std::cell::Cell<u64> = std::cell::Cell::new(rand::thread_rng().next_u64());
+    /// The simulator's own sequence for this thread (`None`: the process's).
+    static SIMULATED_SEQUENCE: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// From now on this thread mints ids from `seed` alone (random part and
+/// sequence), so that a simulation replays with the same ids; `None` goes
+/// back to the process's sequence and a fresh random state. Only the
+/// simulator calls it.
+pub fn simulate(seed: Option<u64>) {
+    match seed {
+        Some(seed) => {
+            STATE.with(|s| s.set(seed));
+            SIMULATED_SEQUENCE.with(|s| s.set(Some(0)));
+        }
+        None => {
+            STATE.with(|s| s.set(rand::thread_rng().next_u64()));
+            SIMULATED_SEQUENCE.with(|s| s.set(None));
+        }
+    }
+}
+
+/// The next sequence number: the process's, or the simulated thread's.
+fn next_sequence() -> u32 {
+    SIMULATED_SEQUENCE.with(|s| match s.get() {
+        Some(n) => {
+            s.set(Some(n.wrapping_add(1)));
+            n
+        }
+        None => SEQUENCE.fetch_add(1, Ordering::Relaxed),
+    })
 }
 
 /// Two 64-bit words from the thread's wyrand generator.
@@ -44,7 +74,7 @@ pub fn new_id(prefix: &str) -> String {
 pub fn new_id_at(prefix: &str, now_ms: u64) -> String {
     let mut raw = [0u8; 20];
     raw[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
-    let seq = SEQUENCE.fetch_add(1, Ordering::Relaxed);
+    let seq = next_sequence();
     raw[6..10].copy_from_slice(&seq.to_be_bytes());
     let (a, b) = random_words();
     raw[10..18].copy_from_slice(&a.to_le_bytes());

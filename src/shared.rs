@@ -33,6 +33,30 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The shared state of an engine of `config.shards` shards, with the
+    /// catalog and expunged ids recovery found; nothing pending yet.
+    pub fn new(
+        config: Config,
+        retry_schedule_ms: Vec<u64>,
+        catalog: Catalog,
+        tokens: Vec<String>,
+        expunged: std::collections::HashMap<String, u64>,
+    ) -> Shared {
+        let n = config.shards;
+        Shared {
+            retry_schedule_ms,
+            catalog: ArcSwap::from_pointee(catalog),
+            tokens,
+            placement: Placement::new(n),
+            stopping: AtomicBool::new(false),
+            metrics: crate::metrics::Published::new(n),
+            pending: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            oldest_pending_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            expunged: crate::expunge::Expunged::new(expunged),
+            config,
+        }
+    }
+
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::Relaxed)
     }

@@ -2,15 +2,36 @@
 //!
 //! The engine stores times as `u64` milliseconds everywhere (journal, timer
 //! wheel); only the API edge turns them into RFC 3339 strings.
+//!
+//! The simulator (`sim`) runs the engine's core on a clock of its own: a
+//! thread it drives reads [`now_ms`] from [`simulate`]'s value instead of
+//! the system clock, so the same seed sees the same times.
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch (0 if the clock is before 1970).
+thread_local! {
+    /// The simulated time of this thread, 0 when it reads the system clock.
+    static SIMULATED_MS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before 1970), or
+/// the simulated time of a thread the simulator drives.
 pub fn now_ms() -> u64 {
+    let simulated = SIMULATED_MS.with(Cell::get);
+    if simulated != 0 {
+        return simulated;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// From now on this thread's [`now_ms`] is `ms` (the simulator's clock;
+/// `0` goes back to the system clock). Only the simulator calls it.
+pub fn simulate(ms: u64) {
+    SIMULATED_MS.with(|c| c.set(ms));
 }
 
 /// Formats milliseconds since the epoch as RFC 3339 with millisecond precision, UTC.

@@ -56,6 +56,18 @@ pub type IngestResult = Result<Arc<Message>, IngestError>;
 /// An accepted, durable message and the endpoints it goes to.
 pub type Accepted = (Arc<Message>, Vec<String>);
 
+/// A batch journaled by [`Accept::journal`], not yet acknowledged.
+#[derive(Debug)]
+pub struct Journaled {
+    /// One per message, in input order.
+    pub results: Vec<IngestResult>,
+    /// The accepted messages with their destinations.
+    pub fan: Vec<Accepted>,
+    /// The journal position that must be durable before any result is
+    /// given out (`None`: nothing was appended and no duplicate waits).
+    pub wait_for: Option<crate::journal::Lsn>,
+}
+
 /// The accept path of one home shard.
 ///
 /// # Invariants
@@ -137,6 +149,24 @@ impl Accept {
         events: Vec<NewMessage>,
         only: Option<&str>,
     ) -> (Vec<IngestResult>, Vec<Accepted>) {
+        let journaled = self.journal(catalog, index, events, only);
+        if let Some(lsn) = journaled.wait_for {
+            self.commit.durable(lsn).await;
+        }
+        (journaled.results, journaled.fan)
+    }
+
+    /// The first half of [`Accept::accept`]: checks and journals the
+    /// messages, and says up to where the journal must be durable before
+    /// any of them is acknowledged (the simulator runs the group commit
+    /// itself between the halves).
+    pub fn journal(
+        &self,
+        catalog: &Catalog,
+        index: &RefCell<Index>,
+        events: Vec<NewMessage>,
+        only: Option<&str>,
+    ) -> Journaled {
         let now = crate::time::now_ms();
         let mut results = Vec::with_capacity(events.len());
         let mut fan = Vec::new();
@@ -203,9 +233,10 @@ impl Accept {
         if saw_duplicate {
             last_lsn = Some(self.commit.written_lsn());
         }
-        if let Some(lsn) = last_lsn {
-            self.commit.durable(lsn).await;
+        Journaled {
+            results,
+            fan,
+            wait_for: last_lsn,
         }
-        (results, fan)
     }
 }

@@ -34,6 +34,7 @@ pub mod guard;
 pub mod proxy;
 mod request;
 pub mod resolver;
+pub mod steps;
 pub mod throttle;
 pub mod tls;
 mod worker;
@@ -46,6 +47,7 @@ use crate::notify::Notify;
 use crate::reads::index::Index;
 use crate::shared::Shared;
 use crate::wheel::TimerWheel;
+use conn::Conn;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -246,6 +248,15 @@ pub type NoticeSink = Rc<
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>>,
 >;
 
+/// Who runs a shard's delivery workers.
+pub enum Workers {
+    /// Tasks on the shard's glommio executor (`worker::run`): the engine.
+    Tasks,
+    /// Starts kept in a line for the simulator to play with the worker's
+    /// own steps (`steps`), its receivers simulated.
+    Played(RefCell<VecDeque<Arc<str>>>),
+}
+
 /// The deliveries of the endpoints one shard owns.
 ///
 /// # Invariants
@@ -288,6 +299,7 @@ pub struct Deliveries {
     /// Buffers of ended workers, for the next to start (at most
     /// `WIRES_SPARE_MAX`).
     spare_wires: exchange::Spares,
+    workers: Workers,
 }
 
 /// The `LONGEST_QUEUES_MAX` longest non-empty backlogs, longest first
@@ -308,7 +320,7 @@ fn longest<'a>(queues: impl Iterator<Item = (&'a Arc<str>, u64)>) -> Vec<(Arc<st
 
 impl Deliveries {
     /// An owner with nothing pending and a connection budget of `connections`.
-    pub fn new(ports: Ports, connections: usize) -> Rc<Deliveries> {
+    pub fn new(ports: Ports, connections: usize, workers: Workers) -> Rc<Deliveries> {
         Rc::new(Deliveries {
             ports,
             slots: RefCell::new(slab::Slab::new()),
@@ -324,6 +336,7 @@ impl Deliveries {
             disable_requests: RefCell::new(Vec::new()),
             kick: Notify::default(),
             spare_wires: exchange::Spares::default(),
+            workers,
         })
     }
 
@@ -489,7 +502,44 @@ impl Deliveries {
         let start = self.conns.borrow_mut().start(&mut queues, &endpoint_id);
         drop(queues);
         if let budget::Start::Go(conn) = start {
-            glommio::spawn_local(worker::run(self.clone(), endpoint_id, conn)).detach();
+            self.start_worker(endpoint_id, conn, false);
+        }
+    }
+
+    /// Starts a worker for `endpoint_id`, which the budget has counted: a
+    /// task on the shard's executor (`yield_first` when started by a worker
+    /// that ends, see `worker::run`), or a start in the simulator's line.
+    pub fn start_worker(
+        self: &Rc<Self>,
+        endpoint_id: Arc<str>,
+        conn: Option<Conn>,
+        yield_first: bool,
+    ) {
+        match &self.workers {
+            Workers::Tasks if yield_first => {
+                let d = self.clone();
+                glommio::spawn_local(async move {
+                    futures_lite::future::yield_now().await;
+                    worker::run(d, endpoint_id, conn).await;
+                })
+                .detach();
+            }
+            Workers::Tasks => {
+                glommio::spawn_local(worker::run(self.clone(), endpoint_id, conn)).detach();
+            }
+            Workers::Played(line) => {
+                debug_assert!(conn.is_none(), "the simulator pools no connections");
+                line.borrow_mut().push_back(endpoint_id);
+            }
+        }
+    }
+
+    /// The next worker the simulator is to play (`Workers::Played`): it
+    /// runs the worker's steps (`steps`) and ends with `steps::end_worker`.
+    pub fn next_played(&self) -> Option<Arc<str>> {
+        match &self.workers {
+            Workers::Played(line) => line.borrow_mut().pop_front(),
+            Workers::Tasks => None,
         }
     }
 

@@ -8,21 +8,19 @@
 //! its buffers across runs. Waiting retries are not tasks: they are handles
 //! in the owner's timer wheel.
 
-use super::decision::{self, AttemptFacts};
+use super::decision;
 use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
+use super::steps::{self, Loaded, Next};
 use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, Delivery, MsgRef};
-use crate::message::{Loc, Message};
-use crate::reads::index::AttemptEntry;
-use crate::records::{self, AttemptRecord, EndpointRecord, Kind, Outcome};
+use crate::message::Message;
+use crate::records::EndpointRecord;
 use crate::signing;
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A retry due at least this far ahead drops its in-memory message.
-const COLD_AFTER_MS: u64 = 1_000;
 /// How long a delivery waits when its message could not be read back for an
 /// I/O reason (not damage) before it tries again.
 const UNREADABLE_RETRY_MS: u64 = 1_000;
@@ -106,10 +104,6 @@ type Limits2 = (
     Option<Arc<super::proxy::Proxy>>,
 );
 
-/// A delivery loaded for its attempt (its message in memory), with the slab
-/// handle the worker owns meanwhile.
-type Loaded = (usize, Delivery<Arc<Message>>);
-
 pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<Conn>) {
     let mut wire = d.spare_wires.take();
     wire.conn = conn;
@@ -133,42 +127,13 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
             .endpoint_by_id(&endpoint_id)
             .cloned();
         let rate = endpoint.as_ref().and_then(|e| e.rate_limit);
-        let throttled = {
-            let mut queues = d.queues.borrow_mut();
-            match (queues.get_mut(&endpoint_id), rate) {
-                (Some(q), Some(rate)) if !q.ready.is_empty() => {
-                    q.bucket.take(rate, crate::time::now_ms())
-                }
-                _ => None,
+        match steps::next_run(&d, &endpoint_id, rate, &mut w.wire.conn, &mut handles) {
+            Next::Run => {}
+            Next::Wait(wait_ms) => {
+                glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
+                continue;
             }
-        };
-        if let Some(wait_ms) = throttled {
-            glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
-            continue;
-        }
-        {
-            let mut queues = d.queues.borrow_mut();
-            let Some(q) = queues.get_mut(&endpoint_id) else {
-                break;
-            };
-            if w.wire.conn.is_none() {
-                w.wire.conn = q.idle.pop().map(|(c, _)| c);
-                if w.wire.conn.is_some() {
-                    d.conns.borrow_mut().reused_idle();
-                }
-            }
-            let config = &d.ports.shared.config;
-            let n = decision::run_length(
-                q,
-                config.pipeline_depth,
-                config.max_in_flight_per_endpoint,
-                rate.is_some(),
-            );
-            handles.extend(q.ready.drain(..n));
-            d.in_attempt.set(d.in_attempt.get() + n);
-        }
-        if handles.is_empty() {
-            break;
+            Next::End => break,
         }
         for h in handles.drain(..) {
             if let Some(p) = prepare(&d, h, endpoint.as_ref()).await {
@@ -191,67 +156,29 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
             break;
         }
     }
-    let mut starts = Vec::new();
     let conn = w.wire.conn.take();
     d.spare_wires.keep(w.wire);
-    {
-        let mut queues = d.queues.borrow_mut();
-        let mut conns = d.conns.borrow_mut();
-        // With endpoints waiting for room the connection is closed, not pooled.
-        let may_pool = conns.worker_ended();
-        if let Some(q) = queues.get_mut(&endpoint_id) {
-            q.in_flight -= 1;
-            if let Some(conn) = conn {
-                let max_idle = d.ports.shared.config.max_idle_connections_per_endpoint;
-                if may_pool && q.idle.len() < max_idle {
-                    q.idle.push((conn, crate::time::now_ms()));
-                    conns.pooled(&queues, &endpoint_id);
-                }
-            }
-        }
-        // It handed its room on with deliveries left and no other worker:
-        // back of the line. (Not after other exits: a stopping shard's
-        // workers end with deliveries left, and must not start again.)
-        if handed_on {
-            conns.requeue(&mut queues, &endpoint_id);
-        }
-        while let Some(next) = conns.next_waiting(&mut queues) {
-            starts.push(next);
-        }
-    }
+    let starts = steps::end_worker(&d, &endpoint_id, conn, handed_on);
     // glommio runs a spawned task at once: no borrow may be held here, and
     // the new worker first yields, so a chain of workers that end at once
     // (a stopping shard, deleted endpoints) never nests on this stack.
     for (next, conn) in starts {
-        let d = d.clone();
-        glommio::spawn_local(async move {
-            futures_lite::future::yield_now().await;
-            run(d, next, conn).await;
-        })
-        .detach();
+        d.start_worker(next, conn, true);
     }
 }
 
 /// Loads the delivery at `handle` for an attempt (a cold one reads its
 /// message back through io_uring; the worker owns the handle meanwhile, so
 /// nothing else settles or moves it). A delivery whose endpoint was deleted
-/// or disabled, or whose message is unreadable, is settled here without one
+/// or disabled, or whose message is unreadable, is settled without one
 /// (`None`).
 async fn prepare(
     d: &Rc<Deliveries>,
     handle: usize,
     endpoint: Option<&Arc<EndpointRecord>>,
 ) -> Option<Loaded> {
-    let Some((msg, endpoint_id, attempt_no)) = d
-        .slots
-        .borrow()
-        .get(handle)
-        .map(|p| (p.msg.clone(), p.endpoint_id.clone(), p.attempt_no))
-    else {
-        d.settled();
-        return None;
-    };
-    let msg = match msg {
+    let claimed = steps::claim(d, handle)?;
+    let msg = match claimed.msg {
         MsgRef::Hot(m) => m,
         MsgRef::Cold(c) => match d.read_message(c.loc()).await {
             Ok(m) => Arc::new(Message::from_record(m, c.loc()).0),
@@ -263,77 +190,32 @@ async fn prepare(
                 if SEEN.fetch_add(1, Ordering::Relaxed).is_multiple_of(10_000) {
                     tracing::warn!(
                         shard = d.ports.shard,
-                        endpoint = %endpoint_id,
+                        endpoint = %claimed.endpoint_id,
                         error = %e,
                         "delivery waits {UNREADABLE_RETRY_MS} ms: its message cannot be read now"
                     );
                 }
-                d.arm(crate::time::now_ms() + UNREADABLE_RETRY_MS, handle);
-                d.settled();
+                d.unreadable(handle, UNREADABLE_RETRY_MS);
                 return None;
             }
             Err(e) => {
-                // Compaction never deletes a record a pending delivery
-                // needs, so this is damage: report it and drop the delivery
-                // rather than retry forever.
                 tracing::error!(
                     shard = d.ports.shard,
-                    endpoint = %endpoint_id,
+                    endpoint = %claimed.endpoint_id,
                     error = %e,
                     "delivery dropped: its message record is unreadable"
                 );
-                d.free(handle);
-                d.settled();
+                d.damaged(handle);
                 return None;
             }
         },
     };
-    // A deleted endpoint's deliveries are cancelled, and so are those of a
-    // message whose payload was expunged. A disabled endpoint's end as
-    // failed without an attempt, so that "recover" can send them once it is
-    // enabled again (messages sent while it was disabled never had a
-    // delivery to it at all).
-    let expunged = d.ports.shared.expunged.contains(msg.id.as_str());
-    let (outcome, note) = match endpoint {
-        Some(_) if expunged => (Outcome::Cancelled, &b"payload expunged"[..]),
-        Some(e) if !e.disabled => {
-            return Some((
-                handle,
-                Delivery {
-                    msg,
-                    endpoint_id,
-                    attempt_no,
-                },
-            ))
-        }
-        None => (Outcome::Cancelled, &b"endpoint deleted"[..]),
-        Some(_) => (Outcome::Failed, &b"endpoint disabled"[..]),
+    let claimed = Delivery {
+        msg,
+        endpoint_id: claimed.endpoint_id,
+        attempt_no: claimed.attempt_no,
     };
-    {
-        let mut stats = d.ports.stats.borrow_mut();
-        match outcome {
-            Outcome::Cancelled => stats.deliveries_cancelled += 1,
-            _ => stats.deliveries_failed += 1,
-        }
-    }
-    d.count_app(&msg.app_id, |c| match outcome {
-        Outcome::Cancelled => c.cancelled += 1,
-        _ => c.failed += 1,
-    });
-    let now = crate::time::now_ms();
-    let done = Settlement {
-        id: crate::ids::new_id_at("atmpt", now),
-        attempt_no,
-        at_ms: now,
-        status_code: 0,
-        duration_us: 0,
-        outcome,
-        next_attempt_ms: 0,
-        response: note.to_vec(),
-        error_kind: records::ERROR_KIND_NONE,
-    };
-    record(d, handle, &msg, &endpoint_id, done);
-    None
+    steps::admit(d, handle, claimed, endpoint).ok()
 }
 
 /// Runs one attempt of each delivery in `run` (all to `endpoint`, sent
@@ -380,7 +262,8 @@ async fn attempt_run(
     futures_util::future::join_all(settling).await;
 }
 
-/// Settles one attempt: stats, health, the retry decision and its record.
+/// Settles one attempt: judged (`steps::judge`), its operational notice
+/// made durable, then recorded.
 async fn finish(
     d: &Rc<Deliveries>,
     (handle, p): &Loaded,
@@ -388,276 +271,23 @@ async fn finish(
     answer: Answer,
     endpoint_changed_ms: u64,
 ) {
-    let Answer {
-        result,
-        duration_us,
-    } = answer;
-    {
-        let mut stats = d.ports.stats.borrow_mut();
-        stats.attempts += 1;
-        crate::metrics::record_us(&mut stats.attempt_us, u64::from(duration_us));
-    }
-    let mut error_kind = "status";
-    let mut error_code = records::ERROR_KIND_NONE;
-    let (status, body, retry_after) = match result {
-        Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
-        Err(e) => {
-            d.ports.stats.borrow_mut().attempt_errors[e.kind_index()] += 1;
-            d.count_app(&p.msg.app_id, |c| c.errors[e.kind_index()] += 1);
-            error_kind = e.kind();
-            error_code = records::error_kind_code(e.kind_index());
-            (0, e.to_string().into_bytes(), None)
-        }
-    };
-    let now = crate::time::now_ms();
-    note_health(d, &p.endpoint_id, status, now, endpoint_changed_ms);
-    let shared = &d.ports.shared;
-    let verdict = decision::verdict(&AttemptFacts {
-        status,
-        attempt_no: p.attempt_no,
-        schedule_ms: &shared.retry_schedule_ms,
-        jitter_percent: shared.config.retry_jitter_percent,
-        // Drawn only for a failure: a success has no next delay to jitter.
-        jitter_unit: match (200..300).contains(&status) {
-            true => 0.5,
-            false => rand::random::<f64>(),
-        },
-        retry_after_secs: retry_after,
-        now_ms: now,
-    });
-    {
-        let mut stats = d.ports.stats.borrow_mut();
-        match verdict.outcome {
-            Outcome::Succeeded => {
-                d.count_app(&p.msg.app_id, |c| c.succeeded += 1);
-                stats.deliveries_succeeded += 1;
-                let e2e_ms = now.saturating_sub(p.msg.created_ms);
-                crate::metrics::record_us(&mut stats.e2e_us, e2e_ms.saturating_mul(1000));
+    let (done, notice) = steps::judge(d, p, at_ms, answer, endpoint_changed_ms, rand::random);
+    if let Some(notice) = notice {
+        // Durable before the attempt record (see `Ports::notices`). A
+        // refusal (an overloaded or stopping engine) is tried again a few
+        // times before the attempt is recorded without it.
+        for wait_ms in NOTICE_RETRY_MS {
+            if (d.ports.notices)(notice.clone()).await || d.ports.shared.is_stopping() {
+                break;
             }
-            Outcome::Failed => {
-                d.count_app(&p.msg.app_id, |c| c.failed += 1);
-                stats.attempts_failed += 1;
-                stats.deliveries_failed += 1;
+            if wait_ms == 0 {
+                tracing::error!(endpoint = %p.endpoint_id, event = %notice.event_type(), "an operational notice could not be made durable; it is lost");
+                break;
             }
-            _ => stats.attempts_failed += 1,
+            glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
         }
     }
-    let (outcome, next_attempt_ms) = (verdict.outcome, verdict.next_attempt_ms);
-    if outcome != Outcome::Succeeded {
-        log_failure(d, p, status, error_kind, &body, outcome, now);
-    }
-    let id = crate::ids::new_id_at("atmpt", at_ms);
-    // Most attempts make no notice: decide that before building one.
-    if crate::operational::attempt_kind(outcome, p.attempt_no).is_some() {
-        let notice = crate::operational::attempt_notice(
-            outcome,
-            p.attempt_no,
-            &p.msg.app_id,
-            &p.msg.id.to_string(),
-            p.msg.event_id.as_deref(),
-            &p.endpoint_id,
-            &id,
-            status,
-            at_ms,
-        );
-        if let Some(notice) = notice {
-            // Durable before the attempt record (see `Ports::notices`). A
-            // refusal (an overloaded or stopping engine) is tried again a
-            // few times before the attempt is recorded without it.
-            for wait_ms in NOTICE_RETRY_MS {
-                if (d.ports.notices)(notice.clone()).await || d.ports.shared.is_stopping() {
-                    break;
-                }
-                if wait_ms == 0 {
-                    tracing::error!(endpoint = %p.endpoint_id, event = %notice.event_type(), "an operational notice could not be made durable; it is lost");
-                    break;
-                }
-                glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
-            }
-        }
-    }
-    let done = Settlement {
-        id,
-        attempt_no: p.attempt_no,
-        at_ms,
-        status_code: status,
-        duration_us,
-        outcome,
-        next_attempt_ms,
-        response: body,
-        error_kind: error_code,
-    };
-    record(d, *handle, &p.msg, &p.endpoint_id, done);
-}
-
-/// One `warn` event per failed attempt, at most one per endpoint every
-/// 10 s (`failure_log`). It names the endpoint, message and attempt, the
-/// error kind and status, and the error (an address and a reason, never a
-/// URL, header or body: those may carry credentials).
-fn log_failure(
-    d: &Deliveries,
-    p: &Delivery<Arc<Message>>,
-    status: u16,
-    error_kind: &'static str,
-    body: &[u8],
-    outcome: Outcome,
-    now_ms: u64,
-) {
-    let Some(held_back) = d.failure_log.borrow_mut().note(&p.endpoint_id, now_ms) else {
-        return;
-    };
-    let error = match error_kind {
-        "status" => String::new(),
-        _ => String::from_utf8_lossy(body).into_owned(),
-    };
-    tracing::warn!(
-        shard = d.ports.shard,
-        endpoint = %p.endpoint_id,
-        msg = %p.msg.id,
-        attempt = p.attempt_no + 1,
-        kind = error_kind,
-        status,
-        error = %error,
-        outcome = ?outcome,
-        held_back,
-        "attempt failed"
-    );
-}
-
-/// Tracks the endpoint's failure streak; asks shard 0 to disable it on a
-/// 410 Gone or when it has failed without a success for
-/// `auto_disable_after_ms` (`decision::should_disable`).
-fn note_health(
-    d: &Deliveries,
-    endpoint_id: &str,
-    status: u16,
-    now_ms: u64,
-    endpoint_changed_ms: u64,
-) {
-    let mut failing = d.failing_since.borrow_mut();
-    if (200..300).contains(&status) {
-        failing.remove(endpoint_id);
-        return;
-    }
-    // A change to the endpoint (re-enabling it, say) starts a new streak,
-    // as recovery counts it (`recovery::streaks`).
-    let since = match failing.get(endpoint_id) {
-        Some(&since) if since > endpoint_changed_ms => since,
-        _ => {
-            failing.insert(endpoint_id.to_string(), now_ms);
-            now_ms
-        }
-    };
-    let after = d.ports.shared.config.auto_disable_after_ms;
-    if let Some(reason) = decision::should_disable(status, since, now_ms, after) {
-        // A new streak starts after the disable, so it is requested once.
-        failing.remove(endpoint_id);
-        drop(failing);
-        d.request_disable(endpoint_id, reason, since);
-    }
-}
-
-/// How an attempt (or a decision without one) settles its delivery.
-struct Settlement {
-    /// The attempt record's id.
-    id: String,
-    attempt_no: u32,
-    at_ms: u64,
-    /// HTTP status, 0 when no response arrived.
-    status_code: u16,
-    duration_us: u32,
-    outcome: Outcome,
-    next_attempt_ms: u64,
-    /// The kept start of the response body, or the error text.
-    response: Vec<u8>,
-    /// `AttemptRecord::error_kind`.
-    error_kind: u8,
-}
-
-/// Appends the attempt record, then frees or re-arms the delivery.
-fn record(
-    d: &Rc<Deliveries>,
-    handle: usize,
-    msg: &Arc<Message>,
-    endpoint_id: &Arc<str>,
-    done: Settlement,
-) {
-    let Settlement {
-        id,
-        attempt_no,
-        at_ms,
-        status_code,
-        duration_us,
-        outcome,
-        next_attempt_ms,
-        mut response,
-        error_kind,
-    } = done;
-    response.truncate(d.ports.shared.config.response_keep_bytes);
-    let rec = AttemptRecord {
-        id,
-        msg_id: msg.id.to_string(),
-        endpoint_id: endpoint_id.to_string(),
-        app_id: msg.app_id.to_string(),
-        attempt_no,
-        at_ms,
-        status_code,
-        duration_us,
-        outcome: outcome as u8,
-        next_attempt_ms,
-        response,
-        error_kind,
-    };
-    // An attempt record that cannot be written only costs a duplicate attempt
-    // after a restart (the delivery is still pending in the journal).
-    match d.ports.commit.append_record_at(Kind::Attempt, &rec) {
-        Ok((_, pos)) => index_attempt(d, msg, endpoint_id, rec, pos, outcome),
-        Err(e) => tracing::error!(shard = d.ports.shard, error = %e, "cannot journal an attempt"),
-    }
-    if outcome.is_final() {
-        d.free(handle);
-        d.settled();
-        return;
-    }
-    if let Some(p) = d.slots.borrow_mut().get_mut(handle) {
-        p.attempt_no = attempt_no + 1;
-        // A delivery that will wait a while lets go of the message: its next
-        // attempt reads it back from the journal (see `MsgRef`).
-        if next_attempt_ms.saturating_sub(crate::time::now_ms()) >= COLD_AFTER_MS {
-            p.msg = p.msg.cold();
-        }
-    }
-    d.arm(next_attempt_ms, handle);
-    d.settled();
-}
-
-/// Adds a journaled attempt to the shard's read-path index.
-fn index_attempt(
-    d: &Deliveries,
-    msg: &Message,
-    endpoint_id: &Arc<str>,
-    rec: AttemptRecord,
-    pos: crate::journal::Position,
-    outcome: Outcome,
-) {
-    let entry = AttemptEntry {
-        manual: false,
-        id: Arc::from(rec.id),
-        msg: msg.meta(),
-        endpoint_id: endpoint_id.clone(),
-        status_code: rec.status_code,
-        outcome,
-        at_ms: rec.at_ms,
-        duration_us: rec.duration_us,
-        loc: Loc {
-            journal: d.ports.shard as u32,
-            pos,
-        },
-    };
-    d.ports
-        .index
-        .borrow_mut()
-        .add_attempt(entry, rec.next_attempt_ms);
+    steps::record(d, *handle, &p.msg, &p.endpoint_id, done);
 }
 
 /// Signs and encodes the run's requests, sends them on one connection and

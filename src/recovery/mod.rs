@@ -13,6 +13,7 @@
 mod rebuild;
 mod scan;
 pub mod streaks;
+mod versions;
 
 use crate::accept::event_ids::DedupEntry;
 use crate::catalog::store::{CatalogStore, StoreOpenError, StoreSettings};

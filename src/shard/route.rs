@@ -11,7 +11,9 @@
 use super::state::Shard;
 use super::ShardMsg;
 use crate::accept::{Accepted, IngestError, IngestResult, NewMessage};
+use crate::catalog::Catalog;
 use crate::delivery::{Delivery, Due, MsgRef};
+use crate::placement::Placement;
 use std::rc::Rc;
 
 /// Accepts a batch from any shard's listener; results are in input order.
@@ -94,16 +96,8 @@ pub async fn accept_local_to(
 
 /// Hands the deliveries of durable messages to their owner shards.
 pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<Accepted>) {
-    let n = shard.count;
     let catalog = shard.shared.catalog.load();
-    let mut per: Vec<Vec<Due>> = (0..n).map(|_| Vec::new()).collect();
-    for (msg, dests) in fan {
-        for endpoint_id in dests {
-            let owner = shard.shared.placement.owner_of_endpoint(&endpoint_id);
-            let name = catalog.endpoint_name(&endpoint_id);
-            per[owner].push(Delivery::new(MsgRef::Hot(msg.clone()), name).due(0));
-        }
-    }
+    let per = by_owner(fan, &catalog, &shard.shared.placement);
     drop(catalog);
     for (owner, batch) in per.into_iter().enumerate() {
         if batch.is_empty() {
@@ -117,6 +111,20 @@ pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<Accepted>) {
             let _ = senders.send_to(owner, ShardMsg::Deliver(batch)).await;
         }
     }
+}
+
+/// The deliveries of accepted messages, one list per owner shard (the
+/// engine's and the simulator's fan-out), each due now.
+pub fn by_owner(fan: Vec<Accepted>, catalog: &Catalog, placement: &Placement) -> Vec<Vec<Due>> {
+    let mut per: Vec<Vec<Due>> = (0..placement.shards()).map(|_| Vec::new()).collect();
+    for (msg, dests) in fan {
+        for endpoint_id in dests {
+            let owner = placement.owner_of_endpoint(&endpoint_id);
+            let name = catalog.endpoint_name(&endpoint_id);
+            per[owner].push(Delivery::new(MsgRef::Hot(msg.clone()), name).due(0));
+        }
+    }
+    per
 }
 
 /// Makes an operational notice a message of the operational application

@@ -172,6 +172,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                         notices,
                     },
                     connection_budget,
+                    crate::delivery::Workers::Tasks,
                 );
                 let shard = Rc::new(Shard {
                     id: i,

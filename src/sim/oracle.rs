@@ -49,6 +49,9 @@ pub struct Oracle {
     pub deliveries: BTreeMap<(String, String), Stand>,
     /// Deliveries a receiver answered with a 2xx at least once.
     pub answered: BTreeSet<(String, String)>,
+    /// (application, `eventId`) → the messages journaled with it, oldest
+    /// first.
+    pub event_ids: BTreeMap<(String, String), Vec<String>>,
 }
 
 impl Oracle {
@@ -62,12 +65,47 @@ impl Oracle {
             .collect()
     }
 
-    /// A message was journaled (acknowledged or not yet).
-    pub fn journaled(&mut self, id: &str, destinations: &[String]) {
+    /// A message was journaled (acknowledged or not yet). With an
+    /// `eventId`, no acknowledged message of its application may carry the
+    /// same one (the simulated run is far shorter than the window).
+    pub fn journaled(
+        &mut self,
+        id: &str,
+        destinations: &[String],
+        event_id: Option<(&str, &str)>,
+    ) -> Result<(), Violation> {
+        if let Some((app, eid)) = event_id {
+            let earlier = self
+                .event_ids
+                .entry((app.to_string(), eid.to_string()))
+                .or_default();
+            let acked = earlier
+                .iter()
+                .find(|m| self.messages.get(*m).is_some_and(|m| m.acknowledged));
+            if let Some(first) = acked {
+                return Err(format!(
+                    "eventId {eid} of {app} accepted as {id}, though {first} was acknowledged with it"
+                ));
+            }
+            earlier.push(id.to_string());
+        }
         self.messages.entry(id.to_string()).or_insert(MessageModel {
             acknowledged: false,
             destinations: destinations.to_vec(),
         });
+        Ok(())
+    }
+
+    /// A message was refused as a duplicate of `first`: which must have
+    /// been journaled with the same application and `eventId`.
+    pub fn duplicate(&self, first: &str, app: &str, eid: &str) -> Result<(), Violation> {
+        let key = (app.to_string(), eid.to_string());
+        match self.event_ids.get(&key) {
+            Some(ids) if ids.iter().any(|m| m == first) => Ok(()),
+            _ => Err(format!(
+                "eventId {eid} of {app} refused as a duplicate of {first}, which was not journaled with it"
+            )),
+        }
     }
 
     /// A message was acknowledged to its producer: each of its deliveries
@@ -180,7 +218,8 @@ mod tests {
             o.expected_destinations("app_1", "a.b"),
             vec!["ep_1".to_string()]
         );
-        o.journaled("msg_1", &["ep_1".into()]);
+        o.journaled("msg_1", &["ep_1".into()], Some(("app_1", "evt_1")))
+            .expect("first");
         assert!(
             o.check_recovered(&BTreeSet::new()).is_ok(),
             "not acknowledged yet"
@@ -192,6 +231,12 @@ mod tests {
         assert!(o.attempt("msg_1", "ep_2").is_err());
         o.settled("msg_1", "ep_1", Stand::Succeeded, 200);
         assert!(o.check_end().is_ok());
+        assert!(
+            o.journaled("msg_2", &[], Some(("app_1", "evt_1"))).is_err(),
+            "an acknowledged eventId accepted again"
+        );
+        assert!(o.duplicate("msg_1", "app_1", "evt_1").is_ok());
+        assert!(o.duplicate("msg_9", "app_1", "evt_1").is_err());
         o.endpoints.get_mut("ep_1").expect("ep").state = EndpointState::Disabled;
         assert!(
             o.attempt("msg_1", "ep_1").is_err(),

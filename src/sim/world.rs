@@ -1,48 +1,62 @@
 //! The simulated world: one engine's core on a simulated clock, with
 //! simulated receivers and a simulated disk, driven by one seed.
 //!
-//! What runs is the engine's own code: the journal (real files, real
-//! appends and syncs), the record formats, the catalog and its fan-out, the
-//! placement of applications and endpoints on shards, the timer wheel, the
-//! delivery decisions (`delivery::decision`: the retry verdict, auto-disable)
-//! and recovery (`recovery::recover`, the same call `serve` makes, on the
-//! same directory, with a shard count that changes on some restarts). What
-//! the simulator plays itself, in the order the runtime does it, is the glue
-//! between them: accept (append, group commit, then acknowledge, then fan
-//! out), the worker's settling of an attempt (record, then free or re-arm),
-//! and the flusher (a group commit every few milliseconds). The worker's
-//! network I/O and the glommio flusher are not in the loop. Disk errors are
-//! the journal's own (`journal::faults`, armed by the seed): a failed sync
-//! is an abort and a restart, as in the engine; a refused roll refuses the
+//! What runs is the engine's own code: the accept path (`accept::Accept`:
+//! the `eventId` window, fan-out, the message records) on each home
+//! shard's group commit (`commit::Commit`, on the journal's real files,
+//! real appends and syncs), the fan-out to owner shards
+//! (`shard::route::by_owner`, `placement`), each shard's deliveries
+//! (`delivery::Deliveries`: slab, timer wheel, ready queues, connection
+//! budget, failure streaks, with its invariants asserted in debug builds),
+//! the worker's steps (`delivery::steps`: taking runs, claiming, the
+//! retry decision and auto-disable, the attempt record, freeing or
+//! re-arming), the catalog and its journal, and recovery
+//! (`recovery::recover`, the same call `serve` makes, on the same
+//! directory, with a shard count that changes on some restarts). Time is
+//! the simulator's (`time::simulate`), and so are ids (`ids::simulate`).
+//! What the simulator plays itself: the receivers (answers instead of an
+//! exchange on a socket), reading a cold retry's message back (a blocking
+//! read instead of io_uring), the flusher (a group commit every few
+//! simulated milliseconds, `Commit::sync_here`), shard 0's handling of
+//! disable requests, and the order things happen in (one thread, worker
+//! starts played in the order they were made). Disk errors are the
+//! journal's own (`journal::faults`, armed by the seed): a failed sync is
+//! an abort and a restart, as in the engine; a refused roll refuses the
 //! message (not acknowledged), the attempt record (a repeat after a
 //! restart) or the catalog change (nothing changes).
 
 use super::oracle::{EndpointModel, EndpointState, Oracle, Stand, Violation};
 use super::{Bug, Counters};
+use crate::accept::{Accept, IngestError, NewMessage};
 use crate::catalog::store::{CatalogStore, CatalogWriteError};
 use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::delivery::decision::{self, AttemptFacts};
-use crate::delivery::{Delivery, Due, MsgRef};
-use crate::journal::{faults, AppendError, Journal, Lsn, Position};
-use crate::message::{Loc, Message};
-use crate::placement::Placement;
-use crate::records::{self, AttemptRecord, EndpointRecord, Kind, MessageRecord, Outcome};
-use crate::wheel::TimerWheel;
+use crate::commit::Commit;
+use crate::config::{Config, Durability};
+use crate::delivery::Deliveries;
+use crate::journal::{faults, AppendError};
+use crate::reads::index::Index;
+use crate::records::{self, EndpointRecord, Kind, Outcome};
+use crate::shared::Shared;
 use rand::rngs::StdRng;
 use rand::Rng;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 
 /// A group commit of every shard journal runs this often (simulated ms).
 const FLUSH_MS: u64 = 5;
-/// A delivery waiting at least this long lets go of its message (as the
-/// worker does), so its next attempt reads the record back.
-const COLD_AFTER_MS: u64 = 1_000;
+/// Each shard's deliveries are swept this often (simulated ms), as the
+/// runtime's timer loop does.
+const SWEEP_MS: u64 = 1_000;
 const EVENT_TYPES: [&str; 3] = ["order.paid", "order.shipped", "user.deleted"];
 const APPS: [&str; 2] = ["app_sim_a", "app_sim_b"];
+/// Producers' `eventId`s are drawn from this many per application, so
+/// that some repeat.
+const EVENT_IDS: u32 = 16;
 
+mod play;
 mod restart;
 
 /// How one endpoint's receiver behaves (chances out of 100).
@@ -52,42 +66,33 @@ struct Receiver {
     gone: u32,
 }
 
-/// A waiting delivery and the simulated shard that owns it.
-struct Owned {
-    delivery: Delivery,
-    shard: usize,
-}
-
-/// One record the driver appended and knows to be durable.
-#[derive(Clone, Copy)]
-struct Written {
-    pos: Position,
-    len: u64,
+/// One simulated shard's core, built from recovery's output as the runtime
+/// builds a shard's.
+struct Core {
+    commit: Rc<Commit>,
+    accept: Accept,
+    deliveries: Rc<Deliveries>,
+    index: Rc<RefCell<Index>>,
 }
 
 /// The world of one seed.
 pub struct World {
     pub rng: StdRng,
-    bug: Option<Bug>,
     config: Config,
-    placement: Placement,
     now_ms: u64,
     start_ms: u64,
     last_flush_ms: u64,
-    catalog: Catalog,
+    last_sweep_ms: u64,
+    /// The engine-wide state the cores share (the live catalog).
+    shared: Arc<Shared>,
     catalog_store: Option<CatalogStore>,
-    journals: Vec<Journal>,
-    slots: slab::Slab<Owned>,
-    wheel: TimerWheel,
-    failing_since: BTreeMap<String, u64>,
+    cores: Vec<Core>,
+    /// Every journal directory written (shards and catalog), for bit flips.
+    dirs: BTreeSet<PathBuf>,
     receivers: BTreeMap<String, Receiver>,
-    /// Which message id the driver appended at each journal position.
+    /// Which message id the accept path journaled at each position.
     ids_at: BTreeMap<(u32, u64, u64), String>,
-    /// Durable records per journal directory, for bit flips.
-    durable: BTreeMap<PathBuf, Vec<Written>>,
-    /// Records appended since their journal's last sync, per directory.
-    unsynced: BTreeMap<PathBuf, Vec<(Lsn, Written)>>,
-    /// Ids are numbered, not random: the same seed makes the same ids.
+    /// Ids the simulator makes (endpoints) are numbered, not random.
     next_id: u64,
     pub oracle: Oracle,
     pub counters: Counters,
@@ -102,7 +107,7 @@ fn fnv(h: u64, bytes: &[u8]) -> u64 {
 
 impl World {
     /// A fresh engine on an empty data directory.
-    pub fn new(rng: StdRng, data_dir: PathBuf, bug: Option<Bug>) -> Result<World, Violation> {
+    pub fn new(mut rng: StdRng, data_dir: PathBuf, bug: Option<Bug>) -> Result<World, Violation> {
         let mut config = Config::load(None).map_err(|e| e.to_string())?;
         config.data_dir = data_dir;
         config.shards = 2;
@@ -114,28 +119,31 @@ impl World {
         config.catalog_compact_min_bytes = 1024;
         config.retry_schedule = ["0s", "1s", "5s", "30s", "2m"].map(String::from).to_vec();
         config.auto_disable_after_ms = 120_000;
+        // The deliberate bug: acknowledgements that do not wait for the
+        // group commit.
+        if bug == Some(Bug::AckBeforeSync) {
+            config.durability = Durability::None;
+        }
         let config = config.finish().map_err(|e| e.to_string())?;
         // A fixed distance from today: records look recent to recovery's
         // retention and windows, and the trace does not depend on the date.
         let start_ms = crate::time::now_ms() / 3_600_000 * 3_600_000;
+        crate::time::simulate(start_ms);
+        crate::ids::simulate(Some(rng.gen()));
+        let shared = World::shared_for(&config, Catalog::default(), Default::default())?;
         let mut w = World {
             rng,
-            bug,
-            placement: Placement::new(config.shards),
             config,
             now_ms: start_ms,
             start_ms,
             last_flush_ms: start_ms,
-            catalog: Catalog::default(),
+            last_sweep_ms: start_ms,
+            shared,
             catalog_store: None,
-            journals: Vec::new(),
-            slots: slab::Slab::new(),
-            wheel: TimerWheel::new(start_ms),
-            failing_since: BTreeMap::new(),
+            cores: Vec::new(),
+            dirs: BTreeSet::new(),
             receivers: BTreeMap::new(),
             ids_at: BTreeMap::new(),
-            durable: BTreeMap::new(),
-            unsynced: BTreeMap::new(),
             next_id: 0,
             oracle: Oracle::default(),
             counters: Counters::default(),
@@ -165,6 +173,22 @@ impl World {
         Ok(w)
     }
 
+    /// The engine-wide state for `config` (its shard count) and a catalog.
+    fn shared_for(
+        config: &Config,
+        catalog: Catalog,
+        expunged: std::collections::HashMap<String, u64>,
+    ) -> Result<Arc<Shared>, Violation> {
+        let schedule = config.retry_schedule_ms().map_err(|e| e.to_string())?;
+        Ok(Arc::new(Shared::new(
+            config.clone(),
+            schedule,
+            catalog,
+            Vec::new(),
+            expunged,
+        )))
+    }
+
     /// Digest of everything that happened, for replay checks.
     pub fn trace(&self) -> u64 {
         self.trace
@@ -178,9 +202,16 @@ impl World {
         self.trace = fnv(fnv(self.trace, &rel.to_le_bytes()), event.as_bytes());
     }
 
+    /// Moves the simulated clock (the engine's `time::now_ms` with it).
+    fn advance_to(&mut self, ms: u64) {
+        self.now_ms = self.now_ms.max(ms);
+        crate::time::simulate(self.now_ms);
+    }
+
     /// One step: time passes, something happens, due retries run.
     pub fn step(&mut self, quiet: bool) -> Result<(), Violation> {
-        self.now_ms += self.rng.gen_range(0..200);
+        let by = self.rng.gen_range(0..200);
+        self.advance_to(self.now_ms + by);
         let roll = self.rng.gen_range(0..100);
         match roll {
             0..=44 => {
@@ -201,7 +232,9 @@ impl World {
 
     /// Whether nothing is pending.
     pub fn idle(&self) -> bool {
-        self.slots.is_empty()
+        self.cores
+            .iter()
+            .all(|c| c.deliveries.oldest_pending_ms() == u64::MAX)
     }
 
     /// Runs until nothing is pending (no more crashes or catalog changes).
@@ -209,17 +242,19 @@ impl World {
         faults::disarm_all();
         for _ in 0..1_000_000 {
             self.run_due()?;
-            if self.slots.is_empty() {
+            if self.idle() {
                 self.flush()?;
                 return Ok(());
             }
-            let next = self.wheel.next_wake_ms().unwrap_or(self.now_ms + 1);
-            self.now_ms = next.max(self.now_ms + 1);
+            let next = self
+                .cores
+                .iter()
+                .filter_map(|c| c.deliveries.next_wake_ms())
+                .min()
+                .unwrap_or(self.now_ms + 1);
+            self.advance_to(next.max(self.now_ms + 1));
         }
-        Err(format!(
-            "{} deliveries still pending after draining",
-            self.slots.len()
-        ))
+        Err("deliveries still pending after draining".into())
     }
 
     fn next_id(&mut self, prefix: &str) -> String {
@@ -236,11 +271,11 @@ impl World {
     /// `Shard::commit_catalog` does. False when the journal refused the
     /// record (a full disk): the change is refused and nothing changes.
     fn commit_catalog(&mut self, kind: Kind, body: &[u8]) -> Result<bool, Violation> {
-        let mut next = self.catalog.clone();
+        let mut next = (**self.shared.catalog.load()).clone();
         next.apply(kind as u8, body).map_err(|e| e.to_string())?;
         let store = self.catalog_store.as_mut().ok_or("no catalog journal")?;
-        let pos = match store.append_synced(kind, body) {
-            Ok(pos) => pos,
+        match store.append_synced(kind, body) {
+            Ok(_) => {}
             Err(CatalogWriteError::Append(AppendError::Roll(_) | AppendError::Grow(_))) => {
                 self.note("catalog change refused: a full disk");
                 self.counters.disk_errors += 1;
@@ -248,25 +283,18 @@ impl World {
             }
             Err(e) => return Err(format!("catalog append: {e}")),
         };
-        let dir = store.dir();
-        let len = crate::journal::RECORD_HEADER_BYTES + body.len() as u64;
-        self.durable
-            .entry(dir.clone())
-            .or_default()
-            .push(Written { pos, len });
+        self.dirs.insert(store.dir());
         let compacted = store
             .compact_if_due(&next)
             .map_err(|e| format!("catalog compaction: {e}"))?;
         if let Some(done) = compacted {
-            // The old records are gone; the new ones are not tracked.
-            self.durable.remove(&dir);
             self.counters.catalog_compactions += 1;
             self.note(&format!(
                 "catalog compacted {} records {} -> {} bytes",
                 done.records, done.before_bytes, done.after_bytes
             ));
         }
-        self.catalog = next;
+        self.shared.catalog.store(Arc::new(next));
         Ok(true)
     }
 
@@ -311,7 +339,7 @@ impl World {
 
     /// Disables or enables an endpoint, as the API or auto-disable does.
     fn set_disabled(&mut self, id: &str, disabled: bool) -> Result<(), Violation> {
-        let Some(ep) = self.catalog.endpoint_by_id(id).cloned() else {
+        let Some(ep) = self.shared.catalog.load().endpoint_by_id(id).cloned() else {
             return Ok(());
         };
         let mut rec = (*ep).clone();
@@ -373,108 +401,107 @@ impl World {
         }
     }
 
-    /// A producer's batch: journaled on the application's home shard, made
-    /// durable by one group commit, acknowledged, then fanned out.
+    /// A producer's batch, through the accept path of the application's
+    /// home shard: journaled, made durable by a group commit, acknowledged,
+    /// then fanned out to the owner shards.
     fn accept(&mut self) -> Result<(), Violation> {
         let app = APPS[self.rng.gen_range(0..APPS.len())];
-        let home = self.placement.home_of_app(app);
+        let home = self.shared.placement.home_of_app(app);
         let n = self.rng.gen_range(1..=4);
-        let mut batch = Vec::with_capacity(n);
+        let mut events = Vec::with_capacity(n);
         for _ in 0..n {
+            self.next_id += 1;
             let event_type = EVENT_TYPES[self.rng.gen_range(0..EVENT_TYPES.len())];
-            let mut destinations = self.catalog.fan_out(app, event_type, &[]);
-            destinations.sort();
-            let expected = self.oracle.expected_destinations(app, event_type);
-            if destinations != expected {
-                return Err(format!(
-                    "fan-out of {event_type} from {app} chose {destinations:?}, the model {expected:?}"
-                ));
-            }
-            let rec = MessageRecord {
-                id: self.next_id("msg"),
+            let event_id = (self.rng.gen_range(0..4) == 0)
+                .then(|| format!("evt_{}", self.rng.gen_range(0..EVENT_IDS)));
+            events.push(NewMessage {
                 app_id: app.to_string(),
                 event_type: event_type.to_string(),
-                event_id: None,
+                event_id,
                 channels: vec![],
                 payload: format!("{{\"n\":{}}}", self.next_id).into_bytes(),
-                created_ms: self.now_ms,
-                destinations,
-            };
-            let body = records::encode(&rec).map_err(|e| e.to_string())?;
-            let (lsn, pos) = match self.journals[home].append_at(
-                Kind::Message as u8,
-                records::RECORD_VERSION,
-                &body,
-            ) {
-                Ok(at) => at,
+            });
+        }
+        let catalog = self.shared.catalog.load_full();
+        let core = &self.cores[home];
+        let journaled = core
+            .accept
+            .journal(&catalog, &core.index, events.clone(), None);
+        let mut fan = journaled.fan.iter();
+        for (ev, result) in events.iter().zip(&journaled.results) {
+            match result {
+                Ok(msg) => {
+                    let Some((_, destinations)) = fan.next() else {
+                        return Err(format!("{} accepted without a fan-out", msg.id));
+                    };
+                    let mut chosen = destinations.clone();
+                    chosen.sort();
+                    let expected = self.oracle.expected_destinations(app, &ev.event_type);
+                    if chosen != expected {
+                        return Err(format!(
+                            "fan-out of {} from {app} chose {chosen:?}, the model {expected:?}",
+                            ev.event_type
+                        ));
+                    }
+                    let id = msg.id.to_string();
+                    let pos = msg.loc.pos;
+                    self.ids_at
+                        .insert((home as u32, pos.segment_seq, pos.offset), id.clone());
+                    let eid = ev.event_id.as_deref().map(|e| (app, e));
+                    self.oracle.journaled(&id, destinations, eid)?;
+                }
+                Err(IngestError::Duplicate(first)) => {
+                    let eid = ev.event_id.as_deref().unwrap_or_default();
+                    self.oracle.duplicate(first, app, eid)?;
+                    self.note(&format!("duplicate {eid} of {first}"));
+                }
                 // Refused, not acknowledged: the producer hears of it.
-                Err(_) => {
+                Err(IngestError::Journal(_)) => {
                     self.note(&format!("message refused by journal {home}"));
                     self.counters.disk_errors += 1;
-                    continue;
                 }
-            };
-            self.track(home, lsn, pos, body.len());
-            self.ids_at
-                .insert((home as u32, pos.segment_seq, pos.offset), rec.id.clone());
-            self.oracle.journaled(&rec.id, &rec.destinations);
-            let loc = Loc {
-                journal: home as u32,
-                pos,
-            };
-            let (msg, dests) = Message::from_record(rec, loc);
-            batch.push((Arc::new(msg), dests));
+                Err(e) => return Err(format!("the accept path refused a message: {e}")),
+            }
         }
         // A failed group commit aborts the engine: nothing of the batch is
         // acknowledged, and recovery decides what of it survived.
-        if self.bug != Some(Bug::AckBeforeSync) && !self.sync(home)? {
-            return Ok(());
+        if let Some(lsn) = journaled.wait_for {
+            if !self.cores[home].commit.is_durable(lsn) && !self.sync(home)? {
+                drop(catalog);
+                return self.crash();
+            }
         }
-        for (msg, dests) in batch {
-            self.oracle.acknowledged(&msg.id);
-            self.counters.acknowledged += 1;
-            self.note(&format!("ack {} {}", msg.id, dests.len()));
-            for endpoint in dests {
-                let shard = self.placement.owner_of_endpoint(&endpoint);
-                let name = self.catalog.endpoint_name(&endpoint);
-                self.add(Delivery::new(MsgRef::Hot(msg.clone()), name).due(0), shard);
+        for msg in journaled.results.iter().flatten() {
+            let id = msg.id.to_string();
+            self.oracle.acknowledged(&id);
+            let dests = self
+                .oracle
+                .messages
+                .get(&id)
+                .map_or(0, |m| m.destinations.len());
+            self.note(&format!("ack {id} {dests}"));
+        }
+        let per = crate::shard::route::by_owner(journaled.fan, &catalog, &self.shared.placement);
+        for (owner, batch) in per.into_iter().enumerate() {
+            if !batch.is_empty() {
+                self.cores[owner].deliveries.accept(batch);
             }
         }
         Ok(())
     }
 
-    fn track(&mut self, journal: usize, lsn: Lsn, pos: Position, body_len: usize) {
-        let dir = self.journals[journal].dir().to_path_buf();
-        let len = crate::journal::RECORD_HEADER_BYTES + body_len as u64;
-        self.unsynced
-            .entry(dir)
-            .or_default()
-            .push((lsn, Written { pos, len }));
-    }
-
-    /// One group commit of shard `i`'s journal. A failed sync aborts the
-    /// engine (`commit::Commit::sync_once`): here a crash and a restart,
-    /// after which this returns false.
+    /// One group commit of shard `i`'s journal (`Commit::sync_here`, as the
+    /// flusher's). False when the sync failed: the engine aborts
+    /// (`commit::Commit::sync_once`), and the caller crashes the world.
     fn sync(&mut self, i: usize) -> Result<bool, Violation> {
-        let j = &mut self.journals[i];
-        let durable = match j.sync() {
-            Ok(durable) => durable,
+        match self.cores[i].commit.sync_here() {
+            Ok(_) => Ok(true),
             Err(_) => {
                 self.note(&format!("sync of journal {i} failed: abort"));
                 self.counters.disk_errors += 1;
-                self.crash()?;
-                return Ok(false);
+                Ok(false)
             }
-        };
-        let dir = j.dir().to_path_buf();
-        let list = self.unsynced.entry(dir.clone()).or_default();
-        let (done, left): (Vec<_>, Vec<_>) = list.drain(..).partition(|(lsn, _)| *lsn <= durable);
-        *list = left;
-        self.durable
-            .entry(dir)
-            .or_default()
-            .extend(done.into_iter().map(|(_, w)| w));
-        Ok(true)
+        }
     }
 
     /// Arms one disk fault (`journal::faults`): EIO at a shard journal's
@@ -483,16 +510,16 @@ impl World {
     /// the catalog journal. (A failed catalog sync aborts the engine before
     /// anything changes, as a crash does.)
     fn arm_disk_fault(&mut self) {
-        let pick = self.rng.gen_range(0..=self.journals.len());
-        let (dir, name) = match self.journals.get(pick) {
-            Some(j) => (j.dir().to_path_buf(), format!("journal {pick}")),
+        let pick = self.rng.gen_range(0..=self.cores.len());
+        let (dir, name) = match self.cores.get(pick) {
+            Some(c) => (c.commit.dir(), format!("journal {pick}")),
             None => match &self.catalog_store {
                 Some(store) => (store.dir(), "catalog".to_string()),
                 None => return,
             },
         };
         let (site, times, errno) = match self.rng.gen_range(0..3) {
-            0 if pick < self.journals.len() => (faults::Site::Sync, 1, libc::EIO),
+            0 if pick < self.cores.len() => (faults::Site::Sync, 1, libc::EIO),
             1 => (faults::Site::Grow, self.rng.gen_range(1..=3), libc::ENOSPC),
             _ => (
                 faults::Site::NewSegment,
@@ -505,217 +532,48 @@ impl World {
         self.note(&format!("arm {site:?} x{times} errno {errno} on {name}"));
     }
 
+    /// The flusher: a group commit of every shard journal. A failed one
+    /// crashes the world (and the rest wait for the restart).
     fn flush(&mut self) -> Result<(), Violation> {
-        for i in 0..self.journals.len() {
+        for i in 0..self.cores.len() {
             if !self.sync(i)? {
-                break;
+                return self.crash();
             }
         }
         self.last_flush_ms = self.now_ms;
         Ok(())
     }
 
-    fn add(&mut self, Due { delivery, due_ms }: Due, shard: usize) {
-        let due = due_ms.max(self.now_ms);
-        let h = self.slots.insert(Owned { delivery, shard });
-        self.wheel.insert(due, h as u32);
-    }
-
-    /// Fires due deliveries; the flusher's group commit runs on its period.
+    /// The runtime's timer loop: the flusher's group commit and the sweep
+    /// on their periods, due retries to their ready queues, then every
+    /// started worker played.
     fn run_due(&mut self) -> Result<(), Violation> {
         if self.now_ms - self.last_flush_ms >= FLUSH_MS {
             self.flush()?;
         }
-        let mut due = Vec::new();
-        self.wheel.advance(self.now_ms, &mut due);
-        for h in due {
-            self.attempt(h as usize)?;
-        }
-        Ok(())
-    }
-
-    /// The message id and record of a pending delivery (cold: read back).
-    fn load(&mut self, msg: &MsgRef) -> Result<(String, String), Violation> {
-        match msg {
-            MsgRef::Hot(m) => Ok((m.id.to_string(), m.app_id.to_string())),
-            MsgRef::Cold(c) => {
-                let loc = c.loc();
-                let rec = crate::reads::record::read_record_at(&self.config, loc, Kind::Message)
-                    .map_err(|e| format!("cold read at {loc:?}: {e}"))?;
-                let m = records::decode_message(&rec.body).map_err(|e| e.to_string())?;
-                let key = (loc.journal, loc.pos.segment_seq, loc.pos.offset);
-                match self.ids_at.get(&key) {
-                    Some(id) if *id == m.id => Ok((m.id, m.app_id)),
-                    other => Err(format!(
-                        "the record at {loc:?} holds {}, the driver wrote {other:?} there",
-                        m.id
-                    )),
-                }
+        if self.now_ms - self.last_sweep_ms >= SWEEP_MS {
+            for c in &self.cores {
+                c.deliveries.sweep(self.now_ms);
             }
+            self.last_sweep_ms = self.now_ms;
         }
+        let mut expired = Vec::new();
+        for c in &self.cores {
+            c.deliveries.fire_due(self.now_ms, &mut expired);
+        }
+        self.play_workers()
     }
 
-    /// One attempt of delivery `h`, settled as the worker settles it.
-    fn attempt(&mut self, h: usize) -> Result<(), Violation> {
-        let Some(slot) = self.slots.get(h) else {
-            return Err(format!("the wheel fired {h}, which holds no delivery"));
+    /// Ends a delivery in the model as the engine settled it.
+    fn ended(&mut self, msg_id: &str, endpoint: &str, outcome: Outcome, status: u16) {
+        let stand = match outcome {
+            Outcome::Succeeded => Stand::Succeeded,
+            Outcome::Cancelled => Stand::Cancelled,
+            _ => Stand::Failed,
         };
-        let (msg_ref, endpoint, attempt_no, shard) = (
-            slot.delivery.msg.clone(),
-            slot.delivery.endpoint_id.clone(),
-            slot.delivery.attempt_no,
-            slot.shard,
-        );
-        let (msg_id, app_id) = self.load(&msg_ref)?;
-        let ep = self.catalog.endpoint_by_id(&endpoint).cloned();
-        let (status, outcome, next_ms) = match ep {
-            None => (0, Outcome::Cancelled, 0),
-            Some(e) if e.disabled => (0, Outcome::Failed, 0),
-            Some(_) => {
-                self.oracle.attempt(&msg_id, &endpoint)?;
-                let (status, retry_after) = self.answer(&endpoint);
-                self.note(&format!("attempt {msg_id} {endpoint} {status}"));
-                self.note_health(&endpoint, status)?;
-                let verdict = decision::verdict(&AttemptFacts {
-                    status,
-                    attempt_no,
-                    schedule_ms: &self.config.retry_schedule_ms().map_err(|e| e.to_string())?,
-                    jitter_percent: self.config.retry_jitter_percent,
-                    jitter_unit: self.rng.gen(),
-                    retry_after_secs: retry_after,
-                    now_ms: self.now_ms,
-                });
-                if verdict.outcome == Outcome::Failed && status != 410 {
-                    let left = self.config.retry_schedule.len() as u32;
-                    if attempt_no + 1 < left {
-                        return Err(format!(
-                            "{msg_id} to {endpoint} failed after {attempt_no} retries of {left}"
-                        ));
-                    }
-                }
-                (status, verdict.outcome, verdict.next_attempt_ms)
-            }
-        };
-        let rec = AttemptRecord {
-            id: self.next_id("atmpt"),
-            msg_id: msg_id.clone(),
-            endpoint_id: endpoint.to_string(),
-            app_id,
-            attempt_no,
-            at_ms: self.now_ms,
-            status_code: status,
-            duration_us: 0,
-            outcome: outcome as u8,
-            next_attempt_ms: next_ms,
-            response: vec![],
-            error_kind: match status {
-                0 => records::error_kind_code(6),
-                _ => records::ERROR_KIND_NONE,
-            },
-        };
-        // A quarter of the attempts are written as version 1 wrote them, so
-        // recovery always reads journals that mix both versions.
-        let (version, body) = match self.rng.gen_range(0..4) {
-            0 => (
-                1,
-                records::encode(&v1_attempt(&rec)).map_err(|e| e.to_string())?,
-            ),
-            _ => (
-                records::RECORD_VERSION,
-                records::encode(&rec).map_err(|e| e.to_string())?,
-            ),
-        };
-        // An attempt record is appended before the delivery is freed or
-        // re-armed, and not synced (at least once after a crash).
-        // As the worker: an attempt record that cannot be written costs a
-        // repeated attempt after a restart, nothing more.
-        match self.journals[shard].append_at(Kind::Attempt as u8, version, &body) {
-            Ok((lsn, pos)) => self.track(shard, lsn, pos, body.len()),
-            Err(_) => {
-                self.counters.disk_errors += 1;
-                self.note(&format!("attempt record refused by journal {shard}"));
-            }
+        self.oracle.settled(msg_id, endpoint, stand, status);
+        if stand == Stand::Succeeded {
+            self.counters.delivered += 1;
         }
-        if outcome.is_final() {
-            self.slots.remove(h);
-            let stand = match outcome {
-                Outcome::Succeeded => Stand::Succeeded,
-                Outcome::Cancelled => Stand::Cancelled,
-                _ => Stand::Failed,
-            };
-            self.oracle.settled(&msg_id, &endpoint, stand, status);
-            if stand == Stand::Succeeded {
-                self.counters.delivered += 1;
-            }
-            return Ok(());
-        }
-        if let Some(slot) = self.slots.get_mut(h) {
-            let d = &mut slot.delivery;
-            d.attempt_no = attempt_no + 1;
-            if next_ms.saturating_sub(self.now_ms) >= COLD_AFTER_MS {
-                d.msg = d.msg.cold();
-            }
-        }
-        self.wheel.insert(next_ms.max(self.now_ms), h as u32);
-        Ok(())
-    }
-
-    /// What the endpoint's receiver answers: (status, Retry-After seconds).
-    fn answer(&mut self, endpoint: &str) -> (u16, Option<u64>) {
-        let r = self
-            .receivers
-            .get(endpoint)
-            .copied()
-            .unwrap_or(Receiver { ok: 50, gone: 0 });
-        let roll = self.rng.gen_range(0..100);
-        if roll < r.ok {
-            return ([200, 201, 204][self.rng.gen_range(0..3)], None);
-        }
-        if roll < r.ok + r.gone {
-            return (410, None);
-        }
-        match self.rng.gen_range(0..7) {
-            // Timeouts, resets and half-written responses: no status.
-            0..=2 => (0, None),
-            3 => (500, None),
-            4 => (429, Some(self.rng.gen_range(1..5))),
-            5 => (503, Some(self.rng.gen_range(1..60))),
-            _ => (404, None),
-        }
-    }
-
-    /// The failure streak behind auto-disable, as the worker keeps it.
-    fn note_health(&mut self, endpoint: &str, status: u16) -> Result<(), Violation> {
-        if (200..300).contains(&status) {
-            self.failing_since.remove(endpoint);
-            return Ok(());
-        }
-        let since = *self
-            .failing_since
-            .entry(endpoint.to_string())
-            .or_insert(self.now_ms);
-        let after = self.config.auto_disable_after_ms;
-        if decision::should_disable(status, since, self.now_ms, after).is_some() {
-            self.failing_since.remove(endpoint);
-            self.set_disabled(endpoint, true)?;
-        }
-        Ok(())
-    }
-}
-
-/// `rec` as a version-1 body (no error kind).
-fn v1_attempt(rec: &AttemptRecord) -> records::v1::AttemptRecord {
-    records::v1::AttemptRecord {
-        id: rec.id.clone(),
-        msg_id: rec.msg_id.clone(),
-        endpoint_id: rec.endpoint_id.clone(),
-        app_id: rec.app_id.clone(),
-        attempt_no: rec.attempt_no,
-        at_ms: rec.at_ms,
-        status_code: rec.status_code,
-        duration_us: rec.duration_us,
-        outcome: rec.outcome,
-        next_attempt_ms: rec.next_attempt_ms,
-        response: rec.response.clone(),
     }
 }

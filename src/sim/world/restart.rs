@@ -1,20 +1,29 @@
 //! What a crash does to the world and how it comes back: the disk keeps,
 //! drops or tears what no sync covered, bits flip in old records (which
 //! recovery and `journal check` must both refuse), the shard count may
-//! change, and recovery (`recovery::recover`, as `serve` calls it) must find
-//! every acknowledged, unfinished delivery again.
+//! change, recovery (`recovery::recover`, as `serve` calls it) must find
+//! every acknowledged, unfinished delivery again, and each shard's core is
+//! built from what it found, as the runtime builds a shard's.
 
-use super::{World, Written};
+use super::{Core, World};
+use crate::accept::event_ids::EventIds;
+use crate::accept::Accept;
 use crate::catalog::Catalog;
-use crate::delivery::MsgRef;
-use crate::placement::Placement;
+use crate::commit::Commit;
+use crate::delivery::{Deliveries, MsgRef, NoticeSink, Ports, Workers};
+use crate::metrics::ShardStats;
 use crate::records;
 use crate::sim::disk::{self, Loss};
 use crate::sim::oracle::Violation;
-use crate::wheel::TimerWheel;
 use rand::Rng;
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::rc::Rc;
+
+/// Each simulated shard's connection budget (no receiver is slow enough
+/// to contend for it: workers end within the step that starts them).
+const CONNECTIONS: usize = 256;
 
 impl World {
     /// A crash: memory is gone, the disk keeps what it keeps; then a
@@ -25,15 +34,19 @@ impl World {
         // full until its armed rolls have failed.
         crate::journal::faults::disarm(crate::journal::faults::Site::Sync);
         let segment_bytes = self.config.segment_bytes;
-        let mut states = Vec::new();
-        for j in &self.journals {
-            states.push((j.dir().to_path_buf(), j.durable_lsn(), j.written_lsn()));
-        }
-        self.journals.clear();
+        let states: Vec<_> = self
+            .cores
+            .iter()
+            .map(|c| {
+                (
+                    c.commit.dir(),
+                    c.commit.durable_lsn(),
+                    c.commit.written_lsn(),
+                )
+            })
+            .collect();
+        self.cores.clear();
         self.catalog_store = None;
-        self.slots.clear();
-        self.wheel = TimerWheel::new(self.now_ms);
-        self.failing_since.clear();
         for (dir, durable, written) in states {
             let loss = disk::crash(&mut self.rng, &dir, segment_bytes, durable, written)
                 .map_err(|e| e.to_string())?;
@@ -47,47 +60,53 @@ impl World {
                 durable.0,
                 written.0
             ));
-            // What was not synced may be gone: only synced records stay
-            // known (for bit flips).
-            self.unsynced.remove(&dir);
         }
         if self.rng.gen_range(0..4) == 0 {
             self.flip_and_expect_detection()?;
         }
         if self.rng.gen_range(0..3) == 0 {
             self.config.shards = self.rng.gen_range(1..=4);
-            self.placement = Placement::new(self.config.shards);
             self.note(&format!("shards {}", self.config.shards));
         }
         self.restart()
     }
 
-    /// Flips a bit inside a durable record that has a durable record after
-    /// it: recovery and `journal check` must both refuse, never drop it.
-    fn flip_and_expect_detection(&mut self) -> Result<(), Violation> {
-        let candidates: Vec<(PathBuf, Written)> = self
-            .durable
-            .iter()
-            .flat_map(|(dir, ws)| {
-                let n = ws.len().saturating_sub(1);
-                ws.iter().take(n).map(move |w| (dir.clone(), *w))
+    /// The records on disk that have a whole record after them in their
+    /// journal (a flipped bit in one of them is corruption, never a torn
+    /// tail): (directory, segment, offset, length).
+    fn flip_candidates(&self) -> Result<Vec<(PathBuf, u64, u64, u64)>, Violation> {
+        let mut out = Vec::new();
+        for dir in &self.dirs {
+            let mut found = Vec::new();
+            crate::journal::check_with(dir, &mut |r| {
+                let len = crate::journal::RECORD_HEADER_BYTES + r.body.len() as u64;
+                found.push((dir.clone(), r.segment_seq, r.offset, len));
+                Ok(())
             })
-            .collect();
+            .map_err(|e| format!("journal check of {} before a flip: {e}", dir.display()))?;
+            found.pop();
+            out.extend(found);
+        }
+        Ok(out)
+    }
+
+    /// Flips a bit inside a record that has a whole record after it:
+    /// recovery and `journal check` must both refuse, never drop it.
+    fn flip_and_expect_detection(&mut self) -> Result<(), Violation> {
+        let candidates = self.flip_candidates()?;
         if candidates.is_empty() {
             return Ok(());
         }
-        let (dir, w) = candidates[self.rng.gen_range(0..candidates.len())].clone();
-        let offset = w.pos.offset + self.rng.gen_range(0..w.len);
+        let (dir, seq, at, len) = candidates[self.rng.gen_range(0..candidates.len())].clone();
+        let offset = at + self.rng.gen_range(0..len);
         let bit = self.rng.gen_range(0..8u8);
-        disk::flip(&dir, w.pos.segment_seq, offset, bit).map_err(|e| e.to_string())?;
+        disk::flip(&dir, seq, offset, bit).map_err(|e| e.to_string())?;
         self.counters.faults_injected += 1;
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
         self.note(&format!(
-            "flip {} seg {} record at {} byte {} bit {bit}",
+            "flip {} seg {seq} record at {at} byte {} bit {bit}",
             name.unwrap_or_default(),
-            w.pos.segment_seq,
-            w.pos.offset,
-            offset - w.pos.offset
+            offset - at
         ));
         let recovered = crate::recovery::recover(&self.config, false);
         let checked = crate::journal::check_with(&dir, &mut |r| {
@@ -96,41 +115,41 @@ impl World {
         let refused = recovered.is_err();
         drop(recovered);
         let reported = checked.as_ref().map_or(true, |r| r.corruption.is_some());
-        disk::flip(&dir, w.pos.segment_seq, offset, bit).map_err(|e| e.to_string())?;
+        disk::flip(&dir, seq, offset, bit).map_err(|e| e.to_string())?;
         match (refused, reported) {
             (true, true) => {
                 self.counters.corruption_detected += 1;
                 Ok(())
             }
             _ => Err(format!(
-                "a flipped bit at {} segment {} offset {offset} went unnoticed (recovery refused: {refused}, journal check reported: {reported})",
+                "a flipped bit at {} segment {seq} offset {offset} went unnoticed (recovery refused: {refused}, journal check reported: {reported})",
                 dir.display(),
-                w.pos.segment_seq
             )),
         }
     }
 
-    /// Recovers from the data directory, as `serve` does, and checks that
-    /// nothing acknowledged and unfinished is missing.
+    /// Recovers from the data directory, as `serve` does, checks that
+    /// nothing acknowledged and unfinished is missing, and builds each
+    /// shard's core from what recovery returned, as the runtime does.
     pub(super) fn restart(&mut self) -> Result<(), Violation> {
-        let r = crate::recovery::recover(&self.config, false)
+        let mut r = crate::recovery::recover(&self.config, false)
             .map_err(|e| format!("recovery refused the data directory: {e}"))?;
         // Every catalog change is synced before it is applied: the catalog
         // read back is the one that was live, compactions or not.
-        if same_catalog(&self.catalog, &r.catalog)? {
-            self.catalog = r.catalog;
-        } else {
+        if !same_catalog(&self.shared.catalog.load(), &r.catalog)? {
             return Err("the recovered catalog differs from the live one".into());
         }
+        let catalog = std::mem::take(&mut r.catalog);
+        self.shared = World::shared_for(&self.config, catalog, std::mem::take(&mut r.expunged))?;
+        self.dirs.insert(r.catalog_store.dir());
         self.catalog_store = Some(r.catalog_store);
-        // Failure streaks survive the restart, as recovery derives them.
-        self.failing_since = r.failing_since.into_iter().flatten().collect();
-        self.journals = r.journals;
+        let placement = &self.shared.placement;
         let mut found = BTreeSet::new();
         let mut pending = Vec::new();
-        for (shard, list) in r.pending.into_iter().enumerate() {
+        for (shard, list) in std::mem::take(&mut r.pending).into_iter().enumerate() {
+            let mut keyed = Vec::with_capacity(list.len());
             for p in list {
-                if self.placement.owner_of_endpoint(&p.delivery.endpoint_id) != shard {
+                if placement.owner_of_endpoint(&p.delivery.endpoint_id) != shard {
                     return Err(format!(
                         "{} recovered on shard {shard}, not its owner",
                         p.delivery.endpoint_id
@@ -143,8 +162,13 @@ impl World {
                 let key = (loc.journal, loc.pos.segment_seq, loc.pos.offset);
                 let id = self.ids_at.get(&key).cloned().unwrap_or_default();
                 found.insert((id, p.delivery.endpoint_id.to_string()));
-                pending.push((key, p, shard));
+                keyed.push((key, p));
             }
+            // In journal order, whatever order recovery's maps gave.
+            keyed.sort_by(|a, b| {
+                (a.0, &a.1.delivery.endpoint_id).cmp(&(b.0, &b.1.delivery.endpoint_id))
+            });
+            pending.push(keyed.into_iter().map(|(_, p)| p).collect::<Vec<_>>());
         }
         self.oracle.check_recovered(&found)?;
         // Journaled but unacknowledged messages that survived are delivered
@@ -157,12 +181,54 @@ impl World {
             }
             self.oracle.pending_again(m, e);
         }
-        pending.sort_by(|a, b| {
-            (a.0, &a.1.delivery.endpoint_id).cmp(&(b.0, &b.1.delivery.endpoint_id))
-        });
-        self.note(&format!("restart {} pending", pending.len()));
-        for (_, p, shard) in pending {
-            self.add(p, shard);
+        let total: usize = pending.iter().map(Vec::len).sum();
+        self.note(&format!("restart {total} pending"));
+        let parts = r
+            .journals
+            .into_iter()
+            .zip(pending)
+            .zip(r.dedup)
+            .zip(r.indexes)
+            .zip(r.segment_times)
+            .zip(r.failing_since);
+        for (i, (((((journal, pending), dedup), index), times), failing)) in parts.enumerate() {
+            let commit = Rc::new(Commit::new(
+                journal,
+                self.config.durability,
+                self.config.batch_sync_interval_ms,
+            ));
+            commit.set_segment_times(times);
+            self.dirs.insert(commit.dir());
+            let index = Rc::new(RefCell::new(index));
+            // No operational application in the simulated catalog: a
+            // notice is made durable as `route::notify` does then, at once.
+            let notices: NoticeSink = Rc::new(|_| Box::pin(std::future::ready(true)));
+            let deliveries = Deliveries::new(
+                Ports {
+                    shard: i,
+                    shared: self.shared.clone(),
+                    commit: commit.clone(),
+                    index: index.clone(),
+                    stats: Rc::new(RefCell::new(ShardStats::default())),
+                    notices,
+                },
+                CONNECTIONS,
+                Workers::Played(Default::default()),
+            );
+            let event_ids = EventIds::new(
+                self.config.idempotency_window_ms,
+                self.config.max_event_ids_per_shard,
+            );
+            let accept = Accept::new(i as u32, commit.clone(), event_ids, dedup);
+            // Failure streaks survive the restart, as recovery derives them.
+            deliveries.resume_streaks(failing);
+            deliveries.accept(pending);
+            self.cores.push(Core {
+                commit,
+                accept,
+                deliveries,
+                index,
+            });
         }
         self.last_flush_ms = self.now_ms;
         Ok(())

@@ -1,0 +1,209 @@
+//! The workers, played: each worker start a shard's deliveries made
+//! (`Deliveries::next_played`) runs the worker's own steps
+//! (`delivery::steps`: take a run, claim, admit, judge, record, end) as
+//! `delivery::worker::run` does, with a simulated receiver answering each
+//! request instead of an exchange on a socket, and a cold retry's message
+//! read back with a blocking read instead of io_uring. Shard 0's handling
+//! of disable requests follows (`Shard::disable_endpoint`).
+
+use super::{Receiver, World};
+use crate::delivery::exchange::{Answer, AttemptError};
+use crate::delivery::steps::{self, Next};
+use crate::delivery::{Deliveries, Delivery, MsgRef};
+use crate::http_wire::Response;
+use crate::message::{Loc, Message};
+use crate::records::{self, Kind, Outcome};
+use crate::sim::oracle::Violation;
+use rand::Rng;
+use std::rc::Rc;
+use std::sync::Arc;
+
+impl World {
+    /// Plays every started worker of every shard, in the order they were
+    /// started, until none is left (attempts take no simulated time), then
+    /// carries the disable requests they made to shard 0.
+    pub(super) fn play_workers(&mut self) -> Result<(), Violation> {
+        loop {
+            let mut played = false;
+            for shard in 0..self.cores.len() {
+                let d = self.cores[shard].deliveries.clone();
+                while let Some(endpoint_id) = d.next_played() {
+                    played = true;
+                    self.play_worker(&d, endpoint_id)?;
+                }
+            }
+            self.carry_disable_requests()?;
+            if !played {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One worker, from its start to its end.
+    fn play_worker(&mut self, d: &Rc<Deliveries>, endpoint_id: Arc<str>) -> Result<(), Violation> {
+        let mut conn = None;
+        let mut handles = Vec::new();
+        loop {
+            let endpoint = self
+                .shared
+                .catalog
+                .load()
+                .endpoint_by_id(&endpoint_id)
+                .cloned();
+            let rate = endpoint.as_ref().and_then(|e| e.rate_limit);
+            match steps::next_run(d, &endpoint_id, rate, &mut conn, &mut handles) {
+                Next::Run => {}
+                Next::End => break,
+                Next::Wait(ms) => {
+                    return Err(format!(
+                        "{endpoint_id} throttled for {ms} ms, but the simulator sets no rate"
+                    ))
+                }
+            }
+            let mut run = Vec::new();
+            for h in std::mem::take(&mut handles) {
+                let Some(claimed) = steps::claim(d, h) else {
+                    continue;
+                };
+                let msg = match &claimed.msg {
+                    MsgRef::Hot(m) => m.clone(),
+                    MsgRef::Cold(c) => Arc::new(self.read_back(c.loc())?),
+                };
+                let msg_id = msg.id.to_string();
+                let loaded = Delivery {
+                    msg,
+                    endpoint_id: claimed.endpoint_id.clone(),
+                    attempt_no: claimed.attempt_no,
+                };
+                match steps::admit(d, h, loaded, endpoint.as_ref()) {
+                    Ok(loaded) => run.push(loaded),
+                    Err(outcome) => {
+                        self.note(&format!(
+                            "settled {msg_id} {} {outcome:?} without an attempt",
+                            claimed.endpoint_id
+                        ));
+                        self.ended(&msg_id, &claimed.endpoint_id, outcome, 0);
+                    }
+                }
+            }
+            let Some(endpoint) = endpoint else {
+                continue;
+            };
+            let at_ms = self.now_ms;
+            for (h, p) in run {
+                let msg_id = p.msg.id.to_string();
+                self.oracle.attempt(&msg_id, &p.endpoint_id)?;
+                let answer = self.answer(&p.endpoint_id);
+                let rng = &mut self.rng;
+                let (done, _notice) =
+                    steps::judge(d, &p, at_ms, answer, endpoint.updated_ms, || rng.gen());
+                let (outcome, status, attempt_no) =
+                    (done.outcome, done.status_code, done.attempt_no);
+                self.note(&format!(
+                    "attempt {msg_id} {} {status} {outcome:?}",
+                    p.endpoint_id
+                ));
+                if outcome == Outcome::Failed && status != 410 {
+                    let left = self.config.retry_schedule.len() as u32;
+                    if attempt_no + 1 < left {
+                        return Err(format!(
+                            "{msg_id} to {} failed after {attempt_no} retries of {left}",
+                            p.endpoint_id
+                        ));
+                    }
+                }
+                steps::record(d, h, &p.msg, &p.endpoint_id, done);
+                if outcome.is_final() {
+                    self.ended(&msg_id, &p.endpoint_id, outcome, status);
+                }
+            }
+        }
+        for (next, conn) in steps::end_worker(d, &endpoint_id, conn, false) {
+            d.start_worker(next, conn, true);
+        }
+        Ok(())
+    }
+
+    /// Shard 0 disables the endpoints the workers asked it to (410 Gone,
+    /// or failing for `auto_disable_after_ms`), as `Shard::disable_endpoint`
+    /// does: an endpoint deleted or disabled meanwhile stays as it is.
+    fn carry_disable_requests(&mut self) -> Result<(), Violation> {
+        let requests: Vec<_> = self
+            .cores
+            .iter()
+            .flat_map(|c| c.deliveries.take_disable_requests())
+            .collect();
+        for req in requests {
+            let live = self.shared.catalog.load();
+            let enabled = live
+                .endpoint_by_id(&req.endpoint_id)
+                .is_some_and(|e| !e.disabled);
+            drop(live);
+            if enabled {
+                self.note(&format!("auto-disable {}: {}", req.endpoint_id, req.reason));
+                self.set_disabled(&req.endpoint_id, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A cold retry's message, read back from its record (a blocking read
+    /// where the worker reads through io_uring): it must be the message the
+    /// accept path journaled at that position.
+    fn read_back(&mut self, loc: Loc) -> Result<Message, Violation> {
+        let rec = crate::reads::record::read_record_at(&self.config, loc, Kind::Message)
+            .map_err(|e| format!("cold read at {loc:?}: {e}"))?;
+        let m = records::decode_message(&rec.body).map_err(|e| e.to_string())?;
+        let key = (loc.journal, loc.pos.segment_seq, loc.pos.offset);
+        match self.ids_at.get(&key) {
+            Some(id) if *id == m.id => Ok(Message::from_record(m, loc).0),
+            other => Err(format!(
+                "the record at {loc:?} holds {}, the accept path wrote {other:?} there",
+                m.id
+            )),
+        }
+    }
+
+    /// What the endpoint's receiver answers: a status (with `Retry-After`
+    /// on some), or no usable response (a timeout, a reset, a response cut
+    /// off half-way).
+    fn answer(&mut self, endpoint: &str) -> Answer {
+        let r = self
+            .receivers
+            .get(endpoint)
+            .copied()
+            .unwrap_or(Receiver { ok: 50, gone: 0 });
+        let roll = self.rng.gen_range(0..100);
+        let status = |status: u16, retry_after_secs: Option<u64>| Answer {
+            result: Ok(Response {
+                status,
+                keep_alive: true,
+                retry_after_secs,
+                body_prefix: Vec::new(),
+                body_len: 0,
+            }),
+            duration_us: 1_000,
+        };
+        let error = |e: AttemptError| Answer {
+            result: Err(e),
+            duration_us: 1_000,
+        };
+        if roll < r.ok {
+            return status([200, 201, 204][self.rng.gen_range(0..3)], None);
+        }
+        if roll < r.ok + r.gone {
+            return status(410, None);
+        }
+        match self.rng.gen_range(0..7) {
+            0 => error(AttemptError::Timeout { ms: 15_000 }),
+            1 => error(AttemptError::Closed("reset by peer".into())),
+            2 => error(AttemptError::Malformed(
+                "a response cut off half-way".into(),
+            )),
+            3 => status(500, None),
+            4 => status(429, Some(self.rng.gen_range(1..5))),
+            5 => status(503, Some(self.rng.gen_range(1..60))),
+            _ => status(404, None),
+        }
+    }
+}
