@@ -2,7 +2,7 @@
 //! (`Deliveries::next_played`) runs the worker's own steps
 //! (`delivery::steps`: take a run, claim, admit, judge, record, end) as
 //! `delivery::worker::run` does, with a simulated receiver answering each
-//! request instead of an exchange on a socket, and a cold retry's message
+//! request after a random latency instead of an exchange on a socket, and a cold retry's message
 //! read back with a blocking read instead of io_uring. Shard 0's handling
 //! of disable requests follows (`Shard::disable_endpoint`).
 
@@ -18,10 +18,14 @@ use rand::Rng;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// The slowest a receiver answers (simulated ms), timeouts aside.
+const LATENCY_MS_MAX: u64 = 40;
+
 impl World {
     /// Plays every started worker of every shard, in the order they were
-    /// started, until none is left (attempts take no simulated time), then
-    /// carries the disable requests they made to shard 0.
+    /// started, until none is left (each run moves the clock on by its
+    /// slowest answer), then carries the disable requests they made to
+    /// shard 0.
     pub(super) fn play_workers(&mut self) -> Result<(), Violation> {
         loop {
             let mut played = false;
@@ -89,11 +93,18 @@ impl World {
             let Some(endpoint) = endpoint else {
                 continue;
             };
+            // The run's requests go out together; the clock moves on by the
+            // slowest answer (a timeout takes the whole request timeout).
             let at_ms = self.now_ms;
-            for (h, p) in run {
+            let mut answers = Vec::with_capacity(run.len());
+            for (_, p) in &run {
+                self.oracle.attempt(&p.msg.id.to_string(), &p.endpoint_id)?;
+                answers.push(self.answer(&p.endpoint_id));
+            }
+            let slowest_us = answers.iter().map(|a| a.duration_us).max().unwrap_or(0);
+            self.advance_to(at_ms + u64::from(slowest_us) / 1000);
+            for ((h, p), answer) in run.into_iter().zip(answers) {
                 let msg_id = p.msg.id.to_string();
-                self.oracle.attempt(&msg_id, &p.endpoint_id)?;
-                let answer = self.answer(&p.endpoint_id);
                 let rng = &mut self.rng;
                 let (done, _notice) =
                     steps::judge(d, &p, at_ms, answer, endpoint.updated_ms, || rng.gen());
@@ -164,9 +175,10 @@ impl World {
         }
     }
 
-    /// What the endpoint's receiver answers: a status (with `Retry-After`
-    /// on some), or no usable response (a timeout, a reset, a response cut
-    /// off half-way).
+    /// What the endpoint's receiver answers, after a random latency (up to
+    /// `LATENCY_MS_MAX`): a status (with `Retry-After` on some), or no
+    /// usable response (a timeout, after the whole request timeout; a
+    /// reset; a response cut off half-way).
     fn answer(&mut self, endpoint: &str) -> Answer {
         let r = self
             .receivers
@@ -174,6 +186,7 @@ impl World {
             .copied()
             .unwrap_or(Receiver { ok: 50, gone: 0 });
         let roll = self.rng.gen_range(0..100);
+        let latency_us = self.rng.gen_range(0..=LATENCY_MS_MAX) as u32 * 1000;
         let status = |status: u16, retry_after_secs: Option<u64>| Answer {
             result: Ok(Response {
                 status,
@@ -182,11 +195,16 @@ impl World {
                 body_prefix: Vec::new(),
                 body_len: 0,
             }),
-            duration_us: 1_000,
+            duration_us: latency_us,
         };
         let error = |e: AttemptError| Answer {
             result: Err(e),
-            duration_us: 1_000,
+            duration_us: latency_us,
+        };
+        let timeout_ms = self.config.request_timeout_ms;
+        let timeout = Answer {
+            result: Err(AttemptError::Timeout { ms: timeout_ms }),
+            duration_us: u32::try_from(timeout_ms * 1000).unwrap_or(u32::MAX),
         };
         if roll < r.ok {
             return status([200, 201, 204][self.rng.gen_range(0..3)], None);
@@ -195,7 +213,7 @@ impl World {
             return status(410, None);
         }
         match self.rng.gen_range(0..7) {
-            0 => error(AttemptError::Timeout { ms: 15_000 }),
+            0 => timeout,
             1 => error(AttemptError::Closed("reset by peer".into())),
             2 => error(AttemptError::Malformed(
                 "a response cut off half-way".into(),
