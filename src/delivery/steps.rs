@@ -1,5 +1,6 @@
 //! A worker's steps that wait for nothing: taking a run off an endpoint's
-//! ready queue, claiming a delivery for its attempt, judging an answer,
+//! ready queue, claiming a delivery for its attempt, marking a run sent
+//! and learning from its answers, judging an answer,
 //! recording the attempt (then freeing or re-arming the delivery) and
 //! ending the worker. The worker task (`worker`) runs them around its
 //! awaits (cold reads, the exchange, notices, throttle sleeps); the
@@ -163,6 +164,34 @@ pub fn admit(
     };
     record(d, handle, &msg, &claimed.endpoint_id, done);
     Err(outcome)
+}
+
+/// A run's deliveries are being sent (the read path shows them so).
+pub fn sending(d: &Deliveries, run: &[Loaded]) {
+    let mut index = d.ports.index.borrow_mut();
+    for (_, p) in run {
+        index.set_sending(&p.endpoint_id, &p.msg.id);
+    }
+}
+
+/// A run's answers, in order, teach the endpoint's queue its receiver's
+/// speed; a receiver that answered the first request of a run but not
+/// the ones behind it does not handle pipelining (one that answered none
+/// is down), and gets one request at a time from then on.
+pub fn answered(d: &Deliveries, endpoint_id: &str, answers: &[Answer]) {
+    let lost = answers.first().is_some_and(|a| a.result.is_ok())
+        && answers.iter().any(|a| a.result.is_err());
+    if let Some(q) = d.queues.borrow_mut().get_mut(endpoint_id) {
+        decision::note_speed(q, answers);
+        if lost && !q.no_pipelining {
+            q.no_pipelining = true;
+            tracing::info!(
+                shard = d.ports.shard,
+                endpoint = %endpoint_id,
+                "a pipelined request failed; sending one at a time from now on"
+            );
+        }
+    }
 }
 
 /// How an attempt (or a decision without one) settles its delivery.

@@ -8,7 +8,6 @@
 //! its buffers across runs. Waiting retries are not tasks: they are handles
 //! in the owner's timer wheel.
 
-use super::decision;
 use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
 use super::steps::{self, Loaded, Next};
@@ -227,31 +226,12 @@ async fn attempt_run(
     w: &mut Worker,
 ) {
     let at_ms = crate::time::now_ms();
-    {
-        let mut index = d.ports.index.borrow_mut();
-        for (_, p) in run.iter() {
-            index.set_sending(&p.endpoint_id, &p.msg.id);
-        }
-    }
+    steps::sending(d, run);
     for (_, p) in run.iter() {
         crate::failpoint::panic_before_attempt(&p.msg.event_type);
     }
     let answers = send(d, endpoint, run, w).await;
-    // A receiver that answered the first request of a run but not the ones
-    // behind it does not handle pipelining (one that answered none is down).
-    let lost = answers.first().is_some_and(|a| a.result.is_ok())
-        && answers.iter().any(|a| a.result.is_err());
-    if let Some(q) = d.queues.borrow_mut().get_mut(&endpoint.id[..]) {
-        decision::note_speed(q, &answers);
-        if lost && !q.no_pipelining {
-            q.no_pipelining = true;
-            tracing::info!(
-                shard = d.ports.shard,
-                endpoint = %endpoint.id,
-                "a pipelined request failed; sending one at a time from now on"
-            );
-        }
-    }
+    steps::answered(d, &endpoint.id, &answers);
     // Settled together: a run's operational notices (failures that end a
     // delivery, say) ride one group commit instead of one each. Attempts
     // without a notice settle on the first poll, in run order.

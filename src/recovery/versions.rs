@@ -8,13 +8,14 @@ mod tests {
     use crate::records::{self, AttemptRecord, EndpointRecord, Kind, MessageRecord, Outcome};
 
     fn attempt(endpoint: &str, no: u32, outcome: Outcome, next_ms: u64) -> AttemptRecord {
+        let at_ms = crate::time::now_ms() + u64::from(no);
         AttemptRecord {
             id: format!("atmpt_{endpoint}_{no}"),
             msg_id: "msg_1".into(),
             endpoint_id: endpoint.into(),
             app_id: "app_1".into(),
             attempt_no: no,
-            at_ms: 1_000 + u64::from(no),
+            at_ms,
             status_code: if outcome == Outcome::Succeeded {
                 200
             } else {

@@ -35,6 +35,19 @@ pub enum Stand {
 pub struct MessageModel {
     pub acknowledged: bool,
     pub destinations: Vec<String>,
+    /// Found on disk after a crash though never acknowledged: recovery
+    /// must treat it as accepted (its `eventId` included).
+    pub survived: bool,
+    /// Gone from the disk at a crash (never acknowledged): nothing may
+    /// refer to it again.
+    pub lost: bool,
+}
+
+impl MessageModel {
+    /// Whether the engine must remember it (its `eventId`, its deliveries).
+    fn kept(&self) -> bool {
+        (self.acknowledged || self.survived) && !self.lost
+    }
 }
 
 /// A broken invariant, in words.
@@ -79,12 +92,12 @@ impl Oracle {
                 .event_ids
                 .entry((app.to_string(), eid.to_string()))
                 .or_default();
-            let acked = earlier
+            let kept = earlier
                 .iter()
-                .find(|m| self.messages.get(*m).is_some_and(|m| m.acknowledged));
-            if let Some(first) = acked {
+                .find(|m| self.messages.get(*m).is_some_and(MessageModel::kept));
+            if let Some(first) = kept {
                 return Err(format!(
-                    "eventId {eid} of {app} accepted as {id}, though {first} was acknowledged with it"
+                    "eventId {eid} of {app} accepted as {id}, though {first} was accepted with it"
                 ));
             }
             earlier.push(id.to_string());
@@ -92,20 +105,49 @@ impl Oracle {
         self.messages.entry(id.to_string()).or_insert(MessageModel {
             acknowledged: false,
             destinations: destinations.to_vec(),
+            survived: false,
+            lost: false,
         });
         Ok(())
     }
 
     /// A message was refused as a duplicate of `first`: which must have
-    /// been journaled with the same application and `eventId`.
+    /// been journaled with the same application and `eventId`, and not
+    /// lost since.
     pub fn duplicate(&self, first: &str, app: &str, eid: &str) -> Result<(), Violation> {
         let key = (app.to_string(), eid.to_string());
-        match self.event_ids.get(&key) {
-            Some(ids) if ids.iter().any(|m| m == first) => Ok(()),
-            _ => Err(format!(
+        let journaled = self
+            .event_ids
+            .get(&key)
+            .is_some_and(|ids| ids.iter().any(|m| m == first));
+        let lost = self.messages.get(first).is_some_and(|m| m.lost);
+        match (journaled, lost) {
+            (true, false) => Ok(()),
+            (true, true) => Err(format!(
+                "eventId {eid} of {app} refused as a duplicate of {first}, which a crash took from the disk"
+            )),
+            (false, _) => Err(format!(
                 "eventId {eid} of {app} refused as a duplicate of {first}, which was not journaled with it"
             )),
         }
+    }
+
+    /// After a crash and recovery, the message records on disk: every
+    /// acknowledged message must be there; an unacknowledged one there
+    /// survived, one not there is lost.
+    pub fn on_disk(&mut self, ids: &BTreeSet<String>) -> Result<(), Violation> {
+        for (id, m) in self.messages.iter_mut() {
+            match (ids.contains(id), m.acknowledged) {
+                (true, _) => m.survived = !m.acknowledged,
+                (false, true) => {
+                    return Err(format!(
+                        "acknowledged message {id} is not in the journal after recovery"
+                    ))
+                }
+                (false, false) => m.lost = true,
+            }
+        }
+        Ok(())
     }
 
     /// A message was acknowledged to its producer: each of its deliveries
@@ -237,6 +279,24 @@ mod tests {
         );
         assert!(o.duplicate("msg_1", "app_1", "evt_1").is_ok());
         assert!(o.duplicate("msg_9", "app_1", "evt_1").is_err());
+        // An unacknowledged message: lost at a crash, it may not be named
+        // as the first of its eventId; kept, its eventId must hold.
+        o.journaled("msg_3", &[], Some(("app_1", "evt_3")))
+            .expect("first");
+        o.journaled("msg_4", &[], Some(("app_1", "evt_4")))
+            .expect("first");
+        let disk: BTreeSet<String> = ["msg_1", "msg_4"].map(String::from).into();
+        o.on_disk(&disk).expect("msg_1 is there");
+        assert!(o.duplicate("msg_3", "app_1", "evt_3").is_err(), "lost");
+        assert!(o.journaled("msg_5", &[], Some(("app_1", "evt_3"))).is_ok());
+        assert!(
+            o.journaled("msg_6", &[], Some(("app_1", "evt_4"))).is_err(),
+            "msg_4 survived"
+        );
+        assert!(
+            o.on_disk(&BTreeSet::new()).is_err(),
+            "an acknowledged message is gone"
+        );
         o.endpoints.get_mut("ep_1").expect("ep").state = EndpointState::Disabled;
         assert!(
             o.attempt("msg_1", "ep_1").is_err(),

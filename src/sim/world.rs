@@ -52,6 +52,8 @@ const FLUSH_MS: u64 = 5;
 const SWEEP_MS: u64 = 1_000;
 const EVENT_TYPES: [&str; 3] = ["order.paid", "order.shipped", "user.deleted"];
 const APPS: [&str; 2] = ["app_sim_a", "app_sim_b"];
+/// Where the simulated clock starts: 2026-01-01T00:00:00Z.
+const SIMULATION_START_MS: u64 = 1_767_225_600_000;
 /// Producers' `eventId`s are drawn from this many per application, so
 /// that some repeat.
 const EVENT_IDS: u32 = 16;
@@ -99,6 +101,14 @@ pub struct World {
     trace: u64,
 }
 
+impl Drop for World {
+    /// The thread reads the system clock and mints its own ids again.
+    fn drop(&mut self) {
+        crate::time::simulate(0);
+        crate::ids::simulate(None);
+    }
+}
+
 fn fnv(h: u64, bytes: &[u8]) -> u64 {
     bytes
         .iter()
@@ -125,9 +135,9 @@ impl World {
             config.durability = Durability::None;
         }
         let config = config.finish().map_err(|e| e.to_string())?;
-        // A fixed distance from today: records look recent to recovery's
-        // retention and windows, and the trace does not depend on the date.
-        let start_ms = crate::time::now_ms() / 3_600_000 * 3_600_000;
+        // Every clock the core reads is the simulated one, so a fixed start
+        // keeps the trace (ids carry times) independent of the date.
+        let start_ms = SIMULATION_START_MS;
         crate::time::simulate(start_ms);
         crate::ids::simulate(Some(rng.gen()));
         let shared = World::shared_for(&config, Catalog::default(), Default::default())?;

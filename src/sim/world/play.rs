@@ -95,12 +95,24 @@ impl World {
             };
             // The run's requests go out together; the clock moves on by the
             // slowest answer (a timeout takes the whole request timeout).
+            // On one connection, a request without a usable answer takes the
+            // ones behind it down with it, as the exchange's are.
             let at_ms = self.now_ms;
-            let mut answers = Vec::with_capacity(run.len());
+            steps::sending(d, &run);
+            let mut answers: Vec<Answer> = Vec::with_capacity(run.len());
             for (_, p) in &run {
                 self.oracle.attempt(&p.msg.id.to_string(), &p.endpoint_id)?;
-                answers.push(self.answer(&p.endpoint_id));
+                let broken = answers.iter().find_map(|a| a.result.as_ref().err());
+                let answer = match broken {
+                    Some(e) => Answer {
+                        result: Err(AttemptError::NotAnswered(Box::new(e.clone()))),
+                        duration_us: 0,
+                    },
+                    None => self.answer(&p.endpoint_id),
+                };
+                answers.push(answer);
             }
+            steps::answered(d, &endpoint.id, &answers);
             let slowest_us = answers.iter().map(|a| a.duration_us).max().unwrap_or(0);
             self.advance_to(at_ms + u64::from(slowest_us) / 1000);
             for ((h, p), answer) in run.into_iter().zip(answers) {

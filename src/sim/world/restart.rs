@@ -128,6 +128,24 @@ impl World {
         }
     }
 
+    /// The ids of the message records in the shard journals on disk (those
+    /// of shards that no longer exist included).
+    fn messages_on_disk(&self) -> Result<BTreeSet<String>, Violation> {
+        let catalog = self.catalog_store.as_ref().map(|s| s.dir());
+        let mut ids = BTreeSet::new();
+        for dir in self.dirs.iter().filter(|d| Some(*d) != catalog.as_ref()) {
+            crate::journal::check_with(dir, &mut |r| {
+                if r.kind == records::Kind::Message as u8 {
+                    let m = records::decode_message(r.body).map_err(|e| e.to_string())?;
+                    ids.insert(m.id);
+                }
+                Ok(())
+            })
+            .map_err(|e| format!("reading {} after recovery: {e}", dir.display()))?;
+        }
+        Ok(ids)
+    }
+
     /// Recovers from the data directory, as `serve` does, checks that
     /// nothing acknowledged and unfinished is missing, and builds each
     /// shard's core from what recovery returned, as the runtime does.
@@ -171,6 +189,8 @@ impl World {
             pending.push(keyed.into_iter().map(|(_, p)| p).collect::<Vec<_>>());
         }
         self.oracle.check_recovered(&found)?;
+        let on_disk = self.messages_on_disk()?;
+        self.oracle.on_disk(&on_disk)?;
         // Journaled but unacknowledged messages that survived are delivered
         // too; deliveries whose final record was lost are pending again.
         for (m, e) in &found {
