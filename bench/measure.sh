@@ -106,7 +106,7 @@ incoming() {
   dir=$(mktemp -d); chmod 700 "$dir"
   "$LG" sink --addr 127.0.0.1:9191 --cpu 1 >"$dir/sink.out" 2>/dev/null &
   local sink=$!
-  RINGHOOK_API_TOKEN=bench target/release/ringhook serve --data-dir "$dir/data" \
+  RINGHOOK_API_TOKEN=bench "${RINGHOOK_BIN:-target/release/ringhook}" serve --data-dir "$dir/data" \
     --socket "$dir/ingest.sock" --http-addr 127.0.0.1:$port --shards 1 --cpus 0 \
     --durability sync --allow-private-targets 2>"$dir/engine.err" &
   local engine=$!

@@ -287,7 +287,9 @@ async fn linger(stream: &mut glommio::net::TcpStream) {
     use futures_lite::AsyncReadExt;
     let _ = stream.shutdown(std::net::Shutdown::Write).await;
     let drain = async {
-        let mut buf = [0u8; 16 * 1024];
+        // On the heap: an array here would make every connection's task
+        // carry it, lingering or not.
+        let mut buf = vec![0u8; 16 * 1024];
         let mut total = 0;
         while total < API_LINGER_BYTES_MAX {
             match stream.read(&mut buf).await {
