@@ -48,8 +48,22 @@ impl IdKey {
     /// The id's bytes, without `as_str`'s UTF-8 check (for writers that
     /// check what they copy themselves, such as the ingest ACK).
     pub fn as_bytes(&self) -> &[u8] {
-        let n = self.0.iter().position(|&b| b == 0).unwrap_or(ID_KEY_BYTES);
-        &self.0[..n]
+        &self.0[..self.len()]
+    }
+
+    /// The id's length: where the zero padding starts, found a word at a
+    /// time (the lowest byte of a word that is zero sets the lowest flag).
+    fn len(&self) -> usize {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        for (i, w) in self.0.chunks_exact(8).enumerate() {
+            let v = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+            let zeros = v.wrapping_sub(ONES) & !v & HIGHS;
+            if zeros != 0 {
+                return i * 8 + (zeros.trailing_zeros() / 8) as usize;
+            }
+        }
+        ID_KEY_BYTES
     }
 }
 
@@ -181,5 +195,31 @@ impl Message {
     /// The index entry of this message.
     pub fn meta(&self) -> Arc<MsgMeta> {
         self.meta.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdKey;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Keys order as their texts do, and give their texts back.
+        #[test]
+        fn keys_keep_their_text_and_its_order(a in "[ -~]{0,40}", b in "[ -~]{0,40}") {
+            let (ka, kb) = (IdKey::new(&a).expect("fits"), IdKey::new(&b).expect("fits"));
+            prop_assert_eq!(ka.as_bytes(), a.as_bytes());
+            prop_assert_eq!(ka.cmp(&kb), a.cmp(&b));
+            prop_assert_eq!(ka == kb, a == b);
+        }
+    }
+
+    #[test]
+    fn lengths_at_every_word_boundary() {
+        for n in 0..=40 {
+            let s = "x".repeat(n);
+            assert_eq!(IdKey::new(&s).expect("fits").as_bytes().len(), n);
+        }
+        assert!(IdKey::new(&"x".repeat(41)).is_none());
     }
 }
