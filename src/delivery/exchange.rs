@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 
 /// Bytes read from a connection per read call.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// A worker's read buffer starts this small (receivers' answers are mostly
+/// a status line and a few headers) and doubles, up to `READ_CHUNK_BYTES`,
+/// each time a read fills it: thousands of workers waiting on slow
+/// receivers then hold, and a worker start allocates, a kilobyte each.
+const READ_START_BYTES: usize = 1024;
 
 /// A worker's connection and wire buffers, reused across runs.
 pub struct Wire {
@@ -166,7 +171,7 @@ impl Default for Wire {
             conn: None,
             request: Vec::with_capacity(4096),
             ends: Vec::new(),
-            read: vec![0; READ_CHUNK_BYTES],
+            read: vec![0; READ_START_BYTES],
             unparsed: Vec::new(),
         }
     }
@@ -345,7 +350,7 @@ async fn with_timeout<T>(
 /// by the response before it; leaves the bytes after it there.
 async fn read_response(
     conn: &mut Conn,
-    read: &mut [u8],
+    read: &mut Vec<u8>,
     unparsed: &mut Vec<u8>,
     keep: usize,
 ) -> Result<Response, ResponseReadError> {
@@ -404,6 +409,9 @@ async fn read_response(
         got_bytes = true;
         fresh = true;
         unparsed.extend_from_slice(read.get(..n).unwrap_or(&[]));
+        if n == read.len() && read.len() < READ_CHUNK_BYTES {
+            read.resize((read.len() * 2).min(READ_CHUNK_BYTES), 0);
+        }
     }
 }
 
