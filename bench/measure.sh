@@ -82,13 +82,25 @@ matrix() {
 # that answers each request after 50 ms; each message goes to one endpoint.
 # Reported: deliveries/s, the engine's CPU per delivery, its peak memory
 # (VmHWM) and that nothing was lost.
+# A run closes its thousands of receiver connections at its end; until
+# their TIME_WAIT ends (60 s) the next run's connects search a crowded
+# ephemeral port range (a third of a profile). Wait for them to go.
+settle_time_wait() {
+  for _ in $(seq 80); do
+    [ "$(ss -tan state time-wait | wc -l)" -lt 100 ] && return
+    sleep 1
+  done
+}
+
 slow() {
   "$LG" sink --addr 127.0.0.1:9191 --cpu 1 --delay-ms 50 >/dev/null 2>&1 &
   local sink=$!
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/9191) 2>/dev/null && break; sleep 0.1; done
   for i in 1 2; do
+    settle_time_wait
     run "slow-e1000-$i" run --sink 127.0.0.1:9191 --messages 200000 --endpoints 1000 --fan-out 1 \
       --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
+    settle_time_wait
     run "slow-e10000-$i" run --sink 127.0.0.1:9191 --messages 200000 --endpoints 10000 --fan-out 1 \
       --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
   done
