@@ -43,7 +43,8 @@ pub const SEGMENT_FILE_INITIAL_BYTES_MAX: u64 = 1024 * 1024;
 /// Buffer sets of ended delivery workers a shard keeps for the next ones
 /// (`delivery::exchange::Spares`): each at most 16 KiB of read buffer and
 /// `WIRE_SPARE_BYTES_MAX` each of request and unparsed bytes (80 KiB), so
-/// at most 20 MiB per shard, ~20 KiB each in the common case.
+/// at most 20 MiB per shard, ~5 KiB each in the common case (a 1 KiB read
+/// buffer that never had to grow, a 4 KiB request buffer).
 pub const WIRES_SPARE_MAX: usize = 256;
 /// Largest request or unparsed-response buffer a spare keeps; a bigger one
 /// (a run of large payloads) is freed with its worker.

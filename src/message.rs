@@ -214,6 +214,18 @@ mod tests {
         }
     }
 
+    proptest! {
+        /// Any text that fits (bytes of every value but 0, from non-ASCII
+        /// characters too) keeps its length and order.
+        #[test]
+        fn any_text_keeps_its_length_and_order(a in "\\PC{0,12}", b in "\\PC{0,12}") {
+            prop_assume!(a.len() <= 40 && b.len() <= 40);
+            let (ka, kb) = (IdKey::new(&a).expect("fits"), IdKey::new(&b).expect("fits"));
+            prop_assert_eq!(ka.as_bytes(), a.as_bytes());
+            prop_assert_eq!(ka.cmp(&kb), a.as_bytes().cmp(b.as_bytes()));
+        }
+    }
+
     #[test]
     fn lengths_at_every_word_boundary() {
         for n in 0..=40 {

@@ -114,6 +114,10 @@ pub async fn read_head<S: futures_lite::AsyncRead + Unpin>(
 /// `buf`; 0 at the stream's end. The bytes go straight into `buf`: a
 /// buffer of the read's own would make every request's futures carry it
 /// (and copy it as they are built and moved).
+///
+/// Not cancel-safe: dropped while it waits, it leaves `buf` with
+/// `READ_CHUNK_BYTES` zeros at its end. Its callers' deadlines
+/// (`api::connection`) close the connection, and `buf` with it.
 async fn read_more<S: futures_lite::AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 const READ_CHUNK_BYTES: usize = 16 * 1024;
 /// A worker's read buffer starts this small (receivers' answers are mostly
 /// a status line and a few headers) and doubles, up to `READ_CHUNK_BYTES`,
-/// each time a read fills it: thousands of workers waiting on slow
-/// receivers then hold, and a worker start allocates, a kilobyte each.
+/// each time a read fills it: a new worker's buffers cost a kilobyte to
+/// read into, not 16 (spare buffers keep the size they grew to).
 const READ_START_BYTES: usize = 1024;
 
 /// A worker's connection and wire buffers, reused across runs.
