@@ -41,7 +41,8 @@ pub fn judge_segment(bytes: &[u8], seq: u64, newest: bool) -> Result<(u64, EndVe
 }
 pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
 pub use format::{
-    max_body_bytes, record_footprint_bytes, segment_path, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    max_body_bytes, parse_segment_name, record_footprint_bytes, segment_path, RECORD_HEADER_BYTES,
+    SEGMENT_HEADER_BYTES,
 };
 pub use read::{read_record, CheckedHeader, OwnedRecord, Position, ReadError, RecordAt};
 pub use segment::{create_dir, DIR_MODE, FILE_MODE};

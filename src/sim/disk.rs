@@ -13,10 +13,11 @@
 //!   end).
 //!
 //! With a loss, a segment file may also come back shorter, at any length
-//! down to the last synced byte (never into its header): the writer grows
-//! files as they fill, and a growth only becomes durable with the first
-//! sync of bytes in it. Only zeros are cut off, so recovery must read the
-//! same log from the short file.
+//! down to the last synced byte (never into its header) and never below the
+//! length it had at its journal's last sync: the writer grows files as they
+//! fill, and a growth only becomes durable with the next sync (which
+//! persists the file's size with the data). Unsynced bytes cut off this way
+//! are a tear at the file's new end.
 //!
 //! Not modelled: unsynced pages reaching the disk out of order, and garbage
 //! in sectors being written. The journal's decision table treats both as
@@ -95,13 +96,31 @@ fn rewrite(
     Ok(())
 }
 
-/// Applies a crash to the unsynced bytes `[durable, written)` of one journal.
+/// Segment number → the length its file had at its journal's last sync.
+pub type SyncedLengths = std::collections::BTreeMap<u64, u64>;
+
+/// The lengths of the segment files of `dir` now (after a sync or a
+/// recovery: durable).
+pub fn lengths(dir: &Path) -> Result<SyncedLengths, DiskError> {
+    let mut out = SyncedLengths::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let name = entry.file_name();
+        if let Some(seq) = name.to_str().and_then(crate::journal::parse_segment_name) {
+            out.insert(seq, entry.metadata().map_err(io(dir))?.len());
+        }
+    }
+    Ok(out)
+}
+
+/// Applies a crash to the unsynced bytes `[durable, written)` of one
+/// journal, whose segment files had `synced` lengths at its last sync.
 pub fn crash(
     rng: &mut StdRng,
     dir: &Path,
     segment_bytes: u64,
-    durable: Lsn,
-    written: Lsn,
+    (durable, written): (Lsn, Lsn),
+    synced: &SyncedLengths,
 ) -> Result<Loss, DiskError> {
     let (durable, written) = (durable.0, written.0);
     if written <= durable {
@@ -116,12 +135,12 @@ pub fn crash(
         Loss::Kept => {}
         Loss::Dropped => {
             rewrite(dir, segment_bytes, durable, written, |_| 0)?;
-            shorten(rng, dir, segment_bytes, durable, written)?;
+            shorten(rng, dir, segment_bytes, (durable, written), synced)?;
         }
         Loss::Torn => {
             let cut = rng.gen_range(durable..written);
             rewrite(dir, segment_bytes, cut, written, |_| 0)?;
-            shorten(rng, dir, segment_bytes, durable, written)?;
+            shorten(rng, dir, segment_bytes, (durable, written), synced)?;
         }
     }
     Ok(loss)
@@ -134,8 +153,8 @@ fn shorten(
     rng: &mut StdRng,
     dir: &Path,
     segment_bytes: u64,
-    durable: u64,
-    written: u64,
+    (durable, written): (u64, u64),
+    synced: &SyncedLengths,
 ) -> Result<(), DiskError> {
     let (first, durable_offset) = split(durable, segment_bytes);
     let (last, _) = split(written, segment_bytes);
@@ -144,7 +163,9 @@ fn shorten(
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
-        let floor = if seq == first { durable_offset } else { 0 }.max(SEGMENT_HEADER_BYTES);
+        let floor = if seq == first { durable_offset } else { 0 }
+            .max(SEGMENT_HEADER_BYTES)
+            .max(synced.get(&seq).copied().unwrap_or(0));
         if floor < meta.len() && rng.gen_bool(0.5) {
             let len = rng.gen_range(floor..=meta.len());
             std::fs::OpenOptions::new()
@@ -210,7 +231,14 @@ mod tests {
         // Nothing unsynced: nothing changes.
         let mut rng = StdRng::seed_from_u64(1);
         assert_eq!(
-            crash(&mut rng, dir.path(), sb, Lsn(10), Lsn(10)).expect("crash"),
+            crash(
+                &mut rng,
+                dir.path(),
+                sb,
+                (Lsn(10), Lsn(10)),
+                &SyncedLengths::new()
+            )
+            .expect("crash"),
             Loss::Kept
         );
     }
@@ -228,11 +256,14 @@ mod tests {
                 .expect("write");
             }
             let mut rng = StdRng::seed_from_u64(seed);
-            // Synced up to 5000 of segment 1; written into segment 2.
-            shorten(&mut rng, dir.path(), sb, 5000, sb + 3000).expect("shorten");
+            // Synced up to 5000 of segment 1; written into segment 2; at the
+            // last sync segment 1's file was 6000 bytes long and segment 2
+            // did not exist.
+            let synced = SyncedLengths::from([(1, 6000)]);
+            shorten(&mut rng, dir.path(), sb, (5000, sb + 3000), &synced).expect("shorten");
             let one = std::fs::metadata(crate::journal::segment_path(dir.path(), 1));
             let two = std::fs::metadata(crate::journal::segment_path(dir.path(), 2));
-            assert!(one.expect("stat").len() >= 5000, "seed {seed}");
+            assert!(one.expect("stat").len() >= 6000, "seed {seed}");
             assert!(
                 two.expect("stat").len() >= SEGMENT_HEADER_BYTES,
                 "seed {seed}"

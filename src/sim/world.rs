@@ -91,6 +91,9 @@ pub struct World {
     cores: Vec<Core>,
     /// Every journal directory written (shards and catalog), for bit flips.
     dirs: BTreeSet<PathBuf>,
+    /// The lengths of each shard journal's segment files at its last sync
+    /// (or recovery): a crash never brings a file back shorter.
+    synced_lengths: BTreeMap<PathBuf, super::disk::SyncedLengths>,
     receivers: BTreeMap<String, Receiver>,
     /// Which message id the accept path journaled at each position.
     ids_at: BTreeMap<(u32, u64, u64), String>,
@@ -152,6 +155,7 @@ impl World {
             catalog_store: None,
             cores: Vec::new(),
             dirs: BTreeSet::new(),
+            synced_lengths: BTreeMap::new(),
             receivers: BTreeMap::new(),
             ids_at: BTreeMap::new(),
             next_id: 0,
@@ -505,13 +509,24 @@ impl World {
     /// (`commit::Commit::sync_once`), and the caller crashes the world.
     fn sync(&mut self, i: usize) -> Result<bool, Violation> {
         match self.cores[i].commit.sync_here() {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                self.note_synced_lengths(i)?;
+                Ok(true)
+            }
             Err(_) => {
                 self.note(&format!("sync of journal {i} failed: abort"));
                 self.counters.disk_errors += 1;
                 Ok(false)
             }
         }
+    }
+
+    /// Notes the lengths of shard `i`'s segment files, now durable.
+    fn note_synced_lengths(&mut self, i: usize) -> Result<(), Violation> {
+        let dir = self.cores[i].commit.dir();
+        let lengths = super::disk::lengths(&dir).map_err(|e| e.to_string())?;
+        self.synced_lengths.insert(dir, lengths);
+        Ok(())
     }
 
     /// Arms one disk fault (`journal::faults`): EIO at a shard journal's

@@ -48,8 +48,15 @@ impl World {
         self.cores.clear();
         self.catalog_store = None;
         for (dir, durable, written) in states {
-            let loss = disk::crash(&mut self.rng, &dir, segment_bytes, durable, written)
-                .map_err(|e| e.to_string())?;
+            let synced = self.synced_lengths.get(&dir).cloned().unwrap_or_default();
+            let loss = disk::crash(
+                &mut self.rng,
+                &dir,
+                segment_bytes,
+                (durable, written),
+                &synced,
+            )
+            .map_err(|e| e.to_string())?;
             if loss != Loss::Kept {
                 self.counters.faults_injected += 1;
             }
@@ -243,6 +250,8 @@ impl World {
             // Failure streaks survive the restart, as recovery derives them.
             deliveries.resume_streaks(failing);
             deliveries.accept(pending);
+            let lengths = disk::lengths(&commit.dir()).map_err(|e| e.to_string())?;
+            self.synced_lengths.insert(commit.dir(), lengths);
             self.cores.push(Core {
                 commit,
                 accept,
