@@ -12,6 +12,8 @@ pub struct EndpointModel {
     /// Empty: every event type.
     pub types: Vec<String>,
     pub state: EndpointState,
+    /// Delivered in acceptance order, one message at a time.
+    pub fifo: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,18 @@ pub struct MessageModel {
     /// Gone from the disk at a crash (never acknowledged): nothing may
     /// refer to it again.
     pub lost: bool,
+    /// When and where it was accepted: (creation second, journal, segment,
+    /// offset), `None` until known.
+    pub accepted: Option<(u64, u32, u64, u64)>,
+}
+
+/// Whether a message accepted at `a` comes before one accepted at `b` in
+/// a FIFO endpoint's order: an earlier second, or the same second and
+/// journal and an earlier position. (Within one second, messages of
+/// different journals, an application's home before and after a
+/// shard-count change, have no order.)
+fn before(a: (u64, u32, u64, u64), b: (u64, u32, u64, u64)) -> bool {
+    a.0 < b.0 || (a.0 == b.0 && a.1 == b.1 && (a.2, a.3) < (b.2, b.3))
 }
 
 impl MessageModel {
@@ -107,8 +121,21 @@ impl Oracle {
             destinations: destinations.to_vec(),
             survived: false,
             lost: false,
+            accepted: None,
         });
         Ok(())
+    }
+
+    /// When and where the accept path journaled a message.
+    pub fn ordered(&mut self, id: &str, created_ms: u64, loc: crate::message::Loc) {
+        if let Some(m) = self.messages.get_mut(id) {
+            m.accepted = Some((
+                created_ms / 1000,
+                loc.journal,
+                loc.pos.segment_seq,
+                loc.pos.offset,
+            ));
+        }
     }
 
     /// A message was refused as a duplicate of `first`: which must have
@@ -175,11 +202,35 @@ impl Oracle {
             ));
         }
         match self.endpoints.get(endpoint).map(|e| e.state) {
-            Some(EndpointState::Enabled) => Ok(()),
-            state => Err(format!(
-                "attempt of {msg} to {endpoint} while it is {state:?}"
-            )),
+            Some(EndpointState::Enabled) => {}
+            state => {
+                return Err(format!(
+                    "attempt of {msg} to {endpoint} while it is {state:?}"
+                ))
+            }
         }
+        // A FIFO endpoint: nothing accepted before this message is still
+        // pending there.
+        let fifo = self.endpoints.get(endpoint).is_some_and(|e| e.fifo);
+        let Some(at) = m.accepted.filter(|_| fifo) else {
+            return Ok(());
+        };
+        for ((m2, e2), stand) in &self.deliveries {
+            if e2 != endpoint || m2 == msg || *stand != Stand::Pending {
+                continue;
+            }
+            let earlier = self
+                .messages
+                .get(m2)
+                .and_then(|m| m.accepted)
+                .is_some_and(|a| before(a, at));
+            if earlier {
+                return Err(format!(
+                    "FIFO endpoint {endpoint}: attempt of {msg} while {m2}, accepted before it, is pending"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A delivery ended (or moved) as the engine decided.
@@ -254,6 +305,7 @@ mod tests {
                 app: "app_1".into(),
                 types: vec![],
                 state: EndpointState::Enabled,
+                fifo: false,
             },
         );
         assert_eq!(

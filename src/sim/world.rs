@@ -319,8 +319,11 @@ impl World {
             0 => vec![],
             _ => vec![EVENT_TYPES[self.rng.gen_range(0..EVENT_TYPES.len())].to_string()],
         };
+        // A quarter are FIFO endpoints.
+        let fifo = self.rng.gen_range(0..4) == 0;
         let rec = EndpointRecord {
             event_types: types.clone(),
+            fifo,
             ..EndpointRecord::new(
                 id.clone(),
                 app.clone(),
@@ -345,9 +348,10 @@ impl World {
                 app,
                 types,
                 state: EndpointState::Enabled,
+                fifo,
             },
         );
-        self.note(&format!("create {id}"));
+        self.note(&format!("create {id} fifo {fifo}"));
         Ok(())
     }
 
@@ -463,6 +467,7 @@ impl World {
                         .insert((home as u32, pos.segment_seq, pos.offset), id.clone());
                     let eid = ev.event_id.as_deref().map(|e| (app, e));
                     self.oracle.journaled(&id, destinations, eid)?;
+                    self.oracle.ordered(&id, msg.created_ms, msg.loc);
                 }
                 Err(IngestError::Duplicate(first)) => {
                     let eid = ev.event_id.as_deref().unwrap_or_default();

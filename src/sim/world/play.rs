@@ -18,6 +18,14 @@ use rand::Rng;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// How a played worker ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Played {
+    Ended,
+    /// A FIFO endpoint's group commit failed: the engine aborts.
+    SyncFailed,
+}
+
 /// The slowest a receiver answers (simulated ms), timeouts aside.
 const LATENCY_MS_MAX: u64 = 40;
 
@@ -33,7 +41,12 @@ impl World {
                 let d = self.cores[shard].deliveries.clone();
                 while let Some(endpoint_id) = d.next_played() {
                     played = true;
-                    self.play_worker(&d, endpoint_id)?;
+                    if self.play_worker(shard, &d, endpoint_id)? == Played::SyncFailed {
+                        // The engine aborts: nothing of this core may
+                        // outlive the crash.
+                        drop(d);
+                        return self.crash();
+                    }
                 }
             }
             self.carry_disable_requests()?;
@@ -43,8 +56,14 @@ impl World {
         }
     }
 
-    /// One worker, from its start to its end.
-    fn play_worker(&mut self, d: &Rc<Deliveries>, endpoint_id: Arc<str>) -> Result<(), Violation> {
+    /// One worker, from its start to its end (or to a failed sync, which
+    /// aborts the engine).
+    fn play_worker(
+        &mut self,
+        shard: usize,
+        d: &Rc<Deliveries>,
+        endpoint_id: Arc<str>,
+    ) -> Result<Played, Violation> {
         let mut conn = None;
         let mut handles = Vec::new();
         loop {
@@ -140,11 +159,17 @@ impl World {
                     self.ended(&msg_id, &p.endpoint_id, outcome, status);
                 }
             }
+            // A FIFO endpoint's next message goes once this one's outcome is
+            // durable, as `worker::run` waits for it.
+            let commit = self.cores[shard].commit.clone();
+            if endpoint.fifo && !commit.is_durable(commit.written_lsn()) && !self.sync(shard)? {
+                return Ok(Played::SyncFailed);
+            }
         }
         for (next, conn) in steps::end_worker(d, &endpoint_id, conn, false) {
             d.start_worker(next, conn, true);
         }
-        Ok(())
+        Ok(Played::Ended)
     }
 
     /// Shard 0 disables the endpoints the workers asked it to (410 Gone,

@@ -189,10 +189,8 @@ impl World {
                 found.insert((id, p.delivery.endpoint_id.to_string()));
                 keyed.push((key, p));
             }
-            // In journal order, whatever order recovery's maps gave.
-            keyed.sort_by(|a, b| {
-                (a.0, &a.1.delivery.endpoint_id).cmp(&(b.0, &b.1.delivery.endpoint_id))
-            });
+            // In recovery's order, as the runtime hands them over (a FIFO
+            // endpoint's in acceptance order).
             pending.push(keyed.into_iter().map(|(_, p)| p).collect::<Vec<_>>());
         }
         self.oracle.check_recovered(&found)?;
