@@ -258,7 +258,7 @@ impl Commit {
 
     /// A final blocking sync at shutdown, whatever the mode.
     pub fn sync_blocking(&self) {
-        if let Err(e) = self.journal.borrow_mut().sync() {
+        if let Err(e) = self.sync_here() {
             tracing::error!(error = %e, "final journal sync failed");
         }
     }

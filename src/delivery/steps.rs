@@ -40,8 +40,34 @@ pub enum Next {
 
 /// Takes the endpoint's next run off its ready queue into `handles` (at
 /// most `decision::run_length`), after its throttle allows it; a worker
-/// without a connection takes one from the endpoint's idle pool.
+/// without a connection takes one from the endpoint's idle pool. Also
+/// returns the endpoint's current version (`None`: deleted), which the
+/// run's deliveries are attempted against.
 pub fn next_run(
+    d: &Deliveries,
+    endpoint_id: &str,
+    conn: &mut Option<Conn>,
+    handles: &mut Vec<usize>,
+) -> (Next, Option<Arc<EndpointRecord>>) {
+    let endpoint = d
+        .ports
+        .shared
+        .catalog
+        .load()
+        .endpoint_by_id(endpoint_id)
+        .cloned();
+    let next = take_run(
+        d,
+        endpoint_id,
+        endpoint.as_ref().and_then(|e| e.rate_limit),
+        conn,
+        handles,
+    );
+    (next, endpoint)
+}
+
+/// `next_run` for an endpoint with throttle `rate`.
+fn take_run(
     d: &Deliveries,
     endpoint_id: &str,
     rate: Option<u32>,

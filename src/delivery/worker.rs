@@ -118,15 +118,8 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
         if d.ports.shared.is_stopping() {
             break;
         }
-        let endpoint = d
-            .ports
-            .shared
-            .catalog
-            .load()
-            .endpoint_by_id(&endpoint_id)
-            .cloned();
-        let rate = endpoint.as_ref().and_then(|e| e.rate_limit);
-        match steps::next_run(&d, &endpoint_id, rate, &mut w.wire.conn, &mut handles) {
+        let (next, endpoint) = steps::next_run(&d, &endpoint_id, &mut w.wire.conn, &mut handles);
+        match next {
             Next::Run => {}
             Next::Wait(wait_ms) => {
                 glommio::timer::sleep(Duration::from_millis(wait_ms)).await;

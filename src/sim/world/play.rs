@@ -67,14 +67,8 @@ impl World {
         let mut conn = None;
         let mut handles = Vec::new();
         loop {
-            let endpoint = self
-                .shared
-                .catalog
-                .load()
-                .endpoint_by_id(&endpoint_id)
-                .cloned();
-            let rate = endpoint.as_ref().and_then(|e| e.rate_limit);
-            match steps::next_run(d, &endpoint_id, rate, &mut conn, &mut handles) {
+            let (next, endpoint) = steps::next_run(d, &endpoint_id, &mut conn, &mut handles);
+            match next {
                 Next::Run => {}
                 Next::End => break,
                 Next::Wait(ms) => {
