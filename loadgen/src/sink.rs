@@ -194,13 +194,16 @@ pub fn start(config: SinkConfig, stats: Arc<SinkStats>) -> anyhow::Result<Socket
         Some(cpu) => Placement::Fixed(cpu),
         None => Placement::Unbound,
     };
-    // glommio's listeners set SO_REUSEPORT: without this plain bind first, a
-    // second sink (a stray one from an earlier run) would share the port and
-    // silently take part of a benchmark's deliveries.
-    if config.addr.port() != 0 {
-        std::net::TcpListener::bind(config.addr).map_err(|e| {
-            anyhow::anyhow!("binding {} (is another sink running?): {e}", config.addr)
-        })?;
+    // glommio's listeners set SO_REUSEPORT: a second sink (a stray one from
+    // an earlier run) would share the port and silently take part of a
+    // benchmark's deliveries, so a port something already answers on is
+    // refused. (A plain bind is no test: the connections an earlier sink
+    // closed linger in TIME_WAIT without SO_REUSEADDR and fail it for a
+    // minute, though the port is free.)
+    if config.addr.port() != 0
+        && std::net::TcpStream::connect_timeout(&config.addr, Duration::from_millis(500)).is_ok()
+    {
+        anyhow::bail!("{} already answers (is another sink running?)", config.addr);
     }
     let (tx, rx) = std::sync::mpsc::channel();
     LocalExecutorBuilder::new(placement)

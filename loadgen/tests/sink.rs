@@ -88,7 +88,12 @@ fn stop(mut sink: SinkProcess) -> Value {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().expect("sink exits");
     assert!(out.status.success(), "sink exit status {:?}", out.status);
-    serde_json::from_slice(&out.stdout).expect("counts as JSON on exit")
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "counts as JSON on exit ({e}): {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
 }
 
 #[test]
@@ -141,4 +146,50 @@ fn injects_failures_by_status_and_rate() {
     assert_eq!(request(&mut conn, &head, &b).0, 500);
     drop(conn);
     assert_eq!(stop(child)["failed"], 1);
+}
+
+/// Starts a sink on a fixed address and returns it, or the error it exits with.
+fn start_sink_at(addr: &str) -> Result<SinkProcess, String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(["sink", "--addr", addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sink");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("sink output");
+    if line.contains("listening") {
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        return Ok(SinkProcess(Some(child)));
+    }
+    let _ = stderr.read_to_string(&mut line);
+    let _ = child.wait();
+    Err(line)
+}
+
+#[test]
+fn refuses_a_port_another_sink_serves_and_restarts_on_a_port_it_just_left() {
+    let (first, addr) = start_sink(&[]);
+    let second = start_sink_at(&addr).map(drop);
+    let refused = second.expect_err("a second sink on a served port");
+    assert!(refused.contains("another sink"), "{refused}");
+    // The sink closes this connection when it stops: its side lingers in
+    // TIME_WAIT on the sink's port, which must not keep the next sink out.
+    let mut conn = TcpStream::connect(&addr).expect("connect");
+    let (status, _) = request(&mut conn, "GET /stats HTTP/1.1\r\nhost: sink\r\n", b"");
+    assert_eq!(status, 200);
+    stop(first);
+    let mut byte = [0u8; 1];
+    assert_eq!(
+        conn.read(&mut byte).expect("read after stop"),
+        0,
+        "closed by the sink"
+    );
+    let again = start_sink_at(&addr).expect("a sink on the port the last one left");
+    let mut conn = TcpStream::connect(&addr).expect("connect");
+    let (status, _) = request(&mut conn, "GET /stats HTTP/1.1\r\nhost: sink\r\n", b"");
+    assert_eq!(status, 200);
+    drop(conn);
+    stop(again);
 }
