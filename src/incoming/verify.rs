@@ -141,16 +141,33 @@ fn hmac512(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     hmac::<Hmac<Sha512>>(key, parts)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Whether `given` (hex, any case, surrounding spaces ignored) names
+/// `expected`'s bytes. Every byte is compared whatever the first
+/// difference (the time does not say how much of a guess was right); the
+/// length and the hex-ness of `given` are the caller's, not secrets.
+fn hex_eq(given: &str, expected: &[u8]) -> bool {
+    let given = given.trim().as_bytes();
+    if given.len() != expected.len() * 2 {
+        return false;
+    }
+    let mut diff = 0u8;
+    for (pair, want) in given.chunks_exact(2).zip(expected) {
+        match (nibble(pair[0]), nibble(pair[1])) {
+            (Some(high), Some(low)) => diff |= ((high << 4) | low) ^ want,
+            _ => return false,
+        }
+    }
+    diff == 0
 }
 
-/// Whether `given` (hex, any case) names `expected`'s bytes.
-fn hex_eq(given: &str, expected: &[u8]) -> bool {
-    ct_eq(
-        given.trim().to_ascii_lowercase().as_bytes(),
-        hex(expected).as_bytes(),
-    )
+/// One hex digit's value.
+fn nibble(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
 }
 
 /// A Standard Webhooks request's id, signatures and (fresh) timestamp,
@@ -305,6 +322,10 @@ pub fn verify(scheme: &Scheme, req: &Incoming<'_>) -> Result<(), Refusal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
 
     const NOW: u64 = 1_700_000_000;
     const BODY: &[u8] = br#"{"type":"invoice.paid"}"#;
@@ -569,6 +590,38 @@ mod tests {
             Err(Refusal::BadSignature)
         );
         assert_eq!(check(&shopify, &[], BODY), Err(Refusal::MissingSignature));
+    }
+
+    #[test]
+    fn hex_eq_table() {
+        let bytes = [0x00u8, 0x9f, 0xa0, 0xff];
+        let rows: &[(&str, bool)] = &[
+            ("009fa0ff", true),
+            ("009FA0FF", true),
+            (" 009fa0ff\t", true),
+            ("009fa0fe", false),
+            ("109fa0ff", false),
+            ("009fa0f", false),
+            ("009fa0ff0", false),
+            ("009fa0ff00", false),
+            ("009fa0fg", false),
+            ("009f a0ff", false),
+            ("", false),
+        ];
+        for (i, (given, eq)) in rows.iter().enumerate() {
+            assert_eq!(hex_eq(given, &bytes), *eq, "row {i}: {given:?}");
+        }
+        assert!(hex_eq("", &[]), "nothing names nothing");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hex_eq_agrees_with_formatting(bytes: Vec<u8>, other: Vec<u8>, upper: bool) {
+            let text = hex(&bytes);
+            let text = if upper { text.to_ascii_uppercase() } else { text };
+            proptest::prop_assert!(hex_eq(&text, &bytes));
+            proptest::prop_assert_eq!(hex_eq(&hex(&other), &bytes), other == bytes);
+        }
     }
 
     #[test]
