@@ -91,7 +91,7 @@ async fn fire(
     let body = cfg.get("payload").and_then(Value::as_str).unwrap_or("{}");
     let content_type = cfg.get("contentType").and_then(Value::as_str);
     let parsed: Option<Value> = serde_json::from_str(body).ok();
-    let payload = source::message_payload(body.as_bytes(), parsed.as_ref(), content_type);
+    let payload = source::message_payload(body.as_bytes(), content_type);
     let event_type = cfg
         .get("eventType")
         .and_then(Value::as_str)

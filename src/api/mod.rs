@@ -12,6 +12,7 @@ pub mod apps;
 pub mod attempts;
 pub mod auth;
 pub mod dashboard;
+pub mod deadline;
 pub mod endpoints;
 pub mod environment;
 pub mod event_types;
@@ -194,8 +195,9 @@ async fn until<T>(deadline: Instant, f: impl std::future::Future<Output = T>) ->
 /// connection opening, a later one within the keep-alive idle time plus the
 /// header timeout; each request (the rest of its head, its body, handling
 /// and writing the answer) has the request timeout in all, so a client that
-/// never reads its answers cannot hold the connection. The token is checked
-/// right after the head, before any body byte is read.
+/// never reads its answers cannot hold the connection. A passed deadline
+/// closes the connection (`deadline`: one watchdog for all its phases). The
+/// token is checked right after the head, before any body byte is read.
 async fn connection(
     shard: &Rc<Shard>,
     stream: &mut glommio::net::TcpStream,
@@ -203,35 +205,63 @@ async fn connection(
     forward: Option<&forward::Forward>,
 ) -> Ended {
     let config = &shard.shared().config;
-    let header_timeout = Duration::from_millis(config.api_header_timeout_ms);
-    let idle = Duration::from_millis(config.api_keepalive_idle_ms);
-    let request_timeout = Duration::from_millis(config.api_request_timeout_ms);
+    let ms = Duration::from_millis;
+    let phases = Phases {
+        first_head: ms(config.api_header_timeout_ms),
+        later_head: ms(config.api_keepalive_idle_ms) + ms(config.api_header_timeout_ms),
+        request: ms(config.api_request_timeout_ms),
+    };
+    let deadline =
+        deadline::Deadline::new(phases.first_head, phases.first_head.min(phases.request));
+    futures_lite::future::or(
+        requests(shard, stream, surface, forward, (&deadline, &phases)),
+        async {
+            deadline.watchdog().await;
+            Ended::Closed
+        },
+    )
+    .await
+}
+
+/// How long each phase of a connection may take (see `connection`).
+struct Phases {
+    first_head: Duration,
+    later_head: Duration,
+    request: Duration,
+}
+
+/// The requests of one connection, each phase within its deadline (see
+/// `connection`).
+async fn requests(
+    shard: &Rc<Shard>,
+    stream: &mut glommio::net::TcpStream,
+    surface: Surface,
+    forward: Option<&forward::Forward>,
+    (deadline, phases): (&deadline::Deadline, &Phases),
+) -> Ended {
+    let config = &shard.shared().config;
     let max_body = config.max_body_bytes;
     let mut buf = Vec::new();
     for served in 1..=config.api_requests_per_connection_max.max(1) {
-        let wait = match served {
-            1 => header_timeout,
-            _ => idle + header_timeout,
-        };
-        let head_deadline = Instant::now() + wait;
-        let head = match until(head_deadline, http::read_head(stream, &mut buf, max_body)).await {
-            None | Some(Err(http::RequestReadError::Closed)) => return Ended::Closed,
-            Some(Err(http::RequestReadError::Reply(resp))) => {
-                let _ = until(
-                    Instant::now() + request_timeout,
-                    http::write_response(stream, &resp, false),
-                )
-                .await;
+        if served > 1 {
+            deadline.set(phases.later_head);
+        }
+        let head = match http::read_head(stream, &mut buf, max_body).await {
+            Err(http::RequestReadError::Closed) => return Ended::Closed,
+            Err(http::RequestReadError::Reply(resp)) => {
+                deadline.set(phases.request);
+                let _ = http::write_response(stream, &resp, false).await;
                 return Ended::Refused;
             }
-            Some(Ok(head)) => head,
+            Ok(head) => head,
         };
-        let deadline = Instant::now() + request_timeout;
+        deadline.set(phases.request);
         let refused = match forward {
             None => routes::refuse_unauthorized(shard, &head.request, surface),
-            // Asked of shard 0 within the request's deadline.
+            // Asked of shard 0 within the request's deadline; an answer
+            // that does not come in time is a 503, not a silent close.
             Some(f) => until(
-                Instant::now() + request_timeout,
+                Instant::now() + phases.request,
                 f.refuse_unauthorized(shard, &head.request, surface),
             )
             .await
@@ -244,28 +274,25 @@ async fn connection(
             }),
         };
         if let Some(resp) = refused {
-            let _ = until(deadline, http::write_response(stream, &resp, false)).await;
+            let _ = http::write_response(stream, &resp, false).await;
             return Ended::Refused;
         }
         let last = served == config.api_requests_per_connection_max;
-        let cycle = async {
-            let req = match http::read_body(stream, &mut buf, head).await {
-                Ok(req) => req,
-                Err(_) => return false,
-            };
-            let keep_alive = req.keep_alive && !last;
-            let resp = match forward {
-                None => routes::handle(shard, req, surface).await,
-                Some(f) => f.handle(shard, req, surface).await,
-            };
-            http::write_response(stream, &resp, keep_alive)
-                .await
-                .is_ok()
-                && keep_alive
+        let req = match http::read_body(stream, &mut buf, head).await {
+            Ok(req) => req,
+            Err(_) => return Ended::Closed,
         };
-        match until(deadline, cycle).await {
-            Some(true) => {}
-            Some(false) | None => return Ended::Closed,
+        let keep_alive = req.keep_alive && !last;
+        let resp = match forward {
+            None => routes::handle(shard, req, surface).await,
+            Some(f) => f.handle(shard, req, surface).await,
+        };
+        if http::write_response(stream, &resp, keep_alive)
+            .await
+            .is_err()
+            || !keep_alive
+        {
+            return Ended::Closed;
         }
     }
     Ended::Closed

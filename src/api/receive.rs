@@ -8,8 +8,9 @@
 //! messages' `eventId`, so a repeat within the window is answered 2xx and
 //! forwards nothing new, across restarts.
 //!
-//! State: per-source rate buckets and outcome counters, in this shard's
-//! thread (the API and receive URLs are served by shard 0 only); both are
+//! State: per-source rate buckets, outcome counters and parsed
+//! verification schemes, in shard 0's thread (receive URLs are served by
+//! shard 0; the other shards hand them over, `api::forward`); each is
 //! bounded by the catalog's `max_sources`.
 
 use super::http::{error, Request, Response};
@@ -76,7 +77,13 @@ struct Bucket {
 #[derive(Default)]
 struct State {
     buckets: HashMap<String, Bucket>,
-    counts: BTreeMap<(String, &'static str), u64>,
+    /// By source id, then outcome: a request finds its source's counters
+    /// without allocating a key.
+    counts: BTreeMap<String, BTreeMap<&'static str, u64>>,
+    /// Each source's verification scheme, parsed from its `config` once
+    /// and kept while the catalog holds the same record (a changed source
+    /// is a new `Arc`, so its scheme is parsed again).
+    schemes: HashMap<String, (Arc<SourceRecord>, Rc<verify::Scheme>)>,
 }
 
 thread_local! {
@@ -85,20 +92,45 @@ thread_local! {
 
 fn count(source_id: &str, outcome: Outcome) {
     STATE.with(|s| {
-        *s.borrow_mut()
-            .counts
-            .entry((source_id.to_string(), outcome.name()))
-            .or_insert(0) += 1;
+        let mut s = s.borrow_mut();
+        let counts = match s.counts.get_mut(source_id) {
+            Some(counts) => counts,
+            None => s.counts.entry(source_id.to_string()).or_default(),
+        };
+        *counts.entry(outcome.name()).or_insert(0) += 1;
     });
 }
 
-/// Forgets a deleted source's bucket and counters.
+/// Forgets a deleted source's bucket, counters and scheme.
 pub fn forget(source_id: &str) {
     STATE.with(|s| {
         let mut s = s.borrow_mut();
         s.buckets.remove(source_id);
-        s.counts.retain(|(id, _), _| id != source_id);
+        s.counts.remove(source_id);
+        s.schemes.remove(source_id);
     });
+}
+
+/// The source's verification scheme, parsed once per version of the
+/// source (see `State::schemes`).
+fn scheme_of(src: &Arc<SourceRecord>) -> Result<Rc<verify::Scheme>, source::ConfigError> {
+    let cached = STATE.with(|s| {
+        s.borrow()
+            .schemes
+            .get(&src.id)
+            .filter(|(record, _)| Arc::ptr_eq(record, src))
+            .map(|(_, scheme)| scheme.clone())
+    });
+    if let Some(scheme) = cached {
+        return Ok(scheme);
+    }
+    let scheme = Rc::new(source::scheme_of(src)?);
+    STATE.with(|s| {
+        s.borrow_mut()
+            .schemes
+            .insert(src.id.clone(), (src.clone(), scheme.clone()))
+    });
+    Ok(scheme)
 }
 
 /// Takes one request from the source's bucket; `Err(seconds)` to wait.
@@ -139,11 +171,13 @@ pub fn render_metrics(out: &mut String) {
     out.push_str("# HELP ringhook_incoming_requests_total Requests to incoming sources' receive URLs, by source and outcome.\n");
     out.push_str("# TYPE ringhook_incoming_requests_total counter\n");
     STATE.with(|s| {
-        for ((source, outcome), n) in &s.borrow().counts {
-            let _ = writeln!(
-                out,
-                "ringhook_incoming_requests_total{{source=\"{source}\",outcome=\"{outcome}\"}} {n}"
-            );
+        for (source, counts) in &s.borrow().counts {
+            for (outcome, n) in counts {
+                let _ = writeln!(
+                    out,
+                    "ringhook_incoming_requests_total{{source=\"{source}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
         }
     });
 }
@@ -252,7 +286,7 @@ fn log_record(
 /// log) and the messages it became.
 async fn handle(
     shard: &Rc<Shard>,
-    src: &SourceRecord,
+    src: &Arc<SourceRecord>,
     req: &Request,
 ) -> (Response, Option<Outcome>, Vec<String>) {
     let max = src
@@ -269,7 +303,7 @@ async fn handle(
         );
         return (resp, Some(Outcome::TooLarge), Vec::new());
     }
-    let scheme = match source::scheme_of(src) {
+    let scheme = match scheme_of(src) {
         Ok(s) => s,
         Err(e) => {
             let resp = error(500, "internal", format!("source configuration: {e}"));
@@ -291,7 +325,12 @@ async fn handle(
         let resp = error(401, refusal.code(), refusal.to_string());
         return (resp, Some(Outcome::Refused(refusal)), Vec::new());
     }
-    let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
+    // Only for sources that read fields of the body (a GitHub source's
+    // requests say everything in their headers; `message_payload` checks
+    // the body itself).
+    let parsed: Option<Value> = source::reads_body_fields(src)
+        .then(|| serde_json::from_slice(&req.body).ok())
+        .flatten();
     if let Some(reply) = source::handshake(&src.kind, &req.headers, parsed.as_ref()) {
         return (
             super::params::ok(200, reply),
@@ -308,7 +347,7 @@ async fn handle(
         .iter()
         .find(|(n, _)| n == "content-type")
         .map(|(_, v)| v.as_str());
-    let payload = source::message_payload(&req.body, parsed.as_ref(), content_type);
+    let payload = source::message_payload(&req.body, content_type);
     let messages = source::messages_for(
         src,
         event_type,

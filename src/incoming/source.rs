@@ -216,6 +216,18 @@ pub fn scheme_of(src: &SourceRecord) -> Result<Scheme, ConfigError> {
     }
 }
 
+/// Whether deciding on a request of this source reads fields of its JSON
+/// body (its delivery id or event type, a handshake, a route's pointer):
+/// GitHub and Shopify carry both in headers, so their bodies are only
+/// checked, never parsed into a value.
+pub fn reads_body_fields(src: &SourceRecord) -> bool {
+    !matches!(src.kind.as_str(), "github" | "shopify")
+        || src
+            .routes
+            .iter()
+            .any(|r| matches!(r.event_type, RouteEventType::Pointer(_)))
+}
+
 /// The config as the API shows it: every secret replaced by `"********"`.
 pub fn redacted_config(config: &str) -> Value {
     fn redact(v: &mut Value) {
@@ -315,8 +327,9 @@ pub fn identify(kind: &str, headers: &[(String, String)], body: Option<&Value>) 
 /// The message payload for a request body: the body itself when it is a
 /// JSON object ringhook accepts, else an object carrying it (`body` for
 /// text, `bodyBase64` for other bytes) with its `contentType`.
-pub fn message_payload(body: &[u8], parsed: Option<&Value>, content_type: Option<&str>) -> Vec<u8> {
-    if matches!(parsed, Some(Value::Object(_))) && crate::accept::payload::check(body).is_ok() {
+pub fn message_payload(body: &[u8], content_type: Option<&str>) -> Vec<u8> {
+    // `check` accepts exactly the JSON objects ringhook takes as payloads.
+    if crate::accept::payload::check(body).is_ok() {
         return body.to_vec();
     }
     use base64::Engine;
@@ -635,22 +648,83 @@ mod tests {
     #[test]
     fn payloads() {
         let obj = br#"{"a":1}"#;
-        let v: Value = serde_json::from_slice(obj).expect("json");
-        assert_eq!(message_payload(obj, Some(&v), None), obj.to_vec());
+        assert_eq!(message_payload(obj, None), obj.to_vec());
         let form = b"a=1&b=2";
         let wrapped: Value = serde_json::from_slice(&message_payload(
             form,
-            None,
             Some("application/x-www-form-urlencoded"),
         ))
         .expect("json");
         assert_eq!(wrapped["body"], "a=1&b=2");
-        let bin: Value =
-            serde_json::from_slice(&message_payload(&[0xff, 0], None, None)).expect("json");
+        let bin: Value = serde_json::from_slice(&message_payload(&[0xff, 0], None)).expect("json");
         assert_eq!(bin["bodyBase64"], "/wA=");
-        let arr: Value = serde_json::from_slice(&message_payload(b"[1]", Some(&json!([1])), None))
-            .expect("json");
+        let arr: Value = serde_json::from_slice(&message_payload(b"[1]", None)).expect("json");
         assert_eq!(arr["body"], "[1]");
+    }
+
+    /// A source whose requests are decided without parsing their body
+    /// (`reads_body_fields` false) decides every request as it would with
+    /// the body parsed: same identity, same handshake.
+    #[test]
+    fn sources_that_skip_the_body_parse_decide_the_same() {
+        let body = json!({
+            "id": "evt_1", "type": "invoice.paid", "eventType": "x.y",
+            "event_id": "Ev1", "event": { "type": "app_mention" },
+            "challenge": "c", "action": "opened"
+        });
+        let headers: Vec<(String, String)> = [
+            ("x-github-delivery", "d-1"),
+            ("x-github-event", "push"),
+            ("x-shopify-webhook-id", "s-1"),
+            ("x-shopify-topic", "orders/create"),
+            ("webhook-id", "w-1"),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+        let source = |kind: &str, routes: Vec<crate::records::SourceRoute>| SourceRecord {
+            id: "src_1".into(),
+            uid: None,
+            name: "s".into(),
+            kind: kind.into(),
+            config: "{}".into(),
+            metadata: "{}".into(),
+            description: String::new(),
+            disabled: false,
+            token: "itk_1".into(),
+            log_requests: false,
+            rate_limit: None,
+            max_body_bytes: None,
+            routes,
+            created_ms: 0,
+            updated_ms: 0,
+        };
+        let mut skipping = 0;
+        for kind in types() {
+            let src = source(kind, Vec::new());
+            if reads_body_fields(&src) {
+                continue;
+            }
+            skipping += 1;
+            assert_eq!(
+                identify(kind, &headers, Some(&body)),
+                identify(kind, &headers, None),
+                "{kind}"
+            );
+            assert_eq!(
+                handshake(kind, &headers, Some(&body)),
+                handshake(kind, &headers, None),
+                "{kind}"
+            );
+        }
+        assert_eq!(skipping, 2, "github and shopify decide from headers");
+        // A route that reads the body makes any source parse it.
+        let pointer = crate::records::SourceRoute {
+            app_id: "app_1".into(),
+            event_type: RouteEventType::Pointer("/type".into()),
+        };
+        assert!(reads_body_fields(&source("github", vec![pointer])));
+        assert!(reads_body_fields(&source("stripe", Vec::new())));
     }
 
     #[test]
