@@ -112,7 +112,8 @@ slow() {
 # source's receive URL on a one-shard engine pinned to core 0 (durability
 # sync); every accepted request is forwarded to the loadgen sink on core 1.
 # Ceilings in the same run: wrk against the engine's health route (the same
-# HTTP server doing no work) and against the sink.
+# HTTP server doing no work) and against the sink. The engine runs with 64
+# and with 256 connections, and reports its CPU per request.
 incoming() {
   local dir port=9292 secret=bench-secret
   dir=$(mktemp -d); chmod 700 "$dir"
@@ -148,8 +149,17 @@ LUA
     taskset -c 1 wrk -t1 -c64 -d10s http://127.0.0.1:$port/api/v1/health | awk "$rps"
     printf 'incoming-ceiling-sink-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
     taskset -c 1 wrk -t1 -c64 -d10s -s "$dir/post.lua" http://127.0.0.1:9191/ep/0 | awk "$rps"
-    printf 'incoming-github-%s load=%s ' "$i" "$(cut -d' ' -f1 /proc/loadavg)"
-    taskset -c 1 wrk -t1 -c64 -d10s -s "$dir/post.lua" "$url" | awk "$rps"
+    for conns in 64 256; do
+      # The engine's CPU (user + system, all its threads) per request.
+      local ticks0 ticks1
+      ticks0=$(awk '{print $14 + $15}' /proc/$engine/stat)
+      printf 'incoming-github-c%s-%s load=%s ' "$conns" "$i" "$(cut -d' ' -f1 /proc/loadavg)"
+      taskset -c 1 wrk -t1 -c$conns -d10s -s "$dir/post.lua" "$url" >"$dir/wrk.out"
+      ticks1=$(awk '{print $14 + $15}' /proc/$engine/stat)
+      awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" \
+        '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF}
+         END {printf "{\"requests_per_sec\":%s,\"non_2xx\":%d,\"engine_cpu_us_per_request\":%.1f}\n", r, bad+0, t * 1e6 / hz / n}' "$dir/wrk.out"
+    done
   done
   # Let the deliveries drain, then compare what the sink got with what the
   # engine accepted.
