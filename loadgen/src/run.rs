@@ -42,7 +42,8 @@ pub struct EngineArgs {
     /// Engine durability mode.
     #[arg(long, value_parser = ["sync", "batch", "none"])]
     durability: Option<String>,
-    /// Requests the engine pipelines per delivery connection (1 = off, the engine's default).
+    /// Requests the engine pipelines per delivery connection (1 = off; unset: the engine's
+    /// `pipeline_depth`, 16 by default).
     #[arg(long)]
     http_pipeline: Option<usize>,
 }
