@@ -209,3 +209,57 @@ fn a_second_engine_cannot_join_the_api_port() {
         assert_eq!(s, 200, "{v}");
     }
 }
+
+/// A client at its per-client connection limit that reconnects as soon as
+/// an answer closes its connection (as wrk does after a connection's last
+/// request) is never refused: the closing connection's place is given back
+/// before its answer is written, whichever shard the new connection
+/// reaches.
+#[test]
+fn a_client_at_its_limit_that_reconnects_on_each_close_is_never_refused() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start_configured(
+        dir.path(),
+        "api_connections_per_client_max = 4\napi_requests_per_connection_max = 1\n",
+        &["--shards", "2"],
+    );
+    let addr = engine.http.clone();
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut statuses = Vec::new();
+                for _ in 0..150 {
+                    let mut conn = std::net::TcpStream::connect(&addr).expect("connect");
+                    conn.set_read_timeout(Some(Duration::from_secs(10)))
+                        .expect("timeout");
+                    conn.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n\r\n")
+                        .expect("request");
+                    // Read to the close the answer announces; the next
+                    // connection opens at once.
+                    let mut got = Vec::new();
+                    let _ = conn.read_to_end(&mut got);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    statuses.push(text.get(9..12).unwrap_or("").to_string());
+                    assert!(text.contains("connection: close"), "{text}");
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut answered = 0;
+    for c in clients {
+        for status in c.join().expect("client") {
+            assert_eq!(status, "204", "every connection was served");
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 600);
+    // The counters are published with the shards' metrics snapshots.
+    wait_for(
+        "both shards took connections",
+        Duration::from_secs(10),
+        || (shard_connections(&engine, 0) > 0 && shard_connections(&engine, 1) > 0).then_some(()),
+    );
+}

@@ -342,10 +342,7 @@ fn an_unframed_200_on_an_open_connection_is_one_successful_attempt() {
 
 /// An engine whose API limits are `toml` (small, so tests run fast).
 fn engine_with(dir: &std::path::Path, toml: &str) -> Engine {
-    let path = dir.join("api.toml");
-    std::fs::write(&path, toml).expect("config");
-    let path = path.to_str().expect("utf-8 path").to_string();
-    Engine::start(dir, &["--shards", "1", "--config", &path])
+    Engine::start_configured(dir, toml, &["--shards", "1"])
 }
 
 /// Reads until the peer closes (or `limit` passes); returns the bytes and

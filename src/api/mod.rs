@@ -100,6 +100,32 @@ impl Open {
     }
 }
 
+/// A connection's place in its surface's counts (`Open`), given back once:
+/// as soon as the connection's last answer is decided, before it is
+/// written (a client that reconnects on reading an answer that closes its
+/// connection, as a load generator at its per-client limit does, finds its
+/// place free whichever shard its new connection reaches), or else when the
+/// connection's task ends.
+struct Slot {
+    open: Arc<Open>,
+    client: Option<IpAddr>,
+    held: std::cell::Cell<bool>,
+}
+
+impl Slot {
+    fn give_back(&self) {
+        if self.held.replace(false) {
+            self.open.release(self.client);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
 /// What a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
@@ -140,15 +166,18 @@ pub async fn serve(
             continue;
         }
         let shard = shard.clone();
-        let open = open.clone();
+        let slot = Slot {
+            open: open.clone(),
+            client,
+            held: std::cell::Cell::new(true),
+        };
         let forward = forward.clone();
         glommio::spawn_local(async move {
             let mut stream = stream;
-            let ended = connection(&shard, &mut stream, surface, forward.as_deref()).await;
-            // The slot is given back before the socket closes (or lingers
-            // closing): a client that reconnects on seeing the close (at its
-            // per-client limit) may reach another shard's listener at once.
-            open.release(client);
+            let ended = connection(&shard, &mut stream, surface, forward.as_deref(), &slot).await;
+            // Given back, at the latest, before the socket closes (or
+            // lingers closing).
+            slot.give_back();
             if let Ended::Refused = ended {
                 linger(&mut stream).await;
             }
@@ -203,6 +232,7 @@ async fn connection(
     stream: &mut glommio::net::TcpStream,
     surface: Surface,
     forward: Option<&forward::Forward>,
+    slot: &Slot,
 ) -> Ended {
     let config = &shard.shared().config;
     let ms = Duration::from_millis;
@@ -214,7 +244,7 @@ async fn connection(
     let deadline =
         deadline::Deadline::new(phases.first_head, phases.first_head.min(phases.request));
     futures_lite::future::or(
-        requests(shard, stream, surface, forward, (&deadline, &phases)),
+        requests(shard, stream, surface, forward, (&deadline, &phases), slot),
         async {
             deadline.watchdog().await;
             Ended::Closed
@@ -238,6 +268,7 @@ async fn requests(
     surface: Surface,
     forward: Option<&forward::Forward>,
     (deadline, phases): (&deadline::Deadline, &Phases),
+    slot: &Slot,
 ) -> Ended {
     let config = &shard.shared().config;
     let max_body = config.max_body_bytes;
@@ -250,6 +281,7 @@ async fn requests(
             Err(http::RequestReadError::Closed) => return Ended::Closed,
             Err(http::RequestReadError::Reply(resp)) => {
                 deadline.set(phases.request);
+                slot.give_back();
                 let _ = http::write_response(stream, &resp, false).await;
                 return Ended::Refused;
             }
@@ -274,6 +306,7 @@ async fn requests(
             }),
         };
         if let Some(resp) = refused {
+            slot.give_back();
             let _ = http::write_response(stream, &resp, false).await;
             return Ended::Refused;
         }
@@ -287,6 +320,9 @@ async fn requests(
             None => routes::handle(shard, req, surface).await,
             Some(f) => f.handle(shard, req, surface).await,
         };
+        if !keep_alive {
+            slot.give_back();
+        }
         if http::write_response(stream, &resp, keep_alive)
             .await
             .is_err()

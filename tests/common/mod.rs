@@ -53,6 +53,17 @@ pub struct Engine {
 
 impl Engine {
     /// Starts an engine on a fresh directory under `root` with extra flags.
+    /// Starts an engine with `toml` as its config file (written under
+    /// `root`) and `extra` arguments.
+    pub fn start_configured(root: &Path, toml: &str, extra: &[&str]) -> Engine {
+        let path = root.join("engine.toml");
+        std::fs::write(&path, toml).expect("config");
+        let path = path.to_str().expect("utf-8 path").to_string();
+        let mut args = vec!["--config", path.as_str()];
+        args.extend_from_slice(extra);
+        Engine::start(root, &args)
+    }
+
     pub fn start(root: &Path, extra: &[&str]) -> Engine {
         let data_dir = root.join("data");
         let mut e = Engine {
