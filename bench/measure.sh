@@ -158,7 +158,7 @@ LUA
       ticks1=$(awk '{print $14 + $15}' /proc/$engine/stat)
       awk -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" \
         '/requests in/ {n=$1} /Requests\/sec/ {r=$2} /Non-2xx/ {bad=$NF}
-         END {printf "{\"requests_per_sec\":%s,\"non_2xx\":%d,\"engine_cpu_us_per_request\":%.1f}\n", r, bad+0, t * 1e6 / hz / n}' "$dir/wrk.out"
+         END {printf "{\"requests_per_sec\":%s,\"non_2xx\":%d,\"engine_cpu_us_per_request\":%.1f}\n", r, bad+0, (n > 0) ? t * 1e6 / hz / n : 0}' "$dir/wrk.out"
     done
   done
   # Let the deliveries drain, then compare what the sink got with what the

@@ -220,6 +220,16 @@ impl Config {
                 "dashboard_sample_ms must be at least 100".into(),
             ));
         }
+        // The API's connection deadlines (`api::deadline`): a zero phase
+        // would leave the watchdog nothing to wait for.
+        for (name, ms) in [
+            ("api_header_timeout_ms", self.api_header_timeout_ms),
+            ("api_request_timeout_ms", self.api_request_timeout_ms),
+        ] {
+            if ms < 10 {
+                return Err(ConfigError::Invalid(format!("{name} must be at least 10")));
+            }
+        }
         if self.compaction_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "compaction_interval_ms must be positive".into(),
@@ -293,6 +303,8 @@ mod tests {
             }
         };
         check(|c| c.pipeline_depth = 0, "pipeline_depth");
+        check(|c| c.api_header_timeout_ms = 0, "api_header_timeout_ms");
+        check(|c| c.api_request_timeout_ms = 9, "api_request_timeout_ms");
         check(
             |c| c.pipeline_depth = PIPELINE_DEPTH_MAX + 1,
             "pipeline_depth",

@@ -36,6 +36,7 @@ impl Deadline {
     /// A deadline `first` from now, for phases of at least `step`.
     pub fn new(first: Duration, step: Duration) -> Self {
         assert!(first >= step, "no phase is shorter than the step");
+        assert!(!step.is_zero(), "a watchdog waits for something");
         Deadline {
             at: Cell::new(Instant::now() + first),
             step,
@@ -48,7 +49,10 @@ impl Deadline {
         assert!(phase >= self.step, "no phase is shorter than the step");
         let at = Instant::now() + phase;
         // The invariant: the armed timer comes first.
-        debug_assert!(self.armed.get().is_none_or(|armed| armed <= at));
+        assert!(
+            self.armed.get().is_none_or(|armed| armed <= at),
+            "a deadline never moves before the watchdog's timer"
+        );
         self.at.set(at);
     }
 

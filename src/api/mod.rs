@@ -102,10 +102,14 @@ impl Open {
 
 /// A connection's place in its surface's counts (`Open`), given back once:
 /// as soon as the connection's last answer is decided, before it is
-/// written (a client that reconnects on reading an answer that closes its
+/// written, when that answer is small (an error, or a body of at most
+/// `EARLY_RELEASE_BODY_BYTES_MAX`, which the socket's buffer takes at once):
+/// a client that reconnects on reading an answer that closes its
 /// connection, as a load generator at its per-client limit does, finds its
-/// place free whichever shard its new connection reaches), or else when the
-/// connection's task ends.
+/// place free whichever shard its new connection reaches. Otherwise when
+/// the connection's task ends.
+const EARLY_RELEASE_BODY_BYTES_MAX: usize = 16 * 1024;
+
 struct Slot {
     open: Arc<Open>,
     client: Option<IpAddr>,
@@ -290,10 +294,11 @@ async fn requests(
         deadline.set(phases.request);
         let refused = match forward {
             None => routes::refuse_unauthorized(shard, &head.request, surface),
-            // Asked of shard 0 within the request's deadline; an answer
-            // that does not come in time is a 503, not a silent close.
+            // Asked of shard 0 within nine tenths of the request's
+            // deadline; an answer that does not come in time is a 503 (the
+            // rest of the phase is for writing it), not a silent close.
             Some(f) => until(
-                Instant::now() + phases.request,
+                Instant::now() + phases.request * 9 / 10,
                 f.refuse_unauthorized(shard, &head.request, surface),
             )
             .await
@@ -320,7 +325,11 @@ async fn requests(
             None => routes::handle(shard, req, surface).await,
             Some(f) => f.handle(shard, req, surface).await,
         };
-        if !keep_alive {
+        // An answer the socket takes at once: the place is free before
+        // the client can read it. A larger one keeps its place until
+        // written, so clients that do not read cannot hold more sockets
+        // than the limits.
+        if !keep_alive && resp.body.len() <= EARLY_RELEASE_BODY_BYTES_MAX {
             slot.give_back();
         }
         if http::write_response(stream, &resp, keep_alive)

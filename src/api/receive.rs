@@ -233,7 +233,10 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
         return error(404, "not_found", "no source has this URL");
     };
     let (resp, outcome, messages) = handle(shard, &src, &req).await;
-    if let Some(outcome) = outcome {
+    // Not for a source deleted while the request waited: its counters are
+    // gone (`forget`) and must stay gone.
+    let still_there = shard.shared().catalog.load().source(&src.id).is_some();
+    if let Some(outcome) = outcome.filter(|_| still_there) {
         count(&src.id, outcome);
     }
     if src.log_requests {

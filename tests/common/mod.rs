@@ -52,7 +52,6 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Starts an engine on a fresh directory under `root` with extra flags.
     /// Starts an engine with `toml` as its config file (written under
     /// `root`) and `extra` arguments.
     pub fn start_configured(root: &Path, toml: &str, extra: &[&str]) -> Engine {
@@ -64,6 +63,7 @@ impl Engine {
         Engine::start(root, &args)
     }
 
+    /// Starts an engine on a fresh directory under `root` with extra flags.
     pub fn start(root: &Path, extra: &[&str]) -> Engine {
         let data_dir = root.join("data");
         let mut e = Engine {

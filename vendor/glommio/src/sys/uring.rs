@@ -918,7 +918,8 @@ impl SleepableRing {
                 // thread's next system call instead of interrupting it with
                 // an IPI each; `poll` collects them when the kernel says
                 // some wait. The latency ring keeps interrupting: it carries
-                // the preemption timer. Kernels before 5.19 refuse the flags.
+                // the latency preemption timer and other threads' wake-ups.
+                // Kernels before 5.19 refuse the flags.
                 match iou::IoUring::new_with_flags(
                     size as _,
                     iou::SetupFlags::COOP_TASKRUN | iou::SetupFlags::TASKRUN_FLAG,
