@@ -85,9 +85,14 @@ fn a_restart_neither_resets_nor_forgets_the_failure_streak() {
     let ep = engine.create_endpoint(&app, json!({ "url": sink.url("/broken") }));
     let ep = ep["id"].as_str().expect("id").to_string();
     let started = std::time::Instant::now();
-    engine.send(&app, "a.b", json!({}));
-    wait_for("a first failure", DEADLINE, || {
-        (!sink.all().is_empty()).then_some(())
+    let msg = engine.send(&app, "a.b", json!({}));
+    // Journaled, not only answered: the sink sees the request before the
+    // engine writes its attempt record, and a kill in between leaves the
+    // restart no failure to count the streak from. A record the API lists
+    // is in the journal's file, which a kill -9 does not take away.
+    wait_for("a first failure, journaled", DEADLINE, || {
+        let (_, v) = engine.api("GET", &format!("/api/v1/app/{app}/attempt/msg/{msg}"), None);
+        (!v["data"].as_array()?.is_empty()).then_some(())
     });
     engine.kill9();
     // Down across the auto-disable period, measured from the first failure.
