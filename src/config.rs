@@ -116,6 +116,9 @@ pub struct Config {
     pub response_keep_bytes: usize,
     pub shard_channel_capacity: usize,
     pub max_pending_per_shard: usize,
+    /// Bytes of messages kept in memory for deliveries in ready queues
+    /// (`delivery::Deliveries`, invariant 6).
+    pub max_hot_ready_bytes_per_shard: u64,
     pub idempotency_window_ms: u64,
     pub max_event_ids_per_shard: usize,
     pub secret_rotation_grace_ms: u64,

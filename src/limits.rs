@@ -192,3 +192,8 @@ pub const NOTICES_KEPT_MAX: usize = 1_000;
 /// How long such an event is kept (and resubmitted at start, if also
 /// within `idempotency_window_ms`, so a resubmission is recognised).
 pub const NOTICE_KEEP_MS: u64 = 15 * 60 * 1000;
+
+/// What a message in memory costs beside its payload, for the
+/// `max_hot_ready_bytes_per_shard` budget (its metadata, shared id and
+/// type strings).
+pub const HOT_MESSAGE_OVERHEAD_BYTES: u64 = 256;

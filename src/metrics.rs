@@ -81,6 +81,8 @@ pub struct Snapshot {
     pub pending_deliveries: u64,
     pub retries_pending: u64,
     pub ready_queued: u64,
+    /// Bytes of messages held in memory by deliveries in ready queues.
+    pub hot_ready_bytes: u64,
     pub in_flight: u64,
     pub endpoints: u64,
     /// The longest ready queue of any one endpoint.
@@ -282,7 +284,7 @@ pub fn render(published: &Published) -> String {
             );
         }
     }
-    let gauges: [Metric<u64>; 9] = [
+    let gauges: [Metric<u64>; 10] = [
         (
             "ringhook_deliveries_pending",
             "Deliveries not yet ended (queued, in flight or waiting).",
@@ -297,6 +299,11 @@ pub fn render(published: &Published) -> String {
             "ringhook_ready_queue_depth",
             "Deliveries queued for a free worker, all endpoints.",
             |s| s.ready_queued,
+        ),
+        (
+            "ringhook_ready_queue_message_bytes",
+            "Bytes of messages held in memory by deliveries queued for a worker (at most max_hot_ready_bytes_per_shard).",
+            |s| s.hot_ready_bytes,
         ),
         (
             "ringhook_endpoint_queue_depth_max",

@@ -41,7 +41,7 @@ pub mod tls;
 mod worker;
 
 use crate::commit::Commit;
-use crate::limits::DISABLE_REQUESTS_MAX;
+use crate::limits::{DISABLE_REQUESTS_MAX, HOT_MESSAGE_OVERHEAD_BYTES};
 use crate::message::{Loc, Message};
 use crate::metrics::ShardStats;
 use crate::notify::Notify;
@@ -59,10 +59,12 @@ pub use request::RESERVED_HEADERS;
 
 /// The message a pending delivery is for.
 ///
-/// Fresh deliveries share the accepted message in memory. A delivery that
-/// waits for a retry (or was recovered at start) keeps only where the
-/// message's record is and when it was created; its attempt reads the record
-/// back from the journal. Millions of waiting retries then cost a few dozen
+/// Fresh deliveries share the accepted message in memory, while the shard's
+/// budget for messages in ready queues has room (invariant 6 of
+/// `Deliveries`). A delivery that waits for a retry, was recovered at start,
+/// or joined a ready queue past that budget keeps only where the message's
+/// record is and when it was created; its attempt reads the record back
+/// from the journal. Millions of waiting deliveries then cost a few dozen
 /// bytes each instead of their payloads and metadata.
 #[derive(Debug, Clone)]
 pub enum MsgRef {
@@ -114,6 +116,15 @@ impl MsgRef {
     }
 
     /// The cold form of this reference.
+    /// What keeping this message costs in memory, for the hot budget
+    /// (`max_hot_ready_bytes_per_shard`); 0 for a cold one.
+    pub fn hot_bytes(&self) -> u64 {
+        match self {
+            MsgRef::Hot(m) => m.payload.len() as u64 + HOT_MESSAGE_OVERHEAD_BYTES,
+            MsgRef::Cold(_) => 0,
+        }
+    }
+
     pub fn cold(&self) -> MsgRef {
         match self {
             MsgRef::Hot(m) => MsgRef::Cold(ColdRef::new(m.loc, m.created_ms)),
@@ -272,8 +283,13 @@ pub enum Workers {
 ///
 /// 5. a FIFO endpoint has at most one delivery in its ready queue, the
 ///    wheel or an attempt: its line's head.
+/// 6. `hot_ready_bytes` is the `hot_bytes` of the messages held by the
+///    deliveries in ready queues, and at most the configured
+///    `max_hot_ready_bytes_per_shard`: a delivery joining a queue past it
+///    lets go of its message.
 ///
-/// 1-3 are checked after every change in debug builds ([`Deliveries::check`]).
+/// 1-3, 5 and 6 are checked after every change in debug builds
+/// ([`Deliveries::check`]).
 pub struct Deliveries {
     ports: Ports,
     slots: RefCell<slab::Slab<Delivery>>,
@@ -283,6 +299,9 @@ pub struct Deliveries {
     conns: RefCell<budget::Budget>,
     /// Handles taken off a ready queue by a worker and not yet settled.
     in_attempt: Cell<usize>,
+    /// Memory held by the messages of deliveries in ready queues
+    /// (invariant 6).
+    hot_ready_bytes: Cell<u64>,
     /// Segment files kept open for cold reads (`cold`).
     cold_files: crate::reads::files::Files,
     /// Endpoint id → start of its current failure streak (auto-disable);
@@ -313,6 +332,7 @@ impl Deliveries {
             queues: RefCell::new(HashMap::new()),
             conns: RefCell::new(budget::Budget::new(connections)),
             in_attempt: Cell::new(0),
+            hot_ready_bytes: Cell::new(0),
             cold_files: Default::default(),
             failing_since: RefCell::new(HashMap::new()),
             failure_log: RefCell::new(failure_log::FailureLog::default()),
@@ -479,6 +499,7 @@ impl Deliveries {
         if q.fifo.is_some() && self.admit_to(q, handle) == fifo::Admit::Held {
             return;
         }
+        self.join_ready(handle);
         q.ready.push_back(handle);
         let wanted = decision::workers_wanted(q, config.pipeline_depth);
         if q.in_flight >= config.max_in_flight_per_endpoint || q.in_flight >= wanted {
@@ -594,8 +615,42 @@ impl Deliveries {
         };
         if let Some(next) = q.fifo.as_mut().and_then(|line| line.ended(handle)) {
             debug_assert!(q.in_flight > 0, "fifo: a worker takes the next in line");
+            self.join_ready(next);
             q.ready.push_back(next);
         }
+    }
+
+    /// A delivery about to join a ready queue keeps its message in memory
+    /// while the shard's hot budget has room, and is counted in it; else it
+    /// lets go of the message (invariant 6).
+    fn join_ready(&self, handle: usize) {
+        let mut slots = self.slots.borrow_mut();
+        let Some(p) = slots.get_mut(handle) else {
+            return;
+        };
+        let bytes = p.msg.hot_bytes();
+        let used = self.hot_ready_bytes.get();
+        if used + bytes <= self.ports.shared.config.max_hot_ready_bytes_per_shard {
+            self.hot_ready_bytes.set(used + bytes);
+        } else {
+            p.msg = p.msg.cold();
+        }
+    }
+
+    /// Deliveries a worker took off a ready queue leave the hot budget.
+    fn left_ready(&self, handles: &[usize]) {
+        let slots = self.slots.borrow();
+        let bytes: u64 = handles
+            .iter()
+            .filter_map(|h| slots.get(*h))
+            .map(|p| p.msg.hot_bytes())
+            .sum();
+        let used = self.hot_ready_bytes.get();
+        assert!(
+            bytes <= used,
+            "invariant 6: the hot budget counts what leaves it"
+        );
+        self.hot_ready_bytes.set(used - bytes);
     }
 
     /// Arms a delivery's next attempt in the wheel (a FIFO endpoint's head
@@ -683,6 +738,21 @@ impl Deliveries {
                 .values()
                 .all(|q| q.fifo.is_none() || (q.ready.len() <= 1 && q.in_flight <= 1)),
             "invariant 5: a FIFO endpoint has one delivery under way at most"
+        );
+        let hot: u64 = queues
+            .values()
+            .flat_map(|q| q.ready.iter())
+            .filter_map(|h| slots.get(*h))
+            .map(|p| p.msg.hot_bytes())
+            .sum();
+        assert_eq!(
+            hot,
+            self.hot_ready_bytes.get(),
+            "invariant 6: the hot budget counts the messages ready queues hold"
+        );
+        assert!(
+            hot <= self.ports.shared.config.max_hot_ready_bytes_per_shard,
+            "invariant 6: within the hot budget"
         );
         let workers: usize = queues.values().map(|q| q.in_flight).sum();
         let idle: usize = queues.values().map(|q| q.idle.len()).sum();

@@ -48,6 +48,7 @@ impl Deliveries {
         s.pending_deliveries = self.slots.borrow().len() as u64;
         s.retries_pending = self.wheel.borrow().len() as u64;
         s.ready_queued = queues.values().map(|q| q.ready.len() as u64).sum();
+        s.hot_ready_bytes = self.hot_ready_bytes.get();
         s.deepest_queue = queues
             .values()
             .map(|q| q.ready.len() as u64)

@@ -96,7 +96,9 @@ fn take_run(
         config.max_in_flight_per_endpoint,
         rate.is_some(),
     );
+    let from = handles.len();
     handles.extend(q.ready.drain(..n));
+    d.left_ready(&handles[from..]);
     d.in_attempt.set(d.in_attempt.get() + n);
     match handles.is_empty() {
         true => Next::End,
