@@ -215,6 +215,10 @@ impl Signer {
     pub fn sign(&mut self, keys: &[SecretKey], now_ms: u64, msg_id: &str, body: &[u8]) {
         let timestamp_s = now_ms / 1000;
         self.signature.clear();
+        // Keys the endpoint no longer has (rotated out, deleted) are not
+        // kept: at most `ENDPOINT_SECRETS_MAX` entries each side.
+        self.macs.retain(|(k, _)| keys.iter().any(|s| s.key == *k));
+        self.pairs.retain(|(k, _)| keys.iter().any(|s| s.key == *k));
         for k in keys
             .iter()
             .filter(|k| k.expires_ms == 0 || k.expires_ms > now_ms)

@@ -115,9 +115,10 @@ impl MsgRef {
         }
     }
 
-    /// The cold form of this reference.
     /// What keeping this message costs in memory, for the hot budget
-    /// (`max_hot_ready_bytes_per_shard`); 0 for a cold one.
+    /// (`max_hot_ready_bytes_per_shard`); 0 for a cold one. Counted per
+    /// delivery: a message several deliveries share counts once for each,
+    /// so the budget's count is an upper estimate of the memory.
     pub fn hot_bytes(&self) -> u64 {
         match self {
             MsgRef::Hot(m) => m.payload.len() as u64 + HOT_MESSAGE_OVERHEAD_BYTES,
@@ -125,6 +126,7 @@ impl MsgRef {
         }
     }
 
+    /// The cold form of this reference.
     pub fn cold(&self) -> MsgRef {
         match self {
             MsgRef::Hot(m) => MsgRef::Cold(ColdRef::new(m.loc, m.created_ms)),
@@ -709,7 +711,8 @@ impl Deliveries {
         self.kick.notify();
     }
 
-    /// Checks invariants 1-3 (debug builds only; O(endpoints)).
+    /// Checks invariants 1-3, 5 and 6 (debug builds only; O(endpoints +
+    /// deliveries in ready queues)).
     fn check(&self) {
         if !cfg!(debug_assertions) {
             return;

@@ -132,6 +132,10 @@ impl World {
         config.catalog_compact_min_bytes = 1024;
         config.retry_schedule = ["0s", "1s", "5s", "30s", "2m"].map(String::from).to_vec();
         config.auto_disable_after_ms = 120_000;
+        // The budget for messages in ready queues: none (every waiting
+        // delivery cold), a few messages' worth, or the default.
+        config.max_hot_ready_bytes_per_shard =
+            [0, 8 * 1024, 256 * 1024 * 1024][rng.gen_range(0..3)];
         // The deliberate bug: acknowledgements that do not wait for the
         // group commit.
         if bug == Some(Bug::AckBeforeSync) {
