@@ -139,9 +139,14 @@ pub fn parse_secret(secret: &str) -> Result<Vec<u8>, SecretError> {
 /// Appends `v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>` to `out`.
 pub fn sign_into(out: &mut String, key: &[u8], msg_id: &str, timestamp_s: u64, body: &[u8]) {
     // HMAC accepts keys of any length, so new_from_slice cannot fail here.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+    let Ok(mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return;
     };
+    sign_with(out, mac, msg_id, timestamp_s, body);
+}
+
+/// `sign_into` with the key already absorbed into `mac`.
+fn sign_with(out: &mut String, mut mac: Hmac<Sha256>, msg_id: &str, timestamp_s: u64, body: &[u8]) {
     let mut digits = [0u8; 20];
     for part in signed_parts(msg_id, decimal(timestamp_s, &mut digits), body) {
         mac.update(part);
@@ -225,16 +230,10 @@ impl Signer {
         {
             match k.scheme {
                 KeyScheme::Hmac => {
-                    let Some(mac) = self.mac_of(&k.key) else {
+                    let Some(mac) = self.mac_of(&k.key).cloned() else {
                         continue;
                     };
-                    let mut mac = mac.clone();
-                    let mut digits = [0u8; 20];
-                    for part in signed_parts(msg_id, decimal(timestamp_s, &mut digits), body) {
-                        mac.update(part);
-                    }
-                    let tag = mac.finalize().into_bytes();
-                    push_signature(&mut self.signature, "v1,", tag.as_slice());
+                    sign_with(&mut self.signature, mac, msg_id, timestamp_s, body);
                 }
                 KeyScheme::Ed25519 => {
                     let Some(i) = self.pair_of(&k.key) else {

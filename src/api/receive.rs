@@ -251,19 +251,24 @@ pub async fn receive(shard: &Rc<Shard>, req: Request) -> Response {
 /// The request log's record of a request: credential header values
 /// replaced, the body cut at `REQUEST_LOG_BODY_BYTES_MAX`.
 fn log_record(
-    src: &SourceRecord,
+    src: &Arc<SourceRecord>,
     req: &Request,
     resp: &Response,
     outcome: Option<Outcome>,
     messages: Vec<String>,
 ) -> IncomingRequestRecord {
-    let secret = source::secret_headers(src);
+    // The scheme the request was judged by (parsed once, `scheme_of`).
+    let scheme = scheme_of(src).ok();
+    let secret = scheme
+        .as_deref()
+        .map(source::secret_headers)
+        .unwrap_or_default();
     let headers = req
         .headers
         .iter()
         .map(|(name, value)| HeaderPair {
             name: name.clone(),
-            value: if super::views::is_sensitive(name) || secret.contains(name) {
+            value: if super::views::is_sensitive(name) || secret.contains(&name.as_str()) {
                 "********".into()
             } else {
                 value.clone()
