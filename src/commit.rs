@@ -1,6 +1,7 @@
 //! Group commit: one msync covers every record appended since the last one.
 //!
-//! Appends copy into the journal mapping on the shard thread. A single flusher
+//! Appends are written into the journal's file on the shard thread (one
+//! `pwrite` per record, or per batch inside [`Commit::held`]). A single flusher
 //! task per shard takes a `SyncJob` for everything written so far, runs the
 //! blocking msync on glommio's blocking pool (so the shard keeps appending
 //! meanwhile), then completes every waiter whose record the job covered. At
@@ -98,6 +99,20 @@ impl Commit {
         let result = self.append_at(kind as u8, &buf);
         *self.scratch.borrow_mut() = buf;
         Ok(result?)
+    }
+
+    /// Runs `f`, whose appends reach the journal's file in one write when
+    /// it returns (`Journal::hold`): for a batch appended without yielding
+    /// (an ingest batch, a run's attempt records), so no other task or
+    /// shard can learn of a held record before it is in the file. A failed
+    /// write breaks the journal; the next sync fails and the engine aborts.
+    pub fn held<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.journal.borrow_mut().hold();
+        let out = f();
+        if let Err(e) = self.journal.borrow_mut().release() {
+            tracing::error!(error = %e, "journal write failed; the next sync fails");
+        }
+        out
     }
 
     /// Appends one encoded record.

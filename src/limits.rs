@@ -24,10 +24,11 @@ pub const INTERNED_STRINGS_MAX: usize = 65_536;
 
 // Journal
 
-/// Bytes populated at a time ahead of the writer (`Journal::populate_ahead`):
-/// one `MADV_POPULATE_WRITE` call instead of a page fault per 4 KiB, without
-/// committing more of a segment than a few milliseconds of writes need.
-pub const POPULATE_AHEAD_BYTES_MAX: u64 = 256 * 1024;
+/// Most bytes of records a journal stages before it writes them to the
+/// file even inside a hold (`Journal::hold`): a batch costs one `pwrite`
+/// per this many bytes, and the staging buffer stays this small (one
+/// record larger than it is staged whole, then the buffer shrinks back).
+pub const JOURNAL_STAGED_BYTES_MAX: u64 = 256 * 1024;
 /// Largest size a new segment's file starts at (`journal::segment`): a
 /// file starts at a sixteenth of `segment_bytes`, at most this, and doubles
 /// ahead of the writer up to `segment_bytes` (its mapping is full length from

@@ -167,6 +167,18 @@ impl Accept {
         events: Vec<NewMessage>,
         only: Option<&str>,
     ) -> Journaled {
+        // The batch reaches the journal's file in one write.
+        self.commit
+            .held(|| self.journal_held(catalog, index, events, only))
+    }
+
+    fn journal_held(
+        &self,
+        catalog: &Catalog,
+        index: &RefCell<Index>,
+        events: Vec<NewMessage>,
+        only: Option<&str>,
+    ) -> Journaled {
         let now = crate::time::now_ms();
         let mut results = Vec::with_capacity(events.len());
         let mut fan = Vec::new();

@@ -301,6 +301,8 @@ impl CatalogStore {
             .sum();
         j.reserve(footprint)?;
         let mut at = Vec::with_capacity(batch.len());
+        // One write for the whole change; its sync below covers it.
+        j.hold();
         for (i, (kind, body)) in batch.iter().enumerate() {
             match j.append_at(*kind as u8, records::RECORD_VERSION, body) {
                 Ok((_, pos)) => at.push(pos),
@@ -312,7 +314,8 @@ impl CatalogStore {
             }
         }
         let written = j.written_lsn();
-        match j.sync() {
+        let released = j.release();
+        match released.map_err(|e| e.into()).and_then(|()| j.sync()) {
             Ok(durable) if durable >= written => {}
             Ok(_) | Err(_) => {
                 tracing::error!("catalog journal sync failed; aborting to keep the journal and the catalog in agreement");
@@ -411,10 +414,12 @@ impl CatalogStore {
         };
         let mut fresh = Journal::open(&next, config.clone(), |_| {})?.0;
         let mut after_bytes = 0;
+        fresh.hold();
         for (kind, body) in snapshot {
             fresh.append_versioned(*kind as u8, records::RECORD_VERSION, body)?;
             after_bytes += record_footprint_bytes(body.len() as u64);
         }
+        fresh.release().map_err(crate::journal::SyncError::from)?;
         let written = fresh.written_lsn();
         if fresh.sync()? < written {
             return Err(CompactError::NotDurable);

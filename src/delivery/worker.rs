@@ -225,40 +225,48 @@ async fn attempt_run(
     }
     let answers = send(d, endpoint, run, w).await;
     steps::answered(d, &endpoint.id, &answers);
-    // Settled together: a run's operational notices (failures that end a
-    // delivery, say) ride one group commit instead of one each. Attempts
-    // without a notice settle on the first poll, in run order.
-    let settling = run
-        .iter()
-        .zip(answers)
-        .map(|(p, answer)| finish(d, p, at_ms, answer, endpoint.updated_ms));
+    // Attempts without a notice settle at once, in run order, their records
+    // in one journal write. A run's operational notices (failures that end
+    // a delivery, say) ride one group commit instead of one each, and their
+    // attempts settle after them.
+    let noticed = d.ports.commit.held(|| {
+        let mut noticed = Vec::new();
+        for (p, answer) in run.iter().zip(answers) {
+            let (done, notice) =
+                steps::judge(d, &p.1, at_ms, answer, endpoint.updated_ms, rand::random);
+            match notice {
+                None => steps::record(d, p.0, &p.1.msg, &p.1.endpoint_id, done),
+                Some(notice) => noticed.push((p, done, notice)),
+            }
+        }
+        noticed
+    });
+    let settling = noticed
+        .into_iter()
+        .map(|(p, done, notice)| finish(d, p, done, notice));
     futures_util::future::join_all(settling).await;
 }
 
-/// Settles one attempt: judged (`steps::judge`), its operational notice
-/// made durable, then recorded.
+/// Settles one judged attempt (`steps::judge`) whose operational notice
+/// must be durable before its record.
 async fn finish(
     d: &Rc<Deliveries>,
     (handle, p): &Loaded,
-    at_ms: u64,
-    answer: Answer,
-    endpoint_changed_ms: u64,
+    done: steps::Settlement,
+    notice: crate::operational::Notice,
 ) {
-    let (done, notice) = steps::judge(d, p, at_ms, answer, endpoint_changed_ms, rand::random);
-    if let Some(notice) = notice {
-        // Durable before the attempt record (see `Ports::notices`). A
-        // refusal (an overloaded or stopping engine) is tried again a few
-        // times before the attempt is recorded without it.
-        for wait_ms in NOTICE_RETRY_MS {
-            if (d.ports.notices)(notice.clone()).await || d.ports.shared.is_stopping() {
-                break;
-            }
-            if wait_ms == 0 {
-                tracing::error!(endpoint = %p.endpoint_id, event = %notice.event_type(), "an operational notice could not be made durable; it is lost");
-                break;
-            }
-            glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
+    // Durable before the attempt record (see `Ports::notices`). A refusal
+    // (an overloaded or stopping engine) is tried again a few times before
+    // the attempt is recorded without it.
+    for wait_ms in NOTICE_RETRY_MS {
+        if (d.ports.notices)(notice.clone()).await || d.ports.shared.is_stopping() {
+            break;
         }
+        if wait_ms == 0 {
+            tracing::error!(endpoint = %p.endpoint_id, event = %notice.event_type(), "an operational notice could not be made durable; it is lost");
+            break;
+        }
+        glommio::timer::sleep(Duration::from_millis(wait_ms)).await;
     }
     steps::record(d, *handle, &p.msg, &p.endpoint_id, done);
 }

@@ -80,6 +80,10 @@ pub enum AppendError {
     /// disk); the journal is unchanged and the append may be retried.
     #[error("cannot grow the segment file: {0}")]
     Grow(#[source] JournalIoError),
+    /// Writing records to the segment's file failed: the journal is broken
+    /// for good (every later append and sync fails; see `Journal::hold`).
+    #[error("cannot write to the segment file: {0}")]
+    Write(#[source] JournalIoError),
 }
 
 /// Why a group commit did not make its bytes durable.

@@ -2,19 +2,20 @@
 //! per-thread list of armed faults, each failing the next operations at one
 //! site of one journal directory with an errno (EIO, ENOSPC).
 //!
-//! The sites are where a journal meets the disk outside the copy of a
-//! record into its mapping, which cannot fail (the blocks under it were
-//! reserved before the writer got there):
+//! The sites are where a journal meets the disk:
 //! - [`Site::NewSegment`]: a roll to the next segment (creating, reserving
 //!   or installing it; ENOSPC on a full disk);
 //! - [`Site::Grow`]: growing the active segment's file (extending and
 //!   reserving it; ENOSPC on a full disk), both the growth started ahead
 //!   on a background thread (the fault is taken on the writer's thread when
 //!   it starts) and the one the writer makes itself when that failed;
-//! - [`Site::Sync`]: a blocking group commit (`Journal::sync`; EIO).
+//! - [`Site::Sync`]: a blocking group commit (`Journal::sync`; EIO);
+//! - [`Site::Write`]: the `pwrite` of staged records into the file (EIO;
+//!   not ENOSPC, since the blocks under it were reserved before the
+//!   writer got there), which breaks the journal for good.
 //!
 //! The engine never arms one, so each check costs one thread-local read
-//! per roll, growth or sync, never per record. Faults are per thread, so parallel
+//! per roll, growth, write or sync. Faults are per thread, so parallel
 //! tests and seeds do not see each other's.
 
 use std::cell::RefCell;
@@ -27,6 +28,7 @@ pub enum Site {
     NewSegment,
     Grow,
     Sync,
+    Write,
 }
 
 struct Armed {

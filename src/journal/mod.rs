@@ -3,7 +3,9 @@
 //! A journal is a directory of fixed-size, memory-mapped segments holding
 //! opaque, CRC-protected record bodies tagged with a `kind`. A segment's
 //! file starts small and grows, blocks reserved, ahead of the writer.
-//! Appends are plain memory copies into the mapping; durability comes from
+//! Appends are copied into a staging buffer and written into the active
+//! segment's file with `pwrite` (one per record, or one per batch inside a
+//! hold: `Journal::hold`); durability comes from
 //! group commit (`take_sync_job` / `SyncJob::run` / `complete_sync`), which
 //! lets the blocking msync run on another thread while the shard keeps
 //! appending. Recovery (`Journal::open`) and offline verification (`check`)

@@ -197,9 +197,9 @@ pub fn grown_file_bytes(file_bytes: u64, needed: u64, segment_bytes: u64) -> u64
 /// Grows `file` from `from` to `to` bytes (zero-filled) and reserves the
 /// blocks of the new range.
 ///
-/// Reserving matters because the writer stores through a shared mapping: on a
-/// sparse file a full disk would surface as SIGBUS inside `append` instead of
-/// as an error here. If reserving fails the file is cut back to `from`
+/// Reserving matters because a full disk should refuse a growth here, not
+/// fail the writer's `pwrite` of records already reported appended (which
+/// breaks the journal; see `Journal::hold`). If reserving fails the file is cut back to `from`
 /// (best effort), so no unreserved tail is left for the writer or a later
 /// open to take for reserved.
 pub fn extend_file(file: &File, path: &Path, from: u64, to: u64) -> Result<(), JournalIoError> {
@@ -257,7 +257,9 @@ fn reserve_range(file: &File, path: &Path, from: u64, to: u64) -> Result<(), Jou
 ///    growth cuts the file back to exactly that).
 /// 2. Every read ([`bytes`](Self::bytes)) and write ([`write_at`](Self::write_at),
 ///    [`zero`](Self::zero)) through the mapping stays below `file_bytes`:
-///    a page wholly past the file's end faults with SIGBUS. Writes assert it.
+///    a page wholly past the file's end faults with SIGBUS. Every
+///    [`pwrite_at`](Self::pwrite_at) stays below it too (past it, it would
+///    extend the file without reserving its blocks). Writes assert it.
 /// 3. `file_bytes` only grows, and only once the file was extended and its
 ///    new blocks reserved ([`grow_to`](Self::grow_to), or a
 ///    [`SegmentGrower`] whose extension succeeded).
@@ -391,19 +393,24 @@ impl MappedSegment {
         unsafe { std::slice::from_raw_parts(self.map.as_ptr(), self.file_bytes as usize) }
     }
 
+    /// Invariant 2 for a write of `len` bytes at `offset`.
+    fn assert_within(&self, offset: u64, len: usize) {
+        let end = offset
+            .checked_add(len as u64)
+            .filter(|&end| end <= self.file_bytes);
+        assert!(
+            end.is_some(),
+            "journal write past the end of its segment file (invariant 2)"
+        );
+    }
+
     /// Copies `src` into the mapping at `offset`.
     ///
     /// Goes through a raw pointer rather than a `&mut [u8]` because sync jobs on
     /// other threads hold the same mapping; they never form references to it,
     /// they only hand page ranges to msync, so no Rust-level aliasing exists.
     pub fn write_at(&self, offset: u64, src: &[u8]) {
-        let end = offset
-            .checked_add(src.len() as u64)
-            .filter(|&end| end <= self.file_bytes);
-        assert!(
-            end.is_some(),
-            "journal write past the end of its segment file (invariant 2)"
-        );
+        self.assert_within(offset, src.len());
         // SAFETY: the range was bounds-checked above against the file, which
         // the mapping covers; the mapping outlives the call, and `src` cannot
         // point into the mapping because callers only pass caller-owned buffers.
@@ -414,6 +421,16 @@ impl MappedSegment {
                 src.len(),
             );
         }
+    }
+
+    /// Writes `src` into the file at `offset` with `pwrite` (the writer's
+    /// path: through the page cache, never through the mapping, so the
+    /// mapping holds no writable page for a sync to write-protect).
+    pub fn pwrite_at(&self, offset: u64, src: &[u8]) -> Result<(), JournalIoError> {
+        self.assert_within(offset, src.len());
+        self.file
+            .write_all_at(src, offset)
+            .map_err(|e| JournalIoError::new("write segment", &*self.path, e))
     }
 
     /// Zeroes `offset..end` of the mapping.

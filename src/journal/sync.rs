@@ -28,6 +28,8 @@ pub(super) struct SyncRange {
 pub struct SyncJob {
     pub(super) ranges: Vec<SyncRange>,
     pub(super) lsn: Lsn,
+    /// The staged records could not be written to the file: the job fails.
+    pub(super) failure: Option<super::JournalIoError>,
 }
 
 impl SyncJob {
@@ -40,6 +42,9 @@ impl SyncJob {
                 .all(|w| w[0].segment.seq < w[1].segment.seq),
             "a sync job's ranges are in log order, one per segment"
         );
+        if let Some(e) = self.failure {
+            return Err(e.into());
+        }
         for range in &self.ranges {
             range.segment.flush(range.start, range.end)?;
         }

@@ -1,7 +1,12 @@
 //! The `Journal` handle: appending records, rolling segments, group commit.
 //!
-//! The common append path is a bounds check and two memory copies into the
-//! active segment's mapping, with no syscall. Durability is tracked as two
+//! The common append path is a bounds check, a copy into the writer's
+//! staging buffer and one `pwrite` of it into the page cache; inside a hold
+//! (`hold` / `release`, a batch the caller appends without yielding) the
+//! records of the whole batch reach the file in one `pwrite` when it ends.
+//! The writer never stores through the mapping: a shared mapping's dirty
+//! pages cost a write fault after every sync and a TLB shootdown (an IPI to
+//! every CPU running the process) for each page a sync writes back. Durability is tracked as two
 //! watermarks (`written_lsn`, `durable_lsn`) plus the queue of jobs handed out
 //! but not yet completed, so jobs may finish in any order without the durable
 //! watermark ever passing bytes that are not yet synced.
@@ -13,7 +18,7 @@
 //! (`prepare_next_when_half_full`). Either is done on the writer's thread
 //! if it is not ready when needed.
 
-use crate::limits::POPULATE_AHEAD_BYTES_MAX;
+use crate::limits::JOURNAL_STAGED_BYTES_MAX;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::mem;
@@ -84,8 +89,18 @@ pub struct Journal {
     active_base_lsn: u64,
     /// Where the next record header goes in the active segment.
     write_offset: u64,
-    /// Pages of the active segment below this offset were populated ahead.
-    populated_to: u64,
+    /// The records appended but not yet written to the file: bytes
+    /// `write_offset - staged.len() .. write_offset` of the active segment
+    /// (invariant 1 below). Empty outside a hold.
+    staged: Vec<u8>,
+    /// Open holds (`hold` / `release`): while one is open, appends stay in
+    /// `staged` until it ends or `JOURNAL_STAGED_BYTES_MAX` is reached.
+    holds: u32,
+    /// A failed `pwrite`: the file may hold part of the staged bytes, so
+    /// every later append and sync fails (a sync would otherwise call
+    /// records durable that never reached the file); the shard aborts on
+    /// the failed sync, as on a failed msync.
+    broken: Option<JournalIoError>,
     /// Bytes of the active segment below this offset belong to a job already
     /// handed out (or were durable at open).
     handed_offset: u64,
@@ -115,7 +130,9 @@ impl Journal {
             active,
             active_base_lsn,
             write_offset,
-            populated_to: write_offset,
+            staged: Vec::new(),
+            holds: 0,
+            broken: None,
             handed_offset: write_offset,
             rolled: Vec::new(),
             in_flight: VecDeque::new(),
@@ -136,7 +153,8 @@ impl Journal {
         self.append_versioned(kind, 0, body)
     }
 
-    /// Copies one record into the mapping, rolling to a new segment first when
+    /// Appends one record (see the module: staged, then written to the
+    /// file unless a hold is open), rolling to a new segment first when
     /// it does not fit in the rest of the current one. Returns the Lsn at the
     /// end of the record; it is durable once `durable_lsn` reaches it.
     pub fn append_versioned(
@@ -166,6 +184,9 @@ impl Journal {
             return Err(too_large);
         }
         let body_len = u32::try_from(body.len()).map_err(|_| too_large)?;
+        if let Some(e) = &self.broken {
+            return Err(AppendError::Write(again(e)));
+        }
         let footprint = record_footprint_bytes(body_bytes);
         if self.write_offset + footprint > self.segment_bytes {
             self.roll()?;
@@ -176,19 +197,24 @@ impl Journal {
         }
         let mut header = encode_record_header(kind, version, body_len);
         seal_record_header(&mut header, body);
-        self.populate_ahead(at + footprint);
         // Everything from `handed_offset` on is owned by the writer alone: jobs
-        // only cover ranges below it, so these copies never race with an msync
-        // of the same bytes. (An msync of a neighbouring range may write back a
-        // page we are filling; that only persists extra, not-yet-acknowledged
-        // bytes, which recovery treats as a torn tail.)
-        self.active.write_at(at, &header);
-        self.active.write_at(at + RECORD_HEADER_BYTES, body);
-        // Recovery guarantees zeros after the end of data, so the padding is
-        // already zero; writing it anyway keeps the record self-contained.
-        self.active
-            .zero(at + RECORD_HEADER_BYTES + body_bytes, at + footprint);
+        // only cover ranges below it, and staged bytes are written before a
+        // job covering them is handed out (`take_sync_job`). (An msync of a
+        // neighbouring range may write back a page we are filling; that only
+        // persists extra, not-yet-acknowledged bytes, which recovery treats
+        // as a torn tail.) Recovery guarantees zeros after the end of data;
+        // the padding is written anyway so the record is self-contained.
+        self.staged.extend_from_slice(&header);
+        self.staged.extend_from_slice(body);
+        self.staged.resize(
+            self.staged.len() + (footprint - RECORD_HEADER_BYTES - body_bytes) as usize,
+            0,
+        );
         self.write_offset = at + footprint;
+        self.assert_staged();
+        if self.holds == 0 || self.staged.len() as u64 >= JOURNAL_STAGED_BYTES_MAX {
+            self.publish().map_err(AppendError::Write)?;
+        }
         if self.write_offset >= self.grow_at {
             self.grow_when_half_full();
         }
@@ -309,28 +335,61 @@ impl Journal {
         self.active.grow_to(to).map_err(AppendError::Grow)
     }
 
-    /// Faults in the pages ahead of the writer a window at a time
-    /// (`MADV_POPULATE_WRITE`): one call instead of a page fault per 4 KiB
-    /// touched by the copies. A hint: if the kernel refuses, the copies fault
-    /// the pages in as before.
-    fn populate_ahead(&mut self, end: u64) {
-        if end <= self.populated_to {
-            return;
+    /// Starts a hold: appends stay in the staging buffer (up to
+    /// `JOURNAL_STAGED_BYTES_MAX`) until the last open hold is released,
+    /// so a batch reaches the file in one `pwrite`. The caller must not
+    /// let anything read the held records (`read_at`, another task, another
+    /// shard) before the release: they are not in the file yet.
+    pub fn hold(&mut self) {
+        self.holds += 1;
+    }
+
+    /// Ends a hold; the last one writes the staged records to the file.
+    /// A failure breaks the journal (see `broken`): the held records were
+    /// reported appended, so only a failed sync may follow.
+    pub fn release(&mut self) -> Result<(), JournalIoError> {
+        assert!(self.holds > 0, "a release without its hold");
+        self.holds -= 1;
+        if self.holds == 0 {
+            self.publish()
+        } else {
+            Ok(())
         }
-        // madvise wants page-aligned ranges; windows are multiples of pages.
-        let from = self.populated_to.max(end & !(POPULATE_AHEAD_BYTES_MAX - 1)) & !4095;
-        // Only pages the file holds: one wholly past its end would fault.
-        let to = (from + POPULATE_AHEAD_BYTES_MAX).min(self.active.file_bytes());
-        if to <= from {
-            return;
+    }
+
+    /// Writes the staged records to the file (`pwrite`, into the page
+    /// cache; durable once a sync covers them).
+    fn publish(&mut self) -> Result<(), JournalIoError> {
+        if self.staged.is_empty() {
+            return Ok(());
         }
-        if let (Ok(offset), Ok(len)) = (usize::try_from(from), usize::try_from(to - from)) {
-            let _ = self
-                .active
-                .map
-                .advise_range(memmap2::Advice::PopulateWrite, offset, len);
+        if let Some(e) = &self.broken {
+            return Err(again(e));
         }
-        self.populated_to = to;
+        let at = self.write_offset - self.staged.len() as u64;
+        let written = match faults::strike(&self.dir, faults::Site::Write) {
+            Some(e) => Err(JournalIoError::new("write segment", &*self.active.path, e)),
+            None => self.active.pwrite_at(at, &self.staged),
+        };
+        if let Err(e) = written {
+            self.broken = Some(again(&e));
+            return Err(e);
+        }
+        self.staged.clear();
+        // One very large record must not keep its buffer for good.
+        self.staged.shrink_to(JOURNAL_STAGED_BYTES_MAX as usize);
+        Ok(())
+    }
+
+    /// Invariant 1: the staged bytes end at `write_offset` and start at or
+    /// after `handed_offset`: no job covers a byte not yet in the file
+    /// (a broken journal's jobs all fail).
+    fn assert_staged(&self) {
+        assert!(
+            self.broken.is_some()
+                || self.handed_offset + self.staged.len() as u64 <= self.write_offset,
+            "staged journal bytes lie below a handed-out sync job (invariant 1)"
+        );
     }
 
     /// Reads back the record at `pos` of this journal, re-checking its CRC.
@@ -414,6 +473,8 @@ impl Journal {
             .ok_or(AppendError::LogFull)?;
         let next_base_lsn =
             segment_base_lsn(next_seq, self.segment_bytes).ok_or(AppendError::LogFull)?;
+        // The staged records belong to the old segment.
+        self.publish().map_err(AppendError::Write)?;
         let next = self.next_segment(next_seq).map_err(AppendError::Roll)?;
         let old = mem::replace(&mut self.active, next);
         self.active_base_lsn = next_base_lsn;
@@ -426,7 +487,6 @@ impl Journal {
         }
         // The new segment's header was made durable when it was created.
         self.write_offset = SEGMENT_HEADER_BYTES;
-        self.populated_to = SEGMENT_HEADER_BYTES;
         self.handed_offset = SEGMENT_HEADER_BYTES;
         // A growth of the old segment's file (started when it was half
         // written; almost always done by now) is waited for, so that at most
@@ -456,6 +516,9 @@ impl Journal {
     /// taken, possibly spanning segments. Returns `None` when there is none,
     /// i.e. all written bytes are durable or covered by jobs still running.
     pub fn take_sync_job(&mut self) -> Option<SyncJob> {
+        // A job covers only bytes in the file: staged ones are written first
+        // (a hold still open is cut short; its records were appended).
+        let failure = self.publish().err();
         let mut ranges = mem::take(&mut self.rolled);
         if self.handed_offset < self.write_offset {
             ranges.push(SyncRange {
@@ -470,7 +533,12 @@ impl Journal {
         }
         let lsn = self.written_lsn();
         self.in_flight.push_back(PendingSync { lsn, done: false });
-        Some(SyncJob { ranges, lsn })
+        self.assert_staged();
+        Some(SyncJob {
+            ranges,
+            lsn,
+            failure,
+        })
     }
 
     /// Records that the job with Lsn `durable` ran successfully.
@@ -552,6 +620,9 @@ impl Drop for Journal {
     /// directory next and prepare the same `.seg.next`, and tests cut
     /// files).
     fn drop(&mut self) {
+        // Appended records reach the page cache (durable or not, as with
+        // any record no sync covered yet).
+        let _ = self.publish();
         self.finish_growth();
         self.finish_preparing();
     }
@@ -571,4 +642,13 @@ pub fn remove_segments_before(dir: &Path, before_seq: u64) -> Result<usize, Jour
         .collect();
     remove_segments(dir, &victims)?;
     Ok(victims.len())
+}
+
+/// A copy of a journal I/O error, for the failure kept in `broken`.
+fn again(e: &JournalIoError) -> JournalIoError {
+    JournalIoError::new(
+        e.op,
+        e.path.clone(),
+        std::io::Error::new(e.source.kind(), e.source.to_string()),
+    )
 }

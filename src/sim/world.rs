@@ -539,7 +539,8 @@ impl World {
     }
 
     /// Arms one disk fault (`journal::faults`): EIO at a shard journal's
-    /// next sync, or ENOSPC at the next one to three rolls to a new segment
+    /// next sync or next write of records (which breaks it until the
+    /// restart its failed sync brings), or ENOSPC at the next one to three rolls to a new segment
     /// or growths of the active segment's file, of a shard journal or of
     /// the catalog journal. (A failed catalog sync aborts the engine before
     /// anything changes, as a crash does.)
@@ -552,8 +553,9 @@ impl World {
                 None => return,
             },
         };
-        let (site, times, errno) = match self.rng.gen_range(0..3) {
+        let (site, times, errno) = match self.rng.gen_range(0..4) {
             0 if pick < self.cores.len() => (faults::Site::Sync, 1, libc::EIO),
+            3 if pick < self.cores.len() => (faults::Site::Write, 1, libc::EIO),
             1 => (faults::Site::Grow, self.rng.gen_range(1..=3), libc::ENOSPC),
             _ => (
                 faults::Site::NewSegment,

@@ -1,13 +1,14 @@
 //! Tests for the journal, on real files in temporary directories.
 //!
 //! Shared helpers live here; the cases are split by concern so each file stays
-//! readable: API round trips, segment files growing, recovery decisions,
-//! and property tests.
+//! readable: API round trips, segment files growing, staged records,
+//! recovery decisions, and property tests.
 
 mod growth;
 mod props;
 mod recovery;
 mod roundtrip;
+mod staging;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;

@@ -30,9 +30,10 @@ impl World {
     /// restart, sometimes with another shard count.
     pub fn crash(&mut self) -> Result<(), Violation> {
         self.counters.crashes += 1;
-        // A failing sync goes with the crashed process; a full disk stays
-        // full until its armed rolls have failed.
+        // A failing sync or write goes with the crashed process; a full
+        // disk stays full until its armed rolls have failed.
         crate::journal::faults::disarm(crate::journal::faults::Site::Sync);
+        crate::journal::faults::disarm(crate::journal::faults::Site::Write);
         let segment_bytes = self.config.segment_bytes;
         let states: Vec<_> = self
             .cores
