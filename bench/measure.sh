@@ -220,7 +220,10 @@ LUA
   local start end_ created
   printf 'api-e%s-c%s load=%s ' "$eps" "$conns" "$(cut -d' ' -f1 /proc/loadavg)"
   start=$(date +%s.%N)
+  local ticks0 ticks1
+  ticks0=$(awk '{print $14 + $15}' /proc/$engine/stat)
   wrk -t2 -c"$conns" -d20s --latency -s "$dir/post.lua" http://127.0.0.1:$port/api/v1/app/bench/msg >"$dir/wrk.out"
+  ticks1=$(awk '{print $14 + $15}' /proc/$engine/stat)
   created=$(awk '/requests in/ {n=$1} /Non-2xx/ {bad=$NF} END {print n - bad}' "$dir/wrk.out")
   # Wait for the sink to have every delivery (or 60 s).
   local want=$((created * eps)) got=0
@@ -230,10 +233,13 @@ LUA
     sleep 0.1
   done
   end_=$(date +%s.%N)
-  awk -v c="$created" -v g="$got" -v w="$want" -v s="$start" -v e="$end_" '
+  # The engine's CPU (all threads, user + system) per created message,
+  # while wrk ran (its deliveries of those seconds included).
+  awk -v c="$created" -v g="$got" -v w="$want" -v s="$start" -v e="$end_" \
+    -v t=$((ticks1 - ticks0)) -v hz="$(getconf CLK_TCK)" '
     /Non-2xx/ {bad=$NF}
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
-    END {printf "{\"created_per_sec\":%.0f,\"deliveries_wanted\":%d,\"delivered\":%d,\"deliveries_per_sec\":%.0f,\"seconds_to_last_delivery\":%.1f,\"non_2xx\":%d,\"api_p50\":\"%s\",\"api_p99\":\"%s\"}\n", c/20, w, g, g/(e-s), e-s, bad+0, p50, p99}' "$dir/wrk.out"
+    END {printf "{\"created_per_sec\":%.0f,\"deliveries_wanted\":%d,\"delivered\":%d,\"deliveries_per_sec\":%.0f,\"seconds_to_last_delivery\":%.1f,\"non_2xx\":%d,\"api_p50\":\"%s\",\"api_p99\":\"%s\",\"engine_cpu_us_per_message\":%.1f}\n", c/20, w, g, g/(e-s), e-s, bad+0, p50, p99, (c > 0) ? t * 1e6 / hz / c : 0}' "$dir/wrk.out"
   kill -TERM "$engine"; wait "$engine" || true
   kill -INT "$sink"; wait "$sink" || true
   rm -rf "$dir"
