@@ -13,7 +13,8 @@
 //! Every map keyed by application or endpoint holds at most
 //! `index_max_per_key` entries (oldest dropped first on insert) and entries
 //! older than `retention_ms` are pruned from the shard's timer loop. Ids are
-//! time-sortable, so "oldest" is simply the first key of each `BTreeMap`.
+//! time-sortable, so "oldest" is simply the first key of each map (an
+//! [`IdLog`]: O(1) inserts of rising ids and removals of the oldest).
 //!
 //! The indexes are rebuilt at start by `recovery` from the same records, so a
 //! listing after a restart shows what it showed before.
@@ -23,6 +24,7 @@ mod window;
 
 pub use window::{Window, WindowQuery};
 
+use super::idlog::IdLog;
 use crate::limits::ATTEMPTS_PER_DELIVERY_MAX;
 pub use crate::message::{IdKey, Loc, MsgMeta};
 use crate::records::Outcome;
@@ -207,9 +209,58 @@ pub struct Page<T> {
     pub done: bool,
 }
 
+/// An ordered map `page_of` pages over.
+pub trait Ordered<K, V> {
+    /// Entries with keys within `(lo, hi)`, lowest first or highest first.
+    fn entries<'a>(
+        &'a self,
+        lo: Bound<K>,
+        hi: Bound<K>,
+        highest_first: bool,
+    ) -> impl Iterator<Item = (&'a K, &'a V)>
+    where
+        K: 'a,
+        V: 'a;
+}
+
+impl<K: Ord, V> Ordered<K, V> for BTreeMap<K, V> {
+    fn entries<'a>(
+        &'a self,
+        lo: Bound<K>,
+        hi: Bound<K>,
+        highest_first: bool,
+    ) -> impl Iterator<Item = (&'a K, &'a V)>
+    where
+        K: 'a,
+        V: 'a,
+    {
+        let range = self.range((lo, hi));
+        let (fwd, back) = if highest_first {
+            (None, Some(range.rev()))
+        } else {
+            (Some(range), None)
+        };
+        fwd.into_iter().flatten().chain(back.into_iter().flatten())
+    }
+}
+
+impl<V> Ordered<IdKey, V> for IdLog<V> {
+    fn entries<'a>(
+        &'a self,
+        lo: Bound<IdKey>,
+        hi: Bound<IdKey>,
+        highest_first: bool,
+    ) -> impl Iterator<Item = (&'a IdKey, &'a V)>
+    where
+        V: 'a,
+    {
+        self.range(lo, hi, highest_first)
+    }
+}
+
 /// Pages over `map` (keys are time-sortable ids) newest first.
 pub fn page_of<K: PageKey, V, T>(
-    map: &BTreeMap<K, V>,
+    map: &impl Ordered<K, V>,
     req: &PageReq,
     keep: impl Fn(&V) -> bool,
     out: impl Fn(&V) -> T,
@@ -220,7 +271,7 @@ pub fn page_of<K: PageKey, V, T>(
     let more;
     if let Some(from) = backwards {
         picked = map
-            .range((Bound::Excluded(K::bound(from)), Bound::Unbounded))
+            .entries(Bound::Excluded(K::bound(from)), Bound::Unbounded, false)
             .filter(|(_, v)| keep(v))
             .take(limit + 1)
             .collect();
@@ -233,8 +284,7 @@ pub fn page_of<K: PageKey, V, T>(
             None => Bound::Unbounded,
         };
         picked = map
-            .range((Bound::Unbounded, upper))
-            .rev()
+            .entries(Bound::Unbounded, upper, true)
             .filter(|(_, v)| keep(v))
             .take(limit + 1)
             .collect();
@@ -257,19 +307,19 @@ pub fn page_of<K: PageKey, V, T>(
 
 /// `page_of` over an index map that may not exist yet (an empty page).
 fn page_in<V, T>(
-    map: Option<&BTreeMap<IdKey, V>>,
+    map: Option<&IdLog<V>>,
     req: &PageReq,
     keep: impl Fn(&V) -> bool,
     out: impl Fn(&V) -> T,
 ) -> Page<T> {
     match map {
         Some(map) => page_of(map, req, keep, out),
-        None => page_of(&BTreeMap::<IdKey, V>::new(), req, keep, out),
+        None => page_of(&IdLog::<V>::default(), req, keep, out),
     }
 }
 
 /// Drops the oldest entries beyond `cap` and those created before `cutoff_ms`.
-fn trim<K: Ord, V>(map: &mut BTreeMap<K, V>, cap: usize, cutoff_ms: u64, time: impl Fn(&V) -> u64) {
+fn trim<V>(map: &mut IdLog<V>, cap: usize, cutoff_ms: u64, time: impl Fn(&V) -> u64) {
     while map.len() > cap {
         map.pop_first();
     }
@@ -287,13 +337,13 @@ pub struct Index {
     retention_ms: u64,
     cap: usize,
     /// Home shard: application id → message id → message.
-    messages: HashMap<Arc<str>, BTreeMap<IdKey, Arc<MsgMeta>>>,
+    messages: HashMap<Arc<str>, IdLog<Arc<MsgMeta>>>,
     /// Owner shard: endpoint id → message id → delivery.
-    deliveries: HashMap<Arc<str>, BTreeMap<IdKey, DeliveryEntry>>,
+    deliveries: HashMap<Arc<str>, IdLog<DeliveryEntry>>,
     /// Owner shard: endpoint id → attempt id → attempt.
-    attempts: HashMap<Arc<str>, BTreeMap<IdKey, AttemptEntry>>,
+    attempts: HashMap<Arc<str>, IdLog<AttemptEntry>>,
     /// Shard 0: source id → request id → logged request (`logRequests`).
-    requests: HashMap<Arc<str>, BTreeMap<IdKey, RequestEntry>>,
+    requests: HashMap<Arc<str>, IdLog<RequestEntry>>,
 }
 
 /// A logged incoming request: its id, when, and where its record is.
@@ -369,20 +419,16 @@ impl Index {
             Some(map) => map,
             None => self.deliveries.entry(endpoint_id.clone()).or_default(),
         };
-        per_ep
-            .entry(key)
-            .and_modify(|d| {
-                d.status = Status::Pending;
-                d.next_attempt_ms = next;
-            })
-            .or_insert_with(|| DeliveryEntry {
-                msg: msg.clone(),
-                endpoint_id: endpoint_id.clone(),
-                status: Status::Pending,
-                next_attempt_ms: next,
-                manual_from_ms: 0,
-                attempts: VecDeque::new(),
-            });
+        let d = per_ep.get_or_insert_with(key, || DeliveryEntry {
+            msg: msg.clone(),
+            endpoint_id: endpoint_id.clone(),
+            status: Status::Pending,
+            next_attempt_ms: next,
+            manual_from_ms: 0,
+            attempts: VecDeque::new(),
+        });
+        d.status = Status::Pending;
+        d.next_attempt_ms = next;
         while per_ep.len() > self.cap {
             per_ep.pop_first();
         }

@@ -13,5 +13,6 @@
 //! runtime's mesh or its own shard.
 
 pub mod files;
+pub mod idlog;
 pub mod index;
 pub mod record;

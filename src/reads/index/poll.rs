@@ -29,7 +29,7 @@ impl Index {
             None => Bound::Unbounded,
         };
         let mut picked: Vec<Arc<MsgMeta>> = msgs
-            .range((lower, Bound::Unbounded))
+            .range(lower, Bound::Unbounded, false)
             .map(|(_, m)| m)
             .filter(|m| filter.message(m) && endpoint.is_none_or(|ep| takes(ep, m)))
             .take(limit + 1)

@@ -69,8 +69,7 @@ impl Index {
             };
             for msgs in apps {
                 w.messages += msgs
-                    .values()
-                    .rev()
+                    .values_newest_first()
                     .take_while(|m| m.created_ms > q.since_ms)
                     .filter(|m| q.event_type.as_deref().is_none_or(|t| *m.event_type == *t))
                     .count() as u64;
@@ -79,7 +78,10 @@ impl Index {
         for ep in &q.endpoints {
             if let Some(attempts) = self.attempts.get(ep.as_str()) {
                 let failed = |o: Outcome| matches!(o, Outcome::Retrying | Outcome::Failed);
-                for a in attempts.values().rev().take_while(|a| a.at_ms > q.since_ms) {
+                for a in attempts
+                    .values_newest_first()
+                    .take_while(|a| a.at_ms > q.since_ms)
+                {
                     if a.outcome == Outcome::Cancelled {
                         continue;
                     }
@@ -87,8 +89,7 @@ impl Index {
                     w.failed += u64::from(failed(a.outcome));
                 }
                 let streak = attempts
-                    .values()
-                    .rev()
+                    .values_newest_first()
                     .filter(|a| a.outcome != Outcome::Cancelled)
                     .take_while(|a| failed(a.outcome))
                     .count() as u64;
