@@ -15,8 +15,36 @@ use std::sync::Arc;
 /// miss per comparison once a map holds 100,000 entries). Zero padding keeps
 /// the order of the text (ids hold no NUL bytes). Engine ids are at most 33
 /// bytes; a longer string is never a key.
-#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Copy, Clone, PartialEq, Eq, Hash)]
 pub struct IdKey([u8; ID_KEY_BYTES]);
+
+impl Ord for IdKey {
+    /// The bytes' order, compared as five big-endian words, inline: the
+    /// indexes' binary searches compare keys a dozen times per lookup, and
+    /// the derived order calls `memcmp` for each (5 % of a pipelined run).
+    #[inline]
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let word = |k: &IdKey, i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&k.0[i * 8..i * 8 + 8]);
+            u64::from_be_bytes(w)
+        };
+        for i in 0..ID_KEY_BYTES / 8 {
+            let (a, b) = (word(self, i), word(other, i));
+            if a != b {
+                return a.cmp(&b);
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl PartialOrd for IdKey {
+    #[inline]
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 const ID_KEY_BYTES: usize = 40;
 
