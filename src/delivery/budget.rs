@@ -22,7 +22,7 @@
 //!   and only with deliveries ready and no worker.
 
 use super::conn::Conn;
-use super::EndpointQueue;
+use super::{EndpointQueue, Queues};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
@@ -97,7 +97,7 @@ impl Budget {
     /// Whether room for one more worker of `id` exists (its own idle
     /// connection, free room, or another endpoint's oldest idle connection,
     /// closed); queues `id` when none does and it has no worker at all.
-    pub fn start(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) -> Start {
+    pub fn start(&mut self, queues: &mut Queues, id: &Arc<str>) -> Start {
         let Some(q) = queues.get_mut(id) else {
             return Start::Later;
         };
@@ -122,7 +122,7 @@ impl Budget {
     }
 
     /// Puts `id` at the back of the line (once).
-    fn enqueue(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) {
+    fn enqueue(&mut self, queues: &mut Queues, id: &Arc<str>) {
         if let Some(q) = queues.get_mut(id) {
             if !q.waiting {
                 q.waiting = true;
@@ -143,11 +143,7 @@ impl Budget {
     }
 
     /// Closes the oldest idle connection of an endpoint other than `except`.
-    fn close_oldest_idle(
-        &mut self,
-        queues: &mut HashMap<Arc<str>, EndpointQueue>,
-        except: &Arc<str>,
-    ) -> bool {
+    fn close_oldest_idle(&mut self, queues: &mut Queues, except: &Arc<str>) -> bool {
         while let Some(owner) = self.idle_order.pop_front() {
             if owner == *except {
                 continue;
@@ -190,7 +186,7 @@ impl Budget {
 
     /// An endpoint whose worker handed its room on with deliveries left, and
     /// no other worker: it goes to the back of the line.
-    pub fn requeue(&mut self, queues: &mut HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) {
+    pub fn requeue(&mut self, queues: &mut Queues, id: &Arc<str>) {
         let left = queues
             .get(id)
             .is_some_and(|q| !q.ready.is_empty() && q.in_flight == 0);
@@ -200,7 +196,7 @@ impl Budget {
     }
 
     /// A connection of `id` went into its endpoint's idle pool.
-    pub fn pooled(&mut self, queues: &HashMap<Arc<str>, EndpointQueue>, id: &Arc<str>) {
+    pub fn pooled(&mut self, queues: &Queues, id: &Arc<str>) {
         self.used += 1;
         // One entry per endpoint in a row is enough (eviction re-queues an
         // endpoint that still has idle connections after giving one up).
@@ -228,10 +224,7 @@ impl Budget {
 
     /// The next waiting endpoint that can start a worker now, its room
     /// taken; `None` once the budget is full or nobody waits.
-    pub fn next_waiting(
-        &mut self,
-        queues: &mut HashMap<Arc<str>, EndpointQueue>,
-    ) -> Option<(Arc<str>, Option<Conn>)> {
+    pub fn next_waiting(&mut self, queues: &mut Queues) -> Option<(Arc<str>, Option<Conn>)> {
         while self.used < self.limit {
             let id = self.waiting.pop_front()?;
             let Some(q) = queues.get_mut(&id) else {
@@ -256,9 +249,9 @@ impl Budget {
 mod tests {
     use super::*;
 
-    fn queues(ids: &[&str]) -> (HashMap<Arc<str>, EndpointQueue>, Vec<Arc<str>>) {
+    fn queues(ids: &[&str]) -> (Queues, Vec<Arc<str>>) {
         let ids: Vec<Arc<str>> = ids.iter().map(|s| Arc::from(*s)).collect();
-        let mut q = HashMap::new();
+        let mut q = Queues::default();
         for id in &ids {
             let mut e = EndpointQueue::default();
             e.ready.push_back(0);

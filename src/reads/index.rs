@@ -28,7 +28,8 @@ use super::idlog::IdLog;
 use crate::limits::ATTEMPTS_PER_DELIVERY_MAX;
 pub use crate::message::{IdKey, Loc, MsgMeta};
 use crate::records::Outcome;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::sync::Arc;
 
