@@ -263,3 +263,94 @@ fn a_client_at_its_limit_that_reconnects_on_each_close_is_never_refused() {
         || (shard_connections(&engine, 0) > 0 && shard_connections(&engine, 1) > 0).then_some(()),
     );
 }
+
+/// Requests arriving together, which each shard gathers into batches
+/// (`shard::gather`): each connection gets its own answer; of copies of
+/// one `eventId` exactly one is accepted and the others are told its id;
+/// every accepted message is delivered once.
+#[test]
+fn requests_gathered_into_one_batch_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &["--shards", "2"]);
+    let sink = Sink::start();
+    let app = engine.create_app("gathered");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/hook") }));
+    let bearer = format!("Bearer {TOKEN}");
+    const THREADS: usize = 48;
+    const SAME_EVENT: usize = 16;
+    let start = std::sync::Barrier::new(THREADS);
+    let answers: Vec<(usize, u16, Value)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let (engine, app, bearer, start) = (&engine, &app, &bearer, &start);
+                s.spawn(move || {
+                    let event_id = if i < SAME_EVENT {
+                        "same-event".to_string()
+                    } else {
+                        format!("event-{i}")
+                    };
+                    let body = json!({
+                        "eventType": "order.paid",
+                        "eventId": event_id,
+                        "payload": { "n": i },
+                    });
+                    start.wait();
+                    let (status, _, v) = fresh(
+                        engine,
+                        "POST",
+                        &format!("/api/v1/app/{app}/msg"),
+                        &[("authorization", bearer.as_str())],
+                        Some(body),
+                    );
+                    (i, status, v)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("request thread"))
+            .collect()
+    });
+    let mut accepted = HashSet::new();
+    let mut same_accepted = Vec::new();
+    let mut same_refused = Vec::new();
+    for (i, status, v) in &answers {
+        if *i < SAME_EVENT {
+            match status {
+                202 => same_accepted.push(v["id"].as_str().expect("id").to_string()),
+                409 => same_refused.push(v["detail"].as_str().unwrap_or_default().to_string()),
+                _ => panic!("request {i}: {status} {v}"),
+            }
+        } else {
+            assert_eq!(*status, 202, "request {i}: {v}");
+            assert_eq!(
+                v["payload"],
+                json!({ "n": i }),
+                "request {i} got another's answer: {v}"
+            );
+            assert!(accepted.insert(v["id"].as_str().expect("id").to_string()));
+        }
+        if *status == 202 {
+            assert_eq!(v["payload"]["n"], json!(i), "its own payload: {v}");
+        }
+    }
+    assert_eq!(
+        same_accepted.len(),
+        1,
+        "one of {SAME_EVENT} copies accepted"
+    );
+    assert_eq!(same_refused.len(), SAME_EVENT - 1);
+    for detail in &same_refused {
+        assert!(
+            detail.contains(&same_accepted[0]),
+            "names the accepted id: {detail}"
+        );
+    }
+    accepted.extend(same_accepted);
+    wait_for("every message delivered", Duration::from_secs(30), || {
+        (sink.ids().len() >= accepted.len()).then_some(())
+    });
+    let got: HashSet<String> = sink.ids().into_iter().collect();
+    assert_eq!(got, accepted);
+    assert_eq!(sink.count(), accepted.len(), "no message delivered twice");
+}

@@ -10,7 +10,7 @@ use super::params::*;
 use super::views;
 use crate::accept::{IngestError, NewMessage};
 use crate::catalog::valid_event_type;
-use crate::shard::route;
+use crate::shard::gather;
 use crate::shard::state::Shard;
 use std::rc::Rc;
 
@@ -93,7 +93,7 @@ pub async fn create_message(shard: &Rc<Shard>, req: &Request, app: &str) -> Resu
         channels,
         payload: m.payload.get().as_bytes().to_vec(),
     };
-    let mut results = route::submit(shard, vec![new]).await;
+    let mut results = gather::submit_gathered(shard, vec![new]).await;
     match results.pop() {
         Some(Ok(msg)) => Ok(Response {
             status: 202,

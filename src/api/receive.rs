@@ -19,7 +19,7 @@ use crate::incoming::source::{self, Identity};
 use crate::incoming::verify::{self, Incoming};
 use crate::limits::REQUEST_LOG_BODY_BYTES_MAX;
 use crate::records::{HeaderPair, IncomingRequestRecord, Kind, SourceRecord};
-use crate::shard::route;
+use crate::shard::gather;
 use crate::shard::state::Shard;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -364,7 +364,7 @@ async fn handle(
         &req.headers,
         parsed.as_ref(),
     );
-    let results = route::submit(shard, messages).await;
+    let results = gather::submit_gathered(shard, messages).await;
     let mut ids = Vec::new();
     let mut duplicate = false;
     for r in results {

@@ -11,11 +11,13 @@
 //!
 //! - `runtime`: executors, pinning, the mesh, the timer loop, start and stop;
 //! - `route`: a batch to its home shards, deliveries to their owners;
+//! - `gather`: single API and receive requests' messages into batches;
 //! - `query`: typed requests to the shard that holds the data;
 //! - `manual`: resends and `recover`; `compaction`: deleting old segments;
 //! - `tasks`: the background-task table.
 
 pub mod compaction;
+pub mod gather;
 pub mod manual;
 pub mod outbox;
 pub mod query;

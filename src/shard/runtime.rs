@@ -187,6 +187,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     index,
                     tasks: RefCell::new(Default::default()),
                     outbox: Default::default(),
+                    gathered: Default::default(),
                     read_files: Default::default(),
                     shared,
                 });

@@ -48,6 +48,8 @@ pub struct Shard {
     pub(super) tasks: RefCell<Tasks>,
     /// Operational events of catalog changes waiting to be submitted (shard 0).
     pub(super) outbox: super::outbox::Outbox,
+    /// Single messages of API and receive requests gathered into batches.
+    pub(super) gathered: super::gather::Gathered,
     /// Segment files kept open for the API's record reads on this shard.
     pub(super) read_files: crate::reads::files::Files,
 }
