@@ -34,6 +34,7 @@ pub mod guard;
 pub mod proxy;
 mod request;
 pub mod resolver;
+mod settling;
 mod snapshot;
 pub mod steps;
 pub mod throttle;
@@ -327,6 +328,8 @@ pub struct Deliveries {
     /// Buffers of ended workers, for the next to start (at most
     /// `WIRES_SPARE_MAX`).
     spare_wires: exchange::Spares,
+    /// Answered runs of this shard's workers waiting to be settled together.
+    settling: settling::Settling,
     workers: Workers,
 }
 
@@ -349,6 +352,7 @@ impl Deliveries {
             disable_requests: RefCell::new(Vec::new()),
             kick: Notify::default(),
             spare_wires: exchange::Spares::default(),
+            settling: settling::Settling::default(),
             workers,
         })
     }

@@ -11,7 +11,7 @@
 use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
 use super::steps::{self, Loaded, Next};
-use super::{budget, cold::ColdReadError, conn::Conn, Deliveries, Delivery, MsgRef};
+use super::{budget, cold::ColdReadError, conn::Conn, settling, Deliveries, Delivery, MsgRef};
 use crate::message::Message;
 use crate::records::EndpointRecord;
 use crate::signing;
@@ -215,7 +215,7 @@ async fn prepare(
 async fn attempt_run(
     d: &Rc<Deliveries>,
     endpoint: &Arc<EndpointRecord>,
-    run: &mut [Loaded],
+    run: &mut Vec<Loaded>,
     w: &mut Worker,
 ) {
     let at_ms = crate::time::now_ms();
@@ -225,26 +225,19 @@ async fn attempt_run(
     }
     let answers = send(d, endpoint, run, w).await;
     steps::answered(d, &endpoint.id, &answers);
-    // Attempts without a notice settle at once, in run order, their records
-    // in one journal write. A run's operational notices (failures that end
-    // a delivery, say) ride one group commit instead of one each, and their
+    // Attempts without a notice settle in run order with the runs other
+    // workers got answers for meanwhile, their records in one journal write
+    // (`settling`). A run's operational notices (failures that end a
+    // delivery, say) ride one group commit instead of one each, and their
     // attempts settle after them.
-    let noticed = d.ports.commit.held(|| {
-        let mut noticed = Vec::new();
-        for (p, answer) in run.iter().zip(answers) {
-            let (done, notice) =
-                steps::judge(d, &p.1, at_ms, answer, endpoint.updated_ms, rand::random);
-            match notice {
-                None => steps::record(d, p.0, &p.1.msg, &p.1.endpoint_id, done),
-                Some(notice) => noticed.push((p, done, notice)),
-            }
-        }
-        noticed
-    });
-    let settling = noticed
+    let settled =
+        settling::settle(d, std::mem::take(run), answers, at_ms, endpoint.updated_ms).await;
+    *run = settled.run;
+    let finishing = settled
+        .noticed
         .into_iter()
-        .map(|(p, done, notice)| finish(d, p, done, notice));
-    futures_util::future::join_all(settling).await;
+        .map(|(i, done, notice)| finish(d, &run[i], done, notice));
+    futures_util::future::join_all(finishing).await;
 }
 
 /// Settles one judged attempt (`steps::judge`) whose operational notice
