@@ -50,6 +50,10 @@ pub struct Commit {
     segment_times: RefCell<SegmentTimes>,
     syncs: Cell<u64>,
     sync_us: RefCell<hdrhistogram::Histogram<u64>>,
+    /// Whether a failed journal write aborts the process (the engine), or
+    /// only breaks the journal so that its next sync fails (the simulator,
+    /// which crashes its world on that).
+    write_failure_aborts: bool,
 }
 
 /// Why a record could not be appended.
@@ -74,6 +78,28 @@ impl Commit {
             segment_times: RefCell::new(Default::default()),
             syncs: Cell::new(0),
             sync_us: RefCell::new(crate::metrics::latency_histogram()),
+            write_failure_aborts: true,
+        }
+    }
+
+    /// As `new`, for the simulator: a failed journal write breaks the
+    /// journal instead of aborting, and the simulator's next group commit
+    /// fails (`sync_here`), which crashes its world.
+    pub fn simulated(journal: Journal, mode: Durability, batch_interval_ms: u64) -> Commit {
+        Commit {
+            write_failure_aborts: false,
+            ..Commit::new(journal, mode, batch_interval_ms)
+        }
+    }
+
+    /// A journal write failed: the file may hold part of records already
+    /// reported appended. The engine aborts (as on a failed msync: in
+    /// `batch` and `none` modes no sync would come to stop it, and a held
+    /// batch's results were already made).
+    fn write_failed(&self, e: &dyn std::fmt::Display) {
+        tracing::error!(error = %e, "journal write failed, aborting to protect acknowledged data");
+        if self.write_failure_aborts {
+            std::process::abort();
         }
     }
 
@@ -105,13 +131,23 @@ impl Commit {
     /// it returns (`Journal::hold`): for a batch appended without yielding
     /// (an ingest batch, a run's attempt records), so no other task or
     /// shard can learn of a held record before it is in the file. A failed
-    /// write breaks the journal; the next sync fails and the engine aborts.
+    /// write aborts the engine (`write_failed`), before anything `f`
+    /// produced is answered.
     pub fn held<R>(&self, f: impl FnOnce() -> R) -> R {
-        self.journal.borrow_mut().hold();
-        let out = f();
-        if let Err(e) = self.journal.borrow_mut().release() {
-            tracing::error!(error = %e, "journal write failed; the next sync fails");
+        /// Ends the hold even if `f` unwinds (a test's panic), so the
+        /// journal does not stay held for good.
+        struct Release<'a>(&'a Commit);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                if let Err(e) = self.0.journal.borrow_mut().release() {
+                    self.0.write_failed(&e);
+                }
+            }
         }
+        self.journal.borrow_mut().hold();
+        let release = Release(self);
+        let out = f();
+        drop(release);
         out
     }
 
@@ -124,7 +160,15 @@ impl Commit {
     fn append_at(&self, kind: u8, body: &[u8]) -> Result<(Lsn, Position), AppendError> {
         let mut journal = self.journal.borrow_mut();
         let before = journal.written_lsn();
-        let (lsn, pos) = journal.append_at(kind, crate::records::RECORD_VERSION, body)?;
+        let (lsn, pos) = match journal.append_at(kind, crate::records::RECORD_VERSION, body) {
+            Ok(appended) => appended,
+            Err(AppendError::Write(e)) => {
+                drop(journal);
+                self.write_failed(&e);
+                return Err(AppendError::Write(e));
+            }
+            Err(e) => return Err(e),
+        };
         let now = crate::time::now_ms();
         let mut times = self.segment_times.borrow_mut();
         let newest = times.entry(pos.segment_seq).or_insert(now);

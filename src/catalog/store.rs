@@ -306,7 +306,12 @@ impl CatalogStore {
         for (i, (kind, body)) in batch.iter().enumerate() {
             match j.append_at(*kind as u8, records::RECORD_VERSION, body) {
                 Ok((_, pos)) => at.push(pos),
-                Err(e) if i == 0 => return Err(e.into()),
+                // Refused before anything was written (a roll or growth
+                // the batch reserved cannot fail; a failed write can).
+                Err(e) if i == 0 && !matches!(e, AppendError::Write(_)) => {
+                    let _ = j.release();
+                    return Err(e.into());
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "catalog journal refused part of a change; aborting to keep the journal and the catalog in agreement");
                     std::process::abort();

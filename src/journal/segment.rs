@@ -363,8 +363,7 @@ impl MappedSegment {
 
     /// Reserves the blocks of the whole file again: after a crash in the
     /// middle of a growth its tail may be sparse, and the writer is about
-    /// to store into it through the mapping. Cheap where the blocks are
-    /// already reserved.
+    /// to write into it. Cheap where the blocks are already reserved.
     pub fn reserve_file(&self) -> Result<(), JournalIoError> {
         reserve_range(&self.file, &self.path, 0, self.file_bytes)
     }

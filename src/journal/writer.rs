@@ -517,8 +517,12 @@ impl Journal {
     /// i.e. all written bytes are durable or covered by jobs still running.
     pub fn take_sync_job(&mut self) -> Option<SyncJob> {
         // A job covers only bytes in the file: staged ones are written first
-        // (a hold still open is cut short; its records were appended).
-        let failure = self.publish().err();
+        // (a hold still open is cut short; its records were appended). On a
+        // broken journal every job fails, with or without new bytes.
+        let failure = self
+            .publish()
+            .err()
+            .or_else(|| self.broken.as_ref().map(again));
         let mut ranges = mem::take(&mut self.rolled);
         if self.handed_offset < self.write_offset {
             ranges.push(SyncRange {
@@ -528,7 +532,7 @@ impl Journal {
             });
             self.handed_offset = self.write_offset;
         }
-        if ranges.is_empty() {
+        if ranges.is_empty() && failure.is_none() {
             return None;
         }
         let lsn = self.written_lsn();

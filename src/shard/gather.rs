@@ -13,9 +13,10 @@
 //!
 //! # Bounds
 //! A gathering holds the messages of at most one request per API
-//! connection this shard serves (a connection carries one request at a
-//! time; `api_connections_max` connections in all): one message for
-//! `POST .../msg`, one per destination of an incoming request.
+//! connection (a connection carries one request at a time; shard 0 also
+//! gathers the requests other shards hand it): at most
+//! `api_connections_max` requests' messages, one for `POST .../msg`, one
+//! per destination of an incoming request.
 
 use super::route::submit;
 use super::state::Shard;

@@ -119,6 +119,10 @@ fn a_failed_write_breaks_the_journal_for_good() {
         Err(AppendError::Write(_))
     ));
     assert!(j.sync().is_err(), "the sync after a failed write fails");
+    assert!(
+        j.sync().is_err(),
+        "and every one after it, new bytes or not"
+    );
     assert_eq!(j.durable_lsn(), durable);
 
     // Inside a hold the failure shows at the release, and at the sync.

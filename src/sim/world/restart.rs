@@ -218,7 +218,7 @@ impl World {
             .zip(r.segment_times)
             .zip(r.failing_since);
         for (i, (((((journal, pending), dedup), index), times), failing)) in parts.enumerate() {
-            let commit = Rc::new(Commit::new(
+            let commit = Rc::new(Commit::simulated(
                 journal,
                 self.config.durability,
                 self.config.batch_sync_interval_ms,
