@@ -12,7 +12,12 @@
 //! `change-journaled` (a catalog change that makes operational events, an
 //! endpoint's or a rule's, is durable with them, none yet submitted:
 //! `Shard::commit_catalog_telling`).
+//!
+//! `RINGHOOK_FAILPOINT_FAIL_WRITE_EVENT_TYPE=<type>`: the journal write of
+//! the batch holding a message of that event type fails with EIO (an armed
+//! `journal::faults::Site::Write` fault), as a failing disk would make it.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
 /// The variable's value, read once into `cell`.
@@ -35,6 +40,21 @@ pub fn panic_before_attempt(event_type: &str) {
 fn crash_point() -> Option<&'static str> {
     static VALUE: OnceLock<Option<String>> = OnceLock::new();
     read_once(&VALUE, "RINGHOOK_FAILPOINT_CRASH_AT")
+}
+
+fn fail_write_event_type() -> Option<&'static str> {
+    static VALUE: OnceLock<Option<String>> = OnceLock::new();
+    read_once(&VALUE, "RINGHOOK_FAILPOINT_FAIL_WRITE_EVENT_TYPE")
+}
+
+/// Makes the next write of the journal in `dir` on this thread fail if the
+/// write failpoint names `event_type`.
+pub fn fail_write_before(event_type: &str, dir: impl FnOnce() -> std::path::PathBuf) {
+    if fail_write_event_type() == Some(event_type) {
+        let dir = dir();
+        tracing::error!(dir = %Path::display(&dir), "failpoint RINGHOOK_FAILPOINT_FAIL_WRITE_EVENT_TYPE: the next journal write fails");
+        crate::journal::faults::arm(&dir, crate::journal::faults::Site::Write, 1, libc::EIO);
+    }
 }
 
 /// Aborts the process if the crash failpoint names `point`.

@@ -201,6 +201,7 @@ impl Accept {
                 Some(ep) => vec![ep.to_string()],
                 None => catalog.fan_out(&ev.app_id, &ev.event_type, &ev.channels),
             };
+            crate::failpoint::fail_write_before(&ev.event_type, || self.commit.dir());
             let rec = MessageRecord {
                 id: ids::new_id_at("msg", now),
                 app_id: ev.app_id,
