@@ -128,34 +128,40 @@ impl World {
             steps::answered(d, &endpoint.id, &answers);
             let slowest_us = answers.iter().map(|a| a.duration_us).max().unwrap_or(0);
             self.advance_to(at_ms + u64::from(slowest_us) / 1000);
-            for ((h, p), answer) in run.into_iter().zip(answers) {
-                let msg_id = p.msg.id.to_string();
-                let rng = &mut self.rng;
-                let (done, _notice) =
-                    steps::judge(d, &p, at_ms, answer, endpoint.updated_ms, || rng.gen());
-                let (outcome, status, attempt_no) =
-                    (done.outcome, done.status_code, done.attempt_no);
-                self.note(&format!(
-                    "attempt {msg_id} {} {status} {outcome:?}",
-                    p.endpoint_id
-                ));
-                if outcome == Outcome::Failed && status != 410 {
-                    let left = self.config.retry_schedule.len() as u32;
-                    if attempt_no + 1 < left {
-                        return Err(format!(
-                            "{msg_id} to {} failed after {attempt_no} retries of {left}",
-                            p.endpoint_id
-                        ));
+            // The run's attempt records in one journal write, as the
+            // engine's settling writes them (`delivery::settling`, which
+            // also joins other workers' runs: batches of one here).
+            let commit = self.cores[shard].commit.clone();
+            commit.held(|| -> Result<(), Violation> {
+                for ((h, p), answer) in run.into_iter().zip(answers) {
+                    let msg_id = p.msg.id.to_string();
+                    let rng = &mut self.rng;
+                    let (done, _notice) =
+                        steps::judge(d, &p, at_ms, answer, endpoint.updated_ms, || rng.gen());
+                    let (outcome, status, attempt_no) =
+                        (done.outcome, done.status_code, done.attempt_no);
+                    self.note(&format!(
+                        "attempt {msg_id} {} {status} {outcome:?}",
+                        p.endpoint_id
+                    ));
+                    if outcome == Outcome::Failed && status != 410 {
+                        let left = self.config.retry_schedule.len() as u32;
+                        if attempt_no + 1 < left {
+                            return Err(format!(
+                                "{msg_id} to {} failed after {attempt_no} retries of {left}",
+                                p.endpoint_id
+                            ));
+                        }
+                    }
+                    steps::record(d, h, &p.msg, &p.endpoint_id, done);
+                    if outcome.is_final() {
+                        self.ended(&msg_id, &p.endpoint_id, outcome, status);
                     }
                 }
-                steps::record(d, h, &p.msg, &p.endpoint_id, done);
-                if outcome.is_final() {
-                    self.ended(&msg_id, &p.endpoint_id, outcome, status);
-                }
-            }
+                Ok(())
+            })?;
             // A FIFO endpoint's next message goes once this one's outcome is
             // durable, as `worker::run` waits for it.
-            let commit = self.cores[shard].commit.clone();
             if endpoint.fifo && !commit.is_durable(commit.written_lsn()) && !self.sync(shard)? {
                 return Ok(Played::SyncFailed);
             }
