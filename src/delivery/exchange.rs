@@ -227,13 +227,17 @@ impl Wire {
             let reused = self.conn.as_ref().is_some_and(|c| c.key == key);
             if !reused {
                 self.conn = None;
-                let connect = Conn::connect(
+                // Boxed: a TLS handshake's state is kilobytes, and held
+                // inline it would size every worker's task (a task is
+                // allocated and moved at each worker start) for a step
+                // that runs once per connection.
+                let connect = Box::pin(Conn::connect(
                     target,
                     limits.allow_private,
                     limits.connect_timeout,
                     limits.tls.as_ref(),
                     limits.proxy.as_deref(),
-                );
+                ));
                 match with_timeout(limits.request_timeout, connect).await {
                     Ok(Ok(c)) => self.conn = Some(c),
                     Ok(Err(e)) => {

@@ -329,3 +329,21 @@ async fn send(
 /// Waits between tries to make an attempt's operational notice durable
 /// (the last, 0, gives up).
 const NOTICE_RETRY_MS: [u64; 5] = [10, 100, 1_000, 5_000, 0];
+
+#[cfg(test)]
+mod tests {
+    /// Every worker start allocates a task of this future's size and moves
+    /// the future into it (one per run for slow receivers): a connection's
+    /// TLS handshake, kilobytes, is boxed in `Wire::exchange` so it does not
+    /// size every task (6,368 bytes before, 2,272 after).
+    #[test]
+    fn a_worker_task_stays_small() {
+        fn size<F>(
+            _: fn(std::rc::Rc<super::Deliveries>, std::sync::Arc<str>, Option<super::Conn>) -> F,
+        ) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let bytes = size(super::run);
+        assert!(bytes <= 3 * 1024, "worker::run's future is {bytes} bytes");
+    }
+}
