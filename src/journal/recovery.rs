@@ -95,9 +95,10 @@ impl Journal {
             reinitialized: None,
         };
         let end = recover(dir, &config, &segments, visit, &mut report)?;
-        // The writer stores into the rest of this file through the mapping:
-        // a crash in the middle of a growth may have left its tail without
-        // blocks, where a full disk would be a SIGBUS instead of an error.
+        // The writer writes into the rest of this file: a crash in the
+        // middle of a growth may have left its tail without blocks, where a
+        // full disk would fail a write of records already reported appended
+        // (which aborts the engine) instead of refusing the start here.
         end.segment.reserve_file()?;
         // Repair may have deleted segments or created one; count what is there now.
         report.segments = list_segments(dir)?.len();

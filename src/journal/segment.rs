@@ -244,7 +244,8 @@ fn reserve_range(file: &File, path: &Path, from: u64, to: u64) -> Result<(), Jou
 }
 
 /// A segment mapped read-write for its whole length: the one handle that
-/// may write into the mapping.
+/// may write into the segment (through the mapping: recovery and headers;
+/// with `pwrite`: the writer's records).
 ///
 /// Deliberately not `Clone`: the journal's writer (or recovery, before the
 /// writer exists) holds the only one, so no two places can write into a
