@@ -39,6 +39,7 @@ pub mod engine;
 pub mod expunge;
 pub mod failpoint;
 pub mod fuzz;
+pub mod gathering;
 pub mod history;
 pub mod http_wire;
 pub mod ids;

@@ -1,7 +1,7 @@
 //! Settling the answered runs of many workers together: each worker hands
-//! its answered run to [`settle`] and waits; the first run of a gathering
-//! starts one task, which yields once (so that the workers whose answers
-//! arrived meanwhile hand theirs in too) and then judges every run and
+//! its answered run to [`settle`] and waits; one task (a
+//! `crate::gathering::Gathering`'s) takes the runs answered in the same
+//! pass of the executor, judges every run and
 //! records the attempts that need no operational notice, in run order,
 //! with all their attempt records in one journal write (`Commit::held`).
 //! A worker gets its run back with the attempts that wait for a notice,
@@ -19,9 +19,9 @@
 use super::exchange::Answer;
 use super::steps::{self, Loaded, Settlement};
 use super::Deliveries;
+use crate::gathering::Gathering;
 use crate::operational::Notice;
 use futures_channel::oneshot;
-use std::cell::RefCell;
 use std::rc::Rc;
 
 /// A run whose attempts were settled, and those of its attempts that wait
@@ -40,12 +40,9 @@ struct Answered {
     reply: oneshot::Sender<Settled>,
 }
 
-/// The runs gathered on this shard (`None`: no gathering is open, so the
-/// next run starts one).
+/// The runs gathered on this shard.
 #[derive(Default)]
-pub struct Settling {
-    waiting: RefCell<Option<Vec<Answered>>>,
-}
+pub struct Settling(Gathering<Answered>);
 
 /// Settles `run`, whose attempts started at `at_ms` and got `answers` (one
 /// per delivery, in order), with the other runs answered meanwhile. An
@@ -60,19 +57,14 @@ pub(super) async fn settle(
 ) -> Settled {
     assert_eq!(run.len(), answers.len(), "one answer per delivery of a run");
     let (reply, settled) = oneshot::channel();
-    let start = {
-        let mut waiting = d.settling.waiting.borrow_mut();
-        let start = waiting.is_none();
-        waiting.get_or_insert_with(Vec::new).push(Answered {
-            run,
-            answers,
-            at_ms,
-            endpoint_changed_ms,
-            reply,
-        });
-        start
-    };
-    if start {
+    let opened = d.settling.0.put([Answered {
+        run,
+        answers,
+        at_ms,
+        endpoint_changed_ms,
+        reply,
+    }]);
+    if opened {
         glommio::spawn_local(settle_gathered(d.clone())).detach();
     }
     settled.await.unwrap_or(Settled {
@@ -81,14 +73,9 @@ pub(super) async fn settle(
     })
 }
 
-/// Takes the gathering (the next run opens another) and settles it.
+/// Takes the gathering and settles it.
 async fn settle_gathered(d: Rc<Deliveries>) {
-    // Once to the back of the queue: the workers the reactor wakes
-    // meanwhile (their answers arrived) hand in their runs.
-    futures_lite::future::yield_now().await;
-    let Some(gathered) = d.settling.waiting.borrow_mut().take() else {
-        return;
-    };
+    let gathered = d.settling.0.take_after_a_pass().await;
     d.ports.commit.held(|| {
         for a in gathered {
             let mut noticed = Vec::new();
