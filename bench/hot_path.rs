@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the per-delivery hot path: the signature over a 1 KiB body
 //! (HMAC `v1`, and ed25519 `v1a` through the delivery's `Signer`), request encoding, response parsing (content-length and chunked), and one whole dispatch
-//! step (sign + encode + parse a canned response), all without I/O.
+//! step (sign + encode + parse a canned response), and minting an id, all without I/O.
 //!
 //! These are small and fixed-size, so `cargo test --benches` (one run each) is fast as is.
 
@@ -101,6 +101,15 @@ fn bench_hot_path(c: &mut Criterion) {
     ] {
         group.bench_function(name, |b| b.iter(|| parse(&mut parser, black_box(bytes))));
     }
+
+    // Every message and attempt gets a new id.
+    let mut ms = 1_795_000_000_000u64;
+    group.bench_function("mint_id", |b| {
+        b.iter(|| {
+            ms += 1;
+            ringhook::ids::new_id_at("msg", black_box(ms))
+        })
+    });
 
     group.bench_function("dispatch_step", |b| {
         b.iter(|| {

@@ -107,9 +107,15 @@ const CHUNK: u64 = 916_132_832;
 /// Fixed-width base62 encoding of 20 big-endian bytes.
 ///
 /// The 160-bit number is divided by 62^5 over 32-bit limbs, six times, and
-/// each 5-digit remainder is written with plain `u64` arithmetic: 30 narrow
-/// divisions by constants, as this runs for every message and attempt id.
+/// each 5-digit remainder is written with plain `u32` arithmetic: every
+/// division is by a constant the compiler turns into a multiplication, as
+/// this runs for every message and attempt id. Each division shrinks the
+/// number by more than 29 bits, so a round skips the limbs the rounds
+/// before it emptied (`FIRST_LIMB`): 20 divisions instead of 30.
 fn encode_base62(raw: &[u8; 20]) -> [u8; ENCODED_LEN] {
+    /// The first limb that can be nonzero before each round: after round
+    /// `r` the number is below 2^(160 - 29.77 r).
+    const FIRST_LIMB: [usize; 6] = [0, 0, 1, 2, 3, 4];
     let mut limbs = [0u32; 5];
     for (i, limb) in limbs.iter_mut().enumerate() {
         let mut b = [0u8; 4];
@@ -119,22 +125,23 @@ fn encode_base62(raw: &[u8; 20]) -> [u8; ENCODED_LEN] {
     let mut digits = [b'0'; ENCODED_LEN];
     // Digits are filled from the right, five per chunk; the last chunk holds
     // the top 2 digits (62^27 > 2^160).
-    let mut end = ENCODED_LEN;
-    while end > 0 {
+    for (round, first) in FIRST_LIMB.into_iter().enumerate() {
+        debug_assert!(limbs[..first].iter().all(|&l| l == 0), "emptied limbs");
         let mut rem: u64 = 0;
-        for limb in limbs.iter_mut() {
+        for limb in limbs[first..].iter_mut() {
             let cur = (rem << 32) | u64::from(*limb);
             // rem < CHUNK, so the quotient is below 2^32.
             *limb = (cur / CHUNK) as u32;
             rem = cur % CHUNK;
         }
-        let mut chunk = rem;
+        // rem < CHUNK < 2^30.
+        let mut chunk = rem as u32;
+        let end = ENCODED_LEN - 5 * round;
         let start = end.saturating_sub(5);
         for slot in digits[start..end].iter_mut().rev() {
             *slot = ALPHABET[(chunk % 62) as usize];
             chunk /= 62;
         }
-        end = start;
     }
     digits
 }
