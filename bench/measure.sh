@@ -63,6 +63,9 @@ ingest() {
   for i in 1 2; do
     run "ingest-s1-core0-$i" ingest --messages 2000000 --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
     run "ingest-s1-core1-$i" ingest --messages 2000000 --shards 1 --cpus 0 --producer-cpu 1 --durability sync --json
+    # One shard on core 0 with both cores given to the engine: its syncs'
+    # writeback may run on core 1 (the producer's, mostly idle).
+    run "ingest-s1-cores01-$i" ingest --messages 2000000 --shards 1 --cpus 0,1 --producer-cpu 1 --durability sync --json
   done
 }
 

@@ -24,6 +24,24 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+/// Where each shard's blocking thread (its journal syncs: page writeback
+/// and the disk's cache flush, mostly kernel work and waiting) may run:
+/// on any of the engine's `--cpus`, not only its shard's core, so that a
+/// sync's writeback uses a core that is idle at the time instead of taking
+/// its turn on the shard's (unpinned shards: anywhere, as glommio's
+/// default). With one core given, everything stays on it.
+fn blocking_pool_placement(cpus: &[usize]) -> Option<glommio::PoolPlacement> {
+    if cpus.is_empty() {
+        return Some(glommio::PoolPlacement::Unbound(1));
+    }
+    // Without the CPU topology, glommio's default: the shard's own core.
+    let online = glommio::CpuSet::online().ok()?;
+    Some(glommio::PoolPlacement::Fenced(
+        1,
+        online.filter(|l| cpus.contains(&l.cpu)),
+    ))
+}
+
 /// Everything a shard runtime needs handed to it at start.
 pub struct Start {
     pub shared: Arc<Shared>,
@@ -97,6 +115,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
 
     let mut catalog_store = Some(catalog_store);
     let mut handles = Vec::with_capacity(n);
+    let blocking_pool = blocking_pool_placement(&shared.config.cpus);
     for (i, (((((journal, pending), dedup), index), times), failing)) in journals
         .into_iter()
         .zip(pending)
@@ -121,7 +140,11 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         } else {
             Vec::new()
         };
-        let handle = LocalExecutorBuilder::new(placement)
+        let mut builder = LocalExecutorBuilder::new(placement);
+        if let Some(pool) = &blocking_pool {
+            builder = builder.blocking_thread_pool_placement(pool.clone());
+        }
+        let handle = builder
             .name(&format!("ringhook-shard-{i}"))
             .spawn(move || async move {
                 let _guard = ExitGuard(exited);
@@ -437,4 +460,35 @@ fn send_disable(shard: &Rc<Shard>, req: crate::delivery::DisableRequest) {
         }
     })
     .detach();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::blocking_pool_placement;
+    use glommio::PoolPlacement;
+
+    #[test]
+    fn a_shards_syncs_may_run_on_any_core_given_to_the_engine() {
+        assert_eq!(
+            blocking_pool_placement(&[]),
+            Some(PoolPlacement::Unbound(1))
+        );
+        let online: Vec<usize> = glommio::CpuSet::online()
+            .expect("topology")
+            .into_iter()
+            .map(|l| l.cpu)
+            .collect();
+        for given in [vec![online[0]], online.clone()] {
+            match blocking_pool_placement(&given) {
+                Some(PoolPlacement::Fenced(1, set)) => {
+                    let mut cpus: Vec<usize> = set.into_iter().map(|l| l.cpu).collect();
+                    cpus.sort_unstable();
+                    let mut want = given.clone();
+                    want.sort_unstable();
+                    assert_eq!(cpus, want);
+                }
+                other => panic!("{given:?}: {other:?}"),
+            }
+        }
+    }
 }
