@@ -66,6 +66,8 @@ ingest() {
     # One shard on core 0 with both cores given to the engine: its syncs'
     # writeback may run on core 1 (the producer's, mostly idle).
     run "ingest-s1-cores01-$i" ingest --messages 2000000 --shards 1 --cpus 0,1 --producer-cpu 1 --durability sync --json
+    # Everything on core 0 (shard, its syncs), batches of 250 events.
+    run "ingest-s1-core0-batch250-$i" ingest --messages 2000000 --batch 250 --shards 1 --cpus 0 --producer-cpu 1 --durability sync --json
   done
 }
 
