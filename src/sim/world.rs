@@ -95,6 +95,10 @@ pub struct World {
     /// (or recovery): a crash never brings a file back shorter.
     synced_lengths: BTreeMap<PathBuf, super::disk::SyncedLengths>,
     receivers: BTreeMap<String, Receiver>,
+    /// Workers waiting for their throttled endpoint's next token
+    /// (`Next::Wait`): when they go on, and where (shard, endpoint). They
+    /// die with the process at a crash.
+    throttled: Vec<(u64, usize, Arc<str>)>,
     /// Which message id the accept path journaled at each position.
     ids_at: BTreeMap<(u32, u64, u64), String>,
     /// Ids the simulator makes (endpoints) are numbered, not random.
@@ -161,6 +165,7 @@ impl World {
             dirs: BTreeSet::new(),
             synced_lengths: BTreeMap::new(),
             receivers: BTreeMap::new(),
+            throttled: Vec::new(),
             ids_at: BTreeMap::new(),
             next_id: 0,
             oracle: Oracle::default(),
@@ -268,6 +273,7 @@ impl World {
                 .cores
                 .iter()
                 .filter_map(|c| c.deliveries.next_wake_ms())
+                .chain(self.throttled.iter().map(|(due, _, _)| *due))
                 .min()
                 .unwrap_or(self.now_ms + 1);
             self.advance_to(next.max(self.now_ms + 1));
@@ -323,11 +329,14 @@ impl World {
             0 => vec![],
             _ => vec![EVENT_TYPES[self.rng.gen_range(0..EVENT_TYPES.len())].to_string()],
         };
-        // A quarter are FIFO endpoints.
+        // A quarter are FIFO endpoints; a fifth are throttled to 1 or 2
+        // requests a second (their burst), so workers wait for tokens.
         let fifo = self.rng.gen_range(0..4) == 0;
+        let rate_limit = (self.rng.gen_range(0..5) == 0).then(|| self.rng.gen_range(1..=2));
         let rec = EndpointRecord {
             event_types: types.clone(),
             fifo,
+            rate_limit,
             ..EndpointRecord::new(
                 id.clone(),
                 app.clone(),
@@ -355,7 +364,7 @@ impl World {
                 fifo,
             },
         );
-        self.note(&format!("create {id} fifo {fifo}"));
+        self.note(&format!("create {id} fifo {fifo} rate {rate_limit:?}"));
         Ok(())
     }
 

@@ -22,6 +22,9 @@ use std::sync::Arc;
 #[derive(Debug, PartialEq, Eq)]
 enum Played {
     Ended,
+    /// Its endpoint is throttled: it goes on at a later time (`throttled`),
+    /// as the engine's worker sleeps.
+    Waits,
     /// A FIFO endpoint's group commit failed: the engine aborts.
     SyncFailed,
 }
@@ -37,6 +40,21 @@ impl World {
     pub(super) fn play_workers(&mut self) -> Result<(), Violation> {
         loop {
             let mut played = false;
+            // Throttled workers whose wait is over go on first, in the order
+            // they started waiting.
+            let now = self.now_ms;
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.throttled)
+                .into_iter()
+                .partition(|(at, _, _)| *at <= now);
+            self.throttled = later;
+            for (_, shard, endpoint_id) in due {
+                played = true;
+                let d = self.cores[shard].deliveries.clone();
+                if self.play_worker(shard, &d, endpoint_id)? == Played::SyncFailed {
+                    drop(d);
+                    return self.crash();
+                }
+            }
             for shard in 0..self.cores.len() {
                 let d = self.cores[shard].deliveries.clone();
                 while let Some(endpoint_id) = d.next_played() {
@@ -72,9 +90,13 @@ impl World {
                 Next::Run => {}
                 Next::End => break,
                 Next::Wait(ms) => {
-                    return Err(format!(
-                        "{endpoint_id} throttled for {ms} ms, but the simulator sets no rate"
-                    ))
+                    if endpoint.as_ref().and_then(|e| e.rate_limit).is_none() {
+                        return Err(format!("{endpoint_id} waits {ms} ms but has no rate"));
+                    }
+                    self.note(&format!("throttled {endpoint_id} {ms} ms"));
+                    self.throttled
+                        .push((self.now_ms + ms.max(1), shard, endpoint_id));
+                    return Ok(Played::Waits);
                 }
             }
             let mut run = Vec::new();

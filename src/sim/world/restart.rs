@@ -47,6 +47,8 @@ impl World {
             })
             .collect();
         self.cores.clear();
+        // Waiting workers die with the process.
+        self.throttled.clear();
         self.catalog_store = None;
         for (dir, durable, written) in states {
             let synced = self.synced_lengths.get(&dir).cloned().unwrap_or_default();
