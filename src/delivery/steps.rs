@@ -498,6 +498,13 @@ fn index_attempt(
 /// the endpoints waiting; `handed_on` when it ended its turn with
 /// deliveries left (it goes to the back of the line). Returns the workers
 /// to start next, for [`Deliveries::start_worker`].
+/// Whether a worker that has run for `ran` hands its room on after its
+/// current run: endpoints wait for connections and its turn
+/// (`budget::TURN`) is over.
+pub fn turn_over(d: &Deliveries, ran: std::time::Duration) -> bool {
+    ran >= super::budget::TURN && d.conns.borrow().contended()
+}
+
 pub fn end_worker(
     d: &Deliveries,
     endpoint_id: &Arc<str>,

@@ -11,7 +11,7 @@
 use super::exchange::{Answer, AttemptError, Limits, Wire};
 use super::guard::Target;
 use super::steps::{self, Loaded, Next};
-use super::{budget, cold::ColdReadError, conn::Conn, settling, Deliveries, Delivery, MsgRef};
+use super::{cold::ColdReadError, conn::Conn, settling, Deliveries, Delivery, MsgRef};
 use crate::message::Message;
 use crate::records::EndpointRecord;
 use crate::signing;
@@ -143,7 +143,7 @@ pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<C
         batch.clear();
         // Endpoints wait for connections: after a turn, hand this one on
         // (see `budget`).
-        if d.conns.borrow().contended() && turn.elapsed() >= budget::TURN {
+        if steps::turn_over(&d, turn.elapsed()) {
             handed_on = true;
             break;
         }

@@ -98,7 +98,10 @@ pub struct World {
     /// Workers waiting for their throttled endpoint's next token
     /// (`Next::Wait`): when they go on, and where (shard, endpoint). They
     /// die with the process at a crash.
-    throttled: Vec<(u64, usize, Arc<str>)>,
+    throttled: Vec<(u64, usize, Arc<str>, u64)>,
+    /// Each shard's connection budget, drawn per seed: one or two
+    /// connections make endpoints wait in line and take turns.
+    connections: usize,
     /// Which message id the accept path journaled at each position.
     ids_at: BTreeMap<(u32, u64, u64), String>,
     /// Ids the simulator makes (endpoints) are numbered, not random.
@@ -146,6 +149,7 @@ impl World {
             config.durability = Durability::None;
         }
         let config = config.finish().map_err(|e| e.to_string())?;
+        let connections = [1, 2, 256][rng.gen_range(0..3)];
         // Every clock the core reads is the simulated one, so a fixed start
         // keeps the trace (ids carry times) independent of the date.
         let start_ms = SIMULATION_START_MS;
@@ -166,6 +170,7 @@ impl World {
             synced_lengths: BTreeMap::new(),
             receivers: BTreeMap::new(),
             throttled: Vec::new(),
+            connections,
             ids_at: BTreeMap::new(),
             next_id: 0,
             oracle: Oracle::default(),
@@ -273,7 +278,7 @@ impl World {
                 .cores
                 .iter()
                 .filter_map(|c| c.deliveries.next_wake_ms())
-                .chain(self.throttled.iter().map(|(due, _, _)| *due))
+                .chain(self.throttled.iter().map(|(due, _, _, _)| *due))
                 .min()
                 .unwrap_or(self.now_ms + 1);
             self.advance_to(next.max(self.now_ms + 1));

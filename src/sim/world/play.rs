@@ -45,12 +45,12 @@ impl World {
             let now = self.now_ms;
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.throttled)
                 .into_iter()
-                .partition(|(at, _, _)| *at <= now);
+                .partition(|(at, _, _, _)| *at <= now);
             self.throttled = later;
-            for (_, shard, endpoint_id) in due {
+            for (_, shard, endpoint_id, turn_from) in due {
                 played = true;
                 let d = self.cores[shard].deliveries.clone();
-                if self.play_worker(shard, &d, endpoint_id)? == Played::SyncFailed {
+                if self.play_worker(shard, &d, endpoint_id, turn_from)? == Played::SyncFailed {
                     drop(d);
                     return self.crash();
                 }
@@ -59,7 +59,8 @@ impl World {
                 let d = self.cores[shard].deliveries.clone();
                 while let Some(endpoint_id) = d.next_played() {
                     played = true;
-                    if self.play_worker(shard, &d, endpoint_id)? == Played::SyncFailed {
+                    let now = self.now_ms;
+                    if self.play_worker(shard, &d, endpoint_id, now)? == Played::SyncFailed {
                         // The engine aborts: nothing of this core may
                         // outlive the crash.
                         drop(d);
@@ -74,15 +75,18 @@ impl World {
         }
     }
 
-    /// One worker, from its start to its end (or to a failed sync, which
-    /// aborts the engine).
+    /// One worker, from its start (its turn began at `turn_from`) to its
+    /// end, to a wait for its throttled endpoint's next token, or to a
+    /// failed sync, which aborts the engine.
     fn play_worker(
         &mut self,
         shard: usize,
         d: &Rc<Deliveries>,
         endpoint_id: Arc<str>,
+        turn_from: u64,
     ) -> Result<Played, Violation> {
         let mut conn = None;
+        let mut handed_on = false;
         let mut handles = Vec::new();
         loop {
             let (next, endpoint) = steps::next_run(d, &endpoint_id, &mut conn, &mut handles);
@@ -95,7 +99,7 @@ impl World {
                     }
                     self.note(&format!("throttled {endpoint_id} {ms} ms"));
                     self.throttled
-                        .push((self.now_ms + ms.max(1), shard, endpoint_id));
+                        .push((self.now_ms + ms.max(1), shard, endpoint_id, turn_from));
                     return Ok(Played::Waits);
                 }
             }
@@ -187,8 +191,16 @@ impl World {
             if endpoint.fifo && !commit.is_durable(commit.written_lsn()) && !self.sync(shard)? {
                 return Ok(Played::SyncFailed);
             }
+            // Endpoints wait for connections: after a turn (on the
+            // simulated clock), the room goes on, as `worker::run` hands it.
+            let ran = std::time::Duration::from_millis(self.now_ms - turn_from);
+            if steps::turn_over(d, ran) {
+                self.note(&format!("turn over {endpoint_id}"));
+                handed_on = true;
+                break;
+            }
         }
-        for (next, conn) in steps::end_worker(d, &endpoint_id, conn, false) {
+        for (next, conn) in steps::end_worker(d, &endpoint_id, conn, handed_on) {
             d.start_worker(next, conn, true);
         }
         Ok(Played::Ended)

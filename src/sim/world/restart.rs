@@ -21,10 +21,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-/// Each simulated shard's connection budget (no receiver is slow enough
-/// to contend for it: workers end within the step that starts them).
-const CONNECTIONS: usize = 256;
-
 impl World {
     /// A crash: memory is gone, the disk keeps what it keeps; then a
     /// restart, sometimes with another shard count.
@@ -240,7 +236,7 @@ impl World {
                     stats: Rc::new(RefCell::new(ShardStats::default())),
                     notices,
                 },
-                CONNECTIONS,
+                self.connections,
                 Workers::Played(Default::default()),
             );
             let event_ids = EventIds::new(
