@@ -258,7 +258,8 @@ pub struct Ports {
     /// message; answers whether it was accepted. An attempt's notice is
     /// handed over (and waited for) before the attempt's record is written,
     /// so a crash between the two repeats the attempt, and with it the
-    /// notice, which its `eventId` deduplicates.
+    /// notice (under the repeated attempt's new id: an attempt in flight at
+    /// a crash may be reported twice, never not at all).
     pub notices: NoticeSink,
 }
 

@@ -180,7 +180,9 @@ impl World {
         faults::disarm_all();
         crate::datadir::create(&w.config.data_dir).map_err(|e| e.to_string())?;
         w.restart()?;
-        for app in APPS {
+        // The producers' applications, and the operational application
+        // (no endpoints here): the notices of attempts are journaled into it.
+        for app in APPS.into_iter().chain([crate::operational::APP_ID]) {
             let rec = records::AppRecord {
                 id: app.to_string(),
                 uid: None,
@@ -442,7 +444,6 @@ impl World {
     /// then fanned out to the owner shards.
     fn accept(&mut self) -> Result<(), Violation> {
         let app = APPS[self.rng.gen_range(0..APPS.len())];
-        let home = self.shared.placement.home_of_app(app);
         let n = self.rng.gen_range(1..=4);
         let mut events = Vec::with_capacity(n);
         for _ in 0..n {
@@ -458,6 +459,22 @@ impl World {
                 payload: format!("{{\"n\":{}}}", self.next_id).into_bytes(),
             });
         }
+        if !self.accept_events(app, events)? {
+            return self.crash();
+        }
+        Ok(())
+    }
+
+    /// `events` of `app` through the accept path of the application's home
+    /// shard, as `accept` describes (also an operational notice's message).
+    /// False when the group commit failed: the engine aborts, and the
+    /// caller crashes the world once it holds nothing of the old cores.
+    pub(super) fn accept_events(
+        &mut self,
+        app: &str,
+        events: Vec<NewMessage>,
+    ) -> Result<bool, Violation> {
+        let home = self.shared.placement.home_of_app(app);
         let catalog = self.shared.catalog.load_full();
         let core = &self.cores[home];
         let journaled = core
@@ -504,8 +521,7 @@ impl World {
         // acknowledged, and recovery decides what of it survived.
         if let Some(lsn) = journaled.wait_for {
             if !self.cores[home].commit.is_durable(lsn) && !self.sync(home)? {
-                drop(catalog);
-                return self.crash();
+                return Ok(false);
             }
         }
         for msg in journaled.results.iter().flatten() {
@@ -524,7 +540,7 @@ impl World {
                 self.cores[owner].deliveries.accept(batch);
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// One group commit of shard `i`'s journal (`Commit::sync_here`, as the

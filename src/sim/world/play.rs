@@ -25,7 +25,8 @@ enum Played {
     /// Its endpoint is throttled: it goes on at a later time (`throttled`),
     /// as the engine's worker sleeps.
     Waits,
-    /// A FIFO endpoint's group commit failed: the engine aborts.
+    /// A group commit the worker waited for (a FIFO endpoint's outcome, an
+    /// operational notice) failed: the engine aborts.
     SyncFailed,
 }
 
@@ -50,9 +51,12 @@ impl World {
             for (_, shard, endpoint_id, turn_from) in due {
                 played = true;
                 let d = self.cores[shard].deliveries.clone();
-                if self.play_worker(shard, &d, endpoint_id, turn_from)? == Played::SyncFailed {
-                    drop(d);
-                    return self.crash();
+                match self.play_worker(shard, &d, endpoint_id, turn_from)? {
+                    Played::SyncFailed => {
+                        drop(d);
+                        return self.crash();
+                    }
+                    Played::Ended | Played::Waits => {}
                 }
             }
             for shard in 0..self.cores.len() {
@@ -60,11 +64,14 @@ impl World {
                 while let Some(endpoint_id) = d.next_played() {
                     played = true;
                     let now = self.now_ms;
-                    if self.play_worker(shard, &d, endpoint_id, now)? == Played::SyncFailed {
+                    match self.play_worker(shard, &d, endpoint_id, now)? {
                         // The engine aborts: nothing of this core may
                         // outlive the crash.
-                        drop(d);
-                        return self.crash();
+                        Played::SyncFailed => {
+                            drop(d);
+                            return self.crash();
+                        }
+                        Played::Ended | Played::Waits => {}
                     }
                 }
             }
@@ -158,11 +165,12 @@ impl World {
             // engine's settling writes them (`delivery::settling`, which
             // also joins other workers' runs: batches of one here).
             let commit = self.cores[shard].commit.clone();
+            let mut noticed = Vec::new();
             commit.held(|| -> Result<(), Violation> {
                 for ((h, p), answer) in run.into_iter().zip(answers) {
                     let msg_id = p.msg.id.to_string();
                     let rng = &mut self.rng;
-                    let (done, _notice) =
+                    let (done, notice) =
                         steps::judge(d, &p, at_ms, answer, endpoint.updated_ms, || rng.gen());
                     let (outcome, status, attempt_no) =
                         (done.outcome, done.status_code, done.attempt_no);
@@ -179,13 +187,40 @@ impl World {
                             ));
                         }
                     }
-                    steps::record(d, h, &p.msg, &p.endpoint_id, done);
-                    if outcome.is_final() {
-                        self.ended(&msg_id, &p.endpoint_id, outcome, status);
+                    match notice {
+                        None => {
+                            steps::record(d, h, &p.msg, &p.endpoint_id, done);
+                            if outcome.is_final() {
+                                self.ended(&msg_id, &p.endpoint_id, outcome, status);
+                            }
+                        }
+                        // Settled after the hold, once its notice is durable.
+                        Some(notice) => noticed.push((h, p, done, notice)),
                     }
                 }
                 Ok(())
             })?;
+            // An attempt with an operational notice: the notice's message is
+            // accepted into the operational application and made durable
+            // before the attempt's record, as `worker::finish` does (a crash
+            // between them repeats both, the notice under the repeated
+            // attempt's new id).
+            for (h, p, done, notice) in noticed {
+                let catalog = self.shared.catalog.load_full();
+                if let Some(message) = notice.message(&catalog) {
+                    drop(catalog);
+                    self.note(&format!("notice {}", message.event_type));
+                    if !self.accept_events(crate::operational::APP_ID, vec![message])? {
+                        return Ok(Played::SyncFailed);
+                    }
+                }
+                let msg_id = p.msg.id.to_string();
+                let (outcome, status) = (done.outcome, done.status_code);
+                steps::record(d, h, &p.msg, &p.endpoint_id, done);
+                if outcome.is_final() {
+                    self.ended(&msg_id, &p.endpoint_id, outcome, status);
+                }
+            }
             // A FIFO endpoint's next message goes once this one's outcome is
             // durable, as `worker::run` waits for it.
             if endpoint.fifo && !commit.is_durable(commit.written_lsn()) && !self.sync(shard)? {
