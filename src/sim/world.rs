@@ -68,6 +68,16 @@ struct Receiver {
     gone: u32,
 }
 
+/// A played worker waiting for its throttled endpoint's next token.
+struct Throttled {
+    /// When it goes on.
+    due_ms: u64,
+    shard: usize,
+    endpoint_id: Arc<str>,
+    /// When its turn began (`steps::turn_over`): the wait counts.
+    turn_from: u64,
+}
+
 /// One simulated shard's core, built from recovery's output as the runtime
 /// builds a shard's.
 struct Core {
@@ -96,9 +106,9 @@ pub struct World {
     synced_lengths: BTreeMap<PathBuf, super::disk::SyncedLengths>,
     receivers: BTreeMap<String, Receiver>,
     /// Workers waiting for their throttled endpoint's next token
-    /// (`Next::Wait`): when they go on, and where (shard, endpoint). They
-    /// die with the process at a crash.
-    throttled: Vec<(u64, usize, Arc<str>, u64)>,
+    /// (`Next::Wait`), in the order they began to wait. They die with the
+    /// process at a crash.
+    throttled: Vec<Throttled>,
     /// Each shard's connection budget, drawn per seed: one or two
     /// connections make endpoints wait in line and take turns.
     connections: usize,
@@ -280,7 +290,7 @@ impl World {
                 .cores
                 .iter()
                 .filter_map(|c| c.deliveries.next_wake_ms())
-                .chain(self.throttled.iter().map(|(due, _, _, _)| *due))
+                .chain(self.throttled.iter().map(|t| t.due_ms))
                 .min()
                 .unwrap_or(self.now_ms + 1);
             self.advance_to(next.max(self.now_ms + 1));

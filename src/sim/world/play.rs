@@ -46,12 +46,12 @@ impl World {
             let now = self.now_ms;
             let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.throttled)
                 .into_iter()
-                .partition(|(at, _, _, _)| *at <= now);
+                .partition(|t| t.due_ms <= now);
             self.throttled = later;
-            for (_, shard, endpoint_id, turn_from) in due {
+            for t in due {
                 played = true;
-                let d = self.cores[shard].deliveries.clone();
-                match self.play_worker(shard, &d, endpoint_id, turn_from)? {
+                let d = self.cores[t.shard].deliveries.clone();
+                match self.play_worker(t.shard, &d, t.endpoint_id, t.turn_from)? {
                     Played::SyncFailed => {
                         drop(d);
                         return self.crash();
@@ -105,8 +105,12 @@ impl World {
                         return Err(format!("{endpoint_id} waits {ms} ms but has no rate"));
                     }
                     self.note(&format!("throttled {endpoint_id} {ms} ms"));
-                    self.throttled
-                        .push((self.now_ms + ms.max(1), shard, endpoint_id, turn_from));
+                    self.throttled.push(super::Throttled {
+                        due_ms: self.now_ms + ms.max(1),
+                        shard,
+                        endpoint_id,
+                        turn_from,
+                    });
                     return Ok(Played::Waits);
                 }
             }
