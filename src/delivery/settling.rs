@@ -9,8 +9,8 @@
 //!
 //! Without it, a worker whose run is one request (one request per round
 //! trip, many slow receivers) wrote each attempt record with a `pwrite` of
-//! its own. The simulator settles each run at once (`sim::world::play`),
-//! which is the same sequence of steps with batches of one.
+//! its own. The simulator plays workers in rounds and settles each shard's
+//! answered runs of a round together, in one hold (`sim::world::play`).
 //!
 //! # Bounds
 //! A gathering holds at most one run per worker, and a shard runs at most

@@ -1,10 +1,12 @@
 //! The workers, played: each worker start a shard's deliveries made
 //! (`Deliveries::next_played`) runs the worker's own steps
 //! (`delivery::steps`: take a run, claim, admit, judge, record, end) as
-//! `delivery::worker::run` does, with a simulated receiver answering each
-//! request after a random latency instead of an exchange on a socket, and a cold retry's message
-//! read back with a blocking read instead of io_uring. Shard 0's handling
-//! of disable requests follows (`Shard::disable_endpoint`).
+//! `delivery::worker::run` does, in rounds whose answered runs settle
+//! together as `delivery::settling` gathers them, with a simulated
+//! receiver answering each request after a random latency instead of an
+//! exchange on a socket, and a cold retry's message read back with a
+//! blocking read instead of io_uring. Shard 0's handling of disable
+//! requests follows (`Shard::disable_endpoint`).
 
 use super::{Receiver, World};
 use crate::delivery::exchange::{Answer, AttemptError};
@@ -18,62 +20,68 @@ use rand::Rng;
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// How a played worker ended.
-#[derive(Debug, PartialEq, Eq)]
-enum Played {
-    Ended,
-    /// Its endpoint is throttled: it goes on at a later time (`throttled`),
-    /// as the engine's worker sleeps.
-    Waits,
-    /// A group commit the worker waited for (a FIFO endpoint's outcome, an
-    /// operational notice) failed: the engine aborts.
-    SyncFailed,
+/// A played worker between two of its runs.
+struct Worker {
+    shard: usize,
+    endpoint_id: Arc<str>,
+    /// When its turn began (`steps::turn_over`).
+    turn_from: u64,
+}
+
+/// A worker's run, answered, to be settled with the other runs of its
+/// round.
+struct Answered {
+    worker: Worker,
+    endpoint: Arc<records::EndpointRecord>,
+    run: Vec<steps::Loaded>,
+    answers: Vec<Answer>,
+}
+
+/// What a worker's next run came to.
+enum Took {
+    /// It ended (its endpoint has nothing ready) or waits for a token.
+    Stopped,
+    Answered(Answered),
 }
 
 /// The slowest a receiver answers (simulated ms), timeouts aside.
 const LATENCY_MS_MAX: u64 = 40;
 
 impl World {
-    /// Plays every started worker of every shard, in the order they were
-    /// started, until none is left (each run moves the clock on by its
-    /// slowest answer), then carries the disable requests they made to
-    /// shard 0.
+    /// Plays the started workers of every shard in rounds, as a shard's
+    /// executor interleaves them: in a round each worker takes a run and
+    /// gets its answers (the clock moves on by the round's slowest), then
+    /// every shard settles all of its round's runs together, their attempt
+    /// records in one journal write (`delivery::settling`); a worker whose
+    /// turn is not over goes on in the next round, with the workers started
+    /// meanwhile and the throttled ones whose wait is over. Then the
+    /// disable requests the workers made go to shard 0.
     pub(super) fn play_workers(&mut self) -> Result<(), Violation> {
         loop {
-            let mut played = false;
-            // Throttled workers whose wait is over go on first, in the order
-            // they started waiting.
-            let now = self.now_ms;
-            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.throttled)
-                .into_iter()
-                .partition(|t| t.due_ms <= now);
-            self.throttled = later;
-            for t in due {
-                played = true;
-                let d = self.cores[t.shard].deliveries.clone();
-                match self.play_worker(t.shard, &d, t.endpoint_id, t.turn_from)? {
-                    Played::SyncFailed => {
-                        drop(d);
-                        return self.crash();
-                    }
-                    Played::Ended | Played::Waits => {}
-                }
-            }
-            for shard in 0..self.cores.len() {
-                let d = self.cores[shard].deliveries.clone();
-                while let Some(endpoint_id) = d.next_played() {
-                    played = true;
-                    let now = self.now_ms;
-                    match self.play_worker(shard, &d, endpoint_id, now)? {
-                        // The engine aborts: nothing of this core may
-                        // outlive the crash.
-                        Played::SyncFailed => {
-                            drop(d);
-                            return self.crash();
-                        }
-                        Played::Ended | Played::Waits => {}
+            let mut active = self.joining();
+            let played = !active.is_empty();
+            while !active.is_empty() {
+                let at_ms = self.now_ms;
+                let mut answered = Vec::new();
+                for worker in active {
+                    let d = self.cores[worker.shard].deliveries.clone();
+                    if let Took::Answered(a) = self.take_run(&d, worker)? {
+                        answered.push(a);
                     }
                 }
+                let slowest_us = answered
+                    .iter()
+                    .flat_map(|a| a.answers.iter().map(|x| x.duration_us))
+                    .max()
+                    .unwrap_or(0);
+                self.advance_to(at_ms + u64::from(slowest_us) / 1000);
+                // `None`: a group commit a worker waited for failed, and the
+                // engine aborts (nothing of the old cores is held here).
+                let Some(going_on) = self.settle_round(answered, at_ms)? else {
+                    return self.crash();
+                };
+                active = going_on;
+                active.extend(self.joining());
             }
             self.carry_disable_requests()?;
             if !played {
@@ -82,24 +90,52 @@ impl World {
         }
     }
 
-    /// One worker, from its start (its turn began at `turn_from`) to its
-    /// end, to a wait for its throttled endpoint's next token, or to a
-    /// failed sync, which aborts the engine.
-    fn play_worker(
-        &mut self,
-        shard: usize,
-        d: &Rc<Deliveries>,
-        endpoint_id: Arc<str>,
-        turn_from: u64,
-    ) -> Result<Played, Violation> {
+    /// The workers that join the next round: throttled ones whose wait is
+    /// over (in the order they began to wait), then those started since,
+    /// shard by shard in the order they were started.
+    fn joining(&mut self) -> Vec<Worker> {
+        let now = self.now_ms;
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.throttled)
+            .into_iter()
+            .partition(|t| t.due_ms <= now);
+        self.throttled = later;
+        let mut joining: Vec<Worker> = due
+            .into_iter()
+            .map(|t| Worker {
+                shard: t.shard,
+                endpoint_id: t.endpoint_id,
+                turn_from: t.turn_from,
+            })
+            .collect();
+        for (shard, core) in self.cores.iter().enumerate() {
+            while let Some(endpoint_id) = core.deliveries.next_played() {
+                joining.push(Worker {
+                    shard,
+                    endpoint_id,
+                    turn_from: now,
+                });
+            }
+        }
+        joining
+    }
+
+    /// The worker's next run with its answers, or its end (`end_worker`,
+    /// whose starts join the next round) or its wait for a token.
+    fn take_run(&mut self, d: &Rc<Deliveries>, worker: Worker) -> Result<Took, Violation> {
+        // The simulator pools no connections.
         let mut conn = None;
-        let mut handed_on = false;
         let mut handles = Vec::new();
+        let endpoint_id = worker.endpoint_id.clone();
         loop {
             let (next, endpoint) = steps::next_run(d, &endpoint_id, &mut conn, &mut handles);
             match next {
                 Next::Run => {}
-                Next::End => break,
+                Next::End => {
+                    for (next, conn) in steps::end_worker(d, &endpoint_id, conn, false) {
+                        d.start_worker(next, conn, true);
+                    }
+                    return Ok(Took::Stopped);
+                }
                 Next::Wait(ms) => {
                     if endpoint.as_ref().and_then(|e| e.rate_limit).is_none() {
                         return Err(format!("{endpoint_id} waits {ms} ms but has no rate"));
@@ -107,11 +143,11 @@ impl World {
                     self.note(&format!("throttled {endpoint_id} {ms} ms"));
                     self.throttled.push(super::Throttled {
                         due_ms: self.now_ms + ms.max(1),
-                        shard,
+                        shard: worker.shard,
                         endpoint_id,
-                        turn_from,
+                        turn_from: worker.turn_from,
                     });
-                    return Ok(Played::Waits);
+                    return Ok(Took::Stopped);
                 }
             }
             let mut run = Vec::new();
@@ -143,11 +179,9 @@ impl World {
             let Some(endpoint) = endpoint else {
                 continue;
             };
-            // The run's requests go out together; the clock moves on by the
-            // slowest answer (a timeout takes the whole request timeout).
-            // On one connection, a request without a usable answer takes the
-            // ones behind it down with it, as the exchange's are.
-            let at_ms = self.now_ms;
+            // The run's requests go out together. On one connection, a
+            // request without a usable answer takes the ones behind it down
+            // with it, as the exchange's are.
             steps::sending(d, &run);
             let mut answers: Vec<Answer> = Vec::with_capacity(run.len());
             for (_, p) in &run {
@@ -163,86 +197,125 @@ impl World {
                 answers.push(answer);
             }
             steps::answered(d, &endpoint.id, &answers);
-            let slowest_us = answers.iter().map(|a| a.duration_us).max().unwrap_or(0);
-            self.advance_to(at_ms + u64::from(slowest_us) / 1000);
-            // The run's attempt records in one journal write, as the
-            // engine's settling writes them (`delivery::settling`, which
-            // also joins other workers' runs: batches of one here).
+            return Ok(Took::Answered(Answered {
+                worker,
+                endpoint,
+                run,
+                answers,
+            }));
+        }
+    }
+
+    /// Settles a round's answered runs: each shard's in one hold, in round
+    /// order (`delivery::settling`); then the attempts with an operational
+    /// notice, each once its notice is durable (`worker::finish`); then each
+    /// FIFO endpoint's outcome made durable before its next message
+    /// (`worker::run`). Returns the workers that go on (a worker whose turn
+    /// is over hands its room on and ends), or `None` when a group commit
+    /// failed: the engine aborts.
+    fn settle_round(
+        &mut self,
+        mut answered: Vec<Answered>,
+        at_ms: u64,
+    ) -> Result<Option<Vec<Worker>>, Violation> {
+        let mut noticed = Vec::new();
+        for shard in 0..self.cores.len() {
+            let mine: Vec<usize> = (0..answered.len())
+                .filter(|&i| answered[i].worker.shard == shard)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            if mine.len() > 1 {
+                self.note(&format!("settle {} runs together on {shard}", mine.len()));
+            }
+            let d = self.cores[shard].deliveries.clone();
             let commit = self.cores[shard].commit.clone();
-            let mut noticed = Vec::new();
             commit.held(|| -> Result<(), Violation> {
-                for ((h, p), answer) in run.into_iter().zip(answers) {
-                    let msg_id = p.msg.id.to_string();
-                    let rng = &mut self.rng;
-                    let (done, notice) =
-                        steps::judge(d, &p, at_ms, answer, endpoint.updated_ms, || rng.gen());
-                    let (outcome, status, attempt_no) =
-                        (done.outcome, done.status_code, done.attempt_no);
-                    self.note(&format!(
-                        "attempt {msg_id} {} {status} {outcome:?}",
-                        p.endpoint_id
-                    ));
-                    if outcome == Outcome::Failed && status != 410 {
-                        let left = self.config.retry_schedule.len() as u32;
-                        if attempt_no + 1 < left {
-                            return Err(format!(
-                                "{msg_id} to {} failed after {attempt_no} retries of {left}",
-                                p.endpoint_id
-                            ));
-                        }
-                    }
-                    match notice {
-                        None => {
-                            steps::record(d, h, &p.msg, &p.endpoint_id, done);
-                            if outcome.is_final() {
-                                self.ended(&msg_id, &p.endpoint_id, outcome, status);
+                for i in mine {
+                    let a = &mut answered[i];
+                    let changed_ms = a.endpoint.updated_ms;
+                    let runs = std::mem::take(&mut a.run).into_iter();
+                    for ((h, p), answer) in runs.zip(std::mem::take(&mut a.answers)) {
+                        let msg_id = p.msg.id.to_string();
+                        let rng = &mut self.rng;
+                        let (done, notice) =
+                            steps::judge(&d, &p, at_ms, answer, changed_ms, || rng.gen());
+                        let (outcome, status, attempt_no) =
+                            (done.outcome, done.status_code, done.attempt_no);
+                        self.note(&format!(
+                            "attempt {msg_id} {} {status} {outcome:?}",
+                            p.endpoint_id
+                        ));
+                        if outcome == Outcome::Failed && status != 410 {
+                            let left = self.config.retry_schedule.len() as u32;
+                            if attempt_no + 1 < left {
+                                return Err(format!(
+                                    "{msg_id} to {} failed after {attempt_no} retries of {left}",
+                                    p.endpoint_id
+                                ));
                             }
                         }
-                        // Settled after the hold, once its notice is durable.
-                        Some(notice) => noticed.push((h, p, done, notice)),
+                        match notice {
+                            None => {
+                                steps::record(&d, h, &p.msg, &p.endpoint_id, done);
+                                if outcome.is_final() {
+                                    self.ended(&msg_id, &p.endpoint_id, outcome, status);
+                                }
+                            }
+                            // Settled after the hold, once its notice is
+                            // durable.
+                            Some(notice) => noticed.push((shard, h, p, done, notice)),
+                        }
                     }
                 }
                 Ok(())
             })?;
-            // An attempt with an operational notice: the notice's message is
-            // accepted into the operational application and made durable
-            // before the attempt's record, as `worker::finish` does (a crash
-            // between them repeats both, the notice under the repeated
-            // attempt's new id).
-            for (h, p, done, notice) in noticed {
-                let catalog = self.shared.catalog.load_full();
-                if let Some(message) = notice.message(&catalog) {
-                    drop(catalog);
-                    self.note(&format!("notice {}", message.event_type));
-                    if !self.accept_events(crate::operational::APP_ID, vec![message])? {
-                        return Ok(Played::SyncFailed);
-                    }
-                }
-                let msg_id = p.msg.id.to_string();
-                let (outcome, status) = (done.outcome, done.status_code);
-                steps::record(d, h, &p.msg, &p.endpoint_id, done);
-                if outcome.is_final() {
-                    self.ended(&msg_id, &p.endpoint_id, outcome, status);
+        }
+        // An attempt with an operational notice: the notice's message is
+        // accepted into the operational application and made durable before
+        // the attempt's record (a crash between them repeats both, the
+        // notice under the repeated attempt's new id).
+        for (shard, h, p, done, notice) in noticed {
+            let catalog = self.shared.catalog.load_full();
+            if let Some(message) = notice.message(&catalog) {
+                drop(catalog);
+                self.note(&format!("notice {}", message.event_type));
+                if !self.accept_events(crate::operational::APP_ID, vec![message])? {
+                    return Ok(None);
                 }
             }
-            // A FIFO endpoint's next message goes once this one's outcome is
-            // durable, as `worker::run` waits for it.
-            if endpoint.fifo && !commit.is_durable(commit.written_lsn()) && !self.sync(shard)? {
-                return Ok(Played::SyncFailed);
+            let msg_id = p.msg.id.to_string();
+            let (outcome, status) = (done.outcome, done.status_code);
+            let d = self.cores[shard].deliveries.clone();
+            steps::record(&d, h, &p.msg, &p.endpoint_id, done);
+            if outcome.is_final() {
+                self.ended(&msg_id, &p.endpoint_id, outcome, status);
+            }
+        }
+        let mut going_on = Vec::new();
+        for a in answered {
+            let shard = a.worker.shard;
+            // A FIFO endpoint's next message goes once this one's outcome
+            // is durable.
+            let commit = self.cores[shard].commit.clone();
+            if a.endpoint.fifo && !commit.is_durable(commit.written_lsn()) && !self.sync(shard)? {
+                return Ok(None);
             }
             // Endpoints wait for connections: after a turn (on the
             // simulated clock), the room goes on, as `worker::run` hands it.
-            let ran = std::time::Duration::from_millis(self.now_ms - turn_from);
-            if steps::turn_over(d, ran) {
-                self.note(&format!("turn over {endpoint_id}"));
-                handed_on = true;
-                break;
+            let d = self.cores[shard].deliveries.clone();
+            let ran = std::time::Duration::from_millis(self.now_ms - a.worker.turn_from);
+            if steps::turn_over(&d, ran) {
+                self.note(&format!("turn over {}", a.worker.endpoint_id));
+                for (next, conn) in steps::end_worker(&d, &a.worker.endpoint_id, None, true) {
+                    d.start_worker(next, conn, true);
+                }
+            } else {
+                going_on.push(a.worker);
             }
         }
-        for (next, conn) in steps::end_worker(d, &endpoint_id, conn, handed_on) {
-            d.start_worker(next, conn, true);
-        }
-        Ok(Played::Ended)
+        Ok(Some(going_on))
     }
 
     /// Shard 0 disables the endpoints the workers asked it to (410 Gone,
