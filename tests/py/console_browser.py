@@ -16,7 +16,13 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import datetime
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
@@ -55,6 +61,22 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def self_signed(cn):
+    """A self-signed P-256 certificate and its key, both PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), pem_key.decode()
 
 
 def expect(cond, what):
@@ -99,7 +121,9 @@ def main() -> int:
         return el
 
     def field(label):
-        lab = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']")
+        # An XPath string literal: a label may hold an apostrophe.
+        quoted = f"'{label}'" if "'" not in label else f'"{label}"'
+        lab = driver.find_element(By.XPATH, f"//label[normalize-space()={quoted}]")
         return driver.find_element(By.ID, lab.get_attribute("for"))
 
     try:
@@ -203,6 +227,46 @@ def main() -> int:
         wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, "#toast.bad")))
         expect(not driver.find_elements(By.XPATH, "//td[contains(., 'javascript:')]"), "no javascript: endpoint")
         no_alert("javascript: URL")
+
+        # TLS and proxy settings through the form: the CA is shown back,
+        # the client certificate and the proxy (which may carry
+        # credentials) are not, and saving the edit form untouched keeps
+        # all three.
+        ca_pem, _ = self_signed("receiver CA")
+        client_pem, client_key = self_signed("ringhook client")
+        proxy = "http://user:pw@proxy.example:3128"
+        driver.get(f"{base}/console/#/app/{app_id}")
+        click("New endpoint", wait.until(EC.presence_of_element_located((By.TAG_NAME, "main"))))
+        field("URL").send_keys("https://127.0.0.1:1/tls-hook")
+        field("CA certificates trusted instead of the engine's (PEM, https only)").send_keys(ca_pem)
+        field("Client certificate (PEM, for receivers that require one)").send_keys(client_pem)
+        field("Client key (PEM)").send_keys(client_key)
+        field("Egress proxy (HTTP CONNECT)").send_keys(proxy)
+        click("Create endpoint")
+        tls_row = wait.until(EC.presence_of_element_located(
+            (By.XPATH, "//tr[@data-endpoint][contains(., 'tls-hook')]")))
+        tls_id = tls_row.get_attribute("data-endpoint")
+        view = api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{tls_id}")
+        expect((view.get("caCert") or "").strip() == ca_pem.strip(), "the form's CA, shown back")
+        expect(view.get("hasClientCert") is True and view.get("hasProxy") is True, f"client cert and proxy set: {view}")
+        expect("pw@" not in json.dumps(view) and "PRIVATE KEY" not in json.dumps(view),
+               "neither the proxy's credentials nor the client key in the view")
+        click("Edit", tls_row)
+        proxy_field = wait.until(lambda d: field("Egress proxy (HTTP CONNECT)"))
+        expect("set (not shown)" in proxy_field.get_attribute("placeholder"), "the proxy is set, not shown")
+        expect(proxy_field.get_attribute("value") == "", "the proxy's value is not in the page")
+        expect("set (not shown)" in field("Client certificate (PEM, for receivers that require one)").get_attribute("placeholder"),
+               "the client certificate is set, not shown")
+        key_body = client_key.splitlines()[1]
+        expect("pw@" not in driver.page_source and key_body not in driver.page_source,
+               "no secret of the endpoint in the page")
+        click("Save")
+        wait.until(EC.text_to_be_present_in_element((By.ID, "toast"), "Endpoint saved"))
+        view = api(base, token, "GET", f"/api/v1/app/{app_id}/endpoint/{tls_id}")
+        expect((view.get("caCert") or "").strip() == ca_pem.strip() and view.get("hasClientCert") is True
+               and view.get("hasProxy") is True, f"an untouched edit keeps all three: {view}")
+        shot("endpoint-tls")
+        api(base, token, "DELETE", f"/api/v1/app/{app_id}/endpoint/{tls_id}")
         driver.get(f"{base}/console/#/app/{app_id}/msg/{m2['id']}")
         wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "pre.payload")))
         wait.until(EC.presence_of_element_located((By.XPATH, "//td[@data-status='success']")))
