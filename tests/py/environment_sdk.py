@@ -6,7 +6,7 @@ the expectation.
 """
 import sys
 
-from svix.api import Svix, SvixOptions
+from checks import expect, sdk
 from svix.models import EnvironmentIn, EventTypeImportOpenApiIn, EventTypeIn
 
 SPEC_YAML = """
@@ -34,15 +34,9 @@ components:
 """
 
 
-def expect(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
-
-
 def main() -> int:
     server, token = sys.argv[1], sys.argv[2]
-    svix = Svix(token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    svix = sdk(server, token)
     out = svix.environment.export()
     names = [t.name for t in out.event_types]
     expect("order.paid" in names, f"export: {names}")

@@ -7,27 +7,10 @@ Usage: expunge_sdk.py SERVER_URL TOKEN SINK_URL first
 Prints "ok APP MSG" (first) or "ok", or fails naming the expectation.
 """
 import sys
-import time
 
-from svix.api import (ApplicationIn, EndpointIn, MessageCreateOptions, MessageGetOptions, MessageIn, Svix,
-                      SvixOptions)
+from checks import expect, sdk, wait
+from svix.api import ApplicationIn, EndpointIn, MessageCreateOptions, MessageGetOptions, MessageIn
 from svix.models import BulkExpungeContentsIn
-
-
-def expect(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
-
-
-def wait(what, f):
-    deadline = time.time() + 20
-    while True:
-        v = f()
-        if v:
-            return v
-        expect(time.time() < deadline, what)
-        time.sleep(0.1)
 
 
 def payload(svix, app, msg):
@@ -75,7 +58,7 @@ def after_restart(svix, app, m1, m3):
 
 def main() -> int:
     server, token, sink, phase = sys.argv[1:5]
-    svix = Svix(token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    svix = sdk(server, token)
     if phase == "first":
         first(svix, sink)
     else:

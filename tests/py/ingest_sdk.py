@@ -16,15 +16,9 @@ from datetime import datetime, timezone
 
 from slack_sdk.signature import SignatureVerifier
 from standardwebhooks.webhooks import Webhook
-from svix.api import Svix, SvixOptions
+from checks import expect, sdk
 from svix.models import (IngestEndpointHeadersIn, IngestEndpointIn, IngestEndpointSecretIn,
                          IngestEndpointUpsertIn, IngestSourceIn)
-
-
-def expect(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
 
 
 def post(url, body: bytes, headers):
@@ -38,7 +32,7 @@ def post(url, body: bytes, headers):
 
 def main() -> int:
     server, token, sink = sys.argv[1], sys.argv[2], sys.argv[3]
-    svix = Svix(token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    svix = sdk(server, token)
     src_api, ep_api = svix.ingest.source, svix.ingest.endpoint
     whsec = "whsec_" + "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 

@@ -6,20 +6,14 @@ the expectation.
 """
 import sys
 
-from svix.api import Svix, SvixOptions
+from checks import expect, sdk
 from svix.models import (OperationalWebhookEndpointHeadersIn, OperationalWebhookEndpointIn,
                          OperationalWebhookEndpointSecretIn, OperationalWebhookEndpointUpsertIn)
 
 
-def expect(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
-
-
 def main() -> int:
     server, token = sys.argv[1], sys.argv[2]
-    api = Svix(token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0)).operational_webhook.endpoint
+    api = sdk(server, token).operational_webhook.endpoint
     ep = api.create(OperationalWebhookEndpointIn(url="http://127.0.0.1:9/hook", uid="pager",
                                                   event_types=["endpoint.disabled"], metadata={"team": "sre"}))
     expect(ep.id.startswith("ep_") and ep.uid == "pager", f"create: {ep}")

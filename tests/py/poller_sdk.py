@@ -11,15 +11,10 @@ import sys
 import time
 from datetime import datetime, timezone
 
+from checks import expect, sdk
 from svix.api import (ApplicationIn, EndpointIn, MessageIn, MessagePollerConsumerPollOptions,
-                      MessagePollerPollOptions, Svix, SvixOptions)
+                      MessagePollerPollOptions)
 from svix.models import MessagePrecheckIn, PollingEndpointConsumerSeekIn
-
-
-def expect(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
 
 
 def send(svix, app, kind, n):
@@ -87,7 +82,7 @@ def after_restart(svix, app, ep):
 
 def main() -> int:
     server, token, phase = sys.argv[1], sys.argv[2], sys.argv[3]
-    svix = Svix(token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    svix = sdk(server, token)
     if phase == "first":
         first(svix)
     else:

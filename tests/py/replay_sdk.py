@@ -13,15 +13,10 @@ import time
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
+from checks import expect, sdk
 from svix.api import (ApplicationIn, EndpointGetAttemptStatsOptions, EndpointGetStatsOptions, EndpointIn,
-                      MessageIn, Svix, SvixOptions)
+                      MessageIn)
 from svix.models import AppPortalAccessIn, ApplicationTokenExpireIn, AppUsageStatsIn, BulkReplayIn, ReplayIn
-
-
-def expect(cond, what):
-    if not cond:
-        print(f"FAILED: {what}", file=sys.stderr)
-        sys.exit(1)
 
 
 def finished(svix, task_id):
@@ -44,7 +39,7 @@ def delivered(svix, app, ep, n):
 
 def main() -> int:
     server, token, sink = sys.argv[1], sys.argv[2], sys.argv[3]
-    svix = Svix(token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    svix = sdk(server, token)
     start = datetime.now(timezone.utc) - timedelta(seconds=1)
     app = svix.application.create(ApplicationIn(name="replayed")).id
     a = svix.endpoint.create(app, EndpointIn(url=f"{sink}/a", event_types=["order.paid"])).id
@@ -100,7 +95,7 @@ def main() -> int:
     # Portal sessions through the SDK: access, logout, expire-all.
     access = svix.authentication.app_portal_access(app, AppPortalAccessIn(capabilities=["ViewBase"]))
     expect(access.url and access.token, f"portal access: {access}")
-    portal = Svix(access.token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0))
+    portal = sdk(server, access.token)
     expect([e.id for e in portal.endpoint.list(app).data] == [a, b], "the portal reads its application")
     portal.authentication.logout()
     try:
@@ -111,7 +106,7 @@ def main() -> int:
     other = svix.authentication.app_portal_access(app, AppPortalAccessIn())
     svix.authentication.expire_all(app, ApplicationTokenExpireIn())
     try:
-        Svix(other.token, SvixOptions(server_url=server, retry_schedule=[], timeout=10.0)).endpoint.list(app)
+        sdk(server, other.token).endpoint.list(app)
         expect(False, "an expired portal token still works")
     except Exception as e:
         expect("401" in str(e) or "authentication" in str(e).lower(), f"after expire-all: {e}")
