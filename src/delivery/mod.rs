@@ -259,7 +259,9 @@ pub struct Ports {
     /// handed over (and waited for) before the attempt's record is written,
     /// so a crash between the two repeats the attempt, and with it the
     /// notice (under the repeated attempt's new id: an attempt in flight at
-    /// a crash may be reported twice, never not at all).
+    /// a crash may be reported twice). A notice refused five times
+    /// (`worker::NOTICE_RETRY_MS`), or while the shard stops, is lost with
+    /// an error log and the attempt recorded without it.
     pub notices: NoticeSink,
 }
 

@@ -493,11 +493,6 @@ fn index_attempt(
         .add_attempt(entry, rec.next_attempt_ms);
 }
 
-/// A worker's end: its connection pooled (unless endpoints wait for room in
-/// the budget, or the pool is full: then closed), and its room handed to
-/// the endpoints waiting; `handed_on` when it ended its turn with
-/// deliveries left (it goes to the back of the line). Returns the workers
-/// to start next, for [`Deliveries::start_worker`].
 /// Whether a worker that has run for `ran` hands its room on after its
 /// current run: endpoints wait for connections and its turn
 /// (`budget::TURN`) is over.
@@ -505,6 +500,11 @@ pub fn turn_over(d: &Deliveries, ran: std::time::Duration) -> bool {
     ran >= super::budget::TURN && d.conns.borrow().contended()
 }
 
+/// A worker's end: its connection pooled (unless endpoints wait for room in
+/// the budget, or the pool is full: then closed), and its room handed to
+/// the endpoints waiting; `handed_on` when it ended its turn with
+/// deliveries left (it goes to the back of the line). Returns the workers
+/// to start next, for [`Deliveries::start_worker`].
 pub fn end_worker(
     d: &Deliveries,
     endpoint_id: &Arc<str>,

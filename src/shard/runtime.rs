@@ -24,15 +24,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
-/// Where each shard's blocking thread (its journal syncs: page writeback
-/// and the disk's cache flush, mostly kernel work and waiting) may run:
-/// on any of the engine's `--cpus`, not only its shard's core, so that a
-/// sync's writeback uses a core that is idle at the time instead of taking
-/// its turn on the shard's (unpinned shards: anywhere, as glommio's
-/// default). With one core given, everything stays on it.
+/// Where a pinned shard's blocking thread (its journal syncs: page
+/// writeback and the disk's cache flush, mostly kernel work and waiting)
+/// may run: on any of the engine's `--cpus`, not only its shard's core, so
+/// that a sync's writeback uses a core that is idle at the time instead of
+/// taking its turn on the shard's. With one core given, everything stays
+/// on it. `None`: glommio's default, the shard's own placement (unpinned
+/// shards, beyond the `--cpus` given, run anywhere and so do their syncs).
 fn blocking_pool_placement(cpus: &[usize]) -> Option<glommio::PoolPlacement> {
     if cpus.is_empty() {
-        return Some(glommio::PoolPlacement::Unbound(1));
+        return None;
     }
     // Without the CPU topology, glommio's default: the shard's own core.
     let online = glommio::CpuSet::online().ok()?;
@@ -140,8 +141,10 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         } else {
             Vec::new()
         };
+        let pinned = matches!(placement, Placement::Fixed(_));
         let mut builder = LocalExecutorBuilder::new(placement);
-        if let Some(pool) = &blocking_pool {
+        // Only a pinned shard's syncs are fenced to the engine's cores.
+        if let (true, Some(pool)) = (pinned, &blocking_pool) {
             builder = builder.blocking_thread_pool_placement(pool.clone());
         }
         let handle = builder
@@ -469,10 +472,7 @@ mod tests {
 
     #[test]
     fn a_shards_syncs_may_run_on_any_core_given_to_the_engine() {
-        assert_eq!(
-            blocking_pool_placement(&[]),
-            Some(PoolPlacement::Unbound(1))
-        );
+        assert_eq!(blocking_pool_placement(&[]), None);
         let online: Vec<usize> = glommio::CpuSet::online()
             .expect("topology")
             .into_iter()

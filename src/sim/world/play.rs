@@ -176,7 +176,9 @@ impl World {
                     }
                 }
             }
-            let Some(endpoint) = endpoint else {
+            // Nothing left to attempt (every delivery settled without one):
+            // the next run, as `worker::run` skips an empty batch.
+            let Some(endpoint) = endpoint.filter(|_| !run.is_empty()) else {
                 continue;
             };
             // The run's requests go out together. On one connection, a
