@@ -298,18 +298,9 @@ impl Commit {
     fn wake_covered(&self) {
         let durable = self.journal.borrow().durable_lsn();
         let mut waiters = self.waiters.borrow_mut();
-        // Waiters register in call order, which need not be Lsn order, so
-        // every one is checked rather than only the front.
-        let mut i = 0;
-        while i < waiters.len() {
-            if waiters[i].0 <= durable {
-                if let Some((_, tx)) = waiters.swap_remove_back(i) {
-                    let _ = tx.send(());
-                }
-            } else {
-                i += 1;
-            }
-        }
+        complete_covered(&mut waiters, durable, |tx| {
+            let _ = tx.send(());
+        });
         if !waiters.is_empty() {
             self.kick.notify();
         }
@@ -319,6 +310,65 @@ impl Commit {
     pub fn sync_blocking(&self) {
         if let Err(e) = self.sync_here() {
             tracing::error!(error = %e, "final journal sync failed");
+        }
+    }
+}
+
+/// Completes (`complete`) every waiter whose Lsn `durable` covers, in the
+/// order they registered, and keeps the others in theirs. Waiters register
+/// in call order, which need not be Lsn order, so every one is checked
+/// rather than only the front. The order matters: each woken task then
+/// runs in it, and an accept's task hands its messages' deliveries on when
+/// it runs, so waking out of order (as a `swap_remove` did, which woke the
+/// last first) handed deliveries on out of the order their ids were minted
+/// in: endpoints got them out of order and the read path's indexes took
+/// 85 % of their inserts off their fast path (`reads::idlog`).
+fn complete_covered<T>(
+    waiters: &mut VecDeque<(Lsn, T)>,
+    durable: Lsn,
+    mut complete: impl FnMut(T),
+) {
+    // The common case: the covered waiters are the front ones.
+    while let Some((_, t)) = waiters.pop_front_if(|(lsn, _)| *lsn <= durable) {
+        complete(t);
+    }
+    if waiters.iter().all(|(lsn, _)| *lsn > durable) {
+        return;
+    }
+    for (lsn, t) in std::mem::take(waiters) {
+        match lsn <= durable {
+            true => complete(t),
+            false => waiters.push_back((lsn, t)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Covered waiters complete in the order they registered; the others
+    /// stay, in theirs.
+    #[test]
+    fn covered_waiters_complete_in_registration_order() {
+        // (registered Lsns, durable) -> (completed, left)
+        type Row = (&'static [u64], u64, &'static [u64], &'static [u64]);
+        let rows: [Row; 6] = [
+            (&[], 5, &[], &[]),
+            (&[1, 2, 3, 4], 4, &[1, 2, 3, 4], &[]),
+            (&[1, 2, 3, 4], 2, &[1, 2], &[3, 4]),
+            (&[3, 1, 4, 2, 5], 3, &[3, 1, 2], &[4, 5]),
+            (&[9, 1, 8, 2, 7, 3], 5, &[1, 2, 3], &[9, 8, 7]),
+            (&[6, 7], 5, &[], &[6, 7]),
+        ];
+        for (i, (registered, durable, completed, left)) in rows.into_iter().enumerate() {
+            let mut waiters: VecDeque<(Lsn, u64)> =
+                registered.iter().map(|&l| (Lsn(l), l)).collect();
+            let mut got = Vec::new();
+            complete_covered(&mut waiters, Lsn(durable), |t| got.push(t));
+            assert_eq!(got, completed, "row {i}: completed");
+            let kept: Vec<u64> = waiters.iter().map(|(_, t)| *t).collect();
+            assert_eq!(kept, left, "row {i}: left");
         }
     }
 }

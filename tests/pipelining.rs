@@ -299,3 +299,45 @@ fn a_fast_receiver_gets_full_runs_over_few_connections() {
         "runs arrive together ({most} requests in one read)"
     );
 }
+
+/// Batches that one group commit makes durable hand their deliveries on in
+/// the order they were accepted (their waiters were once woken last first),
+/// so one worker sends an endpoint's messages in the order of their ids.
+#[test]
+fn batches_made_durable_together_are_delivered_in_acceptance_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::Pipelined);
+    let (engine, app) = engine_for(dir.path(), &addr, "4");
+    let mut client = IngestClient::connect(&engine.socket).expect("connect ingest");
+    // Sent without waiting: the shard reads them together and they wait
+    // for the same syncs.
+    let batches: Vec<u64> = (0..24)
+        .map(|b| {
+            let events: Vec<Event> = (0..2)
+                .map(|i| Event {
+                    app: app.clone(),
+                    event_type: "order.paid".into(),
+                    event_id: None,
+                    channels: vec![],
+                    payload: json!({ "batch": b, "n": i }).to_string().into_bytes(),
+                })
+                .collect();
+            client.send_batch_nowait(&events).expect("batch sent")
+        })
+        .collect();
+    let mut acks: HashMap<u64, Vec<String>> = HashMap::new();
+    while acks.len() < batches.len() {
+        let (request, results) = client.recv_ack().expect("acknowledged");
+        let ids = results.into_iter().map(|r| match r {
+            EventResult::Accepted { msg_id } => msg_id,
+            EventResult::Rejected(why) => panic!("event rejected: {why:?}"),
+        });
+        acks.insert(request, ids.collect());
+    }
+    let ids: Vec<String> = batches.iter().flat_map(|b| acks[b].clone()).collect();
+    let mut minted = ids.clone();
+    minted.sort();
+    assert_eq!(ids, minted, "ids are minted in acceptance order");
+    let answered = wait_all_answered(&seen, &ids);
+    assert_eq!(answered, ids, "delivered in acceptance order");
+}
