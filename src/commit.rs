@@ -169,7 +169,8 @@ impl Commit {
             }
             Err(e) => return Err(e),
         };
-        let now = crate::time::now_ms();
+        // Retention counts in hours: the coarse clock's tick does not matter.
+        let now = crate::time::coarse_ms();
         let mut times = self.segment_times.borrow_mut();
         let newest = times.entry(pos.segment_seq).or_insert(now);
         *newest = (*newest).max(now);

@@ -3,10 +3,12 @@
 //! public half), and `webhook-signature` values (`v1,` HMAC-SHA256 and
 //! `v1a,` ed25519, one per key during a rotation).
 //!
-//! Signing does no I/O; [`Signer`] keeps its buffers and the ed25519 key
-//! pairs it has expanded, so the delivery hot path allocates nothing per
-//! attempt once warm. An ed25519 signature costs far more than an HMAC
-//! (docs/BENCHMARKS.md, `bench/signing.rs`).
+//! Signing does no I/O. An endpoint version's keys are readied once
+//! ([`Keyed`]: HMAC states with the key absorbed, ed25519 key pairs
+//! expanded) and [`Signer`] keeps its buffers, so the delivery hot path
+//! allocates nothing per attempt once warm. An ed25519 signature costs far
+//! more than an HMAC (docs/BENCHMARKS.md, `bench/hot_path.rs`'s
+//! `signer_v1a_1KiB`).
 
 use crate::records::{KeyScheme, SecretKey};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -195,60 +197,85 @@ fn sign_v1a_into(
     push_signature(out, "v1a,", pair.sign(message).as_ref());
 }
 
-/// Signs deliveries: the `webhook-timestamp` and `webhook-signature` values
-/// of one request at a time, with every unexpired key of the endpoint.
+/// An endpoint version's signing keys made ready to sign with: each HMAC
+/// key absorbed into its state (the inner and outer pads: two of a short
+/// body's ~9 compressions) and each ed25519 seed expanded into its key
+/// pair. Made once per endpoint version and kept with it, so neither a
+/// worker start (one per delivery for a slow receiver) nor a request keys
+/// anything again.
 ///
-/// Bounds: keeps at most `ENDPOINT_SECRETS_MAX` expanded ed25519 key pairs
-/// and as many keyed HMAC states (one endpoint's keys), the least recently
-/// added dropped first.
+/// Bounds: one state per key of the endpoint (at most
+/// `ENDPOINT_SECRETS_MAX`); a seed of the wrong length (which the API never
+/// stores) is left out.
+pub struct Keyed(Vec<(u64, KeyState)>);
+
+/// One key made ready.
+enum KeyState {
+    Hmac(Box<Hmac<Sha256>>),
+    Ed25519(Box<Ed25519KeyPair>),
+}
+
+impl Keyed {
+    /// Readies every key of `keys` (expired ones too: expiry is checked at
+    /// each signature).
+    pub fn new(keys: &[SecretKey]) -> Keyed {
+        let ready = keys.iter().filter_map(|k| {
+            let state = match k.scheme {
+                // HMAC accepts keys of any length.
+                KeyScheme::Hmac => {
+                    KeyState::Hmac(Box::new(Hmac::<Sha256>::new_from_slice(&k.key).ok()?))
+                }
+                KeyScheme::Ed25519 => {
+                    KeyState::Ed25519(Box::new(Ed25519KeyPair::from_seed_unchecked(&k.key).ok()?))
+                }
+            };
+            Some((k.expires_ms, state))
+        });
+        Keyed(ready.collect())
+    }
+}
+
+/// Signs deliveries: the `webhook-timestamp` and `webhook-signature` values
+/// of one request at a time, with every unexpired key of an endpoint's
+/// [`Keyed`]. Keeps its buffers, so a warm worker allocates nothing per
+/// request.
 #[derive(Default)]
 pub struct Signer {
     signature: String,
     timestamp: String,
     message: Vec<u8>,
-    pairs: Vec<(Vec<u8>, Ed25519KeyPair)>,
-    /// HMAC-SHA256 states with their key already absorbed (the inner and
-    /// outer pads: two of a short body's ~9 compressions), cloned per
-    /// signature.
-    macs: Vec<(Vec<u8>, Hmac<Sha256>)>,
 }
 
 impl Signer {
     /// Signs `body` of message `msg_id` at `now_ms` with each key of `keys`
     /// that has not expired; read the values with [`Signer::timestamp`] and
     /// [`Signer::signature`].
-    pub fn sign(&mut self, keys: &[SecretKey], now_ms: u64, msg_id: &str, body: &[u8]) {
+    pub fn sign(&mut self, keys: &Keyed, now_ms: u64, msg_id: &str, body: &[u8]) {
         let timestamp_s = now_ms / 1000;
         self.signature.clear();
-        // Keys the endpoint no longer has (rotated out, deleted) are not
-        // kept: at most `ENDPOINT_SECRETS_MAX` entries each side.
-        self.macs.retain(|(k, _)| keys.iter().any(|s| s.key == *k));
-        self.pairs.retain(|(k, _)| keys.iter().any(|s| s.key == *k));
-        for k in keys
+        for (_, state) in keys
+            .0
             .iter()
-            .filter(|k| k.expires_ms == 0 || k.expires_ms > now_ms)
+            .filter(|(expires_ms, _)| *expires_ms == 0 || *expires_ms > now_ms)
         {
-            match k.scheme {
-                KeyScheme::Hmac => {
-                    let Some(mac) = self.mac_of(&k.key).cloned() else {
-                        continue;
-                    };
-                    sign_with(&mut self.signature, mac, msg_id, timestamp_s, body);
-                }
-                KeyScheme::Ed25519 => {
-                    let Some(i) = self.pair_of(&k.key) else {
-                        continue;
-                    };
-                    let pair = &self.pairs[i].1;
-                    sign_v1a_into(
+            match state {
+                KeyState::Hmac(mac) => {
+                    sign_with(
                         &mut self.signature,
-                        pair,
-                        &mut self.message,
+                        (**mac).clone(),
                         msg_id,
                         timestamp_s,
                         body,
                     );
                 }
+                KeyState::Ed25519(pair) => sign_v1a_into(
+                    &mut self.signature,
+                    pair,
+                    &mut self.message,
+                    msg_id,
+                    timestamp_s,
+                    body,
+                ),
             }
         }
         self.timestamp.clear();
@@ -266,37 +293,6 @@ impl Signer {
     /// The last signed request's `webhook-signature`.
     pub fn signature(&self) -> &str {
         &self.signature
-    }
-
-    /// The keyed HMAC state of `key`, made on first use (HMAC takes keys
-    /// of any length, so there is always one).
-    fn mac_of(&mut self, key: &[u8]) -> Option<&Hmac<Sha256>> {
-        let i = match self.macs.iter().position(|(k, _)| k == key) {
-            Some(i) => i,
-            None => {
-                let mac = Hmac::<Sha256>::new_from_slice(key).ok()?;
-                if self.macs.len() >= crate::limits::ENDPOINT_SECRETS_MAX {
-                    self.macs.remove(0);
-                }
-                self.macs.push((key.to_vec(), mac));
-                self.macs.len() - 1
-            }
-        };
-        Some(&self.macs[i].1)
-    }
-
-    /// The expanded key pair of `seed`, expanding it on first use (none
-    /// for a seed of the wrong length, which the API never stores).
-    fn pair_of(&mut self, seed: &[u8]) -> Option<usize> {
-        if let Some(i) = self.pairs.iter().position(|(s, _)| s == seed) {
-            return Some(i);
-        }
-        let pair = Ed25519KeyPair::from_seed_unchecked(seed).ok()?;
-        if self.pairs.len() >= crate::limits::ENDPOINT_SECRETS_MAX {
-            self.pairs.remove(0);
-        }
-        self.pairs.push((seed.to_vec(), pair));
-        Some(self.pairs.len() - 1)
     }
 }
 
@@ -330,28 +326,24 @@ mod tests {
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
-    /// The signer's kept HMAC states sign as a fresh HMAC does, for every
-    /// key of a rotation, call after call, and past the bound on kept keys.
+    /// Readied HMAC states sign as a fresh HMAC does, for every key of a
+    /// rotation, call after call.
     #[test]
     fn the_signer_signs_as_a_fresh_hmac_with_every_key() {
         let keys: Vec<Vec<u8>> = (0..crate::limits::ENDPOINT_SECRETS_MAX + 3)
             .map(|i| vec![i as u8 + 1; 24 + i % 40])
             .collect();
+        let secret = |k: &Vec<u8>| SecretKey {
+            key: k.clone(),
+            scheme: KeyScheme::Hmac,
+            expires_ms: 0,
+        };
         let mut signer = Signer::default();
-        for round in 0..3 {
-            for pair in keys.windows(2) {
-                let secret = |k: &Vec<u8>| SecretKey {
-                    key: k.clone(),
-                    scheme: KeyScheme::Hmac,
-                    expires_ms: 0,
-                };
+        for pair in keys.windows(2) {
+            let keyed = Keyed::new(&[secret(&pair[0]), secret(&pair[1])]);
+            for round in 0..3 {
                 let body = format!("{{\"round\":{round}}}");
-                signer.sign(
-                    &[secret(&pair[0]), secret(&pair[1])],
-                    1_614_265_330_000,
-                    "msg_1",
-                    body.as_bytes(),
-                );
+                signer.sign(&keyed, 1_614_265_330_000, "msg_1", body.as_bytes());
                 let want = signature_header(
                     &[&pair[0], &pair[1]],
                     "msg_1",
@@ -359,7 +351,6 @@ mod tests {
                     body.as_bytes(),
                 );
                 assert_eq!(signer.signature(), want, "round {round}");
-                assert!(signer.macs.len() <= crate::limits::ENDPOINT_SECRETS_MAX);
             }
         }
     }
@@ -395,7 +386,7 @@ mod tests {
             key(KeyScheme::Hmac, vec![1; 24], now + 5_000),
             key(KeyScheme::Hmac, vec![2; 24], now - 1),
         ];
-        signer.sign(&keys, now, "msg_1", b"{}");
+        signer.sign(&Keyed::new(&keys), now, "msg_1", b"{}");
         assert_eq!(signer.timestamp(), "1614265330");
         let parts: Vec<&str> = signer.signature().split(' ').collect();
         assert_eq!(parts.len(), 2, "the expired key does not sign: {parts:?}");

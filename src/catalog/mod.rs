@@ -14,7 +14,7 @@
 //!   put and removed with it; `source_uids` and `source_tokens` map to
 //!   sources that exist;
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
-//!   `by_type[(app, t)]` for each type `t` of its filter, and nowhere else.
+//!   `by_type[app][t]` for each type `t` of its filter, and nowhere else.
 
 mod consumers;
 mod notices;
@@ -41,11 +41,13 @@ pub struct Catalog {
     /// that name it.
     endpoint_names: HashMap<String, Arc<str>>,
     app_endpoints: HashMap<String, Vec<String>>,
-    /// The fan-out index: (app id, event type) → endpoints filtering on that
+    /// The fan-out index: app id → event type → endpoints filtering on that
     /// type, and app id → endpoints without a filter; both sorted by id. A
     /// message then looks at its candidates only, not at every endpoint of
     /// its application (10,000 endpoints made that scan the whole cost).
-    by_type: HashMap<(String, String), Vec<String>>,
+    /// Nested, so a message's lookup borrows its app id and type instead of
+    /// building a key of two new strings.
+    by_type: HashMap<String, HashMap<String, Vec<String>>>,
     any_type: HashMap<String, Vec<String>>,
     event_types: BTreeMap<String, Arc<EventTypeRecord>>,
     /// Schemas and flags of event types that have them.
@@ -312,7 +314,12 @@ impl Catalog {
         for key in Self::type_keys(ep) {
             let list = match key {
                 None => self.any_type.entry(ep.app_id.clone()).or_default(),
-                Some(t) => self.by_type.entry((ep.app_id.clone(), t)).or_default(),
+                Some(t) => self
+                    .by_type
+                    .entry(ep.app_id.clone())
+                    .or_default()
+                    .entry(t)
+                    .or_default(),
             };
             if let Err(pos) = list.binary_search(&ep.id) {
                 list.insert(pos, ep.id.clone());
@@ -324,7 +331,10 @@ impl Catalog {
         for key in Self::type_keys(ep) {
             let list = match key {
                 None => self.any_type.get_mut(&ep.app_id),
-                Some(t) => self.by_type.get_mut(&(ep.app_id.clone(), t)),
+                Some(t) => self
+                    .by_type
+                    .get_mut(&ep.app_id)
+                    .and_then(|types| types.get_mut(&t)),
             };
             if let Some(list) = list {
                 if let Ok(pos) = list.binary_search(&ep.id) {
@@ -415,7 +425,8 @@ impl Catalog {
         let any = self.any_type.get(app_id).map_or(empty, |v| v.as_slice());
         let typed = self
             .by_type
-            .get(&(app_id.to_string(), event_type.to_string()))
+            .get(app_id)
+            .and_then(|types| types.get(event_type))
             .map_or(empty, |v| v.as_slice());
         // The two lists are disjoint and sorted: merge them in id order.
         let (mut a, mut b) = (any.iter().peekable(), typed.iter().peekable());

@@ -209,9 +209,9 @@ pub struct EndpointQueue {
     pub per_request_us: u32,
     /// In line for room in the shard's connection budget (`budget`).
     pub waiting: bool,
-    /// The endpoint version's parsed URL, TLS configuration and proxy,
-    /// kept across workers (`worker::prepared`).
-    prepared: Option<Box<worker::Prepared>>,
+    /// The endpoint version's parsed URL, TLS configuration, proxy and
+    /// readied signing keys, kept across workers (`worker::prepared`).
+    prepared: Option<Rc<worker::Prepared>>,
 }
 
 /// Why the owner shard wants an endpoint disabled.

@@ -9,7 +9,7 @@ use super::guard::Target;
 use crate::http_wire::encode_request;
 use crate::message::Message;
 use crate::records::EndpointRecord;
-use crate::signing::Signer;
+use crate::signing::{Keyed, Signer};
 
 /// Header names the engine owns; endpoint headers cannot override them.
 pub const RESERVED_HEADERS: &[&str] = &[
@@ -54,16 +54,18 @@ fn body_for<'a>(endpoint: &EndpointRecord, msg: &'a Message) -> std::borrow::Cow
     }
 }
 
-/// Signs and encodes one request, appending it to `out` (the run's bytes).
+/// Signs and encodes one request of an attempt made at `at_ms` (its
+/// `webhook-timestamp`), appending it to `out` (the run's bytes).
 pub(super) fn encode(
     endpoint: &EndpointRecord,
     target: &Target,
     msg: &Message,
-    signer: &mut Signer,
+    (keys, signer): (&Keyed, &mut Signer),
+    at_ms: u64,
     out: &mut Vec<u8>,
 ) -> Result<(), AttemptError> {
     let body = body_for(endpoint, msg);
-    signer.sign(&endpoint.secrets, crate::time::now_ms(), &msg.id, &body);
+    signer.sign(keys, at_ms, &msg.id, &body);
     let mut headers: Vec<(&str, &str)> = Vec::with_capacity(6 + endpoint.headers.len());
     headers.extend_from_slice(&[
         ("content-type", "application/json"),

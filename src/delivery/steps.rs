@@ -386,7 +386,10 @@ fn note_health(
 ) {
     let mut failing = d.failing_since.borrow_mut();
     if (200..300).contains(&status) {
-        failing.remove(endpoint_id);
+        // Most endpoints are not failing: no hashing of the id then.
+        if !failing.is_empty() {
+            failing.remove(endpoint_id);
+        }
         return;
     }
     // A change to the endpoint (re-enabling it, say) starts a new streak,

@@ -23,15 +23,17 @@ use std::time::Duration;
 /// How long a delivery waits when its message could not be read back for an
 /// I/O reason (not damage) before it tries again.
 const UNREADABLE_RETRY_MS: u64 = 1_000;
-/// An endpoint version with its parsed URL, TLS configuration and egress
-/// proxy, kept on the endpoint's queue (`EndpointQueue::prepared`) so that
-/// a worker start neither parses the URL nor builds a rustls configuration
-/// again (which also lets TLS sessions resume across workers).
+/// An endpoint version with its parsed URL, TLS configuration, egress
+/// proxy and readied signing keys, kept on the endpoint's queue
+/// (`EndpointQueue::prepared`) so that a worker start neither parses the
+/// URL, builds a rustls configuration (which also lets TLS sessions resume
+/// across workers) nor keys an HMAC again.
 pub(super) struct Prepared {
     endpoint: Arc<EndpointRecord>,
-    target: Rc<Target>,
+    target: Target,
     tls: Option<Arc<rustls::ClientConfig>>,
     proxy: Option<Arc<super::proxy::Proxy>>,
+    keys: signing::Keyed,
 }
 
 /// The buffers one worker reuses across runs (from the shard's spares).
@@ -47,7 +49,7 @@ fn prepared(
     d: &Deliveries,
     endpoint: &Arc<EndpointRecord>,
     engine_proxy: &str,
-) -> Result<(Rc<Target>, Limits2), AttemptError> {
+) -> Result<Rc<Prepared>, AttemptError> {
     if let Some(p) = d
         .queues
         .borrow()
@@ -55,16 +57,16 @@ fn prepared(
         .and_then(|q| q.prepared.as_ref())
         .filter(|p| Arc::ptr_eq(&p.endpoint, endpoint))
     {
-        return Ok((p.target.clone(), (p.tls.clone(), p.proxy.clone())));
+        return Ok(p.clone());
     }
-    let mut t = Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?;
+    let mut target =
+        Target::parse(&endpoint.url).map_err(|e| AttemptError::Target(e.to_string()))?;
     let own_settings =
         !super::tls::EndpointTls::of(endpoint).is_default() || !endpoint.proxy_url.is_empty();
     if own_settings {
         // Connections made before an edit of these settings are not reused.
-        t.pool_tag = endpoint.updated_ms.max(1);
+        target.pool_tag = endpoint.updated_ms.max(1);
     }
-    let target = Rc::new(t);
     let tls = super::tls::for_endpoint(super::tls::EndpointTls::of(endpoint)).map_err(|e| {
         AttemptError::Tls {
             failure: super::tls::Failure::Handshake,
@@ -86,22 +88,18 @@ fn prepared(
             Some(Arc::new(p))
         }
     };
+    let prepared = Rc::new(Prepared {
+        endpoint: endpoint.clone(),
+        target,
+        tls,
+        proxy,
+        keys: signing::Keyed::new(&endpoint.secrets),
+    });
     if let Some(q) = d.queues.borrow_mut().get_mut(&endpoint.id[..]) {
-        q.prepared = Some(Box::new(Prepared {
-            endpoint: endpoint.clone(),
-            target: target.clone(),
-            tls: tls.clone(),
-            proxy: proxy.clone(),
-        }));
+        q.prepared = Some(prepared.clone());
     }
-    Ok((target, (tls, proxy)))
+    Ok(prepared)
 }
-
-/// The TLS configuration and egress proxy that go with a prepared target.
-type Limits2 = (
-    Option<Arc<rustls::ClientConfig>>,
-    Option<Arc<super::proxy::Proxy>>,
-);
 
 pub(super) async fn run(d: Rc<Deliveries>, endpoint_id: Arc<str>, conn: Option<Conn>) {
     let mut wire = d.spare_wires.take();
@@ -223,7 +221,7 @@ async fn attempt_run(
     for (_, p) in run.iter() {
         crate::failpoint::panic_before_attempt(&p.msg.event_type);
     }
-    let answers = send(d, endpoint, run, w).await;
+    let answers = send(d, endpoint, run, at_ms, w).await;
     steps::answered(d, &endpoint.id, &answers);
     // Attempts without a notice settle in run order with the runs other
     // workers got answers for meanwhile, their records in one journal write
@@ -264,40 +262,43 @@ async fn finish(
     steps::record(d, *handle, &p.msg, &p.endpoint_id, done);
 }
 
-/// Signs and encodes the run's requests, sends them on one connection and
-/// returns one answer per delivery, in order.
+/// Signs and encodes the run's requests (attempts made at `at_ms`), sends
+/// them on one connection and returns one answer per delivery, in order.
 async fn send(
     d: &Rc<Deliveries>,
     endpoint: &Arc<EndpointRecord>,
     run: &[Loaded],
+    at_ms: u64,
     w: &mut Worker,
 ) -> Vec<Answer> {
     let failed = |e: AttemptError| Answer {
         result: Err(e),
         duration_us: 0,
     };
-    let (target, (tls, proxy)) = match prepared(d, endpoint, &d.ports.shared.config.proxy_url) {
-        Ok(t) => t,
+    let p = match prepared(d, endpoint, &d.ports.shared.config.proxy_url) {
+        Ok(p) => p,
         Err(e) => return run.iter().map(|_| failed(e.clone())).collect(),
     };
     // Requests that cannot be encoded are answered at once; the rest go out.
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(run.len());
     w.wire.clear();
     let expunged = &d.ports.shared.expunged;
-    for (_, p) in run {
+    for (_, msg) in run {
         // Expunged while the run was being prepared: not sent (the next
         // look at the delivery cancels it).
-        if expunged.contains(p.msg.id.as_str()) {
+        if expunged.contains(msg.msg.id.as_str()) {
             answers.push(Some(failed(AttemptError::NotSent)));
             continue;
         }
-        match super::request::encode(
+        let request = super::request::encode(
             endpoint,
-            &target,
-            &p.msg,
-            &mut w.signer,
+            &p.target,
+            &msg.msg,
+            (&p.keys, &mut w.signer),
+            at_ms,
             &mut w.wire.request,
-        ) {
+        );
+        match request {
             Ok(()) => {
                 w.wire.ends.push(w.wire.request.len());
                 answers.push(None);
@@ -311,12 +312,12 @@ async fn send(
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
         request_timeout: Duration::from_millis(config.request_timeout_ms),
         keep_bytes: config.response_keep_bytes,
-        tls,
-        proxy,
+        tls: p.tls.clone(),
+        proxy: p.proxy.clone(),
     };
     let mut sent = match w.wire.ends.is_empty() {
         true => Vec::new(),
-        false => w.wire.exchange(&target, &limits).await,
+        false => w.wire.exchange(&p.target, &limits).await,
     }
     .into_iter();
     answers
