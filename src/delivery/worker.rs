@@ -283,17 +283,17 @@ async fn send(
     let mut answers: Vec<Option<Answer>> = Vec::with_capacity(run.len());
     w.wire.clear();
     let expunged = &d.ports.shared.expunged;
-    for (_, msg) in run {
+    for (_, delivery) in run {
         // Expunged while the run was being prepared: not sent (the next
         // look at the delivery cancels it).
-        if expunged.contains(msg.msg.id.as_str()) {
+        if expunged.contains(delivery.msg.id.as_str()) {
             answers.push(Some(failed(AttemptError::NotSent)));
             continue;
         }
         let request = super::request::encode(
             endpoint,
             &p.target,
-            &msg.msg,
+            &delivery.msg,
             (&p.keys, &mut w.signer),
             at_ms,
             &mut w.wire.request,
