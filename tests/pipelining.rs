@@ -175,9 +175,9 @@ fn engine_with(
     (engine, app)
 }
 
-/// Sends `n` events in one ingest batch (so they queue up behind one worker).
-fn send_batch(engine: &Engine, app: &str, n: usize) -> Vec<String> {
-    let events: Vec<Event> = (0..n)
+/// `n` events of `app`.
+fn events(app: &str, n: usize) -> Vec<Event> {
+    (0..n)
         .map(|i| Event {
             app: app.into(),
             event_type: "order.paid".into(),
@@ -185,9 +185,11 @@ fn send_batch(engine: &Engine, app: &str, n: usize) -> Vec<String> {
             channels: vec![],
             payload: json!({ "n": i }).to_string().into_bytes(),
         })
-        .collect();
-    let mut client = IngestClient::connect(&engine.socket).expect("connect ingest");
-    let results = client.send_batch(&events).expect("batch acknowledged");
+        .collect()
+}
+
+/// The ids an ACK gives, in event order (a rejection fails the test).
+fn accepted(results: Vec<EventResult>) -> Vec<String> {
     results
         .into_iter()
         .map(|r| match r {
@@ -195,6 +197,16 @@ fn send_batch(engine: &Engine, app: &str, n: usize) -> Vec<String> {
             EventResult::Rejected(why) => panic!("event rejected: {why:?}"),
         })
         .collect()
+}
+
+/// Sends `n` events in one ingest batch (so they queue up behind one worker).
+fn send_batch(engine: &Engine, app: &str, n: usize) -> Vec<String> {
+    let mut client = IngestClient::connect(&engine.socket).expect("connect ingest");
+    accepted(
+        client
+            .send_batch(&events(app, n))
+            .expect("batch acknowledged"),
+    )
 }
 
 fn counts(ids: &[String]) -> HashMap<String, usize> {
@@ -312,27 +324,16 @@ fn batches_made_durable_together_are_delivered_in_acceptance_order() {
     // Sent without waiting: the shard reads them together and they wait
     // for the same syncs.
     let batches: Vec<u64> = (0..24)
-        .map(|b| {
-            let events: Vec<Event> = (0..2)
-                .map(|i| Event {
-                    app: app.clone(),
-                    event_type: "order.paid".into(),
-                    event_id: None,
-                    channels: vec![],
-                    payload: json!({ "batch": b, "n": i }).to_string().into_bytes(),
-                })
-                .collect();
-            client.send_batch_nowait(&events).expect("batch sent")
+        .map(|_| {
+            client
+                .send_batch_nowait(&events(&app, 2))
+                .expect("batch sent")
         })
         .collect();
     let mut acks: HashMap<u64, Vec<String>> = HashMap::new();
     while acks.len() < batches.len() {
         let (request, results) = client.recv_ack().expect("acknowledged");
-        let ids = results.into_iter().map(|r| match r {
-            EventResult::Accepted { msg_id } => msg_id,
-            EventResult::Rejected(why) => panic!("event rejected: {why:?}"),
-        });
-        acks.insert(request, ids.collect());
+        acks.insert(request, accepted(results));
     }
     let ids: Vec<String> = batches.iter().flat_map(|b| acks[b].clone()).collect();
     let mut minted = ids.clone();
