@@ -46,8 +46,17 @@ pub struct Commit {
     scratch: RefCell<rkyv::util::AlignedVec>,
     /// Bytes appended, syncs run and their latency, for metrics.
     appended_bytes: Cell<u64>,
-    /// Newest record time per segment, for compaction.
+    /// Newest record time per segment, for compaction. Never earlier than
+    /// the creation time of a record in the segment, which compaction's
+    /// pending-message rule relies on (`shard::compaction::cutoff_ms`): the
+    /// clock is read after the record is appended.
     segment_times: RefCell<SegmentTimes>,
+    /// Open holds (`held`), and the segments their appends went to, which
+    /// get their time once, when the last hold ends (one clock read per
+    /// batch instead of one per record). At most the segments one batch
+    /// spans.
+    holds: Cell<u32>,
+    unstamped: RefCell<Vec<u64>>,
     syncs: Cell<u64>,
     sync_us: RefCell<hdrhistogram::Histogram<u64>>,
     /// Whether a failed journal write aborts the process (the engine), or
@@ -76,6 +85,8 @@ impl Commit {
             scratch: RefCell::new(rkyv::util::AlignedVec::new()),
             appended_bytes: Cell::new(0),
             segment_times: RefCell::new(Default::default()),
+            holds: Cell::new(0),
+            unstamped: RefCell::new(Vec::new()),
             syncs: Cell::new(0),
             sync_us: RefCell::new(crate::metrics::latency_histogram()),
             write_failure_aborts: true,
@@ -139,12 +150,21 @@ impl Commit {
         struct Release<'a>(&'a Commit);
         impl Drop for Release<'_> {
             fn drop(&mut self) {
-                if let Err(e) = self.0.journal.borrow_mut().release() {
-                    self.0.write_failed(&e);
+                let c = self.0;
+                if let Err(e) = c.journal.borrow_mut().release() {
+                    c.write_failed(&e);
+                }
+                c.holds.set(c.holds.get() - 1);
+                if c.holds.get() == 0 {
+                    let now = crate::time::now_ms();
+                    for seq in c.unstamped.take() {
+                        c.stamp(seq, now);
+                    }
                 }
             }
         }
         self.journal.borrow_mut().hold();
+        self.holds.set(self.holds.get() + 1);
         let release = Release(self);
         let out = f();
         drop(release);
@@ -169,16 +189,28 @@ impl Commit {
             }
             Err(e) => return Err(e),
         };
-        // Retention counts in hours: the coarse clock's tick does not matter.
-        let now = crate::time::coarse_ms();
-        let mut times = self.segment_times.borrow_mut();
-        let newest = times.entry(pos.segment_seq).or_insert(now);
-        *newest = (*newest).max(now);
+        // Stamped now, or when the hold ends: after the record's own time
+        // was read (see `segment_times`).
+        if self.holds.get() > 0 {
+            let mut unstamped = self.unstamped.borrow_mut();
+            if unstamped.last() != Some(&pos.segment_seq) {
+                unstamped.push(pos.segment_seq);
+            }
+        } else {
+            self.stamp(pos.segment_seq, crate::time::now_ms());
+        }
         // Lsns count bytes, so the difference is the record's footprint
         // (plus the unused tail of a segment after a roll).
         self.appended_bytes
             .set(self.appended_bytes.get() + (lsn.0 - before.0));
         Ok((lsn, pos))
+    }
+
+    /// Notes a record appended to segment `seq` at `now` or before.
+    fn stamp(&self, seq: u64, now: u64) {
+        let mut times = self.segment_times.borrow_mut();
+        let newest = times.entry(seq).or_insert(now);
+        *newest = (*newest).max(now);
     }
 
     /// Seeds the segment times found by recovery.
@@ -336,7 +368,8 @@ fn complete_covered<T>(
     if waiters.iter().all(|(lsn, _)| *lsn > durable) {
         return;
     }
-    for (lsn, t) in std::mem::take(waiters) {
+    let capacity = waiters.capacity();
+    for (lsn, t) in std::mem::replace(waiters, VecDeque::with_capacity(capacity)) {
         match lsn <= durable {
             true => complete(t),
             false => waiters.push_back((lsn, t)),
@@ -347,6 +380,36 @@ fn complete_covered<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A segment's newest time is read after its records are appended: at
+    /// the end of a hold for the hold's appends, at once for the others,
+    /// so it is never earlier than a record's own time.
+    #[test]
+    fn a_segment_is_stamped_after_its_records() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = crate::journal::JournalConfig {
+            segment_bytes: 1 << 20,
+            repair: false,
+        };
+        let journal = Journal::open(tmp.path(), config, |_| {})
+            .expect("opens")
+            .0;
+        let commit = Commit::new(journal, Durability::Sync, 1);
+        let newest = || commit.segment_times.borrow().values().copied().max();
+        crate::time::simulate(1_000);
+        commit.held(|| {
+            commit.append(3, b"made at 1000").expect("append");
+            // A record made later in the same batch.
+            crate::time::simulate(2_000);
+            commit.append(3, b"made at 2000").expect("append");
+            assert_eq!(newest(), None, "stamped when the hold ends");
+        });
+        assert_eq!(newest(), Some(2_000));
+        crate::time::simulate(3_000);
+        commit.append(3, b"made at 3000").expect("append");
+        assert_eq!(newest(), Some(3_000), "an append outside a hold at once");
+        crate::time::simulate(0);
+    }
 
     /// Covered waiters complete in the order they registered; the others
     /// stay, in theirs.

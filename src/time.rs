@@ -28,27 +28,6 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// [`now_ms`] from the kernel's coarse clock: about 3 ns instead of 20 (no
-/// clock-source read), but up to one tick (1 to 4 ms) behind. Only for
-/// times nothing compares finely with [`now_ms`]'s (a journal segment's
-/// newest record, which retention counts in hours).
-pub fn coarse_ms() -> u64 {
-    let simulated = SIMULATED_MS.with(Cell::get);
-    if simulated != 0 {
-        return simulated;
-    }
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-    match (rc, u64::try_from(ts.tv_sec), u64::try_from(ts.tv_nsec)) {
-        (0, Ok(s), Ok(ns)) => s * 1000 + ns / 1_000_000,
-        _ => now_ms(),
-    }
-}
-
 /// From now on this thread's [`now_ms`] is `ms` (the simulator's clock;
 /// `0` goes back to the system clock). Only the simulator calls it.
 pub fn simulate(ms: u64) {
@@ -110,20 +89,6 @@ mod tests {
         let s = rfc3339(ms);
         assert_eq!(s, "2023-11-14T22:13:20.123Z");
         assert_eq!(parse_rfc3339(&s), Some(ms));
-    }
-
-    /// The coarse clock is the precise one within a few ticks, and both
-    /// read the simulated time of a thread the simulator drives.
-    #[test]
-    fn the_coarse_clock_is_within_ticks_of_the_precise_one() {
-        let (before, coarse, after) = (now_ms(), coarse_ms(), now_ms());
-        assert!(
-            coarse + 50 >= before && coarse <= after,
-            "{before} {coarse} {after}"
-        );
-        simulate(1_234);
-        assert_eq!((now_ms(), coarse_ms()), (1_234, 1_234));
-        simulate(0);
     }
 
     #[test]

@@ -164,6 +164,8 @@ fn the_catalog_moves_to_another_engine_and_bad_documents_change_nothing() {
     shown["ringhook"]["endpoints"][0]["eventTypeHeader"] = json!("webhook-id");
     shown["ringhook"]["endpoints"][1]["secrets"] =
         json!([{ "key": "AAAA", "expiresMs": 0, "scheme": "ed25519" }]);
+    let key = doc["ringhook"]["endpoints"][0]["secrets"][0].clone();
+    shown["ringhook"]["endpoints"][0]["secrets"] = json!(vec![key; 9]);
     shown["ringhook"]["sources"][0]["config"] = json!("nope");
     let (s, v) = b.api("POST", "/api/v1/environment/import", Some(shown));
     assert_eq!(s, 422, "{v}");
@@ -175,6 +177,7 @@ fn the_catalog_moves_to_another_engine_and_bad_documents_change_nothing() {
         "headers",
         "eventTypeHeader",
         "32-byte seed",
+        "at most 8 keys",
         "config",
     ] {
         assert!(v.to_string().contains(field), "{field}: {v}");

@@ -310,6 +310,14 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
                 "an ed25519 key is a 32-byte seed",
             );
         }
+        // As rotation keeps them: each is readied for signing
+        // (`signing::Keyed`), within this bound.
+        if e.secrets.len() > crate::limits::ENDPOINT_SECRETS_MAX {
+            problems.add(
+                &at("endpoints", i, "secrets"),
+                format!("at most {} keys", crate::limits::ENDPOINT_SECRETS_MAX),
+            );
+        }
         // As through the API: the delivery order is fixed at creation.
         let now = shard.shared().catalog.load();
         if now

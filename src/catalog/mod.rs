@@ -14,7 +14,8 @@
 //!   put and removed with it; `source_uids` and `source_tokens` map to
 //!   sources that exist;
 //! - each endpoint is in `any_type[app]` (no event-type filter) or in
-//!   `by_type[app][t]` for each type `t` of its filter, and nowhere else.
+//!   `by_type[app][t]` for each type `t` of its filter, and nowhere else;
+//!   no list (and no application's map of types) there is empty.
 
 mod consumers;
 mod notices;
@@ -327,18 +328,30 @@ impl Catalog {
         }
     }
 
+    /// Takes `ep` out of the fan-out index; lists, and types, left empty
+    /// go, so deleted applications and types leave nothing behind.
     fn unindex_types(&mut self, ep: &EndpointRecord) {
         for key in Self::type_keys(ep) {
-            let list = match key {
-                None => self.any_type.get_mut(&ep.app_id),
-                Some(t) => self
-                    .by_type
-                    .get_mut(&ep.app_id)
-                    .and_then(|types| types.get_mut(&t)),
-            };
-            if let Some(list) = list {
-                if let Ok(pos) = list.binary_search(&ep.id) {
-                    list.remove(pos);
+            match key {
+                None => {
+                    let list = self.any_type.get_mut(&ep.app_id);
+                    if list.is_some_and(|list| remove_sorted(list, &ep.id)) {
+                        self.any_type.remove(&ep.app_id);
+                    }
+                }
+                Some(t) => {
+                    let Some(types) = self.by_type.get_mut(&ep.app_id) else {
+                        continue;
+                    };
+                    if types
+                        .get_mut(&t)
+                        .is_some_and(|list| remove_sorted(list, &ep.id))
+                    {
+                        types.remove(&t);
+                    }
+                    if types.is_empty() {
+                        self.by_type.remove(&ep.app_id);
+                    }
                 }
             }
         }
@@ -450,6 +463,14 @@ impl Catalog {
     }
 }
 
+/// Removes `id` from a sorted list; whether the list is now empty.
+fn remove_sorted(list: &mut Vec<String>, id: &str) -> bool {
+    if let Ok(pos) = list.binary_search_by(|e| e.as_str().cmp(id)) {
+        list.remove(pos);
+    }
+    list.is_empty()
+}
+
 /// Whether an endpoint takes a message of this event type and channels.
 pub fn matches(ep: &EndpointRecord, event_type: &str, channels: &[String]) -> bool {
     !ep.disabled
@@ -508,6 +529,10 @@ mod tests {
         c.delete_app("app_1");
         assert!(c.endpoint_by_id("ep_a").is_none());
         assert!(c.app("acme").is_none());
+        assert!(
+            c.any_type.is_empty() && c.by_type.is_empty(),
+            "nothing left behind"
+        );
     }
 
     proptest::proptest! {
@@ -550,6 +575,11 @@ mod tests {
                         proptest::prop_assert_eq!(c.fan_out(app_id, t, &[]), scan);
                     }
                 }
+                proptest::prop_assert!(c.any_type.values().all(|l| !l.is_empty()));
+                proptest::prop_assert!(c
+                    .by_type
+                    .values()
+                    .all(|types| !types.is_empty() && types.values().all(|l| !l.is_empty())));
             }
         }
     }
