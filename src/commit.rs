@@ -391,9 +391,7 @@ mod tests {
             segment_bytes: 1 << 20,
             repair: false,
         };
-        let journal = Journal::open(tmp.path(), config, |_| {})
-            .expect("opens")
-            .0;
+        let journal = Journal::open(tmp.path(), config, |_| {}).expect("opens").0;
         let commit = Commit::new(journal, Durability::Sync, 1);
         let newest = || commit.segment_times.borrow().values().copied().max();
         crate::time::simulate(1_000);

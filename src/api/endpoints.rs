@@ -217,7 +217,7 @@ fn commit_endpoint(shard: &Shard, rec: &EndpointRecord) -> Result<()> {
     let catalog = shard.shared().catalog.load();
     let max = shard.shared().config.max_endpoints_per_app;
     let new = catalog.endpoint_by_id(&rec.id).is_none();
-    if new && catalog.endpoints_of(&rec.app_id).count() >= max {
+    if new && catalog.endpoint_count(&rec.app_id) >= max {
         return Err(limit_reached("endpoints per application", max));
     }
     drop(catalog);

@@ -419,7 +419,7 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
     }
     let endpoints_max = config.max_endpoints_per_app;
     for a in after.every_app() {
-        if after.endpoints_of(&a.id).count() > endpoints_max {
+        if after.endpoint_count(&a.id) > endpoints_max {
             problems.add(
                 &[json!("ringhook"), json!("endpoints")],
                 format!(

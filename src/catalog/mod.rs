@@ -405,6 +405,12 @@ impl Catalog {
     }
 
     /// The endpoints of an application, in id order.
+    /// How many endpoints `app_id` has, without looking at them (the
+    /// limit check of every endpoint create).
+    pub fn endpoint_count(&self, app_id: &str) -> usize {
+        self.app_endpoints.get(app_id).map_or(0, Vec::len)
+    }
+
     pub fn endpoints_of<'a>(
         &'a self,
         app_id: &str,
@@ -526,7 +532,9 @@ mod tests {
             ["ep_a", "ep_c"]
         );
         assert_eq!(c.app("acme").map(|a| a.id.as_str()), Some("app_1"));
+        assert_eq!(c.endpoint_count("app_1"), 4);
         c.delete_app("app_1");
+        assert_eq!(c.endpoint_count("app_1"), 0);
         assert!(c.endpoint_by_id("ep_a").is_none());
         assert!(c.app("acme").is_none());
         assert!(
@@ -574,6 +582,9 @@ mod tests {
                             .collect();
                         proptest::prop_assert_eq!(c.fan_out(app_id, t, &[]), scan);
                     }
+                }
+                for app_id in ["app_1", "app_2"] {
+                    proptest::prop_assert_eq!(c.endpoint_count(app_id), c.endpoints_of(app_id).count());
                 }
                 proptest::prop_assert!(c.any_type.values().all(|l| !l.is_empty()));
                 proptest::prop_assert!(c
