@@ -157,9 +157,11 @@ impl Commit {
                 c.holds.set(c.holds.get() - 1);
                 if c.holds.get() == 0 {
                     let now = crate::time::now_ms();
-                    for seq in c.unstamped.take() {
+                    let mut unstamped = c.unstamped.borrow_mut();
+                    for &seq in unstamped.iter() {
                         c.stamp(seq, now);
                     }
+                    unstamped.clear();
                 }
             }
         }

@@ -404,13 +404,13 @@ impl Catalog {
         self.endpoints.values().any(|e| e.fifo)
     }
 
-    /// The endpoints of an application, in id order.
     /// How many endpoints `app_id` has, without looking at them (the
     /// limit check of every endpoint create).
     pub fn endpoint_count(&self, app_id: &str) -> usize {
         self.app_endpoints.get(app_id).map_or(0, Vec::len)
     }
 
+    /// The endpoints of an application, in id order.
     pub fn endpoints_of<'a>(
         &'a self,
         app_id: &str,
