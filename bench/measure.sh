@@ -3,7 +3,7 @@
 # on this machine and prints one JSON object per run (prefixed by its name).
 #
 #   cargo build --release -p ringhook -p loadgen
-#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api|api-latency|all] > results.txt
+#   bench/measure.sh [ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api|api-latency|catalog-writes|all] > results.txt
 #
 # Needs wrk (Debian package `wrk`) for the ceiling, and oha (`cargo install
 # oha`: an HTTP load generator with a fixed request rate) for api-latency. Everything runs on
@@ -275,6 +275,23 @@ LUA
   rm -rf "$dir"
 }
 
+# Catalog writes as the catalog grows: 20,000 applications created one
+# after another over the API (one shard, each create synced); the mean per
+# create of each block of 2,500 should not grow with the catalog.
+catalog_writes() {
+  local dir port=9393
+  dir=$(mktemp -d); chmod 700 "$dir"
+  RINGHOOK_API_TOKEN=bench "${RINGHOOK_BIN:-target/release/ringhook}" serve --data-dir "$dir/data" \
+    --socket "$dir/ingest.sock" --http-addr 127.0.0.1:$port --shards 1 \
+    --durability sync 2>"$dir/engine.err" &
+  local engine=$!
+  for _ in $(seq 100); do curl -sf http://127.0.0.1:$port/api/v1/health >/dev/null && break; sleep 0.1; done
+  printf 'catalog-writes load=%s ' "$(cut -d' ' -f1 /proc/loadavg)"
+  python3 bench/catalog-writes.py $port bench 20000 2500 || echo '{"error":"the run failed"}'
+  kill -TERM "$engine"; wait "$engine" || true
+  rm -rf "$dir"
+}
+
 operational() {
   # Customers' deliveries while a failing endpoint makes an operational
   # event per message, told to an operator endpoint that answers (ok) or
@@ -290,6 +307,7 @@ operational() {
 case $what in
   ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api) $what ;;
   api-latency) api_latency ;;
-  all) ceiling; headline; latency; ingest; matrix; slow; incoming; operational; api; api_latency ;;
-  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api|api-latency|all]" >&2; exit 2 ;;
+  catalog-writes) catalog_writes ;;
+  all) ceiling; headline; latency; ingest; matrix; slow; incoming; operational; api; api_latency; catalog_writes ;;
+  *) echo "usage: $0 [ceiling|headline|latency|ingest|matrix|slow|incoming|operational|api|api-latency|catalog-writes|all]" >&2; exit 2 ;;
 esac

@@ -67,7 +67,7 @@ fn commit_app(shard: &Shard, rec: &AppRecord) -> Result<()> {
     check_uid_free(shard, rec)?;
     let catalog = shard.shared().catalog.load();
     let max = shard.shared().config.max_apps;
-    if catalog.app(&rec.id).is_none() && catalog.apps().count() >= max {
+    if catalog.app(&rec.id).is_none() && catalog.app_count() >= max {
         return Err(limit_reached("applications", max));
     }
     drop(catalog);

@@ -429,7 +429,7 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
             );
         }
     }
-    if after.apps().count() > config.max_apps {
+    if after.app_count() > config.max_apps {
         problems.add(
             &[json!("ringhook"), json!("applications")],
             format!("more than {} applications", config.max_apps),
@@ -441,7 +441,7 @@ fn check(shard: &Shard, s: &Section, after: &Catalog, problems: &mut Problems) {
             format!("more than {} sources", config.max_sources),
         );
     }
-    if after.event_types().count() > config.max_event_types {
+    if after.event_type_count() > config.max_event_types {
         problems.add(
             &[json!("ringhook"), json!("eventTypes")],
             format!("more than {} event types", config.max_event_types),

@@ -157,7 +157,7 @@ pub(super) fn fresh(name: &str) -> EventTypeRecord {
 fn commit(shard: &Shard, rec: &EventTypeRecord) -> Result<()> {
     let catalog = shard.shared().catalog.load();
     let max = shard.shared().config.max_event_types;
-    if catalog.event_type(&rec.name).is_none() && catalog.event_types().count() >= max {
+    if catalog.event_type(&rec.name).is_none() && catalog.event_type_count() >= max {
         return Err(limit_reached("event types", max));
     }
     drop(catalog);

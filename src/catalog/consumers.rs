@@ -20,7 +20,17 @@ impl Catalog {
     }
 
     pub(super) fn forget_consumers(&mut self, endpoint_id: &str) {
-        self.consumers.retain(|(ep, _), _| ep != endpoint_id);
+        let from = (endpoint_id.to_string(), String::new());
+        let keys: Vec<(String, String)> = self
+            .consumers
+            .range(from..)
+            .map(|(key, _)| key)
+            .take_while(|(ep, _)| ep == endpoint_id)
+            .cloned()
+            .collect();
+        for key in keys {
+            self.consumers.remove(&key);
+        }
     }
 
     /// A consumer's position.
