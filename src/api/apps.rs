@@ -13,15 +13,10 @@ use crate::shard::state::Shard;
 use serde_json::{Map, Value};
 
 pub fn list_apps(shard: &Shard, req: &Request) -> Result<Response> {
-    let (limit, iterator) = paging(req)?;
+    let window = Window::of(req, Order::Ascending)?;
     let catalog = shard.shared().catalog.load();
-    let items: Vec<_> = catalog.apps().map(|a| (a.id.clone(), a.clone())).collect();
-    Ok(ok(
-        200,
-        paginate(items, limit, iterator, order(req, Order::Ascending)?, |a| {
-            views::app(a)
-        }),
-    ))
+    let items = catalog.apps_in(window.ids()).map(|a| (a.id.as_str(), a));
+    Ok(ok(200, paginate(&window, items, |a| views::app(a))))
 }
 
 /// Applies a body to `rec` according to `mode`.

@@ -19,19 +19,13 @@ use serde_json::{json, Map, Value};
 use std::rc::Rc;
 
 pub fn list_endpoints(shard: &Shard, req: &Request, app: &str) -> Result<Response> {
-    let (limit, iterator) = paging(req)?;
+    let window = Window::of(req, Order::Ascending)?;
     let app = find_app(shard, app)?;
     let catalog = shard.shared().catalog.load();
-    let items: Vec<_> = catalog
-        .endpoints_of(&app.id)
-        .map(|e| (e.id.clone(), e.clone()))
-        .collect();
-    Ok(ok(
-        200,
-        paginate(items, limit, iterator, order(req, Order::Ascending)?, |e| {
-            views::endpoint(e)
-        }),
-    ))
+    let items = catalog
+        .endpoints_of_in(&app.id, window.ids())
+        .map(|e| (e.id.as_str(), e));
+    Ok(ok(200, paginate(&window, items, |e| views::endpoint(e))))
 }
 
 pub fn get_endpoint(shard: &Shard, app: &str, ep: &str) -> Result<Response> {

@@ -166,17 +166,16 @@ fn commit(shard: &Shard, rec: &EventTypeRecord) -> Result<()> {
 
 /// `GET /event-type`: by name; archived ones only with `include_archived=true`.
 pub fn list_event_types(shard: &Shard, req: &Request) -> Result<Response> {
-    let (limit, iterator) = paging(req)?;
+    let window = Window::of(req, Order::Ascending)?;
     let archived = query_flag(req, "include_archived");
     let catalog = shard.shared().catalog.load();
-    let items: Vec<_> = catalog
-        .event_types()
+    let items = catalog
+        .event_types_in(window.ids())
         .filter(|t| archived || !t.archived)
-        .map(|t| (t.name.clone(), t.clone()))
-        .collect();
+        .map(|t| (t.name.as_str(), t));
     Ok(ok(
         200,
-        paginate(items, limit, iterator, order(req, Order::Ascending)?, |t| {
+        paginate(&window, items, |t| {
             views::event_type(t, catalog.event_type_details(&t.name).map(|d| &**d))
         }),
     ))

@@ -5,6 +5,7 @@
 
 use super::http::{error, Request, Response};
 use super::views;
+use crate::catalog::IdRange;
 use crate::ids;
 use crate::records::{self, AppRecord, EndpointRecord, Kind};
 use crate::shard::state::Shard;
@@ -216,46 +217,91 @@ pub fn order(req: &Request, default: Order) -> Result<Order> {
     Ok(default)
 }
 
-/// Pages over `items` (sorted by id ascending) in `order`, Svix style: a
-/// plain `iterator` continues after that id; `-{id}` (a page's
-/// `prevIterator`) pages backwards to the items just before that id.
-pub fn paginate<T>(
-    mut items: Vec<(String, T)>,
+/// The part of a listing one page shows, Svix style: the first page, or
+/// the items after a cursor (`iterator`), or for `-{id}` (a page's
+/// `prevIterator`) the items just before it, in the listing's order.
+pub struct Window {
     limit: usize,
     iterator: Option<String>,
     order: Order,
+}
+
+impl Window {
+    /// Reads `limit`, `iterator` and `order` (defaulting to `default`).
+    pub fn of(req: &Request, default: Order) -> Result<Window> {
+        let (limit, iterator) = paging(req)?;
+        let order = order(req, default)?;
+        Ok(Window::new(limit, iterator, order))
+    }
+
+    fn new(limit: usize, iterator: Option<String>, order: Order) -> Window {
+        Window {
+            limit,
+            iterator,
+            order,
+        }
+    }
+
+    /// The cursor's id, and whether the page lies before it (`-id`).
+    fn cursor(&self) -> (Option<&str>, bool) {
+        match self.iterator.as_deref() {
+            Some(it) => match it.strip_prefix('-') {
+                Some(id) => (Some(id), true),
+                None => (Some(it), false),
+            },
+            None => (None, false),
+        }
+    }
+
+    /// Whether the page lies above the cursor in id order.
+    fn above(&self) -> bool {
+        (self.order == Order::Ascending) != self.cursor().1
+    }
+
+    /// The ids the page is read from: the side of the cursor it lies on.
+    pub fn ids(&self) -> IdRange<'_> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        match (self.cursor().0, self.above()) {
+            (None, _) => (Unbounded, Unbounded),
+            (Some(c), true) => (Excluded(c), Unbounded),
+            (Some(c), false) => (Unbounded, Excluded(c)),
+        }
+    }
+
+    /// The page's items in the listing's order, and whether none lie beyond
+    /// it, from `items`: those in [`Window::ids`], ascending by id. Reads
+    /// only the page and one more, away from the cursor, so a page of a
+    /// large catalog costs O(page · log n).
+    fn page_of<'c, T: 'c>(
+        &self,
+        items: impl DoubleEndedIterator<Item = (&'c str, &'c T)>,
+    ) -> (Vec<(&'c str, &'c T)>, bool) {
+        let wanted = self.limit.saturating_add(1);
+        let mut page: Vec<(&str, &T)> = match self.above() {
+            true => items.take(wanted).collect(),
+            false => items.rev().take(wanted).collect(),
+        };
+        let done = page.len() <= self.limit;
+        page.truncate(self.limit);
+        if self.cursor().1 {
+            page.reverse();
+        }
+        (page, done)
+    }
+}
+
+/// One page of a listing: `items` are those in `window.ids()`, ascending by
+/// id (a catalog map's range).
+pub fn paginate<'c, T: 'c>(
+    window: &Window,
+    items: impl DoubleEndedIterator<Item = (&'c str, &'c T)>,
     view: impl Fn(&T) -> Value,
 ) -> Value {
-    if order == Order::Descending {
-        items.reverse();
-    }
-    // Whether `id` comes strictly before `it` in the listing's order.
-    let before = |id: &str, it: &str| match order {
-        Order::Ascending => id < it,
-        Order::Descending => id > it,
-    };
-    let (start, end, done) = match iterator.as_deref() {
-        Some(it) if it.starts_with('-') => {
-            let it = &it[1..];
-            let end = items.partition_point(|(id, _)| before(id, it));
-            let start = end.saturating_sub(limit);
-            (start, end, start == 0)
-        }
-        Some(it) => {
-            let start = items.partition_point(|(id, _)| before(id, it) || id == it);
-            let end = (start + limit).min(items.len());
-            (start, end, end == items.len())
-        }
-        None => {
-            let end = limit.min(items.len());
-            (0, end, end == items.len())
-        }
-    };
-    let slice = &items[start..end];
-    let data: Vec<Value> = slice.iter().map(|(_, t)| view(t)).collect();
-    let next = slice.last().map(|(id, _)| id.clone()).or(iterator);
-    let prev = slice.first().map(|(id, _)| format!("-{id}"));
-    views::page(data, next, prev, done)
+    let (page, done) = window.page_of(items);
+    let data: Vec<Value> = page.iter().map(|(_, t)| view(t)).collect();
+    let next = page.last().map(|(id, _)| id.to_string());
+    let prev = page.first().map(|(id, _)| format!("-{id}"));
+    views::page(data, next.or(window.iterator.clone()), prev, done)
 }
 
 pub fn find_app(shard: &Shard, app: &str) -> Result<Arc<AppRecord>> {
@@ -338,4 +384,67 @@ pub enum Mode {
     Replace,
     /// PATCH: absent fields are kept, a present `null` clears.
     Patch,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// The listing a page is cut from, as a whole: the ids in the listing's
+    /// order, then the page after (or before, for `-id`) the cursor.
+    fn model(ids: &[String], w: &Window) -> Value {
+        let mut items: Vec<&String> = ids.iter().collect();
+        if w.order == Order::Descending {
+            items.reverse();
+        }
+        let before = |id: &str, it: &str| match w.order {
+            Order::Ascending => id < it,
+            Order::Descending => id > it,
+        };
+        let (start, end, done) = match w.cursor() {
+            (Some(it), true) => {
+                let end = items.partition_point(|id| before(id, it));
+                let start = end.saturating_sub(w.limit);
+                (start, end, start == 0)
+            }
+            (Some(it), false) => {
+                let start = items.partition_point(|id| before(id, it) || *id == it);
+                let end = (start + w.limit).min(items.len());
+                (start, end, end == items.len())
+            }
+            (None, _) => {
+                let end = w.limit.min(items.len());
+                (0, end, end == items.len())
+            }
+        };
+        let slice = &items[start..end];
+        let data: Vec<Value> = slice.iter().map(|id| json!(id)).collect();
+        let next = slice.last().map(|id| id.to_string());
+        let prev = slice.first().map(|id| format!("-{id}"));
+        views::page(data, next.or(w.iterator.clone()), prev, done)
+    }
+
+    proptest::proptest! {
+        /// A page read from the cursor through the map's range is the page
+        /// cut from the whole listing: every order, direction, limit, and
+        /// cursor (present, absent, past either end).
+        #[test]
+        fn a_page_read_by_range_is_the_page_of_the_whole_listing(
+            ids in proptest::collection::btree_set(0u32..40, 0..20),
+            cursor in proptest::option::of((0u32..42, proptest::bool::ANY)),
+            limit in 1usize..6,
+            descending in proptest::bool::ANY,
+        ) {
+            let map: BTreeMap<String, String> =
+                ids.iter().map(|i| (format!("id_{i:02}"), format!("id_{i:02}"))).collect();
+            let sorted: Vec<String> = map.keys().cloned().collect();
+            let iterator = cursor.map(|(i, back)| format!("{}id_{i:02}", if back { "-" } else { "" }));
+            let order = if descending { Order::Descending } else { Order::Ascending };
+            let w = Window::new(limit, iterator, order);
+            let items = map.range::<str, _>(w.ids()).map(|(k, v)| (k.as_str(), v));
+            let page = paginate(&w, items, |v| json!(v));
+            proptest::prop_assert_eq!(page, model(&sorted, &w));
+        }
+    }
 }

@@ -193,16 +193,10 @@ fn commit_rule(shard: &Shard, rec: &RuleRecord) -> Result<()> {
 }
 
 pub fn list_rules(shard: &Shard, req: &Request) -> Result<Response> {
-    let (limit, iterator) = paging(req)?;
+    let window = Window::of(req, Order::Ascending)?;
     let catalog = shard.shared().catalog.load();
-    let items: Vec<_> = catalog.rules().map(|r| (r.id.clone(), r.clone())).collect();
-    drop(catalog);
-    Ok(ok(
-        200,
-        paginate(items, limit, iterator, order(req, Order::Ascending)?, |r| {
-            view(shard, r)
-        }),
-    ))
+    let items = catalog.rules_in(window.ids()).map(|r| (r.id.as_str(), r));
+    Ok(ok(200, paginate(&window, items, |r| view(shard, r))))
 }
 
 pub fn create_rule(shard: &Shard, req: &Request) -> Result<Response> {

@@ -219,18 +219,10 @@ fn new_source(
 }
 
 pub fn list_sources(shard: &Shard, req: &Request) -> Result<Response> {
-    let (limit, iterator) = paging(req)?;
+    let window = Window::of(req, Order::Ascending)?;
     let catalog = shard.shared().catalog.load();
-    let items: Vec<_> = catalog
-        .sources()
-        .map(|s| (s.id.clone(), s.clone()))
-        .collect();
-    Ok(ok(
-        200,
-        paginate(items, limit, iterator, order(req, Order::Ascending)?, |s| {
-            view(shard, s)
-        }),
-    ))
+    let items = catalog.sources_in(window.ids()).map(|s| (s.id.as_str(), s));
+    Ok(ok(200, paginate(&window, items, |s| view(shard, s))))
 }
 
 pub fn create_source(shard: &Shard, req: &Request) -> Result<Response> {

@@ -33,10 +33,15 @@ use crate::records::{
     self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError, SourceRecord,
 };
 use imbl::{HashMap, OrdMap};
+use std::ops::Bound;
 use std::sync::Arc;
 
 /// The reserved application of the operational endpoints (`operational`).
 pub const OPERATIONAL_APP_ID: &str = "app_operational";
+
+/// Bounds on ids (or names): the part of an ordered listing a page reads
+/// (`api::params::paginate`).
+pub type IdRange<'r> = (Bound<&'r str>, Bound<&'r str>);
 
 /// Endpoints by id, in id order.
 type ById = OrdMap<String, Arc<EndpointRecord>>;
@@ -228,6 +233,14 @@ impl Catalog {
         self.sources.values()
     }
 
+    /// The sources whose ids lie in `ids`, in id order.
+    pub fn sources_in<'a>(
+        &'a self,
+        ids: IdRange<'_>,
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<SourceRecord>> + 'a {
+        self.sources.range::<_, str>(ids).map(|(_, s)| s)
+    }
+
     /// How many sources the catalog holds.
     pub fn source_count(&self) -> usize {
         self.sources.len()
@@ -355,6 +368,15 @@ impl Catalog {
         self.event_types.len()
     }
 
+    /// The applications [`Catalog::apps`] lists whose ids lie in `ids`.
+    pub fn apps_in<'a>(
+        &'a self,
+        ids: IdRange<'_>,
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<AppRecord>> + 'a {
+        let apps = self.apps.range::<_, str>(ids).map(|(_, a)| a);
+        apps.filter(|a| !self.is_hidden_app(&a.id))
+    }
+
     /// Every application, ringhook's own and sources' ones too.
     pub fn every_app(&self) -> impl DoubleEndedIterator<Item = &Arc<AppRecord>> {
         self.apps.values()
@@ -404,6 +426,16 @@ impl Catalog {
             .flat_map(|r| r.all.values())
     }
 
+    /// The endpoints of an application whose ids lie in `ids`, in id order.
+    pub fn endpoints_of_in<'a>(
+        &'a self,
+        app_id: &str,
+        ids: IdRange<'_>,
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<EndpointRecord>> + 'a {
+        let found = self.routes.get(app_id).map(|r| r.all.range::<_, str>(ids));
+        found.into_iter().flatten().map(|(_, e)| e)
+    }
+
     pub fn event_type(&self, name: &str) -> Option<&Arc<EventTypeRecord>> {
         self.event_types.get(name)
     }
@@ -415,6 +447,14 @@ impl Catalog {
 
     pub fn event_types(&self) -> impl DoubleEndedIterator<Item = &Arc<EventTypeRecord>> {
         self.event_types.values()
+    }
+
+    /// The event types whose names lie in `names`, by name.
+    pub fn event_types_in<'a>(
+        &'a self,
+        names: IdRange<'_>,
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<EventTypeRecord>> + 'a {
+        self.event_types.range::<_, str>(names).map(|(_, t)| t)
     }
 
     /// The endpoints that receive a message: enabled, subscribed to its event

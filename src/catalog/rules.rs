@@ -39,6 +39,14 @@ impl Catalog {
         self.rules.values()
     }
 
+    /// The rules whose ids lie in `ids`, in id order.
+    pub fn rules_in<'a>(
+        &'a self,
+        ids: super::IdRange<'_>,
+    ) -> impl DoubleEndedIterator<Item = &'a Arc<RuleRecord>> + 'a {
+        self.rules.range::<_, str>(ids).map(|(_, r)| r)
+    }
+
     /// How many rules the catalog holds.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
