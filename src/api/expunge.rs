@@ -28,8 +28,8 @@ fn record(app_id: &str, msg_id: &str, attempt_id: &str) -> ExpungeRecord {
     }
 }
 
-fn failed(e: String) -> Response {
-    error(500, "internal", e)
+fn failed(e: crate::shard::state::ExpungeError) -> Response {
+    error(500, "internal", e.to_string())
 }
 
 /// `DELETE /app/{app}/msg/{msg}/content`.
@@ -102,7 +102,7 @@ pub fn expunge_all(shard: &Rc<Shard>, app: &str) -> Result<Response> {
                 .map(|m| record(&app_id, m.id.as_str(), ""))
                 .collect();
             if let Err(e) = s.expunge(&recs).await {
-                failure = Some(e);
+                failure = Some(e.to_string());
                 break;
             }
             count += recs.len() as u64;

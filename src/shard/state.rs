@@ -21,6 +21,15 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+/// Why contents could not be expunged; nothing read hides them yet.
+#[derive(Debug, thiserror::Error)]
+pub enum ExpungeError {
+    #[error("cannot journal the expunge: {0}")]
+    Journal(#[from] crate::commit::CommitError),
+    #[error(transparent)]
+    Full(#[from] crate::expunge::Full),
+}
+
 /// One shard's state.
 ///
 /// # Invariants
@@ -268,7 +277,10 @@ impl Shard {
 
     /// Journals expunges in this shard's journal, waits until they are
     /// durable, then hides the contents from every read (`expunge`).
-    pub async fn expunge(&self, recs: &[crate::records::ExpungeRecord]) -> Result<(), String> {
+    pub async fn expunge(
+        &self,
+        recs: &[crate::records::ExpungeRecord],
+    ) -> Result<(), ExpungeError> {
         let id = |r: &crate::records::ExpungeRecord| match r.attempt_id.is_empty() {
             true => r.msg_id.clone(),
             false => r.attempt_id.clone(),
@@ -280,18 +292,14 @@ impl Shard {
         {
             let lsn = self
                 .commit
-                .append_record(crate::records::Kind::Expunge, rec)
-                .map_err(|e| e.to_string())?;
+                .append_record(crate::records::Kind::Expunge, rec)?;
             last = Some(lsn);
         }
         if let Some(lsn) = last {
             self.commit.durable(lsn).await;
         }
         for rec in recs {
-            self.shared
-                .expunged
-                .insert(&id(rec), rec.at_ms)
-                .map_err(|e| e.to_string())?;
+            self.shared.expunged.insert(&id(rec), rec.at_ms)?;
         }
         Ok(())
     }
