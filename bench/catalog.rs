@@ -1,7 +1,8 @@
 //! Criterion benchmarks of the catalog: one write (the clone every change
 //! makes, then the change) at 1,000 and at 100,000 applications, which must
-//! cost about the same (the maps are persistent), and the fan-out lookup a
-//! message makes, with one endpoint and with ten.
+//! cost about the same (the maps are persistent), an endpoint write in an
+//! application of 1,000 endpoints (which copies that application's lists),
+//! and the fan-out lookup a message makes, with one endpoint and with ten.
 //!
 //! Under `cargo test --benches` criterion runs each once without `--bench`;
 //! the large catalog then holds 10,000 applications instead of 100,000.
@@ -71,6 +72,17 @@ fn write(c: &mut Criterion) {
             },
         );
     }
+    // An endpoint of an application at the default limit of 1,000
+    // endpoints: the change copies that application's lists.
+    let live = catalog(1_000, 1_000);
+    let new = endpoint(0, 1_000, &[]);
+    g.bench_function("clone_and_put_endpoint_of_1000", |b| {
+        b.iter(|| {
+            let mut next = live.clone();
+            next.put_endpoint(new.clone());
+            black_box(next)
+        })
+    });
     g.finish();
 }
 

@@ -11,21 +11,19 @@
 //!
 //! # Invariants
 //! - every endpoint's `app_id` names an application in `apps`;
-//! - `app_uids` maps to applications that exist, and each application's
-//!   `Routes::uids` to endpoints of that application;
-//! - `routes[app].all` holds exactly the endpoints of `app` (the same
-//!   records as `endpoints`); an application without endpoints has no
-//!   `routes` entry;
+//! - `app_uids` maps to applications that exist, `endpoint_uids` to
+//!   endpoints that exist, of the application in its key;
+//! - `routes[app]` holds exactly the endpoints of `app` (the same records as
+//!   `endpoints`; `routes.rs` keeps its own invariants); an application
+//!   without endpoints has no `routes` entry;
 //! - every source has an application with the source's id (its forwarding
 //!   destinations are that application's endpoints), made by the source's
 //!   put and removed with it; `source_uids` and `source_tokens` map to
-//!   sources that exist;
-//! - each endpoint of `app` is in `routes[app].any` (no event-type filter) or
-//!   in `routes[app].typed[t]` for each type `t` of its filter, and nowhere
-//!   else; no list of `typed` is empty.
+//!   sources that exist.
 
 mod consumers;
 mod notices;
+mod routes;
 mod rules;
 pub mod store;
 
@@ -33,6 +31,7 @@ use crate::records::{
     self, AppRecord, EndpointRecord, EventTypeRecord, Kind, RecordError, SourceRecord,
 };
 use imbl::{HashMap, OrdMap};
+use routes::Routes;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -43,36 +42,19 @@ pub const OPERATIONAL_APP_ID: &str = "app_operational";
 /// (`api::params::paginate`).
 pub type IdRange<'r> = (Bound<&'r str>, Bound<&'r str>);
 
-/// Endpoints by id, in id order.
-type ById = OrdMap<String, Arc<EndpointRecord>>;
-
-/// One application's endpoints and its part of the fan-out index. A
-/// message looks at its candidates only, not at every endpoint of its
-/// application (10,000 endpoints made that scan the whole cost), and finds
-/// their records here without a lookup each.
-#[derive(Debug, Clone, Default)]
-struct Routes {
-    /// Every endpoint of the application.
-    all: ById,
-    /// Endpoint uid → endpoint id.
-    uids: HashMap<String, String>,
-    /// Endpoints without an event-type filter.
-    any: ById,
-    /// Event type → the endpoints filtering on it.
-    typed: HashMap<String, ById>,
-}
-
 /// One immutable version of the catalog.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     apps: OrdMap<String, Arc<AppRecord>>,
     app_uids: HashMap<String, String>,
     endpoints: HashMap<String, Arc<EndpointRecord>>,
+    endpoint_uids: HashMap<(String, String), String>,
     /// One shared copy of each endpoint id, for the many pending deliveries
     /// that name it.
     endpoint_names: HashMap<String, Arc<str>>,
-    /// App id → its endpoints and fan-out index.
-    routes: HashMap<String, Routes>,
+    /// App id → its endpoints and fan-out lists (`routes.rs`), each
+    /// copied whole when it changes.
+    routes: HashMap<String, Arc<Routes>>,
     event_types: OrdMap<String, Arc<EventTypeRecord>>,
     /// Schemas and flags of event types that have them.
     event_type_details: OrdMap<String, Arc<records::EventTypeDetailsRecord>>,
@@ -152,7 +134,7 @@ impl Catalog {
         for src in self.sources.values() {
             out.push((Kind::SourcePut, records::encode(src.as_ref())?));
         }
-        for ep in self.routes.values().flat_map(|r| r.all.values()) {
+        for ep in self.routes.values().flat_map(|r| r.all()) {
             out.push((Kind::EndpointPut, records::encode(ep.as_ref())?));
         }
         self.snapshot_rules(&mut out)?;
@@ -277,10 +259,13 @@ impl Catalog {
         if let Some(uid) = &app.uid {
             self.app_uids.remove(uid);
         }
-        for ep in self.routes.remove(id).unwrap_or_default().all.keys() {
-            self.forget_consumers(ep);
-            self.endpoint_names.remove(ep);
-            self.endpoints.remove(ep);
+        for ep in self.routes.remove(id).unwrap_or_default().all() {
+            self.forget_consumers(&ep.id);
+            self.endpoint_names.remove(&ep.id);
+            self.endpoints.remove(&ep.id);
+            if let Some(uid) = &ep.uid {
+                self.endpoint_uids.remove(&(ep.app_id.clone(), uid.clone()));
+            }
         }
     }
 
@@ -293,18 +278,12 @@ impl Catalog {
         if let Some(old) = self.endpoints.insert(ep.id.clone(), ep.clone()) {
             self.unroute(&old);
         }
-        let routes = self.routes.entry(ep.app_id.clone()).or_default();
-        routes.all.insert(ep.id.clone(), ep.clone());
         if let Some(uid) = &ep.uid {
-            routes.uids.insert(uid.clone(), ep.id.clone());
+            let key = (ep.app_id.clone(), uid.clone());
+            self.endpoint_uids.insert(key, ep.id.clone());
         }
-        if ep.event_types.is_empty() {
-            routes.any.insert(ep.id.clone(), ep.clone());
-        }
-        for t in &ep.event_types {
-            let list = routes.typed.entry(t.clone()).or_default();
-            list.insert(ep.id.clone(), ep.clone());
-        }
+        let routes = self.routes.entry(ep.app_id.clone()).or_default();
+        Arc::make_mut(routes).put(&ep);
     }
 
     pub fn delete_endpoint(&mut self, id: &str) {
@@ -315,27 +294,19 @@ impl Catalog {
         }
     }
 
-    /// Takes `ep` out of its application's routes (its uid, its lists of
-    /// the fan-out index); lists, and routes, left empty go, so deleted
-    /// applications and types leave nothing behind.
+    /// Takes `ep` out of its application's routes and its uid out of
+    /// `endpoint_uids`; routes left empty go, so deleted applications leave
+    /// nothing behind.
     fn unroute(&mut self, ep: &EndpointRecord) {
+        if let Some(uid) = &ep.uid {
+            self.endpoint_uids.remove(&(ep.app_id.clone(), uid.clone()));
+        }
         let Some(routes) = self.routes.get_mut(&ep.app_id) else {
             return;
         };
-        routes.all.remove(&ep.id);
-        if let Some(uid) = &ep.uid {
-            routes.uids.remove(uid);
-        }
-        routes.any.remove(&ep.id);
-        for t in &ep.event_types {
-            if let Some(list) = routes.typed.get_mut(t) {
-                list.remove(&ep.id);
-                if list.is_empty() {
-                    routes.typed.remove(t);
-                }
-            }
-        }
-        if routes.all.is_empty() {
+        let routes = Arc::make_mut(routes);
+        routes.remove(ep);
+        if routes.is_empty() {
             self.routes.remove(&ep.app_id);
         }
     }
@@ -385,10 +356,10 @@ impl Catalog {
     /// An endpoint of `app_id` by id or uid.
     pub fn endpoint(&self, app_id: &str, id_or_uid: &str) -> Option<&Arc<EndpointRecord>> {
         let routes = self.routes.get(app_id)?;
-        routes
-            .all
-            .get(id_or_uid)
-            .or_else(|| routes.uids.get(id_or_uid).and_then(|id| routes.all.get(id)))
+        routes.get(id_or_uid).or_else(|| {
+            let key = (app_id.to_string(), id_or_uid.to_string());
+            self.endpoint_uids.get(&key).and_then(|id| routes.get(id))
+        })
     }
 
     /// The shared copy of an endpoint id (a new one if it is not in the catalog).
@@ -412,7 +383,7 @@ impl Catalog {
     /// How many endpoints `app_id` has, without looking at them (the
     /// limit check of every endpoint create).
     pub fn endpoint_count(&self, app_id: &str) -> usize {
-        self.routes.get(app_id).map_or(0, |r| r.all.len())
+        self.routes.get(app_id).map_or(0, |r| r.len())
     }
 
     /// The endpoints of an application, in id order.
@@ -420,10 +391,8 @@ impl Catalog {
         &'a self,
         app_id: &str,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<EndpointRecord>> + 'a {
-        self.routes
-            .get(app_id)
-            .into_iter()
-            .flat_map(|r| r.all.values())
+        let all = self.routes.get(app_id).map_or(&[][..], |r| r.all());
+        all.iter()
     }
 
     /// The endpoints of an application whose ids lie in `ids`, in id order.
@@ -432,8 +401,8 @@ impl Catalog {
         app_id: &str,
         ids: IdRange<'_>,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<EndpointRecord>> + 'a {
-        let found = self.routes.get(app_id).map(|r| r.all.range::<_, str>(ids));
-        found.into_iter().flatten().map(|(_, e)| e)
+        let found = self.routes.get(app_id).map_or(&[][..], |r| r.range(ids));
+        found.iter()
     }
 
     pub fn event_type(&self, name: &str) -> Option<&Arc<EventTypeRecord>> {
@@ -464,24 +433,21 @@ impl Catalog {
         let Some(routes) = self.routes.get(app_id) else {
             return Vec::new();
         };
-        let (any, typed) = (&routes.any, routes.typed.get(event_type));
-        let mut out = Vec::with_capacity(any.len() + typed.map_or(0, |t| t.len()));
+        let (any, typed) = routes.candidates(event_type);
+        let mut out = Vec::with_capacity(any.len() + typed.len());
         // The two lists are disjoint and sorted: merge them in id order.
-        let (mut a, mut b) = (
-            any.iter().peekable(),
-            typed.into_iter().flatten().peekable(),
-        );
+        let (mut a, mut b) = (any.iter().peekable(), typed.iter().peekable());
         loop {
             let next = match (a.peek(), b.peek()) {
-                (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
+                (Some(x), Some(y)) if x.id <= y.id => a.next(),
                 (Some(_), Some(_)) => b.next(),
                 (Some(_), None) => a.next(),
                 (None, Some(_)) => b.next(),
                 (None, None) => break,
             };
-            let Some((id, ep)) = next else { break };
+            let Some(ep) = next else { break };
             if matches(ep, event_type, channels) {
-                out.push(id.clone());
+                out.push(ep.id.clone());
             }
         }
         out
@@ -600,12 +566,13 @@ mod tests {
                     proptest::prop_assert_eq!(c.endpoint_count(app_id), owned);
                     proptest::prop_assert_eq!(c.endpoints_of(app_id).count(), owned);
                 }
-                proptest::prop_assert!(c
-                    .routes
-                    .values()
-                    .all(|r| !r.all.is_empty() && r.typed.values().all(|l| !l.is_empty())));
+                proptest::prop_assert!(c.routes.values().all(|r| !r.is_empty() && r.is_sound()));
+                for ((app_id, uid), id) in c.endpoint_uids.iter() {
+                    let e = c.endpoints.get(id);
+                    proptest::prop_assert!(e.is_some_and(|e| &e.app_id == app_id && e.uid.as_ref() == Some(uid)));
+                }
                 for e in c.endpoints.values() {
-                    let routed = c.routes.get(&e.app_id).and_then(|r| r.all.get(&e.id));
+                    let routed = c.routes.get(&e.app_id).and_then(|r| r.get(&e.id));
                     proptest::prop_assert!(routed.is_some_and(|r| Arc::ptr_eq(r, e)));
                     if let Some(uid) = &e.uid {
                         proptest::prop_assert_eq!(c.endpoint(&e.app_id, uid).map(|f| f.id.as_str()), Some(e.id.as_str()));
