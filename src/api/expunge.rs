@@ -87,13 +87,13 @@ pub fn expunge_all(shard: &Rc<Shard>, app: &str) -> Result<Response> {
             ..Default::default()
         };
         let mut count = 0u64;
-        let mut failure = None;
+        let mut failure: Option<crate::shard::manual::ManualError> = None;
         loop {
             let page =
                 crate::shard::query::poll(&s, &app_id, after.clone(), None, upto.clone(), 250)
                     .await;
             let Some((items, more)) = page else {
-                failure = Some("shard not reachable".to_string());
+                failure = Some(crate::shard::manual::ManualError::Unavailable);
                 break;
             };
             after = items.last().map(|m| m.id.to_string()).or(after);
@@ -102,7 +102,7 @@ pub fn expunge_all(shard: &Rc<Shard>, app: &str) -> Result<Response> {
                 .map(|m| record(&app_id, m.id.as_str(), ""))
                 .collect();
             if let Err(e) = s.expunge(&recs).await {
-                failure = Some(e.to_string());
+                failure = Some(e.into());
                 break;
             }
             count += recs.len() as u64;
@@ -112,7 +112,7 @@ pub fn expunge_all(shard: &Rc<Shard>, app: &str) -> Result<Response> {
         }
         let result = match failure {
             None => Some(Ok(count)),
-            Some(e) => Some(Err(crate::shard::manual::ManualError::Journal(e))),
+            Some(e) => Some(Err(e)),
         };
         super::manual::end_task(
             &s,

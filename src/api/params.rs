@@ -271,7 +271,8 @@ impl Window {
     /// The page's items in the listing's order, and whether none lie beyond
     /// it, from `items`: those in [`Window::ids`], ascending by id. Reads
     /// only the page and one more, away from the cursor, so a page of a
-    /// large catalog costs O(page · log n).
+    /// large catalog costs O(page · log n), plus whatever a filter in
+    /// `items` steps over.
     fn page_of<'c, T: 'c>(
         &self,
         items: impl DoubleEndedIterator<Item = (&'c str, &'c T)>,

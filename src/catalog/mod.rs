@@ -11,6 +11,8 @@
 //!
 //! # Invariants
 //! - every endpoint's `app_id` names an application in `apps`;
+//! - `listed` holds exactly the applications of `apps` that are not
+//!   ringhook's own (`is_hidden_app`: a source's, or the operational one);
 //! - `app_uids` maps to applications that exist, `endpoint_uids` to
 //!   endpoints that exist, of the application in its key;
 //! - `routes[app]` holds exactly the endpoints of `app` (the same records as
@@ -46,6 +48,9 @@ pub type IdRange<'r> = (Bound<&'r str>, Bound<&'r str>);
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     apps: OrdMap<String, Arc<AppRecord>>,
+    /// The applications listed (`apps` without ringhook's own), so a page
+    /// of them reads only itself.
+    listed: OrdMap<String, Arc<AppRecord>>,
     app_uids: HashMap<String, String>,
     endpoints: HashMap<String, Arc<EndpointRecord>>,
     endpoint_uids: HashMap<(String, String), String>,
@@ -179,6 +184,7 @@ impl Catalog {
                 updated_ms: src.created_ms,
             });
         }
+        self.listed.remove(&src.id);
         self.sources.insert(src.id.clone(), Arc::new(src));
     }
 
@@ -249,10 +255,15 @@ impl Catalog {
         if let Some(uid) = &app.uid {
             self.app_uids.insert(uid.clone(), app.id.clone());
         }
-        self.apps.insert(app.id.clone(), Arc::new(app));
+        let app = Arc::new(app);
+        if !self.is_hidden_app(&app.id) {
+            self.listed.insert(app.id.clone(), app.clone());
+        }
+        self.apps.insert(app.id.clone(), app);
     }
 
     pub fn delete_app(&mut self, id: &str) {
+        self.listed.remove(id);
         let Some(app) = self.apps.remove(id) else {
             return;
         };
@@ -299,7 +310,10 @@ impl Catalog {
     /// nothing behind.
     fn unroute(&mut self, ep: &EndpointRecord) {
         if let Some(uid) = &ep.uid {
-            self.endpoint_uids.remove(&(ep.app_id.clone(), uid.clone()));
+            let key = (ep.app_id.clone(), uid.clone());
+            if self.endpoint_uids.get(&key) == Some(&ep.id) {
+                self.endpoint_uids.remove(&key);
+            }
         }
         let Some(routes) = self.routes.get_mut(&ep.app_id) else {
             return;
@@ -320,18 +334,15 @@ impl Catalog {
         })
     }
 
-    /// Applications in id order (creation order), without those of sources.
+    /// Applications in id order (creation order), without ringhook's own.
     pub fn apps(&self) -> impl DoubleEndedIterator<Item = &Arc<AppRecord>> {
-        self.apps.values().filter(|a| !self.is_hidden_app(&a.id))
+        self.listed.values()
     }
 
     /// How many applications [`Catalog::apps`] lists, without walking them
-    /// (the limit check of every application create): each source has an
-    /// application of its own, and the operational endpoints have one.
+    /// (the limit check of every application create).
     pub fn app_count(&self) -> usize {
-        let own = self.sources.len() + usize::from(self.apps.contains_key(OPERATIONAL_APP_ID));
-        debug_assert!(own <= self.apps.len(), "every source has its application");
-        self.apps.len().saturating_sub(own)
+        self.listed.len()
     }
 
     /// How many event types the catalog holds.
@@ -344,8 +355,7 @@ impl Catalog {
         &'a self,
         ids: IdRange<'_>,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<AppRecord>> + 'a {
-        let apps = self.apps.range::<_, str>(ids).map(|(_, a)| a);
-        apps.filter(|a| !self.is_hidden_app(&a.id))
+        self.listed.range::<_, str>(ids).map(|(_, a)| a)
     }
 
     /// Every application, ringhook's own and sources' ones too.
@@ -534,8 +544,10 @@ mod tests {
                 let id = format!("ep_{n}");
                 match op {
                     0 | 1 => {
-                        // An endpoint keeps its application across puts.
-                        let owner = c.endpoint_by_id(&id).map(|e| e.app_id.clone()).unwrap_or_else(|| app_id.to_string());
+                        // Puts of op 0 keep an endpoint's application (as
+                        // the API does), those of op 1 may move it.
+                        let kept = c.endpoint_by_id(&id).filter(|_| op == 0).map(|e| e.app_id.clone());
+                        let owner = kept.unwrap_or_else(|| app_id.to_string());
                         let f: Vec<&str> = filter.iter().map(|i| types[*i]).collect();
                         let mut e = ep(&id, &owner, &f, &[]);
                         e.disabled = disabled;
@@ -606,10 +618,24 @@ mod tests {
         });
         assert_eq!(c.every_app().count(), 3);
         assert_eq!(c.app_count(), 1);
-        assert_eq!(c.app_count(), c.apps().count());
+        let listed = |c: &Catalog| c.apps().map(|a| a.id.clone()).collect::<Vec<_>>();
+        assert_eq!(listed(&c), ["app_1"]);
+        // Replay puts a source's application before its source.
+        let mut replayed = Catalog::default();
+        for (kind, body) in c.snapshot_records().expect("snapshot") {
+            replayed.apply(kind as u8, &body).expect("apply");
+        }
+        assert_eq!((listed(&replayed), replayed.app_count()), (listed(&c), 1));
+        let ids = |ids| c.apps_in(ids).map(|a| a.id.clone()).collect::<Vec<_>>();
+        use std::ops::Bound::{Excluded, Unbounded};
+        assert_eq!(ids((Excluded("app_0"), Unbounded)), ["app_1"]);
+        assert!(
+            ids((Excluded("app_1"), Unbounded)).is_empty(),
+            "no hidden one after it"
+        );
         c.delete_source("src_1");
         c.delete_app(OPERATIONAL_APP_ID);
-        assert_eq!(c.app_count(), c.apps().count());
+        assert_eq!(c.app_count(), c.every_app().count());
     }
 
     #[test]

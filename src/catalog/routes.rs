@@ -3,12 +3,14 @@
 //! on each type, each a list sorted by id that holds the records themselves
 //! (a message's fan-out reads its candidates without a lookup each).
 //!
-//! Plain sorted vectors, not persistent maps: the catalog keeps each
-//! application's `Routes` behind an `Arc` and a change copies the one it
-//! changes, O(the application's endpoints), at most
-//! `max_endpoints_per_app` reference counts. Persistent maps here took
+//! Plain sorted vectors, not persistent maps, each behind its own `Arc`:
+//! the catalog keeps each application's `Routes` behind an `Arc` too, and
+//! a change copies the `Routes` it changes (a reference count per list)
+//! and the lists the endpoint is in: `all` and one list per type of its
+//! filter, each at most `max_endpoints_per_app` reference counts, whatever
+//! the other endpoints' filters. Persistent maps here took
 //! 3.9–5.8 KB of memory per application with one endpoint (without and
-//! with a filter; 100,000 applications), these lists 2.4–2.7 KB, and the
+//! with a filter; 100,000 applications), these lists 2.6–2.8 KB, and the
 //! catalog of whole-map clones before both 1.9–2.2 KB.
 //!
 //! # Invariants
@@ -29,9 +31,9 @@ type Sorted = Vec<Arc<EndpointRecord>>;
 /// One application's endpoints and fan-out lists.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Routes {
-    all: Sorted,
-    any: Sorted,
-    typed: Vec<(String, Sorted)>,
+    all: Arc<Sorted>,
+    any: Arc<Sorted>,
+    typed: Vec<(Arc<str>, Arc<Sorted>)>,
 }
 
 impl Routes {
@@ -43,9 +45,11 @@ impl Routes {
             put_sorted(&mut self.any, ep);
         }
         for t in &ep.event_types {
-            match self.typed.binary_search_by(|(k, _)| k.as_str().cmp(t)) {
+            match self.typed.binary_search_by(|(k, _)| (**k).cmp(t)) {
                 Ok(i) => put_sorted(&mut self.typed[i].1, ep),
-                Err(i) => self.typed.insert(i, (t.clone(), vec![ep.clone()])),
+                Err(i) => self
+                    .typed
+                    .insert(i, (Arc::from(t.as_str()), Arc::new(vec![ep.clone()]))),
             }
         }
     }
@@ -56,7 +60,7 @@ impl Routes {
         remove_sorted(&mut self.all, &ep.id);
         remove_sorted(&mut self.any, &ep.id);
         for t in &ep.event_types {
-            if let Ok(i) = self.typed.binary_search_by(|(k, _)| k.as_str().cmp(t)) {
+            if let Ok(i) = self.typed.binary_search_by(|(k, _)| (**k).cmp(t)) {
                 if remove_sorted(&mut self.typed[i].1, &ep.id) {
                     self.typed.remove(i);
                 }
@@ -103,7 +107,7 @@ impl Routes {
     pub fn candidates(&self, event_type: &str) -> (&[Arc<EndpointRecord>], &[Arc<EndpointRecord>]) {
         let typed = self
             .typed
-            .binary_search_by(|(k, _)| k.as_str().cmp(event_type))
+            .binary_search_by(|(k, _)| (**k).cmp(event_type))
             .map_or(&[][..], |i| &self.typed[i].1[..]);
         (&self.any, typed)
     }
@@ -144,19 +148,21 @@ impl Routes {
 }
 
 /// Puts `ep` in its place in `list` (sorted by id), replacing the one with
-/// its id.
-fn put_sorted(list: &mut Sorted, ep: &Arc<EndpointRecord>) {
+/// its id; copies the list first if another catalog shares it.
+fn put_sorted(list: &mut Arc<Sorted>, ep: &Arc<EndpointRecord>) {
+    let list = Arc::make_mut(list);
     match list.binary_search_by(|e| e.id.cmp(&ep.id)) {
         Ok(i) => list[i] = ep.clone(),
         Err(i) => list.insert(i, ep.clone()),
     }
 }
 
-/// Removes the endpoint `id` from `list` (sorted by id); whether the list
-/// is now empty.
-fn remove_sorted(list: &mut Sorted, id: &str) -> bool {
+/// Removes the endpoint `id` from `list` (sorted by id), copying the list
+/// first only if it holds `id` and another catalog shares it; whether the
+/// list is now empty.
+fn remove_sorted(list: &mut Arc<Sorted>, id: &str) -> bool {
     if let Ok(i) = list.binary_search_by(|e| e.id.as_str().cmp(id)) {
-        list.remove(i);
+        Arc::make_mut(list).remove(i);
     }
     list.is_empty()
 }

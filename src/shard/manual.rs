@@ -33,6 +33,14 @@ pub enum ManualError {
     Damaged(String),
     #[error("journal append failed: {0}")]
     Journal(String),
+    #[error(transparent)]
+    Expunge(std::sync::Arc<super::state::ExpungeError>),
+}
+
+impl From<super::state::ExpungeError> for ManualError {
+    fn from(e: super::state::ExpungeError) -> Self {
+        ManualError::Expunge(std::sync::Arc::new(e))
+    }
 }
 
 impl From<ColdReadError> for ManualError {

@@ -21,11 +21,14 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-/// Why contents could not be expunged; nothing read hides them yet.
+/// Why contents could not be expunged.
 #[derive(Debug, thiserror::Error)]
 pub enum ExpungeError {
+    /// The journal refused a record: what came before it is journaled.
     #[error("cannot journal the expunge: {0}")]
     Journal(#[from] crate::commit::CommitError),
+    /// The records are journaled (a restart hides their contents, as far
+    /// as the set's bound allows) but the set of expunged ids took no more.
     #[error(transparent)]
     Full(#[from] crate::expunge::Full),
 }
