@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::datadir::{self, DataDirError, DirLock};
 use crate::delivery::budget::Budget;
 use crate::recovery::{self, RecoveryError};
-use crate::shard::runtime::{self, RuntimeError, Services, Start};
+use crate::shard::runtime::{self, RuntimeError, Services, Start, StartError};
 use crate::shared::Shared;
 use std::os::fd::{FromRawFd, IntoRawFd};
 use std::sync::Arc;
@@ -258,14 +258,18 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
             ))
             .detach();
         }
-        let ingest = glommio::net::UnixListener::bind(&socket)
-            .map_err(|e| format!("cannot bind {}: {e}", socket.display()))?;
+        let ingest = glommio::net::UnixListener::bind(&socket).map_err(|e| StartError::Bind {
+            path: socket.clone(),
+            source: e.into(),
+        })?;
         // Whoever may connect may submit messages: the owner only.
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::Permissions::from_mode(crate::journal::FILE_MODE);
-            std::fs::set_permissions(&socket, mode)
-                .map_err(|e| format!("cannot restrict {}: {e}", socket.display()))?;
+            std::fs::set_permissions(&socket, mode).map_err(|source| StartError::Restrict {
+                path: socket.clone(),
+                source,
+            })?;
         }
         glommio::spawn_local(crate::ingest::server::serve(shard.clone(), ingest)).detach();
         glommio::spawn_local(crate::ticker::run(shard.clone(), cron_fired)).detach();

@@ -120,6 +120,24 @@ fn start_up_never_deletes_a_file_at_the_socket_path() {
         "a refused start writes no journal"
     );
 
+    // A socket that cannot be bound stops the start with the path and why.
+    let nowhere = dir.path().join("missing").join("ingest.sock");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path().join("data2"))
+        .arg("--socket")
+        .arg(&nowhere)
+        .arg("--http-addr")
+        .arg("127.0.0.1:0")
+        .env("RINGHOOK_API_TOKEN", common::TOKEN)
+        .output()
+        .expect("run ringhook");
+    assert!(!out.status.success(), "must not start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = format!("shard 0 failed to start: cannot bind {}", nowhere.display());
+    assert!(stderr.contains(&want), "{stderr}");
+
     // A stale socket (no listener) is replaced; the new one is 0600.
     let mut engine = Engine::start(dir.path(), &["--shards", "1"]);
     engine.kill9();

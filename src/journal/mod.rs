@@ -36,15 +36,19 @@ pub use scan::EndVerdict;
 /// What recovery and `check` make of one segment's bytes (its header, its
 /// records, and the decision table's verdict on its end), without a file:
 /// pure and total, for the fuzzer and tests.
-pub fn judge_segment(bytes: &[u8], seq: u64, newest: bool) -> Result<(u64, EndVerdict), String> {
-    format::decode_segment_header(bytes, seq).map_err(|e| e.to_string())?;
+pub fn judge_segment(
+    bytes: &[u8],
+    seq: u64,
+    newest: bool,
+) -> Result<(u64, EndVerdict), HeaderProblem> {
+    format::decode_segment_header(bytes, seq)?;
     let scan = scan::scan_records(scan::SegmentBytes::whole(bytes), seq, 0, &mut |_| Ok(()));
     Ok((scan.records, scan::classify(&scan.end, newest)))
 }
 pub use error::{AppendError, JournalIoError, OpenError, ScanError, SyncError};
 pub use format::{
-    max_body_bytes, parse_segment_name, record_footprint_bytes, segment_path, RECORD_HEADER_BYTES,
-    SEGMENT_HEADER_BYTES,
+    max_body_bytes, parse_segment_name, record_footprint_bytes, segment_path, HeaderProblem,
+    RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 pub use read::{read_record, CheckedHeader, OwnedRecord, Position, ReadError, RecordAt};
 pub use segment::{create_dir, DIR_MODE, FILE_MODE};

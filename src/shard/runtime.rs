@@ -60,13 +60,34 @@ pub struct Start {
 }
 
 /// What a shard starts besides the shard itself; an error stops the start.
-pub type Services = Box<dyn FnOnce(&Rc<Shard>) -> Result<(), String> + Send>;
+pub type Services = Box<dyn FnOnce(&Rc<Shard>) -> Result<(), StartError> + Send>;
+
+/// Why a shard could not start its part of the engine.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot join the channel mesh between shards")]
+    Mesh,
+    #[error("cannot bind {}: {source}", path.display())]
+    Bind {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot restrict {} to its owner: {source}", path.display())]
+    Restrict {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
 
 /// Why the runtime could not start or stopped abnormally.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("shard {0} failed to start: {1}")]
-    Shard(usize, String),
+    Shard(usize, #[source] StartError),
+    #[error("shard {0}'s thread could not be made: {1}")]
+    Spawn(usize, #[source] std::io::Error),
+    #[error("a shard's thread exited during start-up")]
+    ExitedStarting,
     #[error("signal handling: {0}")]
     Signals(std::io::Error),
     #[error(
@@ -112,7 +133,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     let mesh =
         (n > 1).then(|| MeshBuilder::<ShardMsg, _>::full(n, shared.config.shard_channel_capacity));
     let exited = Arc::new(AtomicUsize::new(0));
-    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, (usize, StartError)>>();
 
     let mut catalog_store = Some(catalog_store);
     let mut handles = Vec::with_capacity(n);
@@ -157,7 +178,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     Some(mesh) => match mesh.join().await {
                         Ok((s, r)) => Some((s, r)),
                         Err(_) => {
-                            let _ = ready.send(Err(format!("shard {i}: cannot join channel mesh")));
+                            let _ = ready.send(Err((i, StartError::Mesh)));
                             return;
                         }
                     },
@@ -231,7 +252,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                 .detach();
                 if let Some(services) = services {
                     if let Err(e) = services(&shard) {
-                        let _ = ready.send(Err(e));
+                        let _ = ready.send(Err((i, e)));
                         return;
                     }
                 }
@@ -247,20 +268,15 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     let _ = s.borrow_mut().sync();
                 }
             })
-            .map_err(|e| RuntimeError::Shard(i, e.to_string()))?;
+            .map_err(|e| RuntimeError::Spawn(i, e.into()))?;
         handles.push(handle);
     }
     drop(ready_tx);
     for _ in 0..n {
         match ready_rx.recv() {
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(RuntimeError::Shard(0, e)),
-            Err(_) => {
-                return Err(RuntimeError::Shard(
-                    0,
-                    "a shard exited during start-up".into(),
-                ))
-            }
+            Ok(Err((i, e))) => return Err(RuntimeError::Shard(i, e)),
+            Err(_) => return Err(RuntimeError::ExitedStarting),
         }
     }
     for line in banner.lines() {
