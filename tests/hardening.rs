@@ -93,25 +93,31 @@ fn header_values_the_sender_refuses_are_refused_by_the_api() {
 
 /// Item 8: start-up removes a stale socket at `--socket`, never a file; the
 /// socket it binds is the owner's alone.
-#[test]
-fn start_up_never_deletes_a_file_at_the_socket_path() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let precious = dir.path().join("precious.txt");
-    std::fs::write(&precious, b"keep me").expect("write");
+/// Runs `ringhook serve` with this data directory and socket path, which
+/// must refuse to start; its stderr.
+fn refused_start(data: &std::path::Path, socket: &std::path::Path) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
         .arg("serve")
         .arg("--data-dir")
-        .arg(&data)
+        .arg(data)
         .arg("--socket")
-        .arg(&precious)
+        .arg(socket)
         .arg("--http-addr")
         .arg("127.0.0.1:0")
         .env("RINGHOOK_API_TOKEN", common::TOKEN)
         .output()
         .expect("run ringhook");
     assert!(!out.status.success(), "must not start");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn start_up_never_deletes_a_file_at_the_socket_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let precious = dir.path().join("precious.txt");
+    std::fs::write(&precious, b"keep me").expect("write");
+    let stderr = refused_start(&data, &precious);
     assert!(stderr.contains("not a socket"), "{stderr}");
     assert_eq!(std::fs::read(&precious).expect("still there"), b"keep me");
 
@@ -122,19 +128,7 @@ fn start_up_never_deletes_a_file_at_the_socket_path() {
 
     // A socket that cannot be bound stops the start with the path and why.
     let nowhere = dir.path().join("missing").join("ingest.sock");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
-        .arg("serve")
-        .arg("--data-dir")
-        .arg(dir.path().join("data2"))
-        .arg("--socket")
-        .arg(&nowhere)
-        .arg("--http-addr")
-        .arg("127.0.0.1:0")
-        .env("RINGHOOK_API_TOKEN", common::TOKEN)
-        .output()
-        .expect("run ringhook");
-    assert!(!out.status.success(), "must not start");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = refused_start(&dir.path().join("data2"), &nowhere);
     let want = format!("shard 0 failed to start: cannot bind {}", nowhere.display());
     assert!(stderr.contains(&want), "{stderr}");
 
