@@ -226,7 +226,7 @@ impl Catalog {
         &'a self,
         ids: IdRange<'_>,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<SourceRecord>> + 'a {
-        self.sources.range::<_, str>(ids).map(|(_, s)| s)
+        in_range(&self.sources, ids)
     }
 
     /// How many sources the catalog holds.
@@ -355,7 +355,7 @@ impl Catalog {
         &'a self,
         ids: IdRange<'_>,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<AppRecord>> + 'a {
-        self.listed.range::<_, str>(ids).map(|(_, a)| a)
+        in_range(&self.listed, ids)
     }
 
     /// Every application, ringhook's own and sources' ones too.
@@ -433,7 +433,7 @@ impl Catalog {
         &'a self,
         names: IdRange<'_>,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<EventTypeRecord>> + 'a {
-        self.event_types.range::<_, str>(names).map(|(_, t)| t)
+        in_range(&self.event_types, names)
     }
 
     /// The endpoints that receive a message: enabled, subscribed to its event
@@ -462,6 +462,14 @@ impl Catalog {
         }
         out
     }
+}
+
+/// The values of `map` whose keys lie in `ids`, in key order.
+fn in_range<'a, V: Clone>(
+    map: &'a OrdMap<String, V>,
+    ids: IdRange<'_>,
+) -> impl DoubleEndedIterator<Item = &'a V> + 'a {
+    map.range::<_, str>(ids).map(|(_, v)| v)
 }
 
 /// Whether an endpoint takes a message of this event type and channels.

@@ -44,7 +44,7 @@ impl Catalog {
         &'a self,
         ids: super::IdRange<'_>,
     ) -> impl DoubleEndedIterator<Item = &'a Arc<RuleRecord>> + 'a {
-        self.rules.range::<_, str>(ids).map(|(_, r)| r)
+        super::in_range(&self.rules, ids)
     }
 
     /// How many rules the catalog holds.
