@@ -57,8 +57,8 @@ pub struct Catalog {
     /// One shared copy of each endpoint id, for the many pending deliveries
     /// that name it.
     endpoint_names: HashMap<String, Arc<str>>,
-    /// App id → its endpoints and fan-out lists (`routes.rs`), each
-    /// copied whole when it changes.
+    /// App id → its endpoints and fan-out lists (`routes.rs`); a change
+    /// copies the application's `Routes` and the lists it touches.
     routes: HashMap<String, Arc<Routes>>,
     event_types: OrdMap<String, Arc<EventTypeRecord>>,
     /// Schemas and flags of event types that have them.
