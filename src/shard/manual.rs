@@ -25,30 +25,18 @@ use std::sync::Arc;
 pub enum ManualError {
     #[error("engine is shutting down or overloaded")]
     Unavailable,
-    /// An I/O error (out of descriptors, say): the record may read fine later.
-    #[error("cannot read the message from the journal: {0}")]
-    Read(String),
-    /// The record is gone or fails its checks: reading again will not help.
-    #[error("the message's journal record is damaged or missing: {0}")]
-    Damaged(String),
-    #[error("journal append failed: {0}")]
-    Journal(String),
+    /// The message could not be read back from the journal.
     #[error(transparent)]
-    Expunge(std::sync::Arc<super::state::ExpungeError>),
+    Read(#[from] ColdReadError),
+    #[error("journal append failed: {0}")]
+    Journal(Arc<crate::commit::CommitError>),
+    #[error(transparent)]
+    Expunge(Arc<super::state::ExpungeError>),
 }
 
 impl From<super::state::ExpungeError> for ManualError {
     fn from(e: super::state::ExpungeError) -> Self {
-        ManualError::Expunge(std::sync::Arc::new(e))
-    }
-}
-
-impl From<ColdReadError> for ManualError {
-    fn from(e: ColdReadError) -> ManualError {
-        match e {
-            ColdReadError::Transient(e) => ManualError::Read(e),
-            ColdReadError::Damaged(e) => ManualError::Damaged(e),
-        }
+        ManualError::Expunge(Arc::new(e))
     }
 }
 
@@ -93,7 +81,7 @@ async fn resend_all(
         let lsn = shard
             .commit
             .append_record(Kind::Resend, &rec)
-            .map_err(|e| ManualError::Journal(e.to_string()))?;
+            .map_err(|e| ManualError::Journal(Arc::new(e)))?;
         last_lsn = Some(lsn);
         let msg = Arc::new(Message::from_record(m, meta.loc).0);
         started.push((meta, msg));
