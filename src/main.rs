@@ -272,7 +272,7 @@ fn journal_check(data_dir: &Path) -> anyhow::Result<()> {
     let mut bad = false;
     for dir in &dirs {
         let report = ringhook::journal::check_with(dir, &mut |r| {
-            ringhook::records::validate(r.kind, r.version, r.body).map_err(|e| e.to_string())
+            ringhook::records::validate(r.kind, r.version, r.body).map_err(Into::into)
         })
         .with_context(|| format!("checking {}", dir.display()))?;
         println!("{}: {report}", dir.display());

@@ -222,7 +222,7 @@ impl CatalogStore {
                     bytes += record_footprint_bytes(r.body.len() as u64);
                     records::check_version(r.version)
                         .and_then(|()| catalog.apply_versioned(r.kind, r.version, r.body))
-                        .map_err(|e| e.to_string())
+                        .map_err(Into::into)
                 },
             );
             match opened {

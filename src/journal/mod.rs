@@ -90,8 +90,12 @@ impl fmt::Display for Lsn {
 }
 
 /// A recovery or check visitor: sees every valid record in log order and may
-/// refuse one (its body is invalid), which makes it corruption at that record.
-pub type Visit<'v> = dyn FnMut(RecordRef<'_>) -> Result<(), String> + 'v;
+/// refuse one (its body is invalid) with the visitor's own error, which makes
+/// it corruption at that record (reported with the error's text).
+pub type Visit<'v> = dyn FnMut(RecordRef<'_>) -> Result<(), Refusal> + 'v;
+
+/// Why a visitor refused a record: the visitor's own error.
+pub type Refusal = Box<dyn std::error::Error + Send + Sync>;
 
 /// One valid record as seen by the recovery visitor.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

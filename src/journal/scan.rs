@@ -340,7 +340,7 @@ pub fn scan_records(
         if let Err(reason) = visited {
             let end = SegmentEnd::Bad {
                 offset: offset as u64,
-                problem: BadRecord::InvalidBody(reason),
+                problem: BadRecord::InvalidBody(reason.to_string()),
                 extent_end: end_offset as u64,
                 zeros_after: bytes.find_nonzero(end_offset).is_none(),
                 swallowed: None,

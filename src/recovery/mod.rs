@@ -166,7 +166,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
                     let newest = times.entry(r.segment_seq).or_insert(at_ms);
                     *newest = (*newest).max(at_ms);
                 })
-                .map_err(|e| e.to_string())
+                .map_err(Into::into)
         })?;
         stats.journals += 1;
         stats.records += report.records;

@@ -116,7 +116,7 @@ impl World {
         ));
         let recovered = crate::recovery::recover(&self.config, false);
         let checked = crate::journal::check_with(&dir, &mut |r| {
-            records::validate(r.kind, r.version, r.body).map_err(|e| e.to_string())
+            records::validate(r.kind, r.version, r.body).map_err(Into::into)
         });
         let refused = recovered.is_err();
         drop(recovered);
@@ -142,7 +142,7 @@ impl World {
         for dir in self.dirs.iter().filter(|d| Some(*d) != catalog.as_ref()) {
             crate::journal::check_with(dir, &mut |r| {
                 if r.kind == records::Kind::Message as u8 {
-                    let m = records::decode_message(r.body).map_err(|e| e.to_string())?;
+                    let m = records::decode_message(r.body)?;
                     ids.insert(m.id);
                 }
                 Ok(())
