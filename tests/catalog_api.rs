@@ -669,3 +669,63 @@ fn the_official_svix_sdk_drives_every_catalog_route() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
 }
+
+/// Pages of applications over the API, forwards, backwards through
+/// `prevIterator` and in descending order, list exactly the integrator's
+/// applications: a source's application is never among them, and a page
+/// next to it is still `done` where the list ends. After a restart (the
+/// catalog replayed) the pages are the same.
+#[test]
+fn application_pages_go_both_ways_and_never_list_a_source() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut engine = Engine::start(dir.path(), &["--shards", "1"]);
+    let apps: Vec<String> = (0..5)
+        .map(|i| engine.create_app(&format!("page-{i}")))
+        .collect();
+    let (s, src) = engine.api(
+        "POST",
+        "/ingest/api/v1/source",
+        Some(json!({ "name": "gh", "type": "github", "config": { "secret": "gh-secret" } })),
+    );
+    assert_eq!(s, 201, "{src}");
+    let get = |engine: &Engine, query: &str| {
+        let (s, page) = engine.api("GET", &format!("/api/v1/app?{query}"), None);
+        assert_eq!(s, 200, "{page}");
+        page
+    };
+    let check = |engine: &Engine| {
+        let first = get(engine, "limit=2");
+        assert_eq!(
+            (ids(&first), &first["done"]),
+            (apps[..2].to_vec(), &json!(false))
+        );
+        let it = first["iterator"].as_str().expect("iterator");
+        let second = get(engine, &format!("limit=2&iterator={it}"));
+        assert_eq!(ids(&second), apps[2..4].to_vec());
+        let it = second["iterator"].as_str().expect("iterator");
+        let last = get(engine, &format!("limit=2&iterator={it}"));
+        assert_eq!(
+            (ids(&last), &last["done"]),
+            (apps[4..].to_vec(), &json!(true))
+        );
+        // Back from the last page: the two before it, and not done.
+        let prev = last["prevIterator"].as_str().expect("prevIterator");
+        let back = get(engine, &format!("limit=2&iterator={prev}"));
+        assert_eq!(
+            (ids(&back), &back["done"]),
+            (apps[2..4].to_vec(), &json!(false))
+        );
+        // Descending: newest first, the source's application nowhere.
+        let down = get(engine, "limit=3&order=descending");
+        let newest: Vec<String> = apps.iter().rev().take(3).cloned().collect();
+        assert_eq!((ids(&down), &down["done"]), (newest, &json!(false)));
+        let it = down["iterator"].as_str().expect("iterator");
+        let rest = get(engine, &format!("limit=3&order=descending&iterator={it}"));
+        let oldest: Vec<String> = apps[..2].iter().rev().cloned().collect();
+        assert_eq!((ids(&rest), &rest["done"]), (oldest, &json!(true)));
+    };
+    check(&engine);
+    engine.kill9();
+    engine.spawn().expect("restarts");
+    check(&engine);
+}
