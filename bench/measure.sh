@@ -103,6 +103,12 @@ slow() {
   local sink=$!
   for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/9191) 2>/dev/null && break; sleep 0.1; done
   for i in 1 2; do
+    # The ceiling for this shape: wrk on core 0 with 2,500 connections (the
+    # engine's runs keep about as many requests waiting) to a sink as slow,
+    # one request per round trip. Its CPU per request is what a client doing
+    # nothing but the exchanges spends.
+    settle_time_wait
+    slow_ceiling "$i"
     settle_time_wait
     run "slow-e1000-$i" run --sink 127.0.0.1:9191 --messages 200000 --endpoints 1000 --fan-out 1 \
       --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
@@ -111,6 +117,30 @@ slow() {
       --shards 1 --cpus 0 --producer-cpu 0 --durability sync --json
   done
   kill -INT "$sink"; wait "$sink" || true
+}
+
+# wrk's CPU (user + system) per request against the slow sink, sampled over
+# the middle 6 s of a 12 s run (connections set up, none closing).
+slow_ceiling() {
+  local out w t0 t1 s0 s1 hz sink
+  out=$(mktemp); hz=$(getconf CLK_TCK)
+  # A sink of its own: wrk's requests stay out of the engine runs' latencies.
+  "$LG" sink --addr 127.0.0.1:9192 --cpu 1 --delay-ms 50 >/dev/null 2>&1 &
+  sink=$!
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/9192) 2>/dev/null && break; sleep 0.1; done
+  printf 'wrk-slow-c2500-%s load=%s ' "$1" "$(cut -d' ' -f1 /proc/loadavg)"
+  taskset -c 0 wrk -t1 -c2500 -d12s -s bench/wrk-post.lua http://127.0.0.1:9192/ep/0 >"$out" &
+  w=$!
+  sleep 3
+  t0=$(awk '{print $14 + $15}' /proc/$w/stat); s0=$(date +%s.%N)
+  sleep 6
+  t1=$(awk '{print $14 + $15}' /proc/$w/stat); s1=$(date +%s.%N)
+  wait "$w" || true
+  awk -v t=$((t1 - t0)) -v hz="$hz" -v s="$s0" -v e="$s1" '
+    /Requests\/sec/ {r=$2}
+    END {printf "{\"requests_per_sec\":%.0f,\"wrk_cpu_us_per_request\":%.2f}\n", r, (r > 0) ? t * 1e6 / hz / (r * (e - s)) : 0}' "$out"
+  kill -INT "$sink"; wait "$sink" || true
+  rm -f "$out"
 }
 
 # Incoming webhooks (issue 11): wrk posts one GitHub-signed body (a fixed,

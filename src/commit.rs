@@ -220,18 +220,18 @@ impl Commit {
         *self.segment_times.borrow_mut() = times;
     }
 
-    /// Deletes the segments before the one `keep_from(times, active_seq)`
-    /// names (never the active one).
-    pub fn compact(
-        &self,
-        keep_from: impl FnOnce(&SegmentTimes, u64) -> u64,
-    ) -> Result<usize, crate::journal::JournalIoError> {
-        let mut journal = self.journal.borrow_mut();
+    /// Lets go of the segments before the one `keep_from(times,
+    /// active_seq)` names (never the active one) and returns that sequence
+    /// number if it passes a segment known until now. The caller deletes
+    /// their files (`journal::remove_segments_before`, off the shard's
+    /// thread: see `shard::compaction`); nothing appends to them again.
+    pub fn compact(&self, keep_from: impl FnOnce(&SegmentTimes, u64) -> u64) -> Option<u64> {
+        let active = self.journal.borrow().active_segment_seq();
         let mut times = self.segment_times.borrow_mut();
-        let keep = keep_from(&times, journal.active_segment_seq());
-        let removed = journal.remove_segments_before(keep)?;
+        let keep = keep_from(&times, active).min(active);
+        let passes_one = times.range(..keep).next().is_some();
         *times = times.split_off(&keep);
-        Ok(removed)
+        passes_one.then_some(keep)
     }
 
     /// Copies the journal's counters into a metrics snapshot.

@@ -609,12 +609,6 @@ impl Journal {
         self.finish_preparing();
         remove_prepared(&self.dir);
     }
-
-    /// Deletes the segments older than `before_seq`, never the active one
-    /// (compaction; see [`remove_segments_before`]).
-    pub fn remove_segments_before(&mut self, before_seq: u64) -> Result<usize, JournalIoError> {
-        remove_segments_before(&self.dir, before_seq.min(self.active.seq))
-    }
 }
 
 impl Drop for Journal {

@@ -18,8 +18,11 @@ pub enum RecordAtError {
     Read(#[from] ReadError),
     #[error("record at {loc:?} is of kind {found}, not {expected:?}")]
     WrongKind { loc: Loc, found: u8, expected: Kind },
-    #[error("record at {loc:?}: {reason}")]
-    Body { loc: Loc, reason: String },
+    #[error("record at {loc:?}: {source}")]
+    Body {
+        loc: Loc,
+        source: crate::records::RecordError,
+    },
 }
 
 impl RecordAtError {
@@ -42,10 +45,8 @@ pub fn read_record_at(config: &Config, loc: Loc, kind: Kind) -> Result<OwnedReco
 /// The record read at `loc`, if it is of the `kind` expected there and of
 /// a version this build reads.
 pub fn of_kind(rec: OwnedRecord, loc: Loc, kind: Kind) -> Result<OwnedRecord, RecordAtError> {
-    crate::records::check_version(rec.version).map_err(|e| RecordAtError::Body {
-        loc,
-        reason: e.to_string(),
-    })?;
+    crate::records::check_version(rec.version)
+        .map_err(|source| RecordAtError::Body { loc, source })?;
     if rec.kind != kind as u8 {
         return Err(RecordAtError::WrongKind {
             loc,

@@ -154,14 +154,26 @@ impl Kind {
 /// Why a record body could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
-    #[error("record body of kind {kind} failed validation: {reason}")]
-    Invalid { kind: u8, reason: String },
+    #[error("record body of kind {kind} failed validation: {why}")]
+    Invalid { kind: u8, why: Invalid },
     #[error("unknown record kind {0}")]
     UnknownKind(u8),
     #[error("cannot encode record: {0}")]
-    Encode(String),
+    Encode(#[source] rkyv::rancor::Error),
     #[error("record version {found}, but this build reads versions {RECORD_VERSION_OLDEST} to {RECORD_VERSION}")]
     Version { found: u8 },
+}
+
+/// What is wrong with a record body that failed validation.
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    /// Its bytes are not a valid archive of the kind's type (rkyv's
+    /// bytecheck).
+    #[error(transparent)]
+    Layout(#[from] rkyv::rancor::Error),
+    /// An attempt's outcome byte names no `Outcome`.
+    #[error("unknown outcome {0}")]
+    Outcome(u8),
 }
 
 /// Refuses a record body of a version this build cannot read (the header's
@@ -494,7 +506,7 @@ macro_rules! attempt_head_of {
 pub fn attempt_head(version: u8, body: &[u8]) -> Result<AttemptHead<'_>, RecordError> {
     let invalid = |e: rkyv::rancor::Error| RecordError::Invalid {
         kind: Kind::Attempt as u8,
-        reason: e.to_string(),
+        why: Invalid::Layout(e),
     };
     check_version(version)?;
     Ok(match version {
@@ -664,8 +676,7 @@ pub fn encode_into<T: Body>(
     mut buf: rkyv::util::AlignedVec,
 ) -> Result<rkyv::util::AlignedVec, RecordError> {
     buf.clear();
-    rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(value, buf)
-        .map_err(|e| RecordError::Encode(e.to_string()))
+    rkyv::api::high::to_bytes_in::<_, rkyv::rancor::Error>(value, buf).map_err(RecordError::Encode)
 }
 
 macro_rules! decoder {
@@ -674,7 +685,7 @@ macro_rules! decoder {
         pub fn $name(body: &[u8]) -> Result<$ty, RecordError> {
             rkyv::from_bytes::<$ty, rkyv::rancor::Error>(body).map_err(|e| RecordError::Invalid {
                 kind: $kind as u8,
-                reason: e.to_string(),
+                why: Invalid::Layout(e),
             })
         }
     };

@@ -123,10 +123,10 @@ fn id_key(id: &str) -> u128 {
     (u128::from(h.finish()) << 64) | u128::from(fold)
 }
 
-fn invalid(kind: Kind, e: impl std::fmt::Display) -> RecordError {
+fn invalid(kind: Kind, e: rkyv::rancor::Error) -> RecordError {
     RecordError::Invalid {
         kind: kind as u8,
-        reason: e.to_string(),
+        why: records::Invalid::Layout(e),
     }
 }
 
@@ -198,7 +198,7 @@ impl Scan {
                 if Outcome::from_u8(outcome).is_none() {
                     return Err(RecordError::Invalid {
                         kind,
-                        reason: format!("unknown outcome {outcome}"),
+                        why: records::Invalid::Outcome(outcome),
                     });
                 }
                 let at_ms = a.at_ms;

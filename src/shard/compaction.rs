@@ -13,10 +13,20 @@
 //! went down) are compacted by shard 0 with the same rule, and their
 //! directory removed when empty. The catalog journal is compacted by
 //! rewriting it (`catalog::store`), not by this rule.
+//!
+//! The shard decides what goes and forgets it at once; the files are deleted
+//! on a thread of their own (`Removal`): unlinking a written 64 MiB segment
+//! took 11 ms on the AMD EPYC machine of `docs/BENCHMARKS.md` (the kernel
+//! drops its cached pages and frees its blocks), a stall every delivery of
+//! the shard would otherwise wait out, and the shard's blocking pool runs
+//! its group commits, which must not queue behind it.
 
 use super::state::Shard;
 use crate::commit::SegmentTimes;
+use std::cell::RefCell;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 
 /// The time before which segments may be deleted, or `None` if none may.
 fn cutoff_ms(shard: &Shard, now_ms: u64) -> Option<u64> {
@@ -48,41 +58,133 @@ pub fn publish_oldest_pending(shard: &Shard) {
     shard.shared.oldest_pending_ms[shard.id].store(oldest, Ordering::Relaxed);
 }
 
+/// Deleting the files of one compaction pass: the segments of `dir` before
+/// `before_seq`, and then the directory itself if `then_dir` (a retired
+/// journal whose segments all go).
+struct Job {
+    dir: PathBuf,
+    before_seq: u64,
+    then_dir: bool,
+}
+
+impl Job {
+    /// Runs on the removal thread; failures are logged (the files stay,
+    /// and the next pass that deletes in `dir` takes them too, since it
+    /// deletes by listing).
+    fn run(&self) {
+        if let Err(e) = crate::journal::remove_segments_before(&self.dir, self.before_seq) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "journal compaction failed");
+            return;
+        }
+        if self.then_dir {
+            // Every segment is gone: the directory goes too, so recovery
+            // stops visiting it.
+            if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove a retired journal's directory");
+            }
+        }
+    }
+}
+
+/// The shard's deletion of compacted files, on a thread of its own.
+///
+/// # Invariants
+/// - at most one deletion runs per shard (a pass that finds the last one
+///   running skips its turn), so two never list and unlink in one directory
+///   at once;
+/// - a stopping shard waits for it (`finish`), so no thread of the engine
+///   touches the data directory after the shard is gone.
+#[derive(Default)]
+pub struct Removal {
+    running: RefCell<Option<JoinHandle<()>>>,
+}
+
+impl Removal {
+    /// Whether the last deletion still runs (one that ended is joined).
+    fn busy(&self) -> bool {
+        let mut running = self.running.borrow_mut();
+        if running.as_ref().is_some_and(|h| !h.is_finished()) {
+            return true;
+        }
+        if let Some(done) = running.take() {
+            // The job logs its own failures; a panic aborts the process.
+            let _ = done.join();
+        }
+        false
+    }
+
+    /// Starts deleting `jobs`' files; deletes them here, as a stall, if no
+    /// thread starts (out of threads or memory).
+    fn start(&self, shard: usize, jobs: Vec<Job>) {
+        debug_assert!(self.running.borrow().is_none(), "one deletion at a time");
+        let jobs = std::sync::Arc::new(jobs);
+        let theirs = jobs.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("ringhook-compact-{shard}"))
+            .spawn(move || theirs.iter().for_each(Job::run));
+        match spawned {
+            Ok(handle) => *self.running.borrow_mut() = Some(handle),
+            Err(e) => {
+                tracing::warn!(shard, error = %e, "no thread for compaction; deleting on the shard");
+                jobs.iter().for_each(Job::run);
+            }
+        }
+    }
+
+    /// Waits for a deletion still running.
+    pub fn finish(&self) {
+        if let Some(handle) = self.running.borrow_mut().take() {
+            let _ = handle.join();
+        }
+    }
+}
+
 /// One compaction pass of this shard's journal (and, on shard 0, of retired ones).
 pub fn compact(shard: &Shard, now_ms: u64) {
+    if shard.removal.busy() {
+        tracing::debug!(
+            shard = shard.id,
+            "compaction skips a pass: the last deletion still runs"
+        );
+        return;
+    }
     let Some(cutoff) = cutoff_ms(shard, now_ms) else {
         return;
     };
     // Index entries at least as old as anything deleted go first, so no
     // listing can reach into a removed segment.
     shard.index.borrow_mut().prune(now_ms);
-    match shard
+    let mut jobs = Vec::new();
+    if let Some(keep) = shard
         .commit
         .compact(|times, active| keep_from(times, active, cutoff))
     {
-        Ok(0) => {}
         // Open files of deleted segments would keep their space.
-        Ok(_) => {
-            shard.delivery.close_cold_files();
-            shard.read_files.clear();
-        }
-        Err(e) => tracing::warn!(shard = shard.id, error = %e, "journal compaction failed"),
+        shard.delivery.close_cold_files();
+        shard.read_files.clear();
+        jobs.push(Job {
+            dir: shard.commit.dir(),
+            before_seq: keep,
+            then_dir: false,
+        });
     }
-    let mut retired = shard.retired.borrow_mut();
-    retired.retain_mut(|r| {
+    shard.retired.borrow_mut().retain_mut(|r| {
         let keep = keep_from(&r.times, u64::MAX, cutoff);
-        match crate::journal::remove_segments_before(&r.dir, keep) {
-            Ok(_) => r.times = r.times.split_off(&keep),
-            Err(e) => tracing::warn!(dir = %r.dir.display(), error = %e, "compaction of a retired journal failed"),
+        if r.times.range(..keep).next().is_none() && !r.times.is_empty() {
+            return true;
         }
-        if r.times.is_empty() {
-            // Every segment is gone: the directory goes too, so recovery
-            // stops visiting it.
-            let _ = std::fs::remove_dir_all(&r.dir);
-            return false;
-        }
-        true
+        r.times = r.times.split_off(&keep);
+        let all = r.times.is_empty();
+        jobs.push(Job {
+            dir: r.dir.clone(),
+            before_seq: keep,
+            then_dir: all,
+        });
+        !all
     });
+    if !jobs.is_empty() {
+        shard.removal.start(shard.id, jobs);
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +203,55 @@ mod tests {
         assert_eq!(keep_from(&times, 3, 1_000), 3, "never the active segment");
         assert_eq!(keep_from(&times, 4, 50), 1);
         assert_eq!(keep_from(&SegmentTimes::new(), 7, 1_000), 7);
+    }
+
+    /// The deletion runs on its own thread, one at a time, takes only the
+    /// prefix asked for, and removes a retired journal's directory.
+    #[test]
+    fn removal_deletes_the_prefix_and_retired_directories_off_thread() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let live = tmp.path().join("shard-0");
+        let retired = tmp.path().join("shard-1");
+        for dir in [&live, &retired] {
+            std::fs::create_dir(dir).expect("dir");
+            for seq in 1..=4 {
+                std::fs::write(crate::journal::segment_path(dir, seq), b"x").expect("segment");
+            }
+        }
+        std::fs::write(live.join("notes.txt"), b"kept").expect("other file");
+        let removal = Removal::default();
+        assert!(!removal.busy());
+        let jobs = vec![
+            Job {
+                dir: live.clone(),
+                before_seq: 3,
+                then_dir: false,
+            },
+            Job {
+                dir: retired.clone(),
+                before_seq: u64::MAX,
+                then_dir: true,
+            },
+        ];
+        removal.start(0, jobs);
+        let name = removal
+            .running
+            .borrow()
+            .as_ref()
+            .and_then(|h| h.thread().name().map(str::to_string));
+        assert_eq!(name.as_deref(), Some("ringhook-compact-0"));
+        removal.finish();
+        assert!(!removal.busy());
+        let mut left: Vec<u64> = std::fs::read_dir(&live)
+            .expect("list")
+            .filter_map(|e| {
+                let name = e.expect("entry").file_name();
+                name.to_str().and_then(crate::journal::parse_segment_name)
+            })
+            .collect();
+        left.sort_unstable();
+        assert_eq!(left, vec![3, 4]);
+        assert!(live.join("notes.txt").exists());
+        assert!(!retired.exists());
     }
 }

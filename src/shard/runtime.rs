@@ -236,6 +236,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                     outbox: Default::default(),
                     gathered: Default::default(),
                     read_files: Default::default(),
+                    removal: Default::default(),
                     shared,
                 });
                 let _ = this.set(Rc::downgrade(&shard));
@@ -262,6 +263,7 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
                 let _ = ready.send(Ok(i));
                 timer_loop(&shard).await;
                 drain(&shard).await;
+                shard.removal.finish();
                 shard.publish_metrics();
                 shard.commit.sync_blocking();
                 if let Some(s) = &shard.catalog_store {

@@ -64,6 +64,8 @@ pub struct Shard {
     pub(super) gathered: super::gather::Gathered,
     /// Segment files kept open for the API's record reads on this shard.
     pub(super) read_files: crate::reads::files::Files,
+    /// Compacted segment files being deleted, on a thread of their own.
+    pub(super) removal: super::compaction::Removal,
 }
 
 impl Shard {
