@@ -1,6 +1,8 @@
 //! The deterministic simulator (`ringhook-sim`) as part of the test command:
 //! a short run must find nothing, a seed must replay to the same trace, and
-//! a deliberately broken core must be caught within a bounded number of seeds.
+//! a deliberately broken core (acknowledgements before the sync, compaction
+//! deaf to pending deliveries) must be caught within a bounded number of
+//! seeds.
 
 use serde_json::Value;
 use std::process::Command;
@@ -36,6 +38,10 @@ fn a_short_run_finds_no_broken_invariant() {
     assert!(
         n(&v, "disk_errors") > 5,
         "failed syncs and refused rolls: {v}"
+    );
+    assert!(
+        n(&v, "compactions") > 5,
+        "compaction deleted journal segments: {v}"
     );
 }
 
@@ -79,4 +85,29 @@ fn acknowledging_before_the_sync_is_caught() {
         "ack-before-sync",
     ]);
     assert_eq!(replay["failure"], first["reason"]);
+}
+
+#[test]
+fn compacting_what_pending_deliveries_need_is_caught() {
+    let v = sim(&[
+        "--seeds",
+        "10",
+        "--steps",
+        "250",
+        "--bug",
+        "compact-pending",
+    ]);
+    assert!(
+        n(&v, "failures") > 0,
+        "the broken compaction went unnoticed: {v}"
+    );
+    let first = &v["failed_seeds"][0];
+    assert!(
+        first["reason"].as_str().is_some_and(|r| {
+            r.contains("not pending after recovery")
+                || r.contains("not in the journal after recovery")
+                || (r.contains("cold read") && r.contains("No such file"))
+        }),
+        "{first}"
+    );
 }

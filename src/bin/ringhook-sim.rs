@@ -23,7 +23,7 @@ struct Args {
     #[arg(long, default_value_t = 300)]
     steps: u32,
     /// Break the core on purpose, to see the simulator catch it:
-    /// ack-before-sync.
+    /// ack-before-sync, compact-pending.
     #[arg(long)]
     bug: Option<String>,
 }
@@ -33,7 +33,10 @@ fn main() -> anyhow::Result<()> {
     let bug = match args.bug.as_deref() {
         None => None,
         Some("ack-before-sync") => Some(Bug::AckBeforeSync),
-        Some(other) => anyhow::bail!("unknown --bug {other:?} (known: ack-before-sync)"),
+        Some("compact-pending") => Some(Bug::CompactPending),
+        Some(other) => {
+            anyhow::bail!("unknown --bug {other:?} (known: ack-before-sync, compact-pending)")
+        }
     };
     let line = match args.seed {
         Some(seed) => serde_json::to_string(&sim::run_seed(seed, args.steps, bug))?,

@@ -22,25 +22,41 @@
 //! its group commits, which must not queue behind it.
 
 use super::state::Shard;
-use crate::commit::SegmentTimes;
+use crate::commit::{Retired, SegmentTimes};
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
-/// The time before which segments may be deleted, or `None` if none may.
-fn cutoff_ms(shard: &Shard, now_ms: u64) -> Option<u64> {
-    let config = &shard.shared.config;
-    let margin = 2 * config.compaction_interval_ms;
-    let by_age = now_ms.checked_sub(config.retention_ms.saturating_add(margin))?;
-    let oldest_pending = shard
-        .shared
-        .oldest_pending_ms
-        .iter()
-        .map(|a| a.load(Ordering::Relaxed))
-        .min()
-        .unwrap_or(u64::MAX);
+/// The time before which segments may be deleted, or `None` if none may:
+/// older than the retention plus a margin of two passes, and than the
+/// oldest pending message of every shard (`oldest_pending`, each value
+/// published at that shard's last pass, so up to one pass stale).
+pub fn cutoff_ms(
+    now_ms: u64,
+    retention_ms: u64,
+    interval_ms: u64,
+    oldest_pending: impl IntoIterator<Item = u64>,
+) -> Option<u64> {
+    let margin = interval_ms.saturating_mul(2);
+    let by_age = now_ms.checked_sub(retention_ms.saturating_add(margin))?;
+    let oldest_pending = oldest_pending.into_iter().min().unwrap_or(u64::MAX);
     Some(by_age.min(oldest_pending.saturating_sub(1)))
+}
+
+/// This shard's cutoff, from the values every shard published.
+fn shard_cutoff_ms(shard: &Shard, now_ms: u64) -> Option<u64> {
+    let config = &shard.shared.config;
+    cutoff_ms(
+        now_ms,
+        config.retention_ms,
+        config.compaction_interval_ms,
+        shard
+            .shared
+            .oldest_pending_ms
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed)),
+    )
 }
 
 /// The first segment that must stay: the end of the deletable prefix.
@@ -61,17 +77,17 @@ pub fn publish_oldest_pending(shard: &Shard) {
 /// Deleting the files of one compaction pass: the segments of `dir` before
 /// `before_seq`, and then the directory itself if `then_dir` (a retired
 /// journal whose segments all go).
-struct Job {
+pub struct Job {
     dir: PathBuf,
     before_seq: u64,
     then_dir: bool,
 }
 
 impl Job {
-    /// Runs on the removal thread; failures are logged (the files stay,
-    /// and the next pass that deletes in `dir` takes them too, since it
-    /// deletes by listing).
-    fn run(&self) {
+    /// Runs on the removal thread (here in the simulator); failures are
+    /// logged (the files stay, and the next pass that deletes in `dir`
+    /// takes them too, since it deletes by listing).
+    pub fn run(&self) {
         if let Err(e) = crate::journal::remove_segments_before(&self.dir, self.before_seq) {
             tracing::warn!(dir = %self.dir.display(), error = %e, "journal compaction failed");
             return;
@@ -139,36 +155,29 @@ impl Removal {
     }
 }
 
-/// One compaction pass of this shard's journal (and, on shard 0, of retired ones).
-pub fn compact(shard: &Shard, now_ms: u64) {
-    if shard.removal.busy() {
-        tracing::debug!(
-            shard = shard.id,
-            "compaction skips a pass: the last deletion still runs"
-        );
-        return;
-    }
-    let Some(cutoff) = cutoff_ms(shard, now_ms) else {
-        return;
-    };
-    // Index entries at least as old as anything deleted go first, so no
-    // listing can reach into a removed segment.
-    shard.index.borrow_mut().prune(now_ms);
+/// What one pass lets go of, given its cutoff: `commit`'s journal's old
+/// prefix (`Plan::live`) and, on shard 0, those of `retired` journals, each
+/// forgotten at once (segment times split off; a retired journal with
+/// nothing left dropped from the list). The files are `jobs`' to delete.
+pub struct Plan {
+    /// Segments of the shard's own journal go: open files of them must be
+    /// closed, or they keep their space.
+    pub live: bool,
+    pub jobs: Vec<Job>,
+}
+
+/// Plans one pass (pure but for the forgetting; no I/O).
+pub fn plan(commit: &crate::commit::Commit, retired: &mut Vec<Retired>, cutoff: u64) -> Plan {
     let mut jobs = Vec::new();
-    if let Some(keep) = shard
-        .commit
-        .compact(|times, active| keep_from(times, active, cutoff))
-    {
-        // Open files of deleted segments would keep their space.
-        shard.delivery.close_cold_files();
-        shard.read_files.clear();
+    let kept = commit.compact(|times, active| keep_from(times, active, cutoff));
+    if let Some(keep) = kept {
         jobs.push(Job {
-            dir: shard.commit.dir(),
+            dir: commit.dir(),
             before_seq: keep,
             then_dir: false,
         });
     }
-    shard.retired.borrow_mut().retain_mut(|r| {
+    retired.retain_mut(|r| {
         let keep = keep_from(&r.times, u64::MAX, cutoff);
         if r.times.range(..keep).next().is_none() && !r.times.is_empty() {
             return true;
@@ -182,8 +191,34 @@ pub fn compact(shard: &Shard, now_ms: u64) {
         });
         !all
     });
-    if !jobs.is_empty() {
-        shard.removal.start(shard.id, jobs);
+    Plan {
+        live: kept.is_some(),
+        jobs,
+    }
+}
+
+/// One compaction pass of this shard's journal (and, on shard 0, of retired ones).
+pub fn compact(shard: &Shard, now_ms: u64) {
+    if shard.removal.busy() {
+        tracing::debug!(
+            shard = shard.id,
+            "compaction skips a pass: the last deletion still runs"
+        );
+        return;
+    }
+    let Some(cutoff) = shard_cutoff_ms(shard, now_ms) else {
+        return;
+    };
+    // Index entries at least as old as anything deleted go first, so no
+    // listing can reach into a removed segment.
+    shard.index.borrow_mut().prune(now_ms);
+    let plan = plan(&shard.commit, &mut shard.retired.borrow_mut(), cutoff);
+    if plan.live {
+        shard.delivery.close_cold_files();
+        shard.read_files.clear();
+    }
+    if !plan.jobs.is_empty() {
+        shard.removal.start(shard.id, plan.jobs);
     }
 }
 

@@ -5,8 +5,10 @@
 //! old records, fails syncs (EIO: the engine aborts), refuses new
 //! segments and the growth of segment files (ENOSPC: appends and catalog
 //! changes are refused), brings grown files back shorter, crashes
-//! with restarts (some with another shard count), and endpoints created,
-//! disabled, re-enabled and deleted while messages flow.
+//! with restarts (some with another shard count), endpoints created,
+//! disabled, re-enabled and deleted while messages flow, and (in half the
+//! seeds) a retention of seconds, so that compaction deletes journal
+//! segments while deliveries retry.
 //! See `world` for what is the engine's own code and what the simulator
 //! plays.
 //!
@@ -20,7 +22,11 @@
 //! - no attempt goes to a disabled or deleted endpoint, or to an endpoint
 //!   the message was not fanned out to;
 //! - after every restart, every acknowledged, unfinished delivery is
-//!   pending again, on its owner shard for the new shard count;
+//!   pending again, on its owner shard for the new shard count, and every
+//!   acknowledged message is still in the journal unless it is older than
+//!   the retention and all its deliveries had ended at a compaction;
+//! - an `eventId` refuses a message only within its window, and always
+//!   within it;
 //! - a flipped bit in a record with records after it makes recovery refuse
 //!   and `journal check` report it: never silently dropped;
 //! - once drained and synced, a restart finds nothing pending.
@@ -37,6 +43,8 @@ use serde::Serialize;
 pub enum Bug {
     /// Acknowledge a batch before its group commit.
     AckBeforeSync,
+    /// Compact journals as if no delivery were pending (by age alone).
+    CompactPending,
 }
 
 /// What one or many seeds did.
@@ -48,6 +56,8 @@ pub struct Counters {
     pub faults_injected: u64,
     pub corruption_detected: u64,
     pub catalog_compactions: u64,
+    /// Compaction passes of shard journals that deleted segments.
+    pub compactions: u64,
     /// Injected disk errors that struck: failed syncs (each an abort and a
     /// restart) and rolls refused for a full disk.
     pub disk_errors: u64,
@@ -61,6 +71,7 @@ impl Counters {
         self.faults_injected += o.faults_injected;
         self.corruption_detected += o.corruption_detected;
         self.catalog_compactions += o.catalog_compactions;
+        self.compactions += o.compactions;
         self.disk_errors += o.disk_errors;
     }
 }

@@ -46,6 +46,11 @@ pub struct MessageModel {
     /// When and where it was accepted: (creation second, journal, segment,
     /// offset), `None` until known.
     pub accepted: Option<(u64, u32, u64, u64)>,
+    /// Its creation time (ms).
+    pub created_ms: u64,
+    /// Older than the retention with every delivery ended when a
+    /// compaction ran: its record may be gone from the disk.
+    pub compactable: bool,
 }
 
 /// Whether a message accepted at `a` comes before one accepted at `b` in
@@ -79,6 +84,9 @@ pub struct Oracle {
     /// (application, `eventId`) → the messages journaled with it, oldest
     /// first.
     pub event_ids: BTreeMap<(String, String), Vec<String>>,
+    /// How long an `eventId` holds (`idempotency_window_ms`); `None`: longer
+    /// than the run.
+    pub event_id_window_ms: Option<u64>,
 }
 
 impl Oracle {
@@ -92,23 +100,36 @@ impl Oracle {
             .collect()
     }
 
-    /// A message was journaled (acknowledged or not yet). With an
-    /// `eventId`, no acknowledged message of its application may carry the
-    /// same one (the simulated run is far shorter than the window).
+    /// Whether a message created at `created_ms` still holds its `eventId`
+    /// at `now_ms` (`accept::event_ids`: for less than the window).
+    fn holds(&self, created_ms: u64, now_ms: u64) -> bool {
+        self.event_id_window_ms
+            .is_none_or(|w| now_ms.saturating_sub(created_ms) < w)
+    }
+
+    /// A message was journaled (acknowledged or not yet) at `created_ms`.
+    /// With an `eventId`, no acknowledged message of its application may
+    /// carry the same one within the window.
     pub fn journaled(
         &mut self,
         id: &str,
         destinations: &[String],
         event_id: Option<(&str, &str)>,
+        created_ms: u64,
     ) -> Result<(), Violation> {
         if let Some((app, eid)) = event_id {
             let earlier = self
                 .event_ids
                 .entry((app.to_string(), eid.to_string()))
                 .or_default();
-            let kept = earlier
-                .iter()
-                .find(|m| self.messages.get(*m).is_some_and(MessageModel::kept));
+            let kept = earlier.iter().find(|m| {
+                self.messages.get(*m).is_some_and(|m| {
+                    m.kept()
+                        && self
+                            .event_id_window_ms
+                            .is_none_or(|w| created_ms.saturating_sub(m.created_ms) < w)
+                })
+            });
             if let Some(first) = kept {
                 return Err(format!(
                     "eventId {eid} of {app} accepted as {id}, though {first} was accepted with it"
@@ -122,6 +143,8 @@ impl Oracle {
             survived: false,
             lost: false,
             accepted: None,
+            created_ms,
+            compactable: false,
         });
         Ok(())
     }
@@ -138,17 +161,28 @@ impl Oracle {
         }
     }
 
-    /// A message was refused as a duplicate of `first`: which must have
-    /// been journaled with the same application and `eventId`, and not
-    /// lost since.
-    pub fn duplicate(&self, first: &str, app: &str, eid: &str) -> Result<(), Violation> {
+    /// A message was refused at `now_ms` as a duplicate of `first`: which
+    /// must have been journaled with the same application and `eventId`
+    /// within the window, and not lost since.
+    pub fn duplicate(
+        &self,
+        first: &str,
+        app: &str,
+        eid: &str,
+        now_ms: u64,
+    ) -> Result<(), Violation> {
         let key = (app.to_string(), eid.to_string());
         let journaled = self
             .event_ids
             .get(&key)
             .is_some_and(|ids| ids.iter().any(|m| m == first));
         let lost = self.messages.get(first).is_some_and(|m| m.lost);
+        let created = self.messages.get(first).map_or(0, |m| m.created_ms);
         match (journaled, lost) {
+            (true, false) if !self.holds(created, now_ms) => Err(format!(
+                "eventId {eid} of {app} refused as a duplicate of {first}, created {} ms before, past the window",
+                now_ms.saturating_sub(created)
+            )),
             (true, false) => Ok(()),
             (true, true) => Err(format!(
                 "eventId {eid} of {app} refused as a duplicate of {first}, which a crash took from the disk"
@@ -159,13 +193,31 @@ impl Oracle {
         }
     }
 
+    /// A compaction ran: a message created before `before_ms` (the
+    /// retention ago) whose every delivery has ended may be gone from the
+    /// disk from now on.
+    pub fn compaction(&mut self, before_ms: u64) {
+        let pending: BTreeSet<&str> = self
+            .deliveries
+            .iter()
+            .filter(|(_, s)| **s == Stand::Pending)
+            .map(|((m, _), _)| m.as_str())
+            .collect();
+        for (id, m) in self.messages.iter_mut() {
+            if m.created_ms < before_ms && !pending.contains(id.as_str()) {
+                m.compactable = true;
+            }
+        }
+    }
+
     /// After a crash and recovery, the message records on disk: every
-    /// acknowledged message must be there; an unacknowledged one there
-    /// survived, one not there is lost.
+    /// acknowledged message must be there (unless a compaction could take
+    /// it); an unacknowledged one there survived, one not there is lost.
     pub fn on_disk(&mut self, ids: &BTreeSet<String>) -> Result<(), Violation> {
         for (id, m) in self.messages.iter_mut() {
             match (ids.contains(id), m.acknowledged) {
                 (true, _) => m.survived = !m.acknowledged,
+                (false, true) if m.compactable => {}
                 (false, true) => {
                     return Err(format!(
                         "acknowledged message {id} is not in the journal after recovery"
@@ -312,7 +364,7 @@ mod tests {
             o.expected_destinations("app_1", "a.b"),
             vec!["ep_1".to_string()]
         );
-        o.journaled("msg_1", &["ep_1".into()], Some(("app_1", "evt_1")))
+        o.journaled("msg_1", &["ep_1".into()], Some(("app_1", "evt_1")), 0)
             .expect("first");
         assert!(
             o.check_recovered(&BTreeSet::new()).is_ok(),
@@ -326,23 +378,27 @@ mod tests {
         o.settled("msg_1", "ep_1", Stand::Succeeded, 200);
         assert!(o.check_end().is_ok());
         assert!(
-            o.journaled("msg_2", &[], Some(("app_1", "evt_1"))).is_err(),
+            o.journaled("msg_2", &[], Some(("app_1", "evt_1")), 0)
+                .is_err(),
             "an acknowledged eventId accepted again"
         );
-        assert!(o.duplicate("msg_1", "app_1", "evt_1").is_ok());
-        assert!(o.duplicate("msg_9", "app_1", "evt_1").is_err());
+        assert!(o.duplicate("msg_1", "app_1", "evt_1", 0).is_ok());
+        assert!(o.duplicate("msg_9", "app_1", "evt_1", 0).is_err());
         // An unacknowledged message: lost at a crash, it may not be named
         // as the first of its eventId; kept, its eventId must hold.
-        o.journaled("msg_3", &[], Some(("app_1", "evt_3")))
+        o.journaled("msg_3", &[], Some(("app_1", "evt_3")), 0)
             .expect("first");
-        o.journaled("msg_4", &[], Some(("app_1", "evt_4")))
+        o.journaled("msg_4", &[], Some(("app_1", "evt_4")), 0)
             .expect("first");
         let disk: BTreeSet<String> = ["msg_1", "msg_4"].map(String::from).into();
         o.on_disk(&disk).expect("msg_1 is there");
-        assert!(o.duplicate("msg_3", "app_1", "evt_3").is_err(), "lost");
-        assert!(o.journaled("msg_5", &[], Some(("app_1", "evt_3"))).is_ok());
+        assert!(o.duplicate("msg_3", "app_1", "evt_3", 0).is_err(), "lost");
+        assert!(o
+            .journaled("msg_5", &[], Some(("app_1", "evt_3")), 0)
+            .is_ok());
         assert!(
-            o.journaled("msg_6", &[], Some(("app_1", "evt_4"))).is_err(),
+            o.journaled("msg_6", &[], Some(("app_1", "evt_4")), 0)
+                .is_err(),
             "msg_4 survived"
         );
         assert!(
@@ -353,6 +409,45 @@ mod tests {
         assert!(
             o.attempt("msg_1", "ep_1").is_err(),
             "no attempt while disabled"
+        );
+    }
+
+    /// With a window, an `eventId` holds for less than it; a compaction
+    /// may take only old messages whose deliveries all ended.
+    #[test]
+    fn the_window_and_compaction_in_the_model() {
+        let mut o = Oracle {
+            event_id_window_ms: Some(1_000),
+            ..Oracle::default()
+        };
+        o.journaled("msg_1", &["ep_1".into()], Some(("app_1", "evt_1")), 5_000)
+            .expect("first");
+        o.acknowledged("msg_1");
+        assert!(o.duplicate("msg_1", "app_1", "evt_1", 5_999).is_ok());
+        assert!(
+            o.duplicate("msg_1", "app_1", "evt_1", 6_000).is_err(),
+            "past the window"
+        );
+        assert!(
+            o.journaled("msg_2", &[], Some(("app_1", "evt_1")), 5_500)
+                .is_err(),
+            "within the window"
+        );
+        o.journaled("msg_3", &[], Some(("app_1", "evt_1")), 6_000)
+            .expect("past the window");
+        o.acknowledged("msg_3");
+        let only_3: BTreeSet<String> = ["msg_3"].map(String::from).into();
+        o.compaction(10_000);
+        assert!(
+            o.on_disk(&only_3).is_err(),
+            "msg_1's delivery is pending: its record must stay"
+        );
+        o.settled("msg_1", "ep_1", Stand::Succeeded, 200);
+        o.compaction(5_500);
+        o.on_disk(&only_3).expect("msg_1 was old and ended");
+        assert!(
+            o.on_disk(&BTreeSet::new()).is_err(),
+            "msg_3 is newer than the compaction's cutoff"
         );
     }
 }

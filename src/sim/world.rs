@@ -58,6 +58,7 @@ const SIMULATION_START_MS: u64 = 1_767_225_600_000;
 /// that some repeat.
 const EVENT_IDS: u32 = 16;
 
+mod compact;
 mod play;
 mod restart;
 
@@ -95,6 +96,12 @@ pub struct World {
     start_ms: u64,
     last_flush_ms: u64,
     last_sweep_ms: u64,
+    /// Compaction's passes (`compact`): the last one, and the oldest
+    /// pending message time each shard published at its last pass.
+    last_compaction_ms: u64,
+    published: Vec<u64>,
+    /// Journals of shards that no longer exist (shard 0 compacts them).
+    retired: Vec<crate::commit::Retired>,
     /// The engine-wide state the cores share (the live catalog).
     shared: Arc<Shared>,
     catalog_store: Option<CatalogStore>,
@@ -116,6 +123,11 @@ pub struct World {
     ids_at: BTreeMap<(u32, u64, u64), String>,
     /// Ids the simulator makes (endpoints) are numbered, not random.
     next_id: u64,
+    /// Bytes of padding in each payload: a few KiB in the seeds that
+    /// compact, so that journals roll segments for compaction to delete.
+    payload_pad: usize,
+    /// A deliberate bug of the core, to see the simulator catch it.
+    bug: Option<Bug>,
     pub oracle: Oracle,
     pub counters: Counters,
     trace: u64,
@@ -149,6 +161,15 @@ impl World {
         config.catalog_compact_min_bytes = 1024;
         config.retry_schedule = ["0s", "1s", "5s", "30s", "2m"].map(String::from).to_vec();
         config.auto_disable_after_ms = 120_000;
+        // Half the seeds keep journal segments for a few seconds only, so
+        // that compaction deletes them while deliveries retry, crashes
+        // strike and the shard count changes; their `eventId`s hold for
+        // half as long (the window may not outlast the retention).
+        if rng.gen_range(0..2) == 0 || bug == Some(Bug::CompactPending) {
+            config.retention_ms = rng.gen_range(3_000..=10_000);
+            config.idempotency_window_ms = config.retention_ms / 2;
+            config.compaction_interval_ms = rng.gen_range(200..=2_000);
+        }
         // The budget for messages in ready queues: none (every waiting
         // delivery cold), a few messages' worth, or the default.
         config.max_hot_ready_bytes_per_shard =
@@ -160,6 +181,12 @@ impl World {
         }
         let config = config.finish().map_err(|e| e.to_string())?;
         let connections = [1, 2, 256][rng.gen_range(0..3)];
+        let event_id_window_ms =
+            (config.retention_ms < 60_000).then_some(config.idempotency_window_ms);
+        let payload_pad = match event_id_window_ms {
+            Some(_) => rng.gen_range(1_000..=4_000),
+            None => 0,
+        };
         // Every clock the core reads is the simulated one, so a fixed start
         // keeps the trace (ids carry times) independent of the date.
         let start_ms = SIMULATION_START_MS;
@@ -173,6 +200,9 @@ impl World {
             start_ms,
             last_flush_ms: start_ms,
             last_sweep_ms: start_ms,
+            last_compaction_ms: start_ms,
+            published: Vec::new(),
+            retired: Vec::new(),
             shared,
             catalog_store: None,
             cores: Vec::new(),
@@ -183,7 +213,12 @@ impl World {
             connections,
             ids_at: BTreeMap::new(),
             next_id: 0,
-            oracle: Oracle::default(),
+            payload_pad,
+            bug,
+            oracle: Oracle {
+                event_id_window_ms,
+                ..Oracle::default()
+            },
             counters: Counters::default(),
             trace: 0xcbf2_9ce4_8422_2325,
         };
@@ -466,7 +501,12 @@ impl World {
                 event_type: event_type.to_string(),
                 event_id,
                 channels: vec![],
-                payload: format!("{{\"n\":{}}}", self.next_id).into_bytes(),
+                payload: format!(
+                    "{{\"n\":{},\"pad\":\"{}\"}}",
+                    self.next_id,
+                    "x".repeat(self.payload_pad)
+                )
+                .into_bytes(),
             });
         }
         if !self.accept_events(app, events)? {
@@ -511,12 +551,13 @@ impl World {
                     self.ids_at
                         .insert((home as u32, pos.segment_seq, pos.offset), id.clone());
                     let eid = ev.event_id.as_deref().map(|e| (app, e));
-                    self.oracle.journaled(&id, destinations, eid)?;
+                    self.oracle
+                        .journaled(&id, destinations, eid, msg.created_ms)?;
                     self.oracle.ordered(&id, msg.created_ms, msg.loc);
                 }
                 Err(IngestError::Duplicate(first)) => {
                     let eid = ev.event_id.as_deref().unwrap_or_default();
-                    self.oracle.duplicate(first, app, eid)?;
+                    self.oracle.duplicate(first, app, eid, self.now_ms)?;
                     self.note(&format!("duplicate {eid} of {first}"));
                 }
                 // Refused, not acknowledged: the producer hears of it.
@@ -632,6 +673,9 @@ impl World {
                 c.deliveries.sweep(self.now_ms);
             }
             self.last_sweep_ms = self.now_ms;
+        }
+        if self.now_ms - self.last_compaction_ms >= self.config.compaction_interval_ms {
+            self.compaction_pass();
         }
         let mut expired = Vec::new();
         for c in &self.cores {

@@ -193,6 +193,10 @@ impl World {
             pending.push(keyed.into_iter().map(|(_, p)| p).collect::<Vec<_>>());
         }
         self.oracle.check_recovered(&found)?;
+        // A new process: compaction's first pass only publishes.
+        self.retired = std::mem::take(&mut r.retired);
+        self.published.clear();
+        self.last_compaction_ms = self.now_ms;
         let on_disk = self.messages_on_disk()?;
         self.oracle.on_disk(&on_disk)?;
         // Journaled but unacknowledged messages that survived are delivered
