@@ -269,8 +269,11 @@ impl Commit {
         let (tx, rx) = oneshot::channel();
         self.waiters.borrow_mut().push_back((lsn, tx));
         self.kick.notify();
-        // The sender is only dropped after completion or at shutdown.
-        let _ = rx.await;
+        // The sender is only dropped after completion or at shutdown; a
+        // position no sync made durable is never answered as durable.
+        if rx.await.is_err() && !self.is_durable(lsn) {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// The flusher loop; runs until the shard stops.

@@ -43,6 +43,10 @@ fn a_short_run_finds_no_broken_invariant() {
         n(&v, "compactions") > 5,
         "compaction deleted journal segments: {v}"
     );
+    assert!(
+        n(&v, "batches_waited") > 100,
+        "batches acknowledged by a shared group commit: {v}"
+    );
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! with restarts (some with another shard count), endpoints created,
 //! disabled, re-enabled and deleted while messages flow, and (in half the
 //! seeds) a retention of seconds, so that compaction deletes journal
-//! segments while deliveries retry.
+//! segments while deliveries retry, and (in half) producers' batches that
+//! wait for the flusher's group commit together, as accept tasks do.
 //! See `world` for what is the engine's own code and what the simulator
 //! plays.
 //!
@@ -58,6 +59,9 @@ pub struct Counters {
     pub catalog_compactions: u64,
     /// Compaction passes of shard journals that deleted segments.
     pub compactions: u64,
+    /// Producers' batches acknowledged when the flusher's group commit
+    /// woke their waiter (several may share one).
+    pub batches_waited: u64,
     /// Injected disk errors that struck: failed syncs (each an abort and a
     /// restart) and rolls refused for a full disk.
     pub disk_errors: u64,
@@ -72,6 +76,7 @@ impl Counters {
         self.corruption_detected += o.corruption_detected;
         self.catalog_compactions += o.catalog_compactions;
         self.compactions += o.compactions;
+        self.batches_waited += o.batches_waited;
         self.disk_errors += o.disk_errors;
     }
 }

@@ -433,7 +433,7 @@ mod tests {
                 .is_err(),
             "within the window"
         );
-        o.journaled("msg_3", &[], Some(("app_1", "evt_1")), 6_000)
+        o.journaled("msg_3", &["ep_1".into()], Some(("app_1", "evt_1")), 6_000)
             .expect("past the window");
         o.acknowledged("msg_3");
         let only_3: BTreeSet<String> = ["msg_3"].map(String::from).into();
@@ -447,7 +447,15 @@ mod tests {
         o.on_disk(&only_3).expect("msg_1 was old and ended");
         assert!(
             o.on_disk(&BTreeSet::new()).is_err(),
+            "msg_3's delivery is pending"
+        );
+        o.settled("msg_3", "ep_1", Stand::Succeeded, 200);
+        o.compaction(5_500);
+        assert!(
+            o.on_disk(&BTreeSet::new()).is_err(),
             "msg_3 is newer than the compaction's cutoff"
         );
+        o.compaction(6_001);
+        o.on_disk(&BTreeSet::new()).expect("both old and ended");
     }
 }

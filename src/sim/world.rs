@@ -61,6 +61,9 @@ const EVENT_IDS: u32 = 16;
 mod compact;
 mod play;
 mod restart;
+mod waiting;
+
+use waiting::Batch;
 
 /// How one endpoint's receiver behaves (chances out of 100).
 #[derive(Debug, Clone, Copy)]
@@ -128,6 +131,9 @@ pub struct World {
     payload_pad: usize,
     /// A deliberate bug of the core, to see the simulator catch it.
     bug: Option<Bug>,
+    /// Producers' batches waiting for the flusher's group commit (half the
+    /// seeds); `None`: each batch is made durable at once.
+    waiting: Option<waiting::Waiting>,
     pub oracle: Oracle,
     pub counters: Counters,
     trace: u64,
@@ -183,6 +189,7 @@ impl World {
         let connections = [1, 2, 256][rng.gen_range(0..3)];
         let event_id_window_ms =
             (config.retention_ms < 60_000).then_some(config.idempotency_window_ms);
+        let waiting = (rng.gen_range(0..2) == 0).then(waiting::Waiting::default);
         let payload_pad = match event_id_window_ms {
             Some(_) => rng.gen_range(1_000..=4_000),
             None => 0,
@@ -215,6 +222,7 @@ impl World {
             next_id: 0,
             payload_pad,
             bug,
+            waiting,
             oracle: Oracle {
                 event_id_window_ms,
                 ..Oracle::default()
@@ -290,8 +298,17 @@ impl World {
         let roll = self.rng.gen_range(0..100);
         match roll {
             0..=44 => {
-                self.accept()?;
-                // A crash right after an acknowledgement, before the
+                // Where batches wait for the flusher, one to three
+                // producers' batches share its next group commit.
+                let producers = match self.waiting {
+                    Some(_) => self.rng.gen_range(1..=3),
+                    None => 1,
+                };
+                for _ in 0..producers {
+                    self.accept()?;
+                }
+                // A crash right after an acknowledgement (or, where
+                // batches wait, before their group commit), before the
                 // flusher's next group commit.
                 if !quiet && self.rng.gen_range(0..25) == 0 {
                     self.crash()?;
@@ -305,11 +322,14 @@ impl World {
         self.run_due()
     }
 
-    /// Whether nothing is pending.
+    /// Whether nothing is pending (no delivery, no batch waiting to be
+    /// acknowledged).
     pub fn idle(&self) -> bool {
-        self.cores
-            .iter()
-            .all(|c| c.deliveries.oldest_pending_ms() == u64::MAX)
+        self.waiting.as_ref().is_none_or(waiting::Waiting::is_empty)
+            && self
+                .cores
+                .iter()
+                .all(|c| c.deliveries.oldest_pending_ms() == u64::MAX)
     }
 
     /// Runs until nothing is pending (no more crashes or catalog changes).
@@ -509,6 +529,12 @@ impl World {
                 .into_bytes(),
             });
         }
+        if self.waiting.is_some() {
+            // As the runtime's accept task: journaled now, acknowledged
+            // when a group commit of the flusher covers it.
+            let batch = self.journal_batch(app, events)?;
+            return self.wait_for_commit(batch);
+        }
         if !self.accept_events(app, events)? {
             return self.crash();
         }
@@ -516,14 +542,33 @@ impl World {
     }
 
     /// `events` of `app` through the accept path of the application's home
-    /// shard, as `accept` describes (also an operational notice's message).
-    /// False when the group commit failed: the engine aborts, and the
-    /// caller crashes the world once it holds nothing of the old cores.
+    /// shard, as `accept` describes (also an operational notice's message),
+    /// made durable at once. False when the group commit failed: the engine
+    /// aborts, and the caller crashes the world once it holds nothing of
+    /// the old cores.
     pub(super) fn accept_events(
         &mut self,
         app: &str,
         events: Vec<NewMessage>,
     ) -> Result<bool, Violation> {
+        let batch = self.journal_batch(app, events)?;
+        // A failed group commit aborts the engine: nothing of the batch is
+        // acknowledged, and recovery decides what of it survived.
+        if let Some(lsn) = batch.wait_for {
+            if !self.cores[batch.home].commit.is_durable(lsn) && !self.sync(batch.home)? {
+                return Ok(false);
+            }
+        }
+        self.acknowledge(batch);
+        // Batches its group commit covered go on too.
+        self.acknowledge_woken()?;
+        Ok(true)
+    }
+
+    /// The first half of the accept path (`Accept::journal`): checks and
+    /// journals `events` on the application's home shard, and tells the
+    /// model what was journaled or refused.
+    fn journal_batch(&mut self, app: &str, events: Vec<NewMessage>) -> Result<Batch, Violation> {
         let home = self.shared.placement.home_of_app(app);
         let catalog = self.shared.catalog.load_full();
         let core = &self.cores[home];
@@ -531,6 +576,7 @@ impl World {
             .accept
             .journal(&catalog, &core.index, events.clone(), None);
         let mut fan = journaled.fan.iter();
+        let mut ids = Vec::new();
         for (ev, result) in events.iter().zip(&journaled.results) {
             match result {
                 Ok(msg) => {
@@ -554,6 +600,7 @@ impl World {
                     self.oracle
                         .journaled(&id, destinations, eid, msg.created_ms)?;
                     self.oracle.ordered(&id, msg.created_ms, msg.loc);
+                    ids.push(id);
                 }
                 Err(IngestError::Duplicate(first)) => {
                     let eid = ev.event_id.as_deref().unwrap_or_default();
@@ -568,30 +615,34 @@ impl World {
                 Err(e) => return Err(format!("the accept path refused a message: {e}")),
             }
         }
-        // A failed group commit aborts the engine: nothing of the batch is
-        // acknowledged, and recovery decides what of it survived.
-        if let Some(lsn) = journaled.wait_for {
-            if !self.cores[home].commit.is_durable(lsn) && !self.sync(home)? {
-                return Ok(false);
-            }
-        }
-        for msg in journaled.results.iter().flatten() {
-            let id = msg.id.to_string();
-            self.oracle.acknowledged(&id);
+        Ok(Batch {
+            home,
+            wait_for: journaled.wait_for,
+            ids,
+            fan: journaled.fan,
+        })
+    }
+
+    /// The second half, once the batch is durable: acknowledged to its
+    /// producer, then its deliveries handed to their owner shards
+    /// (`route::fan_out`).
+    fn acknowledge(&mut self, batch: Batch) {
+        for id in &batch.ids {
+            self.oracle.acknowledged(id);
             let dests = self
                 .oracle
                 .messages
-                .get(&id)
+                .get(id)
                 .map_or(0, |m| m.destinations.len());
             self.note(&format!("ack {id} {dests}"));
         }
-        let per = crate::shard::route::by_owner(journaled.fan, &catalog, &self.shared.placement);
-        for (owner, batch) in per.into_iter().enumerate() {
-            if !batch.is_empty() {
-                self.cores[owner].deliveries.accept(batch);
+        let catalog = self.shared.catalog.load_full();
+        let per = crate::shard::route::by_owner(batch.fan, &catalog, &self.shared.placement);
+        for (owner, due) in per.into_iter().enumerate() {
+            if !due.is_empty() {
+                self.cores[owner].deliveries.accept(due);
             }
         }
-        Ok(true)
     }
 
     /// One group commit of shard `i`'s journal (`Commit::sync_here`, as the
@@ -658,7 +709,7 @@ impl World {
             }
         }
         self.last_flush_ms = self.now_ms;
-        Ok(())
+        self.acknowledge_woken()
     }
 
     /// The runtime's timer loop: the flusher's group commit and the sweep

@@ -42,6 +42,10 @@ impl World {
                 )
             })
             .collect();
+        // Batches waiting for a group commit die unacknowledged.
+        if let Some(waiting) = &mut self.waiting {
+            waiting.clear();
+        }
         self.cores.clear();
         // Waiting workers die with the process.
         self.throttled.clear();
