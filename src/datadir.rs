@@ -9,7 +9,8 @@
 //!   catalog/      the catalog journal (applications, endpoints, event types)
 //!   catalog.next/ a compacted catalog journal being written (transient)
 //!   catalog.prev/ the catalog journal being replaced (transient)
-//!   shard-<i>/    shard i's journal (messages, attempts, resends)
+//!   shard-<i>/    shard i's journal (messages, attempts, resends), and
+//!                 `compacted-before`: compaction's horizon (`write_horizon`)
 //!   ingest.sock   the ingest socket, unless `socket` puts it elsewhere
 //! ```
 //!
@@ -205,6 +206,40 @@ pub fn clear_stale_socket(path: &Path) -> Result<(), DataDirError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(io(path)(e)),
     }
+}
+
+/// The file in a shard journal's directory that holds the engine's
+/// compaction horizon, in decimal ms (see `shard::compaction`).
+pub const HORIZON_FILE: &str = "compacted-before";
+
+/// Records, durably, that no delivery was pending for a message created
+/// before `before_ms` when segments were deleted: recovery then takes the
+/// deliveries of older messages as ended (their attempt records may be
+/// gone while their message's record stays, in another journal or in a
+/// segment with newer records).
+pub fn write_horizon(dir: &std::path::Path, before_ms: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = dir.join(format!("{HORIZON_FILE}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(crate::journal::FILE_MODE)
+        .open(&tmp)?;
+    f.write_all(before_ms.to_string().as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(HORIZON_FILE))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// The compaction horizon recorded in `dir` (0 if none or unreadable: no
+/// delivery is then taken as ended for its age).
+pub fn read_horizon(dir: &std::path::Path) -> u64 {
+    std::fs::read_to_string(dir.join(HORIZON_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -44,6 +44,9 @@ pub struct ShardStats {
     pub deliveries_cancelled: u64,
     pub journal_bytes: u64,
     pub journal_syncs: u64,
+    /// Attempt records the journal refused (a full disk): their deliveries
+    /// ended here but a restart repeats them.
+    pub attempt_records_refused: u64,
     /// API connections accepted by the shard's listener.
     pub api_connections: u64,
     /// Attempt duration (request written → response parsed).
@@ -66,6 +69,7 @@ impl Default for ShardStats {
             deliveries_cancelled: 0,
             journal_bytes: 0,
             journal_syncs: 0,
+            attempt_records_refused: 0,
             api_connections: 0,
             attempt_us: latency_histogram(),
             e2e_us: latency_histogram(),
@@ -195,7 +199,7 @@ pub fn render(published: &Published) -> String {
         .enumerate()
         .map(|(i, s)| (Some(i), s.as_ref()))
         .collect();
-    let counters: [Metric<u64>; 7] = [
+    let counters: [Metric<u64>; 8] = [
         (
             "ringhook_messages_ingested_total",
             "Messages accepted (durable and acknowledged).",
@@ -218,6 +222,11 @@ pub fn render(published: &Published) -> String {
             "ringhook_journal_syncs_total",
             "Group commits (msync calls).",
             |s| s.stats.journal_syncs,
+        ),
+        (
+            "ringhook_attempt_records_refused_total",
+            "Attempt records the journal refused (a full disk): a restart repeats their deliveries.",
+            |s| s.stats.attempt_records_refused,
         ),
         (
             "ringhook_api_connections_total",

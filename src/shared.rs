@@ -30,6 +30,11 @@ pub struct Shared {
     pub oldest_pending_ms: Vec<AtomicU64>,
     /// Expunged message payloads and attempt responses.
     pub expunged: crate::expunge::Expunged,
+    /// The engine's compaction horizon: no delivery was pending for a
+    /// message created before it when a compaction deleted segments
+    /// (recovered from every journal directory's record of it, raised by
+    /// each pass that deletes; `shard::compaction`).
+    pub compacted_before_ms: AtomicU64,
 }
 
 impl Shared {
@@ -53,6 +58,7 @@ impl Shared {
             pending: (0..n).map(|_| AtomicU64::new(0)).collect(),
             oldest_pending_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
             expunged: crate::expunge::Expunged::new(expunged),
+            compacted_before_ms: AtomicU64::new(0),
             config,
         }
     }

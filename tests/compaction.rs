@@ -28,16 +28,22 @@ fn segment_seqs(dir: &Path) -> Vec<u64> {
     seqs
 }
 
-#[test]
-fn old_segments_go_but_pending_deliveries_keep_theirs() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("ringhook.toml");
+/// A config file keeping journal segments (64 KiB) for a second, compacted
+/// every 100 ms; its path.
+fn short_retention(dir: &Path) -> String {
+    let config = dir.join("ringhook.toml");
     std::fs::write(
         &config,
         "retention_ms = 1000\nidempotency_window_ms = 1000\ncompaction_interval_ms = 100\nsegment_bytes = 65536\n",
     )
     .expect("config");
-    let config = config.to_str().expect("utf-8").to_string();
+    config.to_str().expect("utf-8").to_string()
+}
+
+#[test]
+fn old_segments_go_but_pending_deliveries_keep_theirs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = short_retention(dir.path());
     let open = Arc::new(AtomicBool::new(false));
     let gate = open.clone();
     let sink = Sink::with_policy(Arc::new(move |r, _| {
@@ -180,4 +186,92 @@ fn journals_of_removed_shards_are_compacted_away() {
         .spawn()
         .expect("restart after the retired journal is gone");
     assert_eq!(ids.len(), 20);
+}
+
+/// A message's record is in its application's home journal, its attempts
+/// in its endpoint's owner's. When the owner's segment holding a finished
+/// delivery's attempt is deleted while the message's segment stays (here
+/// the home journal's active one), a restart must not deliver it again:
+/// compaction's horizon (`compacted-before`) says no delivery was pending
+/// for a message that old.
+#[test]
+fn a_finished_delivery_whose_attempt_was_compacted_is_not_sent_again() {
+    use ringhook::placement::Placement;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = short_retention(dir.path());
+    let sink = Sink::start();
+    let mut engine = Engine::start(
+        dir.path(),
+        &[
+            "--config",
+            &config,
+            "--shards",
+            "2",
+            "--segment-bytes",
+            "65536",
+        ],
+    );
+    let placement = Placement::new(2);
+    // Two applications with different homes, and an endpoint of the first
+    // owned by the second's home.
+    let quiet = engine.create_app("quiet");
+    let home = placement.home_of_app(&quiet);
+    let busy = (0..64)
+        .map(|i| engine.create_app(&format!("busy{i}")))
+        .find(|a| placement.home_of_app(a) != home)
+        .expect("an application homed on the other shard");
+    let owner = 1 - home;
+    // Endpoints of the first on the second's home go on until one is owned
+    // by it (those owned by the first's home get the messages too).
+    let watched = (0..64)
+        .map(|i| {
+            let path = format!("/w{i}");
+            let ep = engine.create_endpoint(&quiet, json!({ "url": sink.url(&path) }));
+            (ep["id"].as_str().expect("endpoint id").to_string(), path)
+        })
+        .find(|(id, _)| placement.owner_of_endpoint(id) == owner)
+        .map(|(_, path)| path)
+        .expect("an endpoint owned by the other shard");
+    let to_watched = |id: &str| {
+        sink.received()
+            .iter()
+            .filter(|r| r.path == watched && r.webhook_id() == id)
+            .count()
+    };
+    engine.create_endpoint(&busy, json!({ "url": sink.url("/bulk") }));
+
+    let once = engine.send(&quiet, "w.x", json!({ "once": true }));
+    wait_for("the watched delivery", DEADLINE, || {
+        (to_watched(&once) == 1).then_some(())
+    });
+    // The owner's journal rolls past the attempt's segment and deletes it.
+    let owner_dir = engine.data_dir.join(format!("shard-{owner}"));
+    let pad = "x".repeat(3000);
+    for i in 0..60 {
+        engine.send(&busy, "b.x", json!({ "i": i, "pad": pad }));
+    }
+    wait_for("the owner's first segment deleted", DEADLINE, || {
+        segment_seqs(&owner_dir)
+            .first()
+            .is_some_and(|s| *s > 1)
+            .then_some(())
+    });
+    let home_dir = engine.data_dir.join(format!("shard-{home}"));
+    assert_eq!(
+        segment_seqs(&home_dir).first(),
+        Some(&1),
+        "the message's segment stays"
+    );
+
+    engine.kill9();
+    engine.spawn().expect("restart after compaction");
+    let after = engine.send(&quiet, "w.x", json!({ "after": true }));
+    wait_for("a delivery after the restart", DEADLINE, || {
+        (to_watched(&after) == 1).then_some(())
+    });
+    assert_eq!(
+        to_watched(&once),
+        1,
+        "the finished delivery was not sent again"
+    );
 }

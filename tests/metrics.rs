@@ -83,6 +83,11 @@ fn metrics_count_ingest_and_deliveries_per_shard_once() {
     assert!(total(&text, "ringhook_journal_bytes_total", "").is_some_and(|b| b > 0.0));
     assert!(total(&text, "ringhook_journal_syncs_total", "").is_some_and(|n| n >= 1.0));
     assert_eq!(
+        total(&text, "ringhook_attempt_records_refused_total", ""),
+        Some(0.0),
+        "no attempt record refused on a disk with room"
+    );
+    assert_eq!(
         total(&text, "ringhook_e2e_latency_seconds_count", ""),
         Some(5.0)
     );

@@ -71,14 +71,19 @@ impl EventIds {
     /// Remembers a key accepted at `at_ms` as `msg_id`.
     pub fn insert(&mut self, app_id: &str, event_id: &str, msg_id: &str, at_ms: u64) {
         let k = key(app_id, event_id);
-        if self.map.insert(k, (msg_id.into(), at_ms)).is_none() {
+        // A key accepted again (its entry expired but not yet dropped) gets
+        // a queue slot for its new time: the old slot no longer matches it,
+        // and without one the key would never expire.
+        let before = self.map.insert(k, (msg_id.into(), at_ms));
+        if before.is_none_or(|(_, at)| at != at_ms) {
             self.order.push_back((at_ms, k));
         }
         // Bounded work per insert: expire up to a few old entries.
         self.expire(at_ms, 4);
-        while self.map.len() > self.max {
+        while self.map.len() > self.max && !self.order.is_empty() {
             self.pop_front();
         }
+        debug_assert!(self.map.len() <= self.max, "every key has a queue slot");
     }
 
     /// Drops up to `budget` expired entries from the front.
@@ -123,6 +128,28 @@ mod tests {
         assert_eq!(ids.get("app_1", "e1", 1_010), None, "expired");
         ids.insert("app_1", "e2", "msg_b", 2_000);
         assert_eq!(ids.len(), 1, "the expired entry was dropped on insert");
+    }
+
+    /// A key accepted again after its window keeps expiring and counting:
+    /// its stale queue slot does not hold it forever.
+    #[test]
+    fn a_key_accepted_again_after_its_window_expires_again() {
+        let mut ids = EventIds::new(1_000, 2);
+        ids.insert("app", "k", "msg_1", 0);
+        // Expired, not yet dropped (no insert came by since).
+        assert_eq!(ids.get("app", "k", 1_500), None);
+        ids.insert("app", "k", "msg_2", 1_500);
+        assert_eq!(ids.get("app", "k", 2_000), Some("msg_2"));
+        assert_eq!(ids.get("app", "k", 2_500), None, "its new window ends");
+        ids.insert("app", "other", "msg_3", 3_000);
+        assert_eq!(ids.len(), 1, "the key expired again and was dropped");
+        // At the cap, the stale and the new slots of a key never leave the
+        // map over it.
+        for i in 0..10u64 {
+            ids.insert("app", "k", &format!("msg_k{i}"), 10_000 + i * 2_000);
+            ids.insert("app", &format!("e{i}"), "msg_e", 10_000 + i * 2_000);
+            assert!(ids.len() <= 2);
+        }
     }
 
     #[test]

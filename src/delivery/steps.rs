@@ -450,7 +450,10 @@ pub fn record(
     // after a restart (the delivery is still pending in the journal).
     match d.ports.commit.append_record_at(Kind::Attempt, &rec) {
         Ok((_, pos)) => index_attempt(d, msg, endpoint_id, rec, pos, outcome),
-        Err(e) => tracing::error!(shard = d.ports.shard, error = %e, "cannot journal an attempt"),
+        Err(e) => {
+            d.ports.stats.borrow_mut().attempt_records_refused += 1;
+            tracing::error!(shard = d.ports.shard, error = %e, "cannot journal an attempt");
+        }
     }
     if outcome.is_final() {
         d.free(handle);

@@ -61,6 +61,9 @@ pub struct Recovered {
     pub answers: Vec<records::IdempotentAnswerRecord>,
     /// Endpoint id → start of its failure streak, per owner shard.
     pub failing_since: Vec<std::collections::HashMap<String, u64>>,
+    /// The engine's compaction horizon (`shard::compaction`): deliveries of
+    /// messages created before it were taken as ended.
+    pub compacted_before_ms: u64,
     /// The newest cron tick fired, per cron source.
     pub cron_fired: std::collections::HashMap<String, u64>,
     /// Expunged message and attempt ids (`expunge`).
@@ -149,8 +152,10 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
     let mut journals: Vec<Option<Journal>> = (0..n).map(|_| None).collect();
     let mut segment_times: Vec<SegmentTimes> = (0..n).map(|_| SegmentTimes::new()).collect();
     let mut retired = Vec::new();
+    let mut compacted_before_ms = 0;
     for i in shard_ids {
         let dir = shard_dir(data_dir, i);
+        compacted_before_ms = compacted_before_ms.max(crate::datadir::read_horizon(&dir));
         let mut times = SegmentTimes::new();
         let (journal, report) = Journal::open_checked(&dir, jc.clone(), &mut |r| {
             let loc = Loc {
@@ -187,7 +192,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         pending,
         count,
         newest,
-    } = rebuild::deliveries(&scan, &catalog, config, now);
+    } = rebuild::deliveries(&scan, &catalog, config, now, compacted_before_ms);
     stats.pending = count;
     let mut dedup: Vec<Vec<DedupEntry>> = (0..n).map(|_| Vec::new()).collect();
     for entry in std::mem::take(&mut scan.event_ids) {
@@ -249,6 +254,7 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         cron_fired,
         expunged,
         failing_since,
+        compacted_before_ms,
         stats,
     })
 }

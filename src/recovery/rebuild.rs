@@ -82,11 +82,17 @@ pub struct Deliveries {
     pub newest: HashMap<u32, Newest<(u64, u32)>>,
 }
 
+/// The pending deliveries among every message's, and each endpoint's
+/// newest messages. A delivery of a message created before
+/// `compacted_before_ms` is ended, unless resent: no delivery was pending
+/// for such a message when a compaction deleted segments, which may have
+/// taken its final attempt record while its message record stayed.
 pub fn deliveries(
     scan: &Scan,
     catalog: &crate::catalog::Catalog,
     config: &Config,
     now_ms: u64,
+    compacted_before_ms: u64,
 ) -> Deliveries {
     let shards = config.shards;
     let placement = Placement::new(shards);
@@ -101,7 +107,7 @@ pub fn deliveries(
             heap.push((info.created_ms, m));
         }
         let st = fold(events);
-        if st.ended() {
+        if st.ended() || (info.created_ms < compacted_before_ms && st.resend_ms.is_none()) {
             return;
         }
         let (attempt_no, due_ms) = st.next();

@@ -131,18 +131,18 @@ impl Removal {
 
     /// Starts deleting `jobs`' files; deletes them here, as a stall, if no
     /// thread starts (out of threads or memory).
-    fn start(&self, shard: usize, jobs: Vec<Job>) {
+    fn start(&self, shard: usize, plan: Plan) {
         debug_assert!(self.running.borrow().is_none(), "one deletion at a time");
-        let jobs = std::sync::Arc::new(jobs);
-        let theirs = jobs.clone();
+        let plan = std::sync::Arc::new(plan);
+        let theirs = plan.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("ringhook-compact-{shard}"))
-            .spawn(move || theirs.iter().for_each(Job::run));
+            .spawn(move || theirs.run());
         match spawned {
             Ok(handle) => *self.running.borrow_mut() = Some(handle),
             Err(e) => {
                 tracing::warn!(shard, error = %e, "no thread for compaction; deleting on the shard");
-                jobs.iter().for_each(Job::run);
+                plan.run();
             }
         }
     }
@@ -164,10 +164,35 @@ pub struct Plan {
     /// closed, or they keep their space.
     pub live: bool,
     pub jobs: Vec<Job>,
+    /// Where and what to write as the engine's compaction horizon before
+    /// any file goes (`datadir::write_horizon`).
+    horizon: Option<(PathBuf, u64)>,
 }
 
-/// Plans one pass (pure but for the forgetting; no I/O).
-pub fn plan(commit: &crate::commit::Commit, retired: &mut Vec<Retired>, cutoff: u64) -> Plan {
+impl Plan {
+    /// Writes the horizon, then deletes (on the removal thread; in the
+    /// simulator, here). Nothing is deleted if the horizon is not durable.
+    pub fn run(&self) {
+        if let Some((dir, before_ms)) = &self.horizon {
+            if let Err(e) = crate::datadir::write_horizon(dir, *before_ms) {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot record the compaction horizon; nothing deleted");
+                return;
+            }
+        }
+        self.jobs.iter().for_each(Job::run);
+    }
+}
+
+/// Plans one pass (pure but for the forgetting; no I/O). `horizon` is the
+/// engine's compaction horizon (`Shared::compacted_before_ms`): raised to
+/// `cutoff` when anything goes, and written into `commit`'s directory
+/// (which stays) before the files go.
+pub fn plan(
+    commit: &crate::commit::Commit,
+    retired: &mut Vec<Retired>,
+    cutoff: u64,
+    horizon: &std::sync::atomic::AtomicU64,
+) -> Plan {
     let mut jobs = Vec::new();
     let kept = commit.compact(|times, active| keep_from(times, active, cutoff));
     if let Some(keep) = kept {
@@ -191,14 +216,23 @@ pub fn plan(commit: &crate::commit::Commit, retired: &mut Vec<Retired>, cutoff: 
         });
         !all
     });
+    let horizon = (!jobs.is_empty()).then(|| {
+        let before = horizon.fetch_max(cutoff, Ordering::Relaxed).max(cutoff);
+        (commit.dir(), before)
+    });
     Plan {
         live: kept.is_some(),
         jobs,
+        horizon,
     }
 }
 
 /// One compaction pass of this shard's journal (and, on shard 0, of retired ones).
 pub fn compact(shard: &Shard, now_ms: u64) {
+    // Index entries at least as old as anything deleted (by any shard) go
+    // first, so no listing can reach into a removed segment, even on a
+    // pass that deletes nothing itself.
+    shard.index.borrow_mut().prune(now_ms);
     if shard.removal.busy() {
         tracing::debug!(
             shard = shard.id,
@@ -209,16 +243,18 @@ pub fn compact(shard: &Shard, now_ms: u64) {
     let Some(cutoff) = shard_cutoff_ms(shard, now_ms) else {
         return;
     };
-    // Index entries at least as old as anything deleted go first, so no
-    // listing can reach into a removed segment.
-    shard.index.borrow_mut().prune(now_ms);
-    let plan = plan(&shard.commit, &mut shard.retired.borrow_mut(), cutoff);
+    let plan = plan(
+        &shard.commit,
+        &mut shard.retired.borrow_mut(),
+        cutoff,
+        &shard.shared.compacted_before_ms,
+    );
     if plan.live {
         shard.delivery.close_cold_files();
         shard.read_files.clear();
     }
     if !plan.jobs.is_empty() {
-        shard.removal.start(shard.id, plan.jobs);
+        shard.removal.start(shard.id, plan);
     }
 }
 
@@ -268,7 +304,15 @@ mod tests {
                 then_dir: true,
             },
         ];
-        removal.start(0, jobs);
+        let horizon = std::sync::atomic::AtomicU64::new(0);
+        removal.start(
+            0,
+            Plan {
+                live: true,
+                jobs,
+                horizon: Some((live.clone(), horizon.fetch_max(7, Ordering::Relaxed).max(7))),
+            },
+        );
         let name = removal
             .running
             .borrow()
@@ -288,5 +332,11 @@ mod tests {
         assert_eq!(left, vec![3, 4]);
         assert!(live.join("notes.txt").exists());
         assert!(!retired.exists());
+        assert_eq!(
+            crate::datadir::read_horizon(&live),
+            7,
+            "the horizon went first"
+        );
+        assert_eq!(crate::datadir::read_horizon(&retired), 0);
     }
 }

@@ -125,8 +125,12 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         segment_times,
         retired,
         failing_since,
+        compacted_before_ms,
         ..
     } = recovered;
+    shared
+        .compacted_before_ms
+        .store(compacted_before_ms, Ordering::Relaxed);
     let mut services: Vec<Option<Services>> = services.into_iter().map(Some).collect();
     let mut retired = Some(retired);
     let n = shared.config.shards;

@@ -85,6 +85,7 @@ struct Throttled {
 /// One simulated shard's core, built from recovery's output as the runtime
 /// builds a shard's.
 struct Core {
+    stats: Rc<RefCell<crate::metrics::ShardStats>>,
     commit: Rc<Commit>,
     accept: Accept,
     deliveries: Rc<Deliveries>,
@@ -134,6 +135,10 @@ pub struct World {
     /// Producers' batches waiting for the flusher's group commit (half the
     /// seeds); `None`: each batch is made durable at once.
     waiting: Option<waiting::Waiting>,
+    /// A shard journal refused an attempt record (a full disk;
+    /// `ringhook_attempt_records_refused_total`): the engine ended that
+    /// delivery all the same, and a restart repeats it.
+    pub attempts_may_repeat: bool,
     pub oracle: Oracle,
     pub counters: Counters,
     trace: u64,
@@ -223,6 +228,7 @@ impl World {
             payload_pad,
             bug,
             waiting,
+            attempts_may_repeat: false,
             oracle: Oracle {
                 event_id_window_ms,
                 ..Oracle::default()
@@ -346,6 +352,10 @@ impl World {
                 .iter()
                 .filter_map(|c| c.deliveries.next_wake_ms())
                 .chain(self.throttled.iter().map(|t| t.due_ms))
+                // The runtime's shards publish their oldest pending time on
+                // every compaction tick, quiet or not: a pass never uses
+                // values staler than one tick.
+                .chain([self.last_compaction_ms + self.config.compaction_interval_ms])
                 .min()
                 .unwrap_or(self.now_ms + 1);
             self.advance_to(next.max(self.now_ms + 1));

@@ -13,6 +13,18 @@ use super::World;
 use crate::shard::compaction;
 
 impl World {
+    /// Every shard's tick publishing its oldest pending message time as it
+    /// is now (the ticks of a stretch the simulator's clock jumps over;
+    /// the first pass after a restart still only publishes).
+    pub(super) fn publish_oldest_pending(&mut self) {
+        if self.published.len() != self.cores.len() {
+            return;
+        }
+        for (i, core) in self.cores.iter().enumerate() {
+            self.published[i] = core.deliveries.oldest_pending_ms();
+        }
+    }
+
     /// One pass of every shard (the first only publishes, as the runtime's
     /// first tick: the others' values are not in yet).
     pub(super) fn compaction_pass(&mut self) {
@@ -44,16 +56,19 @@ impl World {
                 0 => std::mem::take(&mut self.retired),
                 _ => Vec::new(),
             };
-            let plan = compaction::plan(&core.commit, &mut retired, cutoff);
+            let plan = compaction::plan(
+                &core.commit,
+                &mut retired,
+                cutoff,
+                &self.shared.compacted_before_ms,
+            );
             if i == 0 {
                 self.retired = retired;
             }
             if plan.live {
                 core.deliveries.close_cold_files();
             }
-            for job in &plan.jobs {
-                job.run();
-            }
+            plan.run();
             if !plan.jobs.is_empty() {
                 self.counters.compactions += 1;
                 self.note(&format!(

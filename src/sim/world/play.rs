@@ -74,7 +74,18 @@ impl World {
                     .flat_map(|a| a.answers.iter().map(|x| x.duration_us))
                     .max()
                     .unwrap_or(0);
-                self.advance_to(at_ms + u64::from(slowest_us) / 1000);
+                let until = at_ms + u64::from(slowest_us) / 1000;
+                // The runtime's compaction ticks go on while attempts wait
+                // for their answers: each shard publishes its oldest pending
+                // time as it is meanwhile (the round's deliveries still
+                // pending), so a pass after a long wait does not use values
+                // from before it.
+                if until.saturating_sub(self.last_compaction_ms)
+                    > self.config.compaction_interval_ms
+                {
+                    self.publish_oldest_pending();
+                }
+                self.advance_to(until);
                 // `None`: a group commit a worker waited for failed, and the
                 // engine aborts (nothing of the old cores is held here).
                 let Some(going_on) = self.settle_round(answered, at_ms)? else {

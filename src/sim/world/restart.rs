@@ -42,6 +42,10 @@ impl World {
                 )
             })
             .collect();
+        self.attempts_may_repeat |= self
+            .cores
+            .iter()
+            .any(|c| c.stats.borrow().attempt_records_refused > 0);
         // Batches waiting for a group commit die unacknowledged.
         if let Some(waiting) = &mut self.waiting {
             waiting.clear();
@@ -235,13 +239,14 @@ impl World {
             // No operational application in the simulated catalog: a
             // notice is made durable as `route::notify` does then, at once.
             let notices: NoticeSink = Rc::new(|_| Box::pin(std::future::ready(true)));
+            let stats = Rc::new(RefCell::new(ShardStats::default()));
             let deliveries = Deliveries::new(
                 Ports {
                     shard: i,
                     shared: self.shared.clone(),
                     commit: commit.clone(),
                     index: index.clone(),
-                    stats: Rc::new(RefCell::new(ShardStats::default())),
+                    stats: stats.clone(),
                     notices,
                 },
                 self.connections,
@@ -258,6 +263,7 @@ impl World {
             let lengths = disk::lengths(&commit.dir()).map_err(|e| e.to_string())?;
             self.synced_lengths.insert(commit.dir(), lengths);
             self.cores.push(Core {
+                stats,
                 commit,
                 accept,
                 deliveries,
