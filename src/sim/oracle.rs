@@ -308,6 +308,11 @@ impl Oracle {
         {
             *s = Stand::Pending;
         }
+        // Pending again, its record must stay until a later compaction
+        // finds it ended.
+        if let Some(m) = self.messages.get_mut(msg) {
+            m.compactable = false;
+        }
     }
 
     /// After a restart: every acknowledged delivery the model has pending

@@ -80,8 +80,12 @@ impl World {
         }
         // Directories of retired journals whose segments all went are gone.
         self.dirs.retain(|d| d.exists());
-        self.oracle
-            .compaction(self.now_ms.saturating_sub(retention));
+        // By age the engine's rule lets go of messages older than the
+        // retention plus two passes (`cutoff_ms`); no looser here.
+        self.oracle.compaction(
+            self.now_ms
+                .saturating_sub(retention.saturating_add(interval.saturating_mul(2))),
+        );
         self.last_compaction_ms = self.now_ms;
     }
 }
