@@ -217,29 +217,45 @@ pub const HORIZON_FILE: &str = "compacted-before";
 /// deliveries of older messages as ended (their attempt records may be
 /// gone while their message's record stays, in another journal or in a
 /// segment with newer records).
+///
+/// The value is 20 zero-padded digits and a newline, overwritten in place
+/// and synced: after the file's first write no block is allocated, so a
+/// full disk does not stop compaction from freeing space. A new file's
+/// directory entry is synced too.
 pub fn write_horizon(dir: &std::path::Path, before_ms: u64) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = dir.join(format!("{HORIZON_FILE}.tmp"));
-    let mut f = std::fs::OpenOptions::new()
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let path = dir.join(HORIZON_FILE);
+    let existed = path.exists();
+    let f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .mode(crate::journal::FILE_MODE)
-        .open(&tmp)?;
-    f.write_all(before_ms.to_string().as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(HORIZON_FILE))?;
-    std::fs::File::open(dir)?.sync_all()
+        .open(&path)?;
+    f.write_all_at(format!("{before_ms:020}\n").as_bytes(), 0)?;
+    f.sync_data()?;
+    if !existed {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
-/// The compaction horizon recorded in `dir` (0 if none or unreadable: no
-/// delivery is then taken as ended for its age).
+/// The compaction horizon recorded in `dir` (0 if none; an unreadable or
+/// damaged file is logged and read as 0: deliveries may then repeat,
+/// never be dropped).
 pub fn read_horizon(dir: &std::path::Path) -> u64 {
-    std::fs::read_to_string(dir.join(HORIZON_FILE))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+    let path = dir.join(HORIZON_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => s.trim().parse().unwrap_or_else(|_| {
+            tracing::warn!(path = %path.display(), "unreadable compaction horizon; not applied");
+            0
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the compaction horizon; not applied");
+            0
+        }
+    }
 }
 
 #[cfg(test)]
@@ -297,5 +313,30 @@ mod tests {
         ));
         drop(first);
         DirLock::acquire(dir.path()).expect("lock again after release");
+    }
+
+    /// The horizon is overwritten in place (a fixed width), read back as
+    /// written, and read as 0 when missing or damaged.
+    #[test]
+    fn the_horizon_is_overwritten_in_place_and_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(read_horizon(dir.path()), 0, "none yet");
+        write_horizon(dir.path(), 1_767_225_600_000).expect("write");
+        assert_eq!(read_horizon(dir.path()), 1_767_225_600_000);
+        write_horizon(dir.path(), 7).expect("overwrite");
+        assert_eq!(
+            read_horizon(dir.path()),
+            7,
+            "no digits of the longer value left"
+        );
+        let path = dir.path().join(HORIZON_FILE);
+        assert_eq!(std::fs::metadata(&path).expect("file").len(), 21);
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).expect("file").permissions().mode() & 0o777,
+            0o600
+        );
+        std::fs::write(&path, b"not a number").expect("damage");
+        assert_eq!(read_horizon(dir.path()), 0, "damaged: not applied");
     }
 }

@@ -173,11 +173,14 @@ pub fn serve(config: Config, tokens: Vec<String>, repair: bool) -> Result<(), En
         journals = s.journals,
         messages = s.messages,
         pending = s.pending,
-        "recovered {} records from {} journals: {} messages, {} pending deliveries{}",
+        ended_by_horizon = s.ended_by_horizon,
+        compacted_before_ms = recovered.compacted_before_ms,
+        "recovered {} records from {} journals: {} messages, {} pending deliveries ({} of messages older than the compaction horizon taken as ended){}",
         s.records,
         s.journals,
         s.messages,
         s.pending,
+        s.ended_by_horizon,
         if s.torn_tails.is_empty() {
             String::new()
         } else {

@@ -275,3 +275,38 @@ fn a_finished_delivery_whose_attempt_was_compacted_is_not_sent_again() {
         "the finished delivery was not sent again"
     );
 }
+
+/// A horizon ahead of the clock (a host whose clock is behind, a data
+/// directory moved) is not applied: a pending delivery stays pending, it
+/// may repeat but is never dropped.
+#[test]
+fn a_horizon_ahead_of_the_clock_drops_no_pending_delivery() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sink, open) = Sink::gated();
+    let mut engine = Engine::start(
+        dir.path(),
+        &["--shards", "1", "--retry-schedule", "0s,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms,200ms"],
+    );
+    let app = engine.create_app("ahead");
+    engine.create_endpoint(&app, json!({ "url": sink.url("/held") }));
+    let held = engine.send(&app, "a.x", json!({ "held": true }));
+    wait_for("a failed attempt", DEADLINE, || {
+        (!sink.all().is_empty()).then_some(())
+    });
+    engine.kill9();
+    let future_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+        + 86_400_000;
+    std::fs::write(
+        engine.data_dir.join("shard-0").join("compacted-before"),
+        format!("{future_ms:020}\n"),
+    )
+    .expect("horizon");
+    engine.spawn().expect("restart");
+    open.store(true, Ordering::Relaxed);
+    wait_for("the pending delivery after the restart", DEADLINE, || {
+        sink.ids().contains(&held).then_some(())
+    });
+}

@@ -9,8 +9,7 @@ use ringhook::journal::{RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -40,23 +39,10 @@ fn data_end(bytes: &[u8]) -> u64 {
     }
 }
 
-fn gated_sink() -> (Sink, Arc<AtomicBool>) {
-    let open = Arc::new(AtomicBool::new(false));
-    let gate = open.clone();
-    let sink = Sink::with_policy(Arc::new(move |_, _| {
-        if gate.load(Ordering::Relaxed) {
-            204
-        } else {
-            503
-        }
-    }));
-    (sink, open)
-}
-
 #[test]
 fn a_torn_tail_is_truncated_and_nothing_acknowledged_is_lost() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (sink, open) = gated_sink();
+    let (sink, open) = Sink::gated();
     let mut engine = Engine::start(dir.path(), &["--shards", "1", "--retry-schedule", "0s,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,50ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s"]);
     let app = engine.create_app("torn");
     engine.create_endpoint(&app, json!({ "url": sink.url("/t") }));

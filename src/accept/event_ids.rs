@@ -40,7 +40,9 @@ const TABLES: usize = 64;
 /// The shard's `eventId` window.
 ///
 /// # Invariants
-/// - every key in `map` is in `order` exactly once, with the same `at_ms`;
+/// - every key in `map` has a slot in `order` with its `at_ms` (a key
+///   accepted again after its window also keeps its stale slot, which
+///   `pop_front` skips);
 /// - `map.len() <= max`.
 #[derive(Debug)]
 pub struct EventIds {

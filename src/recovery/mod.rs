@@ -79,6 +79,8 @@ pub struct RecoveryStats {
     pub messages: u64,
     pub pending: u64,
     pub torn_tails: Vec<String>,
+    /// Deliveries taken as ended for the compaction horizon alone.
+    pub ended_by_horizon: u64,
 }
 
 /// What the journals say about one delivery. A `Resend` record starts a new
@@ -186,14 +188,27 @@ pub fn recover(config: &Config, repair: bool) -> Result<Recovered, RecoveryError
         }
     }
 
+    // A clock behind the horizon (a host without a set clock, a data
+    // directory moved): messages accepted now would count as older than
+    // it. Deliveries may then repeat, never be dropped.
+    if compacted_before_ms > now {
+        tracing::warn!(
+            horizon_ms = compacted_before_ms,
+            now_ms = now,
+            "the clock is behind the journals' compaction horizon; it is not applied"
+        );
+        compacted_before_ms = 0;
+    }
     scan.sort_events();
     stats.messages = scan.msgs.iter().flatten().count() as u64;
     let rebuild::Deliveries {
         pending,
         count,
+        ended_by_horizon,
         newest,
     } = rebuild::deliveries(&scan, &catalog, config, now, compacted_before_ms);
     stats.pending = count;
+    stats.ended_by_horizon = ended_by_horizon;
     let mut dedup: Vec<Vec<DedupEntry>> = (0..n).map(|_| Vec::new()).collect();
     for entry in std::mem::take(&mut scan.event_ids) {
         dedup[placement.home_of_app(&entry.0 .0)].push(entry);

@@ -79,6 +79,8 @@ fn for_each_delivery(scan: &Scan, mut f: impl FnMut(u32, &MsgInfo, u32, &[Event]
 pub struct Deliveries {
     pub pending: Vec<Vec<Due>>,
     pub count: u64,
+    /// Deliveries taken as ended for the compaction horizon alone.
+    pub ended_by_horizon: u64,
     pub newest: HashMap<u32, Newest<(u64, u32)>>,
 }
 
@@ -101,13 +103,18 @@ pub fn deliveries(
     let mut pending: Vec<Vec<Due>> = (0..shards).map(|_| Vec::new()).collect();
     let mut newest: HashMap<u32, Newest<(u64, u32)>> = HashMap::new();
     let mut count = 0;
+    let mut ended_by_horizon = 0;
     for_each_delivery(scan, |m, info, ep, events| {
         if info.created_ms >= cutoff {
             let heap = newest.entry(ep).or_insert_with(|| Newest::new(cap));
             heap.push((info.created_ms, m));
         }
         let st = fold(events);
-        if st.ended() || (info.created_ms < compacted_before_ms && st.resend_ms.is_none()) {
+        if st.ended() {
+            return;
+        }
+        if info.created_ms < compacted_before_ms && st.resend_ms.is_none() {
+            ended_by_horizon += 1;
             return;
         }
         let (attempt_no, due_ms) = st.next();
@@ -136,6 +143,7 @@ pub fn deliveries(
     Deliveries {
         pending,
         count,
+        ended_by_horizon,
         newest,
     }
 }

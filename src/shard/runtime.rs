@@ -131,6 +131,14 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
     shared
         .compacted_before_ms
         .store(compacted_before_ms, Ordering::Relaxed);
+    // Each live shard directory holds the horizon from the start, so that a
+    // pass on a full disk overwrites it in place instead of creating it.
+    for i in 0..shared.config.shards {
+        let dir = crate::datadir::shard_dir(&shared.config.data_dir, i);
+        if let Err(e) = crate::datadir::write_horizon(&dir, compacted_before_ms) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot record the compaction horizon");
+        }
+    }
     let mut services: Vec<Option<Services>> = services.into_iter().map(Some).collect();
     let mut retired = Some(retired);
     let n = shared.config.shards;

@@ -390,6 +390,21 @@ impl Sink {
         Sink::with_policy(Arc::new(|_, _| 204))
     }
 
+    /// A sink that answers 503 until the flag it returns is set, then 204:
+    /// deliveries stay pending meanwhile.
+    pub fn gated() -> (Sink, Arc<std::sync::atomic::AtomicBool>) {
+        let open = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gate = open.clone();
+        let sink = Sink::with_policy(Arc::new(move |_, _| {
+            if gate.load(std::sync::atomic::Ordering::Relaxed) {
+                204
+            } else {
+                503
+            }
+        }));
+        (sink, open)
+    }
+
     pub fn with_policy(policy: Policy) -> Sink {
         Sink::bind("127.0.0.1:0", policy)
     }

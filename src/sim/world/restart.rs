@@ -173,6 +173,10 @@ impl World {
         }
         let catalog = std::mem::take(&mut r.catalog);
         self.shared = World::shared_for(&self.config, catalog, std::mem::take(&mut r.expunged))?;
+        // As the runtime seeds it: the horizon every pass raises.
+        self.shared
+            .compacted_before_ms
+            .store(r.compacted_before_ms, std::sync::atomic::Ordering::Relaxed);
         self.dirs.insert(r.catalog_store.dir());
         self.catalog_store = Some(r.catalog_store);
         let placement = &self.shared.placement;
