@@ -84,9 +84,9 @@ pub struct Job {
 }
 
 impl Job {
-    /// Runs on the removal thread (here in the simulator); failures are
-    /// logged (the files stay, and the next pass that deletes in `dir`
-    /// takes them too, since it deletes by listing).
+    /// Runs on the removal thread (`Plan::run`); failures are logged (the
+    /// files stay, and the next pass that deletes in `dir` takes them too,
+    /// since it deletes by listing).
     pub fn run(&self) {
         if let Err(e) = crate::journal::remove_segments_before(&self.dir, self.before_seq) {
             tracing::warn!(dir = %self.dir.display(), error = %e, "journal compaction failed");
@@ -129,8 +129,8 @@ impl Removal {
         false
     }
 
-    /// Starts deleting `jobs`' files; deletes them here, as a stall, if no
-    /// thread starts (out of threads or memory).
+    /// Starts `plan` (its horizon, then its deletions) on a thread; runs it
+    /// here, as a stall, if no thread starts (out of threads or memory).
     fn start(&self, shard: usize, plan: Plan) {
         debug_assert!(self.running.borrow().is_none(), "one deletion at a time");
         let plan = std::sync::Arc::new(plan);

@@ -39,6 +39,8 @@ impl World {
             if first {
                 continue;
             }
+            // As `compaction::compact`: the index is pruned on every pass.
+            self.cores[i].index.borrow_mut().prune(self.now_ms);
             // The deliberate bug: pending deliveries do not hold segments.
             let ignore_pending = self.bug == Some(crate::sim::Bug::CompactPending);
             let cutoff = compaction::cutoff_ms(
@@ -51,7 +53,6 @@ impl World {
                 continue;
             };
             let core = &self.cores[i];
-            core.index.borrow_mut().prune(self.now_ms);
             let mut retired = match i {
                 0 => std::mem::take(&mut self.retired),
                 _ => Vec::new(),
