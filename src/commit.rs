@@ -222,16 +222,17 @@ impl Commit {
 
     /// Lets go of the segments before the one `keep_from(times,
     /// active_seq)` names (never the active one) and returns that sequence
-    /// number if it passes a segment known until now. The caller deletes
+    /// number, with the newest record time of the segments let go, if it
+    /// passes a segment known until now. The caller deletes
     /// their files (`journal::remove_segments_before`, off the shard's
     /// thread: see `shard::compaction`); nothing appends to them again.
-    pub fn compact(&self, keep_from: impl FnOnce(&SegmentTimes, u64) -> u64) -> Option<u64> {
+    pub fn compact(&self, keep_from: impl FnOnce(&SegmentTimes, u64) -> u64) -> Option<(u64, u64)> {
         let active = self.journal.borrow().active_segment_seq();
         let mut times = self.segment_times.borrow_mut();
         let keep = keep_from(&times, active).min(active);
-        let passes_one = times.range(..keep).next().is_some();
-        *times = times.split_off(&keep);
-        passes_one.then_some(keep)
+        let kept = times.split_off(&keep);
+        let newest_gone = std::mem::replace(&mut *times, kept).into_values().max();
+        newest_gone.map(|newest| (keep, newest))
     }
 
     /// Copies the journal's counters into a metrics snapshot.

@@ -184,9 +184,9 @@ impl Plan {
 }
 
 /// Plans one pass (pure but for the forgetting; no I/O). `horizon` is the
-/// engine's compaction horizon (`Shared::compacted_before_ms`): raised to
-/// `cutoff` when anything goes, and written into `commit`'s directory
-/// (which stays) before the files go.
+/// engine's compaction horizon (`Shared::compacted_before_ms`): raised, when
+/// anything goes, past the newest record that goes (never past `cutoff`),
+/// and written into `commit`'s directory (which stays) before the files go.
 pub fn plan(
     commit: &crate::commit::Commit,
     retired: &mut Vec<Retired>,
@@ -194,8 +194,11 @@ pub fn plan(
     horizon: &std::sync::atomic::AtomicU64,
 ) -> Plan {
     let mut jobs = Vec::new();
+    // The newest record time of every segment that goes.
+    let mut newest_gone = None;
     let kept = commit.compact(|times, active| keep_from(times, active, cutoff));
-    if let Some(keep) = kept {
+    if let Some((keep, newest)) = kept {
+        newest_gone = Some(newest);
         jobs.push(Job {
             dir: commit.dir(),
             before_seq: keep,
@@ -207,7 +210,9 @@ pub fn plan(
         if r.times.range(..keep).next().is_none() && !r.times.is_empty() {
             return true;
         }
-        r.times = r.times.split_off(&keep);
+        let kept = r.times.split_off(&keep);
+        let gone = std::mem::replace(&mut r.times, kept);
+        newest_gone = newest_gone.max(gone.into_values().max());
         let all = r.times.is_empty();
         jobs.push(Job {
             dir: r.dir.clone(),
@@ -216,8 +221,12 @@ pub fn plan(
         });
         !all
     });
+    // The horizon covers what goes, no more: every record in it is older
+    // than `newest_gone + 1` (≤ `cutoff`). A clock ahead while a pass runs
+    // then raises it only as far as records stamped by that clock reached.
     let horizon = (!jobs.is_empty()).then(|| {
-        let before = horizon.fetch_max(cutoff, Ordering::Relaxed).max(cutoff);
+        let covers = newest_gone.map_or(0, |n| n.saturating_add(1)).min(cutoff);
+        let before = horizon.fetch_max(covers, Ordering::Relaxed).max(covers);
         (commit.dir(), before)
     });
     Plan {
