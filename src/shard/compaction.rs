@@ -206,6 +206,12 @@ pub fn plan(
         });
     }
     retired.retain_mut(|r| {
+        // A retired journal all of whose segments went stays listed until
+        // its directory is gone: a deletion that failed (its horizon could
+        // not be written, say) is tried again on the next pass.
+        if r.times.is_empty() && !r.dir.exists() {
+            return false;
+        }
         let keep = keep_from(&r.times, u64::MAX, cutoff);
         if r.times.range(..keep).next().is_none() && !r.times.is_empty() {
             return true;
@@ -219,7 +225,7 @@ pub fn plan(
             before_seq: keep,
             then_dir: all,
         });
-        !all
+        true
     });
     // The horizon covers what goes, no more: every record in it is older
     // than `newest_gone + 1` (≤ `cutoff`). A clock ahead while a pass runs
