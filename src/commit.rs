@@ -230,9 +230,7 @@ impl Commit {
         let active = self.journal.borrow().active_segment_seq();
         let mut times = self.segment_times.borrow_mut();
         let keep = keep_from(&times, active).min(active);
-        let kept = times.split_off(&keep);
-        let newest_gone = std::mem::replace(&mut *times, kept).into_values().max();
-        newest_gone.map(|newest| (keep, newest))
+        forget_before(&mut times, keep).map(|newest| (keep, newest))
     }
 
     /// Copies the journal's counters into a metrics snapshot.
@@ -351,6 +349,13 @@ impl Commit {
             tracing::error!(error = %e, "final journal sync failed");
         }
     }
+}
+
+/// Drops the segments before `keep` from `times`; the newest record time
+/// among them, if any went.
+pub fn forget_before(times: &mut SegmentTimes, keep: u64) -> Option<u64> {
+    let kept = times.split_off(&keep);
+    std::mem::replace(times, kept).into_values().max()
 }
 
 /// Completes (`complete`) every waiter whose Lsn `durable` covers, in the

@@ -222,20 +222,26 @@ pub const HORIZON_FILE: &str = "compacted-before";
 /// and synced: after the file's first write no block is allocated, so a
 /// full disk does not stop compaction from freeing space. A new file's
 /// directory entry is synced too.
-pub fn write_horizon(dir: &std::path::Path, before_ms: u64) -> std::io::Result<()> {
+pub fn write_horizon(
+    dir: &std::path::Path,
+    before_ms: u64,
+) -> Result<(), crate::journal::JournalIoError> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
     let path = dir.join(HORIZON_FILE);
     let existed = path.exists();
-    let f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .mode(crate::journal::FILE_MODE)
-        .open(&path)?;
-    f.write_all_at(format!("{before_ms:020}\n").as_bytes(), 0)?;
-    f.sync_data()?;
+        .open(&path)
+        .and_then(|f| {
+            f.write_all_at(format!("{before_ms:020}\n").as_bytes(), 0)?;
+            f.sync_data()
+        })
+        .map_err(|e| crate::journal::JournalIoError::new("write compaction horizon", &path, e))?;
     if !existed {
-        std::fs::File::open(dir)?.sync_all()?;
+        crate::journal::sync_dir(dir)?;
     }
     Ok(())
 }

@@ -187,7 +187,7 @@ pub fn settle(data_dir: &Path) -> Result<SettleAction, StoreOpenError> {
 }
 
 fn sync_data_dir(data_dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(data_dir).and_then(|d| d.sync_all())
+    crate::journal::sync_dir(data_dir).map_err(|e| e.source)
 }
 
 /// Whether the journal should be rewritten: past the minimum size and at

@@ -51,7 +51,7 @@ pub use format::{
     RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
 };
 pub use read::{read_record, CheckedHeader, OwnedRecord, Position, ReadError, RecordAt};
-pub use segment::{create_dir, DIR_MODE, FILE_MODE};
+pub use segment::{create_dir, sync_dir, DIR_MODE, FILE_MODE};
 pub use sync::SyncJob;
 pub use writer::{remove_segments_before, Journal};
 

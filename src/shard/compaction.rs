@@ -216,9 +216,7 @@ pub fn plan(
         if r.times.range(..keep).next().is_none() && !r.times.is_empty() {
             return true;
         }
-        let kept = r.times.split_off(&keep);
-        let gone = std::mem::replace(&mut r.times, kept);
-        newest_gone = newest_gone.max(gone.into_values().max());
+        newest_gone = newest_gone.max(crate::commit::forget_before(&mut r.times, keep));
         let all = r.times.is_empty();
         jobs.push(Job {
             dir: r.dir.clone(),

@@ -132,9 +132,15 @@ pub fn run(start: Start) -> Result<(), RuntimeError> {
         .compacted_before_ms
         .store(compacted_before_ms, Ordering::Relaxed);
     // Each live shard directory holds the horizon from the start, so that a
-    // pass on a full disk overwrites it in place instead of creating it.
+    // pass on a full disk overwrites it in place instead of creating it
+    // (written only where it is missing or holds another value).
     for i in 0..shared.config.shards {
         let dir = crate::datadir::shard_dir(&shared.config.data_dir, i);
+        let holds = dir.join(crate::datadir::HORIZON_FILE).exists()
+            && crate::datadir::read_horizon(&dir) == compacted_before_ms;
+        if holds {
+            continue;
+        }
         if let Err(e) = crate::datadir::write_horizon(&dir, compacted_before_ms) {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot record the compaction horizon");
         }
