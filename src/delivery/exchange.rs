@@ -12,6 +12,7 @@
 //!   time a receiver has for one request.
 
 use super::conn::{key_of, Conn, ConnError};
+use super::deadlines::{Deadlines, Elapsed};
 use super::guard::Target;
 use crate::http_wire::{Progress, Response, ResponseParser};
 use crate::limits::{WIRES_SPARE_MAX, WIRE_SPARE_BYTES_MAX};
@@ -148,7 +149,9 @@ impl From<ConnError> for AttemptError {
 const UNTIL_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 /// Connection and timing settings of a run.
-pub struct Limits {
+pub struct Limits<'a> {
+    /// The shard's request time limits, which the timer loop fires.
+    pub deadlines: &'a Deadlines,
     pub allow_private: bool,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -216,7 +219,7 @@ impl Wire {
     /// Sends the run (`request`, split at `ends`) to `target` and returns one
     /// answer per request, in order. The connection stays in `conn` for the
     /// next run if the receiver keeps it alive.
-    pub async fn exchange(&mut self, target: &Target, limits: &Limits) -> Vec<Answer> {
+    pub async fn exchange(&mut self, target: &Target, limits: &Limits<'_>) -> Vec<Answer> {
         let n = self.ends.len();
         let mut answers = Vec::with_capacity(n);
         let key = key_of(target);
@@ -238,7 +241,7 @@ impl Wire {
                     limits.tls.as_ref(),
                     limits.proxy.as_deref(),
                 ));
-                match with_timeout(limits.request_timeout, connect).await {
+                match with_timeout(limits.deadlines, limits.request_timeout, connect).await {
                     Ok(Ok(c)) => self.conn = Some(c),
                     Ok(Err(e)) => {
                         fail_rest(&mut answers, n, e.into());
@@ -257,7 +260,13 @@ impl Wire {
             self.unparsed.clear();
             let started = Instant::now();
             let bytes = self.request.get(from..).unwrap_or(&[]);
-            let written = match with_timeout(limits.request_timeout, conn.write_all(bytes)).await {
+            let written = match with_timeout(
+                limits.deadlines,
+                limits.request_timeout,
+                conn.write_all(bytes),
+            )
+            .await
+            {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(AttemptError::Write(e.to_string())),
                 Err(e) => Err(e),
@@ -272,15 +281,21 @@ impl Wire {
                 break 'rounds;
             }
             for i in first..n {
-                let read =
-                    read_response(conn, &mut self.read, &mut self.unparsed, limits.keep_bytes);
-                let outcome = match with_timeout(limits.request_timeout, read).await {
-                    Ok(r) => r,
-                    Err(error) => Err(ResponseReadError {
-                        got_bytes: true,
-                        error,
-                    }),
-                };
+                let read = read_response(
+                    conn,
+                    &mut self.read,
+                    &mut self.unparsed,
+                    limits.keep_bytes,
+                    limits.deadlines,
+                );
+                let outcome =
+                    match with_timeout(limits.deadlines, limits.request_timeout, read).await {
+                        Ok(r) => r,
+                        Err(error) => Err(ResponseReadError {
+                            got_bytes: true,
+                            error,
+                        }),
+                    };
                 match outcome {
                     Ok(response) => {
                         let last = i + 1 == n;
@@ -335,19 +350,18 @@ fn elapsed_us(since: Instant) -> u32 {
     since.elapsed().as_micros().min(u128::from(u32::MAX)) as u32
 }
 
-/// Runs `f`, or gives up after `limit`.
+/// Runs `f`, or gives up after `limit` (the shard's deadlines).
 async fn with_timeout<T>(
+    deadlines: &Deadlines,
     limit: Duration,
     f: impl std::future::Future<Output = T>,
 ) -> Result<T, AttemptError> {
-    let work = async { Ok(f.await) };
-    let timeout = async {
-        glommio::timer::sleep(limit).await;
-        Err(AttemptError::Timeout {
+    deadlines
+        .within(limit, f)
+        .await
+        .map_err(|Elapsed| AttemptError::Timeout {
             ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
         })
-    };
-    futures_lite::future::or(work, timeout).await
 }
 
 /// Reads one response on `conn`, starting with the bytes left in `unparsed`
@@ -357,6 +371,7 @@ async fn read_response(
     read: &mut Vec<u8>,
     unparsed: &mut Vec<u8>,
     keep: usize,
+    deadlines: &Deadlines,
 ) -> Result<Response, ResponseReadError> {
     let mut parser = ResponseParser::new(keep);
     let mut got_bytes = !unparsed.is_empty();
@@ -384,11 +399,10 @@ async fn read_response(
         // and the connection is not reused (`keep_alive` is false for it).
         let read_more = conn.read(read);
         let n = if parser.reading_until_close() {
-            let quiet = async {
-                glommio::timer::sleep(UNTIL_CLOSE_GRACE).await;
-                Ok(0)
-            };
-            futures_lite::future::or(read_more, quiet).await
+            deadlines
+                .within(UNTIL_CLOSE_GRACE, read_more)
+                .await
+                .unwrap_or(Ok(0))
         } else {
             read_more.await
         }

@@ -26,6 +26,7 @@
 pub mod budget;
 pub mod cold;
 pub mod conn;
+mod deadlines;
 pub mod decision;
 pub mod exchange;
 pub mod failure_log;
@@ -331,6 +332,8 @@ pub struct Deliveries {
     /// Buffers of ended workers, for the next to start (at most
     /// `WIRES_SPARE_MAX`).
     spare_wires: exchange::Spares,
+    /// The time limits of requests in flight (fired by the timer loop).
+    deadlines: deadlines::Deadlines,
     /// Answered runs of this shard's workers waiting to be settled together.
     settling: settling::Settling,
     workers: Workers,
@@ -355,6 +358,7 @@ impl Deliveries {
             disable_requests: RefCell::new(Vec::new()),
             kick: Notify::default(),
             spare_wires: exchange::Spares::default(),
+            deadlines: deadlines::Deadlines::default(),
             settling: settling::Settling::default(),
             workers,
         })
@@ -422,6 +426,16 @@ impl Deliveries {
     /// When the next waiting retry is due, if any waits.
     pub fn next_wake_ms(&self) -> Option<u64> {
         self.wheel.borrow().next_wake_ms()
+    }
+
+    /// Ends the requests whose time limit has passed (`deadlines`).
+    pub fn fire_deadlines(&self) {
+        self.deadlines.fire_due();
+    }
+
+    /// How long until the next request's time limit can end, if any waits.
+    pub fn next_deadline(&self) -> Option<std::time::Duration> {
+        self.deadlines.next_wake()
     }
 
     /// Resolves when a retry was armed or a disable request waits.

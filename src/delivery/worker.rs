@@ -308,6 +308,7 @@ async fn send(
     }
     let config = &d.ports.shared.config;
     let limits = Limits {
+        deadlines: &d.deadlines,
         allow_private: config.allow_private_targets,
         connect_timeout: Duration::from_millis(config.connect_timeout_ms),
         request_timeout: Duration::from_millis(config.request_timeout_ms),
