@@ -14,7 +14,6 @@ use crate::limits::{
     CHUNK_LINE_BYTES_MAX, INTERIM_RESPONSES_MAX, RESPONSE_HEADERS_MAX, RESPONSE_HEAD_BYTES_MAX,
     TRAILER_BYTES_MAX,
 };
-use std::io::Write;
 use thiserror::Error;
 
 /// Why a request could not be encoded; nothing is written in that case.
@@ -91,7 +90,10 @@ pub enum Progress {
 }
 
 /// Appends a complete HTTP/1.1 request to `buf` (left as it was on error), so that
-/// several requests can be pipelined in one write.
+/// several requests can be pipelined in one write: the request line, `host`, `headers`,
+/// `content-length` and `body`. It is [`encode_head`] and [`encode_body`] at once; the
+/// delivery worker calls them apart, with [`encode_field`] between, to check an endpoint's
+/// fixed part once for all its requests.
 ///
 /// `host`, `content-length` and `transfer-encoding` are reserved: the encoder owns framing,
 /// and letting callers set them would allow request smuggling. Control bytes in any value
@@ -103,6 +105,25 @@ pub fn encode_request(
     path_and_query: &str,
     headers: &[(&str, &str)],
     body: &[u8],
+) -> Result<(), EncodeError> {
+    let start = buf.len();
+    let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    buf.reserve(path_and_query.len() + host_header.len() + fields + body.len() + 64);
+    encode_head(buf, method, host_header, path_and_query, headers)?;
+    encode_body(buf, body);
+    debug_assert!(buf.len() > start);
+    Ok(())
+}
+
+/// Appends a request's head but its framing: the request line, `host` and
+/// `headers` (each checked with [`check_field_name`] and its value with
+/// [`no_controls`]). Nothing is written on error.
+pub fn encode_head(
+    buf: &mut Vec<u8>,
+    method: &str,
+    host_header: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
 ) -> Result<(), EncodeError> {
     if !is_token(method) {
         return Err(EncodeError::BadMethod(method.to_owned()));
@@ -116,29 +137,67 @@ pub fn encode_request(
         return Err(EncodeError::BadHost);
     }
     for &(name, value) in headers {
-        if !is_token(name) {
-            return Err(EncodeError::BadHeaderName(name.to_owned()));
-        }
-        let reserved = ["host", "content-length", "transfer-encoding"];
-        if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
-            return Err(EncodeError::ReservedHeader(name.to_owned()));
-        }
+        check_field_name(name)?;
         if !no_controls(value.as_bytes()) {
             return Err(EncodeError::BadHeaderValue(name.to_owned()));
         }
     }
-    let fields: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    buf.reserve(path_and_query.len() + host_header.len() + fields + body.len() + 64);
-    // Writing into a Vec cannot fail, so the io::Result carries no information.
-    let (target, host, len) = (path_and_query, host_header, body.len());
-    let _ = write!(buf, "{method} {target} HTTP/1.1\r\nhost: {host}\r\n");
-    let _ = write!(buf, "content-length: {len}\r\n");
-    for &(name, value) in headers {
-        let _ = write!(buf, "{name}: {value}\r\n");
+    for part in [
+        method,
+        " ",
+        path_and_query,
+        " HTTP/1.1\r\nhost: ",
+        host_header,
+        "\r\n",
+    ] {
+        buf.extend_from_slice(part.as_bytes());
     }
+    for &(name, value) in headers {
+        put_field(buf, name, value.as_bytes());
+    }
+    Ok(())
+}
+
+/// Whether `name` may be a request field: an HTTP token, and not one of
+/// the framing fields the encoder writes itself.
+pub fn check_field_name(name: &str) -> Result<(), EncodeError> {
+    if !is_token(name) {
+        return Err(EncodeError::BadHeaderName(name.to_owned()));
+    }
+    let reserved = ["host", "content-length", "transfer-encoding"];
+    if reserved.iter().any(|r| name.eq_ignore_ascii_case(r)) {
+        return Err(EncodeError::ReservedHeader(name.to_owned()));
+    }
+    Ok(())
+}
+
+/// Appends one field after a head. `name` must have passed
+/// [`check_field_name`] (a constant, or a name checked once for many
+/// requests: asserted in debug builds); `value` is checked here, and
+/// nothing is written if it holds a control byte.
+pub fn encode_field(buf: &mut Vec<u8>, name: &str, value: &str) -> Result<(), EncodeError> {
+    debug_assert_eq!(check_field_name(name), Ok(()));
+    if !no_controls(value.as_bytes()) {
+        return Err(EncodeError::BadHeaderValue(name.to_owned()));
+    }
+    put_field(buf, name, value.as_bytes());
+    Ok(())
+}
+
+fn put_field(buf: &mut Vec<u8>, name: &str, value: &[u8]) {
+    buf.extend_from_slice(name.as_bytes());
+    buf.extend_from_slice(b": ");
+    buf.extend_from_slice(value);
+    buf.extend_from_slice(b"\r\n");
+}
+
+/// Ends a head with `content-length` and the blank line, then appends
+/// `body`.
+pub fn encode_body(buf: &mut Vec<u8>, body: &[u8]) {
+    let mut digits = itoa::Buffer::new();
+    put_field(buf, "content-length", digits.format(body.len()).as_bytes());
     buf.extend_from_slice(b"\r\n");
     buf.extend_from_slice(body);
-    Ok(())
 }
 
 /// RFC 9110 token characters, used for methods and field names. The API
@@ -561,8 +620,8 @@ mod tests {
         let hs = [("content-type", "application/json"), ("webhook-id", "m")];
         let r = encode_request(&mut buf, "POST", "ex.com:84", "/h?a=1", &hs, b"{}");
         assert_eq!(r, Ok(()));
-        let expected = "earlier|POST /h?a=1 HTTP/1.1\r\nhost: ex.com:84\r\ncontent-length: 2\r\n\
-            content-type: application/json\r\nwebhook-id: m\r\n\r\n{}";
+        let expected = "earlier|POST /h?a=1 HTTP/1.1\r\nhost: ex.com:84\r\n\
+            content-type: application/json\r\nwebhook-id: m\r\ncontent-length: 2\r\n\r\n{}";
         assert_eq!(String::from_utf8_lossy(&buf), expected);
         #[rustfmt::skip]
         let bad = [

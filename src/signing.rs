@@ -149,8 +149,8 @@ pub fn sign_into(out: &mut String, key: &[u8], msg_id: &str, timestamp_s: u64, b
 
 /// `sign_into` with the key already absorbed into `mac`.
 fn sign_with(out: &mut String, mut mac: Hmac<Sha256>, msg_id: &str, timestamp_s: u64, body: &[u8]) {
-    let mut digits = [0u8; 20];
-    for part in signed_parts(msg_id, decimal(timestamp_s, &mut digits), body) {
+    let mut digits = itoa::Buffer::new();
+    for part in signed_parts(msg_id, digits.format(timestamp_s).as_bytes(), body) {
         mac.update(part);
     }
     push_signature(out, "v1,", mac.finalize().into_bytes().as_slice());
@@ -190,8 +190,8 @@ fn sign_v1a_into(
     body: &[u8],
 ) {
     message.clear();
-    let mut digits = [0u8; 20];
-    for part in signed_parts(msg_id, decimal(timestamp_s, &mut digits), body) {
+    let mut digits = itoa::Buffer::new();
+    for part in signed_parts(msg_id, digits.format(timestamp_s).as_bytes(), body) {
         message.extend_from_slice(part);
     }
     push_signature(out, "v1a,", pair.sign(message).as_ref());
@@ -279,10 +279,8 @@ impl Signer {
             }
         }
         self.timestamp.clear();
-        let mut digits = [0u8; 20];
-        // Only ASCII digits are written.
         self.timestamp
-            .push_str(std::str::from_utf8(decimal(timestamp_s, &mut digits)).unwrap_or("0"));
+            .push_str(itoa::Buffer::new().format(timestamp_s));
     }
 
     /// The last signed request's `webhook-timestamp`.
@@ -293,19 +291,6 @@ impl Signer {
     /// The last signed request's `webhook-signature`.
     pub fn signature(&self) -> &str {
         &self.signature
-    }
-}
-
-/// Writes `n` in decimal into the end of `buf` and returns the digits.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &buf[i..];
-        }
     }
 }
 

@@ -21,6 +21,7 @@
 //!    scheduling: the loop sleeps no longer than `next_wake`.
 
 use crate::wheel::TimerWheel;
+use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
@@ -75,23 +76,23 @@ impl Deadlines {
 
     /// Runs `work`, or gives up once `limit` has passed (`Elapsed`). The
     /// limit starts when `work` first waits, not before: work that is ready
-    /// at once never touches the wheel.
-    pub async fn within<T>(
-        &self,
+    /// at once never touches the wheel. (A plain function, not an `async`
+    /// one: the returned future holds `work` once, which keeps the worker's
+    /// task small.)
+    pub fn within<'a, T: 'a>(
+        &'a self,
         limit: Duration,
-        work: impl Future<Output = T>,
-    ) -> Result<T, Elapsed> {
-        let limit_ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+        work: impl Future<Output = T> + 'a,
+    ) -> impl Future<Output = Result<T, Elapsed>> + 'a {
         let expiry = Expiry {
             deadlines: self,
-            limit_ms,
+            limit_ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
             key: None,
         };
-        futures_lite::future::or(async { Ok(work.await) }, async {
-            expiry.await;
-            Err(Elapsed)
-        })
-        .await
+        futures_lite::future::or(
+            FutureExt::map(work, Ok),
+            FutureExt::map(expiry, |()| Err(Elapsed)),
+        )
     }
 
     /// Ends every wait whose limit has passed (wakes its task). Called by the

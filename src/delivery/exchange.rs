@@ -16,6 +16,7 @@ use super::deadlines::{Deadlines, Elapsed};
 use super::guard::Target;
 use crate::http_wire::{Progress, Response, ResponseParser};
 use crate::limits::{WIRES_SPARE_MAX, WIRE_SPARE_BYTES_MAX};
+use futures_util::FutureExt;
 use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
@@ -351,17 +352,15 @@ fn elapsed_us(since: Instant) -> u32 {
 }
 
 /// Runs `f`, or gives up after `limit` (the shard's deadlines).
-async fn with_timeout<T>(
-    deadlines: &Deadlines,
+fn with_timeout<'a, T: 'a>(
+    deadlines: &'a Deadlines,
     limit: Duration,
-    f: impl std::future::Future<Output = T>,
-) -> Result<T, AttemptError> {
-    deadlines
-        .within(limit, f)
-        .await
-        .map_err(|Elapsed| AttemptError::Timeout {
-            ms: u64::try_from(limit.as_millis()).unwrap_or(u64::MAX),
-        })
+    f: impl std::future::Future<Output = T> + 'a,
+) -> impl std::future::Future<Output = Result<T, AttemptError>> + 'a {
+    let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX);
+    FutureExt::map(deadlines.within(limit, f), move |r| {
+        r.map_err(|Elapsed| AttemptError::Timeout { ms })
+    })
 }
 
 /// Reads one response on `conn`, starting with the bytes left in `unparsed`
