@@ -43,6 +43,9 @@ impl Placement {
     }
 
     fn place(&self, id: &str) -> usize {
+        if self.shards == 1 {
+            return 0;
+        }
         let shard = (stable_hash(id) % self.shards as u64) as usize;
         debug_assert!(shard < self.shards);
         shard

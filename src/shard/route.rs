@@ -15,6 +15,7 @@ use crate::catalog::Catalog;
 use crate::delivery::{Delivery, Due, MsgRef};
 use crate::placement::Placement;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Accepts a batch from any shard's listener; results are in input order.
 pub async fn submit(shard: &Rc<Shard>, events: Vec<NewMessage>) -> Vec<IngestResult> {
@@ -115,12 +116,26 @@ pub async fn fan_out(shard: &Rc<Shard>, fan: Vec<Accepted>) {
 
 /// The deliveries of accepted messages, one list per owner shard (the
 /// engine's and the simulator's fan-out), each due now.
+///
+/// Consecutive messages mostly go to the same endpoints: the last one's
+/// shared name and owner are reused, which saves a catalog lookup and a
+/// hash of the id per delivery.
 pub fn by_owner(fan: Vec<Accepted>, catalog: &Catalog, placement: &Placement) -> Vec<Vec<Due>> {
     let mut per: Vec<Vec<Due>> = (0..placement.shards()).map(|_| Vec::new()).collect();
+    let mut last: Option<(Arc<str>, usize)> = None;
     for (msg, dests) in fan {
         for endpoint_id in dests {
-            let owner = placement.owner_of_endpoint(&endpoint_id);
-            let name = catalog.endpoint_name(&endpoint_id);
+            let (name, owner) = match &last {
+                Some((name, owner)) if **name == *endpoint_id => (name.clone(), *owner),
+                _ => {
+                    let found = (
+                        catalog.endpoint_name(&endpoint_id),
+                        placement.owner_of_endpoint(&endpoint_id),
+                    );
+                    last = Some(found.clone());
+                    found
+                }
+            };
             per[owner].push(Delivery::new(MsgRef::Hot(msg.clone()), name).due(0));
         }
     }
