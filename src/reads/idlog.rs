@@ -12,11 +12,19 @@
 //! order) goes into a `BTreeMap` (`rest`), so no order of inserts costs
 //! more than a `BTreeMap` would. Reads merge the two.
 //!
+//! Lookups mostly go in key order too, in a stream or two (deliveries are
+//! claimed, and later answered, about as they were accepted), so each
+//! starts at the entries after the last two found (`fingers`) before it
+//! searches.
+//!
 //! # Invariants
 //! 1. `tail` is sorted by key, strictly increasing.
 //! 2. No key is in both `tail` and `rest`.
+//! 3. Entries leave `tail` only from its front, each counted in `popped`,
+//!    so `popped + i` names `tail[i]` for as long as it stays.
 
 use crate::message::IdKey;
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::iter::Peekable;
@@ -27,6 +35,12 @@ use std::ops::Bound;
 pub struct IdLog<V> {
     tail: VecDeque<(IdKey, V)>,
     rest: BTreeMap<IdKey, V>,
+    /// Entries popped off `tail`'s front so far (invariant 3).
+    popped: u64,
+    /// Where in `tail` the last two lookups that found their key found it,
+    /// as `popped + i`; `fingers[stale]` is the older.
+    fingers: [Cell<u64>; 2],
+    stale: Cell<usize>,
 }
 
 impl<V> Default for IdLog<V> {
@@ -34,6 +48,9 @@ impl<V> Default for IdLog<V> {
         IdLog {
             tail: VecDeque::new(),
             rest: BTreeMap::new(),
+            popped: 0,
+            fingers: [Cell::new(0), Cell::new(0)],
+            stale: Cell::new(0),
         }
     }
 }
@@ -60,6 +77,29 @@ impl<V> IdLog<V> {
     /// binary search of that bracket, instead of a binary search's probes
     /// spread over the whole tail (each a likely cache miss).
     fn in_tail(&self, key: &IdKey) -> Result<usize, usize> {
+        // The entry after each of the last two found, then that one (a
+        // finger behind `popped` wraps to an index past the end).
+        for (f, finger) in self.fingers.iter().enumerate() {
+            let last = finger.get().wrapping_sub(self.popped) as usize;
+            for i in [last.wrapping_add(1), last] {
+                if self.tail.get(i).is_some_and(|(k, _)| k == key) {
+                    finger.set(self.popped + i as u64);
+                    self.stale.set(1 - f);
+                    return Ok(i);
+                }
+            }
+        }
+        let found = self.search_tail(key);
+        if let Ok(i) = found {
+            let f = self.stale.get();
+            self.fingers[f].set(self.popped + i as u64);
+            self.stale.set(1 - f);
+        }
+        found
+    }
+
+    /// `in_tail`'s search when the fingers miss.
+    fn search_tail(&self, key: &IdKey) -> Result<usize, usize> {
         // key < tail[hi] whenever hi < len; key > tail[lo - 1] when lo > 0.
         let mut hi = self.tail.len();
         let mut lo = 0;
@@ -152,6 +192,7 @@ impl<V> IdLog<V> {
     /// Removes the entry with the lowest key.
     pub fn pop_first(&mut self) -> Option<(IdKey, V)> {
         if self.lowest_in_tail() {
+            self.popped += 1;
             self.tail.pop_front()
         } else {
             self.rest.pop_first()
@@ -372,6 +413,45 @@ mod tests {
                 assert_eq!(log.in_tail(&key(probe)), want, "len {len}, probe {probe}");
             }
         }
+    }
+
+    /// Lookups in key order, in two interleaved streams, start at the
+    /// entries after the last two found, and stay right while entries
+    /// leave the front under the fingers.
+    #[test]
+    fn the_fingers_follow_lookups_in_order_and_survive_pops() {
+        let mut log = IdLog::default();
+        for n in 0..100 {
+            log.insert(key(2 * n), n);
+        }
+        for n in 0..100u16 {
+            assert_eq!(log.get(&key(2 * n)), Some(&n));
+            let at = |f: usize| log.fingers[f].get();
+            assert_eq!(
+                at(1 - log.stale.get()),
+                u64::from(n),
+                "found where it points"
+            );
+            assert_eq!(log.get(&key(2 * n + 1)), None);
+            // A second stream, 50 entries ahead.
+            if n < 50 {
+                assert_eq!(log.get(&key(2 * (n + 50))), Some(&(n + 50)));
+                assert_eq!(at(1 - log.stale.get()), u64::from(n + 50));
+            }
+            if n % 3 == 0 {
+                // Pops the entry under the finger, or ones before it.
+                assert!(log.pop_first().is_some());
+            }
+        }
+        assert_eq!(log.popped, 34);
+        // Backwards, and after the finger fell behind the front.
+        for n in (34..100u16).rev() {
+            assert_eq!(log.get(&key(2 * n)), Some(&n));
+        }
+        while log.pop_first().is_some() {}
+        assert_eq!(log.get(&key(198)), None);
+        log.insert(key(500), 5);
+        assert_eq!(log.get(&key(500)), Some(&5));
     }
 
     #[test]
