@@ -39,6 +39,21 @@ pub const JOURNAL_STAGED_BYTES_MAX: u64 = 256 * 1024;
 /// the tests' small segments grow through the same code.
 pub const SEGMENT_FILE_INITIAL_BYTES_MAX: u64 = 1024 * 1024;
 
+/// The newest bytes of each journal kept in the page cache once durable
+/// (`journal::sync`); the kernel is told to drop the rest after each group
+/// commit. Reads of recent records (an API read of a message just sent, a
+/// retry soon after) stay in memory; older ones read the disk. Enough for
+/// seconds of records at the rates most engines see, a fraction of a
+/// second at the benchmarks' peak; the journal's page cache stays within
+/// this plus what was written since the last sync.
+pub const JOURNAL_CACHED_BEHIND_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The journal's page cache is dropped in blocks of this many bytes (one
+/// `posix_fadvise` per block, not per group commit: each call drains the
+/// kernel's per-CPU page lists); the window above is up to this much
+/// larger.
+pub const JOURNAL_UNCACHE_STEP_BYTES: u64 = 2 * 1024 * 1024;
+
 // Delivery
 
 /// Buffer sets of ended delivery workers a shard keeps for the next ones

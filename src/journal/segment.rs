@@ -375,6 +375,7 @@ impl MappedSegment {
             seq: self.seq,
             path: self.path.clone(),
             map: self.map.clone(),
+            file: self.file.clone(),
         }
     }
 
@@ -496,12 +497,39 @@ pub struct SegmentSync {
     pub seq: u64,
     path: Arc<Path>,
     map: Arc<MmapRaw>,
+    file: Arc<File>,
 }
 
 impl SegmentSync {
     /// Blocks until `offset..end` is on stable storage.
     pub fn flush(&self, offset: u64, end: u64) -> Result<(), JournalIoError> {
         flush_range(&self.map, &self.path, offset, end)
+    }
+
+    /// Lets the kernel drop its cached pages from the `step`-aligned block
+    /// holding `offset` up to the one holding `end` (excluded), so that
+    /// ranges that follow one another drop every block once, and most small
+    /// ranges make no call at all (each call also drains the kernel's
+    /// per-CPU page lists). The caller passes durable ranges, whose pages
+    /// are clean. Advice only: a failure changes nothing but memory, and is
+    /// ignored.
+    pub fn uncache(&self, offset: u64, end: u64, step: u64) {
+        debug_assert!(step.is_multiple_of(SEGMENT_SIZE_GRANULE_BYTES) && step > 0);
+        let (from, to) = (offset / step * step, end / step * step);
+        let (Ok(from), Ok(len)) = (i64::try_from(from), i64::try_from(to.saturating_sub(from)))
+        else {
+            return;
+        };
+        if len == 0 {
+            return;
+        }
+        // SAFETY: an advisory call on a descriptor this handle keeps open.
+        let rc = unsafe {
+            libc::posix_fadvise(self.file.as_raw_fd(), from, len, libc::POSIX_FADV_DONTNEED)
+        };
+        if rc != 0 {
+            tracing::debug!(path = %self.path.display(), rc, "posix_fadvise(DONTNEED) failed");
+        }
     }
 }
 

@@ -460,8 +460,9 @@ impl Journal {
 
     /// Closes the active segment and starts the next one.
     ///
-    /// The old segment's unsynced tail moves to `rolled`, so the next job
-    /// still covers it; its mapping stays alive through that `Arc`.
+    /// The old segment's unsynced tail (empty or not) moves to `rolled`, so
+    /// the next job still covers it; its mapping stays alive through that
+    /// `Arc`.
     fn roll(&mut self) -> Result<(), AppendError> {
         // Segment numbers stay below 2^32, so a position packs into 64 bits
         // (`shard::ColdRef`): 4 billion segments is hundreds of PiB.
@@ -478,13 +479,13 @@ impl Journal {
         let next = self.next_segment(next_seq).map_err(AppendError::Roll)?;
         let old = mem::replace(&mut self.active, next);
         self.active_base_lsn = next_base_lsn;
-        if self.handed_offset < self.write_offset {
-            self.rolled.push(SyncRange {
-                segment: old.sync_handle(),
-                start: self.handed_offset,
-                end: self.write_offset,
-            });
-        }
+        // Pushed even when empty: the job also lets the kernel drop the old
+        // segment's cached tail (`SyncJob::run`).
+        self.rolled.push(SyncRange {
+            segment: old.sync_handle(),
+            start: self.handed_offset,
+            end: self.write_offset,
+        });
         // The new segment's header was made durable when it was created.
         self.write_offset = SEGMENT_HEADER_BYTES;
         self.handed_offset = SEGMENT_HEADER_BYTES;

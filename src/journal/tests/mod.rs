@@ -4,6 +4,7 @@
 //! readable: API round trips, segment files growing, staged records,
 //! recovery decisions, and property tests.
 
+mod cache;
 mod growth;
 mod props;
 mod recovery;
