@@ -160,7 +160,9 @@ impl Future for Expiry<'_> {
         let mut inner = d.inner.borrow_mut();
         match self.key {
             None => {
-                let due = d.now_ms().saturating_add(self.limit_ms);
+                // The clock reads whole milliseconds, rounded down: one
+                // more keeps a limit from ending early (invariant 2).
+                let due = d.now_ms().saturating_add(self.limit_ms).saturating_add(1);
                 let Inner {
                     wheel,
                     waits,
