@@ -306,6 +306,10 @@ impl SleepNotifier {
     }
 
     pub(crate) fn notify(&self, force: bool) {
+        // ringhook's patch: the sender's write of the channel comes before
+        // this read of the flag; the fence pairs with the sleeper's
+        // (`membarrier::heavy`), so one of the two sees the other's write.
+        std::sync::atomic::fence(Ordering::SeqCst);
         if self
             .should_notify
             .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
