@@ -71,9 +71,10 @@ impl SyncJob {
 /// file), but every page the page cache grows by is a page of memory the
 /// kernel must find, and zero-fill, and on a virtual machine whose balloon
 /// takes free memory back, fault in from the host: 10 µs per 4 KiB here,
-/// 19 % of the engine's CPU in a pipelined run (`docs/BENCHMARKS.md`,
-/// "The journal's page cache dropped behind the writer"). Dropped pages
-/// are free again at once, and the writer's next pages reuse them.
+/// 19 % of the engine's CPU in a pipelined run whose memory was cold
+/// (`docs/BENCHMARKS.md`, thirteenth session, "The journal's page
+/// cache"). Dropped pages are free again at once, and the writer's next
+/// pages reuse them.
 fn uncache_behind(ranges: &[SyncRange]) {
     let window = crate::limits::JOURNAL_CACHED_BEHIND_BYTES;
     let step = crate::limits::JOURNAL_UNCACHE_STEP_BYTES;
