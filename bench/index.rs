@@ -40,7 +40,7 @@ fn deliver(ix: &mut Index, endpoint: &Arc<str>, n: u64) {
     let m = message(n);
     ix.add_message(m.meta());
     ix.delivery_pending(endpoint, &m.meta(), 0);
-    ix.set_sending(endpoint, m.id.as_str());
+    ix.set_sending(endpoint, &m.id);
     let attempt = AttemptEntry {
         id: Arc::from(ringhook::ids::new_id_at("atmpt", 1_795_000_000_000 + n).as_str()),
         msg: m.meta(),

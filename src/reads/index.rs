@@ -445,14 +445,14 @@ impl Index {
         }
     }
 
-    fn delivery_mut(&mut self, endpoint_id: &str, msg_id: &str) -> Option<&mut DeliveryEntry> {
-        self.deliveries
-            .get_mut(endpoint_id)?
-            .get_mut(&IdKey::new(msg_id)?)
+    /// By the message's key as its metadata holds it: no text to turn
+    /// back into a key on the delivery path.
+    fn delivery_mut(&mut self, endpoint_id: &str, msg_id: &IdKey) -> Option<&mut DeliveryEntry> {
+        self.deliveries.get_mut(endpoint_id)?.get_mut(msg_id)
     }
 
     /// An attempt of this delivery is under way.
-    pub fn set_sending(&mut self, endpoint_id: &str, msg_id: &str) {
+    pub fn set_sending(&mut self, endpoint_id: &str, msg_id: &IdKey) {
         if let Some(d) = self.delivery_mut(endpoint_id, msg_id) {
             d.status = Status::Sending;
         }
