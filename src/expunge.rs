@@ -41,6 +41,13 @@ impl Expunged {
         }
     }
 
+    /// Whether a message's content was expunged, by its key: the delivery
+    /// path's check, which reads the key's text only when anything was
+    /// ever expunged.
+    pub fn contains_key(&self, id: &crate::message::IdKey) -> bool {
+        self.any.load(Ordering::Relaxed) && self.contains(id.as_str())
+    }
+
     pub fn contains(&self, id: &str) -> bool {
         self.any.load(Ordering::Relaxed)
             && self

@@ -151,7 +151,7 @@ pub fn admit(
     endpoint: Option<&Arc<EndpointRecord>>,
 ) -> Result<Loaded, Outcome> {
     let msg = claimed.msg;
-    let expunged = d.ports.shared.expunged.contains(msg.id.as_str());
+    let expunged = d.ports.shared.expunged.contains_key(&msg.id);
     let (outcome, note) = match endpoint {
         Some(_) if expunged => (Outcome::Cancelled, &b"payload expunged"[..]),
         Some(e) if !e.disabled => {

@@ -290,7 +290,7 @@ async fn send(
     for (_, delivery) in run {
         // Expunged while the run was being prepared: not sent (the next
         // look at the delivery cancels it).
-        if expunged.contains(delivery.msg.id.as_str()) {
+        if expunged.contains_key(&delivery.msg.id) {
             answers.push(Some(failed(AttemptError::NotSent)));
             continue;
         }
