@@ -26,7 +26,7 @@
 pub mod budget;
 pub mod cold;
 pub mod conn;
-mod deadlines;
+pub mod deadlines;
 pub mod decision;
 pub mod exchange;
 pub mod failure_log;
@@ -428,14 +428,9 @@ impl Deliveries {
         self.wheel.borrow().next_wake_ms()
     }
 
-    /// Ends the requests whose time limit has passed (`deadlines`).
-    pub fn fire_deadlines(&self) {
-        self.deadlines.fire_due();
-    }
-
-    /// How long until the next request's time limit can end, if any waits.
-    pub fn next_deadline(&self) -> Option<std::time::Duration> {
-        self.deadlines.next_wake()
+    /// The requests' time limits, which the timer loop fires.
+    pub fn deadlines(&self) -> &deadlines::Deadlines {
+        &self.deadlines
     }
 
     /// Resolves when a retry was armed or a disable request waits.

@@ -429,7 +429,7 @@ async fn timer_loop(shard: &Rc<Shard>) {
     while !shard.shared.is_stopping() {
         let now = crate::time::now_ms();
         shard.delivery.fire_due(now, &mut expired);
-        shard.delivery.fire_deadlines();
+        shard.delivery.deadlines().fire_due();
         for req in shard.delivery.take_disable_requests() {
             send_disable(shard, req);
         }
@@ -468,7 +468,11 @@ async fn timer_loop(shard: &Rc<Shard>) {
             last_prune_ms = now;
         }
         let retry_ms = shard.delivery.next_wake_ms().map(|t| t.saturating_sub(now));
-        let deadline_ms = shard.delivery.next_deadline().map(|d| d.as_millis() as u64);
+        let deadline_ms = shard
+            .delivery
+            .deadlines()
+            .next_wake()
+            .map(|d| d.as_millis() as u64);
         let wait_ms = match (retry_ms, deadline_ms) {
             (Some(a), Some(b)) => a.min(b),
             (a, b) => a.or(b).unwrap_or(50),
