@@ -67,8 +67,9 @@ fn a_rolled_segment_leaves_the_page_cache_whole() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let (mut journal, _, _) = open_collect(tmp.path(), config(64 * 1024)).expect("open");
     let record = body(1, 6000);
-    // Rolls at every job, and once at a job's edge (nothing left to sync in
-    // the old segment when it rolls).
+    // A sync after every record: each roll comes right after one, so the
+    // old segment has nothing left to sync, and the roll still hands it
+    // to the next job.
     for _ in 0..40 {
         journal.append(1, &record).expect("append");
         sync(&mut journal);
