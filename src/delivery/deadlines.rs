@@ -133,8 +133,9 @@ impl Deadlines {
         Some(Duration::from_millis(next.saturating_sub(self.now_ms())))
     }
 
-    /// Requests waiting on a limit now.
-    pub fn waiting(&self) -> usize {
+    /// Requests waiting on a limit now (tests).
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
         self.inner.borrow().pending
     }
 }
