@@ -510,9 +510,13 @@ impl SegmentSync {
     /// holding `offset` up to the one holding `end` (excluded), so that
     /// ranges that follow one another drop every block once, and most small
     /// ranges make no call at all (each call also drains the kernel's
-    /// per-CPU page lists). The caller passes durable ranges, whose pages
-    /// are clean. Advice only: a failure changes nothing but memory, and is
-    /// ignored.
+    /// per-CPU page lists). The caller passes ranges its own job made
+    /// durable; another job may still be flushing a neighbouring range (a
+    /// shard's last sync at shutdown runs beside the flusher's), and the
+    /// kernel's `POSIX_FADV_DONTNEED` never drops a dirty, mapped or
+    /// under-writeback page, so that job still writes its bytes and sees
+    /// their errors. Advice only: a failure changes nothing but memory, and
+    /// is ignored.
     pub fn uncache(&self, offset: u64, end: u64, step: u64) {
         debug_assert!(step.is_multiple_of(SEGMENT_SIZE_GRANULE_BYTES) && step > 0);
         let (from, to) = (offset / step * step, end / step * step);

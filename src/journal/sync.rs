@@ -30,6 +30,12 @@ pub struct SyncJob {
     pub(super) lsn: Lsn,
     /// The staged records could not be written to the file: the job fails.
     pub(super) failure: Option<super::JournalIoError>,
+    /// The writer's active segment when the job was taken: every other
+    /// segment among `ranges` was rolled away from and is dropped whole
+    /// from the page cache (the active one may be absent from `ranges`: a
+    /// job taken right after a roll, before anything went into the new
+    /// segment).
+    pub(super) active_seq: u64,
 }
 
 impl SyncJob {
@@ -48,7 +54,7 @@ impl SyncJob {
         for range in &self.ranges {
             range.segment.flush(range.start, range.end)?;
         }
-        uncache_behind(&self.ranges);
+        uncache_behind(&self.ranges, self.active_seq);
         Ok(self.lsn)
     }
 
@@ -60,8 +66,8 @@ impl SyncJob {
 
 /// Once a job's ranges are durable, lets the kernel drop the page cache
 /// of the journal behind the newest `JOURNAL_CACHED_BEHIND_BYTES`: the rest
-/// of each rolled segment (`ranges` ends in the active one), and the active
-/// segment's bytes that fell out of the window with this job, in whole
+/// of each rolled segment (every range but the one of `active_seq`), and
+/// the active segment's bytes that fell out of the window with this job, in whole
 /// blocks of `JOURNAL_UNCACHE_STEP_BYTES`. Consecutive jobs' ranges tile
 /// the log, so every durable block but the window's is dropped exactly
 /// once.
@@ -75,22 +81,22 @@ impl SyncJob {
 /// (`docs/BENCHMARKS.md`, thirteenth session, "The journal's page
 /// cache"). Dropped pages are free again at once, and the writer's next
 /// pages reuse them.
-fn uncache_behind(ranges: &[SyncRange]) {
+fn uncache_behind(ranges: &[SyncRange], active_seq: u64) {
     let window = crate::limits::JOURNAL_CACHED_BEHIND_BYTES;
     let step = crate::limits::JOURNAL_UNCACHE_STEP_BYTES;
-    let Some((active, rolled)) = ranges.split_last() else {
-        return;
-    };
-    for r in rolled {
-        // All of the old segment: nothing is written to it again.
-        let end = r.end.next_multiple_of(step);
-        r.segment.uncache(r.start.saturating_sub(window), end, step);
+    for r in ranges {
+        if r.segment.seq == active_seq {
+            r.segment.uncache(
+                r.start.saturating_sub(window),
+                r.end.saturating_sub(window),
+                step,
+            );
+        } else {
+            // All of the old segment: nothing is written to it again.
+            let end = r.end.next_multiple_of(step);
+            r.segment.uncache(r.start.saturating_sub(window), end, step);
+        }
     }
-    active.segment.uncache(
-        active.start.saturating_sub(window),
-        active.end.saturating_sub(window),
-        step,
-    );
 }
 
 /// Compile-time proof that jobs can move to another thread.

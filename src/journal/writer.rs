@@ -543,6 +543,7 @@ impl Journal {
             ranges,
             lsn,
             failure,
+            active_seq: self.active.seq,
         })
     }
 

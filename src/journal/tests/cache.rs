@@ -3,6 +3,7 @@
 //! a rolled segment leaves whole (`sync::uncache_behind`).
 
 use super::*;
+use crate::journal::record_footprint_bytes;
 use crate::limits::{JOURNAL_CACHED_BEHIND_BYTES as WINDOW, JOURNAL_UNCACHE_STEP_BYTES as STEP};
 
 const PAGE: u64 = 4096;
@@ -81,4 +82,25 @@ fn a_rolled_segment_leaves_the_page_cache_whole() {
         let cached = pages.iter().skip(1).filter(|r| **r).count();
         assert_eq!(cached, 0, "segment {seq} still cached: {pages:?}");
     }
+}
+
+#[test]
+fn a_segment_rolled_away_from_leaves_even_before_the_next_one_has_bytes() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (mut journal, _, _) = open_collect(tmp.path(), config(64 * 1024)).expect("open");
+    let record = body(1, 6000);
+    for _ in 0..8 {
+        journal.append(1, &record).expect("append");
+    }
+    assert_eq!(journal.active_segment_seq(), 1);
+    // A batch that does not fit rolls at its reservation; a job taken
+    // before its first record covers only the old segment's tail.
+    journal
+        .reserve(record_footprint_bytes(record.len() as u64) * 4)
+        .expect("reserve");
+    assert_eq!(journal.active_segment_seq(), 2);
+    sync(&mut journal);
+    let pages = resident(&seg(tmp.path(), 1));
+    let cached = pages.iter().skip(1).filter(|r| **r).count();
+    assert_eq!(cached, 0, "segment 1 still cached: {pages:?}");
 }
