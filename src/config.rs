@@ -4,7 +4,7 @@
 //! The defaults live in `default.toml` so that `ringhook serve` works with no
 //! flags and the file documents every key.
 
-use crate::limits::PIPELINE_DEPTH_MAX;
+use crate::limits::{DELIVERY_TIMEOUT_MIN_MS, PIPELINE_DEPTH_MAX};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -233,6 +233,18 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 10")));
             }
         }
+        // A delivery's time limits (`delivery::deadlines`) end up to 50 ms
+        // after they run out; a limit of 0 would fail every attempt.
+        for (name, ms) in [
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+        ] {
+            if ms < DELIVERY_TIMEOUT_MIN_MS {
+                return Err(ConfigError::Invalid(format!(
+                    "{name} must be at least {DELIVERY_TIMEOUT_MIN_MS}"
+                )));
+            }
+        }
         if self.compaction_interval_ms == 0 {
             return Err(ConfigError::Invalid(
                 "compaction_interval_ms must be positive".into(),
@@ -308,6 +320,8 @@ mod tests {
         check(|c| c.pipeline_depth = 0, "pipeline_depth");
         check(|c| c.api_header_timeout_ms = 0, "api_header_timeout_ms");
         check(|c| c.api_request_timeout_ms = 9, "api_request_timeout_ms");
+        check(|c| c.connect_timeout_ms = 0, "connect_timeout_ms");
+        check(|c| c.request_timeout_ms = 99, "request_timeout_ms");
         check(
             |c| c.pipeline_depth = PIPELINE_DEPTH_MAX + 1,
             "pipeline_depth",

@@ -87,6 +87,11 @@ pub const RESOLVER_CACHE_MAX: usize = 4096;
 /// Largest accepted `pipeline_depth`: past it a lost connection costs more
 /// re-sent or failed requests than the round trips it saves.
 pub const PIPELINE_DEPTH_MAX: usize = 64;
+/// Shortest accepted `connect_timeout_ms` and `request_timeout_ms`: a
+/// delivery's time limit ends up to 50 ms after it runs out (the shard's
+/// timer loop fires them, `delivery::deadlines`), so a shorter one would
+/// mostly measure that.
+pub const DELIVERY_TIMEOUT_MIN_MS: u64 = 100;
 
 // Delivery: receivers' responses
 

@@ -96,6 +96,15 @@ fn header_values_the_sender_refuses_are_refused_by_the_api() {
 /// Runs `ringhook serve` with this data directory and socket path, which
 /// must refuse to start; its stderr.
 fn refused_start(data: &std::path::Path, socket: &std::path::Path) -> String {
+    refused_start_with(data, socket, &[])
+}
+
+/// `refused_start` with more arguments (a `--config`, say).
+fn refused_start_with(
+    data: &std::path::Path,
+    socket: &std::path::Path,
+    more: &[&std::ffi::OsStr],
+) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ringhook"))
         .arg("serve")
         .arg("--data-dir")
@@ -104,6 +113,7 @@ fn refused_start(data: &std::path::Path, socket: &std::path::Path) -> String {
         .arg(socket)
         .arg("--http-addr")
         .arg("127.0.0.1:0")
+        .args(more)
         .env("RINGHOOK_API_TOKEN", common::TOKEN)
         .output()
         .expect("run ringhook");
@@ -732,4 +742,30 @@ fn the_catalog_is_bounded_with_clear_errors() {
     let (s, _) = engine.api("DELETE", &format!("/api/v1/app/{}", apps[2]), None);
     assert_eq!(s, 204);
     engine.create_app("a3");
+}
+
+/// A configuration whose delivery time limits would fail every attempt is
+/// refused at start, naming the setting, and nothing is served.
+#[test]
+fn serve_refuses_delivery_time_limits_below_100_ms() {
+    for (setting, refused) in [
+        (
+            "request_timeout_ms = 0",
+            "request_timeout_ms must be at least 100",
+        ),
+        (
+            "connect_timeout_ms = 99",
+            "connect_timeout_ms must be at least 100",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("ringhook.toml");
+        std::fs::write(&config, format!("{setting}\n")).expect("config");
+        let stderr = refused_start_with(
+            &dir.path().join("data"),
+            &dir.path().join("ingest.sock"),
+            &["--config".as_ref(), config.as_os_str()],
+        );
+        assert!(stderr.contains(refused), "{setting}: {stderr}");
+    }
 }
