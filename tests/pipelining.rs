@@ -27,6 +27,15 @@ enum Mode {
     /// A naive server: per read, answers the first request and drops the
     /// bytes after it.
     FirstOfEachRead,
+    /// Answers every request with a response without length (no
+    /// `content-length`, not chunked) and keeps the connection open: the
+    /// client cannot tell where one answer ends.
+    Unframed,
+    /// On the first connection: answers its first request as `Pipelined`
+    /// does, after 300 ms; then answers one with `connection: close` and
+    /// closes at once, unread bytes and all (a per-connection request
+    /// limit). Later connections are served as `Pipelined`.
+    CloseOnSecond,
 }
 
 #[derive(Default)]
@@ -87,6 +96,7 @@ fn complete_requests(buf: &[u8]) -> Vec<(String, usize)> {
 
 fn serve(mut stream: TcpStream, conn: usize, mode: Mode, seen: &Mutex<Seen>) {
     let mut buf = Vec::new();
+    let mut served = 0;
     let mut chunk = [0u8; 64 * 1024];
     loop {
         let n = match stream.read(&mut chunk) {
@@ -99,9 +109,20 @@ fn serve(mut stream: TcpStream, conn: usize, mode: Mode, seen: &Mutex<Seen>) {
             continue;
         }
         let take = match mode {
-            Mode::Pipelined => reqs.len(),
-            Mode::CloseAfterOne | Mode::FirstOfEachRead => 1,
+            Mode::Pipelined | Mode::Unframed => reqs.len(),
+            Mode::CloseAfterOne | Mode::FirstOfEachRead | Mode::CloseOnSecond => 1,
         };
+        let limited = mode == Mode::CloseOnSecond && conn == 0;
+        let take = if mode == Mode::CloseOnSecond && !limited {
+            reqs.len()
+        } else {
+            take
+        };
+        let closing = mode == Mode::CloseAfterOne || (limited && served > 0);
+        if limited && served == 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        served += take;
         let mut out = Vec::new();
         {
             let mut seen = seen.lock().expect("lock");
@@ -112,15 +133,12 @@ fn serve(mut stream: TcpStream, conn: usize, mode: Mode, seen: &Mutex<Seen>) {
             }
             for (id, _) in reqs.iter().take(take) {
                 seen.answered.push(id.clone());
-                let close = if mode == Mode::CloseAfterOne {
-                    "connection: close\r\n"
-                } else {
-                    ""
+                let close = if closing { "connection: close\r\n" } else { "" };
+                let answer = match mode {
+                    Mode::Unframed => "HTTP/1.1 200 OK\r\n\r\nok".to_string(),
+                    _ => format!("HTTP/1.1 204 No Content\r\n{close}content-length: 0\r\n\r\n"),
                 };
-                out.extend_from_slice(
-                    format!("HTTP/1.1 204 No Content\r\n{close}content-length: 0\r\n\r\n")
-                        .as_bytes(),
-                );
+                out.extend_from_slice(answer.as_bytes());
             }
         }
         let used: usize = reqs.iter().take(take).map(|(_, len)| len).sum();
@@ -130,7 +148,7 @@ fn serve(mut stream: TcpStream, conn: usize, mode: Mode, seen: &Mutex<Seen>) {
                 buf.drain(..used);
             }
         }
-        if stream.write_all(&out).is_err() || mode == Mode::CloseAfterOne {
+        if stream.write_all(&out).is_err() || closing {
             return;
         }
     }
@@ -148,13 +166,24 @@ fn engine_with(
     depth: &str,
     connections: usize,
 ) -> (Engine, String) {
+    engine_timed(dir, addr, depth, connections, 500)
+}
+
+/// `engine_with` and each response's time limit.
+fn engine_timed(
+    dir: &std::path::Path,
+    addr: &str,
+    depth: &str,
+    connections: usize,
+    request_timeout_ms: u64,
+) -> (Engine, String) {
     let config = dir.join("ringhook.toml");
     std::fs::write(
         &config,
         format!(
             "max_in_flight_per_endpoint = {connections}\n\
              max_idle_connections_per_endpoint = {connections}\n\
-             request_timeout_ms = 500\nretry_jitter_percent = 0\n"
+             request_timeout_ms = {request_timeout_ms}\nretry_jitter_percent = 0\n"
         ),
     )
     .expect("config");
@@ -284,6 +313,83 @@ fn a_receiver_that_drops_pipelined_requests_is_sent_one_at_a_time() {
     );
     let log = std::fs::read_to_string(&engine.stderr_path).unwrap_or_default();
     assert!(log.contains("sending one at a time"), "{log}");
+}
+
+/// A response without length ends, on a connection the receiver keeps
+/// open, only by a quiet spell; the receiver has the requests behind it and
+/// its answers to them were read as that response's body. They are not
+/// sent again at once (each would reach the receiver once more per
+/// response ahead of it, run after run): they count as not answered, are
+/// retried on the schedule, and the endpoint is sent one request at a time.
+#[test]
+fn requests_behind_an_unframed_answer_are_not_resent_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::Unframed);
+    // A limit well past the 500 ms quiet spell that ends each answer.
+    let (engine, app) = engine_timed(dir.path(), &addr, "4", 1, 3_000);
+    let ids = send_batch(&engine, &app, 6);
+    let answered = wait_all_answered(&seen, &ids);
+    let c = counts(&answered);
+    assert!(
+        c.values().all(|&n| n <= 2),
+        "a request reaches the receiver at most twice: {c:?}"
+    );
+    // The requests behind the first of a pipelined run are recorded as not
+    // answered: attempts, not silent repeats.
+    let attempts: Vec<String> = ids
+        .iter()
+        .map(|id| {
+            let (s, v) = engine.api("GET", &format!("/api/v1/app/{app}/attempt/msg/{id}"), None);
+            assert_eq!(s, 200, "{v}");
+            v.to_string()
+        })
+        .collect();
+    assert!(
+        attempts.iter().any(|a| a.contains("not answered")),
+        "{attempts:?}"
+    );
+}
+
+/// A run written to a pooled connection that fails after a whole request
+/// went out is not sent again at once: the receiver may have acted on that
+/// request (here it answered it, asked to close, and closed with the rest
+/// unread). The run's deliveries are attempts that failed, retried on the
+/// schedule.
+#[test]
+fn a_run_whose_write_fails_after_a_whole_request_is_not_resent_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (addr, seen) = receiver(Mode::CloseOnSecond);
+    let (engine, app) = engine_timed(dir.path(), &addr, "8", 1, 5_000);
+    // A first message; its answer takes 300 ms, and the eight below queue
+    // up behind it meanwhile, to go out as one run on the same connection.
+    let first = send_batch(&engine, &app, 1);
+    // Eight of ~900 KB in one run: more than the sockets' buffers take
+    // while the receiver reads only the first.
+    let big = "x".repeat(900 * 1024);
+    let batch: Vec<Event> = (0..8)
+        .map(|i| Event {
+            app: app.clone(),
+            event_type: "order.paid".into(),
+            event_id: None,
+            channels: vec![],
+            payload: json!({ "n": i, "pad": big }).to_string().into_bytes(),
+        })
+        .collect();
+    let mut client = IngestClient::connect(&engine.socket).expect("connect ingest");
+    let ids = accepted(client.send_batch(&batch).expect("batch acknowledged"));
+    wait_all_answered(&seen, &first);
+    wait_all_answered(&seen, &ids);
+    let (s, v) = engine.api(
+        "GET",
+        &format!("/api/v1/app/{app}/attempt/msg/{}", ids[0]),
+        None,
+    );
+    assert_eq!(s, 200, "{v}");
+    let text = v.to_string();
+    assert!(
+        text.contains("write failed"),
+        "the run's first delivery records its failed write: {text}"
+    );
 }
 
 #[test]

@@ -177,14 +177,25 @@ impl Conn {
         Err(last.unwrap_or_else(|| TargetError::Resolve(target.host.clone()).into()))
     }
 
-    pub async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        match &mut self.stream {
-            Stream::Plain(s) => s.write_all(buf).await,
-            Stream::Tls(s) => {
-                s.write_all(buf).await?;
-                s.flush().await
+    /// Writes all of `buf` (and flushes TLS), counting in `sent` the bytes
+    /// the connection took (plaintext, for TLS) as it goes, so that a
+    /// caller whose write failed or timed out knows how much of `buf` may
+    /// have reached the receiver.
+    pub async fn write_counted(&mut self, buf: &[u8], sent: &mut usize) -> std::io::Result<()> {
+        while let Some(rest) = buf.get(*sent..).filter(|r| !r.is_empty()) {
+            let n = match &mut self.stream {
+                Stream::Plain(s) => s.write(rest).await?,
+                Stream::Tls(s) => s.write(rest).await?,
+            };
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
             }
+            *sent += n;
         }
+        if let Stream::Tls(s) = &mut self.stream {
+            s.flush().await?;
+        }
+        Ok(())
     }
 
     pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -5,8 +5,12 @@
 //! # Invariants
 //! - every request of a run gets exactly one answer, in order;
 //! - a request is sent again only when the receiver cannot have acted on it:
-//!   its connection was reused and failed before any response byte arrived, or
-//!   an earlier response on it closed the connection (`Connection: close`);
+//!   its connection was reused and failed before any response byte arrived
+//!   and before any request of the round was written whole, or an earlier
+//!   response on it closed the connection (`Connection: close`, or a close
+//!   ending a response without length); requests behind a response without
+//!   length that ended by a quiet spell, the receiver keeping the
+//!   connection open, are not (the receiver has them);
 //! - each response has its own `request_timeout_ms`, counted from the write or
 //!   from the end of the response before it, so pipelining never shortens the
 //!   time a receiver has for one request.
@@ -261,10 +265,11 @@ impl Wire {
             self.unparsed.clear();
             let started = Instant::now();
             let bytes = self.request.get(from..).unwrap_or(&[]);
+            let mut sent = 0;
             let written = match with_timeout(
                 limits.deadlines,
                 limits.request_timeout,
-                conn.write_all(bytes),
+                conn.write_counted(bytes, &mut sent),
             )
             .await
             {
@@ -274,7 +279,11 @@ impl Wire {
             };
             if let Err(e) = written {
                 self.conn = None;
-                if reused && may_resend_on_fresh {
+                // Sent again only if no request went out whole: one that did
+                // may have been acted on (a slow receiver reading a long run,
+                // one that closed after answering it).
+                let first_whole = self.ends[first] - from;
+                if reused && may_resend_on_fresh && sent < first_whole {
                     may_resend_on_fresh = false;
                     continue 'rounds;
                 }
@@ -298,7 +307,7 @@ impl Wire {
                         }),
                     };
                 match outcome {
-                    Ok(response) => {
+                    Ok((response, quiet)) => {
                         let last = i + 1 == n;
                         // Bytes past the last response would be read as the
                         // start of the next run's first: the connection goes.
@@ -307,6 +316,19 @@ impl Wire {
                             result: Ok(response),
                             duration_us: elapsed_us(started),
                         });
+                        if quiet && !last {
+                            // The receiver kept the connection open after a
+                            // response without length: it has the requests
+                            // behind it, and what it answered them was read
+                            // as this response's body. Not sent again: they
+                            // count as not answered (retried on the
+                            // schedule), and the endpoint gets one request
+                            // at a time from now on (`steps::answered`).
+                            self.conn = None;
+                            let why = AttemptError::Malformed(UNFRAMED_KEPT_OPEN.into());
+                            fail_rest(&mut answers, n, AttemptError::NotAnswered(Box::new(why)));
+                            break 'rounds;
+                        }
                         if close {
                             self.conn = None;
                             // The receiver closes after this response, so it
@@ -363,16 +385,24 @@ fn with_timeout<'a, T: 'a>(
     })
 }
 
+/// Why the requests behind a response that ended by `UNTIL_CLOSE_GRACE` went
+/// unanswered.
+const UNFRAMED_KEPT_OPEN: &str =
+    "the response before it had no length and its connection stayed open";
+
 /// Reads one response on `conn`, starting with the bytes left in `unparsed`
-/// by the response before it; leaves the bytes after it there.
+/// by the response before it; leaves the bytes after it there. Also says
+/// whether the response ended by `UNTIL_CLOSE_GRACE` (no length, and the
+/// receiver kept the connection open), not by its framing or a close.
 async fn read_response(
     conn: &mut Conn,
     read: &mut Vec<u8>,
     unparsed: &mut Vec<u8>,
     keep: usize,
     deadlines: &Deadlines,
-) -> Result<Response, ResponseReadError> {
+) -> Result<(Response, bool), ResponseReadError> {
     let mut parser = ResponseParser::new(keep);
+    let mut quiet = false;
     let mut got_bytes = !unparsed.is_empty();
     let mut fresh = got_bytes;
     loop {
@@ -387,7 +417,7 @@ async fn read_response(
                 }
                 Progress::Done { response, consumed } => {
                     unparsed.drain(..consumed);
-                    return Ok(response);
+                    return Ok((response, false));
                 }
             }
         }
@@ -401,7 +431,10 @@ async fn read_response(
             deadlines
                 .within(UNTIL_CLOSE_GRACE, read_more)
                 .await
-                .unwrap_or(Ok(0))
+                .unwrap_or_else(|Elapsed| {
+                    quiet = true;
+                    Ok(0)
+                })
         } else {
             read_more.await
         }
@@ -421,7 +454,7 @@ async fn read_response(
                 error: AttemptError::Closed(e.to_string()),
             })?;
             response.keep_alive = false;
-            return Ok(response);
+            return Ok((response, quiet));
         }
         got_bytes = true;
         fresh = true;

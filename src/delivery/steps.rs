@@ -12,7 +12,7 @@
 //! [`Deliveries`] counts it in `in_attempt` until then.
 
 use super::decision::{self, AttemptFacts};
-use super::exchange::Answer;
+use super::exchange::{Answer, AttemptError};
 use super::{conn::Conn, Deliveries, Delivery};
 use crate::message::{Loc, Message};
 use crate::reads::index::AttemptEntry;
@@ -205,10 +205,17 @@ pub fn sending(d: &Deliveries, run: &[Loaded]) {
 /// A run's answers, in order, teach the endpoint's queue its receiver's
 /// speed; a receiver that answered the first request of a run but not
 /// the ones behind it does not handle pipelining (one that answered none
-/// is down), and gets one request at a time from then on.
+/// is down), and gets one request at a time from then on. Requests that
+/// never went out (`NotSent`: expunged meanwhile; `Encode`: refused by the
+/// sender) say nothing about the receiver.
 pub fn answered(d: &Deliveries, endpoint_id: &str, answers: &[Answer]) {
     let lost = answers.first().is_some_and(|a| a.result.is_ok())
-        && answers.iter().any(|a| a.result.is_err());
+        && answers.iter().any(|a| {
+            matches!(
+                &a.result,
+                Err(e) if !matches!(e, AttemptError::NotSent | AttemptError::Encode(_))
+            )
+        });
     if let Some(q) = d.queues.borrow_mut().get_mut(endpoint_id) {
         decision::note_speed(q, answers);
         if lost && !q.no_pipelining {
@@ -263,6 +270,8 @@ pub fn judge(
     }
     let mut error_kind = "status";
     let mut error_code = records::ERROR_KIND_NONE;
+    // A request that never went out tells nothing of the endpoint's health.
+    let sent = !matches!(result, Err(AttemptError::NotSent));
     let (status, body, retry_after) = match result {
         Ok(r) => (r.status, r.body_prefix, r.retry_after_secs),
         Err(e) => {
@@ -274,7 +283,9 @@ pub fn judge(
         }
     };
     let now = crate::time::now_ms();
-    note_health(d, &p.endpoint_id, status, now, endpoint_changed_ms);
+    if sent {
+        note_health(d, &p.endpoint_id, status, now, endpoint_changed_ms);
+    }
     let shared = &d.ports.shared;
     let verdict = decision::verdict(&AttemptFacts {
         status,
