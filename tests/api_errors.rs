@@ -182,3 +182,45 @@ fn tokens_minted_by_the_cli_are_accepted() {
     let (s, _) = engine.api_with_token("GET", "/api/v1/app", None, Some("rh_not_minted"));
     assert_eq!(s, 401);
 }
+
+/// A `HEAD` answer carries a `GET`'s headers and no body, and a 204 no body
+/// and no `content-length`: on a kept-alive connection the next answer
+/// starts right after, so a proxy pooling the connection reads each whole.
+#[test]
+fn head_and_no_content_answers_end_where_the_next_begins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    let app = engine.create_app("framing");
+    let auth = format!("authorization: Bearer {}\r\n", common::TOKEN);
+    let resp = raw(
+        &engine.http,
+        format!(
+            "HEAD /api/v1/app/{app} HTTP/1.1\r\nhost: x\r\n{auth}\r\n\
+             DELETE /api/v1/app/{app} HTTP/1.1\r\nhost: x\r\n{auth}\r\n\
+             GET /api/v1/health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let answers: Vec<&str> = resp.split("HTTP/1.1 ").skip(1).collect();
+    assert_eq!(answers.len(), 3, "three answers, each whole: {resp}");
+    let (head, deleted, health) = (answers[0], answers[1], answers[2]);
+    // HEAD is a page's method; on the API it is refused, bodiless all the same.
+    assert!(head.starts_with("405"), "{head}");
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .expect("a HEAD answer says the GET's length");
+    assert!(length > 0, "{head}");
+    assert!(
+        head.ends_with("\r\n\r\n"),
+        "no body after the head: {head:?}"
+    );
+    assert!(deleted.starts_with("204"), "{deleted}");
+    assert!(
+        !deleted.to_ascii_lowercase().contains("content-length"),
+        "{deleted}"
+    );
+    assert!(deleted.ends_with("\r\n\r\n"), "{deleted:?}");
+    assert!(health.starts_with("204"), "{health}");
+}

@@ -260,11 +260,16 @@ pub async fn read_body<S: futures_lite::AsyncRead + Unpin>(
     Ok(req)
 }
 
-/// Writes a response; `keep_alive = false` adds `connection: close`.
+/// Writes a response; `keep_alive = false` adds `connection: close`. The
+/// answer to a `HEAD` request (`head`) has the headers a `GET` would, its
+/// body's length included, and no body: a client or proxy reads none, and
+/// body bytes would be taken for the start of the next response. A 204 or
+/// 304 has no body and no `content-length` (RFC 9110).
 pub async fn write_response<S: futures_lite::AsyncWrite + Unpin>(
     stream: &mut S,
     resp: &Response,
     keep_alive: bool,
+    head: bool,
 ) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(128 + resp.body.len());
     let mut extra = String::new();
@@ -274,13 +279,17 @@ pub async fn write_response<S: futures_lite::AsyncWrite + Unpin>(
         extra.push_str(value);
         extra.push_str("\r\n");
     }
+    let bodiless = matches!(resp.status, 204 | 304);
+    let length = match bodiless {
+        true => String::new(),
+        false => format!("content-length: {}\r\n", resp.body.len()),
+    };
     out.extend_from_slice(
         format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n{extra}{}\r\n",
+            "HTTP/1.1 {} {}\r\ncontent-type: {}\r\n{length}{extra}{}\r\n",
             resp.status,
             reason(resp.status),
             resp.content_type.unwrap_or("application/json"),
-            resp.body.len(),
             if keep_alive {
                 ""
             } else {
@@ -289,7 +298,9 @@ pub async fn write_response<S: futures_lite::AsyncWrite + Unpin>(
         )
         .as_bytes(),
     );
-    out.extend_from_slice(&resp.body);
+    if !head && !bodiless {
+        out.extend_from_slice(&resp.body);
+    }
     stream.write_all(&out).await?;
     stream.flush().await
 }

@@ -202,7 +202,7 @@ fn reject(open: &Arc<Open>, mut stream: glommio::net::TcpStream, why: &'static s
     let open = open.clone();
     glommio::spawn_local(async move {
         let resp = http::error(503, "too_many_connections", why);
-        let write = http::write_response(&mut stream, &resp, false);
+        let write = http::write_response(&mut stream, &resp, false, false);
         let _ = futures_lite::future::or(async { write.await.map(|_| ()) }, async {
             glommio::timer::sleep(Duration::from_secs(1)).await;
             Ok(())
@@ -286,7 +286,7 @@ async fn requests(
             Err(http::RequestReadError::Reply(resp)) => {
                 deadline.set(phases.request);
                 slot.give_back();
-                let _ = http::write_response(stream, &resp, false).await;
+                let _ = http::write_response(stream, &resp, false, false).await;
                 return Ended::Refused;
             }
             Ok(head) => head,
@@ -310,9 +310,10 @@ async fn requests(
                 ))
             }),
         };
+        let head_only = head.request.method == "HEAD";
         if let Some(resp) = refused {
             slot.give_back();
-            let _ = http::write_response(stream, &resp, false).await;
+            let _ = http::write_response(stream, &resp, false, head_only).await;
             return Ended::Refused;
         }
         let last = served == config.api_requests_per_connection_max;
@@ -332,7 +333,7 @@ async fn requests(
         if !keep_alive && resp.body.len() <= EARLY_RELEASE_BODY_BYTES_MAX {
             slot.give_back();
         }
-        if http::write_response(stream, &resp, keep_alive)
+        if http::write_response(stream, &resp, keep_alive, head_only)
             .await
             .is_err()
             || !keep_alive
