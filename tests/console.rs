@@ -245,6 +245,34 @@ fn a_portal_token_reaches_only_its_application_and_capabilities() {
     );
     assert_eq!(s, 204);
     assert_eq!(patch(&manage), 401);
+    // A portal link is never replayed by an idempotency key (as the Svix
+    // SDKs send on every POST): one replayed after `expire-all` would be
+    // dead. The same key mints a new, working one.
+    let keyed = || {
+        let (s, _, v) = call(
+            &engine,
+            "POST",
+            &format!("/api/v1/auth/app-portal-access/{mine}"),
+            &[
+                ("authorization", &format!("Bearer {}", common::TOKEN)),
+                ("idempotency-key", "portal-key-1"),
+            ],
+            Some(json!({})),
+        );
+        assert_eq!(s, 200, "{v}");
+        format!("Bearer {}", v["token"].as_str().expect("token"))
+    };
+    let first = keyed();
+    let (s, _) = engine.api(
+        "POST",
+        &format!("/api/v1/auth/app/{mine}/expire-all"),
+        Some(json!({})),
+    );
+    assert_eq!(s, 204);
+    let again = keyed();
+    assert_ne!(first, again, "a new link for the same key");
+    assert_eq!(patch(&first), 401);
+    assert_eq!(patch(&again), 200);
     let (s, _) = engine.api(
         "POST",
         "/api/v1/auth/app-portal-access/app_nope",

@@ -164,13 +164,17 @@ pub async fn handle(shard: &Rc<Shard>, req: Request, surface: Surface) -> Respon
     if !in_scope(shard, &who, route, &req.method, m.params.get("app")) {
         return out_of_scope();
     }
+    // A portal link is a credential: not stored (a replay could hand out
+    // one that a logout or `expire-all` revoked since); each call mints one.
     let guard = match (req.method.as_str(), req.idempotency_key.as_deref()) {
-        ("POST", Some(key)) => match idempotency::begin(who.key(), path, key) {
-            idempotency::Begin::Run(g) => Some(g),
-            idempotency::Begin::Answer(resp) => {
-                return super::expunge::without_expunged(shard, resp)
+        ("POST", Some(key)) if !matches!(route, Route::PortalAccess) => {
+            match idempotency::begin(who.key(), path, key) {
+                idempotency::Begin::Run(g) => Some(g),
+                idempotency::Begin::Answer(resp) => {
+                    return super::expunge::without_expunged(shard, resp)
+                }
             }
-        },
+        }
         _ => None,
     };
     let params = Params {
