@@ -197,6 +197,7 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
     let sh = create_source(
         &engine,
         json!({ "name": "shop", "type": "shopify", "config": { "secret": "shpss" },
+                "logRequests": true,
                 "routes": [{ "app": app, "eventType": "order.created" }] }),
     );
     let url = sh["ingestUrl"].as_str().expect("url").to_string();
@@ -209,6 +210,19 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
     ];
     assert_eq!(post(&url, body, &headers).0, 200);
     assert_eq!(post(&url, body, &headers[1..]).0, 401);
+    // Its signature (no timestamp: replayable) is hidden in the request log.
+    let (_, log) = engine.api(
+        "GET",
+        &format!(
+            "/ingest/api/v1/source/{}/request",
+            sh["id"].as_str().expect("id")
+        ),
+        None,
+    );
+    assert_eq!(
+        log["data"][1]["headers"]["x-shopify-hmac-sha256"], "********",
+        "{log}"
+    );
 
     // Generic webhooks: a shared-secret header, basic auth, an HMAC.
     let header_src = create_source(

@@ -26,6 +26,8 @@ const SENSITIVE_PARTS: &[&str] = &[
     "session",
     "credential",
     "signature",
+    // Signatures named by their algorithm (`x-shopify-hmac-sha256`).
+    "hmac",
 ];
 
 /// Whether a header's value is a credential that no API view may show.

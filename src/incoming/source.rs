@@ -204,6 +204,7 @@ pub fn secret_headers(scheme: &Scheme) -> Vec<&str> {
     match scheme {
         Scheme::Header { name, .. } => vec![name.as_str()],
         Scheme::Hmac { header, .. } => vec![header.as_str()],
+        Scheme::Shopify { .. } => vec!["x-shopify-hmac-sha256"],
         _ => Vec::new(),
     }
 }
