@@ -99,6 +99,17 @@ fn console_sessions_need_their_csrf_token_and_pages_carry_a_strict_csp() {
         .0,
         201
     );
+    // A poller consumer's GET moves its position: a write, CSRF and all.
+    let (_, app) = engine.api("POST", "/api/v1/app", Some(json!({ "name": "polled" })));
+    let app = app["id"].as_str().expect("app id").to_string();
+    let ep = engine.create_endpoint(&app, json!({ "url": "http://127.0.0.1:9/hook" }));
+    let poll = format!(
+        "/api/v1/app/{app}/poller/{}/consumer/console",
+        ep["id"].as_str().expect("ep id")
+    );
+    let (s, _, v) = call(&engine, "GET", &poll, &cookie, None);
+    assert_eq!((s, v["code"].as_str()), (403, Some("csrf_failed")));
+    assert_eq!(call(&engine, "GET", &poll, &good, None).0, 200);
     // A reloaded page gets its CSRF token back; sign-out ends the session.
     let (s, _, v) = call(&engine, "GET", "/console/api/session", &cookie, None);
     assert_eq!((s, v["csrfToken"].as_str()), (200, Some(csrf.as_str())));

@@ -102,7 +102,8 @@ pub fn principal(shard: &Shard, req: &Request) -> std::result::Result<Principal,
     let Some(csrf) = csrf else {
         return Err(unauthorized());
     };
-    let reads = matches!(req.method.as_str(), "GET" | "HEAD");
+    let reads = matches!(req.method.as_str(), "GET" | "HEAD")
+        && !super::table::get_changes_state(&req.path);
     let csrf_ok = req
         .csrf
         .as_deref()

@@ -261,6 +261,15 @@ pub fn route_paths() -> impl Iterator<Item = &'static str> {
     ROUTES.iter().map(|(p, _)| *p)
 }
 
+/// Whether a GET of this path changes state (a poller consumer's poll
+/// commits its position), so a console session's must carry its CSRF token
+/// like any write.
+pub(super) fn get_changes_state(path: &str) -> bool {
+    router()
+        .at(route_path(path))
+        .is_ok_and(|m| matches!(*m.value, Route::PollerConsumer))
+}
+
 /// The route a path names, by name (`None`: no route); for tests and fuzzing.
 pub fn route_name(path: &str) -> Option<String> {
     router().at(path).ok().map(|m| format!("{:?}", m.value))
