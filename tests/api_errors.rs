@@ -224,3 +224,29 @@ fn head_and_no_content_answers_end_where_the_next_begins() {
     assert!(deleted.ends_with("\r\n\r\n"), "{deleted:?}");
     assert!(health.starts_with("204"), "{health}");
 }
+
+/// Public routes (health, pages, sign-in) take no body: one declared is
+/// refused from the head, so nobody can make the engine buffer bodies
+/// before signing in.
+#[test]
+fn public_routes_refuse_a_body_before_reading_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::start(dir.path(), &[]);
+    for path in ["/api/v1/health", "/console/api/session"] {
+        let method = if path.contains("session") {
+            "POST"
+        } else {
+            "GET"
+        };
+        // The body is announced but never sent.
+        let resp = raw(
+            &engine.http,
+            format!("{method} {path} HTTP/1.1\r\nhost: x\r\ncontent-length: 1000000\r\n\r\n")
+                .as_bytes(),
+        );
+        assert!(
+            resp.starts_with("HTTP/1.1 413") && resp.contains("payload_too_large"),
+            "{path}: {resp}"
+        );
+    }
+}

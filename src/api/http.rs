@@ -28,6 +28,9 @@ pub struct Request {
     /// whose verification reads the provider's headers.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The body's length as the head declares it (`content-length`), known
+    /// before a byte of it is read.
+    pub body_len: usize,
     pub keep_alive: bool,
 }
 
@@ -213,6 +216,7 @@ fn parse_head(buf: &[u8], max_body_bytes: usize) -> Result<Option<Head>, Request
                     format!("request body is {body_len} bytes; the limit is {max_body_bytes}"),
                 )));
             }
+            req.body_len = body_len;
             return Ok(Some(Head {
                 request: req,
                 head_len,

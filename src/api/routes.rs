@@ -81,6 +81,13 @@ pub fn refuse_unauthorized(shard: &Shard, req: &Request, surface: Surface) -> Op
                     format!("{} not allowed here", req.method),
                 ))
             }
+            // Nothing public takes a body: none is read (and buffered)
+            // before anyone signed in.
+            _ if req.body_len > 0 => Some(error(
+                413,
+                "payload_too_large",
+                "this route takes no request body",
+            )),
             // Sign-in: the API token is in the head; sign-out: the session.
             Route::ConsoleSession if req.method == "POST" => auth::bearer_is_api_token(shard, req)
                 .then_some(())
