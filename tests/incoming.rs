@@ -78,6 +78,14 @@ fn at(sink: &Sink, path: &str) -> Vec<Received> {
         .collect()
 }
 
+/// The request log of `source` (a source as the API showed it).
+fn request_log(engine: &Engine, source: &Value) -> Value {
+    let id = source["id"].as_str().expect("source id");
+    engine
+        .api("GET", &format!("/ingest/api/v1/source/{id}/request"), None)
+        .1
+}
+
 #[test]
 fn the_svix_sdk_manages_sources_and_provider_libraries_sign() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -211,14 +219,7 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
     assert_eq!(post(&url, body, &headers).0, 200);
     assert_eq!(post(&url, body, &headers[1..]).0, 401);
     // Its signature (no timestamp: replayable) is hidden in the request log.
-    let (_, log) = engine.api(
-        "GET",
-        &format!(
-            "/ingest/api/v1/source/{}/request",
-            sh["id"].as_str().expect("id")
-        ),
-        None,
-    );
+    let log = request_log(&engine, &sh);
     assert_eq!(
         log["data"][1]["headers"]["x-shopify-hmac-sha256"], "********",
         "{log}"
@@ -288,14 +289,7 @@ fn provider_signatures_are_checked_and_refusals_forward_nothing() {
     let (_, twins) = engine.api("GET", &format!("/api/v1/app/{twins_app}/msg"), None);
     assert_eq!(twins["data"].as_array().map(Vec::len), Some(2), "{twins}");
     // The request log hides the configured secret header, whatever its name.
-    let (_, log) = engine.api(
-        "GET",
-        &format!(
-            "/ingest/api/v1/source/{}/request",
-            t1["id"].as_str().expect("id")
-        ),
-        None,
-    );
+    let log = request_log(&engine, &t1);
     assert_eq!(log["data"][0]["headers"]["x-shared"], "********", "{log}");
 
     // Unknown URL, GET, disabled source.

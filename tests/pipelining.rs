@@ -8,7 +8,7 @@ mod common;
 use common::{wait_for, Engine};
 use ringhook::ingest::client::IngestClient;
 use ringhook::ingest::frame::{Event, EventResult};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -204,17 +204,20 @@ fn engine_timed(
     (engine, app)
 }
 
+/// An `order.paid` event of `app` with this payload.
+fn event(app: &str, payload: Value) -> Event {
+    Event {
+        app: app.into(),
+        event_type: "order.paid".into(),
+        event_id: None,
+        channels: vec![],
+        payload: payload.to_string().into_bytes(),
+    }
+}
+
 /// `n` events of `app`.
 fn events(app: &str, n: usize) -> Vec<Event> {
-    (0..n)
-        .map(|i| Event {
-            app: app.into(),
-            event_type: "order.paid".into(),
-            event_id: None,
-            channels: vec![],
-            payload: json!({ "n": i }).to_string().into_bytes(),
-        })
-        .collect()
+    (0..n).map(|i| event(app, json!({ "n": i }))).collect()
 }
 
 /// The ids an ACK gives, in event order (a rejection fails the test).
@@ -367,13 +370,7 @@ fn a_run_whose_write_fails_after_a_whole_request_is_not_resent_at_once() {
     // while the receiver reads only the first.
     let big = "x".repeat(900 * 1024);
     let batch: Vec<Event> = (0..8)
-        .map(|i| Event {
-            app: app.clone(),
-            event_type: "order.paid".into(),
-            event_id: None,
-            channels: vec![],
-            payload: json!({ "n": i, "pad": big }).to_string().into_bytes(),
-        })
+        .map(|i| event(&app, json!({ "n": i, "pad": big })))
         .collect();
     let mut client = IngestClient::connect(&engine.socket).expect("connect ingest");
     let ids = accepted(client.send_batch(&batch).expect("batch acknowledged"));
