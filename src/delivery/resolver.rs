@@ -5,7 +5,8 @@
 //! msync jobs behind it and stall every acknowledgement of the shard, so names
 //! are resolved here instead: `RESOLVER_THREADS` plain threads fed by a
 //! bounded queue (`RESOLVER_QUEUE_MAX`; when it is full a lookup fails at once and the
-//! attempt is retried on schedule), answering through one-shot channels, with
+//! attempt is retried on schedule), answering through one-shot channels
+//! (a lookup whose asker gave up is skipped), with
 //! a small per-process cache of recent answers (`RESOLVER_CACHE_MAX` names for
 //! `CACHE_TTL`), so a busy endpoint does not resolve on every new connection.
 //! The SSRF check runs on every answer, cached or not.
@@ -44,13 +45,8 @@ fn resolver() -> &'static Resolver {
             let spawned = std::thread::Builder::new()
                 .name(format!("ringhook-dns-{i}"))
                 .spawn(move || {
-                    use std::net::ToSocketAddrs;
-                    for (host, port, reply) in rx {
-                        let answer = (host.as_str(), port)
-                            .to_socket_addrs()
-                            .map(|a| a.collect::<Vec<_>>())
-                            .map_err(|_| TargetError::Resolve(host.clone()));
-                        let _ = reply.send(answer);
+                    for job in rx {
+                        serve(job, lookup);
                     }
                 });
             if let Err(e) = spawned {
@@ -62,6 +58,27 @@ fn resolver() -> &'static Resolver {
             cache: Mutex::new(HashMap::new()),
         }
     })
+}
+
+/// `getaddrinfo`, blocking.
+fn lookup(host: &str, port: u16) -> Answer {
+    use std::net::ToSocketAddrs;
+    (host, port)
+        .to_socket_addrs()
+        .map(|a| a.collect::<Vec<_>>())
+        .map_err(|_| TargetError::Resolve(host.to_string()))
+}
+
+/// Answers one job with `lookup`, unless its asker gave up meanwhile (its
+/// connect's time limit passed): a name server that never answers holds a
+/// thread for seconds per lookup, and a queue of lookups nobody waits for
+/// would keep every later one waiting long after.
+fn serve(job: Job, lookup: impl Fn(&str, u16) -> Answer) {
+    let (host, port, reply) = job;
+    if reply.is_canceled() {
+        return;
+    }
+    let _ = reply.send(lookup(&host, port));
 }
 
 /// Resolves the target's host and keeps only permitted addresses.
@@ -102,4 +119,27 @@ pub async fn resolve(target: &Target, allow_private: bool) -> Result<Vec<SocketA
         }
     };
     target.permitted(addrs, allow_private)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn a_lookup_nobody_waits_for_is_skipped() {
+        let looked = Cell::new(0);
+        let lookup = |_: &str, _: u16| {
+            looked.set(looked.get() + 1);
+            Ok(Vec::new())
+        };
+        let (tx, rx) = oneshot::channel();
+        drop(rx);
+        serve(("gone.example".into(), 443, tx), lookup);
+        assert_eq!(looked.get(), 0, "its asker gave up: no lookup");
+        let (tx, mut rx) = oneshot::channel();
+        serve(("here.example".into(), 443, tx), lookup);
+        assert_eq!(looked.get(), 1);
+        assert!(matches!(rx.try_recv(), Ok(Some(Ok(_)))), "answered");
+    }
 }
