@@ -17,7 +17,8 @@
 //! `cold` (reading a waiting retry's message back through io_uring),
 //! `fifo` (the line of a FIFO endpoint's deliveries), `tls` (whom
 //! deliveries trust, which certificate they present), `proxy` (the egress
-//! proxy's CONNECT tunnel).
+//! proxy's CONNECT tunnel), `upkeep` (the timer loop's sweep, compaction's
+//! bound, the cold-read files).
 //!
 //! This room knows nothing of shards' channels or of the API: it asks the
 //! runtime for what only another shard can do (disabling an endpoint, on
@@ -40,6 +41,7 @@ mod snapshot;
 pub mod steps;
 pub mod throttle;
 pub mod tls;
+mod upkeep;
 mod worker;
 
 use crate::commit::Commit;
@@ -571,49 +573,6 @@ impl Deliveries {
             Workers::Played(line) => line.borrow_mut().pop_front(),
             Workers::Tasks => None,
         }
-    }
-
-    /// Closes connections idle for longer than `IDLE_CONNECTION_MS` and forgets
-    /// endpoints with nothing queued, in flight or pooled, so neither descriptors
-    /// nor queue entries (of deleted endpoints, say) pile up. Called about once a
-    /// second from the shard's timer loop.
-    pub fn sweep(&self, now_ms: u64) {
-        let catalog = self.ports.shared.catalog.load();
-        self.failing_since
-            .borrow_mut()
-            .retain(|id, _| catalog.endpoint_by_id(id).is_some());
-        self.app_counts
-            .borrow_mut()
-            .retain(|app, _| catalog.app(app).is_some());
-        let mut closed = 0;
-        self.queues.borrow_mut().retain(|_, q| {
-            let before = q.idle.len();
-            q.idle
-                .retain(|(_, since)| now_ms.saturating_sub(*since) < IDLE_CONNECTION_MS);
-            closed += before - q.idle.len();
-            let line_empty = q.fifo.as_ref().is_none_or(|l| l.is_empty());
-            !(q.ready.is_empty() && q.in_flight == 0 && q.idle.is_empty() && line_empty)
-        });
-        self.conns.borrow_mut().closed_idle(closed);
-        self.cold_files.expire(now_ms);
-        self.check();
-    }
-
-    /// The oldest pending message's creation time (`u64::MAX` if none), for
-    /// compaction's bound.
-    pub fn oldest_pending_ms(&self) -> u64 {
-        self.slots
-            .borrow()
-            .iter()
-            .map(|(_, p)| p.msg.created_ms())
-            .min()
-            .unwrap_or(u64::MAX)
-    }
-
-    /// Closes every segment file kept open for cold reads (after compaction
-    /// deleted segments, whose space open files would keep).
-    pub fn close_cold_files(&self) {
-        self.cold_files.clear();
     }
 
     /// Reads a message back from the journal through io_uring (cold
